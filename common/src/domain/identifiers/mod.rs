@@ -1,0 +1,1 @@
+//! Polish identifiers (placeholder, being written).

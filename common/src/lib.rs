@@ -1,0 +1,7 @@
+//! Shared by every part of the system: domain types, typed configuration, the database pool and
+//! migrations, the transactional outbox and the append-only audit log.
+//!
+//! This crate holds no HTTP and no logic of any one module; it is what two or more modules must
+//! agree on.
+
+pub mod domain;

@@ -1,0 +1,2 @@
+//! Simulated water meter fleets.
+pub mod model;

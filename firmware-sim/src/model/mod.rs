@@ -1,0 +1,1 @@
+//! Consumption and fault model (placeholder, being written).
