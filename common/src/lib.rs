@@ -4,4 +4,10 @@
 //! This crate holds no HTTP and no logic of any one module; it is what two or more modules must
 //! agree on.
 
+pub mod audit;
+pub mod config;
+pub mod db;
 pub mod domain;
+pub mod outbox;
+
+pub use config::Config;

@@ -1,3 +1,9 @@
 //! Domain types: values that are valid by construction once parsed at the edge.
 
 pub mod identifiers;
+pub mod reading;
+pub mod register;
+pub mod time;
+
+pub use reading::{ReadingFlags, ReadingSource};
+pub use register::{Register, Step};

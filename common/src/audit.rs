@@ -1,0 +1,63 @@
+//! The append-only audit log: who did what to which record, and on whose behalf. The table
+//! refuses UPDATE, DELETE and TRUNCATE (a trigger), so history cannot be rewritten through the
+//! application's own connection.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// The system itself (ingest, billing runs, schedulers).
+    System,
+    Resident {
+        account_id: i64,
+    },
+    /// A staff member, possibly acting for a resident who accepted it.
+    Staff {
+        account_id: i64,
+        on_behalf_of: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    /// `None` only for installation-wide actions.
+    pub utility_id: Option<i64>,
+    pub actor: Actor,
+    /// `<subject>.<verb>`, e.g. `meter.installed`.
+    pub action: &'a str,
+    pub entity_type: Option<&'a str>,
+    pub entity_id: Option<String>,
+    pub details: Value,
+    pub request_id: Option<&'a str>,
+}
+
+/// Appends one entry on the caller's connection (inside the transaction of the action itself).
+pub async fn record(conn: &mut PgConnection, entry: &AuditEntry<'_>) -> sqlx::Result<i64> {
+    let (actor, account, on_behalf_of) = match entry.actor {
+        Actor::System => ("system", None, None),
+        Actor::Resident { account_id } => ("resident", Some(account_id), None),
+        Actor::Staff {
+            account_id,
+            on_behalf_of,
+        } => ("staff", Some(account_id), on_behalf_of),
+    };
+    sqlx::query_scalar!(
+        r#"INSERT INTO audit_log (utility_id, actor, actor_account_id, on_behalf_of_account_id,
+                                  action, entity_type, entity_id, details, request_id)
+           VALUES ($1, $2::text::audit_actor, $3, $4, $5, $6, $7, $8, $9)
+           RETURNING id"#,
+        entry.utility_id,
+        actor,
+        account,
+        on_behalf_of,
+        entry.action,
+        entry.entity_type,
+        entry.entity_id,
+        entry.details,
+        entry.request_id,
+    )
+    .fetch_one(conn)
+    .await
+}
