@@ -1,0 +1,296 @@
+//! The local stack: a private PostgreSQL cluster and a private Mosquitto broker under the
+//! project's data folder (`.ebok/`, git-ignored), on free loopback ports, so that a fresh Debian
+//! machine needs nothing but the Rust toolchain. It never touches a system service: it installs
+//! missing packages, but runs its own server processes with their own data.
+//!
+//! The first `ebok` process that finds a service not running starts it, owns it and stops it when
+//! it exits; later processes (a second terminal, the test runner) reuse what is running and leave
+//! it alone. A service is started only when its URL is not configured
+//! (`EBOK__DATABASE__URL`, `EBOK__MQTT__URL`).
+//!
+//! All service processes are spawned from one supervisor thread, which lives exactly as long as
+//! they should (see [`process`] on why that matters).
+
+mod layout;
+mod mosquitto;
+mod packages;
+mod postgres;
+mod process;
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use ebok_common::config::StackConfig;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::Connection;
+
+pub use layout::Layout;
+use process::{RunAs, Service};
+
+/// Which services the caller needs from the local stack.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub postgres: bool,
+    pub mosquitto: bool,
+}
+
+/// Where the stack's services answer.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    pub database_url: Option<SecretString>,
+    pub mqtt_url: Option<String>,
+}
+
+/// A started (or reused) local stack. Dropping it stops what it started.
+pub struct LocalStack {
+    pub endpoints: Endpoints,
+    /// Names of the services this process started (and will stop).
+    pub owned: Vec<&'static str>,
+    stop: Option<mpsc::Sender<()>>,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+impl LocalStack {
+    /// Installs what is missing, then starts or reuses the wanted services and waits until they
+    /// answer. Creates the `ebok` database when it does not exist.
+    pub async fn start(config: &StackConfig, wanted: Wanted) -> Result<LocalStack> {
+        let config = config.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let supervisor = std::thread::Builder::new()
+            .name("ebok-stack".into())
+            .spawn(move || supervise(config, wanted, ready_tx, stop_rx))
+            .context("starting the stack supervisor thread")?;
+        let started = ready_rx
+            .await
+            .map_err(|_| anyhow!("the stack supervisor stopped unexpectedly"))?;
+        let (endpoints, owned) = match started {
+            Ok(ok) => ok,
+            Err(e) => {
+                let _ = supervisor.join();
+                return Err(e);
+            }
+        };
+        let stack = LocalStack {
+            endpoints,
+            owned,
+            stop: Some(stop_tx),
+            supervisor: Some(supervisor),
+        };
+        if let Some(url) = &stack.endpoints.database_url {
+            ensure_database(url).await?;
+        }
+        Ok(stack)
+    }
+
+    /// Stops the services this process started and waits until they are gone.
+    pub async fn stop(mut self) {
+        let stop = self.stop.take();
+        let supervisor = self.supervisor.take();
+        drop(stop);
+        if let Some(handle) = supervisor {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(handle) = self.supervisor.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+type Started = Result<(Endpoints, Vec<&'static str>)>;
+
+/// The supervisor thread: start, report, wait for the stop request (or the sender's drop), stop.
+fn supervise(
+    config: StackConfig,
+    wanted: Wanted,
+    ready: tokio::sync::oneshot::Sender<Started>,
+    stop: mpsc::Receiver<()>,
+) {
+    let mut services: Vec<Service> = Vec::new();
+    let started = bring_up(&config, wanted, &mut services);
+    let failed = started.is_err();
+    let owned = started.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
+    if ready.send(started).is_err() || failed {
+        stop_all(services);
+        return;
+    }
+    if !owned.is_empty() {
+        tracing::info!(services = ?owned, "local stack started");
+    }
+    // Blocks until LocalStack::stop or its drop closes the channel.
+    let _ = stop.recv();
+    stop_all(services);
+}
+
+fn stop_all(services: Vec<Service>) {
+    for service in services.into_iter().rev() {
+        let name = service.name;
+        if let Err(e) = service.stop(Duration::from_secs(30)) {
+            tracing::warn!(service = name, error = %e, "stopping failed");
+        } else {
+            tracing::info!(service = name, "stopped");
+        }
+    }
+}
+
+fn bring_up(config: &StackConfig, wanted: Wanted, services: &mut Vec<Service>) -> Started {
+    let layout = Layout::new(&config.data_dir)?;
+    let _lock = layout.lock()?;
+    let mut remembered = layout.remembered();
+    let root = nix::unistd::geteuid().is_root();
+
+    let mut missing = Vec::new();
+    if wanted.postgres && packages::find_postgres().is_none() {
+        missing.push("postgresql");
+    }
+    if wanted.mosquitto && packages::find_mosquitto().is_none() {
+        missing.push("mosquitto");
+    }
+    if !missing.is_empty() {
+        if !config.install_packages {
+            anyhow::bail!(
+                "{} not installed and stack.install_packages is off; install them or set \
+                 EBOK__DATABASE__URL / EBOK__MQTT__URL",
+                missing.join(" and ")
+            );
+        }
+        packages::apt_install(&missing, &layout.apt_log())?;
+    }
+
+    let mut endpoints = Endpoints::default();
+    let mut owned = Vec::new();
+
+    if wanted.postgres {
+        let bin = packages::find_postgres()
+            .ok_or_else(|| anyhow!("PostgreSQL server programs not found after installation"))?;
+        let run_as = service_user(root, "postgres")?;
+        let dir = layout.prepare_service_dir("postgres", run_as.as_ref())?;
+        let cluster = postgres::Cluster {
+            bin: &bin,
+            dir,
+            run_as: run_as.as_ref(),
+        };
+        let password = remembered
+            .postgres_password
+            .get_or_insert_with(layout::generate_password)
+            .clone();
+        let port = match cluster.running() {
+            Some((_pid, port)) => port,
+            None => {
+                cluster.init(&password)?;
+                let port = layout::free_port(remembered.postgres_port)?;
+                services.push(cluster.start(port)?);
+                owned.push("postgres");
+                port
+            }
+        };
+        remembered.postgres_port = Some(port);
+        endpoints.database_url = Some(SecretString::from(format!(
+            "postgres://{}:{password}@127.0.0.1:{port}/{}",
+            postgres::USER,
+            postgres::DATABASE
+        )));
+    }
+
+    if wanted.mosquitto {
+        let program = packages::find_mosquitto()
+            .ok_or_else(|| anyhow!("Mosquitto not found after installation"))?;
+        let run_as = service_user(root, "mosquitto")?;
+        let dir = layout.prepare_service_dir("mosquitto", run_as.as_ref())?;
+        let broker = mosquitto::Broker {
+            program: &program,
+            dir,
+            run_as: run_as.as_ref(),
+        };
+        let port = match (broker.running(), remembered.mosquitto_port) {
+            (Some(_), Some(port)) if mosquitto::answers_connect(port) => port,
+            _ => {
+                let port = layout::free_port(remembered.mosquitto_port)?;
+                services.push(broker.start(port)?);
+                owned.push("mosquitto");
+                port
+            }
+        };
+        remembered.mosquitto_port = Some(port);
+        endpoints.mqtt_url = Some(format!("mqtt://127.0.0.1:{port}"));
+    }
+
+    layout.remember(&remembered)?;
+    Ok((endpoints, owned))
+}
+
+/// As root, services run as their Debian system user; otherwise as the current user.
+fn service_user(root: bool, name: &str) -> Result<Option<RunAs>> {
+    if !root {
+        return Ok(None);
+    }
+    match RunAs::lookup(name)? {
+        Some(user) => Ok(Some(user)),
+        None => anyhow::bail!(
+            "running as root, but there is no system user `{name}` to run {name} as \
+             (Debian's package creates it)"
+        ),
+    }
+}
+
+/// The endpoints of a local stack some other `ebok` process runs, for commands that use the
+/// stack but do not start it. `None` when nothing runs.
+pub fn attach(config: &StackConfig) -> Result<Endpoints> {
+    let layout = Layout::new(&config.data_dir)?;
+    let remembered = layout.remembered();
+    let mut endpoints = Endpoints::default();
+    if let (Some(bin), Some(password)) = (packages::find_postgres(), &remembered.postgres_password)
+    {
+        let cluster = postgres::Cluster {
+            bin: &bin,
+            dir: layout.service_dir("postgres"),
+            run_as: None,
+        };
+        if let Some((_, port)) = cluster.running() {
+            endpoints.database_url = Some(SecretString::from(format!(
+                "postgres://{}:{password}@127.0.0.1:{port}/{}",
+                postgres::USER,
+                postgres::DATABASE
+            )));
+        }
+    }
+    if let Some(port) = remembered.mosquitto_port
+        && mosquitto::answers_connect(port)
+    {
+        endpoints.mqtt_url = Some(format!("mqtt://127.0.0.1:{port}"));
+    }
+    Ok(endpoints)
+}
+
+/// Creates the system's database in a fresh cluster.
+async fn ensure_database(url: &SecretString) -> Result<()> {
+    let mut admin_url = url::Url::parse(url.expose_secret())?;
+    admin_url.set_path("/postgres");
+    let mut conn = sqlx::PgConnection::connect(admin_url.as_str())
+        .await
+        .context("connecting to the local cluster")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(postgres::DATABASE)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // The name is a constant; sqlx wants dynamic SQL marked as audited.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {}",
+            postgres::DATABASE
+        )))
+        .execute(&mut conn)
+        .await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
