@@ -1,0 +1,220 @@
+//! The `ebok` command line: one binary, one subcommand per part of the system, or all at once.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ebok_common::Config;
+use secrecy::ExposeSecret;
+
+use crate::run::{self, Services};
+use crate::stack::{self, LocalStack, Wanted};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ebok",
+    version,
+    about = "eBOK of a water and sewage utility, with its smart-meter pipeline",
+    long_about = "eBOK of a water and sewage utility, with its smart-meter pipeline.\n\n\
+        Configuration comes from defaults, then ebok.toml (or --config), then EBOK__… environment \
+        variables (EBOK__DATABASE__URL sets database.url). Without database.url or mqtt.url, the \
+        commands that run the system start a private PostgreSQL and Mosquitto under .ebok/."
+)]
+pub struct Cli {
+    /// Configuration file (TOML); default: ./ebok.toml when it exists.
+    #[arg(long, global = true, env = "EBOK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the whole system with a demo utility and simulated meters, until Ctrl-C.
+    ///
+    /// Starts the local stack when no external services are configured, applies migrations,
+    /// creates the demo utilities (once; later runs reuse them and fill in readings up to today),
+    /// then serves the portal and API and prints the URL and demo logins.
+    Demo(DemoArgs),
+    /// Run every part (API, ingest, notification dispatch) in one process, until Ctrl-C.
+    Serve,
+    /// Run only the HTTP API and web portal.
+    Api,
+    /// Run only meter-reading ingest (MQTT and Modbus).
+    Ingest,
+    /// Run simulated meter fleets.
+    Sim,
+    /// Apply database migrations.
+    Migrate(MigrateArgs),
+    /// Manage the private local PostgreSQL and Mosquitto under the data folder.
+    #[command(subcommand)]
+    Stack(StackCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the demo data and the simulated meters (same seed, same data).
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// Number of supply points (each with a customer and a meter) of the main demo utility.
+    #[arg(long, default_value_t = 2500)]
+    pub supply_points: u32,
+    /// Days of daily readings generated before today.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Set up the demo, print its summary and exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// Only report whether the schema is current; exit with 1 when it is not.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum StackCommand {
+    /// Start (or reuse) PostgreSQL and Mosquitto, print their URLs, and keep them up until Ctrl-C.
+    Up,
+    /// Start (or reuse) the stack, run a command with EBOK__DATABASE__URL, EBOK__MQTT__URL and
+    /// DATABASE_URL set, then stop what was started. Exits with the command's status.
+    Run {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Show whether the stack's services run, and where.
+    Status,
+    /// Print `export` lines for a running stack (for `eval "$(ebok stack env)"`).
+    Env,
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = run::install_signal_handlers() {
+        eprintln!("error: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    crate::telemetry::init_logs(&config.log);
+    match cli.command {
+        Command::Demo(args) => crate::demo::run(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Serve => run::serve(config, Services::all())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Api => run::serve(config, Services::api_only())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Ingest | Command::Sim => {
+            anyhow::bail!(
+                "this part is not built yet: ingest and the simulator arrive with issue 3"
+            )
+        }
+        Command::Migrate(args) => migrate(config, args).await,
+        Command::Stack(command) => stack_command(config, command).await,
+    }
+}
+
+async fn migrate(config: Config, args: MigrateArgs) -> Result<ExitCode> {
+    let config = run::attach_local_stack(config)?;
+    let pool = ebok_common::db::connect(&config.database, "ebok-migrate").await?;
+    if args.check {
+        let state = ebok_common::db::migration_state(&pool).await?;
+        println!("migrations: {}", state.describe());
+        return Ok(if state.is_current() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    ebok_common::db::migrate(&pool).await?;
+    println!("migrations: current");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stack_command(config: Config, command: StackCommand) -> Result<ExitCode> {
+    let everything = Wanted {
+        postgres: true,
+        mosquitto: true,
+    };
+    match command {
+        StackCommand::Up => {
+            let stack = LocalStack::start(&config.stack, everything).await?;
+            print_exports(&stack.endpoints);
+            eprintln!("ebok: local stack up; Ctrl-C stops what this command started");
+            run::wait_for_shutdown_signal().await;
+            stack.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        StackCommand::Run { command } => {
+            let stack = LocalStack::start(&config.stack, everything).await?;
+            let mut child = tokio::process::Command::new(&command[0]);
+            child.args(&command[1..]);
+            if let Some(url) = &stack.endpoints.database_url {
+                child
+                    .env("EBOK__DATABASE__URL", url.expose_secret())
+                    .env("DATABASE_URL", url.expose_secret());
+            }
+            if let Some(url) = &stack.endpoints.mqtt_url {
+                child.env("EBOK__MQTT__URL", url);
+            }
+            let status = child
+                .status()
+                .await
+                .with_context(|| format!("running {}", command[0]));
+            stack.stop().await;
+            let status = status?;
+            Ok(ExitCode::from(
+                status.code().unwrap_or(1).clamp(0, 255) as u8
+            ))
+        }
+        StackCommand::Status => {
+            let endpoints = stack::attach(&config.stack)?;
+            let show = |name: &str, url: Option<String>| match url {
+                Some(url) => println!("{name}: running at {url}"),
+                None => println!("{name}: not running"),
+            };
+            show(
+                "postgres",
+                endpoints
+                    .database_url
+                    .as_ref()
+                    .map(|u| ebok_common::config::redact_url(u.expose_secret())),
+            );
+            show("mosquitto", endpoints.mqtt_url.clone());
+            Ok(ExitCode::SUCCESS)
+        }
+        StackCommand::Env => {
+            let endpoints = stack::attach(&config.stack)?;
+            if endpoints.database_url.is_none() && endpoints.mqtt_url.is_none() {
+                anyhow::bail!("the local stack is not running (start it with `ebok stack up`)");
+            }
+            print_exports(&endpoints);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_exports(endpoints: &stack::Endpoints) {
+    if let Some(url) = &endpoints.database_url {
+        println!("export EBOK__DATABASE__URL='{}'", url.expose_secret());
+        println!("export DATABASE_URL='{}'", url.expose_secret());
+    }
+    if let Some(url) = &endpoints.mqtt_url {
+        println!("export EBOK__MQTT__URL='{url}'");
+    }
+}

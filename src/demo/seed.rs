@@ -1,0 +1,914 @@
+//! Creating a demo utility: its customers (people, companies, housing communities, institutions),
+//! supply points with addresses, meters (with replacements), contracts, staff and resident
+//! accounts, and daily readings produced by the firmware-sim model, so the demo's history and the
+//! simulator's live readings are one and the same fleet.
+//!
+//! Idempotent: a utility that exists is left as it is, and only readings from its newest one up
+//! to now are added (the simulated meters kept counting while the demo was stopped).
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::domain::identifiers::{Nip, Nrb, Pesel, Sex};
+use ebok_common::domain::time::{day_start, local_day};
+use ebok_common::domain::{ReadingFlags, Register};
+use firmware_sim::model::{BusinessKind, FaultKind, FleetSpec, MeterModel, Profile, StatusFlags};
+use sqlx::{PgConnection, PgPool};
+
+use super::names::{self, Locality};
+
+/// The demo fleets' registers start counting here (a Warsaw midnight). Fixed, so every run, on
+/// any day, computes the same register values for the same instant.
+pub fn fleet_start() -> DateTime<Utc> {
+    day_start(NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date"))
+}
+
+/// The password of every demo account, printed in the demo banner.
+pub const DEMO_PASSWORD: &str = "Demo-eBOK-2026";
+
+/// One demo utility.
+pub struct UtilitySpec {
+    pub slug: &'static str,
+    pub municipality: &'static str,
+    pub name: &'static str,
+    pub nip_first_nine: u32,
+    pub street: &'static str,
+    pub building_no: &'static str,
+    pub postal_code: &'static str,
+    pub city: &'static str,
+    pub phone: &'static str,
+    /// Staff e-mail addresses are `<role>@<domain>`.
+    pub domain: &'static str,
+    pub localities: &'static [Locality],
+    pub supply_points: u32,
+    pub seed: u64,
+}
+
+/// A login printed in the banner.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub utility: &'static str,
+    pub role: &'static str,
+    pub email: String,
+    pub note: String,
+}
+
+/// What seeding did.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub utility_id: i64,
+    pub created: bool,
+    pub readings_added: u64,
+    pub logins: Vec<DemoLogin>,
+}
+
+fn fleet(spec: &UtilitySpec) -> FleetSpec {
+    FleetSpec::new(spec.seed, fleet_start())
+}
+
+/// Creates the utility unless it exists; then adds readings up to `now`.
+pub async fn ensure_utility(
+    pool: &PgPool,
+    spec: &UtilitySpec,
+    days: u32,
+    now: DateTime<Utc>,
+) -> Result<Seeded> {
+    let existing: Option<i64> =
+        sqlx::query_scalar!("SELECT id FROM utilities WHERE slug = $1", spec.slug)
+            .fetch_optional(pool)
+            .await?;
+    if let Some(utility_id) = existing {
+        let readings_added = top_up_readings(pool, spec, utility_id, now).await?;
+        return Ok(Seeded {
+            utility_id,
+            created: false,
+            readings_added,
+            logins: logins_of(pool, utility_id, spec).await?,
+        });
+    }
+    let mut tx = pool.begin().await?;
+    let utility_id = insert_utility(&mut tx, spec).await?;
+    let population = Population::generate(spec, now);
+    let meters = insert_population(&mut tx, spec, utility_id, &population).await?;
+    let mut logins = insert_staff(&mut tx, spec, utility_id).await?;
+    logins.extend(insert_residents(&mut tx, spec, utility_id, &population, now).await?);
+    let from = (now - chrono::Duration::days(i64::from(days))).max(fleet_start());
+    let readings_added = insert_readings(&mut tx, &meters, from, now).await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: Actor::System,
+            action: "utility.created",
+            entity_type: Some("utility"),
+            entity_id: Some(utility_id.to_string()),
+            details: serde_json::json!({
+                "demo": true,
+                "supply_points": spec.supply_points,
+                "readings": readings_added,
+            }),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Seeded {
+        utility_id,
+        created: true,
+        readings_added,
+        logins,
+    })
+}
+
+async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i64> {
+    let nip = nip_near(spec.nip_first_nine);
+    // A virtual collection account in a made-up bank branch, with real check digits.
+    let bank = Nrb::from_bank_and_account(
+        "10203040",
+        &format!("{:016}", spec.seed % 10_000_000_000_000_000),
+    )?;
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO utilities (slug, municipality, name, nip, street, building_no, postal_code,
+                                  city, email, phone, website, bank_account)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           RETURNING id"#,
+        spec.slug,
+        spec.municipality,
+        spec.name,
+        nip.as_str(),
+        spec.street,
+        spec.building_no,
+        spec.postal_code,
+        spec.city,
+        format!("bok@{}", spec.domain),
+        spec.phone,
+        format!("https://{}", spec.domain),
+        bank.as_str(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    for (code, name) in TARIFF_GROUPS {
+        sqlx::query!(
+            "INSERT INTO tariff_groups (utility_id, code, name) VALUES ($1, $2, $3)",
+            id,
+            code,
+            name
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(id)
+}
+
+const TARIFF_GROUPS: [(&str, &str); 4] = [
+    ("GD", "Gospodarstwa domowe"),
+    ("PU", "Przemysł i usługi"),
+    ("IN", "Instytucje publiczne"),
+    ("RL", "Gospodarstwa rolne"),
+];
+
+fn tariff_of(profile: &Profile) -> &'static str {
+    match profile {
+        Profile::Household { .. } | Profile::HousingCommunity { .. } => "GD",
+        Profile::Business { .. } => "PU",
+        Profile::PublicInstitution { .. } => "IN",
+        Profile::Farm { .. } => "RL",
+    }
+}
+
+/// The first valid NIP at or after `first_nine` (a nine-digit prefix whose checksum would be
+/// 10 has no valid NIP).
+fn nip_near(first_nine: u32) -> Nip {
+    (first_nine..)
+        .find_map(Nip::from_first_nine)
+        .expect("a valid NIP within a few steps")
+}
+
+/// A deterministic 64-bit mix of the seed and an index (SplitMix64's finaliser).
+fn mix(seed: u64, index: u64, purpose: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(purpose.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// One supply point with its customer and meter model, before it reaches the database.
+struct Point {
+    index: u64,
+    model: MeterModel,
+    code: String,
+    customer: Customer,
+    locality: &'static Locality,
+    street: Option<&'static str>,
+    building_no: String,
+    lat: f64,
+    lon: f64,
+}
+
+struct Customer {
+    number: String,
+    kind: &'static str,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    name: String,
+    pesel: Option<String>,
+    nip: Option<String>,
+    phone: Option<String>,
+}
+
+struct Population {
+    points: Vec<Point>,
+}
+
+impl Population {
+    fn generate(spec: &UtilitySpec, now: DateTime<Utc>) -> Population {
+        let fleet = fleet(spec);
+        let total_weight: u32 = spec.localities.iter().map(|l| l.weight).sum();
+        let mut next_number: HashMap<(&str, Option<&str>), u32> = HashMap::new();
+        let points = (0..u64::from(spec.supply_points))
+            .map(|index| {
+                let model = fleet.meter(index);
+                let r = |purpose| mix(spec.seed, index, purpose);
+                let mut pick = (r(1) % u64::from(total_weight)) as u32;
+                let locality = spec
+                    .localities
+                    .iter()
+                    .find(|l| {
+                        if pick < l.weight {
+                            true
+                        } else {
+                            pick -= l.weight;
+                            false
+                        }
+                    })
+                    .expect("weights cover the range");
+                let street =
+                    (!locality.streets.is_empty()).then(|| names::pick(locality.streets, r(2)));
+                let number = next_number.entry((locality.name, street)).or_insert(0);
+                *number += 1 + (r(3) % 2) as u32;
+                let building_no = if r(4) % 9 == 0 {
+                    format!("{}{}", number, ['A', 'B'][(r(5) % 2) as usize])
+                } else {
+                    number.to_string()
+                };
+                let jitter = |v: u64| ((v % 2001) as f64 - 1000.0) / 1000.0 * 0.008;
+                let customer =
+                    customer_for(spec, index, &model, locality, street, &building_no, now);
+                Point {
+                    index,
+                    code: format!("PP-{:06}", index + 1),
+                    customer,
+                    locality,
+                    street,
+                    building_no,
+                    lat: locality.lat + jitter(r(6)),
+                    lon: locality.lon + jitter(r(7)) * 1.6,
+                    model,
+                }
+            })
+            .collect();
+        Population { points }
+    }
+}
+
+fn customer_for(
+    spec: &UtilitySpec,
+    index: u64,
+    model: &MeterModel,
+    locality: &Locality,
+    street: Option<&str>,
+    building_no: &str,
+    now: DateTime<Utc>,
+) -> Customer {
+    let r = |purpose| mix(spec.seed, index, purpose);
+    let number = format!("{:06}", 100_000 + index);
+    let phone = (r(20) % 3 != 0).then(|| {
+        format!(
+            "+48 {} {:03} {:03}",
+            500 + r(21) % 300,
+            r(22) % 1000,
+            r(23) % 1000
+        )
+    });
+    let organisation = |kind: &'static str, name: String| Customer {
+        number: number.clone(),
+        kind,
+        first_name: None,
+        last_name: None,
+        name,
+        pesel: None,
+        nip: Some(
+            nip_near(300_000_000 + (index as u32) * 37)
+                .as_str()
+                .to_string(),
+        ),
+        phone: phone.clone(),
+    };
+    let place = match street {
+        Some(s) => format!("ul. {s} {building_no}"),
+        None => format!("{} {building_no}", locality.name),
+    };
+    match model.profile() {
+        Profile::Household { .. } | Profile::Farm { .. } => {
+            let sex = if r(10) % 2 == 0 {
+                Sex::Female
+            } else {
+                Sex::Male
+            };
+            let surname = names::pick(names::SURNAMES, r(11));
+            let (first, last) = match sex {
+                Sex::Female => (
+                    names::pick(names::FEMALE_NAMES, r(12)),
+                    names::feminine(surname),
+                ),
+                Sex::Male => (names::pick(names::MALE_NAMES, r(12)), surname.to_string()),
+            };
+            // Distinct (birth date, serial) for every index below 2.7 million.
+            let born =
+                NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid") + Days::new((index % 2737) * 8);
+            let born = born.min(local_day(now) - Days::new(18 * 366));
+            let pesel = Pesel::generate(born, sex, ((index / 2737) % 1000) as u16);
+            Customer {
+                number,
+                kind: "person",
+                first_name: Some(first.to_string()),
+                last_name: Some(last.clone()),
+                name: format!("{first} {last}"),
+                pesel: Some(pesel.as_str().to_string()),
+                nip: None,
+                phone,
+            }
+        }
+        Profile::Business { kind } => {
+            let list = match kind {
+                BusinessKind::Shop => names::SHOPS,
+                BusinessKind::Office => names::OFFICES,
+                BusinessKind::Workshop => names::WORKSHOPS,
+            };
+            organisation(
+                "company",
+                format!("{} ({})", names::pick(list, r(13)), locality.name),
+            )
+        }
+        Profile::HousingCommunity { .. } => organisation(
+            "housing_community",
+            format!("Wspólnota Mieszkaniowa {place}"),
+        ),
+        Profile::PublicInstitution { .. } => organisation(
+            "public_institution",
+            format!(
+                "{} w {}",
+                names::pick(names::INSTITUTIONS, r(14)),
+                locality.name
+            ),
+        ),
+    }
+}
+
+/// Meter rows created for one supply point: the original and, if it was replaced before now,
+/// its replacement. Keyed by radio id for readings.
+struct SeededMeters {
+    by_radio: HashMap<String, MeterRow>,
+    models: Vec<MeterModel>,
+}
+
+#[derive(Clone, Copy)]
+struct MeterRow {
+    id: i64,
+    register_max: i64,
+    source: &'static str,
+}
+
+fn radio_hex(id: firmware_sim::model::RadioId) -> String {
+    format!("{:08x}", id.0)
+}
+
+fn manufacturer_of(serial: &str) -> (&'static str, &'static str) {
+    match serial.chars().next() {
+        Some('A') => ("Apator Powogaz", "JS Smart+"),
+        Some('B') => ("Diehl Metering", "ALTAIR V4"),
+        _ => ("Itron", "Cyble"),
+    }
+}
+
+fn diameter_of(profile: &Profile) -> i16 {
+    match profile {
+        Profile::Household { .. } => 15,
+        Profile::Business { .. } | Profile::Farm { .. } => 20,
+        Profile::PublicInstitution { .. } => 32,
+        Profile::HousingCommunity { .. } => 40,
+    }
+}
+
+/// Bulk meters in technical rooms are read over Modbus TCP; the rest by radio.
+fn channel_of(profile: &Profile) -> (&'static str, &'static str) {
+    match profile {
+        Profile::HousingCommunity { .. } | Profile::PublicInstitution { .. } => {
+            ("modbus", "modbus")
+        }
+        _ => ("wmbus", "radio"),
+    }
+}
+
+async fn insert_population(
+    conn: &mut PgConnection,
+    spec: &UtilitySpec,
+    utility_id: i64,
+    population: &Population,
+) -> Result<SeededMeters> {
+    let tariffs: HashMap<String, i64> = sqlx::query!(
+        "SELECT code, id FROM tariff_groups WHERE utility_id = $1",
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.code, r.id))
+    .collect();
+    let now = Utc::now();
+    let mut by_radio = HashMap::new();
+    let mut models = Vec::with_capacity(population.points.len());
+    for point in &population.points {
+        let c = &point.customer;
+        let customer_id = sqlx::query_scalar!(
+            r#"INSERT INTO customers (utility_id, customer_number, kind, first_name, last_name,
+                                      name, pesel, nip, street, building_no, postal_code, city,
+                                      phone)
+               VALUES ($1, $2, $3::text::customer_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               RETURNING id"#,
+            utility_id,
+            c.number,
+            c.kind,
+            c.first_name,
+            c.last_name,
+            c.name,
+            c.pesel,
+            c.nip,
+            point.street,
+            point.building_no,
+            point.locality.postal_code,
+            point.locality.name,
+            c.phone,
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let supply_point_id = sqlx::query_scalar!(
+            r#"INSERT INTO supply_points (utility_id, code, street, building_no, postal_code,
+                                          city, latitude, longitude, water_service, sewage_service)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9)
+               RETURNING id"#,
+            utility_id,
+            point.code,
+            point.street,
+            point.building_no,
+            point.locality.postal_code,
+            point.locality.name,
+            point.lat,
+            point.lon,
+            point.locality.sewer,
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+
+        let model = &point.model;
+        let profile = model.profile();
+        let (channel, source) = channel_of(&profile);
+        let register_max = model.register_max() as i64;
+        // Installed some years before the fleet start; legalised for five years.
+        let installed = fleet_start()
+            - chrono::Duration::days(30 + (mix(spec.seed, point.index, 30) % 1500) as i64);
+        let replacement = model.replacement().filter(|r| r.at <= now);
+        let serial = model.serial().to_string();
+        let (manufacturer, model_name) = manufacturer_of(&serial);
+        let original_id = sqlx::query_scalar!(
+            r#"INSERT INTO meters (utility_id, serial, radio_id, manufacturer, model, channel,
+                                   register_max_litres, diameter_mm, legalised_until,
+                                   supply_point_id, installed_at, removed_at,
+                                   removal_reading_litres)
+               VALUES ($1, $2, $3, $4, $5, $6::text::meter_channel, $7, $8, $9, $10, $11, $12, $13)
+               RETURNING id"#,
+            utility_id,
+            serial,
+            radio_hex(model.radio_id()),
+            manufacturer,
+            model_name,
+            channel,
+            register_max,
+            diameter_of(&profile),
+            local_day(installed).with_year(local_day(installed).year() + 5),
+            supply_point_id,
+            installed,
+            replacement.map(|r| r.at),
+            replacement
+                .and_then(|_| model.removed_register())
+                .map(|l| l as i64),
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        by_radio.insert(
+            radio_hex(model.radio_id()),
+            MeterRow {
+                id: original_id,
+                register_max,
+                source,
+            },
+        );
+        if let Some(r) = replacement {
+            let serial = r.new_serial.to_string();
+            let (manufacturer, model_name) = manufacturer_of(&serial);
+            let new_id = sqlx::query_scalar!(
+                r#"INSERT INTO meters (utility_id, serial, radio_id, manufacturer, model, channel,
+                                       register_max_litres, diameter_mm, legalised_until,
+                                       supply_point_id, installed_at, install_reading_litres,
+                                       replaces_meter_id)
+                   VALUES ($1, $2, $3, $4, $5, $6::text::meter_channel, $7, $8, $9, $10, $11, $12, $13)
+                   RETURNING id"#,
+                utility_id,
+                serial,
+                radio_hex(r.new_radio_id),
+                manufacturer,
+                model_name,
+                channel,
+                register_max,
+                diameter_of(&profile),
+                local_day(r.at).with_year(local_day(r.at).year() + 5),
+                supply_point_id,
+                r.at,
+                r.new_initial_litres as i64,
+                original_id,
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            by_radio.insert(
+                radio_hex(r.new_radio_id),
+                MeterRow {
+                    id: new_id,
+                    register_max,
+                    source,
+                },
+            );
+        }
+        sqlx::query!(
+            r#"INSERT INTO contracts (utility_id, number, customer_id, supply_point_id,
+                                      tariff_group_id, valid_from, status, signed_at)
+               VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)"#,
+            utility_id,
+            format!("UM/{}/{:06}", local_day(installed).year(), point.index + 1),
+            customer_id,
+            supply_point_id,
+            tariffs[tariff_of(&profile)],
+            local_day(installed),
+            installed,
+        )
+        .execute(&mut *conn)
+        .await?;
+        models.push(model.clone());
+    }
+    Ok(SeededMeters { by_radio, models })
+}
+
+async fn insert_staff(
+    conn: &mut PgConnection,
+    spec: &UtilitySpec,
+    utility_id: i64,
+) -> Result<Vec<DemoLogin>> {
+    let staff = [
+        ("admin", "admin", "Administrator systemu"),
+        ("clerk", "bok", "Biuro Obsługi Klienta"),
+        ("billing", "rozliczenia", "Dział rozliczeń"),
+        ("technician", "technik", "Brygada techniczna"),
+    ];
+    let mut logins = Vec::new();
+    for (role, local, display) in staff {
+        let email = format!("{local}@{}", spec.domain);
+        insert_account(conn, utility_id, &email, role, display).await?;
+        logins.push(DemoLogin {
+            utility: spec.slug,
+            role,
+            email,
+            note: display.to_string(),
+        });
+    }
+    Ok(logins)
+}
+
+async fn insert_account(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    email: &str,
+    role: &str,
+    display_name: &str,
+) -> Result<i64> {
+    let hash = ebok_api::password::hash(DEMO_PASSWORD)?;
+    Ok(sqlx::query_scalar!(
+        r#"INSERT INTO user_accounts (utility_id, email, password_hash, role, status,
+                                      display_name, activated_at)
+           VALUES ($1, $2, $3, $4::text::account_role, 'active', $5, now())
+           RETURNING id"#,
+        utility_id,
+        email,
+        hash,
+        role,
+        display_name,
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Residents with linked customers: a household, the household whose meter leaks most recently
+/// (for alarms), and a company.
+async fn insert_residents(
+    conn: &mut PgConnection,
+    spec: &UtilitySpec,
+    utility_id: i64,
+    population: &Population,
+    now: DateTime<Utc>,
+) -> Result<Vec<DemoLogin>> {
+    let household = population
+        .points
+        .iter()
+        .find(|p| matches!(p.model.profile(), Profile::Household { .. }));
+    let leaking = population.points.iter().rev().find(|p| {
+        matches!(p.model.profile(), Profile::Household { .. })
+            && p.model
+                .fault_episodes(now - chrono::Duration::days(30), now)
+                .iter()
+                .any(|e| e.fault.kind() == FaultKind::Leak)
+    });
+    let company = population
+        .points
+        .iter()
+        .find(|p| matches!(p.model.profile(), Profile::Business { .. }));
+    let mut logins = Vec::new();
+    let mut seen = Vec::new();
+    for (point, note) in [
+        (household, "gospodarstwo domowe"),
+        (leaking, "gospodarstwo z wyciekiem w ostatnich 30 dniach"),
+        (company, "firma"),
+    ] {
+        let Some(point) = point else { continue };
+        if seen.contains(&point.index) {
+            continue;
+        }
+        seen.push(point.index);
+        let email = resident_email(&point.customer, spec.domain);
+        let account_id =
+            insert_account(conn, utility_id, &email, "resident", &point.customer.name).await?;
+        let customer_id = sqlx::query_scalar!(
+            "SELECT id FROM customers WHERE utility_id = $1 AND customer_number = $2",
+            utility_id,
+            point.customer.number
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query!(
+            "UPDATE customers SET email = $1 WHERE id = $2",
+            email,
+            customer_id
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query!(
+            r#"INSERT INTO account_customers (utility_id, account_id, customer_id, linked_via)
+               VALUES ($1, $2, $3, 'staff')"#,
+            utility_id,
+            account_id,
+            customer_id
+        )
+        .execute(&mut *conn)
+        .await?;
+        logins.push(DemoLogin {
+            utility: spec.slug,
+            role: "resident",
+            email,
+            note: format!(
+                "{} ({note}, klient {})",
+                point.customer.name, point.customer.number
+            ),
+        });
+    }
+    Ok(logins)
+}
+
+/// `jan.kowalski@mieszkancy.<domain>` for people (without Polish letters),
+/// `klient.<number>@mieszkancy.<domain>` for organisations.
+fn resident_email(customer: &Customer, domain: &str) -> String {
+    if customer.kind != "person" {
+        return format!("klient.{}@mieszkancy.{domain}", customer.number);
+    }
+    let ascii: String = customer
+        .name
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'ą' => 'a',
+            'ć' => 'c',
+            'ę' => 'e',
+            'ł' => 'l',
+            'ń' => 'n',
+            'ó' => 'o',
+            'ś' => 's',
+            'ź' | 'ż' => 'z',
+            c if c.is_ascii_alphanumeric() => c,
+            _ => '.',
+        })
+        .collect();
+    let local: String = ascii
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    format!("{local}@mieszkancy.{domain}")
+}
+
+/// Staff and resident logins of an existing utility (for the banner on later runs).
+async fn logins_of(pool: &PgPool, utility_id: i64, spec: &UtilitySpec) -> Result<Vec<DemoLogin>> {
+    let rows = sqlx::query!(
+        r#"SELECT role::text AS "role!", email, display_name FROM user_accounts
+           WHERE utility_id = $1 ORDER BY role, id"#,
+        utility_id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DemoLogin {
+            utility: spec.slug,
+            role: match r.role.as_str() {
+                "admin" => "admin",
+                "clerk" => "clerk",
+                "billing" => "billing",
+                "technician" => "technician",
+                _ => "resident",
+            },
+            email: r.email,
+            note: r.display_name,
+        })
+        .collect())
+}
+
+/// Adds the readings measured after the newest stored one, up to `now`.
+async fn top_up_readings(
+    pool: &PgPool,
+    spec: &UtilitySpec,
+    utility_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let newest: Option<DateTime<Utc>> = sqlx::query_scalar!(
+        r#"SELECT max(l.measured_at) FROM meter_latest_readings l
+           JOIN meters m ON m.id = l.meter_id WHERE m.utility_id = $1"#,
+        utility_id
+    )
+    .fetch_one(pool)
+    .await?;
+    let Some(newest) = newest else { return Ok(0) };
+    if newest >= now {
+        return Ok(0);
+    }
+    let rows = sqlx::query!(
+        r#"SELECT id, radio_id AS "radio_id!", register_max_litres,
+                  channel::text AS "channel!"
+           FROM meters WHERE utility_id = $1 AND radio_id IS NOT NULL"#,
+        utility_id
+    )
+    .fetch_all(pool)
+    .await?;
+    let by_radio: HashMap<String, MeterRow> = rows
+        .into_iter()
+        .map(|r| {
+            let source = if r.channel == "modbus" {
+                "modbus"
+            } else {
+                "radio"
+            };
+            (
+                r.radio_id,
+                MeterRow {
+                    id: r.id,
+                    register_max: r.register_max_litres,
+                    source,
+                },
+            )
+        })
+        .collect();
+    let fleet = fleet(spec);
+    let meters = SeededMeters {
+        models: fleet.meters(0..u64::from(spec.supply_points)).collect(),
+        by_radio,
+    };
+    let mut conn = pool.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let added = insert_readings(&mut tx, &meters, newest, now).await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Writes the daily telegrams measured in `(from, now]` with `COPY`, then moves each meter's
+/// latest reading forward. Duplicate telegrams are dropped here (the table keeps one reading per
+/// meter and instant); readings of meters the database does not know are skipped.
+async fn insert_readings(
+    conn: &mut PgConnection,
+    meters: &SeededMeters,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    sqlx::query_scalar!("SELECT ebok_ensure_reading_partitions($1, $2)", from, now)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY meter_readings (meter_id, measured_at, volume_litres, source, flags, received_at) \
+             FROM STDIN",
+        )
+        .await
+        .context("starting COPY of readings")?;
+    let mut buffer = String::with_capacity(1 << 20);
+    let mut count = 0u64;
+    for model in &meters.models {
+        let mut previous: Option<(i64, i64)> = None;
+        for t in model.transmissions(from, now, 1) {
+            if t.duplicate || t.measured_at <= from || t.sent_at > now {
+                continue;
+            }
+            let Some(row) = meters.by_radio.get(&radio_hex(t.reading.radio_id)) else {
+                continue;
+            };
+            let litres = t.reading.litres as i64;
+            let mut flags = device_flags(t.reading.alarms_24h);
+            if let Some((meter, before)) = previous
+                && meter == row.id
+                && let Some(register) = Register::new(row.register_max)
+            {
+                flags = flags.with(match register.step(before, litres, 5_000_000) {
+                    ebok_common::domain::Step::Forward(_) => 0,
+                    ebok_common::domain::Step::Rollover(_) => ReadingFlags::ROLLOVER,
+                    ebok_common::domain::Step::Backward(_) => ReadingFlags::DECREASE,
+                });
+            }
+            if !t.late {
+                previous = Some((row.id, litres));
+            }
+            use std::fmt::Write;
+            let _ = writeln!(
+                buffer,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                row.id,
+                t.measured_at.to_rfc3339(),
+                litres,
+                row.source,
+                flags.0,
+                t.sent_at.to_rfc3339()
+            );
+            count += 1;
+            if buffer.len() > (1 << 20) - 256 {
+                copy.send(buffer.as_bytes()).await?;
+                buffer.clear();
+            }
+        }
+    }
+    if !buffer.is_empty() {
+        copy.send(buffer.as_bytes()).await?;
+    }
+    copy.finish().await.context("finishing COPY of readings")?;
+    let ids: Vec<i64> = meters.by_radio.values().map(|m| m.id).collect();
+    sqlx::query!(
+        r#"INSERT INTO meter_latest_readings AS l
+               (meter_id, measured_at, volume_litres, source, flags, received_at)
+           SELECT DISTINCT ON (meter_id) meter_id, measured_at, volume_litres, source, flags,
+                  received_at
+           FROM meter_readings
+           WHERE meter_id = ANY($1) AND measured_at > $2
+           ORDER BY meter_id, measured_at DESC
+           ON CONFLICT (meter_id) DO UPDATE
+               SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
+                   source = EXCLUDED.source, flags = EXCLUDED.flags,
+                   received_at = EXCLUDED.received_at
+               WHERE l.measured_at < EXCLUDED.measured_at"#,
+        &ids,
+        from
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(count)
+}
+
+fn device_flags(status: StatusFlags) -> ReadingFlags {
+    let mut flags = ReadingFlags::default();
+    for (sim, ours) in [
+        (StatusFlags::LEAK, ReadingFlags::LEAK),
+        (StatusFlags::BURST, ReadingFlags::BURST),
+        (StatusFlags::REVERSE_FLOW, ReadingFlags::BACKFLOW),
+        (StatusFlags::TAMPER, ReadingFlags::TAMPER),
+        (StatusFlags::DRY, ReadingFlags::DRY),
+        (StatusFlags::LOW_BATTERY, ReadingFlags::LOW_BATTERY),
+    ] {
+        if status.contains(sim) {
+            flags = flags.with(ours);
+        }
+    }
+    flags
+}

@@ -1,0 +1,8 @@
+//! The `ebok` binary's library: the command line, the composition of parts into one process, the
+//! private local stack, and the demo utility.
+
+pub mod cli;
+pub mod demo;
+pub mod run;
+pub mod stack;
+pub mod telemetry;

@@ -1,0 +1,257 @@
+//! Composition of the long-running parts in one process: boots the services (local stack or
+//! configured ones), the pool and metrics, starts the parts as tasks sharing one shutdown token,
+//! and on Ctrl-C or SIGTERM (or a part failing) stops them in order: parts first, then the pool,
+//! then the local stack this process started.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use ebok_common::Config;
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::stack::{self, LocalStack, Wanted};
+
+/// Which parts `ebok serve` (or `ebok api`) runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Services {
+    pub api: bool,
+    /// Start the local stack when services are not configured, and apply migrations.
+    pub manage: bool,
+}
+
+impl Services {
+    pub fn all() -> Self {
+        Services {
+            api: true,
+            manage: true,
+        }
+    }
+
+    pub fn api_only() -> Self {
+        Services {
+            api: true,
+            manage: false,
+        }
+    }
+}
+
+/// How to boot.
+#[derive(Debug, Clone, Copy)]
+pub struct Boot {
+    /// Start the local stack for services without a configured URL (else only attach to one).
+    pub start_stack: bool,
+    pub migrate: bool,
+    /// When a configured listen address is taken, use a free port instead of failing.
+    pub port_fallback: bool,
+    pub application_name: &'static str,
+}
+
+/// A running process: its services, pool, parts and shutdown token.
+pub struct System {
+    pub config: Config,
+    pub pool: PgPool,
+    pub shutdown: CancellationToken,
+    pub metrics_addr: Option<SocketAddr>,
+    stack: Option<LocalStack>,
+    tasks: JoinSet<(&'static str, Result<()>)>,
+}
+
+impl System {
+    pub async fn boot(config: Config, boot: Boot) -> Result<System> {
+        let (config, stack) = if boot.start_stack {
+            start_local_stack(config).await?
+        } else {
+            (attach_local_stack(config)?, None)
+        };
+        let pool = match ebok_common::db::connect(&config.database, boot.application_name).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                if let Some(stack) = stack {
+                    stack.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
+        if boot.migrate {
+            ebok_common::db::migrate(&pool).await?;
+        } else {
+            let state = ebok_common::db::migration_state(&pool).await?;
+            if !state.is_current() {
+                tracing::warn!(
+                    migrations = %state.describe(),
+                    "schema is not current; /readyz answers 503 until `ebok migrate` runs"
+                );
+            }
+        }
+        let metrics_addr = crate::telemetry::start_metrics(&config.metrics, boot.port_fallback)?;
+        Ok(System {
+            config,
+            pool,
+            shutdown: CancellationToken::new(),
+            metrics_addr,
+            stack,
+            tasks: JoinSet::new(),
+        })
+    }
+
+    /// Binds the API address (or a free port with `port_fallback`) and serves the API and
+    /// portal as a part. Returns the bound address.
+    pub async fn start_api(&mut self, port_fallback: bool) -> Result<SocketAddr> {
+        let configured = self.config.api.listen;
+        let listener = match tokio::net::TcpListener::bind(configured).await {
+            Ok(l) => l,
+            Err(e) if port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+                let mut any = configured;
+                any.set_port(0);
+                tokio::net::TcpListener::bind(any).await?
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("binding api.listen (EBOK__API__LISTEN) address {configured}")
+                });
+            }
+        };
+        let addr = listener.local_addr()?;
+        let state = ebok_api::AppState::new(self.pool.clone());
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            let result = ebok_api::serve(listener, state, shutdown).await;
+            ("api", result.map_err(Into::into))
+        });
+        tracing::info!(%addr, "api listening");
+        Ok(addr)
+    }
+
+    /// Runs a part until shutdown; the part must return when the token is cancelled.
+    pub fn spawn_part<F>(&mut self, name: &'static str, part: F)
+    where
+        F: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        self.tasks.spawn(async move { (name, part.await) });
+    }
+
+    /// Waits for Ctrl-C, SIGTERM, cancellation of `shutdown`, or any part ending, then stops
+    /// everything in order.
+    pub async fn run_until_shutdown(mut self) -> Result<()> {
+        let mut failure = None;
+        let requested = self.shutdown.clone();
+        tokio::select! {
+            _ = wait_for_shutdown_signal() => tracing::info!("shutting down"),
+            _ = requested.cancelled() => {}
+            Some(ended) = self.tasks.join_next() => {
+                match ended {
+                    Ok((name, Ok(()))) => tracing::warn!(part = name, "part ended; shutting down"),
+                    Ok((name, Err(e))) => failure = Some(e.context(format!("{name} failed"))),
+                    Err(e) => failure = Some(anyhow::anyhow!("a part panicked: {e}")),
+                }
+            }
+        }
+        self.shutdown.cancel();
+        while let Some(ended) = self.tasks.join_next().await {
+            if let Ok((name, Err(e))) = ended {
+                tracing::warn!(
+                    part = name,
+                    error = format!("{e:#}"),
+                    "part failed while stopping"
+                );
+            }
+        }
+        self.pool.close().await;
+        if let Some(stack) = self.stack.take() {
+            stack.stop().await;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `ebok serve` / `ebok api`.
+pub async fn serve(config: Config, services: Services) -> Result<()> {
+    let mut system = System::boot(
+        config,
+        Boot {
+            start_stack: services.manage,
+            migrate: services.manage,
+            port_fallback: false,
+            application_name: "ebok-serve",
+        },
+    )
+    .await?;
+    if services.api {
+        system.start_api(false).await?;
+    }
+    system.run_until_shutdown().await
+}
+
+/// Fills unset service URLs from the local stack, starting it for what is missing.
+pub async fn start_local_stack(mut config: Config) -> Result<(Config, Option<LocalStack>)> {
+    let wanted = Wanted {
+        postgres: config.database.url.is_none(),
+        mosquitto: config.mqtt.url.is_none(),
+    };
+    if !wanted.postgres && !wanted.mosquitto {
+        return Ok((config, None));
+    }
+    let stack = LocalStack::start(&config.stack, wanted).await?;
+    if let Some(url) = &stack.endpoints.database_url {
+        config.database.url = Some(url.clone());
+    }
+    if let Some(url) = &stack.endpoints.mqtt_url {
+        config.mqtt.url = Some(url.clone());
+    }
+    Ok((config, Some(stack)))
+}
+
+/// Fills unset service URLs from a local stack another process runs, if any.
+pub fn attach_local_stack(mut config: Config) -> Result<Config> {
+    if config.database.url.is_some() && config.mqtt.url.is_some() {
+        return Ok(config);
+    }
+    let endpoints = stack::attach(&config.stack)?;
+    if config.database.url.is_none() {
+        config.database.url = endpoints.database_url;
+    }
+    if config.mqtt.url.is_none() {
+        config.mqtt.url = endpoints.mqtt_url;
+    }
+    Ok(config)
+}
+
+static SHUTDOWN_SIGNAL: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+    std::sync::OnceLock::new();
+
+/// Registers the SIGINT (Ctrl-C) and SIGTERM handlers now. Until a handler is registered the
+/// default action kills the process, so this runs first thing: a signal that arrives at any
+/// moment afterwards, even before anything waits for it, becomes a graceful shutdown.
+pub fn install_signal_handlers() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        let _ = tx.send(true);
+    });
+    let _ = SHUTDOWN_SIGNAL.set(rx);
+    Ok(())
+}
+
+/// Resolves once Ctrl-C (SIGINT) or SIGTERM has arrived (also if it arrived earlier).
+pub async fn wait_for_shutdown_signal() {
+    match SHUTDOWN_SIGNAL.get() {
+        Some(rx) => {
+            let mut rx = rx.clone();
+            let _ = rx.wait_for(|signalled| *signalled).await;
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Minimal rows for tests: a utility, a customer, a supply point, a meter, an account. Each
+//! returns the new id; names and numbers are made unique so tests can create several.
+
+use sqlx::PgPool;
+
+use crate::mqtt::unique;
+
+pub async fn utility(pool: &PgPool, slug: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO utilities (slug, municipality, name, city)
+         VALUES ($1, $2, $3, 'Testowo') RETURNING id",
+    )
+    .bind(slug)
+    .bind(format!("Gmina {slug}"))
+    .bind(format!("Wodociągi {slug}"))
+    .fetch_one(pool)
+    .await
+    .expect("inserting a utility")
+}
+
+pub async fn person(pool: &PgPool, utility_id: i64) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO customers (utility_id, customer_number, kind, first_name, last_name, name, city)
+         VALUES ($1, $2, 'person', 'Anna', 'Nowak', 'Anna Nowak', 'Testowo') RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(unique("K"))
+    .fetch_one(pool)
+    .await
+    .expect("inserting a customer")
+}
+
+pub async fn supply_point(pool: &PgPool, utility_id: i64) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO supply_points (utility_id, code, street, building_no, postal_code, city)
+         VALUES ($1, $2, 'Lipowa', '1', '14-420', 'Testowo') RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(unique("PP"))
+    .fetch_one(pool)
+    .await
+    .expect("inserting a supply point")
+}
+
+/// A radio meter installed at `supply_point_id` (or in stock when `None`).
+pub async fn meter(pool: &PgPool, utility_id: i64, supply_point_id: Option<i64>) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO meters (utility_id, serial, channel, register_max_litres,
+                             supply_point_id, installed_at, install_reading_litres)
+         VALUES ($1, $2, 'wmbus', 99999999, $3,
+                 CASE WHEN $3::bigint IS NULL THEN NULL ELSE now() - interval '1 year' END,
+                 CASE WHEN $3::bigint IS NULL THEN NULL ELSE 0 END)
+         RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(unique("SN"))
+    .bind(supply_point_id)
+    .fetch_one(pool)
+    .await
+    .expect("inserting a meter")
+}
+
+pub async fn tariff_group(pool: &PgPool, utility_id: i64) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO tariff_groups (utility_id, code, name) VALUES ($1, 'G1', 'Gospodarstwa domowe')
+         RETURNING id",
+    )
+    .bind(utility_id)
+    .fetch_one(pool)
+    .await
+    .expect("inserting a tariff group")
+}
+
+pub async fn resident_account(pool: &PgPool, utility_id: i64, email: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO user_accounts (utility_id, email, role, status, display_name, activated_at)
+         VALUES ($1, $2, 'resident', 'active', 'Mieszkaniec', now()) RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(email)
+    .fetch_one(pool)
+    .await
+    .expect("inserting an account")
+}

@@ -1,0 +1,202 @@
+//! `ebok demo` as a resident or operator meets it: it creates the demo utilities, serves a ready
+//! portal and API, stops cleanly on Ctrl-C, and a second run reuses the data.
+
+mod support;
+
+use chrono::Utc;
+use ebok::cli::DemoArgs;
+use ebok::demo::{seed, utilities};
+use ebok_common::domain::identifiers::{Nip, Pesel};
+use ebok_testkit::{TestDb, mqtt};
+use secrecy::ExposeSecret;
+use support::{ebok, interrupt, read_until, stderr_lines};
+
+fn demo_command(db: &TestDb, extra: &[&str]) -> tokio::process::Command {
+    let mut command = ebok();
+    command
+        .arg("demo")
+        .args(["--supply-points", "40", "--days", "7"])
+        .args(extra)
+        .env("EBOK__DATABASE__URL", db.url().expose_secret())
+        .env("EBOK__MQTT__URL", mqtt::broker_url())
+        .env("EBOK__API__LISTEN", "127.0.0.1:0")
+        .env("EBOK__METRICS__LISTEN", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+fn url_after(lines: &[String], label: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(label).map(|u| u.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {label} line in:\n{}", lines.join("\n")))
+}
+
+#[tokio::test]
+async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
+    let db = TestDb::new().await;
+    let mut child = demo_command(&db, &[]).spawn().unwrap();
+    let mut lines = stderr_lines(&mut child);
+    let banner = read_until(&mut lines, "Ctrl-C stops the demo").await;
+
+    let http = ebok_testkit::http_client();
+    let readyz = url_after(&banner, "readiness:");
+    let response = http.get(&readyz).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{readyz}");
+
+    let api = url_after(&banner, "API:");
+    let utilities: Vec<serde_json::Value> =
+        http.get(&api).send().await.unwrap().json().await.unwrap();
+    let slugs: Vec<&str> = utilities
+        .iter()
+        .map(|u| u["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["mlynary", "pieniezno"]);
+
+    let metrics = url_after(&banner, "metrics:");
+    let text = http
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+
+    assert!(banner.iter().any(|l| l.contains("bok@zgk-mlynary.example")));
+    assert!(banner.iter().any(|l| l.contains(seed::DEMO_PASSWORD)));
+
+    let status = interrupt(&mut child).await;
+    assert!(status.success(), "demo exited with {status}");
+}
+
+#[tokio::test]
+async fn second_demo_run_reuses_the_data() {
+    let db = TestDb::new().await;
+    let count = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let first = demo_command(&db, &["--no-serve"]).output().await.unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains("readings generated"));
+    let customers = count("SELECT count(*) FROM customers").await;
+    let readings = count("SELECT count(*) FROM meter_readings").await;
+    assert!(readings > 0);
+
+    let second = demo_command(&db, &["--no-serve"]).output().await.unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("added since the last run"));
+    assert_eq!(count("SELECT count(*) FROM utilities").await, 2);
+    assert_eq!(count("SELECT count(*) FROM customers").await, customers);
+    assert!(count("SELECT count(*) FROM meter_readings").await >= readings);
+}
+
+/// The full-size demo utility, generated in-process: what an operator gets from `ebok demo`.
+#[tokio::test]
+async fn demo_utility_has_2500_supply_points_with_customers_meters_and_90_days_of_readings() {
+    let db = TestDb::new().await;
+    let args = DemoArgs {
+        seed: 2026,
+        supply_points: 2500,
+        days: 90,
+        no_serve: true,
+    };
+    let [mlynary, _] = utilities(&args);
+    let now = Utc::now();
+    let seeded = seed::ensure_utility(&db.pool, &mlynary, 90, now)
+        .await
+        .unwrap();
+    assert!(seeded.created);
+    let one = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(one("SELECT count(*) FROM supply_points").await, 2500);
+    assert_eq!(
+        one("SELECT count(*) FROM contracts WHERE status = 'active'").await,
+        2500
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM meters WHERE removed_at IS NULL").await,
+        2500,
+        "one installed meter per supply point"
+    );
+    for kind in [
+        "person",
+        "company",
+        "housing_community",
+        "public_institution",
+    ] {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM customers WHERE kind::text = $1")
+            .bind(kind)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert!(n > 0, "no {kind} customers");
+    }
+    assert!(one("SELECT count(*) FROM meters WHERE channel = 'modbus'").await > 0);
+    assert_eq!(
+        one("SELECT count(*) FROM user_accounts WHERE role <> 'resident'").await,
+        4
+    );
+    assert!(one("SELECT count(*) FROM account_customers").await >= 2);
+
+    // Daily readings: nearly every meter on nearly every day (radio gaps are part of the model).
+    let readings = one("SELECT count(*) FROM meter_readings").await;
+    assert_eq!(readings as u64, seeded.readings_added);
+    assert!(readings > 2500 * 85, "{readings} readings");
+    assert_eq!(
+        one("SELECT count(*) FROM meter_readings WHERE measured_at > now()").await,
+        0
+    );
+    // "Latest" is really the newest reading of each meter.
+    assert_eq!(
+        one("SELECT count(*) FROM meter_latest_readings l
+             WHERE l.measured_at <> (SELECT max(measured_at) FROM meter_readings r
+                                     WHERE r.meter_id = l.meter_id)")
+        .await,
+        0
+    );
+    // Identifiers are valid, not just well-shaped.
+    let pesels: Vec<String> =
+        sqlx::query_scalar("SELECT pesel FROM customers WHERE pesel IS NOT NULL")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert!(pesels.len() > 2000);
+    assert!(pesels.iter().all(|p| Pesel::parse(p).is_ok()));
+    let nips: Vec<String> = sqlx::query_scalar("SELECT nip FROM customers WHERE nip IS NOT NULL")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert!(nips.iter().all(|n| Nip::parse(n).is_ok()));
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM user_accounts")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        hashes
+            .iter()
+            .all(|h| ebok_api::password::verify(seed::DEMO_PASSWORD, h))
+    );
+}
