@@ -28,6 +28,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub stack: StackConfig,
     pub log: LogConfig,
+    pub ingest: IngestConfig,
 }
 
 /// Where PostgreSQL is. Without a URL the commands that manage the local stack start a private
@@ -159,6 +160,154 @@ impl Default for LogConfig {
     }
 }
 
+/// Meter-reading ingest: MQTT subscriptions, validation limits, the batch writer, meter alarms
+/// and the Modbus TCP devices to poll (see docs/ingest.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Subscribe to MQTT at all (Modbus polling runs regardless).
+    pub mqtt_enabled: bool,
+    /// MQTT client id; the persistent session is bound to it, so keep it stable per process.
+    pub client_id: String,
+    /// Topic filters carrying the project's own JSON; the second level names the utility.
+    pub topics: Vec<String>,
+    /// Topic filters carrying wmbusmeters JSON.
+    pub wmbusmeters_topics: Vec<String>,
+    /// The utility (slug) whose meters wmbusmeters messages belong to; unset: the one utility
+    /// that has a meter with the radio id.
+    pub wmbusmeters_utility: Option<String>,
+    /// Shared subscription group: several ingest processes with the same group split the stream.
+    pub shared_group: Option<String>,
+    /// How long the broker keeps the session (and queues messages) while ingest is away.
+    pub session_expiry_secs: u32,
+    pub max_payload_bytes: usize,
+    pub max_batch_readings: usize,
+    /// Readings measured further in the future than this are rejected.
+    pub future_tolerance_secs: u32,
+    /// Readings per database batch, and the longest a reading waits for its batch to fill.
+    pub batch_size: usize,
+    pub batch_delay_ms: u64,
+    /// Parallel writers (readings are routed by meter, so each meter's order is kept).
+    pub writers: usize,
+    /// Readings waiting for the writers, at most; past it the sources wait (back-pressure).
+    pub queue_capacity: usize,
+    /// Raise "no data" for a meter silent this many days.
+    pub no_data_days: u32,
+    /// Raise "continuous flow" when interval readings show flow without a pause this long.
+    pub continuous_flow_hours: u32,
+    pub modbus: Vec<ModbusDevice>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            mqtt_enabled: true,
+            client_id: "ebok-ingest".into(),
+            topics: vec!["ebok/+/readings".into()],
+            wmbusmeters_topics: vec!["wmbusmeters/#".into()],
+            wmbusmeters_utility: None,
+            shared_group: None,
+            session_expiry_secs: 7 * 24 * 3600,
+            max_payload_bytes: 4 << 20,
+            max_batch_readings: 10_000,
+            future_tolerance_secs: 600,
+            batch_size: 5_000,
+            batch_delay_ms: 50,
+            writers: 2,
+            queue_capacity: 100_000,
+            no_data_days: 3,
+            continuous_flow_hours: 24,
+            modbus: Vec::new(),
+        }
+    }
+}
+
+/// A Modbus TCP device with water meters behind it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusDevice {
+    pub name: String,
+    /// `host:port`.
+    pub address: String,
+    #[serde(default = "default_unit_id")]
+    pub unit_id: u8,
+    /// The utility (slug) owning the meters.
+    pub utility: String,
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+    #[serde(default = "default_modbus_timeout")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_modbus_retries")]
+    pub retries: u32,
+    pub meters: Vec<ModbusMeter>,
+}
+
+fn default_unit_id() -> u8 {
+    1
+}
+fn default_poll_interval() -> u64 {
+    900
+}
+fn default_modbus_timeout() -> u64 {
+    2000
+}
+fn default_modbus_retries() -> u32 {
+    2
+}
+
+/// Where one meter's register lives on a Modbus device.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusMeter {
+    pub serial: String,
+    /// Address of the first holding register of the value.
+    pub register: u16,
+    #[serde(default)]
+    pub kind: RegisterKind,
+    #[serde(default)]
+    pub word_order: WordOrder,
+    /// Litres per register unit, as an exact decimal: "1", "10", "0.1", "1000".
+    #[serde(default = "default_scale")]
+    pub scale: String,
+    /// A 16-bit status register (bit 0 leak, 1 burst, 2 backflow, 3 tamper, 4 dry,
+    /// 5 low battery, 6 error).
+    pub status_register: Option<u16>,
+}
+
+fn default_scale() -> String {
+    "1".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterKind {
+    U16,
+    #[default]
+    U32,
+    U64,
+}
+
+impl RegisterKind {
+    /// How many 16-bit registers the value spans.
+    pub fn words(self) -> u16 {
+        match self {
+            RegisterKind::U16 => 1,
+            RegisterKind::U32 => 2,
+            RegisterKind::U64 => 4,
+        }
+    }
+}
+
+/// Which 16-bit word of a multi-register value comes first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WordOrder {
+    /// High word first (Modbus convention).
+    #[default]
+    Big,
+    Little,
+}
+
 /// Configuration could not be read; the message names the file or variable at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -228,6 +377,21 @@ impl Config {
                 "{} must start with mqtt:// or mqtts://, got {url}",
                 MqttConfig::SETTING
             )));
+        }
+        for device in &self.ingest.modbus {
+            if device.address.parse::<std::net::SocketAddr>().is_err()
+                && device.address.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err())
+            {
+                return Err(ConfigError(format!(
+                    "ingest.modbus device {}: address {:?} is not host:port",
+                    device.name, device.address
+                )));
+            }
+        }
+        if self.ingest.writers == 0 || self.ingest.batch_size == 0 {
+            return Err(ConfigError(
+                "ingest.writers and ingest.batch_size must be at least 1".into(),
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError(
@@ -341,6 +505,51 @@ mod tests {
             jail.create_file("ebok.toml", "[database]\nulr = \"postgres://x\"\n")?;
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("ulr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn modbus_devices_load_from_the_file_with_defaults() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "ebok.toml",
+                r#"
+                [[ingest.modbus]]
+                name = "hydrofornia"
+                address = "127.0.0.1:5020"
+                utility = "mlynary"
+                [[ingest.modbus.meters]]
+                serial = "C1"
+                register = 10
+                kind = "u64"
+                word_order = "little"
+                scale = "0.1"
+                status_register = 20
+                "#,
+            )?;
+            let config = Config::load(None).expect("loads");
+            let device = &config.ingest.modbus[0];
+            assert_eq!(device.unit_id, 1);
+            assert_eq!(device.poll_interval_secs, 900);
+            assert_eq!(device.meters[0].kind, RegisterKind::U64);
+            assert_eq!(device.meters[0].word_order, WordOrder::Little);
+            assert_eq!(device.meters[0].status_register, Some(20));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn modbus_device_without_port_is_rejected_naming_it() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "ebok.toml",
+                "[[ingest.modbus]]\nname = \"pompownia\"\naddress = \"10.0.0.1\"\nutility = \"x\"\nmeters = []\n",
+            )?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("pompownia"), "{err}");
             Ok(())
         });
     }

@@ -1,0 +1,1 @@
+//! Payload decoders (being written).
