@@ -43,8 +43,11 @@ enum Command {
     Api,
     /// Run only meter-reading ingest (MQTT and Modbus).
     Ingest,
-    /// Run simulated meter fleets.
-    Sim,
+    /// Run simulated meter fleets publishing to the broker (and serving Modbus bulk meters).
+    ///
+    /// By default the 2,500 meters of the demo utility Gmina Młynary (seed 2026), hourly, in real
+    /// time, in a mix of the own JSON, gateway batches and wmbusmeters JSON.
+    Sim(SimArgs),
     /// Apply database migrations.
     Migrate(MigrateArgs),
     /// Manage the private local PostgreSQL and Mosquitto under the data folder.
@@ -66,6 +69,45 @@ pub struct DemoArgs {
     /// Set up the demo, print its summary and exit instead of serving.
     #[arg(long)]
     pub no_serve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The utility (slug) of the own-format topic `ebok/<utility>/readings`.
+    #[arg(long, default_value = "mlynary")]
+    pub utility: String,
+    /// Fleet seed: 2026 is the demo's Gmina Młynary, 2027 Gmina Pieniężno.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// How many meters, starting at --first-meter.
+    #[arg(long, default_value_t = 2500)]
+    pub meters: u64,
+    #[arg(long, default_value_t = 0)]
+    pub first_meter: u64,
+    /// Simulated start: an RFC 3339 instant or "now".
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Stop after this many simulated days (default: run until Ctrl-C).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Simulated seconds per real second, or "max" (90 days at 12960 take ten minutes).
+    #[arg(long, default_value = "1")]
+    pub speed: String,
+    /// Telegrams per meter per day.
+    #[arg(long, default_value_t = 24)]
+    pub per_day: u32,
+    /// mix, single, batch or wmbusmeters.
+    #[arg(long, default_value = "mix")]
+    pub format: String,
+    /// Probability per reading of each kind of bad input (malformed JSON, unknown meter, …).
+    #[arg(long, default_value_t = 0.0)]
+    pub garbage: f64,
+    /// Messages per second at most.
+    #[arg(long)]
+    pub rate_limit: Option<f64>,
+    /// Also serve the fleet's bulk meters over Modbus TCP on this address.
+    #[arg(long)]
+    pub modbus_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -119,11 +161,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Api => run::serve(config, Services::api_only())
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Ingest | Command::Sim => {
-            anyhow::bail!(
-                "this part is not built yet: ingest and the simulator arrive with issue 3"
-            )
-        }
+        Command::Ingest => run::serve(config, Services::ingest_only())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Sim(args) => crate::sim::run(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate(config, args).await,
         Command::Stack(command) => stack_command(config, command).await,
     }

@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod demo;
 pub mod run;
+pub mod sim;
 pub mod stack;
 pub mod telemetry;

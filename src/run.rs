@@ -13,10 +13,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::stack::{self, LocalStack, Wanted};
 
-/// Which parts `ebok serve` (or `ebok api`) runs.
+/// What a caller can watch of a running ingest part.
+#[derive(Clone)]
+pub struct IngestHandle {
+    pub stats: std::sync::Arc<ebok_ingest::writer::Stats>,
+    pub link: tokio::sync::watch::Receiver<ebok_ingest::mqtt::Link>,
+}
+
+/// Which parts `ebok serve` (or `ebok api`, `ebok ingest`) runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Services {
     pub api: bool,
+    pub ingest: bool,
     /// Start the local stack when services are not configured, and apply migrations.
     pub manage: bool,
 }
@@ -25,6 +33,7 @@ impl Services {
     pub fn all() -> Self {
         Services {
             api: true,
+            ingest: true,
             manage: true,
         }
     }
@@ -32,6 +41,15 @@ impl Services {
     pub fn api_only() -> Self {
         Services {
             api: true,
+            ingest: false,
+            manage: false,
+        }
+    }
+
+    pub fn ingest_only() -> Self {
+        Services {
+            api: false,
+            ingest: true,
             manage: false,
         }
     }
@@ -124,6 +142,33 @@ impl System {
         Ok(addr)
     }
 
+    /// Starts meter-reading ingest (MQTT, Modbus, writers) as a part. Returns its counters and
+    /// a handle that resolves once MQTT subscriptions stand.
+    pub async fn start_ingest(&mut self) -> Result<IngestHandle> {
+        let running = ebok_ingest::service::start(
+            self.pool.clone(),
+            self.config.ingest.clone(),
+            self.config.mqtt.clone(),
+            ebok_ingest::service::Intervals::default(),
+            self.shutdown.clone(),
+        )
+        .await
+        .context("starting ingest")?;
+        let handle = IngestHandle {
+            stats: running.stats.clone(),
+            link: running.link.clone(),
+        };
+        let task = running.task;
+        self.tasks.spawn(async move {
+            let result = match task.await {
+                Ok(result) => result,
+                Err(e) => Err(anyhow::anyhow!("ingest task failed: {e}")),
+            };
+            ("ingest", result)
+        });
+        Ok(handle)
+    }
+
     /// Runs a part until shutdown; the part must return when the token is cancelled.
     pub fn spawn_part<F>(&mut self, name: &'static str, part: F)
     where
@@ -177,12 +222,19 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
             start_stack: services.manage,
             migrate: services.manage,
             port_fallback: false,
-            application_name: "ebok-serve",
+            application_name: if services.api {
+                "ebok-serve"
+            } else {
+                "ebok-ingest"
+            },
         },
     )
     .await?;
     if services.api {
         system.start_api(false).await?;
+    }
+    if services.ingest {
+        system.start_ingest().await?;
     }
     system.run_until_shutdown().await
 }

@@ -380,7 +380,10 @@ impl Config {
         }
         for device in &self.ingest.modbus {
             if device.address.parse::<std::net::SocketAddr>().is_err()
-                && device.address.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                && device
+                    .address
+                    .rsplit_once(':')
+                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
             {
                 return Err(ConfigError(format!(
                     "ingest.modbus device {}: address {:?} is not host:port",

@@ -8,6 +8,17 @@
 //! ```
 
 pub mod ack;
+pub mod alarm_store;
+pub mod alarms;
+pub mod copy;
 pub mod decode;
+pub mod directory;
+pub mod maintenance;
+pub mod modbus;
+pub mod mqtt;
 pub mod pipeline;
 pub mod reading;
+pub mod router;
+pub mod service;
+pub mod validate;
+pub mod writer;

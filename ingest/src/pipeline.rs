@@ -6,8 +6,12 @@ use crate::reading::Decoded;
 /// Where a message came from, for rejections and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    Mqtt { topic: String },
-    Modbus { device: String },
+    Mqtt {
+        topic: String,
+    },
+    Modbus {
+        device: String,
+    },
     /// Readings replayed from quarantine.
     Quarantine,
 }

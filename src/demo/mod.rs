@@ -91,6 +91,7 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         return system.run_until_shutdown().await;
     }
     let api = system.start_api(true).await?;
+    system.start_ingest().await?;
     print_banner(&system, Some(api), &seeded);
     system.run_until_shutdown().await
 }

@@ -404,13 +404,12 @@ fn diameter_of(profile: &Profile) -> i16 {
     }
 }
 
-/// Bulk meters in technical rooms are read over Modbus TCP; the rest by radio.
+/// The meter's channel and the source of its readings.
 fn channel_of(profile: &Profile) -> (&'static str, &'static str) {
-    match profile {
-        Profile::HousingCommunity { .. } | Profile::PublicInstitution { .. } => {
-            ("modbus", "modbus")
-        }
-        _ => ("wmbus", "radio"),
+    if profile.read_over_modbus() {
+        ("modbus", "modbus")
+    } else {
+        ("wmbus", "radio")
     }
 }
 

@@ -48,8 +48,65 @@ pub struct LocalStack {
     pub endpoints: Endpoints,
     /// Names of the services this process started (and will stop).
     pub owned: Vec<&'static str>,
-    stop: Option<mpsc::Sender<()>>,
+    commands: Option<mpsc::Sender<Command>>,
     supervisor: Option<JoinHandle<()>>,
+}
+
+/// What the supervisor thread can be asked to do (closing the channel means "stop").
+enum Command {
+    Restart(&'static str, tokio::sync::oneshot::Sender<Result<()>>),
+}
+
+/// How to start a service again: its program, folder, user and port.
+enum Recipe {
+    Postgres {
+        bin: packages::PostgresBin,
+        dir: std::path::PathBuf,
+        run_as: Option<RunAs>,
+        port: u16,
+    },
+    Mosquitto {
+        program: std::path::PathBuf,
+        dir: std::path::PathBuf,
+        run_as: Option<RunAs>,
+        port: u16,
+    },
+}
+
+impl Recipe {
+    fn name(&self) -> &'static str {
+        match self {
+            Recipe::Postgres { .. } => "postgres",
+            Recipe::Mosquitto { .. } => "mosquitto",
+        }
+    }
+
+    fn start(&self) -> Result<Service> {
+        match self {
+            Recipe::Postgres {
+                bin,
+                dir,
+                run_as,
+                port,
+            } => postgres::Cluster {
+                bin,
+                dir: dir.clone(),
+                run_as: run_as.as_ref(),
+            }
+            .start(*port),
+            Recipe::Mosquitto {
+                program,
+                dir,
+                run_as,
+                port,
+            } => mosquitto::Broker {
+                program,
+                dir: dir.clone(),
+                run_as: run_as.as_ref(),
+            }
+            .start(*port),
+        }
+    }
 }
 
 impl LocalStack {
@@ -58,10 +115,10 @@ impl LocalStack {
     pub async fn start(config: &StackConfig, wanted: Wanted) -> Result<LocalStack> {
         let config = config.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (commands_tx, commands_rx) = mpsc::channel::<Command>();
         let supervisor = std::thread::Builder::new()
             .name("ebok-stack".into())
-            .spawn(move || supervise(config, wanted, ready_tx, stop_rx))
+            .spawn(move || supervise(config, wanted, ready_tx, commands_rx))
             .context("starting the stack supervisor thread")?;
         let started = ready_rx
             .await
@@ -76,7 +133,7 @@ impl LocalStack {
         let stack = LocalStack {
             endpoints,
             owned,
-            stop: Some(stop_tx),
+            commands: Some(commands_tx),
             supervisor: Some(supervisor),
         };
         if let Some(url) = &stack.endpoints.database_url {
@@ -85,9 +142,23 @@ impl LocalStack {
         Ok(stack)
     }
 
+    /// Stops one service this process started and starts it again on the same port (fault
+    /// tests: a broker or database restart under a running system).
+    pub async fn restart(&self, service: &'static str) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.commands
+            .as_ref()
+            .context("the stack is stopping")?
+            .send(Command::Restart(service, reply))
+            .map_err(|_| anyhow!("the stack supervisor is gone"))?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the stack supervisor is gone"))?
+    }
+
     /// Stops the services this process started and waits until they are gone.
     pub async fn stop(mut self) {
-        let stop = self.stop.take();
+        let stop = self.commands.take();
         let supervisor = self.supervisor.take();
         drop(stop);
         if let Some(handle) = supervisor {
@@ -98,7 +169,7 @@ impl LocalStack {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        drop(self.commands.take());
         if let Some(handle) = self.supervisor.take() {
             let _ = handle.join();
         }
@@ -112,9 +183,9 @@ fn supervise(
     config: StackConfig,
     wanted: Wanted,
     ready: tokio::sync::oneshot::Sender<Started>,
-    stop: mpsc::Receiver<()>,
+    commands: mpsc::Receiver<Command>,
 ) {
-    let mut services: Vec<Service> = Vec::new();
+    let mut services: Vec<(Recipe, Service)> = Vec::new();
     let started = bring_up(&config, wanted, &mut services);
     let failed = started.is_err();
     let owned = started.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
@@ -125,13 +196,33 @@ fn supervise(
     if !owned.is_empty() {
         tracing::info!(services = ?owned, "local stack started");
     }
-    // Blocks until LocalStack::stop or its drop closes the channel.
-    let _ = stop.recv();
+    // Serves commands until LocalStack::stop or its drop closes the channel.
+    while let Ok(command) = commands.recv() {
+        match command {
+            Command::Restart(name, reply) => {
+                let result = match services.iter().position(|(r, _)| r.name() == name) {
+                    None => Err(anyhow!("{name} was not started by this process")),
+                    Some(i) => {
+                        let (recipe, service) = services.remove(i);
+                        let _ = service.stop(Duration::from_secs(30));
+                        match recipe.start() {
+                            Ok(service) => {
+                                services.insert(i, (recipe, service));
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
     stop_all(services);
 }
 
-fn stop_all(services: Vec<Service>) {
-    for service in services.into_iter().rev() {
+fn stop_all(services: Vec<(Recipe, Service)>) {
+    for (_, service) in services.into_iter().rev() {
         let name = service.name;
         if let Err(e) = service.stop(Duration::from_secs(30)) {
             tracing::warn!(service = name, error = %e, "stopping failed");
@@ -141,7 +232,11 @@ fn stop_all(services: Vec<Service>) {
     }
 }
 
-fn bring_up(config: &StackConfig, wanted: Wanted, services: &mut Vec<Service>) -> Started {
+fn bring_up(
+    config: &StackConfig,
+    wanted: Wanted,
+    services: &mut Vec<(Recipe, Service)>,
+) -> Started {
     let layout = Layout::new(&config.data_dir)?;
     let _lock = layout.lock()?;
     let mut remembered = layout.remembered();
@@ -187,7 +282,13 @@ fn bring_up(config: &StackConfig, wanted: Wanted, services: &mut Vec<Service>) -
             None => {
                 cluster.init(&password)?;
                 let port = layout::free_port(remembered.postgres_port)?;
-                services.push(cluster.start(port)?);
+                let recipe = Recipe::Postgres {
+                    bin: bin.clone(),
+                    dir: cluster.dir.clone(),
+                    run_as: run_as.clone(),
+                    port,
+                };
+                services.push((recipe, cluster.start(port)?));
                 owned.push("postgres");
                 port
             }
@@ -214,7 +315,13 @@ fn bring_up(config: &StackConfig, wanted: Wanted, services: &mut Vec<Service>) -
             (Some(_), Some(port)) if mosquitto::answers_connect(port) => port,
             _ => {
                 let port = layout::free_port(remembered.mosquitto_port)?;
-                services.push(broker.start(port)?);
+                let recipe = Recipe::Mosquitto {
+                    program: program.clone(),
+                    dir: broker.dir.clone(),
+                    run_as: run_as.clone(),
+                    port,
+                };
+                services.push((recipe, broker.start(port)?));
                 owned.push("mosquitto");
                 port
             }

@@ -40,6 +40,8 @@ impl ReadingFlags {
     pub const DECREASE: i32 = 1 << 17;
     /// Another, different value was offered for the same meter and instant.
     pub const CONFLICT: i32 = 1 << 18;
+    /// More water than the meter can physically pass since the previous reading.
+    pub const IMPLAUSIBLE: i32 = 1 << 19;
 
     pub const DEVICE_MASK: i32 = 0xFFFF;
 

@@ -467,9 +467,8 @@ impl fmt::Debug for StatusFlags {
     }
 }
 
-/// A meter replacement: at `at` the old meter is removed and a new one with a new serial and a
-/// register starting at `new_initial_litres` is fitted. The radio id stays with the metering
-/// point.
+/// A meter replacement: at `at` the old meter is removed and a new one, with its own serial and
+/// radio id and a register starting at `new_initial_litres`, is fitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Replacement {
     pub at: DateTime<Utc>,

@@ -49,6 +49,15 @@ pub const HOUSEHOLD_LITRES_PER_PERSON: f64 = 100.0;
 
 impl Profile {
     /// A short name of the profile kind (`household`, `business`, …).
+    /// Bulk meters in technical rooms (housing communities, public institutions) are read over
+    /// Modbus TCP; the others transmit by radio.
+    pub fn read_over_modbus(&self) -> bool {
+        matches!(
+            self,
+            Profile::HousingCommunity { .. } | Profile::PublicInstitution { .. }
+        )
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             Profile::Household { .. } => "household",

@@ -1,0 +1,233 @@
+//! Periodic work beside the stream:
+//!
+//! - **Quarantine replay**: readings held for unknown meters are fed back through the normal
+//!   path once a meter with that serial or radio id exists, or staff [`assign`] the reference to
+//!   a meter; they are released when their batch commits (a crash in between replays them again,
+//!   which is harmless: identical readings are idempotent).
+//! - **No-data scan**: raises "no data" for installed meters silent for `no_data_days` (the next
+//!   reading clears it, in the writer).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ebok_common::domain::{ReadingFlags, ReadingSource};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ack::Ack;
+use crate::alarm_store;
+use crate::alarms::AlarmKind;
+use crate::pipeline::{Envelope, Origin};
+use crate::reading::{Decoded, MeterRef, RawReading};
+
+/// How many held readings one replay round takes.
+const REPLAY_BATCH: i64 = 5_000;
+
+/// Assigns every held reading with this reference to `meter_id`; they are replayed into it on
+/// the next round. A reading held for another utility is left alone. Returns how many.
+pub async fn assign(pool: &PgPool, meter: &MeterRef, meter_id: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        r#"UPDATE ingest_quarantine q SET assigned_meter_id = m.id
+           FROM meters m
+           WHERE m.id = $3 AND q.released_at IS NULL
+             AND q.meter_ref_kind = $1 AND q.meter_ref = $2
+             AND (q.utility_id IS NULL OR q.utility_id = m.utility_id)"#,
+        meter.kind(),
+        meter.as_str(),
+        meter_id
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// One replay round: sends what can be resolved now; returns how many readings it sent.
+pub async fn replay_round(
+    pool: &PgPool,
+    out: &mpsc::Sender<Envelope>,
+    released: &mpsc::UnboundedSender<Vec<i64>>,
+    in_flight: &mut HashSet<i64>,
+) -> anyhow::Result<usize> {
+    let skip: Vec<i64> = in_flight.iter().copied().collect();
+    // A held reading resolves when staff assigned it, or exactly one meter (in its utility, if
+    // it has one) now carries its reference. Assigned readings replay under the assigned meter's
+    // serial and utility.
+    let rows = sqlx::query!(
+        r#"SELECT q.id, q.measured_at, q.volume_litres, q.flags,
+                  q.reading_source::text AS "reading_source!",
+                  coalesce(am.serial, q.meter_ref) AS "meter_ref!",
+                  CASE WHEN am.id IS NULL THEN q.meter_ref_kind ELSE 'serial' END AS "kind!",
+                  coalesce(au.slug, u.slug) AS slug
+           FROM ingest_quarantine q
+           LEFT JOIN utilities u ON u.id = q.utility_id
+           LEFT JOIN meters am ON am.id = q.assigned_meter_id
+           LEFT JOIN utilities au ON au.id = am.utility_id
+           WHERE q.released_at IS NULL AND q.id <> ALL($1)
+             AND (q.assigned_meter_id IS NOT NULL OR (
+                  SELECT count(*) FROM meters m
+                  WHERE (q.utility_id IS NULL OR m.utility_id = q.utility_id)
+                    AND CASE q.meter_ref_kind WHEN 'serial' THEN m.serial = q.meter_ref
+                                              ELSE m.radio_id = q.meter_ref END) = 1)
+           ORDER BY q.id
+           LIMIT $2"#,
+        &skip,
+        REPLAY_BATCH
+    )
+    .fetch_all(pool)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // One envelope per utility scope, released together when all of its readings committed.
+    let mut groups: std::collections::BTreeMap<Option<String>, (Vec<i64>, Vec<RawReading>)> =
+        Default::default();
+    for row in rows {
+        let meter = if row.kind == "serial" {
+            MeterRef::Serial(row.meter_ref)
+        } else {
+            MeterRef::RadioId(row.meter_ref)
+        };
+        let source = match row.reading_source.as_str() {
+            "modbus" => ReadingSource::Modbus,
+            "manual" => ReadingSource::Manual,
+            "estimate" => ReadingSource::Estimate,
+            _ => ReadingSource::Radio,
+        };
+        let group = groups.entry(row.slug).or_default();
+        group.0.push(row.id);
+        group.1.push(RawReading {
+            meter,
+            measured_at: row.measured_at,
+            litres: row.volume_litres,
+            device_flags: ReadingFlags(row.flags).device(),
+            source,
+        });
+    }
+    let mut sent = 0;
+    for (utility, (ids, readings)) in groups {
+        sent += readings.len();
+        in_flight.extend(ids.iter().copied());
+        let released = released.clone();
+        let envelope = Envelope {
+            origin: Origin::Quarantine,
+            utility,
+            decoded: Decoded {
+                readings,
+                rejected: Vec::new(),
+            },
+            ack: Some(Ack::new(move |settled| {
+                if settled {
+                    let _ = released.send(ids);
+                }
+            })),
+        };
+        if out.send(envelope).await.is_err() {
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// Replays held readings every `interval` until shutdown.
+pub async fn run_replay(
+    pool: PgPool,
+    out: mpsc::Sender<Envelope>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let (released_tx, mut released) = mpsc::unbounded_channel::<Vec<i64>>();
+    let mut in_flight = HashSet::new();
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            Some(ids) = released.recv() => {
+                let result = sqlx::query!(
+                    "UPDATE ingest_quarantine SET released_at = now() WHERE id = ANY($1)",
+                    &ids
+                )
+                .execute(&pool)
+                .await;
+                match result {
+                    Ok(_) => {
+                        for id in &ids {
+                            in_flight.remove(id);
+                        }
+                    }
+                    // Left in flight until the next start; replaying them again is harmless.
+                    Err(e) => tracing::warn!(error = %e, "releasing replayed quarantine failed"),
+                }
+            }
+            _ = tick.tick() => {
+                match replay_round(&pool, &out, &released_tx, &mut in_flight).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(readings = n, "replaying quarantined readings"),
+                    Err(e) => tracing::warn!(error = %e, "quarantine replay failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Raises "no data" for installed, automatically read meters silent for `days`. Returns how
+/// many alarms it raised.
+pub async fn scan_no_data(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let silent = sqlx::query!(
+        r#"SELECT m.id, m.utility_id, coalesce(l.measured_at, m.installed_at) AS "since!"
+           FROM meters m
+           LEFT JOIN meter_latest_readings l ON l.meter_id = m.id
+           WHERE m.installed_at IS NOT NULL AND m.removed_at IS NULL AND m.channel <> 'manual'
+             AND coalesce(l.measured_at, m.installed_at) < $2::timestamptz - make_interval(days => $1::int)
+             AND NOT EXISTS (SELECT 1 FROM meter_alarms a
+                             WHERE a.meter_id = m.id AND a.kind = 'no_data' AND a.state <> 'cleared')
+           ORDER BY m.id
+           LIMIT 10000"#,
+        days as i32,
+        now
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut raised = 0;
+    for chunk in silent.chunks(500) {
+        let mut tx = pool.begin().await?;
+        for meter in chunk {
+            let details = serde_json::json!({ "silent_since": meter.since, "days": days });
+            if alarm_store::raise(
+                &mut tx,
+                meter.utility_id,
+                meter.id,
+                AlarmKind::NoData,
+                now,
+                details,
+            )
+            .await?
+            .is_some()
+            {
+                raised += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(raised)
+}
+
+pub async fn run_no_data_scan(
+    pool: PgPool,
+    days: u32,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => match scan_no_data(&pool, days, Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(alarms = n, "meters without data"),
+                Err(e) => tracing::warn!(error = %e, "no-data scan failed"),
+            }
+        }
+    }
+}

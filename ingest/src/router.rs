@@ -1,0 +1,129 @@
+//! The router: takes decoded messages from every source, resolves their meters (see
+//! `directory`) and hands each reading to the writer shard of its meter, so one meter's readings
+//! are always written by the same writer, in order. Readings of unknown meters go to quarantine,
+//! decode rejections to be stored. Each piece of work carries a clone of its message's
+//! acknowledgement.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::directory::{Directory, Resolved, Scope};
+use crate::pipeline::{Envelope, Origin};
+use crate::writer::{Provenance, Work};
+
+pub async fn run(
+    mut directory: Directory,
+    mut inbox: mpsc::Receiver<Envelope>,
+    shards: Vec<mpsc::Sender<Work>>,
+    shutdown: CancellationToken,
+) {
+    let mut next_shard = 0usize;
+    while let Some(envelope) = inbox.recv().await {
+        metrics::gauge!("ingest_router_queue").set(inbox.len() as f64);
+        let Envelope {
+            origin,
+            utility,
+            decoded,
+            ack,
+        } = envelope;
+        let from = Arc::new(Provenance {
+            origin,
+            received: Instant::now(),
+        });
+        let refs: Vec<_> = decoded.readings.iter().map(|r| &r.meter).collect();
+        let replay = from.origin == Origin::Quarantine;
+        let resolved =
+            match resolve(&mut directory, utility.as_deref(), &refs, replay, &shutdown).await {
+                Some(r) => r,
+                None => return, // shutting down while the database is unreachable
+            };
+        let (scope, resolutions) = resolved;
+        let utility_id = match scope {
+            Scope::Utility(id) => Some(id),
+            _ => None,
+        };
+        for rejection in decoded.rejected {
+            next_shard = (next_shard + 1) % shards.len();
+            let work = Work::Reject {
+                utility_id,
+                rejection,
+                from: from.clone(),
+                ack: ack.clone(),
+            };
+            if shards[next_shard].send(work).await.is_err() {
+                return;
+            }
+        }
+        for (reading, resolution) in decoded.readings.into_iter().zip(resolutions) {
+            let (shard, work) = match resolution {
+                Resolved::Meter(meter) => (
+                    (meter.id.unsigned_abs() % shards.len() as u64) as usize,
+                    Work::Reading {
+                        meter,
+                        reading,
+                        from: from.clone(),
+                        ack: ack.clone(),
+                    },
+                ),
+                Resolved::Unknown { detail } => {
+                    next_shard = (next_shard + 1) % shards.len();
+                    (
+                        next_shard,
+                        Work::Quarantine {
+                            utility_id,
+                            reading,
+                            detail,
+                            from: from.clone(),
+                            ack: ack.clone(),
+                        },
+                    )
+                }
+            };
+            if shards[shard].send(work).await.is_err() {
+                return;
+            }
+        }
+        // The router's own share: every piece now holds a clone.
+        if let Some(ack) = ack {
+            ack.settle();
+        }
+    }
+}
+
+/// Resolves with retries while the database is unreachable; `None` if shutting down meanwhile.
+async fn resolve(
+    directory: &mut Directory,
+    utility: Option<&str>,
+    refs: &[&crate::reading::MeterRef],
+    replay: bool,
+    shutdown: &CancellationToken,
+) -> Option<(Scope, Vec<Resolved>)> {
+    let mut attempt = 0u32;
+    loop {
+        let result = async {
+            let scope = directory.scope(utility).await?;
+            if replay {
+                directory.forget_unknown(&scope, refs);
+            }
+            let resolved = directory.resolve(&scope, refs).await?;
+            Ok::<_, sqlx::Error>((scope, resolved))
+        }
+        .await;
+        match result {
+            Ok(r) => return Some(r),
+            Err(e) => {
+                attempt += 1;
+                if shutdown.is_cancelled() && attempt >= 3 {
+                    return None;
+                }
+                let wait = Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+                    .min(Duration::from_secs(5));
+                tracing::warn!(error = %e, attempt, "resolving meters failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
