@@ -53,6 +53,17 @@ enum Command {
     /// Manage the private local PostgreSQL and Mosquitto under the data folder.
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Measure performance on this machine against the real stack (build with --release).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// End-to-end ingest throughput (published → committed) through the real broker, compared
+    /// with a raw COPY of the same rows. Last line:
+    /// `ingest single_msgs_per_s=N batch_readings_per_s=N raw_copy_rows_per_s=N batch_ratio=R`.
+    Ingest(crate::bench::IngestBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +180,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate(config, args).await,
         Command::Stack(command) => stack_command(config, command).await,
+        Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -12,10 +12,25 @@ use secrecy::ExposeSecret;
 use support::{ebok, interrupt, read_until, stderr_lines};
 
 fn demo_command(db: &TestDb, extra: &[&str]) -> tokio::process::Command {
+    demo_command_sized(db, "40", extra)
+}
+
+fn demo_command_sized(db: &TestDb, supply_points: &str, extra: &[&str]) -> tokio::process::Command {
+    // Topics and client ids of its own: demo tests share the test broker.
+    let prefix = format!("t/{}/", mqtt::unique("demo"));
     let mut command = ebok();
     command
+        .env("EBOK__INGEST__CLIENT_ID", mqtt::unique("demo-ingest"))
+        .env(
+            "EBOK__INGEST__TOPICS",
+            format!(r#"["{prefix}ebok/+/readings"]"#),
+        )
+        .env(
+            "EBOK__INGEST__WMBUSMETERS_TOPICS",
+            format!(r#"["{prefix}wmbusmeters/#"]"#),
+        )
         .arg("demo")
-        .args(["--supply-points", "40", "--days", "7"])
+        .args(["--supply-points", supply_points, "--days", "7"])
         .args(extra)
         .env("EBOK__DATABASE__URL", db.url().expose_secret())
         .env("EBOK__MQTT__URL", mqtt::broker_url())
@@ -35,7 +50,8 @@ fn url_after(lines: &[String], label: &str) -> String {
 #[tokio::test]
 async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
     let db = TestDb::new().await;
-    let mut child = demo_command(&db, &[]).spawn().unwrap();
+    // 300 supply points include a few bulk meters, which the demo serves over Modbus.
+    let mut child = demo_command_sized(&db, "300", &[]).spawn().unwrap();
     let mut lines = stderr_lines(&mut child);
     let banner = read_until(&mut lines, "Ctrl-C stops the demo").await;
 
@@ -66,6 +82,26 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
 
     assert!(banner.iter().any(|l| l.contains("bok@zgk-mlynary.example")));
     assert!(banner.iter().any(|l| l.contains(seed::DEMO_PASSWORD)));
+
+    // The bulk meters are polled over Modbus right away: their readings arrive while it runs.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let polled: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM meter_readings WHERE source = 'modbus'
+             AND received_at > now() - interval '5 minutes'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if polled > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Modbus reading within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     let status = interrupt(&mut child).await;
     assert!(status.success(), "demo exited with {status}");

@@ -558,6 +558,17 @@ mod tests {
     }
 
     #[test]
+    fn lists_can_be_given_in_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("EBOK__INGEST__TOPICS", r#"["a/ebok/+/readings", "b/+/x"]"#);
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.ingest.topics, ["a/ebok/+/readings", "b/+/x"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn named_file_must_exist() {
         Jail::expect_with(|jail| {
             jail.clear_env();

@@ -890,8 +890,27 @@ pub async fn blast(
     })
 }
 
-/// The blast's messages (payload, readings in it) and the readings, in send order.
-fn encode_blast(config: &BlastConfig) -> (Vec<(Bytes, u32)>, Vec<ManifestReading>) {
+/// The readings a blast sends, in send order, without encoding or sending them (benchmarks copy
+/// the same rows straight into the database to compare).
+pub fn blast_readings(config: &BlastConfig) -> Vec<ManifestReading> {
+    encode_blast_readings(config)
+        .iter()
+        .map(|(t, index)| manifest_reading(t, *index))
+        .collect()
+}
+
+fn manifest_reading(t: &Transmission, index: u64) -> ManifestReading {
+    ManifestReading {
+        meter_index: index,
+        measured_at: t.measured_at,
+        serial: t.reading.serial,
+        radio_id: t.reading.radio_id,
+        litres: t.reading.litres,
+    }
+}
+
+/// The blast's transmissions and their meters, in send order.
+fn encode_blast_readings(config: &BlastConfig) -> Vec<(Transmission, u64)> {
     let wanted = config.load.readings();
     let meters = config.meters.end - config.meters.start;
     let per_meter = wanted.div_ceil(meters as usize).max(1);
@@ -930,15 +949,15 @@ fn encode_blast(config: &BlastConfig) -> (Vec<(Bytes, u32)>, Vec<ManifestReading
     // Interleave meters as a real fleet would: by send time.
     readings.sort_by_key(|(t, index)| (t.sent_at, *index));
     readings.truncate(wanted);
+    readings
+}
+
+/// The blast's messages (payload, readings in it) and the readings, in send order.
+fn encode_blast(config: &BlastConfig) -> (Vec<(Bytes, u32)>, Vec<ManifestReading>) {
+    let readings = encode_blast_readings(config);
     let manifest: Vec<ManifestReading> = readings
         .iter()
-        .map(|(t, index)| ManifestReading {
-            meter_index: *index,
-            measured_at: t.measured_at,
-            serial: t.reading.serial,
-            radio_id: t.reading.radio_id,
-            litres: t.reading.litres,
-        })
+        .map(|(t, index)| manifest_reading(t, *index))
         .collect();
     let messages = match config.load {
         BlastLoad::Singles { .. } => readings

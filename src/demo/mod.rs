@@ -5,6 +5,11 @@
 //! municipality picker has a choice) with 90 days of daily readings from the firmware-sim model,
 //! then serves the portal and API and prints the URL and the demo logins, until Ctrl-C.
 //! A second run reuses the data and fills in readings up to now.
+//!
+//! While it runs, the simulator plays the same fleets live: every meter sends hourly telegrams
+//! through the broker (own JSON, gateway batches and wmbusmeters JSON), and the bulk meters of
+//! housing communities and institutions are served over Modbus TCP and polled by ingest, so
+//! current readings and alarms move in the portal as they would in a utility.
 
 mod names;
 pub mod seed;
@@ -91,9 +96,115 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         return system.run_until_shutdown().await;
     }
     let api = system.start_api(true).await?;
+    let live = start_live_meters(&mut system, &args).await?;
     system.start_ingest().await?;
     print_banner(&system, Some(api), &seeded);
+    if let Some(live) = live {
+        eprintln!(
+            "  live meters: {} publishing hourly; {} bulk meters on Modbus TCP {}\n",
+            live.publishing, live.modbus_meters, live.modbus_addr
+        );
+    }
     system.run_until_shutdown().await
+}
+
+/// What the demo simulates live.
+struct LiveMeters {
+    publishing: u64,
+    modbus_meters: usize,
+    modbus_addr: std::net::SocketAddr,
+}
+
+/// Starts the simulator for every demo utility and the Modbus server for Młynary's bulk meters,
+/// and points ingest at the latter. The simulator publishes under the prefix of the first
+/// configured own-format topic (`<prefix>ebok/+/readings`), so it always reaches this ingest.
+async fn start_live_meters(system: &mut System, args: &DemoArgs) -> Result<Option<LiveMeters>> {
+    let Some(broker) = system.config.mqtt.url.clone() else {
+        return Ok(None);
+    };
+    let Some(prefix) = system
+        .config
+        .ingest
+        .topics
+        .first()
+        .and_then(|t| t.strip_suffix("ebok/+/readings"))
+        .map(str::to_string)
+    else {
+        tracing::warn!("ingest.topics does not end in ebok/+/readings; no live simulator");
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let mut publishing = 0;
+    for spec in utilities(args) {
+        let mut sim = firmware_sim::publish::SimConfig::new(
+            crate::sim::fleet(spec.seed),
+            0..u64::from(spec.supply_points),
+            spec.slug,
+            now,
+        );
+        sim.per_day = 24;
+        sim.topic_prefix = prefix.clone();
+        publishing += u64::from(spec.supply_points);
+        let client_id = format!("{}-sim-{}", system.config.ingest.client_id, spec.slug);
+        let broker = firmware_sim::publish::Broker::from_url(&broker, client_id)?;
+        let shutdown = system.shutdown.clone();
+        system.spawn_part("simulator", async move {
+            firmware_sim::publish::run(sim, broker, shutdown)
+                .await
+                .map(|_| ())
+        });
+    }
+
+    let [mlynary, _] = utilities(args);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let modbus_addr = listener.local_addr()?;
+    let clock = firmware_sim::clock::SimClock::real_time(now);
+    let (serials, server) = crate::sim::spawn_modbus(
+        &crate::sim::fleet(mlynary.seed),
+        0..u64::from(mlynary.supply_points),
+        listener,
+        clock,
+        system.shutdown.clone(),
+    );
+    system.spawn_part("modbus simulator", async move { server.await? });
+    if serials.is_empty() {
+        return Ok(Some(LiveMeters {
+            publishing,
+            modbus_meters: 0,
+            modbus_addr,
+        }));
+    }
+    let meters = serials
+        .iter()
+        .enumerate()
+        .map(|(k, serial)| ebok_common::config::ModbusMeter {
+            serial: serial.clone(),
+            register: (10 * k) as u16,
+            kind: ebok_common::config::RegisterKind::U64,
+            word_order: ebok_common::config::WordOrder::Big,
+            scale: "1".into(),
+            status_register: Some((10 * k + 4) as u16),
+        })
+        .collect();
+    system
+        .config
+        .ingest
+        .modbus
+        .push(ebok_common::config::ModbusDevice {
+            name: "demo-bulk-meters-mlynary".into(),
+            address: modbus_addr.to_string(),
+            unit_id: 1,
+            utility: mlynary.slug.into(),
+            poll_interval_secs: 60,
+            timeout_ms: 2000,
+            retries: 2,
+            meters,
+        });
+    Ok(Some(LiveMeters {
+        publishing,
+        modbus_meters: serials.len(),
+        modbus_addr,
+    }))
 }
 
 fn print_banner(

@@ -1,0 +1,335 @@
+//! `ebok bench …`: performance figures measured on the machine at hand, against the real stack.
+//!
+//! `ebok bench ingest` creates a fresh `ebok_bench` database with a fleet of meters, then:
+//! 1. copies the rows of the batch load straight into `meter_readings` with one binary `COPY`
+//!    (the raw limit of this database on this machine), `--repeats` times into an empty table;
+//! 2. starts ingest in this process and publishes single-reading messages through the real
+//!    broker (pre-encoded, over several connections, QoS 1), timing from the first publish to the
+//!    moment the last reading is committed;
+//! 3. does the same with gateway batches of 10,000 readings.
+//!
+//! Each load uses its own later time window, so every reading is new to ingest (the fast path a
+//! live stream takes). Faults are off: a fresh fleet's first readings would otherwise raise every
+//! active alarm at once, which a live stream does once per episode. Medians are printed; the
+//! last line is machine-readable.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Args;
+use ebok_common::Config;
+use ebok_common::domain::ReadingSource;
+use ebok_ingest::copy::{COPY_READINGS, ReadingsCopy};
+use firmware_sim::model::{FaultRates, FleetSpec};
+use firmware_sim::publish::{BlastConfig, BlastLoad, Broker, blast, blast_readings};
+use secrecy::ExposeSecret;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Args)]
+pub struct IngestBenchArgs {
+    /// Meters of the bench fleet.
+    #[arg(long, default_value_t = 100_000)]
+    pub meters: u64,
+    /// Single-reading messages per repeat.
+    #[arg(long, default_value_t = 200_000)]
+    pub singles: usize,
+    /// Gateway batches per repeat.
+    #[arg(long, default_value_t = 40)]
+    pub batches: usize,
+    /// Readings per gateway batch (at most 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub batch_readings: usize,
+    /// Parallel publisher connections.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Ingest writer shards.
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    /// Measurements of each figure; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Keep the bench database afterwards.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+pub async fn ingest(config: Config, args: IngestBenchArgs) -> Result<()> {
+    let (config, stack) = crate::run::start_local_stack(config).await?;
+    let result = run_ingest(config, &args).await;
+    if let Some(stack) = stack {
+        stack.stop().await;
+    }
+    result
+}
+
+async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
+    let server = url::Url::parse(
+        config
+            .database
+            .url
+            .as_ref()
+            .context("no database")?
+            .expose_secret(),
+    )?;
+    let broker_url = config.mqtt.url.clone().context("no broker")?;
+    let mut admin_url = server.clone();
+    admin_url.set_path("/postgres");
+    let mut bench_url = server.clone();
+    bench_url.set_path("/ebok_bench");
+    {
+        let mut admin = sqlx::PgConnection::connect(admin_url.as_str()).await?;
+        sqlx::query("DROP DATABASE IF EXISTS ebok_bench WITH (FORCE)")
+            .execute(&mut admin)
+            .await?;
+        sqlx::query("CREATE DATABASE ebok_bench")
+            .execute(&mut admin)
+            .await?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(24)
+        .connect(bench_url.as_str())
+        .await?;
+    ebok_common::db::migrate(&pool).await?;
+
+    let mut fleet = FleetSpec::new(4242, crate::demo::seed::fleet_start());
+    fleet.faults = FaultRates::none();
+    eprintln!("bench: registering {} meters", args.meters);
+    let meter_ids = register_meters(&pool, &fleet, args.meters).await?;
+
+    let base = Utc::now() - chrono::Duration::days(40);
+    let window = |k: usize| base + chrono::Duration::hours(12 * k as i64);
+    let prefix = format!("bench/{}/", std::process::id());
+    let load = |k: usize, load: BlastLoad| BlastConfig {
+        fleet,
+        meters: 0..args.meters,
+        utility: "bench".into(),
+        topic_prefix: prefix.clone(),
+        from: window(k),
+        per_day: 24,
+        load,
+        connections: args.connections,
+        max_in_flight: 1000,
+        manifest: false,
+    };
+
+    // 1. The raw limit: one binary COPY of the batch load's rows into an empty table.
+    let rows = blast_readings(&load(
+        0,
+        BlastLoad::Batches {
+            batches: args.batches,
+            readings_per_batch: args.batch_readings,
+        },
+    ));
+    let mut raw = Vec::new();
+    for _ in 0..args.repeats {
+        reset(&pool).await?;
+        let mut copy = ReadingsCopy::with_capacity(rows.len());
+        for r in &rows {
+            copy.push(
+                meter_ids[r.meter_index as usize],
+                r.measured_at,
+                r.litres as i64,
+                ReadingSource::Radio,
+                0,
+            );
+        }
+        let mut conn = pool.acquire().await?;
+        let started = Instant::now();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut sink = tx.copy_in_raw(COPY_READINGS).await?;
+        sink.send(copy.finish()).await?;
+        let copied = sink.finish().await?;
+        tx.commit().await?;
+        let rate = copied as f64 / started.elapsed().as_secs_f64();
+        eprintln!("bench: raw COPY of {copied} rows: {rate:.0} rows/s");
+        raw.push(rate);
+    }
+    reset(&pool).await?;
+
+    // 2 and 3. Through the broker and ingest.
+    let shutdown = CancellationToken::new();
+    let mut ingest_config = config.ingest.clone();
+    ingest_config.client_id = format!("ebok-bench-{}", std::process::id());
+    ingest_config.topics = vec![format!("{prefix}ebok/+/readings")];
+    ingest_config.wmbusmeters_topics = vec![format!("{prefix}wmbusmeters/#")];
+    ingest_config.writers = args.writers;
+    ingest_config.batch_size = 10_000;
+    ingest_config.queue_capacity = 200_000;
+    ingest_config.session_expiry_secs = 60;
+    let mut ingest = ebok_ingest::service::start(
+        pool.clone(),
+        ingest_config,
+        config.mqtt.clone(),
+        ebok_ingest::service::Intervals::default(),
+        shutdown.clone(),
+    )
+    .await?;
+    tokio::time::timeout(Duration::from_secs(30), ingest.subscribed())
+        .await
+        .context("ingest did not subscribe within 30 s")?;
+
+    let mut singles = Vec::new();
+    let mut batches = Vec::new();
+    for rep in 0..args.repeats {
+        let rate = through_ingest(
+            &ingest.stats,
+            load(
+                1 + 2 * rep,
+                BlastLoad::Singles {
+                    messages: args.singles,
+                },
+            ),
+            &broker_url,
+        )
+        .await?;
+        eprintln!(
+            "bench: {} single-reading messages: {rate:.0} messages/s",
+            args.singles
+        );
+        singles.push(rate);
+        let rate = through_ingest(
+            &ingest.stats,
+            load(
+                2 + 2 * rep,
+                BlastLoad::Batches {
+                    batches: args.batches,
+                    readings_per_batch: args.batch_readings,
+                },
+            ),
+            &broker_url,
+        )
+        .await?;
+        eprintln!(
+            "bench: {} batches of {} readings: {rate:.0} readings/s",
+            args.batches, args.batch_readings
+        );
+        batches.push(rate);
+    }
+    shutdown.cancel();
+    let _ = ingest.task.await;
+    pool.close().await;
+    if !args.keep {
+        let mut admin = sqlx::PgConnection::connect(admin_url.as_str()).await?;
+        sqlx::query("DROP DATABASE IF EXISTS ebok_bench WITH (FORCE)")
+            .execute(&mut admin)
+            .await?;
+    }
+
+    let (single, batch, raw) = (median(singles), median(batches), median(raw));
+    println!(
+        "ingest benchmark ({} repeats, medians; broker, database and simulator on this machine)",
+        args.repeats
+    );
+    println!("  single-reading messages, published → committed : {single:>10.0} messages/s");
+    println!(
+        "  gateway batches of {:>5} readings              : {batch:>10.0} readings/s",
+        args.batch_readings
+    );
+    println!("  raw binary COPY of the same rows               : {raw:>10.0} rows/s");
+    println!(
+        "  batch / raw COPY                               : {:>10.2}",
+        batch / raw
+    );
+    println!(
+        "ingest single_msgs_per_s={single:.0} batch_readings_per_s={batch:.0} raw_copy_rows_per_s={raw:.0} batch_ratio={:.2}",
+        batch / raw
+    );
+    Ok(())
+}
+
+/// Publishes a load and returns readings per second from the first publish to the commit of
+/// the last reading.
+async fn through_ingest(
+    stats: &ebok_ingest::writer::Stats,
+    load: BlastConfig,
+    broker_url: &str,
+) -> Result<f64> {
+    use std::sync::atomic::Ordering;
+    let before = stats.stored.load(Ordering::Relaxed);
+    let broker = Broker::from_url(broker_url, format!("ebok-bench-pub-{}", std::process::id()))?;
+    let report = blast(load, broker, CancellationToken::new()).await?;
+    anyhow::ensure!(
+        report.failed == 0 && report.refused == 0,
+        "the broker refused messages"
+    );
+    let target = before + report.readings;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while stats.stored.load(Ordering::Relaxed) < target {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "ingest did not commit the load within 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = report.started.elapsed().as_secs_f64();
+    Ok(report.readings as f64 / elapsed)
+}
+
+/// Empties the readings and checkpoints, so each measurement starts from the same state.
+async fn reset(pool: &PgPool) -> Result<()> {
+    sqlx::query("TRUNCATE meter_readings, meter_latest_readings")
+        .execute(pool)
+        .await?;
+    sqlx::query("CHECKPOINT").execute(pool).await?;
+    Ok(())
+}
+
+/// Inserts the fleet's meters as installed radio meters; returns their ids by fleet index.
+async fn register_meters(pool: &PgPool, fleet: &FleetSpec, n: u64) -> Result<Vec<i64>> {
+    let utility: i64 = sqlx::query_scalar(
+        "INSERT INTO utilities (slug, municipality, name) VALUES ('bench', 'Benchmark', 'Benchmark')
+         RETURNING id",
+    )
+    .fetch_one(pool)
+    .await?;
+    let models: Vec<_> = fleet.meters(0..n).collect();
+    let serials: Vec<String> = models.iter().map(|m| m.serial().to_string()).collect();
+    let radios: Vec<String> = models
+        .iter()
+        .map(|m| format!("{:08x}", m.radio_id().0))
+        .collect();
+    let maxima: Vec<i64> = models.iter().map(|m| m.register_max() as i64).collect();
+    let inserted: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO meters (utility_id, serial, radio_id, channel, register_max_litres,
+                             diameter_mm)
+         SELECT $1, s, r, 'wmbus', x, 20
+         FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(s, r, x)
+         RETURNING id, serial",
+    )
+    .bind(utility)
+    .bind(&serials)
+    .bind(&radios)
+    .bind(&maxima)
+    .fetch_all(pool)
+    .await?;
+    let by_serial: std::collections::HashMap<String, i64> =
+        inserted.into_iter().map(|(id, s)| (s, id)).collect();
+    let ids: Vec<i64> = serials.iter().map(|s| by_serial[s]).collect();
+    // Installed at one supply point each, long before the bench windows.
+    sqlx::query(
+        "WITH p AS (
+             INSERT INTO supply_points (utility_id, code, building_no, postal_code, city)
+             SELECT $1, 'B-' || m.id, '1', '00-001', 'Bench' FROM meters m WHERE m.utility_id = $1
+             RETURNING id, code)
+         UPDATE meters m SET supply_point_id = p.id, installed_at = $2
+         FROM p WHERE p.code = 'B-' || m.id",
+    )
+    .bind(utility)
+    .bind(fleet.start - chrono::Duration::days(1))
+    .execute(pool)
+    .await?;
+    anyhow::ensure!(
+        ids.len() as u64 == n,
+        "registered {} of {n} meters",
+        ids.len()
+    );
+    Ok(ids)
+}
