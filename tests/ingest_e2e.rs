@@ -159,10 +159,17 @@ async fn wait_until_settled(pool: &PgPool, manifest: &Manifest) {
         if stored >= readings && refused >= garbage {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "after 90 s: {stored} of {readings} readings, {refused} of {garbage} rejections"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let reasons: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT reason::text || ': ' || left(detail, 120), count(*) FROM ingest_rejections GROUP BY 1 ORDER BY 2 DESC LIMIT 12",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+            panic!(
+                "after 90 s: {stored} of {readings} readings, {refused} of {garbage} rejections; rejections: {reasons:#?}"
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -189,6 +189,10 @@ pub struct IngestConfig {
     pub batch_delay_ms: u64,
     /// Parallel writers (readings are routed by meter, so each meter's order is kept).
     pub writers: usize,
+    /// How often each writer moves `meter_latest_readings` forward: every meter's newest reading
+    /// since the last flush in one upsert. Longer coalesces more under load; "current reading"
+    /// lags at most this much.
+    pub latest_flush_ms: u64,
     /// Readings waiting for the writers, at most; past it the sources wait (back-pressure).
     pub queue_capacity: usize,
     /// Raise "no data" for a meter silent this many days.
@@ -214,6 +218,7 @@ impl Default for IngestConfig {
             batch_size: 5_000,
             batch_delay_ms: 50,
             writers: 2,
+            latest_flush_ms: 2_000,
             queue_capacity: 100_000,
             no_data_days: 3,
             continuous_flow_hours: 24,

@@ -6,7 +6,7 @@
 //! A radio id without a utility resolves only when exactly one utility has a meter with it;
 //! otherwise the reading is held in quarantine as ambiguous rather than guessed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ pub enum Scope {
 pub struct Directory {
     pool: PgPool,
     utilities: HashMap<String, (Option<i64>, Instant)>,
-    meters: HashMap<(Scope, MeterRef), Entry>,
+    meters: HashMap<Scope, HashMap<MeterRef, Entry>>,
 }
 
 impl Directory {
@@ -83,24 +83,24 @@ impl Directory {
         refs: &[&MeterRef],
     ) -> sqlx::Result<Vec<Resolved>> {
         let now = Instant::now();
-        let mut missing: Vec<&MeterRef> = Vec::new();
+        let cache = self.meters.entry(scope.clone()).or_default();
+        let mut missing: HashSet<&MeterRef> = HashSet::new();
         for r in refs {
-            let fresh = self
-                .meters
-                .get(&(scope.clone(), (*r).clone()))
-                .is_some_and(|e| {
-                    let ttl = match e.resolved {
-                        Resolved::Meter(_) => KNOWN_TTL,
-                        Resolved::Unknown { .. } => UNKNOWN_TTL,
-                    };
-                    now.duration_since(e.fetched) < ttl
-                });
-            if !fresh && !missing.contains(r) {
-                missing.push(r);
+            let fresh = cache.get(*r).is_some_and(|e| {
+                let ttl = match e.resolved {
+                    Resolved::Meter(_) => KNOWN_TTL,
+                    Resolved::Unknown { .. } => UNKNOWN_TTL,
+                };
+                now.duration_since(e.fetched) < ttl
+            });
+            if !fresh {
+                missing.insert(r);
             }
         }
         if !missing.is_empty() {
+            let missing: Vec<&MeterRef> = missing.into_iter().collect();
             let found = self.lookup(scope, &missing).await?;
+            let cache = self.meters.entry(scope.clone()).or_default();
             for r in missing {
                 let resolved = found.get(r).cloned().unwrap_or_else(|| Resolved::Unknown {
                     detail: match scope {
@@ -108,8 +108,8 @@ impl Directory {
                         _ => format!("no meter with {} {}", r.kind(), r.as_str()),
                     },
                 });
-                self.meters.insert(
-                    (scope.clone(), r.clone()),
+                cache.insert(
+                    r.clone(),
                     Entry {
                         resolved,
                         fetched: now,
@@ -117,10 +117,8 @@ impl Directory {
                 );
             }
         }
-        Ok(refs
-            .iter()
-            .map(|r| self.meters[&(scope.clone(), (*r).clone())].resolved.clone())
-            .collect())
+        let cache = &self.meters[scope];
+        Ok(refs.iter().map(|r| cache[*r].resolved.clone()).collect())
     }
 
     async fn lookup(
@@ -147,12 +145,20 @@ impl Directory {
                 _ => None,
             })
             .collect();
+        let wanted_serials: HashSet<&str> = serials.iter().map(String::as_str).collect();
+        let wanted_radios: HashSet<&str> = radio_ids.iter().map(String::as_str).collect();
+        // Joins, not `= ANY`: the planner can hash a large round of references.
         let rows = sqlx::query!(
-            r#"SELECT id, utility_id, serial, radio_id, register_max_litres, installed_at,
-                      removed_at, diameter_mm
-               FROM meters
-               WHERE ($1::bigint IS NULL OR utility_id = $1)
-                 AND (serial = ANY($2) OR radio_id = ANY($3))"#,
+            r#"SELECT m.id AS "id!", m.utility_id AS "utility_id!", m.serial AS "serial!",
+                      m.radio_id, m.register_max_litres AS "register_max_litres!", m.installed_at,
+                      m.removed_at, m.diameter_mm
+               FROM meters m JOIN unnest($2::text[]) AS s(v) ON m.serial = s.v
+               WHERE $1::bigint IS NULL OR m.utility_id = $1
+               UNION ALL
+               SELECT m.id, m.utility_id, m.serial, m.radio_id, m.register_max_litres,
+                      m.installed_at, m.removed_at, m.diameter_mm
+               FROM meters m JOIN unnest($3::text[]) AS r(v) ON m.radio_id = r.v
+               WHERE $1::bigint IS NULL OR m.utility_id = $1"#,
             utility,
             &serials,
             &radio_ids,
@@ -160,7 +166,13 @@ impl Directory {
         .fetch_all(&self.pool)
         .await?;
         let mut candidates: HashMap<MeterRef, Vec<MeterInfo>> = HashMap::new();
+        let mut seen = HashSet::new();
         for row in rows {
+            // A meter named by both its serial and its radio id in one round comes back from
+            // both halves of the query; it is still one candidate.
+            if !seen.insert(row.id) {
+                continue;
+            }
             let info = MeterInfo {
                 id: row.id,
                 utility_id: row.utility_id,
@@ -170,14 +182,14 @@ impl Directory {
                 removed_at: row.removed_at,
                 max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(row.diameter_mm),
             };
-            if serials.contains(&row.serial) {
+            if wanted_serials.contains(row.serial.as_str()) {
                 candidates
                     .entry(MeterRef::Serial(row.serial.clone()))
                     .or_default()
                     .push(info.clone());
             }
             if let Some(radio) = row.radio_id
-                && radio_ids.contains(&radio)
+                && wanted_radios.contains(radio.as_str())
             {
                 candidates
                     .entry(MeterRef::RadioId(radio))
@@ -208,16 +220,17 @@ impl Directory {
     /// Forgets cached "unknown" answers for these references, so the next resolution asks the
     /// database (quarantine replay: the meter was registered since).
     pub fn forget_unknown(&mut self, scope: &Scope, refs: &[&MeterRef]) {
-        for r in refs {
-            let key = (scope.clone(), (*r).clone());
-            if matches!(
-                self.meters.get(&key),
-                Some(Entry {
-                    resolved: Resolved::Unknown { .. },
-                    ..
-                })
-            ) {
-                self.meters.remove(&key);
+        if let Some(cache) = self.meters.get_mut(scope) {
+            for r in refs {
+                if matches!(
+                    cache.get(*r),
+                    Some(Entry {
+                        resolved: Resolved::Unknown { .. },
+                        ..
+                    })
+                ) {
+                    cache.remove(*r);
+                }
             }
         }
     }

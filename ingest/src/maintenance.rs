@@ -213,13 +213,15 @@ pub async fn scan_no_data(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx:
     Ok(raised)
 }
 
+/// Scans every `interval`, the first time one interval after start: a backlog queued in the
+/// broker while ingest was away must be written before anyone is declared silent.
 pub async fn run_no_data_scan(
     pool: PgPool,
     days: u32,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(interval);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -214,6 +214,11 @@ impl MqttSource {
 
         let (acks_tx, mut acks) = mpsc::unbounded_channel::<(u64, bool)>();
         let mut sequencer = Sequencer::default();
+        // PUBACKs waiting for room in the client's request queue. The handler must never wait
+        // for that room: the queue drains only while the event loop polls, and the event loop
+        // may itself be waiting for the handler to take its next event.
+        let mut unsent: VecDeque<Publish> = VecDeque::new();
+        let mut retry = tokio::time::interval(Duration::from_millis(5));
         let mut pending_subacks = 0usize;
         let mut intake = true;
         let mut out = Some(out);
@@ -223,12 +228,13 @@ impl MqttSource {
                 _ = disconnect.cancelled() => break,
                 Some((seq, settled)) = acks.recv() => {
                     sequencer.complete(seq, settled);
-                    for publish in sequencer.due() {
-                        if client.ack(&publish).await.is_err() {
-                            tracing::warn!("acknowledgement not sent: client closed");
-                        }
+                    while let Ok((seq, settled)) = acks.try_recv() {
+                        sequencer.complete(seq, settled);
                     }
+                    unsent.extend(sequencer.due());
+                    send_acks(&client, &mut unsent);
                 }
+                _ = retry.tick(), if !unsent.is_empty() => send_acks(&client, &mut unsent),
                 _ = stop_intake.cancelled(), if intake => {
                     intake = false;
                     out = None; // the router sees its inbox close once every source is done
@@ -271,6 +277,10 @@ impl MqttSource {
                             let envelope = match envelope {
                                 Some(mut envelope) if publish.qos != QoS::AtMostOnce => {
                                     let seq = sequencer.admit(&publish);
+                                    metrics::gauge!("ingest_mqtt_unacknowledged").set(sequencer.queue.len() as f64);
+                                    if seq % 1000 == 0 {
+                                        tracing::debug!(seq, unacknowledged = sequencer.queue.len(), unsent = unsent.len(), "mqtt flow");
+                                    }
                                     let acks_tx = acks_tx.clone();
                                     envelope.ack = Some(Ack::new(move |settled| {
                                         let _ = acks_tx.send((seq, settled));
@@ -311,6 +321,24 @@ impl MqttSource {
         .await;
         poller.abort();
         Ok(())
+    }
+}
+
+/// Offers queued PUBACKs to the client without waiting; what does not fit stays queued, in
+/// order.
+fn send_acks(client: &AsyncClient, unsent: &mut VecDeque<Publish>) {
+    while let Some(publish) = unsent.front() {
+        match client.try_ack(publish) {
+            Ok(()) => {
+                unsent.pop_front();
+            }
+            Err(rumqttc::v5::ClientError::TryRequest(_)) => return,
+            Err(_) => {
+                tracing::warn!("acknowledgements not sent: the MQTT client is closed");
+                unsent.clear();
+                return;
+            }
+        }
     }
 }
 

@@ -14,6 +14,10 @@ use crate::directory::{Directory, Resolved, Scope};
 use crate::pipeline::{Envelope, Origin};
 use crate::writer::{Provenance, Work};
 
+/// Messages taken from the inbox at once: their meters are resolved together, so a stream of
+/// single-reading messages costs one lookup per round, not one per message.
+const ROUND: usize = 512;
+
 pub async fn run(
     mut directory: Directory,
     mut inbox: mpsc::Receiver<Envelope>,
@@ -21,76 +25,131 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut next_shard = 0usize;
-    while let Some(envelope) = inbox.recv().await {
+    let mut round = Vec::with_capacity(ROUND);
+    loop {
+        if inbox.recv_many(&mut round, ROUND).await == 0 {
+            return;
+        }
         metrics::gauge!("ingest_router_queue").set(inbox.len() as f64);
-        let Envelope {
-            origin,
-            utility,
-            decoded,
-            ack,
-        } = envelope;
-        let from = Arc::new(Provenance {
-            origin,
-            received: Instant::now(),
-        });
-        let refs: Vec<_> = decoded.readings.iter().map(|r| &r.meter).collect();
-        let replay = from.origin == Origin::Quarantine;
-        let resolved =
-            match resolve(&mut directory, utility.as_deref(), &refs, replay, &shutdown).await {
-                Some(r) => r,
-                None => return, // shutting down while the database is unreachable
-            };
-        let (scope, resolutions) = resolved;
-        let utility_id = match scope {
-            Scope::Utility(id) => Some(id),
-            _ => None,
-        };
-        for rejection in decoded.rejected {
-            next_shard = (next_shard + 1) % shards.len();
-            let work = Work::Reject {
-                utility_id,
-                rejection,
-                from: from.clone(),
-                ack: ack.clone(),
-            };
-            if shards[next_shard].send(work).await.is_err() {
+        if prefetch(&mut directory, &round, &shutdown).await.is_none() {
+            return; // shutting down while the database is unreachable
+        }
+        for envelope in round.drain(..) {
+            if !route(
+                &mut directory,
+                envelope,
+                &shards,
+                &mut next_shard,
+                &shutdown,
+            )
+            .await
+            {
                 return;
             }
         }
-        for (reading, resolution) in decoded.readings.into_iter().zip(resolutions) {
-            let (shard, work) = match resolution {
-                Resolved::Meter(meter) => (
-                    (meter.id.unsigned_abs() % shards.len() as u64) as usize,
-                    Work::Reading {
-                        meter,
+    }
+}
+
+/// Resolves the meters of a whole round, one query per utility scope.
+async fn prefetch(
+    directory: &mut Directory,
+    round: &[Envelope],
+    shutdown: &CancellationToken,
+) -> Option<()> {
+    let mut by_scope: Vec<(Option<&str>, bool, Vec<&crate::reading::MeterRef>)> = Vec::new();
+    for envelope in round {
+        let utility = envelope.utility.as_deref();
+        let replay = envelope.origin == Origin::Quarantine;
+        let refs = envelope.decoded.readings.iter().map(|r| &r.meter);
+        match by_scope
+            .iter_mut()
+            .find(|(u, r, _)| *u == utility && *r == replay)
+        {
+            Some((_, _, all)) => all.extend(refs),
+            None => by_scope.push((utility, replay, refs.collect())),
+        }
+    }
+    for (utility, replay, refs) in by_scope {
+        resolve(directory, utility, &refs, replay, shutdown).await?;
+    }
+    Some(())
+}
+
+/// Hands one message's pieces to the writer shards. `false` when the writers are gone.
+async fn route(
+    directory: &mut Directory,
+    envelope: Envelope,
+    shards: &[mpsc::Sender<Work>],
+    next_shard: &mut usize,
+    shutdown: &CancellationToken,
+) -> bool {
+    let Envelope {
+        origin,
+        utility,
+        decoded,
+        ack,
+    } = envelope;
+    let from = Arc::new(Provenance {
+        origin,
+        received: Instant::now(),
+    });
+    let refs: Vec<_> = decoded.readings.iter().map(|r| &r.meter).collect();
+    // Served from the cache the prefetch just filled (a replay must not re-ask: it already did).
+    let Some((scope, resolutions)) =
+        resolve(directory, utility.as_deref(), &refs, false, shutdown).await
+    else {
+        return false;
+    };
+    let utility_id = match scope {
+        Scope::Utility(id) => Some(id),
+        _ => None,
+    };
+    for rejection in decoded.rejected {
+        *next_shard = (*next_shard + 1) % shards.len();
+        let work = Work::Reject {
+            utility_id,
+            rejection,
+            from: from.clone(),
+            ack: ack.clone(),
+        };
+        if shards[*next_shard].send(work).await.is_err() {
+            return false;
+        }
+    }
+    for (reading, resolution) in decoded.readings.into_iter().zip(resolutions) {
+        let (shard, work) = match resolution {
+            Resolved::Meter(meter) => (
+                (meter.id.unsigned_abs() % shards.len() as u64) as usize,
+                Work::Reading {
+                    meter,
+                    reading,
+                    from: from.clone(),
+                    ack: ack.clone(),
+                },
+            ),
+            Resolved::Unknown { detail } => {
+                *next_shard = (*next_shard + 1) % shards.len();
+                (
+                    *next_shard,
+                    Work::Quarantine {
+                        utility_id,
                         reading,
+                        detail,
                         from: from.clone(),
                         ack: ack.clone(),
                     },
-                ),
-                Resolved::Unknown { detail } => {
-                    next_shard = (next_shard + 1) % shards.len();
-                    (
-                        next_shard,
-                        Work::Quarantine {
-                            utility_id,
-                            reading,
-                            detail,
-                            from: from.clone(),
-                            ack: ack.clone(),
-                        },
-                    )
-                }
-            };
-            if shards[shard].send(work).await.is_err() {
-                return;
+                )
             }
-        }
-        // The router's own share: every piece now holds a clone.
-        if let Some(ack) = ack {
-            ack.settle();
+        };
+        if shards[shard].send(work).await.is_err() {
+            return false;
         }
     }
+    // The router's own share: every piece now holds a clone.
+    if let Some(ack) = ack {
+        ack.settle();
+    }
+    true
 }
 
 /// Resolves with retries while the database is unreachable; `None` if shutting down meanwhile.

@@ -41,7 +41,6 @@ impl Running {
 pub struct Intervals {
     pub replay: Duration,
     pub no_data_scan: Duration,
-    pub latest_flush: Duration,
 }
 
 impl Default for Intervals {
@@ -49,7 +48,6 @@ impl Default for Intervals {
         Intervals {
             replay: Duration::from_secs(30),
             no_data_scan: Duration::from_secs(600),
-            latest_flush: Duration::from_millis(250),
         }
     }
 }
@@ -84,7 +82,7 @@ pub async fn start(
                 name: format!("{}/{i}", config.client_id),
                 batch_size: config.batch_size,
                 batch_delay: Duration::from_millis(config.batch_delay_ms),
-                latest_flush: intervals.latest_flush,
+                latest_flush: Duration::from_millis(config.latest_flush_ms.max(1)),
                 rules: Rules {
                     future_tolerance: chrono::Duration::seconds(
                         config.future_tolerance_secs.into(),

@@ -140,7 +140,13 @@ pub struct Writer {
     states: HashMap<i64, MeterState>,
     pending_latest: HashMap<i64, LatestRow>,
     last_flush: Instant,
+    /// Batches left during which late readings take the slow path (set after a late reading
+    /// turned out to be stored already).
+    careful_batches: u32,
 }
+
+/// How long late readings take the slow path after one was found already stored.
+const CAREFUL_AFTER_DUPLICATE: u32 = 20;
 
 /// A reading row on its way to `meter_readings`.
 #[derive(Debug, Clone)]
@@ -205,6 +211,7 @@ impl Writer {
             states: HashMap::new(),
             pending_latest: HashMap::new(),
             last_flush: Instant::now(),
+            careful_batches: 0,
         }
     }
 
@@ -257,6 +264,7 @@ impl Writer {
             .await;
             match result {
                 Ok((plan, outcome)) => {
+                    self.careful_batches = self.careful_batches.saturating_sub(1);
                     self.applied(plan, outcome, &batch, started);
                     for ack in batch.iter_mut().filter_map(Work::take_ack) {
                         ack.settle();
@@ -264,10 +272,12 @@ impl Writer {
                     return;
                 }
                 Err(e) if !all_slow && is_unique_violation(&e) => {
-                    // Another writer stored a reading this one thought was new: take the slow
-                    // path, which tells duplicates from conflicts.
-                    tracing::debug!("newer-than-newest reading already stored; retrying slowly");
+                    // A reading copied as new was stored already (a late duplicate, or another
+                    // writer was first): redo the batch on the slow path, which tells duplicates
+                    // from conflicts, and stay careful with late readings for a while.
+                    tracing::debug!("a copied reading was already stored; retrying slowly");
                     self.states.clear();
+                    self.careful_batches = CAREFUL_AFTER_DUPLICATE;
                     all_slow = true;
                 }
                 Err(e) if !is_transient(&e) => {
@@ -499,7 +509,19 @@ impl Writer {
                         meter_ref: reading.meter.as_str().to_string(),
                     };
                     if !newest {
-                        plan.slow.push(row);
+                        let repeats_newest = state
+                            .newest
+                            .filter(|n| n.measured_at == reading.measured_at);
+                        match repeats_newest {
+                            // The newest reading again (a repeater, a second receiver): the
+                            // same value is settled here, another value is a conflict.
+                            Some(n) if n.litres == reading.litres => plan.duplicates_in_batch += 1,
+                            Some(_) => plan.slow.push(row),
+                            // A late reading is almost never stored already: copy it, and let a
+                            // unique violation send the batch down the slow path.
+                            None if !all_slow && self.careful_batches == 0 => plan.fast.push(row),
+                            None => plan.slow.push(row),
+                        }
                         continue;
                     }
                     let previous_at = state.newest.map(|n| n.measured_at);
@@ -667,6 +689,17 @@ impl Writer {
             metrics::counter!("ingest_rejections_total", "reason" => RejectReason::ConflictingDuplicate.as_str())
                 .increment(late_conflicts);
         }
+        tracing::debug!(
+            writer = %self.config.name,
+            items = batch.len(),
+            fast = plan.fast.len(),
+            slow = plan.slow.len(),
+            transitions = plan.transitions.len(),
+            maybe_no_data = plan.maybe_no_data.len(),
+            stored = outcome.stored,
+            ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
         metrics::histogram!("ingest_batch_items").record(batch.len() as f64);
         metrics::histogram!("ingest_batch_seconds").record(started.elapsed().as_secs_f64());
         if let Some(oldest) = batch.iter().map(provenance).map(|p| p.received).min() {

@@ -53,7 +53,7 @@ async fn single_readings_are_stored_once_and_move_latest_forward() {
     wait_for(
         &h,
         &format!(
-            "SELECT volume_litres FROM meter_latest_readings WHERE meter_id = {}",
+            "SELECT coalesce(max(volume_litres), -1) FROM meter_latest_readings WHERE meter_id = {}",
             m.id
         ),
         1_050,
@@ -179,7 +179,7 @@ async fn a_late_reading_is_stored_but_never_moves_latest_back() {
     wait_for(
         &h,
         &format!(
-            "SELECT volume_litres FROM meter_latest_readings WHERE meter_id = {}",
+            "SELECT coalesce(max(volume_litres), -1) FROM meter_latest_readings WHERE meter_id = {}",
             m.id
         ),
         2_000,
@@ -189,7 +189,7 @@ async fn a_late_reading_is_stored_but_never_moves_latest_back() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         h.count(&format!(
-            "SELECT volume_litres FROM meter_latest_readings WHERE meter_id = {}",
+            "SELECT coalesce(max(volume_litres), -1) FROM meter_latest_readings WHERE meter_id = {}",
             m.id
         ))
         .await,
@@ -311,21 +311,21 @@ async fn a_leak_shown_in_many_readings_is_one_alarm_with_one_outbox_event_until_
         1
     );
     assert_eq!(
-        h.count("SELECT count(*) FROM outbox WHERE kind = 'meter_alarm.raised'")
+        h.count("SELECT count(*) FROM outbox WHERE kind = 'meter_alarm.raised' AND payload->>'alarm' = 'leak'")
             .await,
         1
     );
     h.send(&topic, &[single("A700", &recent(2), 600)], 1).await;
     assert_eq!(
         h.count(&format!(
-            "SELECT count(*) FROM meter_alarms WHERE meter_id = {} AND state = 'cleared'",
+            "SELECT count(*) FROM meter_alarms WHERE meter_id = {} AND kind = 'leak' AND state = 'cleared'",
             m.id
         ))
         .await,
         1
     );
     assert_eq!(
-        h.count("SELECT count(*) FROM outbox WHERE kind = 'meter_alarm.cleared'")
+        h.count("SELECT count(*) FROM outbox WHERE kind = 'meter_alarm.cleared' AND payload->>'alarm' = 'leak'")
             .await,
         1
     );
@@ -519,5 +519,21 @@ async fn a_payload_with_nul_bytes_is_rejected_and_does_not_stall_what_follows() 
         sample.contains('\u{FFFD}'),
         "NUL stored as U+FFFD: {sample:?}"
     );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_meter_named_by_serial_and_by_radio_id_in_one_round_resolves_to_itself() {
+    let mut h = Harness::start().await;
+    h.meter("A950", "0000a950").await;
+    let batch = json!({"readings": [
+        {"serial": "A950", "at": recent(3), "litres": 10},
+        {"radio_id": "0000a950", "at": recent(2), "litres": 20},
+    ]})
+    .to_string();
+    let topic = h.own_topic();
+    h.send(&topic, &[batch], 2).await;
+    assert_eq!(h.count("SELECT count(*) FROM meter_readings").await, 2);
+    assert_eq!(h.count("SELECT count(*) FROM ingest_quarantine").await, 0);
     h.stop().await;
 }

@@ -95,7 +95,9 @@ autosave_interval 30
 # Mosquitto drops QoS 1 messages queued for an offline client past this count (default 1000),
 # without telling the publisher; ingest's persistent session must survive a restart under load.
 max_queued_messages 2000000
-max_inflight_messages 1000
+# Unacknowledged messages in flight to one client: ingest acknowledges after each commit, so the
+# window must cover a batch's worth of messages (an MQTT 5 client lowers it with Receive Maximum).
+max_inflight_messages 20000
 persistent_client_expiration 14d
 set_tcp_nodelay true
 log_dest stderr

@@ -62,8 +62,7 @@ impl TestDb {
         .expect("creating the test database");
         let _ = conn.close().await;
         let url = with_database(&server, &name);
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
+        let pool = ebok_common::db::pool_options(8)
             .connect(url.as_str())
             .await
             .expect("connecting to the test database");

@@ -34,6 +34,7 @@ pub fn ingest_config(prefix: &str) -> IngestConfig {
         topics: vec![format!("{prefix}/+/readings")],
         wmbusmeters_topics: vec![format!("{prefix}-wmbus/#")],
         batch_delay_ms: 20,
+        latest_flush_ms: 100,
         ..IngestConfig::default()
     }
 }
@@ -60,7 +61,6 @@ impl Harness {
             Intervals {
                 replay: Duration::from_millis(200),
                 no_data_scan: Duration::from_secs(3600),
-                latest_flush: Duration::from_millis(100),
             },
             shutdown.clone(),
         )

@@ -2,6 +2,8 @@
 //! the checks `/readyz` and the commands rely on: is the database answering, are the migrations
 //! current.
 
+mod nodelay;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -45,13 +47,25 @@ pub fn connect_options(config: &DatabaseConfig) -> Result<PgConnectOptions, DbEr
         })
 }
 
+/// Pool options every part of the system uses: connections get `TCP_NODELAY` (see
+/// [`nodelay`]).
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                nodelay::set_on(conn).await;
+                Ok(())
+            })
+        })
+}
+
 /// Opens a pool and proves it works with one round trip, so a wrong URL fails here, at start-up,
 /// with a clear message, and not later inside some request.
 pub async fn connect(config: &DatabaseConfig, application_name: &str) -> Result<PgPool, DbError> {
     let options = connect_options(config)?.application_name(application_name);
     let url = config.redacted_url().unwrap_or_default();
-    let pool = PgPoolOptions::new()
-        .max_connections(config.max_connections)
+    let pool = pool_options(config.max_connections)
         .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
         .connect_with(options)
         .await
