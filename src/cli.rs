@@ -43,6 +43,9 @@ enum Command {
     Api,
     /// Run only meter-reading ingest (MQTT and Modbus).
     Ingest,
+    /// Run only the notification dispatcher (outbox → push through FCM and e-mail over SMTP;
+    /// see the `[notify]` configuration).
+    Push,
     /// Run simulated meter fleets publishing to the broker (and serving Modbus bulk meters).
     ///
     /// By default the 2,500 meters of the demo utility Gmina Młynary (seed 2026), hourly, in real
@@ -64,6 +67,9 @@ enum BenchCommand {
     /// with a raw COPY of the same rows. Last line:
     /// `ingest single_msgs_per_s=N batch_readings_per_s=N raw_copy_rows_per_s=N batch_ratio=R`.
     Ingest(crate::bench::IngestBenchArgs),
+    /// Fan-out of one outage notice to registered devices through a local server that speaks
+    /// the FCM HTTP v1 protocol. Last line: `push sends_per_s=N p99_ms=N`.
+    Push(crate::bench::push::PushBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -175,12 +181,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Ingest => run::serve(config, Services::ingest_only())
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Push => run::serve(config, Services::dispatch_only())
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => crate::sim::run(config, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate(config, args).await,
         Command::Stack(command) => stack_command(config, command).await,
         Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Push(args)) => crate::bench::push::run(config, args)
             .await
             .map(|()| ExitCode::SUCCESS),
     }

@@ -4,9 +4,12 @@
 //! then the local stack this process started.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use ebok_common::Config;
+use mobile_push::channel::{MailSender, PushSender};
+use mobile_push::dispatcher::Dispatcher;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +28,8 @@ pub struct IngestHandle {
 pub struct Services {
     pub api: bool,
     pub ingest: bool,
+    /// The outbox dispatcher (push and e-mail notifications).
+    pub dispatch: bool,
     /// Start the local stack when services are not configured, and apply migrations.
     pub manage: bool,
 }
@@ -34,6 +39,7 @@ impl Services {
         Services {
             api: true,
             ingest: true,
+            dispatch: true,
             manage: true,
         }
     }
@@ -42,6 +48,16 @@ impl Services {
         Services {
             api: true,
             ingest: false,
+            dispatch: false,
+            manage: false,
+        }
+    }
+
+    pub fn dispatch_only() -> Self {
+        Services {
+            api: false,
+            ingest: false,
+            dispatch: true,
             manage: false,
         }
     }
@@ -50,6 +66,7 @@ impl Services {
         Services {
             api: false,
             ingest: true,
+            dispatch: false,
             manage: false,
         }
     }
@@ -169,6 +186,56 @@ impl System {
         Ok(handle)
     }
 
+    /// Starts the outbox dispatcher as a part: push through FCM when `notify.fcm.enabled`,
+    /// e-mail over SMTP when `notify.email.enabled`; links in notices point at `portal_base`.
+    pub fn start_dispatcher(&mut self, portal_base: &str) -> Result<()> {
+        let notify = &self.config.notify;
+        let push: Option<Arc<dyn PushSender>> = if notify.fcm.enabled {
+            Some(Arc::new(
+                mobile_push::fcm::FcmClient::from_config(&notify.fcm).context("notify.fcm")?,
+            ))
+        } else {
+            None
+        };
+        let mail: Option<Arc<dyn MailSender>> = if notify.email.enabled {
+            Some(Arc::new(
+                mobile_push::email::SmtpMailer::from_config(&notify.email)
+                    .context("notify.email")?,
+            ))
+        } else {
+            None
+        };
+        tracing::info!(
+            push = push.is_some(),
+            email = mail.is_some(),
+            workers = notify.dispatcher.workers,
+            "notification dispatcher started"
+        );
+        let workers = notify.dispatcher.workers;
+        let dispatcher = Arc::new(Dispatcher::new(
+            self.pool.clone(),
+            notify.dispatcher.clone(),
+            push,
+            mail,
+            portal_base,
+        ));
+        let shutdown = self.shutdown.clone();
+        self.spawn_part("dispatcher", async move {
+            dispatcher.run(workers, shutdown).await;
+            Ok(())
+        });
+        Ok(())
+    }
+
+    /// The address residents use, for links in notices.
+    pub fn portal_base(&self, bound: Option<SocketAddr>) -> String {
+        match (&self.config.api.public_url, bound) {
+            (Some(url), _) => url.clone(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => format!("http://{}", self.config.api.listen),
+        }
+    }
+
     /// Runs a part until shutdown; the part must return when the token is cancelled.
     pub fn spawn_part<F>(&mut self, name: &'static str, part: F)
     where
@@ -224,17 +291,24 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
             port_fallback: false,
             application_name: if services.api {
                 "ebok-serve"
-            } else {
+            } else if services.ingest {
                 "ebok-ingest"
+            } else {
+                "ebok-push"
             },
         },
     )
     .await?;
+    let mut bound = None;
     if services.api {
-        system.start_api(false).await?;
+        bound = Some(system.start_api(false).await?);
     }
     if services.ingest {
         system.start_ingest().await?;
+    }
+    if services.dispatch && system.config.notify.dispatcher.enabled {
+        let portal = system.portal_base(bound);
+        system.start_dispatcher(&portal)?;
     }
     system.run_until_shutdown().await
 }

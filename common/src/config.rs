@@ -29,6 +29,7 @@ pub struct Config {
     pub stack: StackConfig,
     pub log: LogConfig,
     pub ingest: IngestConfig,
+    pub notify: NotifyConfig,
 }
 
 /// Where PostgreSQL is. Without a URL the commands that manage the local stack start a private
@@ -311,6 +312,134 @@ pub enum WordOrder {
     #[default]
     Big,
     Little,
+}
+
+/// Notification delivery (mobile-push): the outbox dispatcher, Firebase Cloud Messaging for the
+/// app and e-mail over SMTP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub dispatcher: DispatcherConfig,
+    pub fcm: FcmConfig,
+    pub email: EmailConfig,
+}
+
+/// How the outbox dispatcher claims, sends and retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatcherConfig {
+    /// Run the dispatcher loop in `ebok serve` / `ebok demo`.
+    pub enabled: bool,
+    /// Parallel dispatch loops in this process (they share the work through row locks).
+    pub workers: usize,
+    /// Deliveries claimed per step.
+    pub batch: usize,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Recipients an audience event (an outage notice) expands to per step.
+    pub expand_batch: usize,
+    /// Attempts per delivery before it is dead-lettered.
+    pub max_attempts: u32,
+    /// A claimed delivery not settled within this is claimed again (the worker died).
+    pub lease_secs: u64,
+    /// Idle wait between steps when nothing is due.
+    pub poll_ms: u64,
+    /// Exponential back-off with full jitter: base, doubled per attempt, capped.
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            workers: 2,
+            batch: 1_000,
+            concurrency: 128,
+            expand_batch: 5_000,
+            max_attempts: 8,
+            lease_secs: 60,
+            poll_ms: 250,
+            backoff_base_ms: 2_000,
+            backoff_max_secs: 3_600,
+        }
+    }
+}
+
+/// Firebase Cloud Messaging HTTP v1.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FcmConfig {
+    /// Send push notifications at all; without it push deliveries are not created.
+    pub enabled: bool,
+    /// The service-account key (JSON, from the Firebase console: project settings → service
+    /// accounts). Its `project_id`, `client_email`, `private_key` and `token_uri` are used.
+    pub credentials_file: Option<PathBuf>,
+    /// Overrides the key's `token_uri` (a test or proxy endpoint).
+    pub token_url: Option<String>,
+    /// Where `/v1/projects/{project}/messages:send` lives.
+    pub send_base_url: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for FcmConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            credentials_file: None,
+            token_url: None,
+            send_base_url: "https://fcm.googleapis.com".into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// E-mail over SMTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Send e-mail at all; without it e-mail deliveries are not created.
+    pub enabled: bool,
+    pub host: String,
+    /// Defaults by security: 25 plain, 587 STARTTLS, 465 TLS.
+    pub port: Option<u16>,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, e.g. `"eBOK Wodociągi <ebok@wodociagi.example>"`.
+    pub from: String,
+    /// A PEM file with extra root certificates to trust (an internal or test CA).
+    pub ca_file: Option<PathBuf>,
+    pub timeout_ms: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            host: "localhost".into(),
+            port: None,
+            security: SmtpSecurity::Starttls,
+            username: None,
+            password: None,
+            from: "eBOK <ebok@localhost>".into(),
+            ca_file: None,
+            timeout_ms: 30_000,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// No TLS (a relay on loopback only).
+    Plain,
+    /// Plain connection upgraded with STARTTLS, required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
 }
 
 /// Configuration could not be read; the message names the file or variable at fault.

@@ -1,11 +1,12 @@
 //! Shared by every part of the system: domain types, typed configuration, the database pool and
-//! migrations, the transactional outbox and the append-only audit log.
+//! migrations, the transactional outbox, the append-only audit log and residents' consents.
 //!
 //! This crate holds no HTTP and no logic of any one module; it is what two or more modules must
 //! agree on.
 
 pub mod audit;
 pub mod config;
+pub mod consent;
 pub mod db;
 pub mod domain;
 pub mod outbox;

@@ -1,4 +1,11 @@
 //! Notification delivery from the outbox (`ebok_common::outbox`): FCM HTTP v1 for the mobile
 //! app and e-mail over SMTP, with device tokens, preferences and consents.
-//!
-//! Not started: issue 4.
+
+pub mod channel;
+pub mod content;
+pub mod dispatcher;
+pub mod email;
+pub mod fcm;
+pub mod notice;
+pub mod recipients;
+pub mod registry;

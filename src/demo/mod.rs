@@ -98,7 +98,15 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
     let api = system.start_api(true).await?;
     let live = start_live_meters(&mut system, &args).await?;
     system.start_ingest().await?;
+    let phones = start_notifications(&mut system, api).await?;
     print_banner(&system, Some(api), &seeded);
+    if let Some(phones) = &phones {
+        eprintln!(
+            "  push:      FCM emulator {} (stands in for Firebase); {} demo residents have a phone registered",
+            phones.emulator.url(),
+            phones.registered
+        );
+    }
     if let Some(live) = live {
         eprintln!(
             "  live meters: {} publishing hourly; {} bulk meters on Modbus TCP {}\n",
@@ -106,6 +114,74 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         );
     }
     system.run_until_shutdown().await
+}
+
+/// The stand-in for Firebase and the phones registered with it.
+struct DemoPhones {
+    emulator: mobile_push::fcm::emulator::FcmEmulator,
+    registered: usize,
+}
+
+/// Starts the notification dispatcher. Without a configured FCM project, push goes to a local
+/// FCM emulator, and every demo resident gets a simulated phone and the notification consent,
+/// so meter alarms and outage notices travel the whole way (outbox → inbox → push).
+async fn start_notifications(
+    system: &mut System,
+    api: std::net::SocketAddr,
+) -> Result<Option<DemoPhones>> {
+    if !system.config.notify.dispatcher.enabled {
+        return Ok(None);
+    }
+    let mut phones = None;
+    if !system.config.notify.fcm.enabled {
+        let emulator = mobile_push::fcm::emulator::FcmEmulator::start();
+        system.config.notify.fcm = emulator.config();
+        let registered = register_demo_phones(&system.pool).await?;
+        phones = Some(DemoPhones {
+            emulator,
+            registered,
+        });
+    }
+    let portal = system.portal_base(Some(api));
+    system.start_dispatcher(&portal)?;
+    Ok(phones)
+}
+
+/// A phone (FCM token) and the notification consent for every demo resident who has none.
+async fn register_demo_phones(pool: &sqlx::PgPool) -> Result<usize> {
+    let residents: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT utility_id, id FROM user_accounts WHERE role = 'resident' AND status = 'active'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    for (utility, account) in &residents {
+        let token = format!("demo-phone-of-account-{account}");
+        mobile_push::registry::register_device(
+            &mut tx,
+            *utility,
+            *account,
+            &mobile_push::registry::DeviceRegistration {
+                token: &token,
+                platform: mobile_push::registry::Platform::Android,
+                app_version: Some("demo"),
+            },
+        )
+        .await?;
+        ebok_common::consent::grant(
+            &mut tx,
+            *utility,
+            *account,
+            ebok_common::consent::ConsentKind::Notifications,
+            "demo",
+            ebok_common::audit::Actor::Resident {
+                account_id: *account,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(residents.len())
 }
 
 /// What the demo simulates live.

@@ -249,6 +249,9 @@ fn bring_up(
     if wanted.mosquitto && packages::find_mosquitto().is_none() {
         missing.push("mosquitto");
     }
+    if packages::test_tools_wanted() && !packages::has_aiosmtpd() {
+        missing.push("python3-aiosmtpd");
+    }
     if !missing.is_empty() {
         if !config.install_packages {
             anyhow::bail!(

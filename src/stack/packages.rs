@@ -1,5 +1,7 @@
 //! Finding the PostgreSQL and Mosquitto programs, and installing them from Debian's packages
 //! when they are missing (as root directly, otherwise through `sudo -n` if it is allowed).
+//! With `EBOK_STACK_TEST_TOOLS=true` (set by `scripts/test.sh`) the same goes for what the test
+//! suite runs besides the stack: aiosmtpd for the test SMTP server (`ebok_testkit::smtp`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +71,29 @@ pub fn find_mosquitto() -> Option<PathBuf> {
         return Some(debian.to_path_buf());
     }
     which("mosquitto")
+}
+
+/// Set to `true` by `scripts/test.sh`. Deliberately outside the `EBOK__` configuration namespace
+/// (a `StackConfig` field would be a setting of the system; this only serves the test runner).
+pub const TEST_TOOLS_ENV: &str = "EBOK_STACK_TEST_TOOLS";
+
+/// Whether the caller asked for the test suite's tools ([`TEST_TOOLS_ENV`]).
+pub fn test_tools_wanted() -> bool {
+    std::env::var(TEST_TOOLS_ENV).is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"))
+}
+
+/// Whether Debian's python3 can import aiosmtpd (package `python3-aiosmtpd`), which the test
+/// SMTP server runs on.
+pub fn has_aiosmtpd() -> bool {
+    Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env("PYTHONNOUSERSITE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 fn which(program: &str) -> Option<PathBuf> {

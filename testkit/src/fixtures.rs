@@ -82,3 +82,47 @@ pub async fn resident_account(pool: &PgPool, utility_id: i64, email: &str) -> i6
     .await
     .expect("inserting an account")
 }
+
+/// An active contract of `customer_id` on `supply_point_id`, in force from a year ago.
+pub async fn contract(
+    pool: &PgPool,
+    utility_id: i64,
+    customer_id: i64,
+    supply_point_id: i64,
+) -> i64 {
+    let tariff: i64 = sqlx::query_scalar(
+        "INSERT INTO tariff_groups (utility_id, code, name) VALUES ($1, 'G1', 'Gospodarstwa domowe')
+         ON CONFLICT (utility_id, code) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+    )
+    .bind(utility_id)
+    .fetch_one(pool)
+    .await
+    .expect("tariff group");
+    sqlx::query_scalar(
+        "INSERT INTO contracts (utility_id, number, customer_id, supply_point_id, tariff_group_id,
+                                valid_from, status, signed_at)
+         VALUES ($1, $2, $3, $4, $5, current_date - 365, 'active', now()) RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(unique("U"))
+    .bind(customer_id)
+    .bind(supply_point_id)
+    .bind(tariff)
+    .fetch_one(pool)
+    .await
+    .expect("inserting a contract")
+}
+
+/// Links a resident account to a customer (as if proven with the invoice's activation code).
+pub async fn link_customer(pool: &PgPool, utility_id: i64, account_id: i64, customer_id: i64) {
+    sqlx::query(
+        "INSERT INTO account_customers (utility_id, account_id, customer_id, linked_via)
+         VALUES ($1, $2, $3, 'activation_code')",
+    )
+    .bind(utility_id)
+    .bind(account_id)
+    .bind(customer_id)
+    .execute(pool)
+    .await
+    .expect("linking an account to a customer");
+}

@@ -3,7 +3,9 @@
 //! - [`TestDb`]: a fresh, migrated PostgreSQL database per test, cloned from a template that is
 //!   migrated once per schema version, dropped when the test ends;
 //! - [`TestServer`]: an axum app served on port 0, with its base URL, stopped on drop;
-//! - [`mqtt`]: the test Mosquitto's URL, unique topics and connected clients.
+//! - [`mqtt`]: the test Mosquitto's URL, unique topics and connected clients;
+//! - [`smtp`]: a real SMTP server (aiosmtpd) per test, plain, STARTTLS or TLS, that keeps what
+//!   it receives.
 //!
 //! Nothing here sleeps waiting for start-up: listeners are bound before the server task starts.
 
@@ -11,6 +13,7 @@ pub mod db;
 pub mod fixtures;
 pub mod mqtt;
 pub mod server;
+pub mod smtp;
 
 pub use db::TestDb;
 pub use server::TestServer;

@@ -1,5 +1,3 @@
-//! `ebok bench …`: performance figures measured on the machine at hand, against the real stack.
-//!
 //! `ebok bench ingest` creates a fresh `ebok_bench` database with a fleet of meters, then:
 //! 1. copies the rows of the batch load straight into `meter_readings` with one binary `COPY`
 //!    (the raw limit of this database on this machine), `--repeats` times into an empty table;
@@ -23,8 +21,7 @@ use ebok_common::domain::ReadingSource;
 use ebok_ingest::copy::{COPY_READINGS, ReadingsCopy};
 use firmware_sim::model::{FaultRates, FleetSpec};
 use firmware_sim::publish::{BlastConfig, BlastLoad, Broker, blast, blast_readings};
-use secrecy::ExposeSecret;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
@@ -55,11 +52,6 @@ pub struct IngestBenchArgs {
     pub keep: bool,
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
-    xs[xs.len() / 2]
-}
-
 pub async fn ingest(config: Config, args: IngestBenchArgs) -> Result<()> {
     let (config, stack) = crate::run::start_local_stack(config).await?;
     let result = run_ingest(config, &args).await;
@@ -70,32 +62,8 @@ pub async fn ingest(config: Config, args: IngestBenchArgs) -> Result<()> {
 }
 
 async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
-    let server = url::Url::parse(
-        config
-            .database
-            .url
-            .as_ref()
-            .context("no database")?
-            .expose_secret(),
-    )?;
     let broker_url = config.mqtt.url.clone().context("no broker")?;
-    let mut admin_url = server.clone();
-    admin_url.set_path("/postgres");
-    let mut bench_url = server.clone();
-    bench_url.set_path("/ebok_bench");
-    {
-        let mut admin = sqlx::PgConnection::connect(admin_url.as_str()).await?;
-        sqlx::query("DROP DATABASE IF EXISTS ebok_bench WITH (FORCE)")
-            .execute(&mut admin)
-            .await?;
-        sqlx::query("CREATE DATABASE ebok_bench")
-            .execute(&mut admin)
-            .await?;
-    }
-    let pool = ebok_common::db::pool_options(24)
-        .connect(bench_url.as_str())
-        .await?;
-    ebok_common::db::migrate(&pool).await?;
+    let pool = super::fresh_database(&config, "ebok_bench", 24).await?;
 
     let mut fleet = FleetSpec::new(4242, crate::demo::seed::fleet_start());
     fleet.faults = FaultRates::none();
@@ -228,13 +196,14 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
     let _ = ingest.task.await;
     pool.close().await;
     if !args.keep {
-        let mut admin = sqlx::PgConnection::connect(admin_url.as_str()).await?;
-        sqlx::query("DROP DATABASE IF EXISTS ebok_bench WITH (FORCE)")
-            .execute(&mut admin)
-            .await?;
+        super::drop_database(&config, "ebok_bench").await?;
     }
 
-    let (single, batch, raw) = (median(singles), median(batches), median(raw));
+    let (single, batch, raw) = (
+        super::median(singles),
+        super::median(batches),
+        super::median(raw),
+    );
     println!(
         "ingest benchmark ({} repeats, medians; broker, database and simulator on this machine)",
         args.repeats
@@ -256,46 +225,6 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// CPU seconds used so far by the processes of each program (from /proc; Linux only).
-fn cpu_by_program() -> std::collections::BTreeMap<String, f64> {
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
-    let mut cpu = std::collections::BTreeMap::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state … utime stime are fields 14 and 15.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = &stat[open + 1..close];
-        if !["ebok", "mosquitto", "postgres"].contains(&name) {
-            continue;
-        }
-        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let used: f64 = fields
-            .get(11..13)
-            .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
-            .unwrap_or(0.0);
-        *cpu.entry(name.to_string()).or_insert(0.0) += used / ticks;
-    }
-    cpu
-}
-
-fn cpu_delta(
-    before: &std::collections::BTreeMap<String, f64>,
-    after: &std::collections::BTreeMap<String, f64>,
-) -> String {
-    after
-        .iter()
-        .map(|(k, v)| format!("{k} {:.1} s", v - before.get(k).copied().unwrap_or(0.0)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Publishes a load and returns readings per second from the first publish to the commit of
 /// the last reading.
 async fn through_ingest(
@@ -306,7 +235,7 @@ async fn through_ingest(
     use std::sync::atomic::Ordering;
     let before = stats.stored.load(Ordering::Relaxed);
     let broker = Broker::from_url(broker_url, format!("ebok-bench-pub-{}", std::process::id()))?;
-    let cpu_before = cpu_by_program();
+    let cpu_before = super::cpu_by_program();
     let report = blast(load, broker, CancellationToken::new()).await?;
     if let Some(rate) = report.readings_per_second() {
         eprintln!("bench:   published (broker acknowledged) at {rate:.0} readings/s");
@@ -338,7 +267,7 @@ async fn through_ingest(
     let elapsed = report.started.elapsed().as_secs_f64();
     eprintln!(
         "bench:   {elapsed:.2} s wall; CPU used: {}",
-        cpu_delta(&cpu_before, &cpu_by_program())
+        super::cpu_delta(&cpu_before, &super::cpu_by_program())
     );
     Ok(report.readings as f64 / elapsed)
 }

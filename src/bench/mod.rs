@@ -1,0 +1,110 @@
+//! `ebok bench …`: performance figures measured on the machine at hand, against the real stack.
+//! Each bench works in its own fresh database of the (local or configured) server, prints its
+//! medians, and ends with one machine-readable line.
+
+pub mod ingest;
+pub mod push;
+
+pub use ingest::{IngestBenchArgs, ingest};
+
+use anyhow::{Context, Result};
+use ebok_common::Config;
+use secrecy::ExposeSecret;
+use sqlx::{Connection, PgPool};
+
+/// Drops and re-creates database `name` on the configured server, migrated, and returns a pool
+/// of `connections` to it.
+pub async fn fresh_database(config: &Config, name: &str, connections: u32) -> Result<PgPool> {
+    drop_database(config, name).await?;
+    let (mut admin, url) = admin_connection(config, name).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let pool = ebok_common::db::pool_options(connections)
+        .connect(url.as_str())
+        .await?;
+    ebok_common::db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Drops database `name` (a bench's own; names are constants of this module's callers).
+pub async fn drop_database(config: &Config, name: &str) -> Result<()> {
+    let (mut admin, _) = admin_connection(config, name).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    Ok(())
+}
+
+/// A connection to the server's `postgres` database, and the URL of database `name`.
+async fn admin_connection(config: &Config, name: &str) -> Result<(sqlx::PgConnection, url::Url)> {
+    let server = url::Url::parse(
+        config
+            .database
+            .url
+            .as_ref()
+            .context("no database")?
+            .expose_secret(),
+    )?;
+    let mut admin_url = server.clone();
+    admin_url.set_path("/postgres");
+    let mut url = server;
+    url.set_path(&format!("/{name}"));
+    Ok((sqlx::PgConnection::connect(admin_url.as_str()).await?, url))
+}
+
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+/// CPU seconds used so far by the processes of each program (from /proc; Linux only).
+pub fn cpu_by_program() -> std::collections::BTreeMap<String, f64> {
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let mut cpu = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        // Processes only: /proc/self and /proc/thread-self would count this process again.
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state … utime stime are fields 14 and 15.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        if !["ebok", "mosquitto", "postgres"].contains(&name) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let used: f64 = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+            .unwrap_or(0.0);
+        *cpu.entry(name.to_string()).or_insert(0.0) += used / ticks;
+    }
+    cpu
+}
+
+pub fn cpu_delta(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    after
+        .iter()
+        .map(|(k, v)| format!("{k} {:.1} s", v - before.get(k).copied().unwrap_or(0.0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
