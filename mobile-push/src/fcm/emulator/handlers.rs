@@ -289,13 +289,7 @@ async fn send(
     let message = request.message;
     state.record_accepted(AcceptedMessage {
         name,
-        target: message.target,
-        notification: message.notification,
-        data: message.data,
-        android_priority: message.android_priority,
-        collapse_key: message.collapse_key,
-        apns_priority: message.apns_priority,
-        apns_collapse_id: message.apns_collapse_id,
+        message,
         access_token: access_token.to_owned(),
         received_at,
     });

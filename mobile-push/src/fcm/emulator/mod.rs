@@ -20,7 +20,7 @@ mod assertion;
 mod handlers;
 mod schema;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -36,7 +36,7 @@ use rand::Rng as _;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use schema::{Notification, Target};
+pub use schema::{Notification, ParsedMessage, Target};
 
 use super::{FcmClient, ServiceAccountKey};
 use assertion::Account;
@@ -81,26 +81,25 @@ pub struct ReceivedSend {
     pub received_at: DateTime<Utc>,
 }
 
-/// One message the emulator accepted (answered 200 with a name).
+/// One message the emulator accepted (answered 200 with a name). The message's own parts are
+/// reached through it (`accepted.collapse_key`, `accepted.notification`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedMessage {
     /// `projects/<project>/messages/<n>`, as answered.
     pub name: String,
-    pub target: Target,
-    pub notification: Option<Notification>,
-    pub data: BTreeMap<String, String>,
-    /// `android.priority` as sent.
-    pub android_priority: Option<String>,
-    /// `android.collapse_key`.
-    pub collapse_key: Option<String>,
-    /// `apns.headers["apns-priority"]`.
-    pub apns_priority: Option<String>,
-    /// `apns.headers["apns-collapse-id"]`.
-    pub apns_collapse_id: Option<String>,
+    pub message: ParsedMessage,
     /// The bearer token the send was authorised with (one the token endpoint issued after
     /// verifying an assertion, or [`FcmEmulator::issue_access_token`]).
     pub access_token: String,
     pub received_at: DateTime<Utc>,
+}
+
+impl std::ops::Deref for AcceptedMessage {
+    type Target = ParsedMessage;
+
+    fn deref(&self) -> &ParsedMessage {
+        &self.message
+    }
 }
 
 impl AcceptedMessage {
