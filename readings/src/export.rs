@@ -1,0 +1,177 @@
+//! History as CSV that Polish Excel opens correctly by double-click: UTF-8 with a byte order
+//! mark (or Excel guesses Windows-1250 and garbles "Zużycie"), `;` between fields (the Polish
+//! list separator), decimal commas, times in Europe/Warsaw local time, CRLF line ends, fields
+//! quoted only when they must be, and text cells that Excel would run as a formula (starting
+//! with `=`, `+`, `-`, `@`) prefixed with an apostrophe.
+
+use std::fmt::Write;
+
+use ebok_common::domain::time::BILLING_TZ;
+
+use crate::history::{Point, Step};
+
+/// The header row.
+pub const HEADER: &str = "Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło";
+
+/// The history of meter `serial` as CSV, one row per period. Periods without a reading have
+/// empty reading columns; unknown consumption is an empty cell (not 0).
+pub fn history_csv(serial: &str, points: &[Point], step: Step) -> String {
+    let mut out = String::with_capacity(64 + points.len() * 64);
+    out.push('\u{feff}');
+    out.push_str(HEADER);
+    out.push_str("\r\n");
+    let serial = text_cell(serial);
+    for point in points {
+        let date = match step {
+            Step::Day => point.period_start.format("%Y-%m-%d").to_string(),
+            Step::Month => point.period_start.format("%Y-%m").to_string(),
+        };
+        let (register, at, source) = match &point.reading {
+            Some(r) => (
+                m3(r.litres),
+                r.measured_at
+                    .with_timezone(&BILLING_TZ)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                text_cell(source_label(&r.source)),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
+        let used = point.consumption_litres.map(m3).unwrap_or_default();
+        let _ = write!(out, "{serial};{date};{register};{at};{used};{source}\r\n");
+    }
+    out
+}
+
+/// How a reading's source reads in Polish.
+pub fn source_label(source: &str) -> &str {
+    match source {
+        "radio" => "radiowy",
+        "modbus" => "Modbus",
+        "manual" => "ręczny",
+        "estimate" => "szacunkowy",
+        other => other,
+    }
+}
+
+/// Litres as m³ for a spreadsheet: three decimals, decimal comma, no grouping.
+fn m3(litres: i64) -> String {
+    let sign = if litres < 0 { "-" } else { "" };
+    let abs = litres.unsigned_abs();
+    format!("{sign}{},{:03}", abs / 1_000, abs % 1_000)
+}
+
+/// A text field: defused if Excel would read it as a formula, quoted if it holds the
+/// separator, a quote, a line break or edge spaces.
+fn text_cell(text: &str) -> String {
+    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    let needs_quotes = defused.contains([';', '"', '\n', '\r'])
+        || defused.starts_with(' ')
+        || defused.ends_with(' ');
+    if needs_quotes {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Reading;
+    use chrono::{DateTime, NaiveDate, Utc};
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn reading(at: &str, litres: i64, source: &str) -> Option<Reading> {
+        Some(Reading {
+            measured_at: at.parse::<DateTime<Utc>>().unwrap(),
+            litres,
+            source: source.into(),
+        })
+    }
+
+    #[test]
+    fn csv_starts_with_bom_and_polish_header_and_uses_crlf() {
+        let csv = history_csv("SN1", &[], Step::Day);
+        assert_eq!(
+            csv,
+            "\u{feff}Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło\r\n"
+        );
+        assert!(csv.as_bytes().starts_with(&[0xEF, 0xBB, 0xBF]));
+    }
+
+    #[test]
+    fn rows_use_decimal_comma_and_warsaw_local_time() {
+        let points = vec![
+            Point {
+                period_start: d(2026, 3, 12),
+                // 22:45 UTC is 23:45 in Warsaw in March (CET).
+                reading: reading("2026-03-12T22:45:00Z", 123_456, "radio"),
+                consumption_litres: Some(241),
+            },
+            Point {
+                period_start: d(2026, 7, 1),
+                // 21:30 UTC is 23:30 in Warsaw in July (CEST).
+                reading: reading("2026-07-01T21:30:00Z", 1_234_567_890, "manual"),
+                consumption_litres: None,
+            },
+            Point {
+                period_start: d(2026, 7, 2),
+                reading: None,
+                consumption_litres: None,
+            },
+        ];
+        let csv = history_csv("SN1", &points, Step::Day);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[1],
+            "SN1;2026-03-12;123,456;2026-03-12 23:45;0,241;radiowy"
+        );
+        assert_eq!(
+            lines[2],
+            "SN1;2026-07-01;1234567,890;2026-07-01 23:30;;ręczny"
+        );
+        assert_eq!(lines[3], "SN1;2026-07-02;;;;");
+        assert_eq!(lines[4], "");
+        assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn months_are_written_as_year_and_month() {
+        let points = vec![Point {
+            period_start: d(2026, 10, 1),
+            reading: reading("2026-10-31T22:59:00Z", 5_000, "estimate"),
+            consumption_litres: Some(4_512),
+        }];
+        let csv = history_csv("SN1", &points, Step::Month);
+        assert!(
+            csv.contains("SN1;2026-10;5,000;2026-10-31 23:59;4,512;szacunkowy\r\n"),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn text_with_separators_quotes_or_formulas_is_quoted_and_defused() {
+        let points = vec![Point {
+            period_start: d(2026, 3, 12),
+            reading: None,
+            consumption_litres: None,
+        }];
+        let csv = history_csv("A;\"B\"", &points, Step::Day);
+        assert!(
+            csv.contains("\r\n\"A;\"\"B\"\"\";2026-03-12;;;;\r\n"),
+            "{csv}"
+        );
+        let csv = history_csv("=HYPERLINK(\"x\")", &points, Step::Day);
+        assert!(csv.contains("\r\n\"'=HYPERLINK(\"\"x\"\")\";"), "{csv}");
+        let csv = history_csv("-5", &points, Step::Day);
+        assert!(csv.contains("\r\n'-5;"), "{csv}");
+    }
+}

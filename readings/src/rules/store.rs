@@ -1,0 +1,487 @@
+//! Residents' alarm rules in the database: create, list, get, delete, switch on and off, and the
+//! history of what they triggered. Every function is scoped by a [`Viewer`]: a rule can only be
+//! set on a meter the account may see ([`RuleError::MeterNotFound`] otherwise), and another
+//! account's rule is [`RuleError::NotFound`], exactly as one that does not exist. Changes are
+//! written to the audit log (actor: the resident) in the same transaction.
+//!
+//! Every function takes a connection; a change runs in a transaction of its own (a savepoint
+//! when the caller already has one open).
+
+use chrono::{DateTime, Utc};
+use ebok_common::audit::{self, Actor, AuditEntry};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+
+use super::{RuleError, RuleKind, describe};
+use crate::access::Viewer;
+
+/// How many rules one account may have.
+pub const MAX_RULES_PER_ACCOUNT: i64 = 50;
+
+/// Longest label, in characters.
+const MAX_LABEL_CHARS: usize = 100;
+
+/// A rule to create. As JSON: `{"meter_id": 7, "kind": "daily_above", "litres": 500,
+/// "label": "Mieszkanie"}` (the kind's fields sit beside the others).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewRule {
+    pub meter_id: i64,
+    #[serde(flatten)]
+    pub kind: RuleKind,
+    /// The resident's own name for it; blank means none.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// A rule as its resident sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rule {
+    pub id: i64,
+    pub meter_id: i64,
+    pub meter_serial: String,
+    #[serde(flatten)]
+    pub kind: RuleKind,
+    pub label: Option<String>,
+    /// [`describe`] of the kind, Polish.
+    pub description: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    /// The condition is true now: since when (the start of the open episode).
+    pub active_since: Option<DateTime<Utc>>,
+    /// When it last triggered.
+    pub last_triggered_at: Option<DateTime<Utc>>,
+}
+
+/// One episode a rule recorded: the resident's alarm history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Trigger {
+    pub id: i64,
+    pub rule_id: i64,
+    pub meter_id: i64,
+    pub meter_serial: String,
+    /// The rule's description, Polish.
+    pub rule: String,
+    pub rule_label: Option<String>,
+    /// When the condition began, as far as the readings show.
+    pub since: DateTime<Utc>,
+    /// The reading (or meter alarm) that made it true.
+    pub started_at: DateTime<Utc>,
+    /// When it cleared; `None` while it lasts.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Litres used that day / during the flow, or the still register value.
+    pub litres: Option<i64>,
+    /// What happened, Polish.
+    pub detail: String,
+    /// The meter alarm a `device_alarm` rule recorded.
+    pub meter_alarm_id: Option<i64>,
+    /// A notice was sent (every kind but `device_alarm`, whose notice ingest sends).
+    pub notified: bool,
+}
+
+/// Creates a rule on a meter the viewer may see.
+pub async fn create(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    new: &NewRule,
+    request_id: Option<&str>,
+) -> Result<Rule, RuleError> {
+    let kind = new.kind.validate()?;
+    let label = normalise_label(new.label.as_deref())?;
+    let (litres, hours, days) = kind.columns();
+    let mut tx = conn.begin().await?;
+    let meter = sqlx::query!(
+        r#"SELECT m.channel::text AS "channel!", m.removed_at
+           FROM meters m
+           WHERE m.id = $1 AND m.utility_id = $2
+             AND EXISTS (SELECT 1 FROM account_meters am
+                         WHERE am.account_id = $3 AND am.utility_id = $2 AND am.meter_id = m.id)"#,
+        new.meter_id,
+        viewer.utility_id,
+        viewer.account_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(RuleError::MeterNotFound)?;
+    if meter.removed_at.is_some() {
+        return Err(RuleError::Invalid {
+            field: "meter_id",
+            detail: "Ten wodomierz został zdjęty lub wymieniony. Ustaw alarm dla wodomierza, \
+                     który jest teraz zamontowany."
+                .into(),
+        });
+    }
+    if meter.channel == "manual" {
+        return Err(RuleError::Invalid {
+            field: "meter_id",
+            detail: "Ten wodomierz jest odczytywany ręcznie, więc alarmów nie da się dla niego \
+                     sprawdzać. Alarmy działają dla wodomierzy z odczytem zdalnym."
+                .into(),
+        });
+    }
+    // Serialises creations of one account, so two at once cannot pass the limit together.
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('resident_alarm_rules:' || $1::bigint, 0))",
+        viewer.account_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    let existing = sqlx::query!(
+        r#"SELECT count(*) AS "count!",
+                  count(*) FILTER (WHERE meter_id = $3 AND kind = $4::text::resident_alarm_kind
+                                     AND litres IS NOT DISTINCT FROM $5
+                                     AND hours IS NOT DISTINCT FROM $6
+                                     AND days IS NOT DISTINCT FROM $7) AS "same!"
+           FROM resident_alarm_rules WHERE account_id = $1 AND utility_id = $2"#,
+        viewer.account_id,
+        viewer.utility_id,
+        new.meter_id,
+        kind.as_str(),
+        litres,
+        hours,
+        days,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if existing.same > 0 {
+        return Err(RuleError::Invalid {
+            field: "kind",
+            detail: "Taki alarm dla tego wodomierza już istnieje.".into(),
+        });
+    }
+    if existing.count >= MAX_RULES_PER_ACCOUNT {
+        return Err(RuleError::TooMany);
+    }
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO resident_alarm_rules
+               (utility_id, account_id, meter_id, kind, litres, hours, days, label)
+           VALUES ($1, $2, $3, $4::text::resident_alarm_kind, $5, $6, $7, $8)
+           RETURNING id"#,
+        viewer.utility_id,
+        viewer.account_id,
+        new.meter_id,
+        kind.as_str(),
+        litres,
+        hours,
+        days,
+        label,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    audit_rule(
+        &mut tx,
+        viewer,
+        "resident_alarm_rule.created",
+        id,
+        json!({ "meter_id": new.meter_id, "condition": kind, "label": label }),
+        request_id,
+    )
+    .await?;
+    let rule = get(&mut tx, viewer, id).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+/// The viewer's rules, oldest first.
+pub async fn list(conn: &mut PgConnection, viewer: Viewer) -> Result<Vec<Rule>, RuleError> {
+    fetch_rules(conn, viewer, None).await
+}
+
+/// One of the viewer's rules.
+pub async fn get(conn: &mut PgConnection, viewer: Viewer, rule_id: i64) -> Result<Rule, RuleError> {
+    fetch_rules(conn, viewer, Some(rule_id))
+        .await?
+        .pop()
+        .ok_or(RuleError::NotFound)
+}
+
+/// Deletes one of the viewer's rules with its history (the notices already sent stay in the
+/// inbox).
+pub async fn delete(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    rule_id: i64,
+    request_id: Option<&str>,
+) -> Result<(), RuleError> {
+    let mut tx = conn.begin().await?;
+    let deleted = sqlx::query!(
+        r#"DELETE FROM resident_alarm_rules
+           WHERE id = $1 AND account_id = $2 AND utility_id = $3
+           RETURNING meter_id, kind::text AS "kind!""#,
+        rule_id,
+        viewer.account_id,
+        viewer.utility_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(RuleError::NotFound)?;
+    audit_rule(
+        &mut tx,
+        viewer,
+        "resident_alarm_rule.deleted",
+        rule_id,
+        json!({ "meter_id": deleted.meter_id, "kind": deleted.kind }),
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Switches one of the viewer's rules on or off. Switching off ends its open episode; switching
+/// on evaluates it afresh at the evaluator's next step (an episode already recorded, e.g. today
+/// for `daily_above`, is not announced again). Unchanged: nothing is written.
+pub async fn set_enabled(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    rule_id: i64,
+    enabled: bool,
+    request_id: Option<&str>,
+) -> Result<Rule, RuleError> {
+    let mut tx = conn.begin().await?;
+    let current = sqlx::query!(
+        r#"SELECT enabled, meter_id FROM resident_alarm_rules
+           WHERE id = $1 AND account_id = $2 AND utility_id = $3
+           FOR UPDATE"#,
+        rule_id,
+        viewer.account_id,
+        viewer.utility_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(RuleError::NotFound)?;
+    if current.enabled != enabled {
+        if enabled && !crate::access::can_see(&mut *tx, viewer, current.meter_id).await? {
+            return Err(RuleError::MeterNotFound);
+        }
+        sqlx::query!(
+            r#"UPDATE resident_alarm_rules
+               SET enabled = $2, evaluated_through = NULL, evaluated_at = NULL
+               WHERE id = $1"#,
+            rule_id,
+            enabled,
+        )
+        .execute(&mut *tx)
+        .await?;
+        if !enabled {
+            sqlx::query!(
+                r#"UPDATE resident_alarm_triggers SET ended_at = greatest(now(), started_at)
+                   WHERE rule_id = $1 AND ended_at IS NULL"#,
+                rule_id
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let action = if enabled {
+            "resident_alarm_rule.enabled"
+        } else {
+            "resident_alarm_rule.disabled"
+        };
+        audit_rule(&mut tx, viewer, action, rule_id, json!({}), request_id).await?;
+    }
+    let rule = get(&mut tx, viewer, rule_id).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+/// The viewer's alarm history, newest first: of one rule (`NotFound` if it is not theirs) or of
+/// all their rules. `limit` is clamped to 1..=500.
+pub async fn triggers(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    rule_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Trigger>, RuleError> {
+    if let Some(rule_id) = rule_id {
+        let mine = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM resident_alarm_rules
+                              WHERE id = $1 AND account_id = $2 AND utility_id = $3) AS "ok!""#,
+            rule_id,
+            viewer.account_id,
+            viewer.utility_id,
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if !mine {
+            return Err(RuleError::NotFound);
+        }
+    }
+    let rows = sqlx::query!(
+        r#"SELECT t.id, t.rule_id, r.meter_id, m.serial, r.kind::text AS "kind!", r.litres,
+                  r.hours, r.days, r.label, t.since, t.started_at, t.ended_at,
+                  t.litres AS trigger_litres, t.detail, t.meter_alarm_id, t.outbox_id
+           FROM resident_alarm_triggers t
+           JOIN resident_alarm_rules r ON r.utility_id = t.utility_id AND r.id = t.rule_id
+           JOIN meters m ON m.id = r.meter_id
+           WHERE r.account_id = $1 AND r.utility_id = $2
+             AND ($3::bigint IS NULL OR r.id = $3)
+           ORDER BY t.started_at DESC, t.id DESC
+           LIMIT $4"#,
+        viewer.account_id,
+        viewer.utility_id,
+        rule_id,
+        limit.clamp(1, 500),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let kind = kind_of(&row.kind, row.litres, row.hours, row.days)?;
+            Ok(Trigger {
+                id: row.id,
+                rule_id: row.rule_id,
+                meter_id: row.meter_id,
+                meter_serial: row.serial,
+                rule: describe(&kind),
+                rule_label: row.label,
+                since: row.since,
+                started_at: row.started_at,
+                ended_at: row.ended_at,
+                litres: row.trigger_litres,
+                detail: row.detail,
+                meter_alarm_id: row.meter_alarm_id,
+                notified: row.outbox_id.is_some(),
+            })
+        })
+        .collect()
+}
+
+async fn fetch_rules(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    rule_id: Option<i64>,
+) -> Result<Vec<Rule>, RuleError> {
+    let rows = sqlx::query!(
+        r#"SELECT r.id, r.meter_id, m.serial, r.kind::text AS "kind!", r.litres, r.hours, r.days,
+                  r.label, r.enabled, r.created_at,
+                  (SELECT min(t.started_at) FROM resident_alarm_triggers t
+                   WHERE t.rule_id = r.id AND t.ended_at IS NULL) AS active_since,
+                  (SELECT max(t.started_at) FROM resident_alarm_triggers t
+                   WHERE t.rule_id = r.id) AS last_triggered_at
+           FROM resident_alarm_rules r
+           JOIN meters m ON m.id = r.meter_id
+           WHERE r.account_id = $1 AND r.utility_id = $2 AND ($3::bigint IS NULL OR r.id = $3)
+           ORDER BY r.created_at, r.id"#,
+        viewer.account_id,
+        viewer.utility_id,
+        rule_id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let kind = kind_of(&row.kind, row.litres, row.hours, row.days)?;
+            Ok(Rule {
+                id: row.id,
+                meter_id: row.meter_id,
+                meter_serial: row.serial,
+                description: describe(&kind),
+                kind,
+                label: row.label,
+                enabled: row.enabled,
+                created_at: row.created_at,
+                active_since: row.active_since,
+                last_triggered_at: row.last_triggered_at,
+            })
+        })
+        .collect()
+}
+
+/// The kind from its columns (the table's CHECK makes them fit).
+pub(super) fn kind_of(
+    kind: &str,
+    litres: Option<i64>,
+    hours: Option<i32>,
+    days: Option<i32>,
+) -> Result<RuleKind, RuleError> {
+    RuleKind::from_columns(kind, litres, hours, days).ok_or_else(|| {
+        RuleError::Db(sqlx::Error::Decode(
+            format!("resident_alarm_rules: kind {kind} with litres {litres:?}, hours {hours:?}, days {days:?}").into(),
+        ))
+    })
+}
+
+fn normalise_label(label: Option<&str>) -> Result<Option<String>, RuleError> {
+    let Some(label) = label.map(str::trim).filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(RuleError::Invalid {
+            field: "label",
+            detail: format!("Nazwa alarmu może mieć najwyżej {MAX_LABEL_CHARS} znaków."),
+        });
+    }
+    if label.chars().any(char::is_control) {
+        return Err(RuleError::Invalid {
+            field: "label",
+            detail: "Nazwa alarmu nie może zawierać znaków sterujących.".into(),
+        });
+    }
+    Ok(Some(label.to_string()))
+}
+
+async fn audit_rule(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    action: &str,
+    rule_id: i64,
+    details: serde_json::Value,
+    request_id: Option<&str>,
+) -> sqlx::Result<i64> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            utility_id: Some(viewer.utility_id),
+            actor: Actor::Resident {
+                account_id: viewer.account_id,
+            },
+            action,
+            entity_type: Some("resident_alarm_rule"),
+            entity_id: Some(rule_id.to_string()),
+            details,
+            request_id,
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_rule_json_puts_the_condition_beside_the_meter() {
+        let new: NewRule = serde_json::from_str(
+            r#"{"meter_id": 7, "kind": "continuous_flow", "hours": 6, "label": "Dom"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            new,
+            NewRule {
+                meter_id: 7,
+                kind: RuleKind::ContinuousFlow { hours: 6 },
+                label: Some("Dom".into())
+            }
+        );
+        let new: NewRule =
+            serde_json::from_str(r#"{"meter_id": 7, "kind": "device_alarm"}"#).unwrap();
+        assert_eq!(new.label, None);
+    }
+
+    #[test]
+    fn blank_labels_are_none_and_long_ones_name_the_field() {
+        assert_eq!(normalise_label(Some("  ")).unwrap(), None);
+        assert_eq!(
+            normalise_label(Some(" Mama ")).unwrap(),
+            Some("Mama".into())
+        );
+        let long = "ż".repeat(101);
+        assert!(matches!(
+            normalise_label(Some(&long)),
+            Err(RuleError::Invalid { field: "label", .. })
+        ));
+    }
+}

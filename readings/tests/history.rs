@@ -1,0 +1,538 @@
+//! The read side against a real PostgreSQL: visibility (another resident of the same utility
+//! and a resident of another utility see nothing), the reading on a day around Warsaw midnight
+//! and the clock changes, history with gaps and a rollover, billing readings, and a former
+//! tenant's view.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ebok_readings::access::Viewer;
+use ebok_readings::history::{
+    self, Point, ReadError, Reading, Step, billing_readings, current, meter_info, on_day,
+};
+use ebok_testkit::{TestDb, fixtures};
+use sqlx::PgPool;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+/// A resident with one meter, a neighbour in the same utility with their own meter, and a
+/// resident of another utility. Meters are installed and contracts start on 2025-01-01, so the
+/// fixed dates below stay valid whenever the tests run.
+struct World {
+    db: TestDb,
+    owner: Viewer,
+    neighbour: Viewer,
+    stranger: Viewer,
+    meter: i64,
+    contract: i64,
+}
+
+struct Household {
+    viewer: Viewer,
+    meter: i64,
+    contract: i64,
+}
+
+async fn household(pool: &PgPool, utility_id: i64, email: &str) -> Household {
+    let point = fixtures::supply_point(pool, utility_id).await;
+    let meter = fixtures::meter(pool, utility_id, Some(point)).await;
+    let customer = fixtures::person(pool, utility_id).await;
+    let contract = fixtures::contract(pool, utility_id, customer, point).await;
+    let account_id = fixtures::resident_account(pool, utility_id, email).await;
+    fixtures::link_customer(pool, utility_id, account_id, customer).await;
+    Household {
+        viewer: Viewer {
+            utility_id,
+            account_id,
+        },
+        meter,
+        contract,
+    }
+}
+
+async fn world() -> World {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility = fixtures::utility(pool, "alfa").await;
+    let other_utility = fixtures::utility(pool, "beta").await;
+    let owner = household(pool, utility, "owner@example.pl").await;
+    let neighbour = household(pool, utility, "neighbour@example.pl").await;
+    let stranger = household(pool, other_utility, "stranger@example.pl").await;
+    sqlx::query("UPDATE meters SET installed_at = '2025-01-01T00:00:00Z'")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE contracts SET valid_from = '2025-01-01'")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT ebok_ensure_reading_partitions('2024-12-01', '2027-12-31')")
+        .execute(pool)
+        .await
+        .unwrap();
+    // The others have readings too, so "no data" below is not "no data anywhere".
+    put(pool, neighbour.meter, "2026-03-12T12:00:00Z", 5_000).await;
+    put(pool, stranger.meter, "2026-03-12T12:00:00Z", 7_000).await;
+    World {
+        db,
+        owner: owner.viewer,
+        neighbour: neighbour.viewer,
+        stranger: stranger.viewer,
+        meter: owner.meter,
+        contract: owner.contract,
+    }
+}
+
+/// Stores a radio reading and moves the latest reading forward, as ingest does.
+async fn put(pool: &PgPool, meter: i64, at: &str, litres: i64) {
+    sqlx::query(
+        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+         VALUES ($1, $2, $3, 'radio')",
+    )
+    .bind(meter)
+    .bind(t(at))
+    .bind(litres)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO meter_latest_readings AS l
+             (meter_id, measured_at, volume_litres, source, received_at)
+         VALUES ($1, $2, $3, 'radio', now())
+         ON CONFLICT (meter_id) DO UPDATE
+             SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres
+             WHERE l.measured_at < EXCLUDED.measured_at",
+    )
+    .bind(meter)
+    .bind(t(at))
+    .bind(litres)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+fn at(reading: &Option<Reading>) -> Option<String> {
+    reading.as_ref().map(|r| r.measured_at.to_rfc3339())
+}
+
+fn not_found<T: std::fmt::Debug>(result: Result<T, ReadError>) {
+    assert!(
+        matches!(result, Err(ReadError::MeterNotFound)),
+        "expected MeterNotFound, got {result:?}"
+    );
+}
+
+fn consumptions(points: &[Point]) -> Vec<Option<i64>> {
+    points.iter().map(|p| p.consumption_litres).collect()
+}
+
+// --- Visibility ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn current_reading_is_hidden_from_another_resident_and_another_utility() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-12T12:00:00Z", 1_234).await;
+    let mine = current(pool, w.owner, w.meter).await.unwrap().unwrap();
+    assert_eq!(mine.litres, 1_234);
+    assert_eq!(mine.source, "radio");
+    not_found(current(pool, w.neighbour, w.meter).await);
+    not_found(current(pool, w.stranger, w.meter).await);
+    // Claiming the meter's utility does not help an account of another utility.
+    let impostor = Viewer {
+        utility_id: w.owner.utility_id,
+        account_id: w.stranger.account_id,
+    };
+    not_found(current(pool, impostor, w.meter).await);
+}
+
+#[tokio::test]
+async fn reading_on_a_day_is_hidden_from_another_resident_and_another_utility() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-12T12:00:00Z", 1_234).await;
+    assert!(
+        on_day(pool, w.owner, w.meter, d(2026, 3, 12))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    not_found(on_day(pool, w.neighbour, w.meter, d(2026, 3, 12)).await);
+    not_found(on_day(pool, w.stranger, w.meter, d(2026, 3, 12)).await);
+    // A day long after the last reading takes the fallback path: still hidden.
+    not_found(on_day(pool, w.neighbour, w.meter, d(2026, 9, 1)).await);
+}
+
+#[tokio::test]
+async fn history_by_day_and_month_is_hidden_from_another_resident_and_another_utility() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-12T12:00:00Z", 1_234).await;
+    for step in [Step::Day, Step::Month] {
+        let mine = history::history(pool, w.owner, w.meter, d(2026, 3, 1), d(2026, 3, 31), step)
+            .await
+            .unwrap();
+        assert!(mine.iter().any(|p| p.reading.is_some()));
+        for viewer in [w.neighbour, w.stranger] {
+            not_found(
+                history::history(pool, viewer, w.meter, d(2026, 3, 1), d(2026, 3, 31), step).await,
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn billing_readings_are_hidden_from_another_resident_and_another_utility() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-12T12:00:00Z", 1_234).await;
+    assert_eq!(
+        billing_readings(pool, w.owner, w.meter, d(2026, 1, 1), d(2026, 3, 1))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    not_found(billing_readings(pool, w.neighbour, w.meter, d(2026, 1, 1), d(2026, 3, 1)).await);
+    not_found(billing_readings(pool, w.stranger, w.meter, d(2026, 1, 1), d(2026, 3, 1)).await);
+}
+
+#[tokio::test]
+async fn meter_info_is_hidden_from_another_resident_and_another_utility() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    let info = meter_info(pool, w.owner, w.meter).await.unwrap();
+    assert_eq!(info.id, w.meter);
+    assert_eq!(info.channel, "wmbus");
+    assert_eq!(info.visible_from.to_rfc3339(), "2024-12-31T23:00:00+00:00");
+    assert_eq!(info.visible_until, None);
+    not_found(meter_info(pool, w.neighbour, w.meter).await);
+    not_found(meter_info(pool, w.stranger, w.meter).await);
+    not_found(meter_info(pool, w.owner, i64::MAX).await);
+}
+
+// --- The reading on a day -------------------------------------------------------------------
+
+#[tokio::test]
+async fn reading_on_a_day_is_the_last_before_warsaw_midnight() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    // Winter (CET, UTC+1): 23:30 on the 15th and 00:30 on the 16th, local time.
+    put(pool, w.meter, "2026-01-15T22:30:00Z", 1_000).await;
+    put(pool, w.meter, "2026-01-15T23:30:00Z", 1_010).await;
+    let day = on_day(pool, w.owner, w.meter, d(2026, 1, 15))
+        .await
+        .unwrap();
+    assert_eq!(at(&day).as_deref(), Some("2026-01-15T22:30:00+00:00"));
+    assert_eq!(day.unwrap().litres, 1_000);
+    let next = on_day(pool, w.owner, w.meter, d(2026, 1, 16))
+        .await
+        .unwrap();
+    assert_eq!(at(&next).as_deref(), Some("2026-01-15T23:30:00+00:00"));
+    // Before any reading there is none.
+    assert_eq!(
+        on_day(pool, w.owner, w.meter, d(2026, 1, 14))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn reading_on_a_day_follows_warsaw_days_across_both_clock_changes() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    // Spring forward on 2026-03-29 (a 23-hour day): 23:30 CET on the 28th, 00:30 CET on the
+    // 29th, 23:30 CEST on the 29th, 00:30 CEST on the 30th.
+    put(pool, w.meter, "2026-03-28T22:30:00Z", 2_000).await;
+    put(pool, w.meter, "2026-03-28T23:30:00Z", 2_010).await;
+    put(pool, w.meter, "2026-03-29T21:30:00Z", 2_200).await;
+    put(pool, w.meter, "2026-03-29T22:30:00Z", 2_210).await;
+    let on = |day| on_day(pool, w.owner, w.meter, day);
+    assert_eq!(
+        at(&on(d(2026, 3, 28)).await.unwrap()).as_deref(),
+        Some("2026-03-28T22:30:00+00:00")
+    );
+    assert_eq!(
+        at(&on(d(2026, 3, 29)).await.unwrap()).as_deref(),
+        Some("2026-03-29T21:30:00+00:00")
+    );
+    assert_eq!(
+        at(&on(d(2026, 3, 30)).await.unwrap()).as_deref(),
+        Some("2026-03-29T22:30:00+00:00")
+    );
+    // Fall back on 2026-10-25 (a 25-hour day): 23:30 CEST on the 24th, 00:30 CEST on the 25th,
+    // 23:30 CET on the 25th, 00:30 CET on the 26th.
+    put(pool, w.meter, "2026-10-24T21:30:00Z", 3_000).await;
+    put(pool, w.meter, "2026-10-24T22:30:00Z", 3_010).await;
+    put(pool, w.meter, "2026-10-25T22:30:00Z", 3_400).await;
+    put(pool, w.meter, "2026-10-25T23:30:00Z", 3_410).await;
+    assert_eq!(
+        at(&on(d(2026, 10, 24)).await.unwrap()).as_deref(),
+        Some("2026-10-24T21:30:00+00:00")
+    );
+    assert_eq!(
+        at(&on(d(2026, 10, 25)).await.unwrap()).as_deref(),
+        Some("2026-10-25T22:30:00+00:00")
+    );
+    assert_eq!(
+        at(&on(d(2026, 10, 26)).await.unwrap()).as_deref(),
+        Some("2026-10-25T23:30:00+00:00")
+    );
+
+    // By day, the 25-hour day's consumption runs from 23:30 CEST to 23:30 CET.
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 10, 24),
+        d(2026, 10, 26),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        consumptions(&points),
+        vec![Some(3_000 - 2_210), Some(400), Some(10)]
+    );
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 28),
+        d(2026, 3, 30),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        consumptions(&points),
+        vec![Some(2_000), Some(200), Some(10)]
+    );
+}
+
+#[tokio::test]
+async fn reading_on_a_day_after_a_long_silence_is_found_with_its_real_time() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-01-10T08:00:00Z", 1_500).await;
+    // 100 days later: beyond the 40-day window, found by the fallback search.
+    let day = on_day(pool, w.owner, w.meter, d(2026, 4, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(day.measured_at, t("2026-01-10T08:00:00Z"));
+    assert_eq!(day.litres, 1_500);
+}
+
+#[tokio::test]
+async fn a_day_out_of_range_is_refused_naming_the_field() {
+    let w = world().await;
+    let result = on_day(&w.db.pool, w.owner, w.meter, d(1999, 12, 31)).await;
+    assert!(
+        matches!(result, Err(ReadError::Invalid { field: "day", .. })),
+        "{result:?}"
+    );
+    let result = history::history(
+        &w.db.pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 2),
+        d(2026, 3, 1),
+        Step::Day,
+    )
+    .await;
+    assert!(
+        matches!(result, Err(ReadError::Invalid { field: "to", .. })),
+        "{result:?}"
+    );
+}
+
+// --- History ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn history_by_day_spans_gaps_and_counts_a_rollover() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    // A register of 999,999 litres (999.999 m³), then back to 0.
+    sqlx::query("UPDATE meters SET register_max_litres = 999999 WHERE id = $1")
+        .bind(w.meter)
+        .execute(pool)
+        .await
+        .unwrap();
+    put(pool, w.meter, "2026-05-31T18:00:00Z", 999_500).await; // the day before the range
+    put(pool, w.meter, "2026-06-01T18:00:00Z", 999_800).await;
+    // 2 and 3 June: nothing.
+    put(pool, w.meter, "2026-06-04T06:00:00Z", 200).await; // wrapped: 199 + 1 + 200 = 400
+    put(pool, w.meter, "2026-06-04T18:00:00Z", 350).await; // later the same day: this one counts
+    put(pool, w.meter, "2026-06-05T18:00:00Z", 100).await; // went down: not a plausible wrap
+    put(pool, w.meter, "2026-06-06T18:00:00Z", 300).await;
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 6, 1),
+        d(2026, 6, 6),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    let days: Vec<_> = points.iter().map(|p| p.period_start).collect();
+    assert_eq!(days, (1..=6).map(|i| d(2026, 6, i)).collect::<Vec<_>>());
+    assert_eq!(
+        consumptions(&points),
+        vec![Some(300), None, None, Some(199 + 1 + 350), None, Some(200)]
+    );
+    assert!(points[1].reading.is_none() && points[2].reading.is_none());
+    let fourth = points[3].reading.as_ref().unwrap();
+    assert_eq!(fourth.measured_at, t("2026-06-04T18:00:00Z"));
+    assert_eq!(fourth.litres, 350);
+}
+
+#[tokio::test]
+async fn first_day_of_a_history_counts_from_a_reading_long_before_it() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-02-01T10:00:00Z", 10_000).await;
+    put(pool, w.meter, "2026-05-10T10:00:00Z", 25_000).await;
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 5, 10),
+        d(2026, 5, 11),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(consumptions(&points), vec![Some(15_000), None]);
+}
+
+#[tokio::test]
+async fn first_reading_of_a_meter_counts_from_its_installation_reading() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    sqlx::query(
+        "UPDATE meters SET installed_at = '2026-05-09T09:00:00Z', install_reading_litres = 700
+         WHERE id = $1",
+    )
+    .bind(w.meter)
+    .execute(pool)
+    .await
+    .unwrap();
+    put(pool, w.meter, "2026-05-10T10:00:00Z", 1_000).await;
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 5, 8),
+        d(2026, 5, 10),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(consumptions(&points), vec![None, None, Some(300)]);
+}
+
+#[tokio::test]
+async fn billing_readings_are_the_last_readings_of_each_warsaw_month() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-01-31T20:00:00Z", 10_000).await;
+    // 31 January 23:30 in Warsaw is still January.
+    put(pool, w.meter, "2026-01-31T22:30:00Z", 10_050).await;
+    put(pool, w.meter, "2026-02-14T12:00:00Z", 12_000).await;
+    // 28 February 23:30 UTC is 1 March in Warsaw.
+    put(pool, w.meter, "2026-02-28T23:30:00Z", 14_000).await;
+    put(pool, w.meter, "2026-03-31T21:00:00Z", 16_500).await;
+    let points = billing_readings(pool, w.owner, w.meter, d(2026, 1, 15), d(2026, 4, 2))
+        .await
+        .unwrap();
+    let months: Vec<_> = points.iter().map(|p| p.period_start).collect();
+    assert_eq!(
+        months,
+        vec![d(2026, 1, 1), d(2026, 2, 1), d(2026, 3, 1), d(2026, 4, 1)]
+    );
+    let litres: Vec<_> = points
+        .iter()
+        .map(|p| p.reading.as_ref().map(|r| r.litres))
+        .collect();
+    assert_eq!(litres, vec![Some(10_050), Some(12_000), Some(16_500), None]);
+    assert_eq!(
+        consumptions(&points),
+        vec![Some(10_050), Some(1_950), Some(4_500), None]
+    );
+}
+
+#[tokio::test]
+async fn a_former_tenant_sees_readings_only_until_their_contract_ended() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-30T10:00:00Z", 1_000).await;
+    put(pool, w.meter, "2026-03-31T10:00:00Z", 1_100).await;
+    put(pool, w.meter, "2026-04-01T10:00:00Z", 1_300).await; // the next tenant's
+    sqlx::query(
+        "UPDATE contracts SET valid_until = '2026-03-31', status = 'terminated' WHERE id = $1",
+    )
+    .bind(w.contract)
+    .execute(pool)
+    .await
+    .unwrap();
+    let now = current(pool, w.owner, w.meter).await.unwrap().unwrap();
+    assert_eq!(now.litres, 1_100);
+    let later = on_day(pool, w.owner, w.meter, d(2026, 4, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(later.litres, 1_100);
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 30),
+        d(2026, 4, 1),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    // The first day counts from the installation reading (0); the next tenant's day is empty.
+    assert_eq!(consumptions(&points), vec![Some(1_000), Some(100), None]);
+    assert!(points[2].reading.is_none());
+}
+
+#[tokio::test]
+async fn a_new_tenant_does_not_see_days_before_their_contract() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-30T10:00:00Z", 1_000).await;
+    put(pool, w.meter, "2026-03-31T10:00:00Z", 1_100).await;
+    put(pool, w.meter, "2026-04-01T10:00:00Z", 1_300).await;
+    sqlx::query("UPDATE contracts SET valid_from = '2026-04-01' WHERE id = $1")
+        .bind(w.contract)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        on_day(pool, w.owner, w.meter, d(2026, 3, 31))
+            .await
+            .unwrap(),
+        None
+    );
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 30),
+        d(2026, 4, 1),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    // Their first day's water still counts from the reading before it.
+    assert_eq!(consumptions(&points), vec![None, None, Some(200)]);
+    assert!(points[0].reading.is_none() && points[1].reading.is_none());
+}
