@@ -13,6 +13,14 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("not found")]
     NotFound,
+    /// No valid credentials: 401 with `WWW-Authenticate: Bearer`.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Credentials valid, but not for this.
+    #[error("forbidden")]
+    Forbidden,
+    #[error("too many requests")]
+    TooManyRequests { retry_after: std::time::Duration },
     #[error("invalid input in {field}: {detail}")]
     Invalid { field: String, detail: String },
     #[error("conflict: {detail}")]
@@ -37,6 +45,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,8 +82,34 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(error: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        match error {
+            E::Invalid { field, detail } => ApiError::invalid(field, detail),
+            E::BadCredentials => ApiError::Invalid {
+                field: "password".into(),
+                detail: "Nieprawidłowy adres e-mail lub hasło.".into(),
+            },
+            E::NotActive => ApiError::Conflict {
+                field: Some("email".into()),
+                detail: "Konto nie jest aktywne. Otwórz link aktywacyjny z e-maila.".into(),
+            },
+            E::Throttled { retry_after } => ApiError::TooManyRequests { retry_after },
+            E::LinkInvalid => {
+                ApiError::invalid("token", "Link jest nieważny, wygasł albo został już użyty.")
+            }
+            E::MailNotSent => ApiError::Unavailable {
+                detail: "Nie udało się wysłać e-maila. Spróbuj ponownie za kilka minut.".into(),
+            },
+            E::Db(e) => e.into(),
+            E::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 /// The problem+json body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -89,8 +126,26 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after } => Some(retry_after.as_secs().max(1)),
+            _ => None,
+        };
         let (detail, field, error_id) = match self {
             ApiError::NotFound => ("Nie znaleziono.".to_string(), None, None),
+            ApiError::Unauthorized => (
+                "Zaloguj się ponownie (brak ważnego tokenu dostępu).".to_string(),
+                None,
+                None,
+            ),
+            ApiError::Forbidden => ("Brak uprawnień do tej operacji.".to_string(), None, None),
+            ApiError::TooManyRequests { retry_after } => (
+                format!(
+                    "Zbyt wiele prób. Spróbuj ponownie za {} min.",
+                    retry_after.as_secs().div_ceil(60).max(1)
+                ),
+                None,
+                None,
+            ),
             ApiError::Invalid { field, detail } => (detail, Some(field), None),
             ApiError::Conflict { field, detail } => (detail, field, None),
             ApiError::Unavailable { detail } => (detail, None, None),
@@ -117,6 +172,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }

@@ -1,17 +1,26 @@
-//! The HTTP side of the eBOK: the JSON API for the web portal, the mobile app and staff tools
-//! (under `/api/v1`), the server-rendered portal, and the health endpoints.
+//! The HTTP side of the eBOK: the JSON API for the mobile app and other clients (under
+//! `/api/v1`, described at `/api/openapi.json`), the server-rendered portal, and the health
+//! endpoints.
 //!
 //! The caller owns the listener, the pool and the shutdown signal: [`router`] builds the app from
 //! a state, [`serve`] runs it on a listener until the token is cancelled. Tests bind port 0.
 
+pub mod accounts;
+pub mod api;
+pub mod auth;
+mod client;
+pub mod consent_forms;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod password;
 pub mod portal;
+mod secret;
 pub mod state;
 mod telemetry;
 pub mod utilities;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,22 +30,30 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
 
+pub use accounts::issue_link_code;
 pub use error::ApiError;
 pub use state::AppState;
 
 /// Requests that take longer than this are answered with 408 and abandoned.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The OpenAPI document of `/api/v1`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api::router().split_for_parts();
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    doc
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().route("/utilities", get(utilities::list_json));
+    let (api, _) = api::router().split_for_parts();
     Router::new()
-        .route("/", get(portal::pick_utility))
-        .route("/u/{slug}/", get(portal::utility_home))
-        .route("/static/portal.css", get(portal::stylesheet))
+        .merge(portal::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::middleware::from_fn(telemetry::record))
         .layer(TimeoutLayer::with_status_code(
@@ -48,13 +65,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the app on `listener` until `shutdown` is cancelled, then lets requests in flight finish.
+/// Serves the app on `listener` until `shutdown` is cancelled, then lets requests in flight
+/// finish. Connections carry the peer address (login throttling per address).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }

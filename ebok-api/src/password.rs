@@ -4,6 +4,12 @@
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Argon2, PasswordHash};
 
+/// A valid hash of a random password, verified against when an address has no account, so a
+/// login for an unknown address costs as much time as one for a known address.
+pub static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    hash(&crate::secret::new_token()).expect("hashing a random password")
+});
+
 /// The PHC string of `password`.
 pub fn hash(password: &str) -> anyhow::Result<String> {
     let hash = Argon2::default()

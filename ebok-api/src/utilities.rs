@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// What anyone may know about a utility.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublicUtility {
     pub slug: String,
     pub municipality: String,
@@ -40,7 +40,9 @@ pub async fn by_slug(pool: &sqlx::PgPool, slug: &str) -> sqlx::Result<Option<Pub
     .await
 }
 
-/// `GET /api/v1/utilities`
+/// The utilities served by this installation; a resident picks theirs first.
+#[utoipa::path(get, path = "/utilities", tag = "public",
+    responses((status = 200, body = Vec<PublicUtility>)))]
 pub async fn list_json(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<PublicUtility>>, ApiError> {

@@ -5,7 +5,12 @@ use ebok_api::{AppState, router};
 use ebok_testkit::{TestDb, TestServer, fixtures};
 
 async fn start(db: &TestDb) -> TestServer {
-    TestServer::start(router(AppState::new(db.pool.clone()))).await
+    TestServer::start(router(
+        AppState::new(db.pool.clone(), "http://127.0.0.1")
+            .await
+            .unwrap(),
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -59,7 +64,12 @@ async fn readyz_is_unavailable_when_the_database_is_unreachable() {
         .acquire_timeout(std::time::Duration::from_millis(500))
         .connect_lazy("postgres://ebok:x@127.0.0.1:1/none")
         .unwrap();
-    let server = TestServer::start(router(AppState::new(pool))).await;
+    let server = TestServer::start(router(AppState::with_keys(
+        pool,
+        "http://127.0.0.1",
+        ebok_api::auth::app::Keys::from_secret(&[7; 32]),
+    )))
+    .await;
     let response = server.get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();

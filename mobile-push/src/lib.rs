@@ -6,6 +6,7 @@ pub mod content;
 pub mod dispatcher;
 pub mod email;
 pub mod fcm;
+pub mod inbox;
 pub mod notice;
 pub mod recipients;
 pub mod registry;

@@ -1,0 +1,192 @@
+//! The e-mails of the account itself (activation, password reset, change of e-mail), sent at
+//! once while the resident waits, not through the outbox: they go to addresses that are not yet
+//! the account's and carry one-time links that must not sit in an inbox table. A failure is
+//! reported to the resident, who can ask again. Polish first, with an English line.
+//!
+//! Without a configured mail server (development) the link is written to the log instead, so a
+//! developer can still activate an account; production always configures SMTP.
+
+use std::sync::Arc;
+
+use askama::Template;
+use mobile_push::channel::{EmailMessage, MailSender, Outcome};
+use mobile_push::email::message_id_header;
+
+use super::{AccountError, UtilityRef};
+use crate::secret;
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub(crate) enum Mail {
+    Activation { token: String },
+    AlreadyRegistered,
+    PasswordReset { token: String },
+    EmailChange { token: String },
+    EmailChangeNotice { new_email: String },
+}
+
+#[derive(Template)]
+#[template(path = "mail/account.txt")]
+struct Text<'a> {
+    greeting: &'a str,
+    lines: &'a [String],
+    link: Option<&'a str>,
+    english: &'a str,
+    utility: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/account.html")]
+struct Html<'a> {
+    subject: &'a str,
+    greeting: &'a str,
+    lines: &'a [String],
+    link: Option<&'a str>,
+    link_label: &'a str,
+    english: &'a str,
+    utility: &'a str,
+}
+
+/// Sends account e-mails; links start with the installation's public URL.
+#[derive(Clone)]
+pub struct AccountMailer {
+    sender: Option<Arc<dyn MailSender>>,
+    public_url: String,
+}
+
+impl AccountMailer {
+    pub fn new(sender: Option<Arc<dyn MailSender>>, public_url: &str) -> Self {
+        Self {
+            sender,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub(crate) async fn send(
+        &self,
+        utility: &UtilityRef,
+        to: &str,
+        to_name: Option<&str>,
+        mail: Mail,
+    ) -> Result<(), AccountError> {
+        let base = format!("{}/u/{}", self.public_url, utility.slug);
+        let greeting = match to_name {
+            Some(name) => format!("Dzień dobry, {name}!"),
+            None => "Dzień dobry!".to_string(),
+        };
+        let (subject, lines, link, link_label, english) = match &mail {
+            Mail::Activation { token } => (
+                format!("Aktywuj konto w eBOK — {}", utility.name),
+                vec![
+                    "Dziękujemy za założenie konta w Elektronicznym Biurze Obsługi Klienta."
+                        .to_string(),
+                    "Aby je aktywować, otwórz poniższy link (ważny 48 godzin).".to_string(),
+                    "Jeśli to nie Ty zakładałeś konto, zignoruj tę wiadomość.".to_string(),
+                ],
+                Some(format!("{base}/aktywuj?token={token}")),
+                "Aktywuj konto",
+                "Open the link to activate your eBOK account (valid for 48 hours).",
+            ),
+            Mail::AlreadyRegistered => (
+                format!("Twoje konto w eBOK — {}", utility.name),
+                vec![
+                    "Ktoś (być może Ty) próbował założyć konto w eBOK na ten adres, ale konto \
+                     już istnieje."
+                        .to_string(),
+                    "Jeśli nie pamiętasz hasła, ustaw nowe poniższym linkiem.".to_string(),
+                ],
+                Some(format!("{base}/haslo")),
+                "Ustaw nowe hasło",
+                "An account with this address already exists; reset the password if needed.",
+            ),
+            Mail::PasswordReset { token } => (
+                format!("Ustaw nowe hasło w eBOK — {}", utility.name),
+                vec![
+                    "Otrzymaliśmy prośbę o ustawienie nowego hasła do Twojego konta.".to_string(),
+                    "Link jest ważny godzinę i działa jeden raz. Po zmianie hasła wszystkie \
+                     sesje zostaną wylogowane."
+                        .to_string(),
+                    "Jeśli to nie Ty, zignoruj tę wiadomość — hasło się nie zmieni.".to_string(),
+                ],
+                Some(format!("{base}/haslo/nowe?token={token}")),
+                "Ustaw nowe hasło",
+                "Open the link to set a new password (valid for one hour, once).",
+            ),
+            Mail::EmailChange { token } => (
+                format!("Potwierdź nowy adres e-mail w eBOK — {}", utility.name),
+                vec![
+                    "Aby ten adres stał się adresem Twojego konta w eBOK, otwórz poniższy link \
+                     (ważny 24 godziny)."
+                        .to_string(),
+                ],
+                Some(format!("{base}/konto/email?token={token}")),
+                "Potwierdź adres",
+                "Open the link to confirm this address for your eBOK account.",
+            ),
+            Mail::EmailChangeNotice { new_email } => (
+                format!("Zmiana adresu e-mail w eBOK — {}", utility.name),
+                vec![
+                    format!(
+                        "Poproszono o zmianę adresu e-mail Twojego konta na {new_email}. Zmiana \
+                         nastąpi po potwierdzeniu z nowego adresu."
+                    ),
+                    "Jeśli to nie Ty, zmień hasło i skontaktuj się z biurem obsługi klienta."
+                        .to_string(),
+                ],
+                None,
+                "",
+                "A change of your account's e-mail address was requested.",
+            ),
+        };
+        let text = Text {
+            greeting: &greeting,
+            lines: &lines,
+            link: link.as_deref(),
+            english,
+            utility: &utility.name,
+        }
+        .render()
+        .map_err(|e| anyhow::anyhow!("rendering account e-mail: {e}"))?;
+        let html = Html {
+            subject: &subject,
+            greeting: &greeting,
+            lines: &lines,
+            link: link.as_deref(),
+            link_label,
+            english,
+            utility: &utility.name,
+        }
+        .render()
+        .map_err(|e| anyhow::anyhow!("rendering account e-mail: {e}"))?;
+        let Some(sender) = &self.sender else {
+            tracing::warn!(
+                utility = %utility.slug,
+                link = link.as_deref().unwrap_or("-"),
+                "e-mail is not configured: account e-mail not sent (link written here instead)"
+            );
+            return Ok(());
+        };
+        let message = EmailMessage {
+            to: to.to_string(),
+            to_name: to_name.map(str::to_string),
+            subject,
+            text,
+            html,
+            message_id: message_id_header(&secret::new_token(), &self.public_url),
+        };
+        match sender.send(&message).await {
+            Outcome::Sent { .. } => Ok(()),
+            Outcome::TargetGone { reason } => {
+                tracing::info!(%reason, "account e-mail refused by the recipient's server");
+                Err(AccountError::Invalid {
+                    field: "email",
+                    detail: "Serwer poczty odrzucił ten adres. Sprawdź, czy jest poprawny.".into(),
+                })
+            }
+            Outcome::Retry { reason, .. } | Outcome::Failed { reason } => {
+                tracing::warn!(%reason, "account e-mail not sent");
+                Err(AccountError::MailNotSent)
+            }
+        }
+    }
+}

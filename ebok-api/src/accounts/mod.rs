@@ -1,0 +1,705 @@
+//! Resident accounts, without HTTP: registration with an e-mailed activation link, login with
+//! argon2id hashes and throttling, password reset, change of e-mail with re-confirmation, and
+//! linking an account to a customer with proof. The API and the portal call these; both show
+//! the errors ([`AccountError`]) in their own way.
+//!
+//! Nothing here tells a stranger whether an address has an account: registration of a taken
+//! address and a reset for an unknown one answer exactly as the normal case (the owner of a
+//! taken address gets an e-mail saying so).
+
+mod link;
+mod mail;
+mod password_rules;
+pub mod throttle;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ebok_common::audit::{self, Actor, AuditEntry};
+use serde_json::json;
+use sqlx::PgPool;
+
+pub use link::{LinkedCustomer, issue_link_code, link_customer, linked_customers};
+pub use mail::AccountMailer;
+
+use crate::password;
+use crate::secret;
+
+/// How long e-mailed links work.
+pub const ACTIVATION_TTL: Duration = Duration::from_secs(48 * 3600);
+pub const RESET_TTL: Duration = Duration::from_secs(3600);
+pub const EMAIL_CHANGE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid {field}: {detail}")]
+    Invalid { field: &'static str, detail: String },
+    #[error("wrong e-mail or password")]
+    BadCredentials,
+    #[error("account not active")]
+    NotActive,
+    #[error("too many attempts")]
+    Throttled { retry_after: Duration },
+    #[error("link invalid or expired")]
+    LinkInvalid,
+    #[error("the e-mail could not be sent")]
+    MailNotSent,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AccountError {
+    fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        AccountError::Invalid {
+            field,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A utility as account e-mails need it.
+#[derive(Debug, Clone)]
+pub struct UtilityRef {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+pub async fn utility_by_slug(pool: &PgPool, slug: &str) -> sqlx::Result<Option<UtilityRef>> {
+    sqlx::query_as!(
+        UtilityRef,
+        "SELECT id, slug, name FROM utilities WHERE active AND slug = $1",
+        slug
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// A normalised e-mail address: trimmed, one `@`, a dot in the domain, at most 254 characters.
+pub fn parse_email(raw: &str) -> Result<String, AccountError> {
+    let email = raw.trim();
+    let bad = || AccountError::invalid("email", "Podaj poprawny adres e-mail, np. jan@example.pl.");
+    if email.is_empty() || email.len() > 254 || email.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.ends_with('.') {
+        return Err(bad());
+    }
+    Ok(email.to_string())
+}
+
+pub struct Registration<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a str,
+    pub password_repeat: &'a str,
+    pub accept_terms: bool,
+}
+
+/// Registers a resident account (pending until the e-mailed link is opened) and sends the link.
+/// A taken address gets an e-mail saying so instead (or a fresh link while still pending); the
+/// caller cannot tell the cases apart.
+pub async fn register(
+    pool: &PgPool,
+    mailer: &AccountMailer,
+    utility: &UtilityRef,
+    form: &Registration<'_>,
+) -> Result<(), AccountError> {
+    let email = parse_email(form.email)?;
+    let name = form.display_name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AccountError::invalid(
+            "display_name",
+            "Podaj imię i nazwisko lub nazwę (do 100 znaków).",
+        ));
+    }
+    password_rules::check(form.password, &email)?;
+    if form.password != form.password_repeat {
+        return Err(AccountError::invalid(
+            "password_repeat",
+            "Hasła nie są takie same.",
+        ));
+    }
+    if !form.accept_terms {
+        return Err(AccountError::invalid(
+            "accept_terms",
+            "Aby założyć konto, zaakceptuj regulamin eBOK.",
+        ));
+    }
+    if throttle::blocked(
+        pool,
+        throttle::MAIL_PER_ADDRESS,
+        &mail_key(utility.id, &email),
+    )
+    .await?
+    .is_some()
+    {
+        // Silently: the answer must not differ from a normal registration.
+        return Ok(());
+    }
+    let hash = hash_off_thread(form.password.to_string()).await?;
+    let mut tx = pool.begin().await?;
+    let existing = sqlx::query!(
+        r#"SELECT id, status::text AS "status!" FROM user_accounts
+           WHERE utility_id = $1 AND lower(email) = lower($2)"#,
+        utility.id,
+        email,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let mail = match existing {
+        Some(account) if account.status == "pending_activation" => {
+            sqlx::query!(
+                "UPDATE user_accounts SET password_hash = $2, display_name = $3 WHERE id = $1",
+                account.id,
+                hash,
+                name,
+            )
+            .execute(&mut *tx)
+            .await?;
+            let token =
+                new_link(&mut tx, utility.id, account.id, Purpose::Activation, None).await?;
+            mail::Mail::Activation { token }
+        }
+        Some(_) => mail::Mail::AlreadyRegistered,
+        None => {
+            let id = sqlx::query_scalar!(
+                r#"INSERT INTO user_accounts (utility_id, email, password_hash, role, status,
+                                              display_name, password_changed_at)
+                   VALUES ($1, $2, $3, 'resident', 'pending_activation', $4, now())
+                   RETURNING id"#,
+                utility.id,
+                email,
+                hash,
+                name,
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            audit::record(
+                &mut tx,
+                &AuditEntry {
+                    utility_id: Some(utility.id),
+                    actor: Actor::Resident { account_id: id },
+                    action: "account.registered",
+                    entity_type: Some("user_account"),
+                    entity_id: Some(id.to_string()),
+                    details: json!({}),
+                    request_id: None,
+                },
+            )
+            .await?;
+            let token = new_link(&mut tx, utility.id, id, Purpose::Activation, None).await?;
+            mail::Mail::Activation { token }
+        }
+    };
+    throttle::record(
+        &mut *tx,
+        throttle::MAIL_PER_ADDRESS,
+        &mail_key(utility.id, &email),
+        false,
+    )
+    .await?;
+    tx.commit().await?;
+    mailer.send(utility, &email, Some(name), mail).await
+}
+
+/// Opens an activation link: the account becomes active. Returns the account id.
+pub async fn activate(pool: &PgPool, utility_id: i64, token: &str) -> Result<i64, AccountError> {
+    let mut tx = pool.begin().await?;
+    let (account_id, _) = use_link(&mut tx, utility_id, token, Purpose::Activation).await?;
+    sqlx::query!(
+        r#"UPDATE user_accounts SET status = 'active', activated_at = coalesce(activated_at, now())
+           WHERE id = $1 AND status = 'pending_activation'"#,
+        account_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: Actor::Resident { account_id },
+            action: "account.activated",
+            entity_type: Some("user_account"),
+            entity_id: Some(account_id.to_string()),
+            details: json!({}),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(account_id)
+}
+
+/// Who logged in.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub account_id: i64,
+    pub utility_id: i64,
+    pub role: String,
+}
+
+/// Checks a login. Throttled per account (5 failures in 15 minutes) and per client address
+/// (30); an unknown address costs as much time as a known one.
+pub async fn login(
+    pool: &PgPool,
+    utility_id: i64,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<LoggedIn, AccountError> {
+    let email = email.trim().to_lowercase();
+    let account_key = format!("{utility_id}:{email}");
+    let address_key = client.map(|a| a.to_string());
+    let mut wait = throttle::blocked(pool, throttle::LOGIN_PER_ACCOUNT, &account_key).await?;
+    if let Some(address) = &address_key {
+        let by_address = throttle::blocked(pool, throttle::LOGIN_PER_ADDRESS, address).await?;
+        wait = wait.max(by_address);
+    }
+    if let Some(retry_after) = wait {
+        return Err(AccountError::Throttled { retry_after });
+    }
+    let account = sqlx::query!(
+        r#"SELECT id, password_hash, role::text AS "role!", status::text AS "status!"
+           FROM user_accounts WHERE utility_id = $1 AND lower(email) = $2"#,
+        utility_id,
+        email,
+    )
+    .fetch_optional(pool)
+    .await?;
+    let stored = account
+        .as_ref()
+        .and_then(|a| a.password_hash.clone())
+        .unwrap_or_else(|| password::DUMMY_HASH.clone());
+    let matches = verify_off_thread(password.to_string(), stored).await?;
+    let ok = matches && account.is_some();
+    throttle::record(pool, throttle::LOGIN_PER_ACCOUNT, &account_key, ok).await?;
+    if let Some(address) = &address_key {
+        throttle::record(pool, throttle::LOGIN_PER_ADDRESS, address, ok).await?;
+    }
+    let account = match account {
+        Some(a) if ok => a,
+        _ => return Err(AccountError::BadCredentials),
+    };
+    if account.status != "active" {
+        return Err(AccountError::NotActive);
+    }
+    sqlx::query!(
+        "UPDATE user_accounts SET last_login_at = now() WHERE id = $1",
+        account.id
+    )
+    .execute(pool)
+    .await?;
+    Ok(LoggedIn {
+        account_id: account.id,
+        utility_id,
+        role: account.role,
+    })
+}
+
+/// Sends a password reset link if the address has an active account; answers the same either
+/// way.
+pub async fn request_password_reset(
+    pool: &PgPool,
+    mailer: &AccountMailer,
+    utility: &UtilityRef,
+    email: &str,
+) -> Result<(), AccountError> {
+    let email = parse_email(email)?;
+    let key = mail_key(utility.id, &email);
+    if throttle::blocked(pool, throttle::MAIL_PER_ADDRESS, &key)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    let account = sqlx::query!(
+        r#"SELECT id, email, display_name FROM user_accounts
+           WHERE utility_id = $1 AND lower(email) = lower($2) AND status = 'active'"#,
+        utility.id,
+        email,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    throttle::record(&mut *tx, throttle::MAIL_PER_ADDRESS, &key, false).await?;
+    let Some(account) = account else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    let token = new_link(
+        &mut tx,
+        utility.id,
+        account.id,
+        Purpose::PasswordReset,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    mailer
+        .send(
+            utility,
+            &account.email,
+            Some(&account.display_name),
+            mail::Mail::PasswordReset { token },
+        )
+        .await
+}
+
+/// Sets a new password from a reset link; every session of the account ends.
+pub async fn reset_password(
+    pool: &PgPool,
+    utility_id: i64,
+    token: &str,
+    new_password: &str,
+    repeat: &str,
+) -> Result<i64, AccountError> {
+    let mut tx = pool.begin().await?;
+    let (account_id, _) = use_link(&mut tx, utility_id, token, Purpose::PasswordReset).await?;
+    let email = sqlx::query_scalar!("SELECT email FROM user_accounts WHERE id = $1", account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    password_rules::check(new_password, &email)?;
+    if new_password != repeat {
+        return Err(AccountError::invalid(
+            "password_repeat",
+            "Hasła nie są takie same.",
+        ));
+    }
+    let hash = hash_off_thread(new_password.to_string()).await?;
+    set_password(
+        &mut tx,
+        utility_id,
+        account_id,
+        &hash,
+        "account.password_reset",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(account_id)
+}
+
+/// Changes the password of a logged-in account (the current one must be given); every other
+/// session of the account ends.
+pub async fn change_password(
+    pool: &PgPool,
+    utility_id: i64,
+    account_id: i64,
+    keep_session: Option<i64>,
+    current: &str,
+    new_password: &str,
+    repeat: &str,
+) -> Result<(), AccountError> {
+    let row = sqlx::query!(
+        "SELECT email, password_hash FROM user_accounts WHERE id = $1 AND utility_id = $2",
+        account_id,
+        utility_id
+    )
+    .fetch_one(pool)
+    .await?;
+    let stored = row.password_hash.unwrap_or_default();
+    if !verify_off_thread(current.to_string(), stored).await? {
+        return Err(AccountError::invalid(
+            "current_password",
+            "Obecne hasło jest nieprawidłowe.",
+        ));
+    }
+    password_rules::check(new_password, &row.email)?;
+    if new_password != repeat {
+        return Err(AccountError::invalid(
+            "password_repeat",
+            "Hasła nie są takie same.",
+        ));
+    }
+    let hash = hash_off_thread(new_password.to_string()).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "UPDATE user_accounts SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+        account_id,
+        hash
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE sessions SET revoked_at = now(), revoked_reason = 'password changed'
+           WHERE account_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2"#,
+        account_id,
+        keep_session
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit_simple(&mut tx, utility_id, account_id, "account.password_changed").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts a change of e-mail: the link goes to the NEW address; the old one gets a notice.
+pub async fn request_email_change(
+    pool: &PgPool,
+    mailer: &AccountMailer,
+    utility: &UtilityRef,
+    account_id: i64,
+    new_email: &str,
+) -> Result<(), AccountError> {
+    let new_email = parse_email(new_email)?;
+    let mut tx = pool.begin().await?;
+    let account = sqlx::query!(
+        "SELECT email, display_name FROM user_accounts WHERE id = $1 AND utility_id = $2",
+        account_id,
+        utility.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if account.email.eq_ignore_ascii_case(&new_email) {
+        return Err(AccountError::invalid(
+            "email",
+            "To jest obecny adres konta.",
+        ));
+    }
+    let taken = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM user_accounts
+                          WHERE utility_id = $1 AND lower(email) = lower($2)) AS "taken!""#,
+        utility.id,
+        new_email
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if taken {
+        // The owner of the other account would learn nothing from an error; tell this user
+        // plainly, as they are logged in and the address is theirs to know.
+        return Err(AccountError::invalid(
+            "email",
+            "Ten adres jest już używany przez inne konto.",
+        ));
+    }
+    let token = new_link(
+        &mut tx,
+        utility.id,
+        account_id,
+        Purpose::EmailChange,
+        Some(&new_email),
+    )
+    .await?;
+    tx.commit().await?;
+    mailer
+        .send(
+            utility,
+            &new_email,
+            Some(&account.display_name),
+            mail::Mail::EmailChange { token },
+        )
+        .await?;
+    mailer
+        .send(
+            utility,
+            &account.email,
+            Some(&account.display_name),
+            mail::Mail::EmailChangeNotice {
+                new_email: new_email.clone(),
+            },
+        )
+        .await
+}
+
+/// Confirms a change of e-mail from the link sent to the new address.
+pub async fn confirm_email_change(
+    pool: &PgPool,
+    utility_id: i64,
+    token: &str,
+) -> Result<i64, AccountError> {
+    let mut tx = pool.begin().await?;
+    let (account_id, new_email) =
+        use_link(&mut tx, utility_id, token, Purpose::EmailChange).await?;
+    let new_email = new_email.ok_or(AccountError::LinkInvalid)?;
+    let old = sqlx::query_scalar!(
+        "SELECT email FROM user_accounts WHERE id = $1 FOR UPDATE",
+        account_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let changed = sqlx::query!(
+        "UPDATE user_accounts SET email = $2 WHERE id = $1",
+        account_id,
+        new_email
+    )
+    .execute(&mut *tx)
+    .await;
+    match changed {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            return Err(AccountError::invalid(
+                "email",
+                "Ten adres jest już używany przez inne konto.",
+            ));
+        }
+        other => {
+            other?;
+        }
+    }
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: Actor::Resident { account_id },
+            action: "account.email_changed",
+            entity_type: Some("user_account"),
+            entity_id: Some(account_id.to_string()),
+            details: json!({ "from": old, "to": new_email }),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(account_id)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Activation,
+    PasswordReset,
+    EmailChange,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Activation => "activation",
+            Purpose::PasswordReset => "password_reset",
+            Purpose::EmailChange => "email_change",
+        }
+    }
+
+    fn ttl(self) -> Duration {
+        match self {
+            Purpose::Activation => ACTIVATION_TTL,
+            Purpose::PasswordReset => RESET_TTL,
+            Purpose::EmailChange => EMAIL_CHANGE_TTL,
+        }
+    }
+}
+
+/// A new one-time link; earlier unused links of the same purpose stop working.
+async fn new_link(
+    conn: &mut sqlx::PgConnection,
+    utility_id: i64,
+    account_id: i64,
+    purpose: Purpose,
+    new_email: Option<&str>,
+) -> sqlx::Result<String> {
+    sqlx::query!(
+        r#"UPDATE account_tokens SET used_at = now()
+           WHERE account_id = $1 AND purpose = $2::text::account_token_purpose AND used_at IS NULL"#,
+        account_id,
+        purpose.as_str()
+    )
+    .execute(&mut *conn)
+    .await?;
+    let token = secret::new_token();
+    sqlx::query!(
+        r#"INSERT INTO account_tokens (utility_id, account_id, purpose, token_hash, new_email,
+                                       expires_at)
+           VALUES ($1, $2, $3::text::account_token_purpose, $4, $5,
+                   now() + make_interval(secs => $6))"#,
+        utility_id,
+        account_id,
+        purpose.as_str(),
+        secret::digest(&token),
+        new_email,
+        purpose.ttl().as_secs_f64(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(token)
+}
+
+/// Uses a one-time link: returns the account and the address being confirmed (e-mail change).
+async fn use_link(
+    conn: &mut sqlx::PgConnection,
+    utility_id: i64,
+    token: &str,
+    purpose: Purpose,
+) -> Result<(i64, Option<String>), AccountError> {
+    let row = sqlx::query!(
+        r#"UPDATE account_tokens SET used_at = now()
+           WHERE token_hash = $1 AND utility_id = $2 AND purpose = $3::text::account_token_purpose
+             AND used_at IS NULL AND expires_at > now()
+           RETURNING account_id, new_email"#,
+        secret::digest(token.trim()),
+        utility_id,
+        purpose.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AccountError::LinkInvalid)?;
+    Ok((row.account_id, row.new_email))
+}
+
+async fn set_password(
+    conn: &mut sqlx::PgConnection,
+    utility_id: i64,
+    account_id: i64,
+    hash: &str,
+    action: &str,
+) -> Result<(), AccountError> {
+    sqlx::query!(
+        r#"UPDATE user_accounts SET password_hash = $2, password_changed_at = now(),
+                  status = CASE WHEN status = 'locked' THEN 'active'::account_status ELSE status END
+           WHERE id = $1"#,
+        account_id,
+        hash
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE sessions SET revoked_at = now(), revoked_reason = 'password reset'
+           WHERE account_id = $1 AND revoked_at IS NULL"#,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit_simple(conn, utility_id, account_id, action).await?;
+    Ok(())
+}
+
+async fn audit_simple(
+    conn: &mut sqlx::PgConnection,
+    utility_id: i64,
+    account_id: i64,
+    action: &str,
+) -> sqlx::Result<i64> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: Actor::Resident { account_id },
+            action,
+            entity_type: Some("user_account"),
+            entity_id: Some(account_id.to_string()),
+            details: json!({}),
+            request_id: None,
+        },
+    )
+    .await
+}
+
+fn mail_key(utility_id: i64, email: &str) -> String {
+    format!("{utility_id}:{}", email.to_lowercase())
+}
+
+/// Argon2id takes tens of milliseconds of CPU: off the async threads.
+async fn hash_off_thread(password: String) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing task: {e}"))?
+        .map_err(AccountError::Internal)
+}
+
+async fn verify_off_thread(password: String, stored: String) -> Result<bool, AccountError> {
+    Ok(
+        tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+            .await
+            .map_err(|e| anyhow::anyhow!("verifying task: {e}"))?,
+    )
+}

@@ -1,0 +1,147 @@
+//! The logged-in resident's own account: profile, change of e-mail and password, the customers
+//! the account acts for (linking with the code from a paper invoice).
+
+use crate::extract::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts::{self, LinkedCustomer};
+use crate::auth::Resident;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub account_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub utility_slug: String,
+    pub utility_name: String,
+    pub customers: Vec<LinkedCustomer>,
+}
+
+/// The account, its utility and the customers it acts for.
+#[utoipa::path(get, path = "/me", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
+pub async fn me(State(state): State<AppState>, who: Resident) -> Result<Json<Me>, ApiError> {
+    let row = sqlx::query!(
+        r#"SELECT a.email, a.display_name, u.slug, u.name
+           FROM user_accounts a JOIN utilities u ON u.id = a.utility_id
+           WHERE a.id = $1 AND a.utility_id = $2"#,
+        who.account_id,
+        who.utility_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::Unauthorized)?;
+    Ok(Json(Me {
+        account_id: who.account_id,
+        email: row.email,
+        display_name: row.display_name,
+        utility_slug: row.slug,
+        utility_name: row.name,
+        customers: accounts::linked_customers(&state.pool, who.utility_id, who.account_id).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LinkRequest {
+    /// The customer number printed on invoices.
+    pub customer_number: String,
+    /// The one-time code printed on a paper invoice or letter.
+    pub code: String,
+}
+
+/// Link the account to a customer with the customer number and the code from a paper invoice.
+/// Wrong codes are throttled (5 an hour).
+#[utoipa::path(post, path = "/me/customers", tag = "account", security(("bearer" = [])),
+    request_body = LinkRequest,
+    responses((status = 201, body = LinkedCustomer), (status = 422, body = Problem),
+              (status = 429, body = Problem)))]
+pub async fn link(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(body): Json<LinkRequest>,
+) -> Result<(StatusCode, Json<LinkedCustomer>), ApiError> {
+    let linked = accounts::link_customer(
+        &state.pool,
+        who.utility_id,
+        who.account_id,
+        &body.customer_number,
+        &body.code,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(linked)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailChange {
+    pub email: String,
+}
+
+/// Change the account's e-mail: a confirmation link goes to the new address, a notice to the
+/// old one; nothing changes until the link is opened.
+#[utoipa::path(post, path = "/me/email", tag = "account", security(("bearer" = [])),
+    request_body = EmailChange,
+    responses((status = 202), (status = 422, body = Problem)))]
+pub async fn change_email(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(body): Json<EmailChange>,
+) -> Result<StatusCode, ApiError> {
+    let utility = utility_of(&state, who.utility_id).await?;
+    accounts::request_email_change(
+        &state.pool,
+        &state.mailer,
+        &utility,
+        who.account_id,
+        &body.email,
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub password: String,
+    pub password_repeat: String,
+}
+
+/// Change the password; every other session of the account ends.
+#[utoipa::path(post, path = "/me/password", tag = "account", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 204), (status = 422, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    accounts::change_password(
+        &state.pool,
+        who.utility_id,
+        who.account_id,
+        Some(who.session_id),
+        &body.current_password,
+        &body.password,
+        &body.password_repeat,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn utility_of(
+    state: &AppState,
+    utility_id: i64,
+) -> Result<accounts::UtilityRef, ApiError> {
+    sqlx::query_as!(
+        accounts::UtilityRef,
+        "SELECT id, slug, name FROM utilities WHERE id = $1",
+        utility_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,287 @@
+//! Meters and readings: the account's meters with their current reading, the reading on a
+//! chosen day (the last one at or before the end of that Warsaw day, with its actual time),
+//! history with daily or monthly consumption, the billing readings, CSV export and
+//! self-readings for meters without radio. Every call is scoped by the `account_meters` view
+//! (through `ebok_readings`): another resident's meter is simply not found.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use ebok_common::domain::time::local_day;
+use ebok_readings::access::{self, VisibleMeter};
+use ebok_readings::export;
+use ebok_readings::history::{self, Point, ReadError, Reading, Step};
+use ebok_readings::self_reading::{self, Photo, SelfReadingError, Submitted};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Resident;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Path, Query};
+use crate::state::AppState;
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::MeterNotFound => ApiError::NotFound,
+            ReadError::Invalid { field, detail } => ApiError::invalid(field, detail),
+            ReadError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<SelfReadingError> for ApiError {
+    fn from(error: SelfReadingError) -> Self {
+        match &error {
+            SelfReadingError::MeterNotFound => ApiError::NotFound,
+            SelfReadingError::Duplicate => ApiError::Conflict {
+                field: error.field().map(str::to_string),
+                detail: error.message().unwrap_or_default(),
+            },
+            SelfReadingError::Invalid { .. } | SelfReadingError::Implausible(_) => {
+                ApiError::invalid(
+                    error.field().unwrap_or("body"),
+                    error.message().unwrap_or_default(),
+                )
+            }
+            SelfReadingError::Db(_) => match error {
+                SelfReadingError::Db(e) => e.into(),
+                _ => unreachable!(),
+            },
+        }
+    }
+}
+
+/// The account's meters (current ones first) with their newest reading.
+#[utoipa::path(get, path = "/meters", tag = "meters", security(("bearer" = [])),
+    responses((status = 200, body = Vec<VisibleMeter>), (status = 401, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<Vec<VisibleMeter>>, ApiError> {
+    Ok(Json(access::meters(&state.pool, who.viewer()).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrentReading {
+    pub meter_id: i64,
+    /// The newest reading, `null` before the first.
+    pub reading: Option<Reading>,
+}
+
+/// The meter's newest reading.
+#[utoipa::path(get, path = "/meters/{id}/current", tag = "meters", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CurrentReading), (status = 404, body = Problem)))]
+pub async fn current(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+) -> Result<Json<CurrentReading>, ApiError> {
+    let reading = history::current(&state.pool, who.viewer(), id).await?;
+    Ok(Json(CurrentReading {
+        meter_id: id,
+        reading,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DayQuery {
+    /// The day (Europe/Warsaw), `YYYY-MM-DD`.
+    pub day: NaiveDate,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadingOnDay {
+    pub meter_id: i64,
+    pub day: NaiveDate,
+    /// The last reading at or before the end of `day` in Europe/Warsaw, with its actual time;
+    /// `null` when the meter had none by then.
+    pub reading: Option<Reading>,
+}
+
+/// The reading on a chosen day: the last reading at or before the end of that day
+/// (Europe/Warsaw), with its actual timestamp.
+#[utoipa::path(get, path = "/meters/{id}/reading", tag = "meters", security(("bearer" = [])),
+    params(("id" = i64, Path), DayQuery),
+    responses((status = 200, body = ReadingOnDay), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn reading_on_day(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+    Query(q): Query<DayQuery>,
+) -> Result<Json<ReadingOnDay>, ApiError> {
+    let reading = history::on_day(&state.pool, who.viewer(), id, q.day).await?;
+    Ok(Json(ReadingOnDay {
+        meter_id: id,
+        day: q.day,
+        reading,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RangeQuery {
+    /// First day (Europe/Warsaw), `YYYY-MM-DD`; default a year before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive; default today.
+    pub to: Option<NaiveDate>,
+    /// `day` (default) or `month`.
+    pub step: Option<Step>,
+}
+
+impl RangeQuery {
+    fn resolve(&self) -> (NaiveDate, NaiveDate, Step) {
+        let to = self.to.unwrap_or_else(|| local_day(Utc::now()));
+        let from = self.from.unwrap_or_else(|| to - chrono::Days::new(364));
+        (from, to, self.step.unwrap_or(Step::Day))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub meter_id: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub step: Step,
+    /// One point per day or month: the period's last reading and its consumption.
+    pub points: Vec<Point>,
+}
+
+/// History with daily or monthly consumption (at most 1,100 days or 240 months).
+#[utoipa::path(get, path = "/meters/{id}/history", tag = "meters", security(("bearer" = [])),
+    params(("id" = i64, Path), RangeQuery),
+    responses((status = 200, body = History), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<History>, ApiError> {
+    let (from, to, step) = q.resolve();
+    let points = history::history(&state.pool, who.viewer(), id, from, to, step).await?;
+    Ok(Json(History {
+        meter_id: id,
+        from,
+        to,
+        step,
+        points,
+    }))
+}
+
+/// The billing readings: the register at the end of each month, as monthly invoices use them.
+#[utoipa::path(get, path = "/meters/{id}/billing-readings", tag = "meters",
+    security(("bearer" = [])), params(("id" = i64, Path), RangeQuery),
+    responses((status = 200, body = History), (status = 404, body = Problem)))]
+pub async fn billing_readings(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<History>, ApiError> {
+    let (from, to, _) = q.resolve();
+    let points = history::billing_readings(&state.pool, who.viewer(), id, from, to).await?;
+    Ok(Json(History {
+        meter_id: id,
+        from,
+        to,
+        step: Step::Month,
+        points,
+    }))
+}
+
+/// The history as CSV for a spreadsheet (UTF-8 with BOM, `;`, decimal comma, Polish header).
+#[utoipa::path(get, path = "/meters/{id}/history.csv", tag = "meters",
+    security(("bearer" = [])), params(("id" = i64, Path), RangeQuery),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 404, body = Problem)))]
+pub async fn history_csv(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (from, to, step) = q.resolve();
+    csv_response(&state, who.viewer(), id, from, to, step).await
+}
+
+/// A CSV download of a meter's history (shared with the portal).
+pub(crate) async fn csv_response(
+    state: &AppState,
+    viewer: ebok_readings::access::Viewer,
+    id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    step: Step,
+) -> Result<impl IntoResponse + use<>, ApiError> {
+    let meter = history::meter_info(&state.pool, viewer, id).await?;
+    let points = history::history(&state.pool, viewer, id, from, to, step).await?;
+    let body = export::history_csv(&meter.serial, &points, step);
+    let name = format!("odczyty-{}-{from}-{to}.csv", sanitize(&meter.serial));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    ))
+}
+
+fn sanitize(serial: &str) -> String {
+    serial
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SelfReadingRequest {
+    /// The register in litres (e.g. 123 456 for 123,456 m³).
+    pub litres: i64,
+    /// When it was read; default now.
+    pub measured_at: Option<DateTime<Utc>>,
+    /// Optional photo of the register: base64 of a JPEG, PNG or WebP file up to 5 MB.
+    pub photo_base64: Option<String>,
+}
+
+/// Enter a reading of a meter without radio (optionally with a photo). Checked against the
+/// meter's history: not lower than the last reading (unless the meter was replaced), not
+/// absurdly high, not older than the newest reading.
+#[utoipa::path(post, path = "/meters/{id}/readings", tag = "meters", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = SelfReadingRequest,
+    responses((status = 201, body = Submitted), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn self_reading(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+    Json(body): Json<SelfReadingRequest>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let photo = match body.photo_base64.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(b64) => Some(Photo {
+            content_type: String::new(),
+            bytes: base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| {
+                    ApiError::invalid("photo_base64", "Zdjęcie nie jest poprawnym base64.")
+                })?,
+        }),
+    };
+    let at = body.measured_at.unwrap_or_else(Utc::now);
+    let submitted =
+        self_reading::submit(&state.pool, who.viewer(), id, body.litres, at, photo).await?;
+    Ok((StatusCode::CREATED, Json(submitted)))
+}

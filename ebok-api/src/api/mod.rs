@@ -1,0 +1,96 @@
+//! The JSON API under `/api/v1`, for the mobile app and other clients, described by the
+//! OpenAPI 3.1 document at `/api/openapi.json` (browsable at `/api/docs`). Every handler
+//! documents itself with `#[utoipa::path]` and is registered through `utoipa_axum`'s router, so
+//! a route cannot exist without its description. Errors are problem+json (RFC 9457) naming the
+//! field.
+
+pub mod auth;
+pub mod consents;
+pub mod inbox;
+pub mod me;
+pub mod meters;
+pub mod rules;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eBOK API",
+        description = "Elektroniczne Biuro Obsługi Klienta przedsiębiorstwa wodociągowego: \
+                       konto, liczniki i odczyty, alarmy, zgody, powiadomienia. \
+                       The customer portal API of a water and sewage utility. Errors are \
+                       `application/problem+json` with the offending `field` named."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Rejestracja, logowanie, hasło · registration, login, password"),
+        (name = "account", description = "Moje konto · the logged-in account"),
+        (name = "meters", description = "Liczniki i odczyty · meters and readings"),
+        (name = "alarms", description = "Alarmy mieszkańca · resident alarm rules"),
+        (name = "consents", description = "Zgody · consents"),
+        (name = "notifications", description = "Powiadomienia i urządzenia · inbox, preferences, devices"),
+        (name = "public", description = "Publiczne · public information")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from POST /utilities/{slug}/token (10 minutes).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes of `/api/v1` with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(crate::utilities::list_json))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::activate))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::revoke))
+        .routes(routes!(auth::request_reset))
+        .routes(routes!(auth::confirm_reset))
+        .routes(routes!(me::me))
+        .routes(routes!(me::link))
+        .routes(routes!(me::change_email))
+        .routes(routes!(me::change_password))
+        .routes(routes!(consents::list, consents::grant))
+        .routes(routes!(consents::withdraw))
+        .routes(routes!(inbox::list))
+        .routes(routes!(inbox::mark_read))
+        .routes(routes!(inbox::preferences, inbox::set_preferences))
+        .routes(routes!(inbox::register_device))
+        .routes(routes!(inbox::unregister_device))
+        .routes(routes!(meters::list))
+        .routes(routes!(meters::current))
+        .routes(routes!(meters::reading_on_day))
+        .routes(routes!(meters::history))
+        .routes(routes!(meters::billing_readings))
+        .routes(routes!(meters::history_csv))
+        .routes(routes!(meters::self_reading))
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules::get, rules::delete))
+        .routes(routes!(rules::set_enabled))
+        .routes(routes!(rules::triggers))
+}

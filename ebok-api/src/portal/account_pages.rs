@@ -1,0 +1,602 @@
+//! The account pages of the portal: registration, activation, login and logout, password reset,
+//! the account page (change of e-mail and password) and linking to a customer.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+
+use super::shell::{self, Ctx, FormState, Layout};
+use crate::accounts::{self, LinkedCustomer, Registration};
+use crate::auth::web;
+use crate::client::ClientAddr;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type Page = Result<Response, Response>;
+type Fields = HashMap<String, String>;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    layout: Layout,
+    f: FormState,
+    done: bool,
+}
+
+pub async fn register_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    if ctx.session.is_some() {
+        return Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response());
+    }
+    Ok(RegisterPage {
+        layout: ctx.layout(&state, "rejestracja").await,
+        f: FormState::default(),
+        done: false,
+    }
+    .into_response())
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let mut f = FormState::from_values(fields);
+    let result = accounts::register(
+        &state.pool,
+        &state.mailer,
+        &ctx.utility,
+        &Registration {
+            email: f.value("email"),
+            display_name: f.value("display_name"),
+            password: f.value("password"),
+            password_repeat: f.value("password_repeat"),
+            accept_terms: f.checked("accept_terms"),
+        },
+    )
+    .await;
+    let done = match result {
+        Ok(()) => true,
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            false
+        }
+    };
+    Ok(RegisterPage {
+        layout: ctx.layout(&state, "rejestracja").await,
+        f,
+        done,
+    }
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn activate(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<TokenQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let token = q.token.unwrap_or_default();
+    match accounts::activate(&state.pool, ctx.utility.id, &token).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("{}/logowanie?aktywowano=1", ctx.base())).into_response())
+        }
+        Err(accounts::AccountError::LinkInvalid) => {
+            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
+        }
+        Err(e) => Err(shell::internal(e)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    f: FormState,
+    notice: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    aktywowano: Option<String>,
+    link: Option<String>,
+    haslo: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    if ctx.session.is_some() {
+        return Ok(Redirect::to(&shell::safe_next(&slug, q.next.as_deref())).into_response());
+    }
+    let notice = if q.aktywowano.is_some() {
+        Some("Konto aktywne. Możesz się zalogować.".to_string())
+    } else if q.link.is_some() {
+        Some("Link jest nieważny, wygasł albo został już użyty.".to_string())
+    } else if q.haslo.is_some() {
+        Some("Hasło zostało zmienione. Zaloguj się nowym hasłem.".to_string())
+    } else if q.email.is_some() {
+        Some("Adres e-mail został zmieniony. Zaloguj się nowym adresem.".to_string())
+    } else {
+        None
+    };
+    let mut values = Fields::new();
+    if let Some(next) = q.next {
+        values.insert("next".into(), next);
+    }
+    Ok(LoginPage {
+        layout: ctx.layout(&state, "logowanie").await,
+        f: FormState::from_values(values),
+        notice,
+    }
+    .into_response())
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ClientAddr(peer): ClientAddr,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let mut f = FormState::from_values(fields);
+    let result = accounts::login(
+        &state.pool,
+        ctx.utility.id,
+        f.value("email"),
+        f.value("password"),
+        peer,
+    )
+    .await;
+    match result {
+        Ok(who) if who.role == "resident" => {
+            let client = headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let token = web::start(&state.pool, &who, client)
+                .await
+                .map_err(shell::internal)?;
+            let jar = jar.add(web::cookie(token, &slug, state.secure_cookies));
+            let next = shell::safe_next(&slug, Some(f.value("next")));
+            Ok((jar, Redirect::to(&next)).into_response())
+        }
+        Ok(_) => {
+            f.add(
+                "form",
+                "To konto nie jest kontem mieszkańca. Pracownicy logują się w panelu obsługi.",
+            );
+            login_page(&state, &ctx, f).await
+        }
+        Err(accounts::AccountError::BadCredentials) => {
+            f.add("password", "Nieprawidłowy adres e-mail lub hasło.");
+            login_page(&state, &ctx, f).await
+        }
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            login_page(&state, &ctx, f).await
+        }
+    }
+}
+
+async fn login_page(state: &AppState, ctx: &Ctx, f: FormState) -> Page {
+    Ok((
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        LoginPage {
+            layout: ctx.layout(state, "logowanie").await,
+            f,
+            notice: None,
+        },
+    )
+        .into_response())
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    if let Some(session) = &ctx.session {
+        shell::csrf_ok(session, &fields)?;
+        if let Some(cookie) = jar.get(web::COOKIE) {
+            web::end(&state.pool, cookie.value())
+                .await
+                .map_err(shell::internal)?;
+        }
+    }
+    let jar = jar.add(web::removal(&slug));
+    Ok((jar, Redirect::to(&format!("/u/{slug}/"))).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "password_reset.html")]
+struct ResetPage {
+    layout: Layout,
+    f: FormState,
+    done: bool,
+    token: Option<String>,
+}
+
+pub async fn reset_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    Ok(ResetPage {
+        layout: ctx.layout(&state, "").await,
+        f: FormState::default(),
+        done: false,
+        token: None,
+    }
+    .into_response())
+}
+
+pub async fn reset_request(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let mut f = FormState::from_values(fields);
+    let done = match accounts::request_password_reset(
+        &state.pool,
+        &state.mailer,
+        &ctx.utility,
+        f.value("email"),
+    )
+    .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            false
+        }
+    };
+    Ok(ResetPage {
+        layout: ctx.layout(&state, "").await,
+        f,
+        done,
+        token: None,
+    }
+    .into_response())
+}
+
+pub async fn new_password_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<TokenQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    Ok(ResetPage {
+        layout: ctx.layout(&state, "").await,
+        f: FormState::default(),
+        done: false,
+        token: Some(q.token.unwrap_or_default()),
+    }
+    .into_response())
+}
+
+pub async fn new_password(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let mut f = FormState::from_values(fields);
+    let token = f.value("token").to_string();
+    match accounts::reset_password(
+        &state.pool,
+        ctx.utility.id,
+        &token,
+        f.value("password"),
+        f.value("password_repeat"),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("{}/logowanie?haslo=1", ctx.base())).into_response()),
+        Err(accounts::AccountError::LinkInvalid) => {
+            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
+        }
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            Ok(ResetPage {
+                layout: ctx.layout(&state, "").await,
+                f,
+                done: false,
+                token: Some(token),
+            }
+            .into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    csrf: String,
+    display_name: String,
+    email: String,
+    customers: Vec<LinkedCustomer>,
+    email_form: FormState,
+    password_form: FormState,
+    notice: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AccountQuery {
+    token: Option<String>,
+    wyslano: Option<String>,
+    haslo: Option<String>,
+}
+
+/// `GET /u/{slug}/konto`; with `?token=` it confirms a change of e-mail first.
+pub async fn account(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<AccountQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/konto"))?;
+    let notice = if q.wyslano.is_some() {
+        Some(
+            "Wysłaliśmy link potwierdzający na nowy adres. Adres zmieni się po jego otwarciu."
+                .into(),
+        )
+    } else if q.haslo.is_some() {
+        Some("Hasło zostało zmienione.".into())
+    } else {
+        None
+    };
+    let _ = q.token;
+    account_page(
+        &state,
+        &ctx,
+        session,
+        FormState::default(),
+        FormState::default(),
+        notice,
+    )
+    .await
+}
+
+/// `GET /u/{slug}/konto/email?token=…`: the link from the confirmation e-mail (may be opened
+/// without being logged in, e.g. on another device).
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<TokenQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    match accounts::confirm_email_change(&state.pool, ctx.utility.id, &q.token.unwrap_or_default())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("{}/logowanie?email=1", ctx.base())).into_response()),
+        Err(accounts::AccountError::LinkInvalid | accounts::AccountError::Invalid { .. }) => {
+            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
+        }
+        Err(e) => Err(shell::internal(e)),
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &web::PortalSession,
+    email_form: FormState,
+    password_form: FormState,
+    notice: Option<String>,
+) -> Page {
+    let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
+        .await
+        .map_err(shell::internal)?;
+    let status = if email_form.has_errors() || password_form.has_errors() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        AccountPage {
+            layout: ctx.layout(state, "konto").await,
+            csrf: session.csrf.clone(),
+            display_name: session.display_name.clone(),
+            email: session.email.clone(),
+            customers,
+            email_form,
+            password_form,
+            notice,
+        },
+    )
+        .into_response())
+}
+
+pub async fn change_email(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/konto"))?;
+    shell::csrf_ok(session, &fields)?;
+    let mut f = FormState::from_values(fields);
+    match accounts::request_email_change(
+        &state.pool,
+        &state.mailer,
+        &ctx.utility,
+        session.account_id,
+        f.value("email"),
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("{}/konto?wyslano=1", ctx.base())).into_response()),
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            account_page(&state, &ctx, session, f, FormState::default(), None).await
+        }
+    }
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/konto"))?;
+    shell::csrf_ok(session, &fields)?;
+    let mut f = FormState::from_values(fields);
+    match accounts::change_password(
+        &state.pool,
+        session.utility_id,
+        session.account_id,
+        Some(session.session_id),
+        f.value("current_password"),
+        f.value("password"),
+        f.value("password_repeat"),
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("{}/konto?haslo=1", ctx.base())).into_response()),
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            account_page(&state, &ctx, session, FormState::default(), f, None).await
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "link.html")]
+struct LinkPage {
+    layout: Layout,
+    csrf: String,
+    f: FormState,
+    customers: Vec<LinkedCustomer>,
+}
+
+pub async fn link_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/powiazanie"))?;
+    link_page(&state, &ctx, session, FormState::default()).await
+}
+
+async fn link_page(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &web::PortalSession,
+    f: FormState,
+) -> Page {
+    let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
+        .await
+        .map_err(shell::internal)?;
+    let status = if f.has_errors() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        LinkPage {
+            layout: ctx.layout(state, "konto").await,
+            csrf: session.csrf.clone(),
+            f,
+            customers,
+        },
+    )
+        .into_response())
+}
+
+pub async fn link(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/powiazanie"))?;
+    shell::csrf_ok(session, &fields)?;
+    let mut f = FormState::from_values(fields);
+    match accounts::link_customer(
+        &state.pool,
+        session.utility_id,
+        session.account_id,
+        f.value("customer_number"),
+        f.value("code"),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response()),
+        Err(e) => {
+            if let Some(response) = f.add_api_error(ApiError::from(e)) {
+                return Err(response);
+            }
+            link_page(&state, &ctx, session, f).await
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! The dashboard and the meter pages: current readings, the reading on a chosen day, history
+//! with a server-rendered SVG chart (no JavaScript), billing readings, CSV export and the
+//! self-reading form for meters without radio.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use chrono::{Days, NaiveDate, Utc};
+use ebok_common::domain::time::local_day;
+use ebok_readings::access::{self, VisibleMeter};
+use ebok_readings::chart::{self, format_instant, format_m3, format_period};
+use ebok_readings::export::source_label;
+use ebok_readings::history::{self, Point, ReadError, Step};
+use ebok_readings::self_reading::{self, Photo};
+use mobile_push::inbox::{self, InboxItem};
+
+use super::shell::{self, Ctx, FormState, Layout};
+use crate::accounts::{self, LinkedCustomer};
+use crate::auth::web::PortalSession;
+use crate::state::AppState;
+
+type Page = Result<Response, Response>;
+
+/// A meter line on the dashboard.
+struct MeterLine {
+    id: i64,
+    serial: String,
+    purpose: &'static str,
+    address: String,
+    current: Option<String>,
+    current_at: String,
+    removed: bool,
+}
+
+fn purpose_pl(purpose: &str) -> &'static str {
+    match purpose {
+        "garden" => "ogrodowy",
+        "sewage" => "ścieki",
+        _ => "główny",
+    }
+}
+
+fn m3(litres: i64) -> String {
+    format!("{} m³", format_m3(litres))
+}
+
+impl From<&VisibleMeter> for MeterLine {
+    fn from(m: &VisibleMeter) -> Self {
+        MeterLine {
+            id: m.id,
+            serial: m.serial.clone(),
+            purpose: purpose_pl(&m.purpose),
+            address: m.address.clone(),
+            current: m.latest_litres.map(m3),
+            current_at: m.latest_at.map(format_instant).unwrap_or_default(),
+            removed: m.removed_at.is_some(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    layout: Layout,
+    display_name: String,
+    customers: Vec<LinkedCustomer>,
+    meters: Vec<MeterLine>,
+    chart: Option<String>,
+    chart_meter: String,
+    alarms: Vec<(String, String)>,
+    inbox: Vec<InboxItem>,
+}
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/pulpit"))?;
+    let viewer = session.viewer();
+    let meters = access::meters(&state.pool, viewer)
+        .await
+        .map_err(shell::internal)?;
+    let customers = accounts::linked_customers(&state.pool, viewer.utility_id, viewer.account_id)
+        .await
+        .map_err(shell::internal)?;
+    let today = local_day(Utc::now());
+    let (chart, chart_meter) = match meters.iter().find(|m| m.removed_at.is_none()) {
+        Some(m) => {
+            let points = history::history(
+                &state.pool,
+                viewer,
+                m.id,
+                today - Days::new(29),
+                today,
+                Step::Day,
+            )
+            .await
+            .map_err(read_error)?;
+            (
+                Some(chart::consumption_svg(
+                    &points,
+                    Step::Day,
+                    &format!("Zużycie dobowe — wodomierz {}", m.serial),
+                )),
+                format!("wodomierz {}", m.serial),
+            )
+        }
+        None => (None, String::new()),
+    };
+    let alarms = open_alarms(&state, session)
+        .await
+        .map_err(shell::internal)?;
+    let inbox = inbox::list(&state.pool, viewer.utility_id, viewer.account_id, None, 5)
+        .await
+        .map_err(shell::internal)?;
+    Ok(Dashboard {
+        layout: ctx.layout(&state, "pulpit").await,
+        display_name: session.display_name.clone(),
+        customers,
+        meters: meters.iter().map(MeterLine::from).collect(),
+        chart,
+        chart_meter,
+        alarms,
+        inbox,
+    }
+    .into_response())
+}
+
+/// Open device alarms of the account's meters: (meter serial, what).
+async fn open_alarms(
+    state: &AppState,
+    session: &PortalSession,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!(
+        r#"SELECT m.serial, a.kind::text AS "kind!", a.raised_at
+           FROM meter_alarms a JOIN meters m ON m.id = a.meter_id
+           WHERE a.state <> 'cleared' AND a.utility_id = $2
+             AND a.meter_id IN (SELECT meter_id FROM account_meters
+                                WHERE account_id = $1 AND utility_id = $2)
+           ORDER BY a.raised_at DESC LIMIT 20"#,
+        session.account_id,
+        session.utility_id,
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let what = match r.kind.as_str() {
+                "leak" => "wyciek wody",
+                "burst" => "pęknięcie lub duży wypływ",
+                "backflow" => "przepływ wsteczny",
+                "tamper" => "ingerencja w wodomierz (magnes)",
+                "dry" => "brak wody w wodomierzu",
+                "low_battery" => "słaba bateria",
+                "device_error" => "błąd urządzenia",
+                "no_data" => "brak danych z wodomierza",
+                "continuous_flow" => "ciągły przepływ wody",
+                _ => "alarm",
+            };
+            (
+                format!("Wodomierz {}", r.serial),
+                format!("{what} od {}", format_instant(r.raised_at)),
+            )
+        })
+        .collect())
+}
+
+fn read_error(error: ReadError) -> Response {
+    match error {
+        ReadError::MeterNotFound => shell::not_found(),
+        other => shell::internal(other),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "meter.html")]
+struct MeterPage {
+    layout: Layout,
+    csrf: String,
+    id: i64,
+    serial: String,
+    place: String,
+    notice: Option<String>,
+    current: Option<String>,
+    current_at: String,
+    current_source: String,
+    today: NaiveDate,
+    day_value: String,
+    day_error: Option<String>,
+    day_result: Option<String>,
+    from: NaiveDate,
+    to: NaiveDate,
+    monthly: bool,
+    range_error: Option<String>,
+    period_label: &'static str,
+    range_label: String,
+    chart: String,
+    total: String,
+    rows: Vec<(String, String, String, String)>,
+    billing: Vec<(String, String, String, String)>,
+    manual: bool,
+    f: FormState,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MeterQuery {
+    dzien: Option<String>,
+    od: Option<String>,
+    #[serde(rename = "do")]
+    to: Option<String>,
+    krok: Option<String>,
+    zapisano: Option<String>,
+}
+
+pub async fn meter(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    jar: CookieJar,
+    Query(q): Query<MeterQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
+    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
+    meter_page(&state, &ctx, session, id, q, FormState::default()).await
+}
+
+async fn meter_page(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &PortalSession,
+    id: i64,
+    q: MeterQuery,
+    f: FormState,
+) -> Page {
+    let viewer = session.viewer();
+    let info = history::meter_info(&state.pool, viewer, id)
+        .await
+        .map_err(read_error)?;
+    let visible = access::meters(&state.pool, viewer)
+        .await
+        .map_err(shell::internal)?
+        .into_iter()
+        .find(|m| m.id == id)
+        .ok_or_else(shell::not_found)?;
+    let current = history::current(&state.pool, viewer, id)
+        .await
+        .map_err(read_error)?;
+    let today = local_day(Utc::now());
+
+    // The reading on a chosen day.
+    let (mut day_error, mut day_result) = (None, None);
+    let day_value = q.dzien.clone().unwrap_or_default();
+    if !day_value.trim().is_empty() {
+        match NaiveDate::parse_from_str(day_value.trim(), "%Y-%m-%d") {
+            Err(_) => day_error = Some("Podaj datę w formacie RRRR-MM-DD.".to_string()),
+            Ok(day) => match history::on_day(&state.pool, viewer, id, day).await {
+                Ok(Some(r)) => {
+                    day_result = Some(format!(
+                        "Stan na koniec dnia {}: {} (odczyt z {}).",
+                        chart::format_day(day),
+                        m3(r.litres),
+                        format_instant(r.measured_at)
+                    ))
+                }
+                Ok(None) => {
+                    day_result = Some(format!(
+                        "Brak odczytu do końca dnia {}.",
+                        chart::format_day(day)
+                    ))
+                }
+                Err(ReadError::Invalid { detail, .. }) => day_error = Some(detail),
+                Err(e) => return Err(read_error(e)),
+            },
+        }
+    }
+
+    // History.
+    let monthly = q.krok.as_deref() == Some("miesiac");
+    let step = if monthly { Step::Month } else { Step::Day };
+    let parse = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+    };
+    let to = parse(&q.to).unwrap_or(today);
+    let from = parse(&q.od).unwrap_or_else(|| {
+        if monthly {
+            to - Days::new(365)
+        } else {
+            to - Days::new(29)
+        }
+    });
+    let mut range_error = None;
+    let points = match history::history(&state.pool, viewer, id, from, to, step).await {
+        Ok(p) => p,
+        Err(ReadError::Invalid { detail, .. }) => {
+            range_error = Some(detail);
+            Vec::new()
+        }
+        Err(e) => return Err(read_error(e)),
+    };
+    let total: i64 = points.iter().filter_map(|p| p.consumption_litres).sum();
+    let rows = table_rows(&points, step);
+    let billing_points =
+        history::billing_readings(&state.pool, viewer, id, today - Days::new(365), today)
+            .await
+            .map_err(read_error)?;
+    let notice = q
+        .zapisano
+        .as_ref()
+        .map(|_| "Odczyt zapisany. Dziękujemy!".to_string());
+    Ok((
+        if f.has_errors() {
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            axum::http::StatusCode::OK
+        },
+        MeterPage {
+            layout: ctx.layout(state, "pulpit").await,
+            csrf: session.csrf.clone(),
+            id,
+            serial: info.serial.clone(),
+            place: format!("{} · {}", purpose_pl(&info.purpose), visible.address),
+            notice,
+            current: current.as_ref().map(|r| m3(r.litres)),
+            current_at: current
+                .as_ref()
+                .map(|r| format_instant(r.measured_at))
+                .unwrap_or_default(),
+            current_source: current
+                .as_ref()
+                .map(|r| source_label(&r.source).to_string())
+                .unwrap_or_default(),
+            today,
+            day_value,
+            day_error,
+            day_result,
+            from,
+            to,
+            monthly,
+            range_error,
+            period_label: if monthly { "miesięczne" } else { "dobowe" },
+            range_label: format!("{} – {}", chart::format_day(from), chart::format_day(to)),
+            chart: chart::consumption_svg(
+                &points,
+                step,
+                &format!(
+                    "Zużycie {} — wodomierz {}",
+                    if monthly { "miesięczne" } else { "dobowe" },
+                    info.serial
+                ),
+            ),
+            total: m3(total),
+            rows,
+            billing: table_rows(&billing_points, Step::Month),
+            manual: info.channel == "manual" && info.removed_at.is_none(),
+            f,
+        },
+    )
+        .into_response())
+}
+
+fn table_rows(points: &[Point], step: Step) -> Vec<(String, String, String, String)> {
+    points
+        .iter()
+        .rev()
+        .map(|p| {
+            (
+                format_period(p.period_start, step),
+                p.reading
+                    .as_ref()
+                    .map(|r| m3(r.litres))
+                    .unwrap_or_else(|| "—".into()),
+                p.reading
+                    .as_ref()
+                    .map(|r| format_instant(r.measured_at))
+                    .unwrap_or_else(|| "—".into()),
+                p.consumption_litres.map(m3).unwrap_or_else(|| "—".into()),
+            )
+        })
+        .collect()
+}
+
+pub async fn csv(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    jar: CookieJar,
+    Query(q): Query<MeterQuery>,
+) -> Page {
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
+    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
+    let today = local_day(Utc::now());
+    let parse = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+    };
+    let to = parse(&q.to).unwrap_or(today);
+    let from = parse(&q.od).unwrap_or(to - Days::new(364));
+    let step = if q.krok.as_deref() == Some("miesiac") {
+        Step::Month
+    } else {
+        Step::Day
+    };
+    match crate::api::meters::csv_response(&state, session.viewer(), id, from, to, step).await {
+        Ok(r) => Ok(r.into_response()),
+        Err(crate::error::ApiError::NotFound) => Err(shell::not_found()),
+        Err(e) => Ok(e.into_response()),
+    }
+}
+
+/// Parses what a resident types from the dial: cubic metres with up to three decimals, comma
+/// or dot (`123,456`, `123.4`, `123`); spaces allowed between digit groups. Returns litres.
+pub fn parse_m3(raw: &str) -> Option<i64> {
+    let cleaned: String = raw
+        .trim()
+        .trim_end_matches("m³")
+        .trim_end_matches("m3")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+        .collect();
+    let (whole, frac) = match cleaned.split_once([',', '.']) {
+        Some((w, f)) => (w, f),
+        None => (cleaned.as_str(), ""),
+    };
+    if whole.is_empty() || whole.len() > 9 || frac.len() > 3 {
+        return None;
+    }
+    if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<3}").parse().ok()?
+    };
+    Some(whole * 1000 + frac)
+}
+
+pub async fn self_reading(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
+    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
+    let mut fields = HashMap::new();
+    let mut photo = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "zdjecie" {
+                    let content_type = field.content_type().unwrap_or_default().to_string();
+                    let has_name = field.file_name().is_some_and(|n| !n.is_empty());
+                    let bytes = field.bytes().await.map_err(|_| shell::forbidden())?;
+                    if has_name && !bytes.is_empty() {
+                        photo = Some(Photo {
+                            content_type,
+                            bytes: bytes.to_vec(),
+                        });
+                    }
+                } else {
+                    let text = field.text().await.map_err(|_| shell::forbidden())?;
+                    fields.insert(name, text);
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                let mut f = FormState::from_values(fields);
+                f.add(
+                    "zdjecie",
+                    "Nie udało się odebrać zdjęcia — może jest za duże (najwyżej 5 MB).",
+                );
+                return meter_page(&state, &ctx, session, id, MeterQuery::default(), f).await;
+            }
+        }
+    }
+    shell::csrf_ok(session, &fields)?;
+    let mut f = FormState::from_values(fields);
+    let Some(litres) = parse_m3(f.value("stan")) else {
+        f.add("stan", "Podaj stan licznika w m³, np. 123,456.");
+        return meter_page(&state, &ctx, session, id, MeterQuery::default(), f).await;
+    };
+    match self_reading::submit(&state.pool, session.viewer(), id, litres, Utc::now(), photo).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("{}/liczniki/{id}?zapisano=1", ctx.base())).into_response())
+        }
+        Err(self_reading::SelfReadingError::MeterNotFound) => Err(shell::not_found()),
+        Err(e) => match e.message() {
+            Some(message) => {
+                let field = match e.field() {
+                    Some("photo") => "zdjecie",
+                    _ => "stan",
+                };
+                f.add(field, message);
+                meter_page(&state, &ctx, session, id, MeterQuery::default(), f).await
+            }
+            None => Err(shell::internal(e)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_m3;
+
+    #[test]
+    fn dial_readings_parse_to_litres() {
+        assert_eq!(parse_m3("123,456"), Some(123_456));
+        assert_eq!(parse_m3("123.4"), Some(123_400));
+        assert_eq!(parse_m3(" 1 234,5 m³"), Some(1_234_500));
+        assert_eq!(parse_m3("0"), Some(0));
+        assert_eq!(parse_m3("12,3456"), None);
+        assert_eq!(parse_m3("-5"), None);
+        assert_eq!(parse_m3("abc"), None);
+        assert_eq!(parse_m3(""), None);
+    }
+}

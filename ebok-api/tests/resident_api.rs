@@ -1,0 +1,692 @@
+//! The resident API against a real PostgreSQL (and a real SMTP server for account e-mails):
+//! accounts and tokens, and for every endpoint that another resident of the same utility and a
+//! resident of another utility get 404 (or a refusal naming the field) and none of the data.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ebok_common::config::SmtpSecurity;
+use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
+use mobile_push::email::SmtpMailer;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{App, PASSWORD, problem, resident, utility};
+
+fn token(login: &Value) -> String {
+    login["access_token"].as_str().unwrap().to_string()
+}
+
+/// The path and query of the first link in a text e-mail that contains `needle`.
+fn link_in(text: &str, needle: &str) -> String {
+    let start = text.find(needle).expect("link in the e-mail");
+    let line_start = text[..start].rfind("http").unwrap();
+    let link: String = text[line_start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let url = url::Url::parse(&link).unwrap();
+    format!("{}?{}", url.path(), url.query().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn registration_activation_and_login_through_the_api() {
+    let smtp = TestSmtp::start(SmtpOptions::plain());
+    let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
+    let app = App::start_with(Some(Arc::new(mailer))).await;
+    utility(app.pool(), "mlynary").await;
+
+    let form = json!({ "email": "ewa@example.pl", "display_name": "Ewa Lis",
+                       "password": PASSWORD, "password_repeat": PASSWORD, "accept_terms": true });
+    let response = app
+        .post(None, "/api/v1/utilities/mlynary/accounts", form.clone())
+        .await;
+    assert_eq!(response.status(), 202);
+    let mails = smtp.wait_for(1, Duration::from_secs(10)).await;
+    assert!(
+        mails[0].subject().contains("Aktywuj konto"),
+        "{}",
+        mails[0].subject()
+    );
+    let link = link_in(mails[0].text().unwrap(), "/aktywuj?token=");
+    let activation_token = link.split("token=").nth(1).unwrap().to_string();
+
+    // Not yet active: login refused with the reason.
+    let response = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": "ewa@example.pl", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+
+    let response = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts/activate",
+            json!({ "token": activation_token }),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    // A link works once.
+    let response = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts/activate",
+            json!({ "token": activation_token }),
+        )
+        .await;
+    assert_eq!(problem(response).await["field"], "token");
+
+    let login = app.login("mlynary", "ewa@example.pl").await;
+    assert_eq!(login["token_type"], "Bearer");
+    let me: Value = app
+        .get(&token(&login), "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "ewa@example.pl");
+    assert_eq!(me["utility_slug"], "mlynary");
+
+    // Registering a taken address answers the same and tells the owner by e-mail.
+    let response = app
+        .post(None, "/api/v1/utilities/mlynary/accounts", form)
+        .await;
+    assert_eq!(response.status(), 202);
+    let mails = smtp.wait_for(2, Duration::from_secs(10)).await;
+    assert!(mails[1].text().unwrap().contains("konto już istnieje"));
+}
+
+#[tokio::test]
+async fn bad_registration_input_names_the_field() {
+    let app = App::start().await;
+    utility(app.pool(), "mlynary").await;
+    let cases = [
+        (
+            json!({ "email": "nie-adres", "display_name": "A", "password": PASSWORD,
+                 "password_repeat": PASSWORD, "accept_terms": true }),
+            "email",
+        ),
+        (
+            json!({ "email": "a@b.pl", "display_name": "A", "password": "krótkie",
+                 "password_repeat": "krótkie", "accept_terms": true }),
+            "password",
+        ),
+        (
+            json!({ "email": "a@b.pl", "display_name": "A", "password": PASSWORD,
+                 "password_repeat": "inne hasło całkiem", "accept_terms": true }),
+            "password_repeat",
+        ),
+        (
+            json!({ "email": "a@b.pl", "display_name": "A", "password": PASSWORD,
+                 "password_repeat": PASSWORD, "accept_terms": false }),
+            "accept_terms",
+        ),
+        (
+            json!({ "email": "a@b.pl", "display_name": "A", "password": PASSWORD,
+                 "password_repeat": PASSWORD }),
+            "accept_terms",
+        ),
+        (
+            json!({ "email": "a@b.pl", "display_name": "A", "password": PASSWORD,
+                 "password_repeat": PASSWORD, "accept_terms": "tak" }),
+            "accept_terms",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = app
+            .post(None, "/api/v1/utilities/mlynary/accounts", body.clone())
+            .await;
+        assert_eq!(response.status(), 422, "{body}");
+        let p = problem(response).await;
+        assert_eq!(p["field"], field, "{body} → {p}");
+        assert!(!p["detail"].as_str().unwrap().is_empty());
+    }
+    let response = app
+        .server
+        .client
+        .post(app.url("/api/v1/utilities/mlynary/accounts"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response).await["field"], "body");
+    // An unknown utility is not found.
+    let valid = json!({ "email": "a@b.pl", "display_name": "A", "password": PASSWORD,
+                        "password_repeat": PASSWORD, "accept_terms": true });
+    let response = app
+        .post(None, "/api/v1/utilities/nie-ma/accounts", valid)
+        .await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_account() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    for _ in 0..5 {
+        let response = app
+            .post(
+                None,
+                "/api/v1/utilities/mlynary/token",
+                json!({ "email": "jan@example.pl", "password": "złe hasło całkiem" }),
+            )
+            .await;
+        assert_eq!(problem(response).await["field"], "password");
+    }
+    // Even the right password waits now.
+    let response = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": "jan@example.pl", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 900, "{retry}");
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let first = app.login("mlynary", "jan@example.pl").await;
+    let r1 = first["refresh_token"].as_str().unwrap();
+    let second: Value = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": r1 }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r2 = second["refresh_token"].as_str().unwrap();
+    assert_ne!(r1, r2);
+    assert_eq!(app.get(&token(&second), "/api/v1/me").await.status(), 200);
+    // r1 again: someone copied it. The session ends for both holders.
+    let replay = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": r1 }),
+        )
+        .await;
+    assert_eq!(replay.status(), 401);
+    let after = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": r2 }),
+        )
+        .await;
+    assert_eq!(after.status(), 401);
+    // Logout revokes: a fresh session's refresh token stops working.
+    let third = app.login("mlynary", "jan@example.pl").await;
+    let r3 = third["refresh_token"].as_str().unwrap();
+    let out = app
+        .post(None, "/api/v1/token/revoke", json!({ "refresh_token": r3 }))
+        .await;
+    assert_eq!(out.status(), 204);
+    let after = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": r3 }),
+        )
+        .await;
+    assert_eq!(after.status(), 401);
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_refused() {
+    let app = App::start().await;
+    let response = app.server.get("/api/v1/meters").await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let response = app.get("not-a-token", "/api/v1/meters").await;
+    assert_eq!(problem(response).await["status"], 401);
+    // A token signed with another key is refused.
+    let forged = ebok_api::auth::app::Keys::from_secret(&[1; 32]).sign(1, 1, 1, "resident");
+    assert_eq!(app.get(&forged, "/api/v1/me").await.status(), 401);
+}
+
+#[tokio::test]
+async fn linking_a_customer_needs_the_printed_code_and_uses_it_once() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let ola = resident(app.pool(), u, "mlynary", "ola@example.pl", 0).await;
+    let customer = ebok_testkit::fixtures::person(app.pool(), u).await;
+    let number: String = sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+        .bind(customer)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let code = ebok_api::issue_link_code(app.pool(), u, customer)
+        .await
+        .unwrap();
+    let jan_token = token(&app.login("mlynary", &jan.email).await);
+    let wrong = app
+        .post(
+            Some(&jan_token),
+            "/api/v1/me/customers",
+            json!({ "customer_number": number, "code": "AAAA-BBBB-CCCC" }),
+        )
+        .await;
+    assert_eq!(problem(wrong).await["field"], "code");
+    let typed = code.to_lowercase().replace('-', " ");
+    let ok = app
+        .post(
+            Some(&jan_token),
+            "/api/v1/me/customers",
+            json!({ "customer_number": number, "code": typed }),
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+    let ola_token = token(&app.login("mlynary", &ola.email).await);
+    let reuse = app
+        .post(
+            Some(&ola_token),
+            "/api/v1/me/customers",
+            json!({ "customer_number": number, "code": code }),
+        )
+        .await;
+    assert_eq!(problem(reuse).await["field"], "code");
+    let me: Value = app
+        .get(&ola_token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!me.to_string().contains(&number), "{me}");
+}
+
+#[tokio::test]
+async fn meters_and_readings_answer_for_their_resident() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 40).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let meters: Value = app.get(&t, "/api/v1/meters").await.json().await.unwrap();
+    assert_eq!(meters.as_array().unwrap().len(), 1);
+    assert_eq!(meters[0]["id"], jan.meter_id);
+    assert_eq!(meters[0]["latest_litres"], 100_000 + 40 * 150);
+
+    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let on_day: Value = app
+        .get(
+            &t,
+            &format!("/api/v1/meters/{}/reading?day={yesterday}", jan.meter_id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(on_day["reading"]["litres"], 100_000 + 39 * 150, "{on_day}");
+    assert!(
+        on_day["reading"]["measured_at"]
+            .as_str()
+            .unwrap()
+            .starts_with(&yesterday.to_string())
+    );
+
+    let history: Value = app
+        .get(
+            &t,
+            &format!(
+                "/api/v1/meters/{}/history?from={}&to={yesterday}",
+                jan.meter_id,
+                yesterday - chrono::Days::new(9)
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let points = history["points"].as_array().unwrap();
+    assert_eq!(points.len(), 10);
+    assert!(
+        points.iter().all(|p| p["consumption_litres"] == 150),
+        "{history}"
+    );
+
+    let csv = app
+        .get(
+            &t,
+            &format!(
+                "/api/v1/meters/{}/history.csv?from={yesterday}&to={yesterday}",
+                jan.meter_id
+            ),
+        )
+        .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let body = csv.text().await.unwrap();
+    assert!(body.starts_with('\u{feff}'));
+    assert!(body.contains(';'));
+
+    let bad = app
+        .get(
+            &t,
+            &format!("/api/v1/meters/{}/reading?day=wczoraj", jan.meter_id),
+        )
+        .await;
+    assert_eq!(problem(bad).await["field"], "day");
+    let long = app
+        .get(
+            &t,
+            &format!(
+                "/api/v1/meters/{}/history?from=2020-01-01&to=2026-01-01",
+                jan.meter_id
+            ),
+        )
+        .await;
+    assert_eq!(long.status(), 422);
+}
+
+/// Every resident endpoint, called by `who` against `owner`'s resources, must answer 404 (or
+/// a refusal naming the field) and leak nothing of the owner's.
+async fn nothing_of_theirs(
+    app: &App,
+    who: &str,
+    owner: &support::Resident,
+    rule_id: i64,
+    notification_id: i64,
+) {
+    let meter = owner.meter_id;
+    let day = Utc::now().date_naive();
+    for path in [
+        format!("/api/v1/meters/{meter}/current"),
+        format!("/api/v1/meters/{meter}/reading?day={day}"),
+        format!("/api/v1/meters/{meter}/history"),
+        format!("/api/v1/meters/{meter}/billing-readings"),
+        format!("/api/v1/meters/{meter}/history.csv"),
+        format!("/api/v1/alarm-rules/{rule_id}"),
+        format!("/api/v1/alarm-triggers?rule_id={rule_id}"),
+    ] {
+        let response = app.get(who, &path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains(&owner.email) && !body.contains("100"),
+            "{path}: {body}"
+        );
+    }
+    let lists: Vec<Value> = futures_lists(app, who).await;
+    for list in &lists {
+        let text = list.to_string();
+        assert!(
+            !text.contains(&format!("\"id\":{meter}"))
+                && !text.contains(&format!("\"meter_id\":{meter}")),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&format!("\"id\":{rule_id}"))
+                && !text.contains(&format!("\"id\":{notification_id}")),
+            "{text}"
+        );
+        assert!(!text.contains(&owner.email), "{text}");
+    }
+    let self_reading = app
+        .post(
+            Some(who),
+            &format!("/api/v1/meters/{meter}/readings"),
+            json!({ "litres": 999_999 }),
+        )
+        .await;
+    assert_eq!(self_reading.status(), 404);
+    let rule = app
+        .post(
+            Some(who),
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": meter, "kind": "daily_above", "litres": 10 }),
+        )
+        .await;
+    assert_eq!(problem(rule).await["field"], "meter_id");
+    for (method, path, body) in [
+        (
+            Method::DELETE,
+            format!("/api/v1/alarm-rules/{rule_id}"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/alarm-rules/{rule_id}/enabled"),
+            Some(json!({ "enabled": false })),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/notifications/{notification_id}/read"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/consents/notifications".to_string(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/devices/unregister".to_string(),
+            Some(json!({ "token": "owner-phone-token-1" })),
+        ),
+    ] {
+        let response = app.send(method.clone(), Some(who), &path, body).await;
+        assert_eq!(response.status(), 404, "{method} {path}");
+    }
+}
+
+async fn futures_lists(app: &App, who: &str) -> Vec<Value> {
+    let mut lists = Vec::new();
+    for path in [
+        "/api/v1/meters",
+        "/api/v1/alarm-rules",
+        "/api/v1/alarm-triggers",
+        "/api/v1/notifications",
+        "/api/v1/consents",
+        "/api/v1/me",
+        "/api/v1/notification-preferences",
+    ] {
+        let response = app.get(who, path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        lists.push(response.json().await.unwrap());
+    }
+    lists
+}
+
+#[tokio::test]
+async fn another_resident_and_another_utility_get_nothing_of_a_residents_data() {
+    let app = App::start().await;
+    let a = utility(app.pool(), "mlynary").await;
+    let b = utility(app.pool(), "tolkmicko").await;
+    let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 10).await;
+    let ola = resident(app.pool(), a, "mlynary", "ola@example.pl", 10).await;
+    let eva = resident(app.pool(), b, "tolkmicko", "eva@example.pl", 10).await;
+    let jan_t = token(&app.login("mlynary", &jan.email).await);
+
+    // Jan's own data: a rule, a notification, a consent, a device.
+    let rule: Value = app
+        .post(
+            Some(&jan_t),
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": jan.meter_id, "kind": "daily_above", "litres": 500 }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rule_id = rule["id"].as_i64().expect("rule created");
+    let notification_id = support::notification(app.pool(), a, jan.account_id).await;
+    let consents: Value = app
+        .get(&jan_t, "/api/v1/consents")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let version = consents["forms"][1]["version"].as_str().unwrap();
+    let granted = app
+        .post(
+            Some(&jan_t),
+            "/api/v1/consents",
+            json!({ "kind": "notifications", "form_version": version, "accept": true }),
+        )
+        .await;
+    assert_eq!(granted.status(), 201);
+    let device = app
+        .post(
+            Some(&jan_t),
+            "/api/v1/devices",
+            json!({ "token": "owner-phone-token-1", "platform": "android", "app_version": "1.0" }),
+        )
+        .await;
+    assert_eq!(device.status(), 201);
+    // Jan sees all of it.
+    let inbox: Value = app
+        .get(&jan_t, "/api/v1/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["unread"], 1);
+    assert_eq!(
+        app.get(&jan_t, &format!("/api/v1/alarm-rules/{rule_id}"))
+            .await
+            .status(),
+        200
+    );
+
+    for other in [&ola, &eva] {
+        let t = token(&app.login(&other.slug, &other.email).await);
+        nothing_of_theirs(&app, &t, &jan, rule_id, notification_id).await;
+    }
+    // And Jan's things are untouched.
+    assert_eq!(
+        app.get(&jan_t, &format!("/api/v1/alarm-rules/{rule_id}"))
+            .await
+            .status(),
+        200
+    );
+    let inbox: Value = app
+        .get(&jan_t, "/api/v1/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["unread"], 1);
+    let consents: Value = app
+        .get(&jan_t, "/api/v1/consents")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(consents["history"][0]["withdrawn_at"].is_null());
+    let logged_in_elsewhere = app
+        .post(
+            None,
+            "/api/v1/utilities/tolkmicko/token",
+            json!({ "email": jan.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        logged_in_elsewhere.status(),
+        422,
+        "an account belongs to one utility"
+    );
+}
+
+#[tokio::test]
+async fn consents_are_granted_withdrawn_and_kept_in_history() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let stale = app
+        .post(
+            Some(&t),
+            "/api/v1/consents",
+            json!({ "kind": "e_invoice", "form_version": "2001-01", "accept": true }),
+        )
+        .await;
+    assert_eq!(problem(stale).await["field"], "form_version");
+    let forms: Value = app.get(&t, "/api/v1/consents").await.json().await.unwrap();
+    let version = forms["forms"][0]["version"].as_str().unwrap().to_string();
+    let unticked = app
+        .post(
+            Some(&t),
+            "/api/v1/consents",
+            json!({ "kind": "e_invoice", "form_version": version, "accept": false }),
+        )
+        .await;
+    assert_eq!(problem(unticked).await["field"], "accept");
+    for _ in 0..2 {
+        let granted = app
+            .post(
+                Some(&t),
+                "/api/v1/consents",
+                json!({ "kind": "e_invoice", "form_version": version, "accept": true }),
+            )
+            .await;
+        assert_eq!(granted.status(), 201);
+    }
+    let withdrawn = app
+        .send(Method::DELETE, Some(&t), "/api/v1/consents/e_invoice", None)
+        .await;
+    assert_eq!(withdrawn.status(), 204);
+    let again = app
+        .send(Method::DELETE, Some(&t), "/api/v1/consents/e_invoice", None)
+        .await;
+    assert_eq!(again.status(), 404);
+    let history: Value = app.get(&t, "/api/v1/consents").await.json().await.unwrap();
+    let entries = history["history"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "granting twice keeps one grant: {history}"
+    );
+    assert!(entries[0]["withdrawn_at"].is_string());
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = App::start().await;
+    let response = app.server.get("/api/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/utilities/{slug}/token",
+        "/meters",
+        "/meters/{id}/reading",
+        "/meters/{id}/history",
+        "/alarm-rules",
+        "/consents",
+        "/notifications",
+        "/devices",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // The browsable page is served from the binary (no CDN).
+    let page = app.server.get("/api/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("cdn.") && !html.contains("unpkg"), "{html}");
+}

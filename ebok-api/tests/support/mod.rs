@@ -1,0 +1,213 @@
+//! Shared set-up of the API and portal tests: a server on port 0 with its public URL, and
+//! residents with linked customers, meters and readings, in two utilities.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use ebok_api::{AppState, router};
+use ebok_testkit::{TestDb, TestServer, fixtures};
+use mobile_push::channel::MailSender;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+pub const PASSWORD: &str = "zielona łódka na Wiśle";
+
+pub struct App {
+    pub db: TestDb,
+    pub server: TestServer,
+}
+
+impl App {
+    pub async fn start() -> App {
+        Self::start_with(None).await
+    }
+
+    pub async fn start_with(mailer: Option<Arc<dyn MailSender>>) -> App {
+        let db = TestDb::new().await;
+        // Links in e-mails start with this URL; tests that follow them take path and query.
+        let mut state = AppState::new(db.pool.clone(), "http://127.0.0.1")
+            .await
+            .unwrap();
+        if let Some(mailer) = mailer {
+            state = state.with_mailer(mailer);
+        }
+        let server = TestServer::start(router(state)).await;
+        App { db, server }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.db.pool
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.server
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.server.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post(&self, token: Option<&str>, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, token, path, Some(body))
+            .await
+    }
+
+    /// Logs in through the API; returns the token response.
+    pub async fn login(&self, slug: &str, email: &str) -> Value {
+        let response = self
+            .post(
+                None,
+                &format!("/api/v1/utilities/{slug}/token"),
+                json!({ "email": email, "password": PASSWORD, "client": "test" }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login of {email}");
+        response.json().await.unwrap()
+    }
+}
+
+/// A resident with an active account (password [`PASSWORD`]), a linked customer with a contract,
+/// and one meter with daily readings at 06:00 UTC for the last `days` days.
+pub struct Resident {
+    pub utility_id: i64,
+    pub slug: String,
+    pub account_id: i64,
+    pub email: String,
+    pub customer_id: i64,
+    pub supply_point_id: i64,
+    pub meter_id: i64,
+}
+
+pub async fn utility(pool: &PgPool, slug: &str) -> i64 {
+    fixtures::utility(pool, slug).await
+}
+
+pub async fn resident(
+    pool: &PgPool,
+    utility_id: i64,
+    slug: &str,
+    email: &str,
+    days: i64,
+) -> Resident {
+    let account_id = fixtures::resident_account(pool, utility_id, email).await;
+    let hash = ebok_api::password::hash(PASSWORD).unwrap();
+    sqlx::query("UPDATE user_accounts SET password_hash = $2 WHERE id = $1")
+        .bind(account_id)
+        .bind(hash)
+        .execute(pool)
+        .await
+        .unwrap();
+    let customer_id = fixtures::person(pool, utility_id).await;
+    let supply_point_id = fixtures::supply_point(pool, utility_id).await;
+    fixtures::contract(pool, utility_id, customer_id, supply_point_id).await;
+    fixtures::link_customer(pool, utility_id, account_id, customer_id).await;
+    let meter_id = fixtures::meter(pool, utility_id, Some(supply_point_id)).await;
+    let now = Utc::now();
+    for d in (0..days).rev() {
+        let at = (now - Duration::days(d))
+            .date_naive()
+            .and_hms_opt(6, 0, 0)
+            .unwrap()
+            .and_utc();
+        if at > now {
+            continue;
+        }
+        reading(pool, meter_id, at, 100_000 + (days - d) * 150).await;
+    }
+    Resident {
+        utility_id,
+        slug: slug.to_string(),
+        account_id,
+        email: email.to_string(),
+        customer_id,
+        supply_point_id,
+        meter_id,
+    }
+}
+
+/// Stores a reading and moves the latest reading forward, as ingest does.
+pub async fn reading(pool: &PgPool, meter_id: i64, at: DateTime<Utc>, litres: i64) {
+    sqlx::query(
+        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+         VALUES ($1, $2, $3, 'radio')",
+    )
+    .bind(meter_id)
+    .bind(at)
+    .bind(litres)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO meter_latest_readings (meter_id, measured_at, volume_litres, source, received_at)
+         VALUES ($1, $2, $3, 'radio', now())
+         ON CONFLICT (meter_id) DO UPDATE SET measured_at = EXCLUDED.measured_at,
+             volume_litres = EXCLUDED.volume_litres, received_at = now()
+         WHERE meter_latest_readings.measured_at < EXCLUDED.measured_at",
+    )
+    .bind(meter_id)
+    .bind(at)
+    .bind(litres)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A notification in the account's inbox; returns its id.
+pub async fn notification(pool: &PgPool, utility_id: i64, account_id: i64) -> i64 {
+    let outbox: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (utility_id, kind, payload, recipient_account_id, status)
+         VALUES ($1, 'payment.received', '{}', $2, 'done') RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(account_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query_scalar(
+        "INSERT INTO notifications (utility_id, account_id, outbox_id, category, kind, title, body)
+         VALUES ($1, $2, $3, 'invoices_payments', 'payment.received', 'Wpłata zaksięgowana',
+                 'Dziękujemy za wpłatę.') RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(account_id)
+    .bind(outbox)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The problem+json body of a response, checking its content type.
+pub async fn problem(response: reqwest::Response) -> Value {
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "status {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
