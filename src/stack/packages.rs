@@ -1,7 +1,22 @@
 //! Finding the PostgreSQL and Mosquitto programs, and installing them from Debian's packages
 //! when they are missing (as root directly, otherwise through `sudo -n` if it is allowed).
 //! With `EBOK_STACK_TEST_TOOLS=true` (set by `scripts/test.sh`) the same goes for what the test
-//! suite runs besides the stack: aiosmtpd for the test SMTP server (`ebok_testkit::smtp`).
+//! suite runs besides the stack: aiosmtpd for the test SMTP server (`ebok_testkit::smtp`), and
+//! for the portal's browser tests (`ebok_testkit::browser`) Debian's Chromium and ChromeDriver
+//! (with the fonts Debian recommends for it) plus axe-core. axe-core is no Debian package: it
+//! comes from the npm registry (by `npm`; Debian's package when the machine has none) into the
+//! data folder, pinned to [`AXE_CORE_VERSION`]:
+//!
+//! ```text
+//! <data folder>/test-tools/package.json                       {"dependencies": {"axe-core": <pin>}}
+//! <data folder>/test-tools/node_modules/axe-core/axe.min.js   what the tests inject
+//! ```
+//!
+//! The tests find `axe.min.js` at that fixed place (`EBOK__STACK__DATA_DIR`, or the default data
+//! folders, under the workspace) rather than through a variable `ebok stack run` would have to
+//! export: the same path works from `scripts/test.sh`, from `ebok stack run -- cargo nextest run`
+//! and from a plain `cargo nextest run` afterwards. It is downloaded again only when the pin
+//! changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -94,6 +109,102 @@ pub fn has_aiosmtpd() -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+/// Debian's Chromium (package `chromium`), the browser of the portal's browser tests.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's ChromeDriver (package `chromium-driver`), the WebDriver server that drives it.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+pub fn has_chromium() -> bool {
+    Path::new(CHROMIUM).is_file()
+}
+
+pub fn has_chromedriver() -> bool {
+    Path::new(CHROMEDRIVER).is_file()
+}
+
+/// Whether the fonts Debian recommends for Chromium (`fonts-liberation`) are installed: a
+/// machine without any font renders the portal's text as nothing, which no test should see.
+pub fn has_browser_fonts() -> bool {
+    Path::new("/usr/share/fonts/truetype/liberation").is_dir()
+}
+
+/// The axe-core release the accessibility checks run. Pinned: a new release may add rules, and
+/// a page must not start failing because a download changed. `ebok_testkit::browser` reads
+/// whatever is installed, so this is the only place that names the version.
+pub const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// The folder under the stack's data folder that holds the tests' npm packages.
+pub fn test_tools_dir(data_root: &Path) -> PathBuf {
+    data_root.join("test-tools")
+}
+
+/// Whether axe-core of the pinned version is installed in `tools` (see the module doc).
+pub fn has_axe_core(tools: &Path) -> bool {
+    let package = tools.join("node_modules/axe-core");
+    let version = std::fs::read_to_string(package.join("package.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json["version"].as_str().map(str::to_owned));
+    version.as_deref() == Some(AXE_CORE_VERSION) && package.join("axe.min.js").is_file()
+}
+
+/// Whether the npm client is on the PATH (Debian's `npm`, or the one that comes with Node.js).
+pub fn has_npm() -> bool {
+    which("npm").is_some()
+}
+
+/// Installs axe-core [`AXE_CORE_VERSION`] into `tools` from the npm registry with `npm install`
+/// (no install scripts, no audit). `log` receives npm's output; on failure its tail is in the
+/// error.
+pub fn install_axe_core(tools: &Path, log: &Path) -> Result<()> {
+    let npm = which("npm").context("npm is not installed (Debian's package `npm` provides it)")?;
+    std::fs::create_dir_all(tools).with_context(|| format!("creating {}", tools.display()))?;
+    let manifest = serde_json::json!({
+        "name": "ebok-test-tools",
+        "private": true,
+        "description": "Tools of the eBOK test suite, installed by `ebok stack run` (src/stack/packages.rs)",
+        "dependencies": { "axe-core": AXE_CORE_VERSION },
+    });
+    std::fs::write(
+        tools.join("package.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )
+    .with_context(|| format!("writing {}", tools.join("package.json").display()))?;
+    eprintln!(
+        "ebok: installing axe-core {AXE_CORE_VERSION} from the npm registry into {} (log: {})",
+        tools.display(),
+        log.display()
+    );
+    let out = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let status = Command::new(npm)
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--no-update-notifier",
+            "--save-exact",
+        ])
+        .current_dir(tools)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .status()
+        .context("running npm install")?;
+    if status.success() && has_axe_core(tools) {
+        return Ok(());
+    }
+    bail!(
+        "installing axe-core {AXE_CORE_VERSION} with npm failed; last lines of {}:\n{}",
+        log.display(),
+        super::process::tail(log, 15)
+    )
 }
 
 fn which(program: &str) -> Option<PathBuf> {

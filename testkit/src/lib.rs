@@ -5,10 +5,13 @@
 //! - [`TestServer`]: an axum app served on port 0, with its base URL, stopped on drop;
 //! - [`mqtt`]: the test Mosquitto's URL, unique topics and connected clients;
 //! - [`smtp`]: a real SMTP server (aiosmtpd) per test, plain, STARTTLS or TLS, that keeps what
-//!   it receives.
+//!   it receives;
+//! - [`browser`]: a real headless Chromium driven over WebDriver, with axe-core accessibility
+//!   checks of the page shown.
 //!
 //! Nothing here sleeps waiting for start-up: listeners are bound before the server task starts.
 
+pub mod browser;
 pub mod db;
 pub mod fixtures;
 pub mod mqtt;

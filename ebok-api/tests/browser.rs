@@ -1,0 +1,426 @@
+//! The portal in a real headless Chromium (`ebok_testkit::browser`, Debian's `chromium`): what a
+//! resident does from registration to an alarm rule, with the activation e-mail going through a
+//! real SMTP server on loopback, and an axe-core check (WCAG 2.1 A and AA) of every page on the
+//! way: none may have a serious or critical violation.
+//!
+//! The server is the real one (`ebok_api::serve` on a listener bound first, so the public URL in
+//! the e-mails is the address the browser uses), against a fresh database per test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Europe::Warsaw;
+use ebok_api::AppState;
+use ebok_common::config::SmtpSecurity;
+use ebok_testkit::browser::Browser;
+use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
+use ebok_testkit::{TestDb, fixtures};
+use mobile_push::email::SmtpMailer;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const SLUG: &str = "mlynary";
+const EMAIL: &str = "anna.nowak@example.pl";
+const PASSWORD: &str = "Wiosenna-Lipa-2026!";
+
+/// The portal served on a loopback port, stopped on drop.
+struct Portal {
+    url: String,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Portal {
+    /// Serves the portal; account e-mails go to `smtp` when given.
+    async fn start(pool: &PgPool, smtp: Option<&TestSmtp>) -> Portal {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding port 0");
+        let url = format!("http://{}", listener.local_addr().expect("bound address"));
+        let mut state = AppState::new(pool.clone(), &url)
+            .await
+            .expect("the app state");
+        if let Some(smtp) = smtp {
+            let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain))
+                .expect("a mailer for the test SMTP server");
+            state = state.with_mailer(Arc::new(mailer));
+        }
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            ebok_api::serve(listener, state, stop)
+                .await
+                .expect("the portal");
+        });
+        Portal {
+            url,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// The address of a page under the utility, e.g. `page("pulpit")`.
+    fn page(&self, path: &str) -> String {
+        format!("{}/u/{SLUG}/{path}", self.url)
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A customer with a supply point, an active contract and a radio meter with a few readings.
+struct Household {
+    customer_id: i64,
+    customer_number: String,
+    meter_id: i64,
+    /// A past day (Warsaw) with two readings, and the last of them.
+    chosen_day: NaiveDate,
+    chosen_day_reading: Reading,
+    latest: Reading,
+}
+
+#[derive(Clone, Copy)]
+struct Reading {
+    at: DateTime<Utc>,
+    litres: i64,
+}
+
+impl Reading {
+    /// The local (Warsaw) time of day as the portal shows it, e.g. "21:17".
+    fn local_time(&self) -> String {
+        self.at.with_timezone(&Warsaw).format("%H:%M").to_string()
+    }
+}
+
+fn warsaw(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    Warsaw
+        .from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap()))
+        .single()
+        .expect("an unambiguous local time")
+        .with_timezone(&Utc)
+}
+
+async fn household(pool: &PgPool, utility_id: i64) -> Household {
+    let customer_id = fixtures::person(pool, utility_id).await;
+    let customer_number: String =
+        sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let supply_point = fixtures::supply_point(pool, utility_id).await;
+    fixtures::contract(pool, utility_id, customer_id, supply_point).await;
+    let meter_id = fixtures::meter(pool, utility_id, Some(supply_point)).await;
+
+    let today = Utc::now().with_timezone(&Warsaw).date_naive();
+    let chosen_day = today - Days::new(3);
+    let readings = [
+        // Earlier on the chosen day: not the reading "on" that day.
+        Reading {
+            at: warsaw(chosen_day, 6, 10),
+            litres: 123_100,
+        },
+        // The last reading at or before the end of the chosen day.
+        Reading {
+            at: warsaw(chosen_day, 21, 17),
+            litres: 123_456,
+        },
+        // The next morning: after the chosen day.
+        Reading {
+            at: warsaw(chosen_day + Days::new(1), 7, 5),
+            litres: 123_900,
+        },
+        // The newest: the current reading.
+        Reading {
+            at: warsaw(today - Days::new(1), 18, 42),
+            litres: 124_789,
+        },
+    ];
+    sqlx::query("SELECT ebok_ensure_reading_partitions($1, $2)")
+        .bind(readings[0].at)
+        .bind(readings[3].at)
+        .execute(pool)
+        .await
+        .unwrap();
+    for reading in &readings {
+        sqlx::query(
+            "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+             VALUES ($1, $2, $3, 'radio')",
+        )
+        .bind(meter_id)
+        .bind(reading.at)
+        .bind(reading.litres)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let latest = readings[3];
+    sqlx::query(
+        "INSERT INTO meter_latest_readings (meter_id, measured_at, volume_litres, source, received_at)
+         VALUES ($1, $2, $3, 'radio', $2)",
+    )
+    .bind(meter_id)
+    .bind(latest.at)
+    .bind(latest.litres)
+    .execute(pool)
+    .await
+    .unwrap();
+    Household {
+        customer_id,
+        customer_number,
+        meter_id,
+        chosen_day,
+        chosen_day_reading: readings[1],
+        latest,
+    }
+}
+
+/// The first `{public_url}/u/{slug}/aktywuj?token=…` link in `text`.
+fn activation_link(text: &str, portal: &Portal) -> String {
+    let prefix = portal.page("aktywuj?token=");
+    let start = text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no link starting with {prefix} in the e-mail:\n{text}"));
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn accessibility_check_reports_an_unlabelled_field_and_a_page_without_language() {
+    // The check itself must not pass vacuously: a bare page with an unlabelled field fails it.
+    let browser = Browser::start().await;
+    browser
+        .goto("data:text/html;charset=utf-8,<title>x</title><main><input name=q></main>")
+        .await;
+    let violations = browser.axe().await;
+    let ids: Vec<&str> = violations.iter().map(|v| v.id.as_str()).collect();
+    assert!(ids.contains(&"label"), "{violations:?}");
+    assert!(ids.contains(&"html-has-lang"), "{violations:?}");
+    assert!(violations.iter().all(|v| !v.nodes.is_empty()));
+    assert!(violations.iter().any(|v| v.is_serious()));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn utility_picker_and_utility_home_have_no_serious_accessibility_violations() {
+    let db = TestDb::new().await;
+    fixtures::utility(&db.pool, SLUG).await;
+    let portal = Portal::start(&db.pool, None).await;
+    let browser = Browser::start().await;
+
+    browser.goto(&format!("{}/", portal.url)).await;
+    browser.assert_no_serious_violations("wybór gminy").await;
+    browser
+        .click_and_wait(&format!(r#"a[href="/u/{SLUG}/"]"#))
+        .await;
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/"));
+    browser.assert_no_serious_violations("strona gminy").await;
+
+    browser.close().await;
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn password_reset_request_page_has_no_serious_accessibility_violations() {
+    let db = TestDb::new().await;
+    fixtures::utility(&db.pool, SLUG).await;
+    let portal = Portal::start(&db.pool, None).await;
+    let browser = Browser::start().await;
+
+    browser.goto(&portal.page("haslo")).await;
+    browser.find(r#"input[name="email"]"#).await;
+    browser.assert_no_serious_violations("reset hasła").await;
+
+    browser.close().await;
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn resident_registers_activates_links_customer_reads_meter_and_sets_an_alarm_rule() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility_id = fixtures::utility(pool, SLUG).await;
+    let home = household(pool, utility_id).await;
+    let smtp = TestSmtp::start(SmtpOptions::plain());
+    let portal = Portal::start(pool, Some(&smtp)).await;
+    let browser = Browser::start().await;
+
+    // The utility's home page leads to registration.
+    browser.goto(&portal.page("")).await;
+    browser
+        .click_and_wait(&format!(r#"a[href="/u/{SLUG}/rejestracja"]"#))
+        .await;
+    assert_eq!(
+        browser.current_path().await,
+        format!("/u/{SLUG}/rejestracja")
+    );
+    browser.assert_no_serious_violations("rejestracja").await;
+
+    // Passwords that differ: the form comes back with an error summary.
+    browser.fill("email", EMAIL).await;
+    browser.fill("display_name", "Anna Nowak").await;
+    browser.fill("password", PASSWORD).await;
+    browser.fill("password_repeat", "Inne-Haslo-2026!").await;
+    browser.check("accept_terms").await;
+    browser.click_submit().await;
+    browser.find("div.error-summary[role=alert]").await;
+    browser
+        .assert_no_serious_violations("rejestracja z błędami")
+        .await;
+
+    // Registration: a page telling to check the mailbox, and the activation e-mail.
+    browser.fill("email", EMAIL).await;
+    browser.fill("display_name", "Anna Nowak").await;
+    browser.fill("password", PASSWORD).await;
+    browser.fill("password_repeat", PASSWORD).await;
+    browser.check("accept_terms").await;
+    browser.click_submit().await;
+    browser.find("div.notice[role=status]").await;
+    browser.wait_for_text("main", "Sprawdź skrzynkę").await;
+    browser
+        .assert_no_serious_violations("rejestracja: sprawdź skrzynkę")
+        .await;
+
+    let mails = smtp.wait_for(1, Duration::from_secs(10)).await;
+    let mail = &mails[0];
+    assert_eq!(mail.rcpt_to, [EMAIL]);
+    assert!(
+        mail.subject().contains("Aktywuj konto"),
+        "subject: {}",
+        mail.subject()
+    );
+    let link = activation_link(mail.text().expect("a text part"), &portal);
+
+    // The link activates the account and leads to the login page.
+    browser.goto(&link).await;
+    assert_eq!(
+        browser.current_path_and_query().await,
+        format!("/u/{SLUG}/logowanie?aktywowano=1")
+    );
+    browser
+        .wait_for_text("div.notice[role=status]", "Konto aktywne")
+        .await;
+    browser.assert_no_serious_violations("logowanie").await;
+
+    // Login: the dashboard, which offers linking a customer.
+    browser.fill("email", EMAIL).await;
+    browser.fill("password", PASSWORD).await;
+    browser.click_submit().await;
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/pulpit"));
+    browser
+        .assert_no_serious_violations("pulpit bez klienta")
+        .await;
+
+    // Linking the customer with the code from the paper invoice.
+    let code = ebok_api::accounts::issue_link_code(pool, utility_id, home.customer_id)
+        .await
+        .expect("a link code");
+    browser
+        .click_and_wait(&format!(r#"a[href="/u/{SLUG}/powiazanie"]"#))
+        .await;
+    assert_eq!(
+        browser.current_path().await,
+        format!("/u/{SLUG}/powiazanie")
+    );
+    browser.assert_no_serious_violations("powiązanie").await;
+    browser.fill("customer_number", &home.customer_number).await;
+    browser.fill("code", &code).await;
+    browser.click_submit().await;
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/pulpit"));
+
+    // The dashboard shows the meter with its current reading and its time.
+    let current = browser
+        .wait_for_text("section#liczniki .current-reading", "124,789 m³")
+        .await;
+    assert!(current.contains("124,789 m³"), "{current}");
+    let meters = browser
+        .wait_for_text("section#liczniki", &home.latest.local_time())
+        .await;
+    assert!(meters.contains(&home.latest.local_time()), "{meters}");
+    for section in ["section#saldo", "section#alarmy", "section#powiadomienia"] {
+        browser.find(section).await;
+    }
+    browser.assert_no_serious_violations("pulpit").await;
+
+    // The meter page: the current reading, the chart, the CSV link.
+    browser
+        .click_and_wait("section#liczniki a.meter-link")
+        .await;
+    assert_eq!(
+        browser.current_path().await,
+        format!("/u/{SLUG}/liczniki/{}", home.meter_id)
+    );
+    browser
+        .wait_for_text(".current-reading", "124,789 m³")
+        .await;
+    browser.find("figure#wykres svg").await;
+    browser.find("a#csv").await;
+    browser.assert_no_serious_violations("licznik").await;
+
+    // The reading on a chosen day: the last one at or before its end, with its actual time.
+    browser
+        .fill("dzien", &home.chosen_day.format("%Y-%m-%d").to_string())
+        .await;
+    browser.submit("form#odczyt-na-dzien").await;
+    let on_day = browser
+        .wait_for_text("#odczyt-na-dzien-wynik", "123,456 m³")
+        .await;
+    assert!(
+        on_day.contains(&home.chosen_day_reading.local_time()),
+        "the reading's actual time {} in {on_day:?}",
+        home.chosen_day_reading.local_time()
+    );
+    assert!(
+        !on_day.contains("123,900") && !on_day.contains("123,100"),
+        "{on_day}"
+    );
+    browser
+        .assert_no_serious_violations("licznik: odczyt na dzień")
+        .await;
+
+    // Alarm rules: create "daily consumption above 500 l" and see it listed.
+    browser.goto(&portal.page("alarmy")).await;
+    browser.find("form#nowa-regula").await;
+    browser.assert_no_serious_violations("alarmy").await;
+    browser.fill("meter_id", &home.meter_id.to_string()).await;
+    browser.fill("kind", "daily_above").await;
+    browser.fill("litres", "500").await;
+    browser.submit("form#nowa-regula").await;
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/alarmy"));
+    browser
+        .wait_for_text("table#reguly", "Zużycie dobowe powyżej 500 l")
+        .await;
+    browser
+        .assert_no_serious_violations("alarmy z regułą")
+        .await;
+
+    // The other pages of a signed-in resident.
+    for (path, name) in [
+        ("zgody", "zgody"),
+        ("powiadomienia", "powiadomienia"),
+        ("konto", "konto"),
+    ] {
+        browser.goto(&portal.page(path)).await;
+        assert_eq!(browser.current_path().await, format!("/u/{SLUG}/{path}"));
+        browser.find("main").await;
+        browser.assert_no_serious_violations(name).await;
+    }
+
+    browser.close().await;
+    portal.stop().await;
+}
