@@ -70,6 +70,10 @@ enum BenchCommand {
     /// Fan-out of one outage notice to registered devices through a local server that speaks
     /// the FCM HTTP v1 protocol. Last line: `push sends_per_s=N p99_ms=N`.
     Push(crate::bench::push::PushBenchArgs),
+    /// The resident API's hot reads (reading on a day, a year of daily history) over HTTP with
+    /// concurrent clients, on 100,000 meters × 365 days. Last line:
+    /// `api reading_on_day_p99_ms=N history_year_p99_ms=N rps=N`.
+    Api(crate::bench::api::ApiBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +197,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Push(args)) => crate::bench::push::run(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Api(args)) => crate::bench::api::run(config, args)
             .await
             .map(|()| ExitCode::SUCCESS),
     }

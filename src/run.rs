@@ -149,7 +149,16 @@ impl System {
             }
         };
         let addr = listener.local_addr()?;
-        let state = ebok_api::AppState::new(self.pool.clone());
+        let public_url = self.portal_base(Some(addr));
+        let mut state = ebok_api::AppState::new(self.pool.clone(), &public_url)
+            .await
+            .context("api state")?;
+        if self.config.notify.email.enabled {
+            state = state.with_mailer(Arc::new(
+                mobile_push::email::SmtpMailer::from_config(&self.config.notify.email)
+                    .context("notify.email")?,
+            ));
+        }
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             let result = ebok_api::serve(listener, state, shutdown).await;
@@ -225,6 +234,19 @@ impl System {
             Ok(())
         });
         Ok(())
+    }
+
+    /// Starts the evaluator of residents' alarm rules as a part (several processes may run one).
+    pub fn start_rule_evaluator(&mut self) {
+        let evaluator = ebok_readings::rules::Evaluator::new(
+            self.pool.clone(),
+            ebok_readings::rules::EvaluatorConfig::default(),
+        );
+        let shutdown = self.shutdown.clone();
+        self.spawn_part("alarm rules", async move {
+            evaluator.run(shutdown).await;
+            Ok(())
+        });
     }
 
     /// The address residents use, for links in notices.
@@ -305,6 +327,8 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
     }
     if services.ingest {
         system.start_ingest().await?;
+        // Residents' alarm rules follow the readings ingest writes.
+        system.start_rule_evaluator();
     }
     if services.dispatch && system.config.notify.dispatcher.enabled {
         let portal = system.portal_base(bound);

@@ -2,6 +2,7 @@
 //! Each bench works in its own fresh database of the (local or configured) server, prints its
 //! medians, and ends with one machine-readable line.
 
+pub mod api;
 pub mod ingest;
 pub mod push;
 

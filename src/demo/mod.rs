@@ -98,6 +98,7 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
     let api = system.start_api(true).await?;
     let live = start_live_meters(&mut system, &args).await?;
     system.start_ingest().await?;
+    system.start_rule_evaluator();
     let phones = start_notifications(&mut system, api).await?;
     print_banner(&system, Some(api), &seeded);
     if let Some(phones) = &phones {
