@@ -236,13 +236,15 @@ struct Run {
     p99_ms: f64,
     rps: f64,
     requests: usize,
+    /// CPU used by each program during the scenario (warm-up included).
+    cpu: String,
 }
 
 impl Run {
     fn describe(&self) -> String {
         format!(
-            "p50 {:.2} ms, p99 {:.2} ms, {:.0}/s ({} requests)",
-            self.p50_ms, self.p99_ms, self.rps, self.requests
+            "p50 {:.2} ms, p99 {:.2} ms, {:.0}/s ({} requests; CPU {})",
+            self.p50_ms, self.p99_ms, self.rps, self.requests, self.cpu
         )
     }
 }
@@ -254,6 +256,7 @@ where
     F: Fn(&mut rand_chacha::ChaCha8Rng) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
+    let cpu_before = super::cpu_by_program();
     let warmup = Duration::from_millis(args.seconds * 250);
     let measured = Duration::from_secs(args.seconds);
     let start = Instant::now() + warmup;
@@ -290,6 +293,7 @@ where
         p99_ms: pct(0.99),
         rps: all.len() as f64 / measured.as_secs_f64(),
         requests: all.len(),
+        cpu: super::cpu_delta(&cpu_before, &super::cpu_by_program()),
     })
 }
 

@@ -330,6 +330,20 @@ fn print_banner(
                 login.role, login.email, login.note
             ));
         }
+        if let Some(api) = api {
+            let url = system
+                .config
+                .api
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{api}"));
+            out.push_str(&format!("    log in:    {url}/u/{}/logowanie\n", spec.slug));
+        }
+        if let Some((number, code)) = &result.link_code {
+            out.push_str(&format!(
+                "    to link a new account: customer number {number}, code {code}\n"
+            ));
+        }
     }
     out.push_str(&format!(
         "\n  Every demo account's password: {DEMO_PASSWORD}\n  Ctrl-C stops the demo.\n"

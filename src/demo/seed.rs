@@ -62,6 +62,9 @@ pub struct Seeded {
     pub created: bool,
     pub readings_added: u64,
     pub logins: Vec<DemoLogin>,
+    /// A customer nobody has linked yet and a fresh code from its "paper invoice", to try
+    /// linking an account: (customer number, code).
+    pub link_code: Option<(String, String)>,
 }
 
 fn fleet(spec: &UtilitySpec) -> FleetSpec {
@@ -86,6 +89,7 @@ pub async fn ensure_utility(
             created: false,
             readings_added,
             logins: logins_of(pool, utility_id, spec).await?,
+            link_code: link_code(pool, utility_id).await?,
         });
     }
     let mut tx = pool.begin().await?;
@@ -119,7 +123,28 @@ pub async fn ensure_utility(
         created: true,
         readings_added,
         logins,
+        link_code: link_code(pool, utility_id).await?,
     })
+}
+
+/// A fresh code for the first household customer no account is linked to (as printed on its
+/// next paper invoice), so whoever runs the demo can register and link an account.
+async fn link_code(pool: &PgPool, utility_id: i64) -> Result<Option<(String, String)>> {
+    let customer: Option<(i64, String)> = sqlx::query_as(
+        "SELECT c.id, c.customer_number FROM customers c
+         WHERE c.utility_id = $1 AND c.kind = 'person'
+           AND NOT EXISTS (SELECT 1 FROM account_customers ac WHERE ac.customer_id = c.id)
+           AND EXISTS (SELECT 1 FROM contracts k WHERE k.customer_id = c.id AND k.status = 'active')
+         ORDER BY c.id LIMIT 1",
+    )
+    .bind(utility_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((id, number)) = customer else {
+        return Ok(None);
+    };
+    let code = ebok_api::issue_link_code(pool, utility_id, id).await?;
+    Ok(Some((number, code)))
 }
 
 async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i64> {
