@@ -128,23 +128,7 @@ impl MeterInfo {
     }
 }
 
-/// Twice the permanent flow rate Q3 of EN ISO 4064 meters by nominal diameter (unknown counts
-/// as DN15): more than a meter passes for long without breaking. The same table ingest
-/// validates with.
-pub fn max_flow_litres_per_hour(diameter_mm: Option<i16>) -> i64 {
-    let q3_litres_per_hour = match diameter_mm.unwrap_or(15) {
-        ..=15 => 2_500,
-        16..=20 => 4_000,
-        21..=25 => 6_300,
-        26..=32 => 10_000,
-        33..=40 => 16_000,
-        41..=50 => 25_000,
-        51..=80 => 63_000,
-        81..=100 => 100_000,
-        _ => 250_000,
-    };
-    2 * q3_litres_per_hour
-}
+pub use ebok_common::domain::max_flow_litres_per_hour;
 
 // ---------------------------------------------------------------------------------------------
 // Pure core

@@ -89,30 +89,7 @@ async fn world() -> World {
 
 /// Stores a radio reading and moves the latest reading forward, as ingest does.
 async fn put(pool: &PgPool, meter: i64, at: &str, litres: i64) {
-    sqlx::query(
-        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
-         VALUES ($1, $2, $3, 'radio')",
-    )
-    .bind(meter)
-    .bind(t(at))
-    .bind(litres)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO meter_latest_readings AS l
-             (meter_id, measured_at, volume_litres, source, received_at)
-         VALUES ($1, $2, $3, 'radio', now())
-         ON CONFLICT (meter_id) DO UPDATE
-             SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres
-             WHERE l.measured_at < EXCLUDED.measured_at",
-    )
-    .bind(meter)
-    .bind(t(at))
-    .bind(litres)
-    .execute(pool)
-    .await
-    .unwrap();
+    ebok_testkit::fixtures::radio_reading(pool, meter, t(at), litres).await;
 }
 
 fn at(reading: &Option<Reading>) -> Option<String> {

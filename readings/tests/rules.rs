@@ -42,36 +42,9 @@ async fn resident(pool: &PgPool, utility_id: i64, email: &str) -> Resident {
 
 /// Stores readings as ingest does: the readings, then the newest moved forward (never back).
 async fn feed(pool: &PgPool, meter_id: i64, readings: &[(DateTime<Utc>, i64)]) {
-    let mut tx = pool.begin().await.unwrap();
     for &(at, litres) in readings {
-        sqlx::query(
-            "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
-             VALUES ($1, $2, $3, 'radio')",
-        )
-        .bind(meter_id)
-        .bind(at)
-        .bind(litres)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        ebok_testkit::fixtures::radio_reading(pool, meter_id, at, litres).await;
     }
-    tx.commit().await.unwrap();
-    let &(at, litres) = readings.iter().max_by_key(|r| r.0).unwrap();
-    sqlx::query(
-        "INSERT INTO meter_latest_readings AS l
-             (meter_id, measured_at, volume_litres, source, flags, received_at)
-         VALUES ($1, $2, $3, 'radio', 0, now())
-         ON CONFLICT (meter_id) DO UPDATE
-             SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
-                 received_at = EXCLUDED.received_at
-             WHERE l.measured_at < EXCLUDED.measured_at",
-    )
-    .bind(meter_id)
-    .bind(at)
-    .bind(litres)
-    .execute(pool)
-    .await
-    .unwrap();
 }
 
 fn evaluator(pool: &PgPool) -> Evaluator {

@@ -126,3 +126,38 @@ pub async fn link_customer(pool: &PgPool, utility_id: i64, account_id: i64, cust
     .await
     .expect("linking an account to a customer");
 }
+
+/// Stores a radio reading and moves the meter's latest reading forward (never back), as ingest
+/// does.
+pub async fn radio_reading(
+    pool: &PgPool,
+    meter_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    litres: i64,
+) {
+    sqlx::query(
+        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+         VALUES ($1, $2, $3, 'radio')",
+    )
+    .bind(meter_id)
+    .bind(at)
+    .bind(litres)
+    .execute(pool)
+    .await
+    .expect("inserting a reading");
+    sqlx::query(
+        "INSERT INTO meter_latest_readings AS l
+             (meter_id, measured_at, volume_litres, source, received_at)
+         VALUES ($1, $2, $3, 'radio', now())
+         ON CONFLICT (meter_id) DO UPDATE
+             SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
+                 source = EXCLUDED.source, received_at = EXCLUDED.received_at
+             WHERE l.measured_at < EXCLUDED.measured_at",
+    )
+    .bind(meter_id)
+    .bind(at)
+    .bind(litres)
+    .execute(pool)
+    .await
+    .expect("moving the latest reading forward");
+}

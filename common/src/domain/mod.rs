@@ -6,4 +6,4 @@ pub mod register;
 pub mod time;
 
 pub use reading::{ReadingFlags, ReadingSource};
-pub use register::{Register, Step};
+pub use register::{Register, Step, max_flow_litres_per_hour};

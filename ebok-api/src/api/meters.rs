@@ -34,22 +34,18 @@ impl From<ReadError> for ApiError {
 
 impl From<SelfReadingError> for ApiError {
     fn from(error: SelfReadingError) -> Self {
-        match &error {
+        let field = error.field().unwrap_or("body").to_string();
+        let detail = error.message().unwrap_or_default();
+        match error {
             SelfReadingError::MeterNotFound => ApiError::NotFound,
             SelfReadingError::Duplicate => ApiError::Conflict {
-                field: error.field().map(str::to_string),
-                detail: error.message().unwrap_or_default(),
+                field: Some(field),
+                detail,
             },
             SelfReadingError::Invalid { .. } | SelfReadingError::Implausible(_) => {
-                ApiError::invalid(
-                    error.field().unwrap_or("body"),
-                    error.message().unwrap_or_default(),
-                )
+                ApiError::Invalid { field, detail }
             }
-            SelfReadingError::Db(_) => match error {
-                SelfReadingError::Db(e) => e.into(),
-                _ => unreachable!(),
-            },
+            SelfReadingError::Db(e) => e.into(),
         }
     }
 }

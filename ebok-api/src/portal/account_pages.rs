@@ -468,10 +468,16 @@ pub async fn change_email(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/konto"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/konto"),
+    )
+    .await?;
+    let session = &session;
     let mut f = FormState::from_values(fields);
     match accounts::request_email_change(
         &state.pool,
@@ -499,10 +505,16 @@ pub async fn change_password(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/konto"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/konto"),
+    )
+    .await?;
+    let session = &session;
     let mut f = FormState::from_values(fields);
     match accounts::change_password(
         &state.pool,
@@ -553,13 +565,8 @@ async fn link_page(
     let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
         .await
         .map_err(shell::internal)?;
-    let status = if f.has_errors() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
     Ok((
-        status,
+        f.status(),
         LinkPage {
             layout: ctx.layout(state, "konto").await,
             csrf: session.csrf.clone(),
@@ -577,10 +584,16 @@ pub async fn link(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/powiazanie"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/powiazanie"),
+    )
+    .await?;
+    let session = &session;
     let mut f = FormState::from_values(fields);
     match accounts::link_customer(
         &state.pool,

@@ -285,12 +285,8 @@ async fn meter_page(
     // History.
     let monthly = q.krok.as_deref() == Some("miesiac");
     let step = if monthly { Step::Month } else { Step::Day };
-    let parse = |v: &Option<String>| {
-        v.as_deref()
-            .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
-    };
-    let to = parse(&q.to).unwrap_or(today);
-    let from = parse(&q.od).unwrap_or_else(|| {
+    let to = parse_day(&q.to).unwrap_or(today);
+    let from = parse_day(&q.od).unwrap_or_else(|| {
         if monthly {
             to - Days::new(365)
         } else {
@@ -317,11 +313,7 @@ async fn meter_page(
         .as_ref()
         .map(|_| "Odczyt zapisany. Dziękujemy!".to_string());
     Ok((
-        if f.has_errors() {
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            axum::http::StatusCode::OK
-        },
+        f.status(),
         MeterPage {
             layout: ctx.layout(state, "pulpit").await,
             csrf: session.csrf.clone(),
@@ -367,6 +359,13 @@ async fn meter_page(
         .into_response())
 }
 
+/// A `RRRR-MM-DD` query parameter (what `<input type="date">` sends).
+fn parse_day(value: &Option<String>) -> Option<NaiveDate> {
+    value
+        .as_deref()
+        .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+}
+
 fn table_rows(points: &[Point], step: Step) -> Vec<(String, String, String, String)> {
     points
         .iter()
@@ -398,12 +397,8 @@ pub async fn csv(
     let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
     let id: i64 = id.parse().map_err(|_| shell::not_found())?;
     let today = local_day(Utc::now());
-    let parse = |v: &Option<String>| {
-        v.as_deref()
-            .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
-    };
-    let to = parse(&q.to).unwrap_or(today);
-    let from = parse(&q.od).unwrap_or(to - Days::new(364));
+    let to = parse_day(&q.to).unwrap_or(today);
+    let from = parse_day(&q.od).unwrap_or(to - Days::new(364));
     let step = if q.krok.as_deref() == Some("miesiac") {
         Step::Month
     } else {

@@ -85,11 +85,7 @@ async fn alarms_page(state: &AppState, ctx: &Ctx, f: FormState, notice: Option<S
         .map(|m| (m.id, format!("{} — {}", m.serial, m.address)))
         .collect();
     Ok((
-        if f.has_errors() {
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            axum::http::StatusCode::OK
-        },
+        f.status(),
         AlarmsPage {
             layout: ctx.layout(state, "alarmy").await,
             csrf: session.csrf.clone(),
@@ -132,10 +128,16 @@ pub async fn create_rule(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/alarmy"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/alarmy"),
+    )
+    .await?;
+    let session = &session;
     let mut f = FormState::from_values(fields);
     let number = |f: &FormState, name: &'static str| -> Result<i64, (String, String)> {
         f.value(name)
@@ -196,10 +198,16 @@ pub async fn delete_rule(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/alarmy"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/alarmy"),
+    )
+    .await?;
+    let session = &session;
     let id: i64 = id.parse().map_err(|_| shell::not_found())?;
     let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
     match rules::delete(&mut conn, session.viewer(), id, None).await {
@@ -310,10 +318,16 @@ pub async fn grant_consent(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/zgody"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/zgody"),
+    )
+    .await?;
+    let session = &session;
     let kind = ConsentKind::parse(&kind).ok_or_else(shell::not_found)?;
     let form = consent_forms::for_kind(kind);
     if fields.get("form_version").map(String::as_str) != Some(form.version) {
@@ -351,10 +365,16 @@ pub async fn withdraw_consent(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/zgody"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/zgody"),
+    )
+    .await?;
+    let session = &session;
     let kind = ConsentKind::parse(&kind).ok_or_else(shell::not_found)?;
     let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
     consent::withdraw(
@@ -429,10 +449,16 @@ pub async fn mark_all_read(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/powiadomienia"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/powiadomienia"),
+    )
+    .await?;
+    let session = &session;
     inbox::mark_all_read(&state.pool, session.utility_id, session.account_id)
         .await
         .map_err(shell::internal)?;
@@ -496,10 +522,16 @@ pub async fn save_settings(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/ustawienia/powiadomienia"))?;
-    shell::csrf_ok(session, &fields)?;
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/ustawienia/powiadomienia"),
+    )
+    .await?;
+    let session = &session;
     let mut tx = state.pool.begin().await.map_err(shell::internal)?;
     for category in Category::ALL {
         let on = |prefix: &str| fields.contains_key(&format!("{prefix}-{}", category.as_str()));

@@ -123,6 +123,15 @@ impl FormState {
         !self.errors.is_empty()
     }
 
+    /// 422 when the form is shown again with errors, 200 otherwise.
+    pub fn status(&self) -> StatusCode {
+        if self.has_errors() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        }
+    }
+
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push((field.into(), message.into()));
     }
@@ -148,6 +157,24 @@ impl FormState {
         }
         None
     }
+}
+
+/// A form posted by a logged-in resident: from the portal's own origin, with a live session of
+/// this utility (otherwise a redirect to the login page, coming back to `back_to`), carrying
+/// the session's CSRF token. Returns the context and the session.
+pub async fn resident_post(
+    state: &AppState,
+    slug: &str,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    back_to: &str,
+) -> Result<(Ctx, PortalSession), Response> {
+    same_origin(state, headers)?;
+    let ctx = Ctx::load(state, slug, jar).await?;
+    let session = ctx.require(back_to)?.clone();
+    csrf_ok(&session, form)?;
+    Ok((ctx, session))
 }
 
 /// Refuses a state-changing request from another site: browsers send `Origin` with every POST;

@@ -152,29 +152,7 @@ pub async fn resident(
 
 /// Stores a reading and moves the latest reading forward, as ingest does.
 pub async fn reading(pool: &PgPool, meter_id: i64, at: DateTime<Utc>, litres: i64) {
-    sqlx::query(
-        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
-         VALUES ($1, $2, $3, 'radio')",
-    )
-    .bind(meter_id)
-    .bind(at)
-    .bind(litres)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO meter_latest_readings (meter_id, measured_at, volume_litres, source, received_at)
-         VALUES ($1, $2, $3, 'radio', now())
-         ON CONFLICT (meter_id) DO UPDATE SET measured_at = EXCLUDED.measured_at,
-             volume_litres = EXCLUDED.volume_litres, received_at = now()
-         WHERE meter_latest_readings.measured_at < EXCLUDED.measured_at",
-    )
-    .bind(meter_id)
-    .bind(at)
-    .bind(litres)
-    .execute(pool)
-    .await
-    .unwrap();
+    fixtures::radio_reading(pool, meter_id, at, litres).await;
 }
 
 /// A notification in the account's inbox; returns its id.
