@@ -245,6 +245,25 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
         .await
         .unwrap();
     assert_eq!(rules, 1, "Jan's rule stands, nobody else's was made");
+    let jan_session: i64 =
+        sqlx::query_scalar("SELECT id FROM sessions WHERE account_id = $1 AND revoked_at IS NULL")
+            .bind(jan.account_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    let end = post(
+        &app,
+        &ola_cookie,
+        &format!("/u/mlynary/konto/sesje/{jan_session}/zakoncz"),
+        &[("csrf", &ola_token)],
+    )
+    .await;
+    assert_eq!(end.status(), 404);
+    assert_eq!(
+        get(&app, &jan_cookie, "/u/mlynary/konto").await.status(),
+        200,
+        "Jan stays logged in"
+    );
 
     // A resident of another utility: their session does not open this utility's pages.
     let eva_cookie = login(&app, "tolkmicko", &eva.email).await;

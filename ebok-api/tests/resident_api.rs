@@ -405,6 +405,7 @@ async fn nothing_of_theirs(
     owner: &support::Resident,
     rule_id: i64,
     notification_id: i64,
+    session_id: i64,
 ) {
     let meter = owner.meter_id;
     let day = Utc::now().date_naive();
@@ -470,6 +471,11 @@ async fn nothing_of_theirs(
         (
             Method::POST,
             format!("/api/v1/notifications/{notification_id}/read"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/me/sessions/{session_id}"),
             None,
         ),
         (
@@ -567,11 +573,46 @@ async fn another_resident_and_another_utility_get_nothing_of_a_residents_data() 
         200
     );
 
+    let jan_sessions: Value = app
+        .get(&jan_t, "/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let jan_session = jan_sessions[0]["id"].as_i64().unwrap();
     for other in [&ola, &eva] {
         let t = token(&app.login(&other.slug, &other.email).await);
-        nothing_of_theirs(&app, &t, &jan, rule_id, notification_id).await;
+        nothing_of_theirs(&app, &t, &jan, rule_id, notification_id, jan_session).await;
+        let theirs: Value = app
+            .get(&t, "/api/v1/me/sessions")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            theirs
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["id"] != jan_session),
+            "{theirs}"
+        );
     }
     // And Jan's things are untouched.
+    assert_eq!(app.get(&jan_t, "/api/v1/me").await.status(), 200);
+    let still: Value = app
+        .get(&jan_t, "/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        still
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == jan_session)
+    );
     assert_eq!(
         app.get(&jan_t, &format!("/api/v1/alarm-rules/{rule_id}"))
             .await
@@ -689,4 +730,78 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(!html.contains("cdn.") && !html.contains("unpkg"), "{html}");
+}
+
+#[tokio::test]
+async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let tablet = app.login("mlynary", &jan.email).await;
+    let phone = app.login("mlynary", &jan.email).await;
+    let t = token(&tablet);
+    let sessions: Value = app
+        .get(&t, "/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 2, "{sessions}");
+    assert!(
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kind"] == "app" && s["client"] == "test")
+    );
+    // The phone's session is the one the tablet did not start: end it.
+    let tablet_claims = ebok_api::auth::app::Keys::load(app.pool())
+        .await
+        .unwrap()
+        .verify(&t)
+        .unwrap();
+    let lost = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .find(|id| *id != tablet_claims.sid)
+        .unwrap();
+    let ended = app
+        .send(
+            Method::DELETE,
+            Some(&t),
+            &format!("/api/v1/me/sessions/{lost}"),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status(), 204);
+    let refresh = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": phone["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(
+        refresh.status(),
+        401,
+        "the lost phone cannot renew its access"
+    );
+    let again = app
+        .send(
+            Method::DELETE,
+            Some(&t),
+            &format!("/api/v1/me/sessions/{lost}"),
+            None,
+        )
+        .await;
+    assert_eq!(again.status(), 404);
+    let sessions: Value = app
+        .get(&t, "/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
 }

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use crate::accounts::{self, LinkedCustomer};
 use crate::auth::Resident;
+use crate::auth::sessions::{self, SessionSummary};
 use crate::error::{ApiError, Problem};
+use crate::extract::Path;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -144,4 +146,32 @@ pub(crate) async fn utility_of(
     .fetch_optional(&state.pool)
     .await?
     .ok_or(ApiError::NotFound)
+}
+
+/// Where the account is logged in: its live sessions (the portal and the app).
+#[utoipa::path(get, path = "/me/sessions", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionSummary>), (status = 401, body = Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<Vec<SessionSummary>>, ApiError> {
+    Ok(Json(
+        sessions::list(&state.pool, who.utility_id, who.account_id).await?,
+    ))
+}
+
+/// End one of the account's sessions (e.g. a lost phone): its refresh token stops working.
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "account", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if sessions::end(&state.pool, who.utility_id, who.account_id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }

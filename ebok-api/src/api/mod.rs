@@ -75,6 +75,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::link))
         .routes(routes!(me::change_email))
         .routes(routes!(me::change_password))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::end_session))
         .routes(routes!(consents::list, consents::grant))
         .routes(routes!(consents::withdraw))
         .routes(routes!(inbox::list))

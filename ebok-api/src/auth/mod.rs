@@ -14,6 +14,7 @@
 //! [`web::PortalSession`].
 
 pub mod app;
+pub mod sessions;
 pub mod web;
 
 use axum::extract::FromRequestParts;

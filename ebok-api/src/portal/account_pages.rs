@@ -13,7 +13,7 @@ use axum_extra::extract::CookieJar;
 
 use super::shell::{self, Ctx, FormState, Layout};
 use crate::accounts::{self, LinkedCustomer, Registration};
-use crate::auth::web;
+use crate::auth::{sessions, web};
 use crate::client::ClientAddr;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -369,6 +369,8 @@ struct AccountPage {
     email_form: FormState,
     password_form: FormState,
     notice: Option<String>,
+    /// Live sessions: (id, what, last used, this one).
+    sessions: Vec<(i64, String, String, bool)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -376,6 +378,7 @@ pub struct AccountQuery {
     token: Option<String>,
     wyslano: Option<String>,
     haslo: Option<String>,
+    sesja: Option<String>,
 }
 
 /// `GET /u/{slug}/konto`; with `?token=` it confirms a change of e-mail first.
@@ -394,6 +397,8 @@ pub async fn account(
         )
     } else if q.haslo.is_some() {
         Some("Hasło zostało zmienione.".into())
+    } else if q.sesja.is_some() {
+        Some("Sesja zakończona.".into())
     } else {
         None
     };
@@ -440,6 +445,24 @@ async fn account_page(
     let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
         .await
         .map_err(shell::internal)?;
+    let sessions = sessions::list(&state.pool, session.utility_id, session.account_id)
+        .await
+        .map_err(shell::internal)?
+        .into_iter()
+        .map(|s| {
+            let what = match s.kind.as_str() {
+                "app" => "Aplikacja mobilna",
+                _ => "Przeglądarka",
+            };
+            let client = s.client.map(|c| format!(" — {c}")).unwrap_or_default();
+            (
+                s.id,
+                format!("{what}{client}"),
+                ebok_readings::chart::format_instant(s.last_used_at),
+                s.id == session.session_id,
+            )
+        })
+        .collect();
     let status = if email_form.has_errors() || password_form.has_errors() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -456,6 +479,7 @@ async fn account_page(
             email_form,
             password_form,
             notice,
+            sessions,
         },
     )
         .into_response())
@@ -612,4 +636,31 @@ pub async fn link(
             link_page(&state, &ctx, session, f).await
         }
     }
+}
+
+/// `POST /u/{slug}/konto/sesje/{id}/zakoncz`: ends one of the account's sessions.
+pub async fn end_session(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Page {
+    let (ctx, session) = shell::resident_post(
+        &state,
+        &slug,
+        &jar,
+        &headers,
+        &fields,
+        &format!("/u/{slug}/konto"),
+    )
+    .await?;
+    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
+    if !sessions::end(&state.pool, session.utility_id, session.account_id, id)
+        .await
+        .map_err(shell::internal)?
+    {
+        return Err(shell::not_found());
+    }
+    Ok(Redirect::to(&format!("{}/konto?sesja=1", ctx.base())).into_response())
 }

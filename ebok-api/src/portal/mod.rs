@@ -61,6 +61,10 @@ pub fn router() -> Router<AppState> {
             post(account_pages::change_password),
         )
         .route(
+            "/u/{slug}/konto/sesje/{id}/zakoncz",
+            post(account_pages::end_session),
+        )
+        .route(
             "/u/{slug}/powiazanie",
             get(account_pages::link_form).post(account_pages::link),
         )
