@@ -1,5 +1,6 @@
 //! The account pages of the portal: registration, activation, login and logout, password reset,
-//! the account page (change of e-mail and password) and linking to a customer.
+//! the account page (change of e-mail and password, where the account is logged in) and linking
+//! to a customer.
 
 use std::collections::HashMap;
 
@@ -375,13 +376,12 @@ struct AccountPage {
 
 #[derive(serde::Deserialize)]
 pub struct AccountQuery {
-    token: Option<String>,
     wyslano: Option<String>,
     haslo: Option<String>,
     sesja: Option<String>,
 }
 
-/// `GET /u/{slug}/konto`; with `?token=` it confirms a change of e-mail first.
+/// `GET /u/{slug}/konto`.
 pub async fn account(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -402,7 +402,6 @@ pub async fn account(
     } else {
         None
     };
-    let _ = q.token;
     account_page(
         &state,
         &ctx,
