@@ -805,3 +805,133 @@ async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session
         .unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_password_reset_by_email_sets_the_new_password_and_ends_every_session() {
+    let smtp = TestSmtp::start(SmtpOptions::plain());
+    let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
+    let app = App::start_with(Some(Arc::new(mailer))).await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let before = app.login("mlynary", &jan.email).await;
+    // An unknown address answers the same and sends nothing.
+    let unknown = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/password-reset",
+            json!({ "email": "nikt@example.pl" }),
+        )
+        .await;
+    assert_eq!(unknown.status(), 202);
+    let asked = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/password-reset",
+            json!({ "email": jan.email }),
+        )
+        .await;
+    assert_eq!(asked.status(), 202);
+    let mails = smtp.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].rcpt_to, vec![jan.email.clone()]);
+    let link = link_in(mails[0].text().unwrap(), "/haslo/nowe?token=");
+    let reset_token = link.split("token=").nth(1).unwrap().to_string();
+    let new_password = "nowe hasło do eBOK 2026";
+    let done = app
+        .post(None, "/api/v1/utilities/mlynary/password-reset/confirm",
+              json!({ "token": reset_token, "password": new_password, "password_repeat": new_password }))
+        .await;
+    assert_eq!(done.status(), 204);
+    let refresh = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": before["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(refresh.status(), 401, "sessions end with a reset");
+    let old = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": jan.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(old.status(), 422);
+    let new = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": jan.email, "password": new_password }),
+        )
+        .await;
+    assert_eq!(new.status(), 200);
+    let reused = app
+        .post(None, "/api/v1/utilities/mlynary/password-reset/confirm",
+              json!({ "token": reset_token, "password": new_password, "password_repeat": new_password }))
+        .await;
+    assert_eq!(problem(reused).await["field"], "token");
+}
+
+#[tokio::test]
+async fn a_change_of_email_waits_for_the_link_sent_to_the_new_address() {
+    let smtp = TestSmtp::start(SmtpOptions::plain());
+    let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
+    let app = App::start_with(Some(Arc::new(mailer))).await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    resident(app.pool(), u, "mlynary", "zajety@example.pl", 0).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let taken = app
+        .post(
+            Some(&t),
+            "/api/v1/me/email",
+            json!({ "email": "zajety@example.pl" }),
+        )
+        .await;
+    assert_eq!(problem(taken).await["field"], "email");
+    let asked = app
+        .post(
+            Some(&t),
+            "/api/v1/me/email",
+            json!({ "email": "jan.nowy@example.pl" }),
+        )
+        .await;
+    assert_eq!(asked.status(), 202);
+    let mails = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let to_new = mails
+        .iter()
+        .find(|m| m.rcpt_to == vec!["jan.nowy@example.pl".to_string()])
+        .unwrap();
+    let to_old = mails
+        .iter()
+        .find(|m| m.rcpt_to == vec![jan.email.clone()])
+        .unwrap();
+    assert!(
+        to_old.text().unwrap().contains("jan.nowy@example.pl"),
+        "the old address is told"
+    );
+    // Nothing changes until the link is opened.
+    let me: Value = app.get(&t, "/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["email"], jan.email);
+    let link = link_in(to_new.text().unwrap(), "/konto/email?token=");
+    let opened = app.server.get(&link).await;
+    assert_eq!(opened.status(), 303);
+    assert!(
+        opened.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("logowanie?email=1")
+    );
+    let me: Value = app.get(&t, "/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["email"], "jan.nowy@example.pl");
+    app.login("mlynary", "jan.nowy@example.pl").await;
+    let old = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": jan.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(old.status(), 422);
+}
