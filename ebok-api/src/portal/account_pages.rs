@@ -73,9 +73,7 @@ pub async fn register(
     let done = match result {
         Ok(()) => true,
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             false
         }
     };
@@ -204,9 +202,7 @@ pub async fn login(
             login_page(&state, &ctx, f).await
         }
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             login_page(&state, &ctx, f).await
         }
     }
@@ -289,9 +285,7 @@ pub async fn reset_request(
     {
         Ok(()) => true,
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             false
         }
     };
@@ -345,9 +339,7 @@ pub async fn new_password(
             Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
         }
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             Ok(ResetPage {
                 layout: ctx.layout(&state, "").await,
                 f,
@@ -513,9 +505,7 @@ pub async fn change_email(
     {
         Ok(()) => Ok(Redirect::to(&format!("{}/konto?wyslano=1", ctx.base())).into_response()),
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             account_page(&state, &ctx, session, f, FormState::default(), None).await
         }
     }
@@ -552,9 +542,7 @@ pub async fn change_password(
     {
         Ok(()) => Ok(Redirect::to(&format!("{}/konto?haslo=1", ctx.base())).into_response()),
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             account_page(&state, &ctx, session, FormState::default(), f, None).await
         }
     }
@@ -629,9 +617,7 @@ pub async fn link(
     {
         Ok(_) => Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response()),
         Err(e) => {
-            if let Some(response) = f.add_api_error(ApiError::from(e)) {
-                return Err(response);
-            }
+            f.add_api_error(ApiError::from(e))?;
             link_page(&state, &ctx, session, f).await
         }
     }

@@ -153,18 +153,7 @@ async fn open_alarms(
     Ok(rows
         .into_iter()
         .map(|r| {
-            let what = match r.kind.as_str() {
-                "leak" => "wyciek wody",
-                "burst" => "pęknięcie lub duży wypływ",
-                "backflow" => "przepływ wsteczny",
-                "tamper" => "ingerencja w wodomierz (magnes)",
-                "dry" => "brak wody w wodomierzu",
-                "low_battery" => "słaba bateria",
-                "device_error" => "błąd urządzenia",
-                "no_data" => "brak danych z wodomierza",
-                "continuous_flow" => "ciągły przepływ wody",
-                _ => "alarm",
-            };
+            let what = ebok_readings::rules::meter_alarm_name(&r.kind);
             (
                 format!("Wodomierz {}", r.serial),
                 format!("{what} od {}", format_instant(r.raised_at)),

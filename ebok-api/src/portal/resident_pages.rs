@@ -183,9 +183,7 @@ pub async fn create_rule(
         Err(RuleError::Db(e)) => Err(shell::internal(e)),
         Err(e) => {
             let api: crate::error::ApiError = e.into();
-            if let Some(response) = f.add_api_error(api) {
-                return Err(response);
-            }
+            f.add_api_error(api)?;
             alarms_page(&state, &ctx, f, None).await
         }
     }

@@ -136,8 +136,9 @@ impl FormState {
         self.errors.push((field.into(), message.into()));
     }
 
-    /// Adds the error of an API-style failure (its field and Polish detail).
-    pub fn add_api_error(&mut self, error: crate::error::ApiError) -> Option<Response> {
+    /// Adds the error of an API-style failure (its field and Polish detail), to show the form
+    /// again; a failure that is not about the form (not found, internal) is the page itself.
+    pub fn add_api_error(&mut self, error: crate::error::ApiError) -> Result<(), Response> {
         use crate::error::ApiError as E;
         match error {
             E::Invalid { field, detail } => self.add(field, detail),
@@ -152,10 +153,10 @@ impl FormState {
                 ),
             ),
             E::Unavailable { detail } => self.add("form", detail),
-            E::NotFound => return Some(not_found()),
-            other => return Some(other.into_response()),
+            E::NotFound => return Err(not_found()),
+            other => return Err(other.into_response()),
         }
-        None
+        Ok(())
     }
 }
 

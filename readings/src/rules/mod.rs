@@ -34,6 +34,9 @@
 pub mod condition;
 mod evaluator;
 mod polish;
+
+/// The Polish name of a meter alarm kind (`meter_alarm_kind`), as the rules' notices use it.
+pub use polish::meter_alarm as meter_alarm_name;
 mod store;
 
 use serde::{Deserialize, Serialize};
