@@ -1,7 +1,10 @@
-//! What every handler can reach.
+//! What every handler can reach. Handlers receive the state by value on every request, so it is
+//! one `Arc`: cloning it costs a reference count, not copies of the key and the URLs.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
+use ebok_readings::coalesce::OnDayLookups;
 use mobile_push::channel::MailSender;
 use sqlx::PgPool;
 
@@ -9,7 +12,11 @@ use crate::accounts::AccountMailer;
 use crate::auth::app::Keys;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The state's contents, reached through [`AppState`]'s `Deref`.
+#[derive(Clone)]
+pub struct Shared {
     pub pool: PgPool,
     /// Where residents reach the portal (`https://ebok.example.pl`, no trailing slash): links in
     /// e-mails start with it, and state-changing requests must come from its origin.
@@ -18,6 +25,20 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub keys: Keys,
     pub mailer: AccountMailer,
+    /// The reading on a day, with concurrent lookups answered together.
+    pub on_day: OnDayLookups,
+}
+
+/// Reading-on-a-day statements in flight at once, and lookups answered by one statement.
+const ON_DAY_CONCURRENCY: usize = 2;
+const ON_DAY_MAX_BATCH: usize = 64;
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -28,21 +49,24 @@ impl AppState {
         Ok(Self::with_keys(pool, public_url, keys))
     }
 
-    /// A state with the given token key (tests, or a key from elsewhere).
+    /// A state with the given token key (tests, or a key from elsewhere). Must be called within
+    /// a Tokio runtime: it starts the reading-on-a-day lookup queue.
     pub fn with_keys(pool: PgPool, public_url: &str, keys: Keys) -> Self {
         let public_url = public_url.trim_end_matches('/').to_string();
-        Self {
+        Self(Arc::new(Shared {
             secure_cookies: public_url.starts_with("https://"),
             mailer: AccountMailer::new(None, &public_url),
+            on_day: OnDayLookups::start(pool.clone(), ON_DAY_CONCURRENCY, ON_DAY_MAX_BATCH),
             pool,
             public_url,
             keys,
-        }
+        }))
     }
 
-    pub fn with_mailer(mut self, sender: Arc<dyn MailSender>) -> Self {
-        self.mailer = AccountMailer::new(Some(sender), &self.public_url);
-        self
+    pub fn with_mailer(self, sender: Arc<dyn MailSender>) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.mailer = AccountMailer::new(Some(sender), &shared.public_url);
+        Self(Arc::new(shared))
     }
 
     /// The portal's origin (`scheme://host[:port]`), which browsers send as `Origin`.

@@ -13,9 +13,14 @@
 //! - rejections, quarantined readings and alarm transitions (with their outbox events) go in the
 //!   same transaction;
 //! - `meter_latest_readings` is updated from a coalesced map of each meter's newest reading at
-//!   most every `latest_flush` (one upsert per meter per flush instead of one per reading). Each
-//!   flush records a watermark; after a crash, [`repair_latest`] replays readings received since
-//!   the oldest watermark, so "latest" is never lost and never moves back.
+//!   most every `latest_flush` (one upsert per meter per flush instead of one per reading);
+//! - `meter_day_readings` (each meter's last reading of each closed Warsaw day, migration 0012)
+//!   in the same flush: the COPY tells that table's trigger that the writer folds its rows
+//!   itself, and the flush refolds from the stored readings only the days that a newer reading
+//!   closed or a late reading touched, so a meter costs one day row a day, not one per batch.
+//!   The open day is the latest reading. Readings on the careful path go through the trigger;
+//! - each flush records a watermark; after a crash, [`repair_latest`] replays readings received
+//!   since the oldest watermark into both tables, so neither is ever lost nor moves back.
 //!
 //! A failed commit (database down) is retried with back-off until it succeeds: nothing is
 //! acknowledged before, so nothing is lost. Only at shutdown does a writer give up, leaving the
@@ -26,7 +31,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use ebok_common::domain::time::{day_start, local_day};
 use ebok_common::domain::{ReadingFlags, ReadingSource};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
@@ -138,7 +144,7 @@ pub struct Writer {
     config: WriterConfig,
     stats: Arc<Stats>,
     states: HashMap<i64, MeterState>,
-    pending_latest: HashMap<i64, LatestRow>,
+    pending: Pending,
     last_flush: Instant,
     /// Batches left during which late readings take the slow path (set after a late reading
     /// turned out to be stored already).
@@ -189,7 +195,7 @@ struct Plan {
     /// Meters that were silent long enough to carry a "no data" alarm: (utility, meter, instant).
     maybe_no_data: Vec<(i64, i64, DateTime<Utc>)>,
     states: HashMap<i64, MeterState>,
-    latest: HashMap<i64, LatestRow>,
+    pending: Pending,
     duplicates_in_batch: u64,
     conflicts_in_batch: u64,
 }
@@ -209,7 +215,7 @@ impl Writer {
             config,
             stats,
             states: HashMap::new(),
-            pending_latest: HashMap::new(),
+            pending: Pending::default(),
             last_flush: Instant::now(),
             careful_batches: 0,
         }
@@ -230,7 +236,7 @@ impl Writer {
                         break;
                     }
                 }
-                _ = tokio::time::sleep(flush_in), if !self.pending_latest.is_empty() => {
+                _ = tokio::time::sleep(flush_in), if !self.pending.is_empty() => {
                     self.flush_latest_alone(&shutdown).await;
                     continue;
                 }
@@ -519,12 +525,25 @@ impl Writer {
                             Some(_) => plan.slow.push(row),
                             // A late reading is almost never stored already: copy it, and let a
                             // unique violation send the batch down the slow path.
-                            None if !all_slow && self.careful_batches == 0 => plan.fast.push(row),
+                            None if !all_slow && self.careful_batches == 0 => {
+                                plan.pending
+                                    .days
+                                    .insert((meter.id, local_day(reading.measured_at)));
+                                plan.fast.push(row);
+                            }
                             None => plan.slow.push(row),
                         }
                         continue;
                     }
                     let previous_at = state.newest.map(|n| n.measured_at);
+                    // The previous newest reading's day is closed once a newer one is on a later
+                    // day: fold it (the open day is the latest reading).
+                    if let Some(previous) = previous_at {
+                        let closed = local_day(previous);
+                        if closed < local_day(reading.measured_at) {
+                            plan.pending.days.insert((meter.id, closed));
+                        }
+                    }
                     let silent_since = previous_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
                     if reading.measured_at - silent_since >= self.config.no_data_after {
                         plan.maybe_no_data
@@ -552,7 +571,7 @@ impl Writer {
                             alarms,
                         },
                     );
-                    plan.latest.insert(
+                    plan.pending.latest.insert(
                         meter.id,
                         LatestRow {
                             measured_at: reading.measured_at,
@@ -580,6 +599,8 @@ impl Writer {
             ..Outcome::default()
         };
         if !plan.fast.is_empty() {
+            // This writer folds the copied rows into `meter_day_readings` itself, coalesced.
+            fold_days_here(&mut tx, true).await?;
             let mut data = ReadingsCopy::with_capacity(plan.fast.len());
             for r in &plan.fast {
                 data.push(r.meter_id, r.measured_at, r.litres, r.source, r.flags);
@@ -590,6 +611,9 @@ impl Writer {
         }
         let mut late_conflicts = Vec::new();
         if !plan.slow.is_empty() {
+            if !plan.fast.is_empty() {
+                fold_days_here(&mut tx, false).await?;
+            }
             let (stored, duplicates, conflicts) = insert_or_classify(&mut tx, &plan.slow).await?;
             outcome.stored += stored;
             outcome.duplicates += duplicates;
@@ -642,9 +666,9 @@ impl Writer {
             }
         }
         if self.last_flush.elapsed() >= self.config.latest_flush {
-            let mut merged = self.pending_latest.clone();
-            merge_latest(&mut merged, plan.latest.clone());
-            flush_latest(&mut tx, &self.config.name, &merged).await?;
+            let mut merged = self.pending.clone();
+            merged.merge(plan.pending.clone());
+            merged.flush(&mut tx, &self.config.name).await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -654,10 +678,10 @@ impl Writer {
         let flushed = self.last_flush.elapsed() >= self.config.latest_flush;
         self.states.extend(plan.states);
         if flushed {
-            self.pending_latest.clear();
+            self.pending = Pending::default();
             self.last_flush = Instant::now();
         } else {
-            merge_latest(&mut self.pending_latest, plan.latest);
+            self.pending.merge(plan.pending);
         }
         // Conflicts found against stored readings add rejections beyond the planned ones.
         let late_conflicts = outcome.conflicts - plan.conflicts_in_batch;
@@ -709,7 +733,7 @@ impl Writer {
 
     /// Flushes pending latest readings in a transaction of their own (when the writer is idle).
     async fn flush_latest_alone(&mut self, shutdown: &CancellationToken) {
-        if self.pending_latest.is_empty() {
+        if self.pending.is_empty() {
             self.last_flush = Instant::now();
             return;
         }
@@ -717,13 +741,13 @@ impl Writer {
         loop {
             let result = async {
                 let mut tx = self.pool.begin().await?;
-                flush_latest(&mut tx, &self.config.name, &self.pending_latest).await?;
+                self.pending.flush(&mut tx, &self.config.name).await?;
                 tx.commit().await
             }
             .await;
             match result {
                 Ok(()) => {
-                    self.pending_latest.clear();
+                    self.pending = Pending::default();
                     self.last_flush = Instant::now();
                     return;
                 }
@@ -774,13 +798,39 @@ fn conflict(
     }
 }
 
-fn merge_latest(into: &mut HashMap<i64, LatestRow>, from: HashMap<i64, LatestRow>) {
-    for (meter, row) in from {
-        match into.get(&meter) {
-            Some(existing) if existing.measured_at >= row.measured_at => {}
-            _ => {
-                into.insert(meter, row);
-            }
+/// Readings committed but not yet folded into `meter_latest_readings` and `meter_day_readings`.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    /// Each meter's newest reading.
+    latest: HashMap<i64, LatestRow>,
+    /// Warsaw days of copied readings to refold: closed by a newer reading, or touched late.
+    days: HashSet<(i64, NaiveDate)>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.latest.is_empty() && self.days.is_empty()
+    }
+
+    fn merge(&mut self, other: Pending) {
+        for (meter, row) in other.latest {
+            keep_newest(&mut self.latest, meter, row);
+        }
+        self.days.extend(other.days);
+    }
+
+    /// Moves both tables forward (never back) and records this writer's watermark.
+    async fn flush(&self, conn: &mut PgConnection, writer: &str) -> sqlx::Result<()> {
+        flush_days(conn, &self.days).await?;
+        flush_latest(conn, writer, &self.latest).await
+    }
+}
+
+fn keep_newest<K: std::hash::Hash + Eq>(into: &mut HashMap<K, LatestRow>, key: K, row: LatestRow) {
+    match into.get(&key) {
+        Some(existing) if existing.measured_at >= row.measured_at => {}
+        _ => {
+            into.insert(key, row);
         }
     }
 }
@@ -1008,6 +1058,59 @@ async fn insert_quarantine(conn: &mut PgConnection, rows: &[QuarantineRow]) -> s
     Ok(())
 }
 
+/// Tells `meter_day_readings`' trigger (migration 0012) whether this transaction's next inserts
+/// into `meter_readings` are folded by the writer (`true`) or by the trigger.
+async fn fold_days_here(conn: &mut PgConnection, here: bool) -> sqlx::Result<()> {
+    let value = if here { "deferred" } else { "" };
+    sqlx::query_scalar!(
+        r#"SELECT set_config('ebok.day_readings', $1, true) AS "set!""#,
+        value
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Refolds the given meters' days from the stored readings: each day's last reading, moved
+/// forward only, in key order (so writers lock rows in the same order).
+async fn flush_days(conn: &mut PgConnection, days: &HashSet<(i64, NaiveDate)>) -> sqlx::Result<()> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<(i64, NaiveDate)> = days.iter().copied().collect();
+    keys.sort_unstable();
+    let ids: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
+    let dates: Vec<NaiveDate> = keys.iter().map(|(_, day)| *day).collect();
+    let starts: Vec<DateTime<Utc>> = dates.iter().map(|d| day_start(*d)).collect();
+    let ends: Vec<DateTime<Utc>> = dates
+        .iter()
+        .map(|d| day_start(*d + chrono::Days::new(1)))
+        .collect();
+    sqlx::query!(
+        r#"INSERT INTO meter_day_readings AS d (meter_id, day, measured_at, volume_litres, source)
+           SELECT u.m, u.day, r.measured_at, r.volume_litres, r.source
+           FROM unnest($1::bigint[], $2::date[], $3::timestamptz[], $4::timestamptz[])
+                WITH ORDINALITY AS u(m, day, from_at, to_at, i)
+           CROSS JOIN LATERAL (
+               SELECT measured_at, volume_litres, source FROM meter_readings
+               WHERE meter_id = u.m AND measured_at >= u.from_at AND measured_at < u.to_at
+               ORDER BY measured_at DESC
+               LIMIT 1) r
+           ORDER BY u.i
+           ON CONFLICT (meter_id, day) DO UPDATE
+               SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
+                   source = EXCLUDED.source
+               WHERE d.measured_at < EXCLUDED.measured_at"#,
+        &ids,
+        &dates,
+        &starts,
+        &ends,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Moves `meter_latest_readings` forward (never back) and records this writer's watermark.
 async fn flush_latest(
     conn: &mut PgConnection,
@@ -1057,15 +1160,31 @@ async fn flush_latest(
     Ok(())
 }
 
-/// After a crash some committed readings may not be reflected in `meter_latest_readings` yet:
-/// replays everything received since the oldest writer watermark (cheap: BRIN on received_at),
-/// then forgets watermarks of writers gone for a day. Returns the meters updated.
+/// After a crash some committed readings may not be reflected in `meter_latest_readings` and
+/// `meter_day_readings` yet: replays everything received since the oldest writer watermark into
+/// both (cheap: BRIN on received_at), then forgets watermarks of writers gone for a day. Returns
+/// the meters whose latest reading moved.
 pub async fn repair_latest(pool: &PgPool) -> sqlx::Result<u64> {
     let since: Option<DateTime<Utc>> =
         sqlx::query_scalar!("SELECT min(flushed_through) FROM ingest_latest_watermarks")
             .fetch_one(pool)
             .await?;
     let Some(since) = since else { return Ok(0) };
+    sqlx::query!(
+        r#"INSERT INTO meter_day_readings AS d (meter_id, day, measured_at, volume_litres, source)
+           SELECT DISTINCT ON (meter_id, day)
+                  meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day, measured_at,
+                  volume_litres, source
+           FROM meter_readings WHERE received_at >= $1
+           ORDER BY meter_id, day, measured_at DESC
+           ON CONFLICT (meter_id, day) DO UPDATE
+               SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
+                   source = EXCLUDED.source
+               WHERE d.measured_at < EXCLUDED.measured_at"#,
+        since
+    )
+    .execute(pool)
+    .await?;
     let updated = sqlx::query!(
         r#"INSERT INTO meter_latest_readings AS l
                (meter_id, measured_at, volume_litres, source, flags, received_at)

@@ -198,6 +198,79 @@ async fn a_late_reading_is_stored_but_never_moves_latest_back() {
     h.stop().await;
 }
 
+/// Each stored reading reaches the last reading of its Warsaw day: closed days in
+/// `meter_day_readings` through the writer's flush (late readings too), the open day as the
+/// latest reading.
+#[tokio::test]
+async fn day_readings_hold_the_last_stored_reading_of_each_warsaw_day() {
+    let mut h = Harness::start().await;
+    let m = h.meter("A550", "0000a550").await;
+    let topic = h.own_topic();
+    h.send(
+        &topic,
+        &[
+            single("A550", &recent(75), 1_000),
+            single("A550", &recent(50), 1_100),
+            single("A550", &recent(49), 1_150),
+        ],
+        3,
+    )
+    .await;
+    h.send(
+        &topic,
+        &[
+            single("A550", &recent(3), 1_300),
+            single("A550", &recent(2), 1_320),
+        ],
+        2,
+    )
+    .await;
+    // Late: older than the newest, some of them the last of their day.
+    h.send(
+        &topic,
+        &[
+            single("A550", &recent(74), 1_010),
+            single("A550", &recent(26), 1_200),
+            single("A550", &recent(60), 1_050),
+        ],
+        3,
+    )
+    .await;
+    assert_eq!(h.count("SELECT count(*) FROM meter_readings").await, 8);
+    let mismatches = format!(
+        "SELECT count(*) FROM (
+             SELECT DISTINCT ON (meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date)
+                    meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day,
+                    measured_at, volume_litres
+             FROM meter_readings WHERE meter_id = {id}
+             ORDER BY 1, 2, measured_at DESC) r
+         FULL JOIN (
+             SELECT DISTINCT ON (day) meter_id, day, measured_at, volume_litres
+             FROM (SELECT meter_id, day, measured_at, volume_litres FROM meter_day_readings
+                   UNION ALL
+                   SELECT meter_id, day, measured_at, volume_litres FROM meter_open_day_readings) x
+             WHERE meter_id = {id}
+             ORDER BY day, measured_at DESC) d
+              USING (meter_id, day)
+         WHERE r.measured_at IS DISTINCT FROM d.measured_at
+            OR r.volume_litres IS DISTINCT FROM d.volume_litres",
+        id = m.id
+    );
+    wait_for(&h, &mismatches, 0).await;
+    // Every day but the open one is folded into the day table itself.
+    assert!(
+        h.count(&format!(
+            "SELECT count(*) FROM meter_day_readings d
+             WHERE meter_id = {} AND day < (SELECT day FROM meter_open_day_readings o
+                                            WHERE o.meter_id = d.meter_id)",
+            m.id
+        ))
+        .await
+            >= 3
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_rollover_is_flagged_as_rollover_and_any_other_decrease_as_decrease() {
     let mut h = Harness::start().await;

@@ -1,7 +1,9 @@
 //! Which meters an account may see: those that stood at a supply point while a signed contract of
-//! a customer linked to the account was in force there (the `account_meters` view in migration
-//! 0008). Every resident-facing query goes through here or joins the same view, so a meter of
-//! another resident or another utility is simply not found.
+//! a customer linked to the account was in force there. The `account_meters` view (migration
+//! 0008) defines it; `account_meter_windows` (migration 0012) is that view kept as a table by
+//! triggers, one row per account and meter with the first and last contract day. Every
+//! resident-facing query goes through here or joins the same table, so a meter of another
+//! resident or another utility is simply not found.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -39,7 +41,7 @@ pub struct VisibleMeter {
 /// Whether `viewer` may see `meter_id`.
 pub async fn can_see(db: impl PgExecutor<'_>, viewer: Viewer, meter_id: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM account_meters
+        r#"SELECT EXISTS (SELECT 1 FROM account_meter_windows
                           WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) AS "ok!""#,
         viewer.account_id,
         viewer.utility_id,
@@ -64,7 +66,7 @@ pub async fn meters(db: impl PgExecutor<'_>, viewer: Viewer) -> sqlx::Result<Vec
            FROM meters m
            JOIN supply_points sp ON sp.id = m.supply_point_id
            LEFT JOIN meter_latest_readings l ON l.meter_id = m.id
-           WHERE m.id IN (SELECT meter_id FROM account_meters
+           WHERE m.id IN (SELECT meter_id FROM account_meter_windows
                           WHERE account_id = $1 AND utility_id = $2)
            ORDER BY m.removed_at IS NOT NULL, sp.city, sp.street, sp.building_no, sp.apartment_no,
                     m.purpose, m.installed_at DESC"#,

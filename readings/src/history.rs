@@ -1,8 +1,9 @@
 //! Readings as a resident sees them: the current reading, the reading on a chosen day, history
 //! by day or month with consumption, and the month-end readings billing uses.
 //!
-//! Every query checks visibility through the `account_meters` view in the same round trip as
-//! the lookup: a meter the viewer may not see is [`ReadError::MeterNotFound`], never data.
+//! Every query checks visibility through `account_meter_windows` (the `account_meters` view,
+//! maintained as a table; migration 0012) in the same round trip as the lookup: a meter the
+//! viewer may not see is [`ReadError::MeterNotFound`], never data.
 //!
 //! **Whose readings.** A resident sees a meter's readings only up to the end of the last day of
 //! their newest contract at its supply point (a former tenant does not see the next tenant's
@@ -22,30 +23,25 @@
 //! pass in the time (its maximum flow); otherwise the consumption is unknown. See
 //! [`consumption`], the pure core.
 //!
-//! **Performance.** [`on_day`] and a year of [`history`] by day are the benchmarked paths: each
-//! is one statement whose visibility check and lookup share a round trip, written so that
-//! PostgreSQL's generic plan (chosen after five executions of a prepared statement) prunes the
-//! monthly partitions at executor start-up. The reading on a day is looked up in a 40-day window
-//! first (two or three partitions); only when that window is empty does a second query search
-//! all older readings. History by day reads every reading of the range once (a range scan, the
-//! cheapest plan for meters reporting daily: about 0.4 ms for a year); a meter reporting every
-//! few minutes makes that proportionally more, and the per-period index probe that history by
-//! month uses (about 1.3 ms for 365 days, whatever the reporting rate) would then be the
-//! better plan for days too.
+//! **Performance.** Readings are read from `meter_day_readings`, each meter's last reading of
+//! each closed Warsaw day (migration 0012: a trigger on `meter_readings` keeps it, ingest folds
+//! its own), and the open day from `meter_latest_readings`; the newer of the two counts. The
+//! reading on a day is one backward probe of a primary key however long ago the meter last
+//! reported, and a year of history by day one index-only range of 365 entries, whatever the
+//! meter's reporting rate. [`on_day`] and [`history`] are one statement each, benchmarked by
+//! `ebok bench api`; concurrent lookups of the reading on a day share statements
+//! ([`crate::coalesce`]).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, Utc};
-use ebok_common::domain::Register;
-use ebok_common::domain::time::{day_start, month_bounds};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+use ebok_common::domain::time::day_start;
+use ebok_common::domain::{ReadingSource, Register};
 use serde::{Deserialize, Serialize};
 use sqlx::{Acquire, PgConnection, Postgres};
 
 use crate::access::Viewer;
 
-/// How far back [`on_day`] and [`history`] look for a reading before falling back to a search
-/// of all older partitions. Daily and hourly meters always have one within it.
-pub const LOOKBACK_DAYS: u64 = 40;
 /// The longest history by day.
 pub const MAX_DAYS: i64 = 1_100;
 /// The longest history by month (20 years).
@@ -72,6 +68,9 @@ pub enum ReadError {
     Invalid { field: &'static str, detail: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// A statement that answered several lookups at once failed (see [`crate::coalesce`]).
+    #[error("{0}")]
+    Shared(std::sync::Arc<sqlx::Error>),
 }
 
 /// The granularity of a history.
@@ -189,12 +188,23 @@ pub fn consumption(
         .collect()
 }
 
-/// One period of a history: its first day and its `[start, end)` in UTC.
+/// One period of a history: a Warsaw day or month, from its first to its last day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     pub first_day: NaiveDate,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
+    pub last_day: NaiveDate,
+}
+
+impl Period {
+    /// When the period begins (Warsaw midnight, in UTC).
+    pub fn start(&self) -> DateTime<Utc> {
+        day_start(self.first_day)
+    }
+
+    /// When the period ends (the next Warsaw midnight, in UTC).
+    pub fn end(&self) -> DateTime<Utc> {
+        day_start(self.last_day + Days::new(1))
+    }
 }
 
 /// The periods of `from ..= to` by `step` (whole months for [`Step::Month`]), or why the range
@@ -228,8 +238,7 @@ pub fn periods(from: NaiveDate, to: NaiveDate, step: Step) -> Result<Vec<Period>
                 .take(days as usize)
                 .map(|day| Period {
                     first_day: day,
-                    start: day_start(day),
-                    end: day_start(day + Days::new(1)),
+                    last_day: day,
                 })
                 .collect())
         }
@@ -248,11 +257,9 @@ pub fn periods(from: NaiveDate, to: NaiveDate, step: Step) -> Result<Vec<Period>
             Ok((0..months as u32)
                 .map(|i| {
                     let day = first + Months::new(i);
-                    let (start, end) = month_bounds(day);
                     Period {
                         first_day: day,
-                        start,
-                        end,
+                        last_day: day + Months::new(1) - Days::new(1),
                     }
                 })
                 .collect())
@@ -294,8 +301,8 @@ fn reading(
 // Queries
 // ---------------------------------------------------------------------------------------------
 
-/// The newest reading of the meter (the last one before the end of the viewer's contract, for a
-/// former tenant), or `None` if it has none.
+/// The newest reading of the meter (for a former tenant, the last one measured by the end of
+/// their last contract day), or `None` if it has none.
 pub async fn current(
     db: impl Acquire<'_, Database = Postgres>,
     viewer: Viewer,
@@ -303,16 +310,11 @@ pub async fn current(
 ) -> Result<Option<Reading>, ReadError> {
     let mut conn = db.acquire().await?;
     let row = sqlx::query!(
-        r#"SELECT a.until_end, l.measured_at AS "measured_at?", l.volume_litres AS "litres?",
+        r#"SELECT w.last_day, l.measured_at AS "measured_at?", l.volume_litres AS "litres?",
                   l.source::text AS "source?"
-           FROM (SELECT min(valid_from) AS first_day,
-                        CASE WHEN bool_or(valid_until IS NULL) THEN NULL
-                             ELSE (max(valid_until) + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                        END AS until_end
-                 FROM account_meters
-                 WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) a
-           LEFT JOIN meter_latest_readings l ON l.meter_id = $3
-           WHERE a.first_day IS NOT NULL"#,
+           FROM account_meter_windows w
+           LEFT JOIN meter_latest_readings l ON l.meter_id = w.meter_id
+           WHERE w.account_id = $1 AND w.utility_id = $2 AND w.meter_id = $3"#,
         viewer.account_id,
         viewer.utility_id,
         meter_id,
@@ -321,9 +323,11 @@ pub async fn current(
     .await?
     .ok_or(ReadError::MeterNotFound)?;
     let latest = reading(row.measured_at, row.litres, row.source);
-    match (latest, row.until_end) {
-        (Some(latest), Some(until)) if latest.measured_at >= until => {
-            Ok(last_before(&mut conn, meter_id, until).await?)
+    match (latest, row.last_day) {
+        (Some(latest), Some(last_day))
+            if latest.measured_at >= day_start(last_day + Days::new(1)) =>
+        {
+            Ok(last_by_day(&mut conn, meter_id, last_day).await?)
         }
         (latest, _) => Ok(latest),
     }
@@ -331,81 +335,113 @@ pub async fn current(
 
 /// The reading on a Warsaw calendar day: the last reading measured before that day ended, with
 /// its actual timestamp (possibly days earlier), or `None` if there is none (or the day ended
-/// before the viewer's first contract day).
+/// before the viewer's first contract day). [`on_day_many`] of one.
 pub async fn on_day(
     db: impl Acquire<'_, Database = Postgres>,
     viewer: Viewer,
     meter_id: i64,
     day: NaiveDate,
 ) -> Result<Option<Reading>, ReadError> {
-    check_date("day", day)?;
-    let end = day_start(day + Days::new(1));
-    let window_start = end - Duration::days(LOOKBACK_DAYS as i64);
-    let mut conn = db.acquire().await?;
-    // One round trip: the visibility aggregate yields one row (NULLs when nothing is visible),
-    // and the lateral lookup is bounded to a few partitions.
-    let row = sqlx::query!(
-        r#"SELECT a.from_start AS "from_start!", a.until_end, m.installed_at,
-                  r.measured_at AS "measured_at?",
-                  r.volume_litres AS "litres?", r.source AS "source?"
-           FROM (SELECT min(valid_from)::timestamp AT TIME ZONE 'Europe/Warsaw' AS from_start,
-                        CASE WHEN bool_or(valid_until IS NULL) THEN NULL
-                             ELSE (max(valid_until) + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                        END AS until_end
-                 FROM account_meters
-                 WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) a
-           JOIN meters m ON m.id = $3
-           LEFT JOIN LATERAL (
-               SELECT measured_at, volume_litres, source::text AS source
-               FROM meter_readings
-               WHERE meter_id = $3 AND measured_at < $4 AND measured_at >= $5
-                 AND measured_at < coalesce(a.until_end, 'infinity') AND $4 > a.from_start
-               ORDER BY measured_at DESC
-               LIMIT 1) r ON true
-           WHERE a.from_start IS NOT NULL"#,
-        viewer.account_id,
-        viewer.utility_id,
+    let lookup = DayLookup {
+        viewer,
         meter_id,
-        end,
-        window_start,
+        day,
+    };
+    on_day_many(db, &[lookup])
+        .await?
+        .pop()
+        .expect("one answer per lookup")
+}
+
+/// One reading-on-a-day question: whose, which meter, which day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayLookup {
+    pub viewer: Viewer,
+    pub meter_id: i64,
+    pub day: NaiveDate,
+}
+
+/// Answers many [`on_day`] questions, of any viewers, in one statement: one answer per lookup,
+/// in order, each as [`on_day`] would give it (a date out of range is refused without asking the
+/// database). Each lookup is one primary-key probe of each read model; asked together they
+/// share the statement's fixed cost, which is most of a single lookup's (see
+/// [`crate::coalesce`]). `Err` only when the statement fails.
+pub async fn on_day_many(
+    db: impl Acquire<'_, Database = Postgres>,
+    lookups: &[DayLookup],
+) -> sqlx::Result<Vec<Result<Option<Reading>, ReadError>>> {
+    let mut answers: Vec<Result<Option<Reading>, ReadError>> = lookups
+        .iter()
+        .map(|l| check_date("day", l.day).map(|()| None))
+        .collect();
+    let asked: Vec<usize> = (0..lookups.len()).filter(|&i| answers[i].is_ok()).collect();
+    if asked.is_empty() {
+        return Ok(answers);
+    }
+    let column =
+        |f: fn(&DayLookup) -> i64| -> Vec<i64> { asked.iter().map(|&i| f(&lookups[i])).collect() };
+    let days: Vec<NaiveDate> = asked.iter().map(|&i| lookups[i].day).collect();
+    let mut conn = db.acquire().await?;
+    let rows = sqlx::query!(
+        r#"SELECT q.i AS "i!", d.measured_at AS "measured_at?", d.volume_litres AS "litres?",
+                  d.source::text AS "source?"
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::date[]) WITH ORDINALITY
+                AS q (utility_id, account_id, meter_id, day, i)
+           JOIN account_meter_windows w
+             ON w.account_id = q.account_id AND w.utility_id = q.utility_id
+            AND w.meter_id = q.meter_id
+           LEFT JOIN LATERAL (
+               SELECT c.measured_at, c.volume_litres, c.source
+               FROM ((SELECT measured_at, volume_litres, source
+                      FROM meter_day_readings
+                      WHERE meter_id = w.meter_id AND day <= least(q.day, w.last_day)
+                      ORDER BY day DESC
+                      LIMIT 1)
+                     UNION ALL
+                     (SELECT measured_at, volume_litres, source
+                      FROM meter_open_day_readings
+                      WHERE meter_id = w.meter_id AND day <= least(q.day, w.last_day))) c
+               WHERE q.day >= w.first_day
+               ORDER BY c.measured_at DESC
+               LIMIT 1) d ON true"#,
+        &column(|l| l.viewer.utility_id),
+        &column(|l| l.viewer.account_id),
+        &column(|l| l.meter_id),
+        &days,
     )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(ReadError::MeterNotFound)?;
-    if let Some(found) = reading(row.measured_at, row.litres, row.source) {
-        return Ok(Some(found));
+    .fetch_all(&mut *conn)
+    .await?;
+    // A lookup without a row is a meter its viewer may not see.
+    for &i in &asked {
+        answers[i] = Err(ReadError::MeterNotFound);
     }
-    if end <= row.from_start {
-        // The day ended before the viewer's first contract day.
-        return Ok(None);
+    for row in rows {
+        let i = asked[(row.i - 1) as usize];
+        answers[i] = Ok(reading(row.measured_at, row.litres, row.source));
     }
-    let before = row.until_end.map_or(window_start, |u| u.min(window_start));
-    if !may_have_readings_before(row.installed_at, before) {
-        return Ok(None);
-    }
-    Ok(last_before(&mut conn, meter_id, before).await?)
+    Ok(answers)
 }
 
-/// Whether a meter installed at `installed_at` may have readings before `before` (ingest
-/// accepts readings up to an hour before installation; a day of margin).
-fn may_have_readings_before(installed_at: Option<DateTime<Utc>>, before: DateTime<Utc>) -> bool {
-    installed_at.is_none_or(|installed| installed - Duration::days(1) < before)
-}
-
-/// The last reading of a meter before `before`, searching every partition (newest first, so it
-/// stops at the first partition that has one). No visibility check: callers have done it.
-async fn last_before(
+/// The last reading of a meter measured on `day` or before. No visibility check: callers have
+/// done it.
+async fn last_by_day(
     conn: &mut PgConnection,
     meter_id: i64,
-    before: DateTime<Utc>,
+    day: NaiveDate,
 ) -> sqlx::Result<Option<Reading>> {
     sqlx::query_as!(
         Reading,
-        r#"SELECT measured_at, volume_litres AS litres, source::text AS "source!"
-           FROM meter_readings WHERE meter_id = $1 AND measured_at < $2
+        r#"SELECT measured_at AS "measured_at!", volume_litres AS "litres!",
+                  source::text AS "source!"
+           FROM ((SELECT measured_at, volume_litres, source
+                  FROM meter_day_readings WHERE meter_id = $1 AND day <= $2
+                  ORDER BY day DESC LIMIT 1)
+                 UNION ALL
+                 (SELECT measured_at, volume_litres, source
+                  FROM meter_open_day_readings WHERE meter_id = $1 AND day <= $2)) c
            ORDER BY measured_at DESC LIMIT 1"#,
         meter_id,
-        before,
+        day,
     )
     .fetch_optional(conn)
     .await
@@ -422,15 +458,12 @@ pub async fn meter_info(
         MeterInfo,
         r#"SELECT m.id, m.serial, m.channel::text AS "channel!", m.purpose::text AS "purpose!",
                   m.register_max_litres, m.diameter_mm, m.installed_at, m.install_reading_litres,
-                  m.removed_at, a.from_start AS "visible_from!", a.until_end AS visible_until
-           FROM (SELECT min(valid_from)::timestamp AT TIME ZONE 'Europe/Warsaw' AS from_start,
-                        CASE WHEN bool_or(valid_until IS NULL) THEN NULL
-                             ELSE (max(valid_until) + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                        END AS until_end
-                 FROM account_meters
-                 WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) a
-           JOIN meters m ON m.id = $3
-           WHERE a.from_start IS NOT NULL"#,
+                  m.removed_at,
+                  w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw' AS "visible_from!",
+                  (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw' AS visible_until
+           FROM account_meter_windows w
+           JOIN meters m ON m.id = w.meter_id
+           WHERE w.account_id = $1 AND w.utility_id = $2 AND w.meter_id = $3"#,
         viewer.account_id,
         viewer.utility_id,
         meter_id,
@@ -440,19 +473,14 @@ pub async fn meter_info(
     .ok_or(ReadError::MeterNotFound)
 }
 
-/// What the history queries return besides the readings.
-struct Facts {
-    from_start: DateTime<Utc>,
-    until_end: Option<DateTime<Utc>>,
-    register_max_litres: i64,
-    diameter_mm: Option<i16>,
-    installed_at: Option<DateTime<Utc>>,
-    install_reading_litres: Option<i64>,
-}
-
 /// History of the meter from `from` to `to` (inclusive) by day or by month, with consumption
 /// (see the module docs). By month, the range is widened to whole months. At most
 /// [`MAX_DAYS`] days or [`MAX_MONTHS`] months; `from` after `to` is refused, naming `to`.
+///
+/// One statement: the visibility window, the meter's facts, the last reading before the range
+/// (the baseline, however long ago) and every day's last reading in the range, as arrays in one
+/// row (a year by day is 365 index entries read in order, a month's periods are grouped here).
+/// Each meter's open day is its latest reading (see the module docs).
 pub async fn history(
     db: impl Acquire<'_, Database = Postgres>,
     viewer: Viewer,
@@ -462,212 +490,109 @@ pub async fn history(
     step: Step,
 ) -> Result<Vec<Point>, ReadError> {
     let periods = periods(from, to, step)?;
-    let start = periods.first().expect("at least one period").start;
-    let end = periods.last().expect("at least one period").end;
-    let lookback = start - Duration::days(LOOKBACK_DAYS as i64);
+    let first = periods.first().expect("at least one period");
+    let last = periods.last().expect("at least one period");
+    let after = last.last_day + Days::new(1);
     let mut conn = db.acquire().await?;
+    let row = sqlx::query!(
+        r#"SELECT w.first_day, m.register_max_litres, m.diameter_mm, m.installed_at,
+                  m.install_reading_litres,
+                  b.measured_at AS "base_at?", b.volume_litres AS "base_litres?",
+                  b.source::text AS "base_source?",
+                  r.days AS "days!", r.ats AS "ats!", r.litres AS "litres!",
+                  r.sources AS "sources!: Vec<ReadingSource>"
+           FROM account_meter_windows w
+           JOIN meters m ON m.id = w.meter_id
+           LEFT JOIN LATERAL (
+               SELECT c.measured_at, c.volume_litres, c.source
+               FROM ((SELECT measured_at, volume_litres, source
+                      FROM meter_day_readings
+                      WHERE meter_id = w.meter_id AND day < least($4, w.last_day + 1)
+                      ORDER BY day DESC
+                      LIMIT 1)
+                     UNION ALL
+                     (SELECT measured_at, volume_litres, source
+                      FROM meter_open_day_readings
+                      WHERE meter_id = w.meter_id AND day < least($4, w.last_day + 1))) c
+               ORDER BY c.measured_at DESC
+               LIMIT 1) b ON true
+           CROSS JOIN LATERAL (
+               SELECT coalesce(array_agg(c.day), '{}') AS days,
+                      coalesce(array_agg(c.measured_at), '{}') AS ats,
+                      coalesce(array_agg(c.volume_litres), '{}') AS litres,
+                      coalesce(array_agg(c.source), '{}') AS sources
+               FROM (SELECT day, measured_at, volume_litres, source
+                     FROM meter_day_readings
+                     WHERE meter_id = w.meter_id AND day >= $4 AND day < least($5, w.last_day + 1)
+                     UNION ALL
+                     SELECT day, measured_at, volume_litres, source
+                     FROM meter_open_day_readings
+                     WHERE meter_id = w.meter_id AND day >= $4
+                       AND day < least($5, w.last_day + 1)) c) r
+           WHERE w.account_id = $1 AND w.utility_id = $2 AND w.meter_id = $3"#,
+        viewer.account_id,
+        viewer.utility_id,
+        meter_id,
+        first.first_day,
+        after,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ReadError::MeterNotFound)?;
 
-    let (facts, baseline, mut by_period) = match step {
-        Step::Day => day_readings(&mut conn, viewer, meter_id, start, end, lookback).await?,
-        Step::Month => month_readings(&mut conn, viewer, meter_id, &periods, lookback).await?,
-    };
-    let facts = facts.ok_or(ReadError::MeterNotFound)?;
-
-    let mut baseline = baseline;
-    let any_reading = !by_period.is_empty();
-    if baseline.is_none() && any_reading {
-        let before = facts.until_end.map_or(lookback, |u| u.min(lookback));
-        if may_have_readings_before(facts.installed_at, before) {
-            baseline = last_before(&mut conn, meter_id, before).await?;
+    // Each period's last reading (a day can come twice: closed in the day table and open as the
+    // latest reading; the newer counts). The four arrays come from one aggregation, so they are
+    // aligned; their order does not matter.
+    let mut by_period: HashMap<NaiveDate, Reading> = HashMap::with_capacity(row.days.len());
+    let fields = row.ats.into_iter().zip(row.litres).zip(row.sources);
+    for (day, ((measured_at, litres), source)) in row.days.into_iter().zip(fields) {
+        let period = match step {
+            Step::Day => day,
+            Step::Month => day.with_day(1).expect("day 1 exists"),
+        };
+        let found = Reading {
+            measured_at,
+            litres,
+            source: source.as_str().to_owned(),
+        };
+        match by_period.get(&period) {
+            Some(kept) if kept.measured_at >= found.measured_at => {}
+            _ => {
+                by_period.insert(period, found);
+            }
         }
     }
-    if baseline.is_none() {
-        // A meter's first readings count from its installation reading.
-        baseline = match (facts.installed_at, facts.install_reading_litres) {
+    // Without an earlier reading, a meter's first readings count from its installation reading.
+    let baseline = reading(row.base_at, row.base_litres, row.base_source).or(
+        match (row.installed_at, row.install_reading_litres) {
             (Some(at), Some(litres)) => Some(Reading {
                 measured_at: at,
                 litres,
                 source: "installation".into(),
             }),
             _ => None,
-        };
-    }
+        },
+    );
 
-    let register =
-        Register::new(facts.register_max_litres).expect("meters.register_max_litres > 0");
+    let register = Register::new(row.register_max_litres).expect("meters.register_max_litres > 0");
     let series = periods
         .iter()
         .map(|p| (p.first_day, by_period.remove(&p.first_day)))
         .collect();
     let mut points = consumption(
         register,
-        max_flow_litres_per_hour(facts.diameter_mm),
+        max_flow_litres_per_hour(row.diameter_mm),
         baseline.as_ref(),
         series,
     );
     // Periods that ended before the viewer's first contract day are someone else's.
     for (point, period) in points.iter_mut().zip(&periods) {
-        if period.end <= facts.from_start {
+        if period.last_day < row.first_day {
             point.reading = None;
             point.consumption_litres = None;
         }
     }
     Ok(points)
-}
-
-type Fetched = (Option<Facts>, Option<Reading>, HashMap<NaiveDate, Reading>);
-
-/// Each Warsaw day's last reading in `[start, end)` with one range scan (one row per reading
-/// read: cheap for meters reporting a few times a day), plus the last reading in
-/// `[lookback, start)`.
-async fn day_readings(
-    conn: &mut PgConnection,
-    viewer: Viewer,
-    meter_id: i64,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    lookback: DateTime<Utc>,
-) -> sqlx::Result<Fetched> {
-    let rows = sqlx::query!(
-        r#"SELECT a.from_start AS "from_start!", a.until_end, m.register_max_litres,
-                  m.diameter_mm, m.installed_at, m.install_reading_litres,
-                  r.day AS "day?", r.measured_at AS "measured_at?", r.volume_litres AS "litres?",
-                  r.source AS "source?"
-           FROM (SELECT min(valid_from)::timestamp AT TIME ZONE 'Europe/Warsaw' AS from_start,
-                        CASE WHEN bool_or(valid_until IS NULL) THEN NULL
-                             ELSE (max(valid_until) + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                        END AS until_end
-                 FROM account_meters
-                 WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) a
-           JOIN meters m ON m.id = $3
-           LEFT JOIN LATERAL (
-               (SELECT DISTINCT ON (1) (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day,
-                       measured_at, volume_litres, source::text AS source
-                FROM meter_readings
-                WHERE meter_id = $3 AND measured_at >= $4 AND measured_at < $5
-                  AND measured_at < coalesce(a.until_end, 'infinity')
-                ORDER BY 1, measured_at DESC)
-               UNION ALL
-               (SELECT NULL::date, measured_at, volume_litres, source::text
-                FROM meter_readings
-                WHERE meter_id = $3 AND measured_at < $4 AND measured_at >= $6
-                  AND measured_at < coalesce(a.until_end, 'infinity')
-                ORDER BY measured_at DESC
-                LIMIT 1)) r ON true
-           WHERE a.from_start IS NOT NULL"#,
-        viewer.account_id,
-        viewer.utility_id,
-        meter_id,
-        start,
-        end,
-        lookback,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut facts = None;
-    let mut baseline = None;
-    let mut by_day = HashMap::with_capacity(rows.len());
-    for row in rows {
-        facts.get_or_insert(Facts {
-            from_start: row.from_start,
-            until_end: row.until_end,
-            register_max_litres: row.register_max_litres,
-            diameter_mm: row.diameter_mm,
-            installed_at: row.installed_at,
-            install_reading_litres: row.install_reading_litres,
-        });
-        if let Some(r) = reading(row.measured_at, row.litres, row.source) {
-            match row.day {
-                Some(day) => {
-                    by_day.insert(day, r);
-                }
-                None => baseline = Some(r),
-            }
-        }
-    }
-    Ok((facts, baseline, by_day))
-}
-
-/// Each period's last reading by one index probe per period (bounded work however often the
-/// meter reports), plus the last reading in `[lookback, first period's start)`.
-async fn month_readings(
-    conn: &mut PgConnection,
-    viewer: Viewer,
-    meter_id: i64,
-    periods: &[Period],
-    lookback: DateTime<Utc>,
-) -> sqlx::Result<Fetched> {
-    let firsts: Vec<NaiveDate> = periods.iter().map(|p| p.first_day).collect();
-    let starts: Vec<DateTime<Utc>> = periods.iter().map(|p| p.start).collect();
-    let ends: Vec<DateTime<Utc>> = periods.iter().map(|p| p.end).collect();
-    let start = starts[0];
-    let end = *ends.last().expect("at least one period");
-    let rows = sqlx::query!(
-        r#"SELECT a.from_start AS "from_start!", a.until_end, m.register_max_litres,
-                  m.diameter_mm, m.installed_at, m.install_reading_litres,
-                  x.period AS "period?", x.measured_at AS "measured_at?",
-                  x.volume_litres AS "litres?", x.source AS "source?"
-           FROM (SELECT min(valid_from)::timestamp AT TIME ZONE 'Europe/Warsaw' AS from_start,
-                        CASE WHEN bool_or(valid_until IS NULL) THEN NULL
-                             ELSE (max(valid_until) + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                        END AS until_end
-                 FROM account_meters
-                 WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) a
-           JOIN meters m ON m.id = $3
-           LEFT JOIN LATERAL (
-               SELECT p.period, r.measured_at, r.volume_litres, r.source
-               FROM unnest($4::date[], $5::timestamptz[], $6::timestamptz[])
-                    AS p(period, start_at, end_at)
-               CROSS JOIN LATERAL (
-                   SELECT measured_at, volume_litres, source::text AS source
-                   FROM meter_readings
-                   WHERE meter_id = $3 AND measured_at >= p.start_at AND measured_at < p.end_at
-                     AND measured_at >= $7 AND measured_at < $8
-                     AND measured_at < coalesce(a.until_end, 'infinity')
-                   ORDER BY measured_at DESC
-                   LIMIT 1) r
-               UNION ALL
-               (SELECT NULL::date, measured_at, volume_litres, source::text
-                FROM meter_readings
-                WHERE meter_id = $3 AND measured_at < $7 AND measured_at >= $9
-                  AND measured_at < coalesce(a.until_end, 'infinity')
-                ORDER BY measured_at DESC
-                LIMIT 1)) x ON true
-           WHERE a.from_start IS NOT NULL"#,
-        viewer.account_id,
-        viewer.utility_id,
-        meter_id,
-        &firsts,
-        &starts,
-        &ends,
-        start,
-        end,
-        lookback,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut facts = None;
-    let mut baseline = None;
-    let mut by_period = HashMap::with_capacity(rows.len());
-    for row in rows {
-        facts.get_or_insert(Facts {
-            from_start: row.from_start,
-            until_end: row.until_end,
-            register_max_litres: row.register_max_litres,
-            diameter_mm: row.diameter_mm,
-            installed_at: row.installed_at,
-            install_reading_litres: row.install_reading_litres,
-        });
-        if let Some(r) = reading(row.measured_at, row.litres, row.source) {
-            match row.period {
-                Some(period) => {
-                    by_period.insert(period, r);
-                }
-                None => baseline = Some(r),
-            }
-        }
-    }
-    Ok((facts, baseline, by_period))
 }
 
 /// The register at the end of each Warsaw month from `from`'s month to `to`'s month, with the
@@ -687,6 +612,7 @@ pub async fn billing_readings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
     use proptest::prelude::*;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -786,8 +712,8 @@ mod tests {
         let ps = periods(d(2026, 1, 15), d(2026, 3, 2), Step::Month).unwrap();
         let firsts: Vec<_> = ps.iter().map(|p| p.first_day).collect();
         assert_eq!(firsts, vec![d(2026, 1, 1), d(2026, 2, 1), d(2026, 3, 1)]);
-        assert_eq!(ps[2].start.to_rfc3339(), "2026-02-28T23:00:00+00:00");
-        assert_eq!(ps[2].end.to_rfc3339(), "2026-03-31T22:00:00+00:00");
+        assert_eq!(ps[2].start().to_rfc3339(), "2026-02-28T23:00:00+00:00");
+        assert_eq!(ps[2].end().to_rfc3339(), "2026-03-31T22:00:00+00:00");
         assert!(matches!(
             periods(d(2026, 3, 2), d(2026, 3, 1), Step::Day),
             Err(ReadError::Invalid { field: "to", .. })
@@ -811,9 +737,9 @@ mod tests {
     #[test]
     fn dst_days_are_23_and_25_hours_long() {
         let spring = periods(d(2026, 3, 29), d(2026, 3, 29), Step::Day).unwrap()[0];
-        assert_eq!((spring.end - spring.start).num_hours(), 23);
+        assert_eq!((spring.end() - spring.start()).num_hours(), 23);
         let autumn = periods(d(2026, 10, 25), d(2026, 10, 25), Step::Day).unwrap()[0];
-        assert_eq!((autumn.end - autumn.start).num_hours(), 25);
+        assert_eq!((autumn.end() - autumn.start()).num_hours(), 25);
     }
 
     /// A day's worth of a household's use, or a gap.

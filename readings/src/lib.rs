@@ -1,6 +1,7 @@
 //! The read side of the meter time-series, shared by the resident API, the portal, billing and
 //! staff tools: which meters an account may see ([`access`]), the reading on a day and history
-//! with daily and monthly consumption ([`history`]), the consumption chart as SVG ([`chart`]) and
+//! with daily and monthly consumption ([`history`]; concurrent lookups answered together by
+//! [`coalesce`]), the consumption chart as SVG ([`chart`]) and
 //! CSV export ([`export`]), residents' own readings ([`self_reading`]), and residents' alarm
 //! rules evaluated as readings arrive ([`rules`]).
 //!
@@ -9,6 +10,7 @@
 
 pub mod access;
 pub mod chart;
+pub mod coalesce;
 pub mod export;
 pub mod history;
 pub mod rules;

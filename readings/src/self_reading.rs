@@ -385,7 +385,7 @@ pub async fn submit(
                             AND (am.valid_until IS NULL OR am.valid_until >= $4)) AS "current!"
            FROM meters m
            WHERE m.id = $3 AND m.utility_id = $2
-             AND EXISTS (SELECT 1 FROM account_meters am
+             AND EXISTS (SELECT 1 FROM account_meter_windows am
                          WHERE am.account_id = $1 AND am.utility_id = $2 AND am.meter_id = m.id)
            FOR NO KEY UPDATE OF m"#,
         viewer.account_id,

@@ -194,6 +194,153 @@ async fn meter_info_is_hidden_from_another_resident_and_another_utility() {
 
 // --- The reading on a day -------------------------------------------------------------------
 
+/// Many lookups at once, of three viewers (two of whom may not see the meter), some for a day
+/// out of range: answered together in fewer statements than lookups, each answer the same as
+/// the lookup alone.
+#[tokio::test]
+async fn concurrent_lookups_answered_together_match_each_alone() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    put(pool, w.meter, "2026-03-10T12:00:00Z", 1_000).await;
+    put(pool, w.meter, "2026-03-12T22:59:00Z", 1_300).await;
+    put(pool, w.meter, "2026-03-12T23:01:00Z", 1_400).await;
+    let lookups = ebok_readings::coalesce::OnDayLookups::start(pool.clone(), 1, 16);
+    let mut asked = Vec::new();
+    for i in 0..300u32 {
+        let viewer = [w.owner, w.owner, w.neighbour, w.stranger][i as usize % 4];
+        let day = if i % 37 == 0 {
+            d(1999, 1, 1)
+        } else {
+            d(2026, 3, 8 + i % 7)
+        };
+        asked.push((viewer, day));
+    }
+    let answers = futures::future::join_all(
+        asked
+            .iter()
+            .map(|&(viewer, day)| lookups.on_day(viewer, w.meter, day)),
+    )
+    .await;
+    for ((viewer, day), together) in asked.into_iter().zip(answers) {
+        let alone = on_day(pool, viewer, w.meter, day).await;
+        assert_eq!(
+            format!("{together:?}"),
+            format!("{alone:?}"),
+            "{viewer:?} on {day}"
+        );
+    }
+    let statements = lookups.statements();
+    assert!(
+        (1..300).contains(&statements),
+        "300 lookups took {statements} statements"
+    );
+}
+
+/// As ingest leaves it: readings copied without the day trigger, closed days folded, the open
+/// day only in the latest reading. Reads take the open day from there.
+#[tokio::test]
+async fn the_open_day_is_read_from_the_latest_reading() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('ebok.day_readings', 'deferred', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+         VALUES ($1, '2026-03-10T09:00:00Z', 1000, 'radio'),
+                ($1, '2026-03-11T09:00:00Z', 1100, 'radio'),
+                ($1, '2026-03-11T11:00:00Z', 1200, 'radio')",
+    )
+    .bind(w.meter)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // The writer folded the closed day (10 March); 11 March is open.
+    sqlx::query(
+        "INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres, source)
+         VALUES ($1, '2026-03-10', '2026-03-10T09:00:00Z', 1000, 'radio')",
+    )
+    .bind(w.meter)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO meter_latest_readings (meter_id, measured_at, volume_litres, source, received_at)
+         VALUES ($1, '2026-03-11T11:00:00Z', 1200, 'radio', now())",
+    )
+    .bind(w.meter)
+    .execute(pool)
+    .await
+    .unwrap();
+
+    let litres = |r: Option<Reading>| r.map(|r| r.litres);
+    assert_eq!(
+        litres(
+            on_day(pool, w.owner, w.meter, d(2026, 3, 10))
+                .await
+                .unwrap()
+        ),
+        Some(1000)
+    );
+    assert_eq!(
+        litres(
+            on_day(pool, w.owner, w.meter, d(2026, 3, 11))
+                .await
+                .unwrap()
+        ),
+        Some(1200)
+    );
+    assert_eq!(
+        litres(
+            on_day(pool, w.owner, w.meter, d(2026, 3, 20))
+                .await
+                .unwrap()
+        ),
+        Some(1200)
+    );
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 10),
+        d(2026, 3, 12),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    let days: Vec<Option<i64>> = points
+        .iter()
+        .map(|p| p.reading.as_ref().map(|r| r.litres))
+        .collect();
+    assert_eq!(days, vec![Some(1000), Some(1200), None]);
+    assert_eq!(consumptions(&points)[1], Some(200));
+    // The open day (11 March, not in the day table) is the baseline of a later range: 300 litres,
+    // not the 500 since the last closed day.
+    sqlx::query(
+        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+         VALUES ($1, '2026-03-14T09:00:00Z', 1500, 'radio')",
+    )
+    .bind(w.meter)
+    .execute(pool)
+    .await
+    .unwrap();
+    let points = history::history(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 14),
+        d(2026, 3, 14),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(consumptions(&points), vec![Some(300)]);
+    not_found(on_day(pool, w.neighbour, w.meter, d(2026, 3, 11)).await);
+}
+
 #[tokio::test]
 async fn reading_on_a_day_is_the_last_before_warsaw_midnight() {
     let w = world().await;

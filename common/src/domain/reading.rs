@@ -17,6 +17,18 @@ pub enum ReadingSource {
     Estimate,
 }
 
+impl ReadingSource {
+    /// The database's and the API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingSource::Radio => "radio",
+            ReadingSource::Modbus => "modbus",
+            ReadingSource::Manual => "manual",
+            ReadingSource::Estimate => "estimate",
+        }
+    }
+}
+
 /// Bit flags of a stored reading (`meter_readings.flags`). The low 16 bits are what the device
 /// reported; the high bits are what validation found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

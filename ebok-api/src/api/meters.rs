@@ -1,8 +1,8 @@
 //! Meters and readings: the account's meters with their current reading, the reading on a
 //! chosen day (the last one at or before the end of that Warsaw day, with its actual time),
 //! history with daily or monthly consumption, the billing readings, CSV export and
-//! self-readings for meters without radio. Every call is scoped by the `account_meters` view
-//! (through `ebok_readings`): another resident's meter is simply not found.
+//! self-readings for meters without radio. Every call is scoped by the account's meter windows
+//! (`account_meter_windows`, through `ebok_readings`): another resident's meter is simply not found.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -28,6 +28,7 @@ impl From<ReadError> for ApiError {
             ReadError::MeterNotFound => ApiError::NotFound,
             ReadError::Invalid { field, detail } => ApiError::invalid(field, detail),
             ReadError::Db(e) => e.into(),
+            ReadError::Shared(e) => ApiError::Internal(anyhow::anyhow!("{e}")),
         }
     }
 }
@@ -110,7 +111,7 @@ pub async fn reading_on_day(
     Path(id): Path<i64>,
     Query(q): Query<DayQuery>,
 ) -> Result<Json<ReadingOnDay>, ApiError> {
-    let reading = history::on_day(&state.pool, who.viewer(), id, q.day).await?;
+    let reading = state.on_day.on_day(who.viewer(), id, q.day).await?;
     Ok(Json(ReadingOnDay {
         meter_id: id,
         day: q.day,

@@ -142,7 +142,7 @@ async fn open_alarms(
         r#"SELECT m.serial, a.kind::text AS "kind!", a.raised_at
            FROM meter_alarms a JOIN meters m ON m.id = a.meter_id
            WHERE a.state <> 'cleared' AND a.utility_id = $2
-             AND a.meter_id IN (SELECT meter_id FROM account_meters
+             AND a.meter_id IN (SELECT meter_id FROM account_meter_windows
                                 WHERE account_id = $1 AND utility_id = $2)
            ORDER BY a.raised_at DESC LIMIT 20"#,
         session.account_id,

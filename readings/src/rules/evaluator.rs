@@ -19,7 +19,7 @@
 //! open) and its event carries the dedup key `resident_alarm:<rule>:<episode>`, so a retry or a
 //! race never announces an episode twice.
 //!
-//! Only rules whose account may still see the meter (`account_meters`) are evaluated: a resident
+//! Only rules whose account may still see the meter (`account_meter_windows`) are evaluated: a resident
 //! who moved out hears nothing about the next tenant's water.
 
 use std::time::Duration;
@@ -201,7 +201,7 @@ impl Evaluator {
                JOIN meter_alarms a ON a.meter_id = r.meter_id AND a.utility_id = r.utility_id
                                   AND a.state <> 'cleared'
                WHERE r.enabled AND r.kind = 'device_alarm'
-                 AND EXISTS (SELECT 1 FROM account_meters am
+                 AND EXISTS (SELECT 1 FROM account_meter_windows am
                              WHERE am.account_id = r.account_id AND am.utility_id = r.utility_id
                                AND am.meter_id = r.meter_id)
                  AND NOT EXISTS (SELECT 1 FROM resident_alarm_triggers t
@@ -290,7 +290,7 @@ impl Evaluator {
                       OR l.measured_at > r.evaluated_through
                       OR (r.kind = 'no_consumption'
                           AND r.evaluated_at < now() - make_interval(secs => $2)))
-                 AND EXISTS (SELECT 1 FROM account_meters am
+                 AND EXISTS (SELECT 1 FROM account_meter_windows am
                              WHERE am.account_id = r.account_id AND am.utility_id = r.utility_id
                                AND am.meter_id = r.meter_id)
                ORDER BY r.evaluated_at NULLS FIRST, r.id

@@ -97,7 +97,7 @@ pub async fn create(
         r#"SELECT m.channel::text AS "channel!", m.removed_at
            FROM meters m
            WHERE m.id = $1 AND m.utility_id = $2
-             AND EXISTS (SELECT 1 FROM account_meters am
+             AND EXISTS (SELECT 1 FROM account_meter_windows am
                          WHERE am.account_id = $3 AND am.utility_id = $2 AND am.meter_id = m.id)"#,
         new.meter_id,
         viewer.utility_id,
