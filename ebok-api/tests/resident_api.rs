@@ -699,6 +699,65 @@ async fn consents_are_granted_withdrawn_and_kept_in_history() {
     assert!(entries[0]["withdrawn_at"].is_string());
 }
 
+/// A batch of preferences with one unknown category is refused as a whole, naming the element,
+/// and nothing of it is stored; a valid batch is stored and read back.
+#[tokio::test]
+async fn notification_preferences_refuse_an_unknown_category_and_store_nothing() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let before: Value = app
+        .get(&t, "/api/v1/notification-preferences")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let outages = |prefs: &Value| -> Value {
+        prefs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["category"] == "outages")
+            .cloned()
+            .unwrap()
+    };
+    let flipped = !outages(&before)["push"].as_bool().unwrap();
+    let refused = app
+        .send(
+            Method::PUT,
+            Some(&t),
+            "/api/v1/notification-preferences",
+            Some(json!([
+                { "category": "outages", "push": flipped, "email": true },
+                { "category": "lottery", "push": true, "email": true },
+            ])),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(problem(refused).await["field"], "[1].category");
+    let after: Value = app
+        .get(&t, "/api/v1/notification-preferences")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after, before, "nothing of a refused batch is stored");
+
+    let stored = app
+        .send(
+            Method::PUT,
+            Some(&t),
+            "/api/v1/notification-preferences",
+            Some(json!([{ "category": "outages", "push": flipped, "email": true }])),
+        )
+        .await;
+    assert_eq!(stored.status(), 200);
+    let now: Value = stored.json().await.unwrap();
+    assert_eq!(outages(&now)["push"], flipped);
+    assert_eq!(outages(&now)["email"], true);
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let app = App::start().await;
