@@ -1,8 +1,8 @@
 -- Two tables that the resident's reads use instead of deriving the same answer on every request.
--- Both are kept by triggers, so every writer (ingest's COPY and careful path, self-readings, staff
--- changes, seeds, tests) keeps them right without knowing they exist. Measured with pgbench on
--- 100,000 meters × 365 days (16 clients, 2 cores): the reading on a day went from 11,000 to 35,000
--- statements a second.
+-- Both are kept by triggers, so writers (self-readings, staff changes, seeds, tests, ingest's
+-- careful path) keep them right without knowing they exist; only ingest's COPY opts out and folds
+-- its day rows itself, coalesced (see below). Measured with pgbench on 100,000 meters × 365 days
+-- (16 clients, 2 cores): the reading on a day went from 11,000 to 35,000 statements a second.
 
 -- ---------------------------------------------------------------------------------------------
 -- The last reading of each meter in each Europe/Warsaw day.
