@@ -95,6 +95,26 @@ SELECT meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day, measur
        volume_litres, source
 FROM meter_latest_readings;
 
+-- A meter's last reading measured by the end of the Warsaw day `through`: the newer of its last
+-- closed-day row and its open day. The one place that rule is written; readers call this. A
+-- single SQL statement, so the planner inlines it into the caller's query.
+CREATE FUNCTION meter_reading_by_day(meter bigint, through date)
+RETURNS TABLE (measured_at timestamptz, volume_litres bigint, source reading_source)
+LANGUAGE sql STABLE AS $$
+    SELECT c.measured_at, c.volume_litres, c.source
+    FROM ((SELECT d.measured_at, d.volume_litres, d.source
+           FROM meter_day_readings d
+           WHERE d.meter_id = meter AND d.day <= through
+           ORDER BY d.day DESC
+           LIMIT 1)
+          UNION ALL
+          (SELECT o.measured_at, o.volume_litres, o.source
+           FROM meter_open_day_readings o
+           WHERE o.meter_id = meter AND o.day <= through)) c
+    ORDER BY c.measured_at DESC
+    LIMIT 1
+$$;
+
 INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres, source)
 SELECT DISTINCT ON (meter_id, day)
        meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day,
@@ -251,8 +271,4 @@ CREATE TRIGGER account_meter_windows_meters_delete AFTER DELETE ON meters
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION account_meter_windows_on_meters();
 
-INSERT INTO account_meter_windows (account_id, meter_id, utility_id, first_day, last_day)
-SELECT account_id, meter_id, utility_id, min(valid_from),
-       CASE WHEN bool_or(valid_until IS NULL) THEN NULL ELSE max(valid_until) END
-FROM account_meters
-GROUP BY account_id, meter_id, utility_id;
+SELECT account_meter_windows_refresh(array(SELECT DISTINCT account_id FROM account_customers));

@@ -826,11 +826,11 @@ impl Pending {
     }
 }
 
-fn keep_newest<K: std::hash::Hash + Eq>(into: &mut HashMap<K, LatestRow>, key: K, row: LatestRow) {
-    match into.get(&key) {
+fn keep_newest(into: &mut HashMap<i64, LatestRow>, meter: i64, row: LatestRow) {
+    match into.get(&meter) {
         Some(existing) if existing.measured_at >= row.measured_at => {}
         _ => {
-            into.insert(key, row);
+            into.insert(meter, row);
         }
     }
 }

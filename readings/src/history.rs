@@ -390,20 +390,8 @@ pub async fn on_day_many(
            JOIN account_meter_windows w
              ON w.account_id = q.account_id AND w.utility_id = q.utility_id
             AND w.meter_id = q.meter_id
-           LEFT JOIN LATERAL (
-               SELECT c.measured_at, c.volume_litres, c.source
-               FROM ((SELECT measured_at, volume_litres, source
-                      FROM meter_day_readings
-                      WHERE meter_id = w.meter_id AND day <= least(q.day, w.last_day)
-                      ORDER BY day DESC
-                      LIMIT 1)
-                     UNION ALL
-                     (SELECT measured_at, volume_litres, source
-                      FROM meter_open_day_readings
-                      WHERE meter_id = w.meter_id AND day <= least(q.day, w.last_day))) c
-               WHERE q.day >= w.first_day
-               ORDER BY c.measured_at DESC
-               LIMIT 1) d ON true"#,
+           LEFT JOIN LATERAL meter_reading_by_day(w.meter_id, least(q.day, w.last_day)) d
+             ON q.day >= w.first_day"#,
         &column(|l| l.viewer.utility_id),
         &column(|l| l.viewer.account_id),
         &column(|l| l.meter_id),
@@ -433,13 +421,7 @@ async fn last_by_day(
         Reading,
         r#"SELECT measured_at AS "measured_at!", volume_litres AS "litres!",
                   source::text AS "source!"
-           FROM ((SELECT measured_at, volume_litres, source
-                  FROM meter_day_readings WHERE meter_id = $1 AND day <= $2
-                  ORDER BY day DESC LIMIT 1)
-                 UNION ALL
-                 (SELECT measured_at, volume_litres, source
-                  FROM meter_open_day_readings WHERE meter_id = $1 AND day <= $2)) c
-           ORDER BY measured_at DESC LIMIT 1"#,
+           FROM meter_reading_by_day($1, $2)"#,
         meter_id,
         day,
     )
@@ -503,19 +485,8 @@ pub async fn history(
                   r.sources AS "sources!: Vec<ReadingSource>"
            FROM account_meter_windows w
            JOIN meters m ON m.id = w.meter_id
-           LEFT JOIN LATERAL (
-               SELECT c.measured_at, c.volume_litres, c.source
-               FROM ((SELECT measured_at, volume_litres, source
-                      FROM meter_day_readings
-                      WHERE meter_id = w.meter_id AND day < least($4, w.last_day + 1)
-                      ORDER BY day DESC
-                      LIMIT 1)
-                     UNION ALL
-                     (SELECT measured_at, volume_litres, source
-                      FROM meter_open_day_readings
-                      WHERE meter_id = w.meter_id AND day < least($4, w.last_day + 1))) c
-               ORDER BY c.measured_at DESC
-               LIMIT 1) b ON true
+           LEFT JOIN LATERAL meter_reading_by_day(w.meter_id, least($4::date - 1, w.last_day)) b
+             ON true
            CROSS JOIN LATERAL (
                SELECT coalesce(array_agg(c.day), '{}') AS days,
                       coalesce(array_agg(c.measured_at), '{}') AS ats,
