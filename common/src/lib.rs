@@ -9,6 +9,7 @@ pub mod config;
 pub mod consent;
 pub mod db;
 pub mod domain;
+pub mod json;
 pub mod outbox;
 
 pub use config::Config;

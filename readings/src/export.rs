@@ -93,7 +93,7 @@ mod tests {
         Some(Reading {
             measured_at: at.parse::<DateTime<Utc>>().unwrap(),
             litres,
-            source: source.into(),
+            source: source.to_owned().into(),
         })
     }
 

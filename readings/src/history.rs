@@ -32,7 +32,7 @@
 //! `ebok bench api`; concurrent lookups of the reading on a day share statements
 //! ([`crate::coalesce`]).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use ebok_common::domain::time::day_start;
@@ -51,10 +51,13 @@ pub const MAX_MONTHS: i64 = 240;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reading {
+    #[serde(serialize_with = "ebok_common::json::instant")]
     pub measured_at: DateTime<Utc>,
     pub litres: i64,
-    /// "radio", "modbus", "manual" or "estimate" (`reading_source`).
-    pub source: String,
+    /// "radio", "modbus", "manual" or "estimate" (`reading_source`); "installation" for the
+    /// installation reading used as a baseline.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub source: Cow<'static, str>,
 }
 
 /// Why a read gave no answer.
@@ -87,6 +90,7 @@ pub enum Step {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Point {
     /// The first day of the period (the 1st for months).
+    #[serde(serialize_with = "ebok_common::json::date")]
     pub period_start: NaiveDate,
     /// The last reading measured within the period; `None` for a period without readings.
     pub reading: Option<Reading>,
@@ -293,7 +297,7 @@ fn reading(
     Some(Reading {
         measured_at: measured_at?,
         litres: litres?,
-        source: source?,
+        source: source?.into(),
     })
 }
 
@@ -514,22 +518,27 @@ pub async fn history(
     // Each period's last reading (a day can come twice: closed in the day table and open as the
     // latest reading; the newer counts). The four arrays come from one aggregation, so they are
     // aligned; their order does not matter.
-    let mut by_period: HashMap<NaiveDate, Reading> = HashMap::with_capacity(row.days.len());
+    let period_of = |day: NaiveDate| -> Option<usize> {
+        let index = match step {
+            Step::Day => (day - first.first_day).num_days(),
+            Step::Month => month_index(day) - month_index(first.first_day),
+        };
+        usize::try_from(index).ok().filter(|&i| i < periods.len())
+    };
+    let mut by_period: Vec<Option<Reading>> = vec![None; periods.len()];
     let fields = row.ats.into_iter().zip(row.litres).zip(row.sources);
     for (day, ((measured_at, litres), source)) in row.days.into_iter().zip(fields) {
-        let period = match step {
-            Step::Day => day,
-            Step::Month => day.with_day(1).expect("day 1 exists"),
+        let Some(slot) = period_of(day).map(|i| &mut by_period[i]) else {
+            continue; // the statement reads only days within the range
         };
-        let found = Reading {
-            measured_at,
-            litres,
-            source: source.as_str().to_owned(),
-        };
-        match by_period.get(&period) {
-            Some(kept) if kept.measured_at >= found.measured_at => {}
+        match slot {
+            Some(kept) if kept.measured_at >= measured_at => {}
             _ => {
-                by_period.insert(period, found);
+                *slot = Some(Reading {
+                    measured_at,
+                    litres,
+                    source: source.as_str().into(),
+                })
             }
         }
     }
@@ -546,10 +555,7 @@ pub async fn history(
     );
 
     let register = Register::new(row.register_max_litres).expect("meters.register_max_litres > 0");
-    let series = periods
-        .iter()
-        .map(|p| (p.first_day, by_period.remove(&p.first_day)))
-        .collect();
+    let series = periods.iter().map(|p| p.first_day).zip(by_period).collect();
     let mut points = consumption(
         register,
         max_flow_litres_per_hour(row.diameter_mm),
