@@ -12,9 +12,22 @@ use crate::error::ApiError;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
 
+/// Serialized into a `Vec`: serde_json writes a value in many small pieces, which a `Vec` takes
+/// faster than the `BytesMut` writer of `axum::Json` (a year of history is about 44 kB in
+/// thousands of pieces; `ebok bench api` profiled). A value that cannot be serialized is a 500.
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
-        axum::Json(self.0).into_response()
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(error) => ApiError::Internal(error.into()).into_response(),
+        }
     }
 }
 
