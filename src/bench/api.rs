@@ -160,21 +160,9 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         let days = args.days;
         let statements_before = lookups.statements();
         if args.runs(Scenario::OnDay) {
-            let r = measure(args, {
-                let (client, base, tokens) = (client.clone(), base.clone(), tokens.clone());
-                move |rng: &mut rand_chacha::ChaCha8Rng| {
-                    let (meter, token) = &tokens[rng.random_range(0..tokens.len())];
-                    let day = first_day + Days::new(rng.random_range(1..=days) as u64);
-                    let request = client
-                        .get(format!("{base}/meters/{meter}/reading?day={day}"))
-                        .bearer_auth(token);
-                    async move {
-                        let response = request.send().await?;
-                        ensure!(response.status() == 200, "status {}", response.status());
-                        response.bytes().await?;
-                        Ok(())
-                    }
-                }
+            let r = measure_get(args, &client, &base, &tokens, move |meter, rng| {
+                let day = first_day + Days::new(rng.random_range(1..=days) as u64);
+                format!("/meters/{meter}/reading?day={day}")
             })
             .await?;
             eprintln!(
@@ -186,23 +174,9 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         }
 
         if args.runs(Scenario::History) {
-            let r = measure(args, {
-                let (client, base, tokens) = (client.clone(), base.clone(), tokens.clone());
-                move |rng: &mut rand_chacha::ChaCha8Rng| {
-                    let (meter, token) = &tokens[rng.random_range(0..tokens.len())];
-                    let request = client
-                        .get(format!(
-                            "{base}/meters/{meter}/history?from={}&to={today}",
-                            today - Days::new(364)
-                        ))
-                        .bearer_auth(token);
-                    async move {
-                        let response = request.send().await?;
-                        ensure!(response.status() == 200, "status {}", response.status());
-                        response.bytes().await?;
-                        Ok(())
-                    }
-                }
+            let from = today - Days::new(364);
+            let r = measure_get(args, &client, &base, &tokens, move |meter, _| {
+                format!("/meters/{meter}/history?from={from}&to={today}")
             })
             .await?;
             eprintln!(
@@ -330,6 +304,30 @@ impl Run {
             self.p50_ms, self.p99_ms, self.rps, self.requests, self.cpu
         )
     }
+}
+
+/// [`measure`] of `GET {base}{path(meter)}` for random meters, each asked by its own resident.
+async fn measure_get(
+    args: &ApiBenchArgs,
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &Arc<Vec<(i64, String)>>,
+    path: impl Fn(i64, &mut rand_chacha::ChaCha8Rng) -> String + Clone + Send + 'static,
+) -> Result<Run> {
+    let (client, base, tokens) = (client.clone(), base.to_owned(), tokens.clone());
+    measure(args, move |rng: &mut rand_chacha::ChaCha8Rng| {
+        let (meter, token) = &tokens[rng.random_range(0..tokens.len())];
+        let request = client
+            .get(format!("{base}{}", path(*meter, rng)))
+            .bearer_auth(token);
+        async move {
+            let response = request.send().await?;
+            ensure!(response.status() == 200, "status {}", response.status());
+            response.bytes().await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// Runs `args.clients` closed loops of `make(rng)` requests: a warm-up, then `args.seconds`
