@@ -1,5 +1,5 @@
-//! The command line: help for every part, and one clear line (never a backtrace) when the
-//! database is missing or unreachable.
+//! The command line: help for every part, one clear line (never a backtrace) when the
+//! database is missing or unreachable, and `bench api` end to end on a tiny dataset.
 
 mod support;
 
@@ -7,7 +7,9 @@ use support::ebok;
 
 #[tokio::test]
 async fn every_subcommand_has_help() {
-    for sub in ["demo", "serve", "api", "ingest", "sim", "migrate", "stack"] {
+    for sub in [
+        "demo", "serve", "api", "ingest", "sim", "migrate", "stack", "bench",
+    ] {
         let out = ebok().args([sub, "--help"]).output().await.unwrap();
         assert!(out.status.success(), "ebok {sub} --help failed");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: ebok"));
@@ -89,4 +91,63 @@ async fn migrate_check_reports_current_schema_of_a_migrated_database() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "migrations: current"
     );
+}
+
+/// `ebok bench api` on a tiny dataset: it generates the data, checks an answer, measures the
+/// three scenarios over real HTTP and prints its summary line. The figures are the bench's to
+/// report, not a test's to judge; that there are figures, and that every request succeeded (the
+/// bench fails on any other status), is.
+#[tokio::test]
+async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let out = ebok()
+        .args([
+            "bench",
+            "api",
+            "--meters",
+            "30",
+            "--days",
+            "12",
+            "--clients",
+            "4",
+        ])
+        .args(["--seconds", "1", "--repeats", "1"])
+        .env(
+            "EBOK__DATABASE__URL",
+            secrecy::ExposeSecret::expose_secret(&db.url()),
+        )
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let pairs: Vec<(&str, f64)> = last
+        .strip_prefix("api ")
+        .unwrap_or_else(|| panic!("summary line: {last}"))
+        .split(' ')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').expect("name=value");
+            (name, value.parse().expect("a number"))
+        })
+        .collect();
+    let names: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        ["reading_on_day_p99_ms", "history_year_p99_ms", "rps"],
+        "{last}"
+    );
+    let figures: Vec<f64> = pairs.iter().map(|(_, value)| *value).collect();
+    assert!(figures.iter().all(|f| *f > 0.0), "{last}");
+    for scenario in [
+        "reading on a day",
+        "one year of daily history",
+        "raw on-day lookup",
+    ] {
+        assert!(stdout.contains(scenario), "{scenario} missing: {stdout}");
+    }
 }
