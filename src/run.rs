@@ -96,7 +96,7 @@ pub struct System {
 impl System {
     pub async fn boot(config: Config, boot: Boot) -> Result<System> {
         let (config, stack) = if boot.start_stack {
-            start_local_stack(config).await?
+            start_local_stack(config, true).await?
         } else {
             (attach_local_stack(config)?, None)
         };
@@ -337,11 +337,15 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
     system.run_until_shutdown().await
 }
 
-/// Fills unset service URLs from the local stack, starting it for what is missing.
-pub async fn start_local_stack(mut config: Config) -> Result<(Config, Option<LocalStack>)> {
+/// Fills unset service URLs from the local stack, starting it for what is missing: PostgreSQL
+/// always, Mosquitto only for a caller that uses the broker (`uses_broker`).
+pub async fn start_local_stack(
+    mut config: Config,
+    uses_broker: bool,
+) -> Result<(Config, Option<LocalStack>)> {
     let wanted = Wanted {
         postgres: config.database.url.is_none(),
-        mosquitto: config.mqtt.url.is_none(),
+        mosquitto: uses_broker && config.mqtt.url.is_none(),
     };
     if !wanted.postgres && !wanted.mosquitto {
         return Ok((config, None));

@@ -84,7 +84,7 @@ impl ApiBenchArgs {
 }
 
 pub async fn run(config: Config, args: ApiBenchArgs) -> Result<()> {
-    let (config, stack) = crate::run::start_local_stack(config).await?;
+    let (config, stack) = crate::run::start_local_stack(config, false).await?;
     let result = bench(config, &args).await;
     if let Some(stack) = stack {
         stack.stop().await;

@@ -53,7 +53,7 @@ pub struct IngestBenchArgs {
 }
 
 pub async fn ingest(config: Config, args: IngestBenchArgs) -> Result<()> {
-    let (config, stack) = crate::run::start_local_stack(config).await?;
+    let (config, stack) = crate::run::start_local_stack(config, true).await?;
     let result = run_ingest(config, &args).await;
     if let Some(stack) = stack {
         stack.stop().await;

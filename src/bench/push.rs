@@ -44,7 +44,7 @@ pub struct PushBenchArgs {
 }
 
 pub async fn run(config: Config, args: PushBenchArgs) -> Result<()> {
-    let (config, stack) = crate::run::start_local_stack(config).await?;
+    let (config, stack) = crate::run::start_local_stack(config, false).await?;
     let result = bench(config, &args).await;
     if let Some(stack) = stack {
         stack.stop().await;
