@@ -4,6 +4,17 @@
 mod support;
 
 use support::ebok;
+use tokio::process::Command;
+
+/// `ebok` with its database set to `db`.
+fn ebok_on(db: &ebok_testkit::TestDb) -> Command {
+    let mut command = ebok();
+    command.env(
+        "EBOK__DATABASE__URL",
+        secrecy::ExposeSecret::expose_secret(&db.url()),
+    );
+    command
+}
 
 #[tokio::test]
 async fn every_subcommand_has_help() {
@@ -73,12 +84,8 @@ async fn malformed_database_url_is_one_clear_line() {
 #[tokio::test]
 async fn migrate_check_reports_current_schema_of_a_migrated_database() {
     let db = ebok_testkit::TestDb::new().await;
-    let out = ebok()
+    let out = ebok_on(&db)
         .args(["migrate", "--check"])
-        .env(
-            "EBOK__DATABASE__URL",
-            secrecy::ExposeSecret::expose_secret(&db.url()),
-        )
         .output()
         .await
         .unwrap();
@@ -100,7 +107,7 @@ async fn migrate_check_reports_current_schema_of_a_migrated_database() {
 #[tokio::test]
 async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
     let db = ebok_testkit::TestDb::new().await;
-    let out = ebok()
+    let out = ebok_on(&db)
         .args([
             "bench",
             "api",
@@ -112,10 +119,6 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
             "4",
         ])
         .args(["--seconds", "1", "--repeats", "1"])
-        .env(
-            "EBOK__DATABASE__URL",
-            secrecy::ExposeSecret::expose_secret(&db.url()),
-        )
         .output()
         .await
         .unwrap();
