@@ -73,6 +73,7 @@ async fn a_leak_reported_by_the_meter_reaches_the_residents_phone_once() {
         Intervals {
             replay: Duration::from_millis(200),
             no_data_scan: Duration::from_secs(3600),
+            ..Intervals::default()
         },
         shutdown.clone(),
     )

@@ -6,6 +6,9 @@
 //!   which is harmless: identical readings are idempotent).
 //! - **No-data scan**: raises "no data" for installed meters silent for `no_data_days` (the next
 //!   reading clears it, in the writer).
+//! - **Month packing**: once a Warsaw month has closed, packs every meter's days of it into one
+//!   row (`meter_month_readings`, migration 0013), which history reads instead of the month's
+//!   day rows.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -230,6 +233,30 @@ pub async fn run_no_data_scan(
                 Ok(n) => tracing::info!(alarms = n, "meters without data"),
                 Err(e) => tracing::warn!(error = %e, "no-data scan failed"),
             }
+        }
+    }
+}
+
+/// Packs every closed Warsaw month after the packing mark, for every meter, and moves the mark
+/// (`meter_month_readings_pack`, migration 0013). Returns how many months it packed: usually
+/// none, one just after a month has ended, all closed months on the first run over old data.
+pub async fn pack_closed_months(pool: &PgPool) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(r#"SELECT meter_month_readings_pack() AS "months!""#)
+        .fetch_one(pool)
+        .await
+}
+
+/// Packs closed months every `interval`, the first time at start, until shutdown.
+pub async fn run_month_packing(pool: PgPool, interval: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => match pack_closed_months(&pool).await {
+                Ok(0) => {}
+                Ok(months) => tracing::info!(months, "day readings of closed months packed"),
+                Err(e) => tracing::warn!(error = %e, "packing closed months failed"),
+            },
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Ingest as one running service: repairs "latest" readings after a crash, then runs the MQTT
 //! source, the Modbus pollers and the quarantine replay feeding the router, the writer shards,
-//! and the no-data scan. On shutdown it stops taking messages, lets the writers commit what they
+//! the no-data scan and the month packing. On shutdown it stops taking messages, lets the writers commit what they
 //! hold, acknowledges it, and only then disconnects from the broker.
 
 use std::sync::Arc;
@@ -36,11 +36,13 @@ impl Running {
     }
 }
 
-/// How often held readings are retried, and how often silent meters are looked for.
+/// How often held readings are retried, how often silent meters are looked for, and how often
+/// closed months are looked for to pack.
 #[derive(Debug, Clone, Copy)]
 pub struct Intervals {
     pub replay: Duration,
     pub no_data_scan: Duration,
+    pub month_packing: Duration,
 }
 
 impl Default for Intervals {
@@ -48,6 +50,7 @@ impl Default for Intervals {
         Intervals {
             replay: Duration::from_secs(30),
             no_data_scan: Duration::from_secs(600),
+            month_packing: Duration::from_secs(600),
         }
     }
 }
@@ -140,6 +143,11 @@ pub async fn start(
         intervals.no_data_scan,
         shutdown.clone(),
     ));
+    let packing = tokio::spawn(maintenance::run_month_packing(
+        pool.clone(),
+        intervals.month_packing,
+        shutdown.clone(),
+    ));
     drop(inbox_tx);
 
     let task = tokio::spawn(async move {
@@ -151,6 +159,7 @@ pub async fn start(
         }
         let _ = replay.await;
         let _ = scan.await;
+        let _ = packing.await;
         let _ = router.await;
         for writer in writers {
             let _ = writer.await;

@@ -27,10 +27,12 @@
 //! each closed Warsaw day (migration 0012: a trigger on `meter_readings` keeps it, ingest folds
 //! its own), and the open day from `meter_latest_readings`; the newer of the two counts. The
 //! reading on a day is one backward probe of a primary key however long ago the meter last
-//! reported, and a year of history by day one index-only range of 365 entries, whatever the
-//! meter's reporting rate. [`on_day`] and [`history`] are one statement each, benchmarked by
-//! `ebok bench api`; concurrent lookups of the reading on a day share statements
-//! ([`crate::coalesce`]).
+//! reported. History reads closed months packed, one row per meter and month
+//! (`meter_month_readings`, migration 0013; [`crate::month_pack`]), and only the days after the
+//! packing mark from the day table: a year by day is 12 packed rows and this month's days, not
+//! 365 rows, whatever the meter's reporting rate. [`on_day`] and [`history`] are one statement
+//! each, benchmarked by `ebok bench api`; concurrent lookups of the reading on a day share
+//! statements ([`crate::coalesce`]).
 
 use std::borrow::Cow;
 
@@ -41,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Acquire, PgConnection, Postgres};
 
 use crate::access::Viewer;
+use crate::month_pack;
 
 /// The longest history by day.
 pub const MAX_DAYS: i64 = 1_100;
@@ -464,9 +467,10 @@ pub async fn meter_info(
 /// [`MAX_DAYS`] days or [`MAX_MONTHS`] months; `from` after `to` is refused, naming `to`.
 ///
 /// One statement: the visibility window, the meter's facts, the last reading before the range
-/// (the baseline, however long ago) and every day's last reading in the range, as arrays in one
-/// row (a year by day is 365 index entries read in order, a month's periods are grouped here).
-/// Each meter's open day is its latest reading (see the module docs).
+/// (the baseline, however long ago), the packed months that overlap the range (one byte string)
+/// and the day rows after the packing mark (as arrays), all in one row of one snapshot. Days are
+/// assigned to periods here (a month's periods are grouped here too). Each meter's open day is
+/// its latest reading (see the module docs).
 pub async fn history(
     db: impl Acquire<'_, Database = Postgres>,
     viewer: Viewer,
@@ -481,16 +485,24 @@ pub async fn history(
     let after = last.last_day + Days::new(1);
     let mut conn = db.acquire().await?;
     let row = sqlx::query!(
-        r#"SELECT w.first_day, m.register_max_litres, m.diameter_mm, m.installed_at,
+        r#"SELECT w.first_day, w.last_day, m.register_max_litres, m.diameter_mm, m.installed_at,
                   m.install_reading_litres,
                   b.measured_at AS "base_at?", b.volume_litres AS "base_litres?",
                   b.source::text AS "base_source?",
+                  p.days AS "packed?",
                   r.days AS "days!", r.ats AS "ats!", r.litres AS "litres!",
                   r.sources AS "sources!: Vec<ReadingSource>"
            FROM account_meter_windows w
            JOIN meters m ON m.id = w.meter_id
+           CROSS JOIN (SELECT (through + interval '1 month')::date AS unpacked
+                       FROM meter_month_readings_packed) k
            LEFT JOIN LATERAL meter_reading_by_day(w.meter_id, least($4::date - 1, w.last_day)) b
              ON true
+           CROSS JOIN LATERAL (
+               SELECT string_agg(days, ''::bytea) AS days
+               FROM meter_month_readings
+               WHERE meter_id = w.meter_id AND month >= $6 AND month < $5
+                 AND month < k.unpacked) p
            CROSS JOIN LATERAL (
                SELECT coalesce(array_agg(c.day), '{}') AS days,
                       coalesce(array_agg(c.measured_at), '{}') AS ats,
@@ -498,7 +510,8 @@ pub async fn history(
                       coalesce(array_agg(c.source), '{}') AS sources
                FROM (SELECT day, measured_at, volume_litres, source
                      FROM meter_day_readings
-                     WHERE meter_id = w.meter_id AND day >= $4 AND day < least($5, w.last_day + 1)
+                     WHERE meter_id = w.meter_id AND day >= greatest($4, k.unpacked)
+                       AND day < least($5, w.last_day + 1)
                      UNION ALL
                      SELECT day, measured_at, volume_litres, source
                      FROM meter_open_day_readings
@@ -510,26 +523,41 @@ pub async fn history(
         meter_id,
         first.first_day,
         after,
+        first.first_day.with_day(1).expect("the 1st exists"),
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(ReadError::MeterNotFound)?;
 
     // Each period's last reading (a day can come twice: closed in the day table and open as the
-    // latest reading; the newer counts). The four arrays come from one aggregation, so they are
-    // aligned; their order does not matter.
+    // latest reading; the newer counts). The day rows' four arrays come from one aggregation, so
+    // they are aligned; their order does not matter. Packed months are whole months: their days
+    // outside the range or after the viewer's last contract day are skipped here.
     let period_of = |day: NaiveDate| -> Option<usize> {
+        if row.last_day.is_some_and(|last| day > last) {
+            return None;
+        }
         let index = match step {
             Step::Day => (day - first.first_day).num_days(),
             Step::Month => month_index(day) - month_index(first.first_day),
         };
         usize::try_from(index).ok().filter(|&i| i < periods.len())
     };
-    let mut by_period: Vec<Option<Reading>> = vec![None; periods.len()];
+    let packed = month_pack::decode(row.packed.as_deref().unwrap_or_default())
+        .map_err(|e| ReadError::Db(sqlx::Error::Decode(e.into())))?;
+    let packed = packed
+        .into_iter()
+        .map(|d| (d.day, d.measured_at, d.litres, d.source));
     let fields = row.ats.into_iter().zip(row.litres).zip(row.sources);
-    for (day, ((measured_at, litres), source)) in row.days.into_iter().zip(fields) {
+    let unpacked = row
+        .days
+        .into_iter()
+        .zip(fields)
+        .map(|(day, ((at, litres), source))| (day, at, litres, source));
+    let mut by_period: Vec<Option<Reading>> = vec![None; periods.len()];
+    for (day, measured_at, litres, source) in packed.chain(unpacked) {
         let Some(slot) = period_of(day).map(|i| &mut by_period[i]) else {
-            continue; // the statement reads only days within the range
+            continue;
         };
         match slot {
             Some(kept) if kept.measured_at >= measured_at => {}

@@ -1,7 +1,8 @@
 //! The read side against a real PostgreSQL: visibility (another resident of the same utility
 //! and a resident of another utility see nothing), the reading on a day around Warsaw midnight
 //! and the clock changes, history with gaps and a rollover, billing readings, and a former
-//! tenant's view.
+//! tenant's view. Every history is read twice, from day rows and from packed months, and the two
+//! must agree (`history_both`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ebok_readings::access::Viewer;
@@ -92,6 +93,53 @@ async fn put(pool: &PgPool, meter: i64, at: &str, litres: i64) {
     ebok_testkit::fixtures::radio_reading(pool, meter, t(at), litres).await;
 }
 
+/// [`history::history`] twice: from the day rows, then with every closed month packed
+/// (`meter_month_readings`, migration 0013); the two must agree, and the packed answer is
+/// returned. Packing moves a mark that stays: later calls in the test read packed months too.
+async fn history_both(
+    pool: &PgPool,
+    viewer: Viewer,
+    meter: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    step: Step,
+) -> Result<Vec<Point>, ReadError> {
+    let before = history::history(pool, viewer, meter, from, to, step).await;
+    sqlx::query("SELECT meter_month_readings_pack()")
+        .execute(pool)
+        .await
+        .unwrap();
+    let after = history::history(pool, viewer, meter, from, to, step).await;
+    assert_eq!(
+        format!("{before:?}"),
+        format!("{after:?}"),
+        "packed months differ"
+    );
+    after
+}
+
+/// [`billing_readings`] from the day rows and from packed months (see [`history_both`]).
+async fn billing_both(
+    pool: &PgPool,
+    viewer: Viewer,
+    meter: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Point>, ReadError> {
+    let before = billing_readings(pool, viewer, meter, from, to).await;
+    sqlx::query("SELECT meter_month_readings_pack()")
+        .execute(pool)
+        .await
+        .unwrap();
+    let after = billing_readings(pool, viewer, meter, from, to).await;
+    assert_eq!(
+        format!("{before:?}"),
+        format!("{after:?}"),
+        "packed months differ"
+    );
+    after
+}
+
 fn at(reading: &Option<Reading>) -> Option<String> {
     reading.as_ref().map(|r| r.measured_at.to_rfc3339())
 }
@@ -150,13 +198,13 @@ async fn history_by_day_and_month_is_hidden_from_another_resident_and_another_ut
     let pool = &w.db.pool;
     put(pool, w.meter, "2026-03-12T12:00:00Z", 1_234).await;
     for step in [Step::Day, Step::Month] {
-        let mine = history::history(pool, w.owner, w.meter, d(2026, 3, 1), d(2026, 3, 31), step)
+        let mine = history_both(pool, w.owner, w.meter, d(2026, 3, 1), d(2026, 3, 31), step)
             .await
             .unwrap();
         assert!(mine.iter().any(|p| p.reading.is_some()));
         for viewer in [w.neighbour, w.stranger] {
             not_found(
-                history::history(pool, viewer, w.meter, d(2026, 3, 1), d(2026, 3, 31), step).await,
+                history_both(pool, viewer, w.meter, d(2026, 3, 1), d(2026, 3, 31), step).await,
             );
         }
     }
@@ -168,14 +216,14 @@ async fn billing_readings_are_hidden_from_another_resident_and_another_utility()
     let pool = &w.db.pool;
     put(pool, w.meter, "2026-03-12T12:00:00Z", 1_234).await;
     assert_eq!(
-        billing_readings(pool, w.owner, w.meter, d(2026, 1, 1), d(2026, 3, 1))
+        billing_both(pool, w.owner, w.meter, d(2026, 1, 1), d(2026, 3, 1))
             .await
             .unwrap()
             .len(),
         3
     );
-    not_found(billing_readings(pool, w.neighbour, w.meter, d(2026, 1, 1), d(2026, 3, 1)).await);
-    not_found(billing_readings(pool, w.stranger, w.meter, d(2026, 1, 1), d(2026, 3, 1)).await);
+    not_found(billing_both(pool, w.neighbour, w.meter, d(2026, 1, 1), d(2026, 3, 1)).await);
+    not_found(billing_both(pool, w.stranger, w.meter, d(2026, 1, 1), d(2026, 3, 1)).await);
 }
 
 #[tokio::test]
@@ -301,7 +349,7 @@ async fn the_open_day_is_read_from_the_latest_reading() {
         ),
         Some(1200)
     );
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -327,7 +375,7 @@ async fn the_open_day_is_read_from_the_latest_reading() {
     .execute(pool)
     .await
     .unwrap();
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -409,7 +457,7 @@ async fn reading_on_a_day_follows_warsaw_days_across_both_clock_changes() {
     );
 
     // By day, the 25-hour day's consumption runs from 23:30 CEST to 23:30 CET.
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -423,7 +471,7 @@ async fn reading_on_a_day_follows_warsaw_days_across_both_clock_changes() {
         consumptions(&points),
         vec![Some(3_000 - 2_210), Some(400), Some(10)]
     );
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -461,7 +509,7 @@ async fn a_day_out_of_range_is_refused_naming_the_field() {
         matches!(result, Err(ReadError::Invalid { field: "day", .. })),
         "{result:?}"
     );
-    let result = history::history(
+    let result = history_both(
         &w.db.pool,
         w.owner,
         w.meter,
@@ -495,7 +543,7 @@ async fn history_by_day_spans_gaps_and_counts_a_rollover() {
     put(pool, w.meter, "2026-06-04T18:00:00Z", 350).await; // later the same day: this one counts
     put(pool, w.meter, "2026-06-05T18:00:00Z", 100).await; // went down: not a plausible wrap
     put(pool, w.meter, "2026-06-06T18:00:00Z", 300).await;
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -523,7 +571,7 @@ async fn first_day_of_a_history_counts_from_a_reading_long_before_it() {
     let pool = &w.db.pool;
     put(pool, w.meter, "2026-02-01T10:00:00Z", 10_000).await;
     put(pool, w.meter, "2026-05-10T10:00:00Z", 25_000).await;
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -549,7 +597,7 @@ async fn first_reading_of_a_meter_counts_from_its_installation_reading() {
     .await
     .unwrap();
     put(pool, w.meter, "2026-05-10T10:00:00Z", 1_000).await;
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -573,7 +621,7 @@ async fn billing_readings_are_the_last_readings_of_each_warsaw_month() {
     // 28 February 23:30 UTC is 1 March in Warsaw.
     put(pool, w.meter, "2026-02-28T23:30:00Z", 14_000).await;
     put(pool, w.meter, "2026-03-31T21:00:00Z", 16_500).await;
-    let points = billing_readings(pool, w.owner, w.meter, d(2026, 1, 15), d(2026, 4, 2))
+    let points = billing_both(pool, w.owner, w.meter, d(2026, 1, 15), d(2026, 4, 2))
         .await
         .unwrap();
     let months: Vec<_> = points.iter().map(|p| p.period_start).collect();
@@ -613,7 +661,7 @@ async fn a_former_tenant_sees_readings_only_until_their_contract_ended() {
         .unwrap()
         .unwrap();
     assert_eq!(later.litres, 1_100);
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,
@@ -646,7 +694,7 @@ async fn a_new_tenant_does_not_see_days_before_their_contract() {
             .unwrap(),
         None
     );
-    let points = history::history(
+    let points = history_both(
         pool,
         w.owner,
         w.meter,

@@ -61,6 +61,7 @@ impl Harness {
             Intervals {
                 replay: Duration::from_millis(200),
                 no_data_scan: Duration::from_secs(3600),
+                ..Intervals::default()
             },
             shutdown.clone(),
         )
