@@ -93,9 +93,28 @@ async fn put(pool: &PgPool, meter: i64, at: &str, litres: i64) {
     ebok_testkit::fixtures::radio_reading(pool, meter, t(at), litres).await;
 }
 
-/// [`history::history`] twice: from the day rows, then with every closed month packed
-/// (`meter_month_readings`, migration 0013); the two must agree, and the packed answer is
-/// returned. Packing moves a mark that stays: later calls in the test read packed months too.
+/// Packs every closed month (`meter_month_readings`, migration 0013; the mark stays moved, so
+/// later reads in the test are packed too), then checks that `packed` (a read not started yet)
+/// answers as `unpacked` did from the day rows, and returns it.
+async fn packed_agrees<T: std::fmt::Debug>(
+    pool: &PgPool,
+    unpacked: T,
+    packed: impl std::future::Future<Output = T>,
+) -> T {
+    sqlx::query("SELECT meter_month_readings_pack()")
+        .execute(pool)
+        .await
+        .unwrap();
+    let packed = packed.await;
+    assert_eq!(
+        format!("{unpacked:?}"),
+        format!("{packed:?}"),
+        "packed months differ"
+    );
+    packed
+}
+
+/// [`history::history`] from the day rows, then from packed months (see [`packed_agrees`]).
 async fn history_both(
     pool: &PgPool,
     viewer: Viewer,
@@ -104,21 +123,16 @@ async fn history_both(
     to: NaiveDate,
     step: Step,
 ) -> Result<Vec<Point>, ReadError> {
-    let before = history::history(pool, viewer, meter, from, to, step).await;
-    sqlx::query("SELECT meter_month_readings_pack()")
-        .execute(pool)
-        .await
-        .unwrap();
-    let after = history::history(pool, viewer, meter, from, to, step).await;
-    assert_eq!(
-        format!("{before:?}"),
-        format!("{after:?}"),
-        "packed months differ"
-    );
-    after
+    let unpacked = history::history(pool, viewer, meter, from, to, step).await;
+    packed_agrees(
+        pool,
+        unpacked,
+        history::history(pool, viewer, meter, from, to, step),
+    )
+    .await
 }
 
-/// [`billing_readings`] from the day rows and from packed months (see [`history_both`]).
+/// [`billing_readings`] from the day rows, then from packed months (see [`packed_agrees`]).
 async fn billing_both(
     pool: &PgPool,
     viewer: Viewer,
@@ -126,18 +140,13 @@ async fn billing_both(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Point>, ReadError> {
-    let before = billing_readings(pool, viewer, meter, from, to).await;
-    sqlx::query("SELECT meter_month_readings_pack()")
-        .execute(pool)
-        .await
-        .unwrap();
-    let after = billing_readings(pool, viewer, meter, from, to).await;
-    assert_eq!(
-        format!("{before:?}"),
-        format!("{after:?}"),
-        "packed months differ"
-    );
-    after
+    let unpacked = billing_readings(pool, viewer, meter, from, to).await;
+    packed_agrees(
+        pool,
+        unpacked,
+        billing_readings(pool, viewer, meter, from, to),
+    )
+    .await
 }
 
 fn at(reading: &Option<Reading>) -> Option<String> {
