@@ -4,6 +4,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use ebok_common::db::KeptConnections;
 use ebok_readings::coalesce::OnDayLookups;
 use mobile_push::channel::MailSender;
 use sqlx::PgPool;
@@ -27,11 +28,17 @@ pub struct Shared {
     pub mailer: AccountMailer,
     /// The reading on a day, with concurrent lookups answered together.
     pub on_day: OnDayLookups,
+    /// Connections kept out of the pool for the API's meter reads (current reading, history,
+    /// billing readings, export): no ping per statement (see [`KeptConnections`]).
+    pub reads: KeptConnections,
 }
 
 /// Reading-on-a-day statements in flight at once, and lookups answered by one statement.
 const ON_DAY_CONCURRENCY: usize = 2;
 const ON_DAY_MAX_BATCH: usize = 64;
+/// Connections kept for the meter reads: enough to keep two cores' worth of backends busy
+/// while others are on the wire.
+const READ_CONNECTIONS: usize = 4;
 
 impl Deref for AppState {
     type Target = Shared;
@@ -57,6 +64,7 @@ impl AppState {
             secure_cookies: public_url.starts_with("https://"),
             mailer: AccountMailer::new(None, &public_url),
             on_day: OnDayLookups::start(pool.clone(), ON_DAY_CONCURRENCY, ON_DAY_MAX_BATCH),
+            reads: KeptConnections::new(pool.clone(), READ_CONNECTIONS),
             pool,
             public_url,
             keys,

@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
+use ebok_common::db::{KeptConnections, Lease};
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::access::Viewer;
 use crate::history::{DayLookup, ReadError, Reading, on_day_many};
@@ -51,18 +52,18 @@ const QUEUE: usize = 4_096;
 
 impl OnDayLookups {
     /// Starts the collector on the current Tokio runtime: at most `concurrency` statements at
-    /// once (each holds one of `pool`'s connections), each answering at most `max_batch` lookups.
+    /// once, each on a connection kept for the lookups ([`KeptConnections`] taken from `pool`:
+    /// up to `concurrency` connections besides the pool's), each answering at most `max_batch`
+    /// lookups.
     pub fn start(pool: PgPool, concurrency: usize, max_batch: usize) -> Self {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
-        let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+        let connections = KeptConnections::new(pool, concurrency);
         let max_batch = max_batch.max(1);
         let statements = Arc::new(AtomicU64::new(0));
         let counted = statements.clone();
         tokio::spawn(async move {
             loop {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    return;
-                };
+                let lease = connections.lease().await;
                 let Some(first) = jobs.recv().await else {
                     return;
                 };
@@ -74,11 +75,7 @@ impl OnDayLookups {
                     }
                 }
                 counted.fetch_add(1, Ordering::Relaxed);
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    answer(&pool, batch).await;
-                    drop(slot);
-                });
+                tokio::spawn(answer(lease, batch));
             }
         });
         Self { queue, statements }
@@ -110,18 +107,22 @@ impl OnDayLookups {
     }
 }
 
-/// Runs one statement for the batch and hands each asker its answer (an asker that has gone
-/// away is skipped).
-async fn answer(pool: &PgPool, batch: Vec<Job>) {
+/// Runs one statement for the batch on the leased connection and hands each asker its answer
+/// (an asker that has gone away is skipped).
+async fn answer(lease: Lease, batch: Vec<Job>) {
     let lookups: Vec<DayLookup> = batch.iter().map(|job| job.lookup).collect();
-    match on_day_many(pool, &lookups).await {
+    let asked = lookups.len();
+    match lease
+        .run(move |conn| Box::pin(async move { on_day_many(conn, &lookups).await }))
+        .await
+    {
         Ok(answers) => {
             for (job, answer) in batch.into_iter().zip(answers) {
                 let _ = job.reply.send(answer);
             }
         }
         Err(error) => {
-            tracing::warn!(%error, lookups = lookups.len(), "reading-on-a-day lookups failed");
+            tracing::warn!(%error, lookups = asked, "reading-on-a-day lookups failed");
             let error = Arc::new(error);
             for job in batch {
                 let _ = job.reply.send(Err(ReadError::Shared(error.clone())));

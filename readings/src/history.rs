@@ -32,7 +32,9 @@
 //! packing mark from the day table: a year by day is 12 packed rows and this month's days, not
 //! 365 rows, whatever the meter's reporting rate. [`on_day`] and [`history`] are one statement
 //! each, benchmarked by `ebok bench api`; concurrent lookups of the reading on a day share
-//! statements ([`crate::coalesce`]).
+//! statements ([`crate::coalesce`]). The reads take a connection, not a pool: the API runs
+//! them on connections kept out of the pool (`ebok_common::db::KeptConnections`), the portal on
+//! one taken from the pool.
 
 use std::borrow::Cow;
 
@@ -40,7 +42,7 @@ use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use ebok_common::domain::time::day_start;
 use ebok_common::domain::{ReadingSource, Register};
 use serde::{Deserialize, Serialize};
-use sqlx::{Acquire, PgConnection, Postgres};
+use sqlx::PgConnection;
 
 use crate::access::Viewer;
 use crate::month_pack;
@@ -86,6 +88,12 @@ pub enum ReadError {
 pub enum Step {
     Day,
     Month,
+}
+
+impl ebok_common::db::DatabaseFault for ReadError {
+    fn is_database_fault(&self) -> bool {
+        matches!(self, ReadError::Db(_) | ReadError::Shared(_))
+    }
 }
 
 /// One day or month of a history.
@@ -311,11 +319,10 @@ fn reading(
 /// The newest reading of the meter (for a former tenant, the last one measured by the end of
 /// their last contract day), or `None` if it has none.
 pub async fn current(
-    db: impl Acquire<'_, Database = Postgres>,
+    conn: &mut PgConnection,
     viewer: Viewer,
     meter_id: i64,
 ) -> Result<Option<Reading>, ReadError> {
-    let mut conn = db.acquire().await?;
     let row = sqlx::query!(
         r#"SELECT w.last_day, l.measured_at AS "measured_at?", l.volume_litres AS "litres?",
                   l.source::text AS "source?"
@@ -334,7 +341,7 @@ pub async fn current(
         (Some(latest), Some(last_day))
             if latest.measured_at >= day_start(last_day + Days::new(1)) =>
         {
-            Ok(last_by_day(&mut conn, meter_id, last_day).await?)
+            Ok(last_by_day(conn, meter_id, last_day).await?)
         }
         (latest, _) => Ok(latest),
     }
@@ -344,7 +351,7 @@ pub async fn current(
 /// its actual timestamp (possibly days earlier), or `None` if there is none (or the day ended
 /// before the viewer's first contract day). [`on_day_many`] of one.
 pub async fn on_day(
-    db: impl Acquire<'_, Database = Postgres>,
+    conn: &mut PgConnection,
     viewer: Viewer,
     meter_id: i64,
     day: NaiveDate,
@@ -354,7 +361,7 @@ pub async fn on_day(
         meter_id,
         day,
     };
-    on_day_many(db, &[lookup])
+    on_day_many(conn, &[lookup])
         .await?
         .pop()
         .expect("one answer per lookup")
@@ -374,7 +381,7 @@ pub struct DayLookup {
 /// share the statement's fixed cost, which is most of a single lookup's (see
 /// [`crate::coalesce`]). `Err` only when the statement fails.
 pub async fn on_day_many(
-    db: impl Acquire<'_, Database = Postgres>,
+    conn: &mut PgConnection,
     lookups: &[DayLookup],
 ) -> sqlx::Result<Vec<Result<Option<Reading>, ReadError>>> {
     let mut answers: Vec<Result<Option<Reading>, ReadError>> = lookups
@@ -388,7 +395,6 @@ pub async fn on_day_many(
     let column =
         |f: fn(&DayLookup) -> i64| -> Vec<i64> { asked.iter().map(|&i| f(&lookups[i])).collect() };
     let days: Vec<NaiveDate> = asked.iter().map(|&i| lookups[i].day).collect();
-    let mut conn = db.acquire().await?;
     let rows = sqlx::query!(
         r#"SELECT q.i AS "i!", d.measured_at AS "measured_at?", d.volume_litres AS "litres?",
                   d.source::text AS "source?"
@@ -438,11 +444,10 @@ async fn last_by_day(
 
 /// A meter's facts for `viewer` (see [`MeterInfo`]).
 pub async fn meter_info(
-    db: impl Acquire<'_, Database = Postgres>,
+    conn: &mut PgConnection,
     viewer: Viewer,
     meter_id: i64,
 ) -> Result<MeterInfo, ReadError> {
-    let mut conn = db.acquire().await?;
     sqlx::query_as!(
         MeterInfo,
         r#"SELECT m.id, m.serial, m.channel::text AS "channel!", m.purpose::text AS "purpose!",
@@ -472,7 +477,7 @@ pub async fn meter_info(
 /// assigned to periods here (a month's periods are grouped here too). Each meter's open day is
 /// its latest reading (see the module docs).
 pub async fn history(
-    db: impl Acquire<'_, Database = Postgres>,
+    conn: &mut PgConnection,
     viewer: Viewer,
     meter_id: i64,
     from: NaiveDate,
@@ -483,7 +488,6 @@ pub async fn history(
     let first = periods.first().expect("at least one period");
     let last = periods.last().expect("at least one period");
     let after = last.last_day + Days::new(1);
-    let mut conn = db.acquire().await?;
     let row = sqlx::query!(
         r#"SELECT w.first_day, w.last_day, m.register_max_litres, m.diameter_mm, m.installed_at,
                   m.install_reading_litres,
@@ -605,13 +609,13 @@ pub async fn history(
 /// [`history`]`(…, Step::Month)`: each month's last reading, `None` for a month without one
 /// (billing estimates those).
 pub async fn billing_readings(
-    db: impl Acquire<'_, Database = Postgres>,
+    conn: &mut PgConnection,
     viewer: Viewer,
     meter_id: i64,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Point>, ReadError> {
-    history(db, viewer, meter_id, from, to, Step::Month).await
+    history(conn, viewer, meter_id, from, to, Step::Month).await
 }
 
 #[cfg(test)]

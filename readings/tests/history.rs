@@ -6,11 +6,59 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ebok_readings::access::Viewer;
-use ebok_readings::history::{
-    self, Point, ReadError, Reading, Step, billing_readings, current, meter_info, on_day,
-};
+use ebok_readings::history::{Point, ReadError, Reading, Step};
 use ebok_testkit::{TestDb, fixtures};
 use sqlx::PgPool;
+use via_pool::{billing_readings, current, meter_info, on_day};
+
+/// The read functions take a connection; these take one from the pool per call, as the portal
+/// does.
+mod via_pool {
+    use super::*;
+    use ebok_readings::history::{self, MeterInfo};
+
+    pub async fn current(
+        pool: &PgPool,
+        v: Viewer,
+        meter: i64,
+    ) -> Result<Option<Reading>, ReadError> {
+        history::current(&mut *pool.acquire().await?, v, meter).await
+    }
+
+    pub async fn on_day(
+        pool: &PgPool,
+        v: Viewer,
+        meter: i64,
+        day: NaiveDate,
+    ) -> Result<Option<Reading>, ReadError> {
+        history::on_day(&mut *pool.acquire().await?, v, meter, day).await
+    }
+
+    pub async fn meter_info(pool: &PgPool, v: Viewer, meter: i64) -> Result<MeterInfo, ReadError> {
+        history::meter_info(&mut *pool.acquire().await?, v, meter).await
+    }
+
+    pub async fn history(
+        pool: &PgPool,
+        v: Viewer,
+        meter: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+        step: Step,
+    ) -> Result<Vec<Point>, ReadError> {
+        history::history(&mut *pool.acquire().await?, v, meter, from, to, step).await
+    }
+
+    pub async fn billing_readings(
+        pool: &PgPool,
+        v: Viewer,
+        meter: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Point>, ReadError> {
+        history::billing_readings(&mut *pool.acquire().await?, v, meter, from, to).await
+    }
+}
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -123,11 +171,11 @@ async fn history_both(
     to: NaiveDate,
     step: Step,
 ) -> Result<Vec<Point>, ReadError> {
-    let unpacked = history::history(pool, viewer, meter, from, to, step).await;
+    let unpacked = via_pool::history(pool, viewer, meter, from, to, step).await;
     packed_agrees(
         pool,
         unpacked,
-        history::history(pool, viewer, meter, from, to, step),
+        via_pool::history(pool, viewer, meter, from, to, step),
     )
     .await
 }

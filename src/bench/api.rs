@@ -22,6 +22,7 @@ use anyhow::{Context, Result, ensure};
 use chrono::{Days, Utc};
 use clap::Args;
 use ebok_common::Config;
+use ebok_common::db::KeptConnections;
 use ebok_common::domain::time::local_day;
 use rand::{Rng, SeedableRng};
 use secrecy::ExposeSecret;
@@ -53,7 +54,7 @@ pub struct ApiBenchArgs {
     #[arg(long)]
     pub regenerate: bool,
     /// Run only these scenarios (comma-separated), e.g. to profile one; the summary line needs
-    /// all three.
+    /// on-day and history.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Scenario>,
 }
@@ -61,6 +62,8 @@ pub struct ApiBenchArgs {
 /// The bench's scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
+    /// The HTTP floor: `GET /healthz` (no token, no database) with the same client and clients.
+    Floor,
     /// The reading on a day over HTTP.
     OnDay,
     /// One year of daily history over HTTP.
@@ -163,11 +166,21 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         "unexpected answer: {check}"
     );
 
+    let mut floor = Vec::new();
     let mut on_day = Vec::new();
     let mut history = Vec::new();
     let mut raw = Vec::new();
     for repeat in 1..=args.repeats {
         let days = args.days;
+        if args.runs(Scenario::Floor) {
+            let root = format!("http://{addr}");
+            let r = measure_get(args, &client, &root, &tokens, |_, _| "/healthz".into()).await?;
+            eprintln!(
+                "bench: repeat {repeat} HTTP floor (/healthz): {}",
+                r.describe()
+            );
+            floor.push(r);
+        }
         let statements_before = lookups.statements();
         if args.runs(Scenario::OnDay) {
             let r = measure_get(args, &client, &base, &tokens, move |meter, rng| {
@@ -198,17 +211,22 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
 
         if args.runs(Scenario::Raw) {
             let r = measure(args, {
-                let (pool, pairs) = (pool.clone(), Arc::new(pairs.clone()));
+                let connections = KeptConnections::new(pool.clone(), args.connections() as usize);
+                let pairs = Arc::new(pairs.clone());
                 move |rng: &mut rand_chacha::ChaCha8Rng| {
                     let (meter, account) = pairs[rng.random_range(0..pairs.len())];
                     let day = first_day + Days::new(rng.random_range(1..=days) as u64);
-                    let pool = pool.clone();
+                    let connections = connections.clone();
                     async move {
                         let viewer = ebok_readings::access::Viewer {
                             utility_id,
                             account_id: account,
                         };
-                        ebok_readings::history::on_day(&pool, viewer, meter, day).await?;
+                        connections
+                            .run(|conn| {
+                                Box::pin(ebok_readings::history::on_day(conn, viewer, meter, day))
+                            })
+                            .await?;
                         Ok(())
                     }
                 }
@@ -236,6 +254,11 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         args.repeats
     );
     for (runs, what, unit) in [
+        (
+            &floor,
+            "HTTP floor (/healthz, no token, no database)",
+            "requests",
+        ),
         (&on_day, "reading on a day", "requests"),
         (&history, "one year of daily history", "requests"),
         (&raw, "raw on-day lookup (library, no HTTP)", "lookups"),

@@ -61,8 +61,9 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// CPU seconds used so far by the processes of each program (from /proc; Linux only).
-pub fn cpu_by_program() -> std::collections::BTreeMap<String, f64> {
+/// CPU seconds used so far by each process of the programs measured, by (program, pid) (from
+/// /proc; Linux only).
+pub fn cpu_by_program() -> std::collections::BTreeMap<(String, u32), f64> {
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -86,6 +87,9 @@ pub fn cpu_by_program() -> std::collections::BTreeMap<String, f64> {
             continue;
         };
         let name = &stat[open + 1..close];
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if !["ebok", "mosquitto", "postgres"].contains(&name) {
             continue;
         }
@@ -94,18 +98,24 @@ pub fn cpu_by_program() -> std::collections::BTreeMap<String, f64> {
             .get(11..13)
             .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
             .unwrap_or(0.0);
-        *cpu.entry(name.to_string()).or_insert(0.0) += used / ticks;
+        cpu.insert((name.to_string(), pid), used / ticks);
     }
     cpu
 }
 
+/// CPU seconds each program used between two [`cpu_by_program`] readings: the processes alive
+/// at the second one (a process that ended in between is left out, not subtracted).
 pub fn cpu_delta(
-    before: &std::collections::BTreeMap<String, f64>,
-    after: &std::collections::BTreeMap<String, f64>,
+    before: &std::collections::BTreeMap<(String, u32), f64>,
+    after: &std::collections::BTreeMap<(String, u32), f64>,
 ) -> String {
-    after
+    let mut by_program = std::collections::BTreeMap::<&str, f64>::new();
+    for (key, used) in after {
+        *by_program.entry(&key.0).or_insert(0.0) += used - before.get(key).copied().unwrap_or(0.0);
+    }
+    by_program
         .iter()
-        .map(|(k, v)| format!("{k} {:.1} s", v - before.get(k).copied().unwrap_or(0.0)))
+        .map(|(program, used)| format!("{program} {used:.1} s"))
         .collect::<Vec<_>>()
         .join(", ")
 }

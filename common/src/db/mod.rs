@@ -2,7 +2,10 @@
 //! the checks `/readyz` and the commands rely on: is the database answering, are the migrations
 //! current.
 
+mod kept;
 mod nodelay;
+
+pub use kept::{DatabaseFault, KeptConnections, Lease, Work};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -47,11 +50,30 @@ pub fn connect_options(config: &DatabaseConfig) -> Result<PgConnectOptions, DbEr
         })
 }
 
+/// A pooled connection idle longer than this is pinged before it is handed out.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Pool options every part of the system uses: connections get `TCP_NODELAY` (see
-/// [`nodelay`]).
+/// [`nodelay`]), and an idle connection is pinged before use only once it has been idle for
+/// [`PING_AFTER_IDLE`].
+///
+/// sqlx's default pings every connection it takes from the pool: one more round trip and one more
+/// wake-up of the PostgreSQL backend for every statement, which `ebok bench api` measured as
+/// a large share of the database's CPU on the hot reads. A connection in steady use has just
+/// answered a statement; one that sat idle (a server restart, a dropped TCP connection) is still
+/// checked, and one broken in between fails its statement, is closed and not reused.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 nodelay::set_on(conn).await;

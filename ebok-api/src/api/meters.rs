@@ -77,7 +77,11 @@ pub async fn current(
     who: Resident,
     Path(id): Path<i64>,
 ) -> Result<Json<CurrentReading>, ApiError> {
-    let reading = history::current(&state.pool, who.viewer(), id).await?;
+    let viewer = who.viewer();
+    let reading = state
+        .reads
+        .run(|conn| Box::pin(async move { history::current(conn, viewer, id).await }))
+        .await?;
     Ok(Json(CurrentReading {
         meter_id: id,
         reading,
@@ -159,7 +163,13 @@ pub async fn history(
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<History>, ApiError> {
     let (from, to, step) = q.resolve();
-    let points = history::history(&state.pool, who.viewer(), id, from, to, step).await?;
+    let viewer = who.viewer();
+    let points = state
+        .reads
+        .run(|conn| {
+            Box::pin(async move { history::history(conn, viewer, id, from, to, step).await })
+        })
+        .await?;
     Ok(Json(History {
         meter_id: id,
         from,
@@ -180,7 +190,13 @@ pub async fn billing_readings(
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<History>, ApiError> {
     let (from, to, _) = q.resolve();
-    let points = history::billing_readings(&state.pool, who.viewer(), id, from, to).await?;
+    let viewer = who.viewer();
+    let points = state
+        .reads
+        .run(|conn| {
+            Box::pin(async move { history::billing_readings(conn, viewer, id, from, to).await })
+        })
+        .await?;
     Ok(Json(History {
         meter_id: id,
         from,
@@ -214,8 +230,16 @@ pub(crate) async fn csv_response(
     to: NaiveDate,
     step: Step,
 ) -> Result<impl IntoResponse + use<>, ApiError> {
-    let meter = history::meter_info(&state.pool, viewer, id).await?;
-    let points = history::history(&state.pool, viewer, id, from, to, step).await?;
+    let (meter, points) = state
+        .reads
+        .run(|conn| {
+            Box::pin(async move {
+                let meter = history::meter_info(&mut *conn, viewer, id).await?;
+                let points = history::history(conn, viewer, id, from, to, step).await?;
+                Ok::<_, ReadError>((meter, points))
+            })
+        })
+        .await?;
     let body = export::history_csv(&meter.serial, &points, step);
     let name = format!("odczyty-{}-{from}-{to}.csv", sanitize(&meter.serial));
     Ok((

@@ -93,8 +93,9 @@ pub async fn dashboard(
     let today = local_day(Utc::now());
     let (chart, chart_meter) = match meters.iter().find(|m| m.removed_at.is_none()) {
         Some(m) => {
+            let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
             let points = history::history(
-                &state.pool,
+                &mut conn,
                 viewer,
                 m.id,
                 today - Days::new(29),
@@ -230,16 +231,17 @@ async fn meter_page(
     f: FormState,
 ) -> Page {
     let viewer = session.viewer();
-    let info = history::meter_info(&state.pool, viewer, id)
+    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
+    let info = history::meter_info(&mut conn, viewer, id)
         .await
         .map_err(read_error)?;
-    let visible = access::meters(&state.pool, viewer)
+    let visible = access::meters(&mut *conn, viewer)
         .await
         .map_err(shell::internal)?
         .into_iter()
         .find(|m| m.id == id)
         .ok_or_else(shell::not_found)?;
-    let current = history::current(&state.pool, viewer, id)
+    let current = history::current(&mut conn, viewer, id)
         .await
         .map_err(read_error)?;
     let today = local_day(Utc::now());
@@ -250,7 +252,7 @@ async fn meter_page(
     if !day_value.trim().is_empty() {
         match NaiveDate::parse_from_str(day_value.trim(), "%Y-%m-%d") {
             Err(_) => day_error = Some("Podaj datę w formacie RRRR-MM-DD.".to_string()),
-            Ok(day) => match history::on_day(&state.pool, viewer, id, day).await {
+            Ok(day) => match history::on_day(&mut conn, viewer, id, day).await {
                 Ok(Some(r)) => {
                     day_result = Some(format!(
                         "Stan na koniec dnia {}: {} (odczyt z {}).",
@@ -283,7 +285,7 @@ async fn meter_page(
         }
     });
     let mut range_error = None;
-    let points = match history::history(&state.pool, viewer, id, from, to, step).await {
+    let points = match history::history(&mut conn, viewer, id, from, to, step).await {
         Ok(p) => p,
         Err(ReadError::Invalid { detail, .. }) => {
             range_error = Some(detail);
@@ -294,7 +296,7 @@ async fn meter_page(
     let total: i64 = points.iter().filter_map(|p| p.consumption_litres).sum();
     let rows = table_rows(&points, step);
     let billing_points =
-        history::billing_readings(&state.pool, viewer, id, today - Days::new(365), today)
+        history::billing_readings(&mut conn, viewer, id, today - Days::new(365), today)
             .await
             .map_err(read_error)?;
     let notice = q
