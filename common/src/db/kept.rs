@@ -10,8 +10,9 @@
 //! is cancelled, so the next use opens a fresh one (taken from the pool, with its set-up). Kept
 //! connections use generic plans for their prepared statements (see [`open`]).
 //!
-//! Written here rather than taken from a crate: the pools that skip the ping (deadpool, bb8) are
-//! built for tokio-postgres, not sqlx, and this is a semaphore and a stack of slots.
+//! Written here rather than taken from a crate: the pools that can skip the check (deadpool's
+//! `RecyclingMethod::Fast`, bb8's `test_on_check_out(false)`) come with adapters for
+//! tokio-postgres connections, not sqlx's, and this is a semaphore and a stack of slots.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
