@@ -100,10 +100,10 @@ async fn migrate_check_reports_current_schema_of_a_migrated_database() {
     );
 }
 
-/// `ebok bench api` on a tiny dataset: it generates the data, checks an answer, measures the
-/// three scenarios over real HTTP and prints its summary line. The figures are the bench's to
-/// report, not a test's to judge; that there are figures, and that every request succeeded (the
-/// bench fails on any other status), is.
+/// `ebok bench api` on a tiny dataset: it generates the data, checks an answer, measures every
+/// scenario (the HTTP floor, the two reads over real HTTP, the raw lookup) and prints its summary
+/// line. The figures are the bench's to report, not a test's to judge; that there are figures,
+/// and that every request succeeded (the bench fails on any other status), is.
 #[tokio::test]
 async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
     let db = ebok_testkit::TestDb::new().await;
@@ -147,6 +147,7 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
     let figures: Vec<f64> = pairs.iter().map(|(_, value)| *value).collect();
     assert!(figures.iter().all(|f| *f > 0.0), "{last}");
     for scenario in [
+        "HTTP floor",
         "reading on a day",
         "one year of daily history",
         "raw on-day lookup",

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ebok_common::db::{DatabaseFault, KeptConnections, PING_AFTER_IDLE, pool_options};
 use ebok_testkit::TestDb;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres};
 
 async fn pid(conn: &mut PgConnection) -> sqlx::Result<i32> {
     sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -20,9 +20,18 @@ async fn pid(conn: &mut PgConnection) -> sqlx::Result<i32> {
         .await
 }
 
+/// The one value `sql` answers, on a kept connection.
+async fn kept_scalar<T>(kept: &KeptConnections, sql: &'static str) -> sqlx::Result<T>
+where
+    T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + Send + Unpin + 'static,
+{
+    kept.run(move |conn| Box::pin(async move { sqlx::query_scalar(sql).fetch_one(conn).await }))
+        .await
+}
+
 /// The backend behind the next kept connection handed out.
 async fn kept_pid(kept: &KeptConnections) -> i32 {
-    let next = kept.run(|conn| Box::pin(pid(conn)));
+    let next = kept_scalar(kept, "SELECT pg_backend_pid()");
     tokio::time::timeout(Duration::from_secs(10), next)
         .await
         .expect("a kept connection within 10 s")
@@ -56,14 +65,7 @@ async fn a_kept_connection_is_reused_and_stays_out_of_the_pool() {
 async fn kept_connections_plan_their_statements_generically() {
     let db = TestDb::new().await;
     let kept = KeptConnections::new(db.pool.clone(), 1);
-    let mode: String = kept
-        .run(|conn| {
-            Box::pin(async move {
-                sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
-                    .fetch_one(conn)
-                    .await
-            })
-        })
+    let mode: String = kept_scalar(&kept, "SELECT current_setting('plan_cache_mode')")
         .await
         .unwrap();
     assert_eq!(mode, "force_generic_plan");
@@ -73,15 +75,8 @@ async fn kept_connections_plan_their_statements_generically() {
 async fn at_most_size_runs_at_once_each_on_its_own_connection() {
     let db = TestDb::new().await;
     let kept = KeptConnections::new(db.pool.clone(), 2);
-    let runs = (0..6).map(|_| {
-        kept.run(|conn| {
-            Box::pin(async move {
-                sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid() FROM pg_sleep(0.05)")
-                    .fetch_one(conn)
-                    .await
-            })
-        })
-    });
+    let runs =
+        (0..6).map(|_| kept_scalar::<i32>(&kept, "SELECT pg_backend_pid() FROM pg_sleep(0.05)"));
     let pids: BTreeSet<i32> = futures::future::join_all(runs)
         .await
         .into_iter()
@@ -95,15 +90,7 @@ async fn a_database_fault_replaces_the_connection() {
     let db = TestDb::new().await;
     let kept = KeptConnections::new(db.pool.clone(), 1);
     let first = kept_pid(&kept).await;
-    let failed = kept
-        .run(|conn| {
-            Box::pin(async move {
-                sqlx::query_scalar::<_, i32>("SELECT 1 / 0")
-                    .fetch_one(conn)
-                    .await
-            })
-        })
-        .await;
+    let failed = kept_scalar::<i32>(&kept, "SELECT 1 / 0").await;
     assert!(failed.is_err());
     assert_ne!(kept_pid(&kept).await, first);
 }
