@@ -55,7 +55,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
         .fallback(|| async { ApiError::NotFound })
-        .layer(axum::middleware::from_fn(telemetry::record))
+        .layer(axum::middleware::from_fn_with_state(
+            telemetry::RequestMetrics::default(),
+            telemetry::record,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
