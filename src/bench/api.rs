@@ -4,8 +4,10 @@
 //! supply point and contract) and `--days` daily readings of each (100,000 × 365 = 36.5 million
 //! rows by default). It is generated once and kept: a later run with the same sizes reuses it
 //! (`--regenerate` rebuilds it). The API runs in this process on a loopback port with its own
-//! pool; `--clients` concurrent clients (each one a loop: request, wait for the answer, next) send
-//! bearer-authenticated requests for random meters of their own accounts:
+//! pool and the Prometheus recorder of production (metrics are recorded, not only skipped);
+//! `--clients` concurrent clients, each on its own kept-alive connection and each a closed loop
+//! (request, wait for the answer, next), send bearer-authenticated requests for random meters of
+//! their own accounts:
 //!
 //! - **reading on a day**: `GET /api/v1/meters/{id}/reading?day=…` for a random day of the year;
 //! - **one year of daily history**: `GET /api/v1/meters/{id}/history?from=…&to=…` (365 points).
@@ -126,6 +128,9 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     }
     prewarm(&pool).await?;
 
+    if let Err(error) = crate::telemetry::install_recorder_only() {
+        eprintln!("bench: metrics recorder not installed: {error:#}");
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let state = ebok_api::AppState::new(pool.clone(), &format!("http://{addr}")).await?;
@@ -143,10 +148,7 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     let today = local_day(Utc::now());
     let first_day = today - Days::new(args.days as u64);
     let base = format!("http://{addr}/api/v1");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients * 2)
-        .tcp_nodelay(true)
-        .build()?;
+    let client = reqwest::Client::new();
 
     // A sanity check that the answers are right before timing them.
     let (meter, token) = &tokens[0];
@@ -173,8 +175,7 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     for repeat in 1..=args.repeats {
         let days = args.days;
         if args.runs(Scenario::Floor) {
-            let root = format!("http://{addr}");
-            let r = measure_get(args, &client, &root, &tokens, |_, _| "/healthz".into()).await?;
+            let r = measure_get(args, addr, &tokens, false, |_, _| "/healthz".into()).await?;
             eprintln!(
                 "bench: repeat {repeat} HTTP floor (/healthz): {}",
                 r.describe()
@@ -183,9 +184,9 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         }
         let statements_before = lookups.statements();
         if args.runs(Scenario::OnDay) {
-            let r = measure_get(args, &client, &base, &tokens, move |meter, rng| {
+            let r = measure_get(args, addr, &tokens, true, move |meter, rng| {
                 let day = first_day + Days::new(rng.random_range(1..=days) as u64);
-                format!("/meters/{meter}/reading?day={day}")
+                format!("/api/v1/meters/{meter}/reading?day={day}")
             })
             .await?;
             eprintln!(
@@ -198,8 +199,8 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
 
         if args.runs(Scenario::History) {
             let from = today - Days::new(364);
-            let r = measure_get(args, &client, &base, &tokens, move |meter, _| {
-                format!("/meters/{meter}/history?from={from}&to={today}")
+            let r = measure_get(args, addr, &tokens, true, move |meter, _| {
+                format!("/api/v1/meters/{meter}/history?from={from}&to={today}")
             })
             .await?;
             eprintln!(
@@ -210,14 +211,16 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         }
 
         if args.runs(Scenario::Raw) {
-            let r = measure(args, {
-                let connections = KeptConnections::new(pool.clone(), args.connections() as usize);
-                let pairs = Arc::new(pairs.clone());
-                move |rng: &mut rand_chacha::ChaCha8Rng| {
-                    let (meter, account) = pairs[rng.random_range(0..pairs.len())];
-                    let day = first_day + Days::new(rng.random_range(1..=days) as u64);
-                    let connections = connections.clone();
-                    async move {
+            let connections = KeptConnections::new(pool.clone(), args.connections() as usize);
+            let pairs = Arc::new(pairs.clone());
+            let r = measure(args, move |client, window| {
+                let (connections, pairs) = (connections.clone(), pairs.clone());
+                async move {
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(client as u64 + 1);
+                    let mut record = Record::new(window);
+                    while let Some(began) = record.next() {
+                        let (meter, account) = pairs[rng.random_range(0..pairs.len())];
+                        let day = first_day + Days::new(rng.random_range(1..=days) as u64);
                         let viewer = ebok_readings::access::Viewer {
                             utility_id,
                             account_id: account,
@@ -227,8 +230,9 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
                                 Box::pin(ebok_readings::history::on_day(conn, viewer, meter, day))
                             })
                             .await?;
-                        Ok(())
+                        record.answered(began);
                     }
+                    anyhow::Ok(record)
                 }
             })
             .await?;
@@ -341,69 +345,133 @@ impl Run {
     }
 }
 
-/// [`measure`] of `GET {base}{path(meter)}` for random meters, each asked by its own resident.
+/// When the clients measure: after the warm-up, until the end.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+/// One client's record: latencies of the requests begun inside the window, and all answered.
+struct Record {
+    window: Window,
+    latencies: Vec<Duration>,
+    answered: usize,
+}
+
+impl Record {
+    fn new(window: Window) -> Self {
+        Self {
+            window,
+            latencies: Vec::with_capacity(1 << 14),
+            answered: 0,
+        }
+    }
+
+    /// The time the next request begins, or `None` when the window has ended.
+    fn next(&self) -> Option<Instant> {
+        let now = Instant::now();
+        (now < self.window.end).then_some(now)
+    }
+
+    fn answered(&mut self, began: Instant) {
+        self.answered += 1;
+        if began >= self.window.start {
+            self.latencies.push(began.elapsed());
+        }
+    }
+}
+
+/// [`measure`] of `GET {path(meter)}` (path and query) for random meters, each asked by its own
+/// resident (`authorized`) or without a token.
+///
+/// Each client holds one kept-alive HTTP/1.1 connection and drives it in its own task, as load
+/// generators (wrk, oha) do; hyper's connection-level client, not reqwest. On this 2-core machine
+/// the client shares the CPU with the API and PostgreSQL, and reqwest's pooled client spent a
+/// large share of the process's CPU per request on URL parsing, pool bookkeeping, header
+/// formatting and a task hop to its connection (profiled with `perf`): CPU taken from what is
+/// measured. Every answer is read whole and must be 200.
 async fn measure_get(
     args: &ApiBenchArgs,
-    client: &reqwest::Client,
-    base: &str,
+    addr: std::net::SocketAddr,
     tokens: &Arc<Vec<(i64, String)>>,
-    path: impl Fn(i64, &mut rand_chacha::ChaCha8Rng) -> String + Clone + Send + 'static,
+    authorized: bool,
+    path: impl Fn(i64, &mut rand_chacha::ChaCha8Rng) -> String + Clone + Send + Sync + 'static,
 ) -> Result<Run> {
-    let (client, base, tokens) = (client.clone(), base.to_owned(), tokens.clone());
-    measure(args, move |rng: &mut rand_chacha::ChaCha8Rng| {
-        let (meter, token) = &tokens[rng.random_range(0..tokens.len())];
-        let request = client
-            .get(format!("{base}{}", path(*meter, rng)))
-            .bearer_auth(token);
+    use hyper::header::{AUTHORIZATION, HOST, HeaderValue};
+
+    let host = HeaderValue::try_from(addr.to_string())?;
+    let tokens: Arc<Vec<(i64, HeaderValue)>> = Arc::new(
+        tokens
+            .iter()
+            .map(|(meter, token)| Ok((*meter, HeaderValue::try_from(format!("Bearer {token}"))?)))
+            .collect::<Result<_>>()?,
+    );
+    measure(args, move |client, window| {
+        let (host, tokens, path) = (host.clone(), tokens.clone(), path.clone());
         async move {
-            let response = request.send().await?;
-            ensure!(response.status() == 200, "status {}", response.status());
-            response.bytes().await?;
-            Ok(())
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(client as u64 + 1);
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
+            let requests = async {
+                let mut record = Record::new(window);
+                while let Some(began) = record.next() {
+                    let (meter, token) = &tokens[rng.random_range(0..tokens.len())];
+                    let mut request = hyper::Request::get(path(*meter, &mut rng))
+                        .header(HOST, host.clone())
+                        .body(http_body_util::Empty::<hyper::body::Bytes>::new())?;
+                    if authorized {
+                        request.headers_mut().insert(AUTHORIZATION, token.clone());
+                    }
+                    sender.ready().await?;
+                    let response = sender.send_request(request).await?;
+                    ensure!(response.status() == 200, "status {}", response.status());
+                    http_body_util::BodyExt::collect(response.into_body()).await?;
+                    record.answered(began);
+                }
+                anyhow::Ok(record)
+            };
+            // The connection is driven by this task too: no hop between tasks per request.
+            tokio::select! {
+                record = requests => record,
+                ended = connection => {
+                    ended?;
+                    anyhow::bail!("the server closed the connection")
+                }
+            }
         }
     })
     .await
 }
 
-/// Runs `args.clients` closed loops of `make(rng)` requests: a warm-up, then `args.seconds`
-/// measured. Any failed request fails the bench.
-async fn measure<F, Fut>(args: &ApiBenchArgs, make: F) -> Result<Run>
+/// Runs `args.clients` clients, each a closed loop (`client(index, window)`: request, wait for
+/// the answer, next) until the window ends: a warm-up, then `args.seconds` measured. Any failed
+/// request fails the bench.
+async fn measure<F, Fut>(args: &ApiBenchArgs, client: F) -> Result<Run>
 where
-    F: Fn(&mut rand_chacha::ChaCha8Rng) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<()>> + Send,
+    F: Fn(usize, Window) -> Fut,
+    Fut: std::future::Future<Output = Result<Record>> + Send + 'static,
 {
     let cpu_before = super::cpu_by_program();
     let warmup = Duration::from_millis(args.seconds * 250);
     let measured = Duration::from_secs(args.seconds);
     let start = Instant::now() + warmup;
-    let end = start + measured;
+    let window = Window {
+        start,
+        end: start + measured,
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    for client in 0..args.clients {
-        let make = make.clone();
-        tasks.spawn(async move {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(client as u64 + 1);
-            let mut latencies = Vec::with_capacity(1 << 14);
-            let mut answered = 0;
-            loop {
-                let began = Instant::now();
-                if began >= end {
-                    break;
-                }
-                make(&mut rng).await?;
-                answered += 1;
-                if began >= start {
-                    latencies.push(began.elapsed());
-                }
-            }
-            anyhow::Ok((latencies, answered))
-        });
+    for index in 0..args.clients {
+        tasks.spawn(client(index, window));
     }
     let mut all = Vec::new();
     let mut answered = 0;
     while let Some(result) = tasks.join_next().await {
-        let (latencies, n) = result.context("client task")??;
-        all.extend(latencies);
-        answered += n;
+        let record = result.context("client task")??;
+        all.extend(record.latencies);
+        answered += record.answered;
     }
     ensure!(!all.is_empty(), "no requests completed");
     all.sort();
