@@ -1,12 +1,16 @@
-//! JSON forms of dates and instants, written without `core::fmt`: for `#[serde(serialize_with)]`
-//! on types that go out in bulk (a year of daily history is 365 dates and 365 instants).
+//! JSON forms of dates and instants written without `core::fmt`, for types that go out in bulk
+//! (a year of daily history is 365 dates and 365 instants): `serialize_with` functions for serde
+//! ([`date`], [`instant`], [`instant_opt`]), and `push_*` writers that append JSON values to a
+//! buffer for responses written by hand ([`push_date`], [`push_instant`], [`push_i64`],
+//! [`push_str`]).
 //!
 //! chrono's `Serialize` goes through `Display`, and serde_json receives that text one character
 //! at a time and escapes each one: `ebok bench api` spent about a fifth of the API process's CPU
-//! there on one year of history (perf). These write the very same text into a stack buffer and
-//! hand serde one string: `YYYY-MM-DD` for a date, RFC 3339 with `Z` for an instant, with 0, 3, 6
-//! or 9 fractional digits as chrono chooses them. Years outside 0–9999 (never stored here) go
-//! through chrono. No crate offers this for chrono's types; tests compare with chrono's output.
+//! there on one year of history (perf). These write the very same text into a stack buffer: `YYYY-MM-DD`
+//! for a date, RFC 3339 with `Z` for an instant, with 0, 3, 6 or 9 fractional digits as chrono
+//! chooses them. Years outside 0–9999 (never stored here) go through chrono. The `push_*` writers
+//! give the same bytes as serde_json for the same value. No crate offers this for chrono's types;
+//! tests compare with chrono's and serde_json's output.
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Serialize, Serializer};
@@ -38,6 +42,53 @@ pub fn instant_opt<S: Serializer>(
         Some(t) => instant(t, serializer),
         None => serializer.serialize_none(),
     }
+}
+
+/// Appends `day` as a JSON string, as serde_json writes a `NaiveDate` (`"2026-03-29"`).
+pub fn push_date(out: &mut Vec<u8>, day: NaiveDate) {
+    let mut buf = [0u8; 10];
+    if put_date(&mut buf, day) {
+        push_quoted(out, &buf);
+    } else {
+        push_with_serde(out, &day);
+    }
+}
+
+/// Appends `t` as a JSON string, as serde_json writes a `DateTime<Utc>`.
+pub fn push_instant(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+    let mut buf = [0u8; 30];
+    match put_instant(&mut buf, t) {
+        Some(len) => push_quoted(out, &buf[..len]),
+        None => push_with_serde(out, t),
+    }
+}
+
+/// Appends an integer as JSON.
+pub fn push_i64(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+pub fn push_str(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        push_quoted(out, text.as_bytes());
+    } else {
+        push_with_serde(out, text);
+    }
+}
+
+/// `"` + text that needs no escaping + `"`.
+fn push_quoted(out: &mut Vec<u8>, plain: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(plain);
+    out.push(b'"');
+}
+
+fn push_with_serde<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("a date, an instant or a string always serializes");
 }
 
 fn ascii(bytes: &[u8]) -> &str {
@@ -185,7 +236,48 @@ mod tests {
         assert_eq!(fast, chrono);
     }
 
+    fn pushed(push: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        push(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn pushed_values_are_what_serde_json_writes() {
+        let at: DateTime<Utc> = "2026-10-25T00:59:59.250Z".parse().unwrap();
+        let far = NaiveDate::from_ymd_opt(12_345, 6, 7).unwrap();
+        let far_at = far.and_hms_opt(8, 9, 10).unwrap().and_utc();
+        assert_eq!(pushed(|o| push_date(o, at.date_naive())), r#""2026-10-25""#);
+        assert_eq!(
+            pushed(|o| push_instant(o, &at)),
+            r#""2026-10-25T00:59:59.250Z""#
+        );
+        for (day, t) in [(at.date_naive(), at), (far, far_at)] {
+            assert_eq!(
+                pushed(|o| push_date(o, day)),
+                serde_json::to_string(&day).unwrap()
+            );
+            assert_eq!(
+                pushed(|o| push_instant(o, &t)),
+                serde_json::to_string(&t).unwrap()
+            );
+        }
+        for value in [0, -1, 42, i64::MIN, i64::MAX] {
+            assert_eq!(pushed(|o| push_i64(o, value)), value.to_string());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_text_is_escaped_as_serde_json_escapes_it(text in any::<String>()) {
+            prop_assert_eq!(pushed(|o| push_str(o, &text)), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn any_ascii_text_is_escaped_as_serde_json_escapes_it(text in "[ -~\\t\\n\\x00\\x7f]{0,40}") {
+            prop_assert_eq!(pushed(|o| push_str(o, &text)), serde_json::to_string(&text).unwrap());
+        }
+
         #[test]
         fn any_instant_is_written_as_chrono_writes_it(
             seconds in -62_135_596_800i64..253_402_300_799,
@@ -199,6 +291,11 @@ mod tests {
             let t = DateTime::from_timestamp(seconds, nanos).unwrap();
             let (fast, chrono) = both(t.date_naive(), t, Some(t));
             prop_assert_eq!(fast, chrono);
+            prop_assert_eq!(pushed(|o| push_instant(o, &t)), serde_json::to_string(&t).unwrap());
+            prop_assert_eq!(
+                pushed(|o| push_date(o, t.date_naive())),
+                serde_json::to_string(&t.date_naive()).unwrap()
+            );
         }
     }
 }
