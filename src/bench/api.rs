@@ -45,8 +45,11 @@ pub struct ApiBenchArgs {
     /// Seconds measured per scenario and repeat (after a warm-up of a quarter of it).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Repeats; medians are reported.
-    #[arg(long, default_value_t = 3)]
+    /// Repeats; medians are reported. Five, because the 2-core development machine's speed
+    /// drifts between repeats (the HTTP floor alone from 67,000 to 115,000 requests/s in one
+    /// session): a median of five is less moved by one slow or one fast repeat than a median of
+    /// three.
+    #[arg(long, default_value_t = 5)]
     pub repeats: usize,
     /// Database connections of the API; default twice the CPU cores (PostgreSQL's rule of thumb:
     /// more connections than that on a small machine only add context switches).
