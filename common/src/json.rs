@@ -6,11 +6,11 @@
 //!
 //! chrono's `Serialize` goes through `Display`, and serde_json receives that text one character
 //! at a time and escapes each one: `ebok bench api` spent about a fifth of the API process's CPU
-//! there on one year of history (perf). These write the very same text into a stack buffer: `YYYY-MM-DD`
-//! for a date, RFC 3339 with `Z` for an instant, with 0, 3, 6 or 9 fractional digits as chrono
-//! chooses them. Years outside 0–9999 (never stored here) go through chrono. The `push_*` writers
-//! give the same bytes as serde_json for the same value. No crate offers this for chrono's types;
-//! tests compare with chrono's and serde_json's output.
+//! there on one year of history (perf). These write the very same text into a stack buffer:
+//! `YYYY-MM-DD` for a date, RFC 3339 with `Z` for an instant, with 0, 3, 6 or 9 fractional digits
+//! as chrono chooses them. Years outside 0–9999 (never stored here) go through chrono. The
+//! `push_*` writers give the same bytes as serde_json for the same value. No crate offers this
+//! for chrono's types; tests compare with chrono's and serde_json's output.
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Serialize, Serializer};

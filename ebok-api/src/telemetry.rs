@@ -63,6 +63,27 @@ impl RequestMetrics {
     }
 }
 
+/// The method as a label: the nine standard methods as they are, any extension method as
+/// `OTHER`, so that a client inventing methods cannot add series without end.
+fn method_label(method: &Method) -> Method {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if STANDARD.contains(method) {
+        method.clone()
+    } else {
+        Method::from_bytes(b"OTHER").expect("a valid method token")
+    }
+}
+
 pub async fn record(
     State(metrics): State<RequestMetrics>,
     request: Request,
@@ -70,7 +91,7 @@ pub async fn record(
 ) -> Response {
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let handles = metrics.handles(
         route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
@@ -114,6 +135,11 @@ mod tests {
             r#"http_requests_total{method="POST",route="unmatched",status="404"} 1"#,
         ] {
             assert!(text.contains(series), "{series} not in:\n{text}");
+        }
+        assert_eq!(method_label(&Method::PATCH), Method::PATCH);
+        for invented in ["FOO", "BAR", "PROPFIND"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method).as_str(), "OTHER");
         }
         // Three series, each looked up in the recorder once and kept.
         let kept: usize = metrics
