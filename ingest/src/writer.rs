@@ -206,6 +206,10 @@ struct Outcome {
     stored: u64,
     duplicates: u64,
     conflicts: u64,
+    /// The pending latest readings and days went out in this batch's transaction. Decided once,
+    /// in [`Writer::commit`]: deciding again after the commit, with a later clock, once threw
+    /// away pending folds that the transaction had not written.
+    flushed: bool,
 }
 
 impl Writer {
@@ -669,15 +673,15 @@ impl Writer {
             let mut merged = self.pending.clone();
             merged.merge(plan.pending.clone());
             merged.flush(&mut tx, &self.config.name).await?;
+            outcome.flushed = true;
         }
         tx.commit().await?;
         Ok(outcome)
     }
 
     fn applied(&mut self, plan: Plan, outcome: Outcome, batch: &[Work], started: Instant) {
-        let flushed = self.last_flush.elapsed() >= self.config.latest_flush;
         self.states.extend(plan.states);
-        if flushed {
+        if outcome.flushed {
             self.pending = Pending::default();
             self.last_flush = Instant::now();
         } else {
@@ -1208,4 +1212,63 @@ pub async fn repair_latest(pool: &PgPool) -> sqlx::Result<u64> {
     .execute(pool)
     .await?;
     Ok(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> Writer {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .expect("a lazy pool never connects here");
+        let config = WriterConfig {
+            name: "test/0".into(),
+            batch_size: 10,
+            batch_delay: Duration::from_millis(1),
+            latest_flush: Duration::from_millis(50),
+            rules: Rules::default(),
+            flow: FlowRules::default(),
+            no_data_after: chrono::Duration::days(1),
+        };
+        Writer::new(pool, config, Arc::new(Stats::default()))
+    }
+
+    fn plan_with_latest(meter: i64) -> Plan {
+        let mut plan = Plan::default();
+        plan.pending.latest.insert(
+            meter,
+            LatestRow {
+                measured_at: Utc::now(),
+                litres: 1_000,
+                source: ReadingSource::Radio,
+                flags: 0,
+            },
+        );
+        plan.pending.days.insert((meter, local_day(Utc::now())));
+        plan
+    }
+
+    /// Whether a batch's pending folds were written is what its transaction did, not what the
+    /// clock says afterwards: a commit that started just before the flush was due, and ended
+    /// after, once dropped them unwritten (meter_latest_readings and the day rows never caught
+    /// up; seen as a rare timeout in the pipeline tests under load).
+    #[tokio::test]
+    async fn pending_folds_stay_until_a_transaction_writes_them() {
+        let mut w = writer();
+        // The flush came due while the transaction ran; the transaction did not flush.
+        w.last_flush = Instant::now() - Duration::from_secs(1);
+        w.applied(plan_with_latest(7), Outcome::default(), &[], Instant::now());
+        assert!(w.pending.latest.contains_key(&7));
+        assert!(w.pending.days.iter().any(|(meter, _)| *meter == 7));
+
+        // A later transaction flushed them together with its own.
+        let flushed = Outcome {
+            flushed: true,
+            ..Outcome::default()
+        };
+        w.applied(plan_with_latest(8), flushed, &[], Instant::now());
+        assert!(w.pending.is_empty());
+        assert!(w.last_flush.elapsed() < Duration::from_secs(1));
+    }
 }
