@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Resident;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, json_response};
 use crate::state::AppState;
 
 impl From<ReadError> for ApiError {
@@ -165,10 +165,9 @@ impl History {
         push_date(&mut out, self.from);
         out.extend_from_slice(br#","to":"#);
         push_date(&mut out, self.to);
-        out.extend_from_slice(match self.step {
-            Step::Day => br#","step":"day","points":"#.as_slice(),
-            Step::Month => br#","step":"month","points":"#.as_slice(),
-        });
+        out.extend_from_slice(br#","step":"#);
+        serde_json::to_writer(&mut out, &self.step).expect("a step always serializes");
+        out.extend_from_slice(br#","points":"#);
         Point::push_json_array(&mut out, &self.points);
         out.push(b'}');
         out
@@ -177,14 +176,7 @@ impl History {
 
 impl IntoResponse for History {
     fn into_response(self) -> axum::response::Response {
-        (
-            [(
-                header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            self.to_json(),
-        )
-            .into_response()
+        json_response(self.to_json())
     }
 }
 
