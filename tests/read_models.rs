@@ -3,10 +3,11 @@
 //! - `meter_day_readings` holds, after every kind of write (multi-row INSERTs in any order, late
 //!   readings, COPY), exactly each meter's last reading of each Europe/Warsaw day, computed here
 //!   independently in Rust, across a clock change;
-//! - `account_meter_windows` equals the `account_meters` view grouped per account and meter after
-//!   every change the view sees (a link, a draft signed, a contract ended, a new tenant, a meter
-//!   replaced, a link removed), including two transactions that only together make a meter
-//!   visible.
+//! - `account_meter_windows` equals the `account_meter_spans` view (migration 0014: the account's
+//!   latest stay at the meter's supply point) after every change the view sees (a link, a draft
+//!   signed, a contract ended, a new tenant, a meter replaced, a link removed, a tenant moving
+//!   back after somebody else lived there), including two transactions that only together make a
+//!   meter visible.
 
 use std::collections::BTreeMap;
 
@@ -163,10 +164,8 @@ async fn windows(pool: &PgPool) -> Windows {
 async fn checked_windows(pool: &PgPool, step: &str) -> Windows {
     let table = windows(pool).await;
     let view: Windows = sqlx::query_as(
-        "SELECT account_id, meter_id, utility_id, min(valid_from),
-                CASE WHEN bool_or(valid_until IS NULL) THEN NULL ELSE max(valid_until) END
-         FROM account_meters GROUP BY account_id, meter_id, utility_id
-         ORDER BY account_id, meter_id",
+        "SELECT account_id, meter_id, utility_id, first_day, last_day
+         FROM account_meter_spans ORDER BY account_id, meter_id",
     )
     .fetch_all(pool)
     .await
@@ -315,6 +314,87 @@ async fn meter_windows_follow_links_contracts_and_meter_changes() {
     let left = checked_windows(pool, "link removed").await;
     assert!(left.iter().all(|w| w.0 == bartek));
     assert_eq!(left.len(), 2);
+}
+
+/// A contract at `point` from `from` to `until` (inclusive), signed.
+async fn stay(
+    pool: &PgPool,
+    utility: i64,
+    customer: i64,
+    point: i64,
+    from: NaiveDate,
+    until: Option<NaiveDate>,
+) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO contracts (utility_id, number, customer_id, supply_point_id, tariff_group_id,
+                                valid_from, valid_until, status, signed_at)
+         SELECT $1, 'U/' || gen_random_uuid(), $2, $3, id, $4, $5, 'active', now()
+         FROM tariff_groups WHERE utility_id = $1 RETURNING id",
+    )
+    .bind(utility)
+    .bind(customer)
+    .bind(point)
+    .bind(from)
+    .bind(until)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Anna lived in the flat, Bartek after her, and Anna moves back: her window is her new stay
+/// only, or she would see Bartek's days; a stay after a vacancy (nobody's contract between) is
+/// one window. Bartek's contract alone (written after Anna's return) cuts Anna's window.
+#[tokio::test]
+async fn a_window_is_the_latest_stay_when_somebody_else_lived_there_in_between() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility = fixtures::utility(pool, "alfa").await;
+    fixtures::tariff_group(pool, utility).await;
+    let anna = fixtures::resident_account(pool, utility, "anna@example.com").await;
+    let bartek = fixtures::resident_account(pool, utility, "bartek@example.com").await;
+    let (anna_c, bartek_c) = (
+        fixtures::person(pool, utility).await,
+        fixtures::person(pool, utility).await,
+    );
+    fixtures::link_customer(pool, utility, anna, anna_c).await;
+    fixtures::link_customer(pool, utility, bartek, bartek_c).await;
+    let flat = fixtures::supply_point(pool, utility).await;
+    let meter = fixtures::meter(pool, utility, Some(flat)).await;
+    // Days since the meter was installed, a year ago.
+    let start = local_day(Utc::now()) - Duration::days(100);
+    let day = |d: i64| start + Duration::days(d);
+
+    stay(pool, utility, anna_c, flat, day(1), Some(day(5))).await;
+    // Empty for a few days, then Anna again: one window.
+    stay(pool, utility, anna_c, flat, day(9), Some(day(12))).await;
+    assert_eq!(
+        checked_windows(pool, "a vacancy between two stays").await,
+        vec![(anna, meter, utility, day(1), Some(day(12)))]
+    );
+    // Anna comes back once more; only then is Bartek's stay between hers entered.
+    stay(pool, utility, anna_c, flat, day(20), None).await;
+    assert_eq!(
+        checked_windows(pool, "third stay").await,
+        vec![(anna, meter, utility, day(1), None)]
+    );
+    let bartek_stay = stay(pool, utility, bartek_c, flat, day(14), Some(day(18))).await;
+    assert_eq!(
+        checked_windows(pool, "somebody else in between").await,
+        vec![
+            (anna, meter, utility, day(20), None),
+            (bartek, meter, utility, day(14), Some(day(18))),
+        ]
+    );
+    // A correction: Bartek's contract was entered by mistake.
+    sqlx::query("DELETE FROM contracts WHERE id = $1")
+        .bind(bartek_stay)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        checked_windows(pool, "the other stay removed").await,
+        vec![(anna, meter, utility, day(1), None)]
+    );
 }
 
 /// One transaction links the account while another signs the contract: neither sees the other's

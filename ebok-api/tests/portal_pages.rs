@@ -4,61 +4,8 @@
 
 mod support;
 
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-use support::{App, PASSWORD, resident, utility};
-
-const ORIGIN_OK: &str = "http://127.0.0.1";
-
-/// Logs in through the form; returns the `name=value` of the session cookie.
-async fn login(app: &App, slug: &str, email: &str) -> String {
-    let response = app
-        .server
-        .client
-        .post(app.url(&format!("/u/{slug}/logowanie")))
-        .header(ORIGIN, ORIGIN_OK)
-        .form(&[("email", email), ("password", PASSWORD), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303, "login of {email}");
-    assert_eq!(response.headers()[LOCATION], format!("/u/{slug}/pulpit"));
-    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(cookie.contains(&format!("Path=/u/{slug}/")), "{cookie}");
-    cookie.split(';').next().unwrap().to_string()
-}
-
-async fn get(app: &App, cookie: &str, path: &str) -> reqwest::Response {
-    app.server
-        .client
-        .get(app.url(path))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn post(app: &App, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.server
-        .client
-        .post(app.url(path))
-        .header(COOKIE, cookie)
-        .header(ORIGIN, ORIGIN_OK)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The CSRF token in a page's forms.
-async fn csrf(app: &App, cookie: &str, path: &str) -> String {
-    let html = get(app, cookie, path).await.text().await.unwrap();
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    html[at + 19..].split('"').next().unwrap().to_string()
-}
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
+use support::{App, PORTAL_ORIGIN, resident, utility};
 
 #[tokio::test]
 async fn pages_need_a_login_and_logout_ends_the_session() {
@@ -93,19 +40,21 @@ async fn pages_need_a_login_and_logout_ends_the_session() {
             .contains("Nieprawidłowy adres e-mail lub hasło")
     );
 
-    let cookie = login(&app, "mlynary", &jan.email).await;
-    let page = get(&app, &cookie, "/u/mlynary/pulpit").await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let page = app.web_get(&cookie, "/u/mlynary/pulpit").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
         html.contains("current-reading") && html.contains("m³"),
         "{html}"
     );
-    let token = csrf(&app, &cookie, "/u/mlynary/pulpit").await;
-    let out = post(&app, &cookie, "/u/mlynary/wyloguj", &[("csrf", &token)]).await;
+    let token = app.web_csrf(&cookie, "/u/mlynary/pulpit").await;
+    let out = app
+        .web_post(&cookie, "/u/mlynary/wyloguj", &[("csrf", &token)])
+        .await;
     assert_eq!(out.status(), 303);
     assert_eq!(
-        get(&app, &cookie, "/u/mlynary/pulpit").await.status(),
+        app.web_get(&cookie, "/u/mlynary/pulpit").await.status(),
         303,
         "session ended"
     );
@@ -116,16 +65,16 @@ async fn forms_without_the_sessions_token_or_from_another_site_are_refused() {
     let app = App::start().await;
     let u = utility(app.pool(), "mlynary").await;
     let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
-    let cookie = login(&app, "mlynary", &jan.email).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
     let meter = jan.meter_id.to_string();
     let form = [
         ("meter_id", meter.as_str()),
         ("kind", "daily_above"),
         ("litres", "500"),
     ];
-    let missing = post(&app, &cookie, "/u/mlynary/alarmy", &form).await;
+    let missing = app.web_post(&cookie, "/u/mlynary/alarmy", &form).await;
     assert_eq!(missing.status(), 403);
-    let token = csrf(&app, &cookie, "/u/mlynary/alarmy").await;
+    let token = app.web_csrf(&cookie, "/u/mlynary/alarmy").await;
     let mut with_token = form.to_vec();
     with_token.push(("csrf", &token));
     let cross_site = app
@@ -144,9 +93,12 @@ async fn forms_without_the_sessions_token_or_from_another_site_are_refused() {
         .await
         .unwrap();
     assert_eq!(rules, 0, "refused forms change nothing");
-    let ok = post(&app, &cookie, "/u/mlynary/alarmy", &with_token).await;
+    let ok = app
+        .web_post(&cookie, "/u/mlynary/alarmy", &with_token)
+        .await;
     assert_eq!(ok.status(), 303);
-    let page = get(&app, &cookie, "/u/mlynary/alarmy?ok=dodano")
+    let page = app
+        .web_get(&cookie, "/u/mlynary/alarmy?ok=dodano")
         .await
         .text()
         .await
@@ -162,11 +114,10 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
     let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 5).await;
     let ola = resident(app.pool(), a, "mlynary", "ola@example.pl", 5).await;
     let eva = resident(app.pool(), b, "tolkmicko", "eva@example.pl", 5).await;
-    let jan_cookie = login(&app, "mlynary", &jan.email).await;
-    let token = csrf(&app, &jan_cookie, "/u/mlynary/alarmy").await;
+    let jan_cookie = app.web_login("mlynary", &jan.email).await;
+    let token = app.web_csrf(&jan_cookie, "/u/mlynary/alarmy").await;
     let meter = jan.meter_id.to_string();
-    post(
-        &app,
+    app.web_post(
         &jan_cookie,
         "/u/mlynary/alarmy",
         &[
@@ -181,7 +132,9 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
         .fetch_one(app.pool())
         .await
         .unwrap();
-    let jan_page = get(&app, &jan_cookie, &format!("/u/mlynary/liczniki/{meter}")).await;
+    let jan_page = app
+        .web_get(&jan_cookie, &format!("/u/mlynary/liczniki/{meter}"))
+        .await;
     assert_eq!(jan_page.status(), 200);
     let serial: String = sqlx::query_scalar("SELECT serial FROM meters WHERE id = $1")
         .bind(jan.meter_id)
@@ -189,48 +142,48 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
         .await
         .unwrap();
 
-    let ola_cookie = login(&app, "mlynary", &ola.email).await;
-    let ola_token = csrf(&app, &ola_cookie, "/u/mlynary/alarmy").await;
+    let ola_cookie = app.web_login("mlynary", &ola.email).await;
+    let ola_token = app.web_csrf(&ola_cookie, "/u/mlynary/alarmy").await;
     for path in [
         format!("/u/mlynary/liczniki/{meter}"),
         format!("/u/mlynary/liczniki/{meter}?dzien=2026-01-01"),
         format!("/u/mlynary/liczniki/{meter}/odczyty.csv"),
     ] {
-        let response = get(&app, &ola_cookie, &path).await;
+        let response = app.web_get(&ola_cookie, &path).await;
         assert_eq!(response.status(), 404, "{path}");
         assert!(!response.text().await.unwrap().contains(&serial), "{path}");
     }
     for page in ["/u/mlynary/pulpit", "/u/mlynary/alarmy"] {
-        let html = get(&app, &ola_cookie, page).await.text().await.unwrap();
+        let html = app.web_get(&ola_cookie, page).await.text().await.unwrap();
         assert!(!html.contains(&serial), "{page} shows Jan's meter");
     }
-    let delete = post(
-        &app,
-        &ola_cookie,
-        &format!("/u/mlynary/alarmy/{rule_id}/usun"),
-        &[("csrf", &ola_token)],
-    )
-    .await;
+    let delete = app
+        .web_post(
+            &ola_cookie,
+            &format!("/u/mlynary/alarmy/{rule_id}/usun"),
+            &[("csrf", &ola_token)],
+        )
+        .await;
     assert_eq!(delete.status(), 404);
-    let foreign_rule = post(
-        &app,
-        &ola_cookie,
-        "/u/mlynary/alarmy",
-        &[
-            ("csrf", &ola_token),
-            ("meter_id", &meter),
-            ("kind", "daily_above"),
-            ("litres", "5"),
-        ],
-    )
-    .await;
+    let foreign_rule = app
+        .web_post(
+            &ola_cookie,
+            "/u/mlynary/alarmy",
+            &[
+                ("csrf", &ola_token),
+                ("meter_id", &meter),
+                ("kind", "daily_above"),
+                ("litres", "5"),
+            ],
+        )
+        .await;
     assert_eq!(foreign_rule.status(), 422);
     let self_reading = app
         .server
         .client
         .post(app.url(&format!("/u/mlynary/liczniki/{meter}/odczyt")))
         .header(COOKIE, &ola_cookie)
-        .header(ORIGIN, ORIGIN_OK)
+        .header(ORIGIN, PORTAL_ORIGIN)
         .multipart(
             reqwest::multipart::Form::new()
                 .text("csrf", ola_token.clone())
@@ -251,25 +204,29 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
             .fetch_one(app.pool())
             .await
             .unwrap();
-    let end = post(
-        &app,
-        &ola_cookie,
-        &format!("/u/mlynary/konto/sesje/{jan_session}/zakoncz"),
-        &[("csrf", &ola_token)],
-    )
-    .await;
+    let end = app
+        .web_post(
+            &ola_cookie,
+            &format!("/u/mlynary/konto/sesje/{jan_session}/zakoncz"),
+            &[("csrf", &ola_token)],
+        )
+        .await;
     assert_eq!(end.status(), 404);
     assert_eq!(
-        get(&app, &jan_cookie, "/u/mlynary/konto").await.status(),
+        app.web_get(&jan_cookie, "/u/mlynary/konto").await.status(),
         200,
         "Jan stays logged in"
     );
 
     // A resident of another utility: their session does not open this utility's pages.
-    let eva_cookie = login(&app, "tolkmicko", &eva.email).await;
-    let response = get(&app, &eva_cookie, &format!("/u/mlynary/liczniki/{meter}")).await;
+    let eva_cookie = app.web_login("tolkmicko", &eva.email).await;
+    let response = app
+        .web_get(&eva_cookie, &format!("/u/mlynary/liczniki/{meter}"))
+        .await;
     assert_eq!(response.status(), 303, "not logged in here");
-    let response = get(&app, &eva_cookie, &format!("/u/tolkmicko/liczniki/{meter}")).await;
+    let response = app
+        .web_get(&eva_cookie, &format!("/u/tolkmicko/liczniki/{meter}"))
+        .await;
     assert_eq!(response.status(), 404);
 }
 
@@ -283,15 +240,15 @@ async fn the_self_reading_form_stores_a_reading_and_explains_an_implausible_one(
         .execute(app.pool())
         .await
         .unwrap();
-    let cookie = login(&app, "mlynary", &jan.email).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
     let path = format!("/u/mlynary/liczniki/{}", jan.meter_id);
-    let token = csrf(&app, &cookie, &path).await;
+    let token = app.web_csrf(&cookie, &path).await;
     let send = |stan: &'static str| {
         app.server
             .client
             .post(app.url(&format!("{path}/odczyt")))
             .header(COOKIE, &cookie)
-            .header(ORIGIN, ORIGIN_OK)
+            .header(ORIGIN, PORTAL_ORIGIN)
             .multipart(
                 reqwest::multipart::Form::new()
                     .text("csrf", token.clone())

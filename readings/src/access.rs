@@ -1,9 +1,11 @@
-//! Which meters an account may see: those that stood at a supply point while a signed contract of
-//! a customer linked to the account was in force there. The `account_meters` view (migration
-//! 0008) defines it; `account_meter_windows` (migration 0012) is that view kept as a table by
-//! triggers, one row per account and meter with the first and last contract day. Every
-//! resident-facing query goes through here or joins the same table, so a meter of another
-//! resident or another utility is simply not found.
+//! Which meters an account may see, and over which days: those that stood at a supply point while
+//! a signed contract of a customer linked to the account was in force there, over the account's
+//! latest stay there. The `account_meter_spans` view (migration 0014) defines it;
+//! `account_meter_windows` is that view kept as a table by triggers, one row per account and
+//! meter with the first and last contract day. Every resident-facing query goes through here or
+//! joins the same table, so a meter of another resident or another utility is simply not found,
+//! and nothing measured after the window's last day (the next household's water) is shown: a
+//! former tenant sees their meters as they were when the contract ended.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -30,28 +32,21 @@ pub struct VisibleMeter {
     pub supply_point_code: String,
     pub address: String,
     pub installed_at: Option<DateTime<Utc>>,
+    /// When the meter was taken off, if that happened while the viewer could see it.
     pub removed_at: Option<DateTime<Utc>>,
     pub legalised_until: Option<NaiveDate>,
     pub register_max_litres: i64,
+    /// The end of the viewer's contract window (midnight after its last day, Warsaw), if it has
+    /// one: nothing measured from then on is shown.
+    pub visible_until: Option<DateTime<Utc>>,
+    /// The newest reading measured before `visible_until`.
     pub latest_at: Option<DateTime<Utc>>,
     pub latest_litres: Option<i64>,
     pub latest_source: Option<String>,
 }
 
-/// Whether `viewer` may see `meter_id`.
-pub async fn can_see(db: impl PgExecutor<'_>, viewer: Viewer, meter_id: i64) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM account_meter_windows
-                          WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3) AS "ok!""#,
-        viewer.account_id,
-        viewer.utility_id,
-        meter_id,
-    )
-    .fetch_one(db)
-    .await
-}
-
-/// The meters `viewer` may see, current ones first, then by address and purpose.
+/// The meters `viewer` may see, current ones first, then by address and purpose; each with its
+/// newest reading within the viewer's window.
 pub async fn meters(db: impl PgExecutor<'_>, viewer: Viewer) -> sqlx::Result<Vec<VisibleMeter>> {
     sqlx::query_as!(
         VisibleMeter,
@@ -60,16 +55,25 @@ pub async fn meters(db: impl PgExecutor<'_>, viewer: Viewer) -> sqlx::Result<Vec
                   concat_ws(' ', sp.street, sp.building_no
                             || coalesce('/' || sp.apartment_no, ''))
                     || ', ' || sp.postal_code || ' ' || sp.city AS "address!",
-                  m.installed_at, m.removed_at, m.legalised_until, m.register_max_litres,
+                  m.installed_at,
+                  CASE WHEN coalesce(m.removed_at < e.until, true) THEN m.removed_at END
+                    AS removed_at,
+                  m.legalised_until, m.register_max_litres,
+                  e.until AS visible_until,
                   l.measured_at AS "latest_at?", l.volume_litres AS "latest_litres?",
                   l.source::text AS "latest_source?"
-           FROM meters m
+           FROM account_meter_windows w
+           CROSS JOIN LATERAL (SELECT (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
+                                        AS until) e
+           JOIN meters m ON m.id = w.meter_id
            JOIN supply_points sp ON sp.id = m.supply_point_id
-           LEFT JOIN meter_latest_readings l ON l.meter_id = m.id
-           WHERE m.id IN (SELECT meter_id FROM account_meter_windows
-                          WHERE account_id = $1 AND utility_id = $2)
-           ORDER BY m.removed_at IS NOT NULL, sp.city, sp.street, sp.building_no, sp.apartment_no,
-                    m.purpose, m.installed_at DESC"#,
+           LEFT JOIN LATERAL meter_reading_by_day(m.id, coalesce(w.last_day, 'infinity')) l
+             ON true
+           WHERE w.account_id = $1 AND w.utility_id = $2
+           ORDER BY coalesce(m.removed_at < e.until, m.removed_at IS NOT NULL)
+                      OR coalesce(e.until <= now(), false),
+                    sp.city, sp.street, sp.building_no, sp.apartment_no, m.purpose,
+                    m.installed_at DESC"#,
         viewer.account_id,
         viewer.utility_id,
     )

@@ -490,7 +490,9 @@ pub async fn meter_info(
         MeterInfo,
         r#"SELECT m.id, m.serial, m.channel::text AS "channel!", m.purpose::text AS "purpose!",
                   m.register_max_litres, m.diameter_mm, m.installed_at, m.install_reading_litres,
-                  m.removed_at,
+                  CASE WHEN w.last_day IS NULL
+                         OR m.removed_at < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
+                       THEN m.removed_at END AS removed_at,
                   w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw' AS "visible_from!",
                   (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw' AS visible_until
            FROM account_meter_windows w

@@ -9,10 +9,14 @@ use chrono::{DateTime, Duration, Utc};
 use ebok_api::{AppState, router};
 use ebok_testkit::{TestDb, TestServer, fixtures};
 use mobile_push::channel::MailSender;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
 pub const PASSWORD: &str = "zielona łódka na Wiśle";
+
+/// The origin of the test server's public URL, which portal forms must come from.
+pub const PORTAL_ORIGIN: &str = "http://127.0.0.1";
 
 pub struct App {
     pub db: TestDb,
@@ -88,6 +92,64 @@ impl App {
             .await;
         assert_eq!(response.status(), 200, "login of {email}");
         response.json().await.unwrap()
+    }
+
+    /// Logs in through the portal's form; returns the `name=value` of the session cookie.
+    pub async fn web_login(&self, slug: &str, email: &str) -> String {
+        let response = self
+            .server
+            .client
+            .post(self.url(&format!("/u/{slug}/logowanie")))
+            .header(ORIGIN, PORTAL_ORIGIN)
+            .form(&[("email", email), ("password", PASSWORD), ("next", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "login of {email}");
+        assert_eq!(response.headers()[LOCATION], format!("/u/{slug}/pulpit"));
+        let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains(&format!("Path=/u/{slug}/")), "{cookie}");
+        cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// A portal page with the session cookie.
+    pub async fn web_get(&self, cookie: &str, path: &str) -> reqwest::Response {
+        self.server
+            .client
+            .get(self.url(path))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A portal form, sent from the portal's origin with the session cookie.
+    pub async fn web_post(
+        &self,
+        cookie: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.server
+            .client
+            .post(self.url(path))
+            .header(COOKIE, cookie)
+            .header(ORIGIN, PORTAL_ORIGIN)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token in a page's forms.
+    pub async fn web_csrf(&self, cookie: &str, path: &str) -> String {
+        let html = self.web_get(cookie, path).await.text().await.unwrap();
+        let at = html
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token");
+        html[at + 19..].split('"').next().unwrap().to_string()
     }
 }
 

@@ -19,8 +19,11 @@
 //! open) and its event carries the dedup key `resident_alarm:<rule>:<episode>`, so a retry or a
 //! race never announces an episode twice.
 //!
-//! Only rules whose account may still see the meter (`account_meter_windows`) are evaluated: a resident
-//! who moved out hears nothing about the next tenant's water.
+//! A rule sees only the readings (and meter alarms) of its account's contract window
+//! (`account_meter_windows`): it is evaluated up to the window's end and then no more, its open
+//! episode ends with the window, and a rule whose account can no longer see the meter at all is
+//! not evaluated. A resident who moved out hears nothing about the next household's water, and a
+//! resident who moved in hears nothing about the previous one's.
 
 use std::time::Duration;
 
@@ -120,6 +123,9 @@ struct DueRule {
     latest_at: DateTime<Utc>,
     latest_received_at: DateTime<Utc>,
     register_max_litres: i64,
+    /// The account's contract window: from the start of its first day to the end of its last.
+    visible_from: DateTime<Utc>,
+    visible_until: Option<DateTime<Utc>>,
 }
 
 impl Evaluator {
@@ -174,12 +180,32 @@ impl Evaluator {
         }
     }
 
+    /// Ends the episodes that end by themselves, and those of rules whose account's contract
+    /// window is over (or gone): at the window's end.
     async fn end_finished_episodes(&self, report: &mut EvalReport) -> sqlx::Result<()> {
-        let ended = sqlx::query!(
+        let mut ended = sqlx::query!(
             r#"UPDATE resident_alarm_triggers SET ended_at = greatest(ends_by, started_at)
                WHERE id IN (SELECT id FROM resident_alarm_triggers
                             WHERE ended_at IS NULL AND ends_by <= now()
                             FOR UPDATE SKIP LOCKED)"#
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        ended += sqlx::query!(
+            r#"UPDATE resident_alarm_triggers t
+               SET ended_at = greatest(coalesce(e.until, now()), t.started_at)
+               FROM resident_alarm_rules r
+               LEFT JOIN account_meter_windows w
+                 ON w.account_id = r.account_id AND w.utility_id = r.utility_id
+                AND w.meter_id = r.meter_id
+               LEFT JOIN LATERAL (SELECT (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
+                                           AS until) e ON true
+               WHERE t.rule_id = r.id AND t.utility_id = r.utility_id
+                 AND (w.account_id IS NULL OR e.until <= now())
+                 AND t.id IN (SELECT id FROM resident_alarm_triggers
+                              WHERE ended_at IS NULL
+                              FOR UPDATE SKIP LOCKED)"#
         )
         .execute(&self.pool)
         .await?
@@ -198,12 +224,15 @@ impl Evaluator {
             r#"SELECT r.id AS rule_id, r.utility_id, a.id AS alarm_id, a.kind::text AS "alarm!",
                       a.raised_at
                FROM resident_alarm_rules r
+               JOIN account_meter_windows w
+                 ON w.account_id = r.account_id AND w.utility_id = r.utility_id
+                AND w.meter_id = r.meter_id
                JOIN meter_alarms a ON a.meter_id = r.meter_id AND a.utility_id = r.utility_id
                                   AND a.state <> 'cleared'
                WHERE r.enabled AND r.kind = 'device_alarm'
-                 AND EXISTS (SELECT 1 FROM account_meter_windows am
-                             WHERE am.account_id = r.account_id AND am.utility_id = r.utility_id
-                               AND am.meter_id = r.meter_id)
+                 AND a.raised_at >= w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw'
+                 AND (w.last_day IS NULL
+                      OR a.raised_at < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')
                  AND NOT EXISTS (SELECT 1 FROM resident_alarm_triggers t
                                  WHERE t.rule_id = r.id AND t.episode = 'meter_alarm:' || a.id)
                ORDER BY a.raised_at, r.id, a.id
@@ -281,18 +310,24 @@ impl Evaluator {
             r#"SELECT r.id, r.utility_id, r.account_id, r.meter_id, r.kind::text AS "kind!",
                       r.litres, r.hours, r.days, r.label, r.evaluated_through,
                       l.measured_at AS latest_at, l.received_at AS latest_received_at,
-                      m.register_max_litres
+                      m.register_max_litres,
+                      w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw' AS "visible_from!",
+                      e.until AS visible_until
                FROM resident_alarm_rules r
+               JOIN account_meter_windows w
+                 ON w.account_id = r.account_id AND w.utility_id = r.utility_id
+                AND w.meter_id = r.meter_id
+               CROSS JOIN LATERAL (SELECT (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
+                                            AS until) e
                JOIN meter_latest_readings l ON l.meter_id = r.meter_id
                JOIN meters m ON m.id = r.meter_id
                WHERE r.enabled AND r.kind <> 'device_alarm'
                  AND (r.evaluated_through IS NULL OR r.evaluated_at IS NULL
                       OR l.measured_at > r.evaluated_through
                       OR (r.kind = 'no_consumption'
-                          AND r.evaluated_at < now() - make_interval(secs => $2)))
-                 AND EXISTS (SELECT 1 FROM account_meter_windows am
-                             WHERE am.account_id = r.account_id AND am.utility_id = r.utility_id
-                               AND am.meter_id = r.meter_id)
+                          AND r.evaluated_at < now() - make_interval(secs => $2)
+                          AND coalesce(e.until > now(), true)))
+                 AND coalesce(r.evaluated_through < e.until, true)
                ORDER BY r.evaluated_at NULLS FIRST, r.id
                LIMIT $1
                FOR UPDATE OF r SKIP LOCKED"#,
@@ -323,6 +358,8 @@ impl Evaluator {
                 latest_at: row.latest_at,
                 latest_received_at: row.latest_received_at,
                 register_max_litres: row.register_max_litres,
+                visible_from: row.visible_from,
+                visible_until: row.visible_until,
             };
             let mut savepoint = tx.begin().await?;
             match evaluate(&mut savepoint, &rule, report).await {
@@ -354,7 +391,10 @@ async fn evaluate(
     rule: &DueRule,
     report: &mut EvalReport,
 ) -> sqlx::Result<()> {
-    let now = Utc::now();
+    // Past the window's end the rule sees the world as it was then.
+    let now = rule
+        .visible_until
+        .map_or(Utc::now(), |until| until.min(Utc::now()));
     // The rule's newest episode: open, or the one before (episodes of a rule over readings never
     // overlap, so an open one is always the newest).
     let last = sqlx::query!(
@@ -463,8 +503,9 @@ async fn evaluate(
 }
 
 /// The readings the rule's kind needs, oldest first, ending at the meter's newest reading, and
-/// reaching back to the rule's cursor (so no interval goes unseen) within [`LOOKBACK`].
-/// Estimates (billing's fill-ins for gaps) are not measurements and are left out.
+/// reaching back to the rule's cursor (so no interval goes unseen) within [`LOOKBACK`]; never
+/// outside the account's contract window. Estimates (billing's fill-ins for gaps) are not
+/// measurements and are left out.
 ///
 /// For `continuous_flow` the window also reaches back to the start of the rule's last episode
 /// (`last_since`): a flow that has not paused since then is found with the same start, so it is
@@ -474,7 +515,12 @@ async fn window(
     rule: &DueRule,
     last_since: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Vec<Reading>> {
-    let latest = rule.latest_at;
+    let latest = match rule.visible_until {
+        Some(until) => rule
+            .latest_at
+            .min(until - chrono::Duration::microseconds(1)),
+        None => rule.latest_at,
+    };
     let cursor = rule.evaluated_through.unwrap_or(latest).min(latest);
     let from = match rule.kind {
         RuleKind::DailyAbove { .. } => {
@@ -506,7 +552,7 @@ async fn window(
              AND source <> 'estimate'
            ORDER BY measured_at"#,
         rule.meter_id,
-        from,
+        from.max(rule.visible_from),
         latest,
     )
     .fetch_all(&mut *conn)

@@ -94,11 +94,13 @@ pub async fn create(
     let (litres, hours, days) = kind.columns();
     let mut tx = conn.begin().await?;
     let meter = sqlx::query!(
-        r#"SELECT m.channel::text AS "channel!", m.removed_at
+        r#"SELECT m.channel::text AS "channel!", m.removed_at,
+                  am.last_day IS NULL OR am.last_day >= (now() AT TIME ZONE 'Europe/Warsaw')::date
+                    AS "current!"
            FROM meters m
-           WHERE m.id = $1 AND m.utility_id = $2
-             AND EXISTS (SELECT 1 FROM account_meter_windows am
-                         WHERE am.account_id = $3 AND am.utility_id = $2 AND am.meter_id = m.id)"#,
+           JOIN account_meter_windows am
+             ON am.account_id = $3 AND am.utility_id = $2 AND am.meter_id = m.id
+           WHERE m.id = $1 AND m.utility_id = $2"#,
         new.meter_id,
         viewer.utility_id,
         viewer.account_id,
@@ -106,6 +108,9 @@ pub async fn create(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(RuleError::MeterNotFound)?;
+    if !meter.current {
+        return Err(contract_ended());
+    }
     if meter.removed_at.is_some() {
         return Err(RuleError::Invalid {
             field: "meter_id",
@@ -254,8 +259,23 @@ pub async fn set_enabled(
     .await?
     .ok_or(RuleError::NotFound)?;
     if current.enabled != enabled {
-        if enabled && !crate::access::can_see(&mut *tx, viewer, current.meter_id).await? {
-            return Err(RuleError::MeterNotFound);
+        if enabled {
+            let window = sqlx::query_scalar!(
+                r#"SELECT last_day IS NULL
+                          OR last_day >= (now() AT TIME ZONE 'Europe/Warsaw')::date AS "current!"
+                   FROM account_meter_windows
+                   WHERE account_id = $1 AND utility_id = $2 AND meter_id = $3"#,
+                viewer.account_id,
+                viewer.utility_id,
+                current.meter_id,
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            match window {
+                None => return Err(RuleError::MeterNotFound),
+                Some(false) => return Err(contract_ended()),
+                Some(true) => {}
+            }
         }
         sqlx::query!(
             r#"UPDATE resident_alarm_rules
@@ -288,7 +308,9 @@ pub async fn set_enabled(
 }
 
 /// The viewer's alarm history, newest first: of one rule (`NotFound` if it is not theirs) or of
-/// all their rules. `limit` is clamped to 1..=500.
+/// all their rules. `limit` is clamped to 1..=500. Only what began within the viewer's contract
+/// window: a contract ended after the fact (staff enter a move-out late) hides what the evaluator
+/// recorded for the days after it.
 pub async fn triggers(
     conn: &mut PgConnection,
     viewer: Viewer,
@@ -318,6 +340,11 @@ pub async fn triggers(
            JOIN meters m ON m.id = r.meter_id
            WHERE r.account_id = $1 AND r.utility_id = $2
              AND ($3::bigint IS NULL OR r.id = $3)
+             AND t.started_at < coalesce(
+                   (SELECT (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
+                    FROM account_meter_windows w
+                    WHERE w.account_id = r.account_id AND w.meter_id = r.meter_id),
+                   'infinity')
            ORDER BY t.started_at DESC, t.id DESC
            LIMIT $4"#,
         viewer.account_id,
@@ -388,6 +415,17 @@ async fn fetch_rules(
             })
         })
         .collect()
+}
+
+/// Why a rule cannot be set or switched on for a meter the viewer saw only under a contract that
+/// has ended: the meter's water is the next household's now.
+fn contract_ended() -> RuleError {
+    RuleError::Invalid {
+        field: "meter_id",
+        detail: "Umowa na punkt, w którym stoi ten wodomierz, już nie obowiązuje – nie można \
+                 ustawić dla niego alarmu."
+            .into(),
+    }
 }
 
 /// The kind from its columns (the table's CHECK makes them fit).

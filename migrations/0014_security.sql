@@ -1,0 +1,89 @@
+-- Security fixes found in a review of the resident side (issue 14).
+
+-- ---------------------------------------------------------------------------------------------
+-- A resident sees a meter only over their own stay at its supply point.
+--
+-- `account_meter_windows` (migration 0012) grouped every contract of the account's customers at
+-- a meter's supply point into one window, from the first contract's first day to the last one's
+-- last day. A customer who moved out, and back in after somebody else lived there, therefore saw
+-- the other household's days in between. A window is now the account's latest stay: its
+-- contracts after the last contract of somebody else (a customer not linked to the account) that
+-- ended before the latest one began. Earlier stays are given up rather than shown with a hole:
+-- one window per account and meter keeps every resident read a single primary-key probe.
+--
+-- The view is the definition; the table stays its maintained result.
+-- ---------------------------------------------------------------------------------------------
+CREATE VIEW account_meter_spans AS
+SELECT am.utility_id, am.account_id, am.meter_id,
+       min(am.valid_from) AS first_day,
+       CASE WHEN bool_or(am.valid_until IS NULL) THEN NULL ELSE max(am.valid_until) END
+           AS last_day
+FROM account_meters am
+WHERE am.valid_from > coalesce(
+        (SELECT max(f.valid_until)
+         FROM contracts f
+         WHERE f.utility_id = am.utility_id AND f.supply_point_id = am.supply_point_id
+           AND f.status <> 'draft'
+           AND f.valid_until < (SELECT max(o.valid_from) FROM account_meters o
+                                WHERE o.account_id = am.account_id AND o.meter_id = am.meter_id)
+           AND NOT EXISTS (SELECT 1 FROM account_customers ac
+                           WHERE ac.utility_id = f.utility_id AND ac.account_id = am.account_id
+                             AND ac.customer_id = f.customer_id)),
+        '-infinity'::date)
+GROUP BY am.utility_id, am.account_id, am.meter_id;
+
+CREATE OR REPLACE FUNCTION account_meter_windows_refresh(accounts bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(cardinality(accounts), 0) = 0 THEN
+        RETURN;
+    END IF;
+    DELETE FROM account_meter_windows WHERE account_id = ANY (accounts);
+    INSERT INTO account_meter_windows (account_id, meter_id, utility_id, first_day, last_day)
+    SELECT account_id, meter_id, utility_id, first_day, last_day
+    FROM account_meter_spans
+    WHERE account_id = ANY (accounts);
+END $$;
+
+-- A contract now changes the windows of every account with a contract at its supply point (it
+-- may be the other household that cuts their window), besides those of its own customer.
+CREATE OR REPLACE FUNCTION account_meter_windows_on_contracts() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    accounts bigint[];
+BEGIN
+    PERFORM account_meter_windows_lock();
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT ac.account_id) INTO accounts
+        FROM contracts c
+        JOIN account_customers ac ON ac.utility_id = c.utility_id AND ac.customer_id = c.customer_id
+        WHERE (c.utility_id, c.supply_point_id) IN (SELECT utility_id, supply_point_id FROM new_rows);
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT account_id) INTO accounts
+        FROM (SELECT ac.account_id
+              FROM account_customers ac JOIN old_rows o USING (utility_id, customer_id)
+              UNION ALL
+              SELECT ac.account_id
+              FROM contracts c
+              JOIN account_customers ac ON ac.utility_id = c.utility_id
+                                       AND ac.customer_id = c.customer_id
+              WHERE (c.utility_id, c.supply_point_id)
+                    IN (SELECT utility_id, supply_point_id FROM old_rows)) a;
+    ELSE
+        SELECT array_agg(DISTINCT account_id) INTO accounts
+        FROM (SELECT ac.account_id
+              FROM account_customers ac JOIN old_rows o USING (utility_id, customer_id)
+              UNION ALL
+              SELECT ac.account_id
+              FROM contracts c
+              JOIN account_customers ac ON ac.utility_id = c.utility_id
+                                       AND ac.customer_id = c.customer_id
+              WHERE (c.utility_id, c.supply_point_id)
+                    IN (SELECT utility_id, supply_point_id FROM old_rows
+                        UNION SELECT utility_id, supply_point_id FROM new_rows)) a;
+    END IF;
+    PERFORM account_meter_windows_refresh(accounts);
+    RETURN NULL;
+END $$;
+
+SELECT account_meter_windows_refresh(array(SELECT DISTINCT account_id FROM account_customers));
