@@ -87,3 +87,37 @@ BEGIN
 END $$;
 
 SELECT account_meter_windows_refresh(array(SELECT DISTINCT account_id FROM account_customers));
+
+-- ---------------------------------------------------------------------------------------------
+-- Access tokens of an ended app session stop working at once (ebok-api/src/auth/revoked.rs):
+-- each API process keeps the recently revoked app sessions in memory, told by this trigger
+-- when a revocation commits. A payload has at most 8000 bytes; a mass revocation says "*" and
+-- the listeners read the table instead.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION sessions_announce_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids text;
+BEGIN
+    SELECT string_agg(n.id::text, ',') INTO ids
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.kind = 'app' AND n.revoked_at IS NOT NULL AND o.revoked_at IS NULL;
+    IF ids IS NOT NULL THEN
+        PERFORM pg_notify('ebok_sessions_revoked', CASE WHEN length(ids) > 7000 THEN '*' ELSE ids END);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER sessions_revoked AFTER UPDATE ON sessions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions_announce_revocations();
+
+-- The catch-up reads app sessions revoked in the last minutes; housekeeping deletes sessions
+-- ended long ago, attempts and links past their use (ebok-api/src/housekeeping.rs).
+CREATE INDEX sessions_revoked_at ON sessions (revoked_at);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX security_attempts_at ON security_attempts (at);
+CREATE INDEX account_tokens_expires_at ON account_tokens (expires_at);
+
+-- The key that signs access tokens moved to a key file (api.token_key_file): a copy of the
+-- database must not be able to mint tokens. Tokens it signed stop working; apps refresh.
+DROP TABLE installation_secrets;

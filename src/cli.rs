@@ -90,6 +90,11 @@ pub struct DemoArgs {
     /// Set up the demo, print its summary and exit instead of serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Seed the demo into a configured database (`database.url`) rather than the local stack's.
+    /// The demo's accounts, staff included, share one password printed in this repository:
+    /// never on a database that anyone else can reach.
+    #[arg(long)]
+    pub into_configured_database: bool,
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,9 @@ pub struct System {
     pub pool: PgPool,
     pub shutdown: CancellationToken,
     pub metrics_addr: Option<SocketAddr>,
+    /// Where e-mail goes instead of an SMTP server: the demo's mailbox, shown at
+    /// `/demo/poczta`.
+    pub mailbox: Option<Arc<mobile_push::email::Mailbox>>,
     stack: Option<LocalStack>,
     tasks: JoinSet<(&'static str, Result<()>)>,
 }
@@ -126,6 +129,7 @@ impl System {
             pool,
             shutdown: CancellationToken::new(),
             metrics_addr,
+            mailbox: None,
             stack,
             tasks: JoinSet::new(),
         })
@@ -150,19 +154,41 @@ impl System {
         };
         let addr = listener.local_addr()?;
         let public_url = self.portal_base(Some(addr));
-        let mut state = ebok_api::AppState::new(self.pool.clone(), &public_url)
-            .await
-            .context("api state")?;
-        if self.config.notify.email.enabled {
+        let settings = ebok_api::state::Settings::from_config(
+            &self.config.api,
+            &self.config.stack,
+            &public_url,
+        )?;
+        let mut state = ebok_api::AppState::new(self.pool.clone(), settings).await;
+        if let Some(mailbox) = &self.mailbox {
+            state = state.with_mailbox(mailbox.clone());
+        } else if self.config.notify.email.enabled {
             state = state.with_mailer(Arc::new(
                 mobile_push::email::SmtpMailer::from_config(&self.config.notify.email)
                     .context("notify.email")?,
             ));
+        } else {
+            tracing::warn!(
+                "e-mail is not configured (notify.email.host, EBOK__NOTIFY__EMAIL__HOST): \
+                 registration, password reset and change of e-mail are refused until it is"
+            );
         }
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             let result = ebok_api::serve(listener, state, shutdown).await;
             ("api", result.map_err(Into::into))
+        });
+        // Attempts, ended sessions and spent links are deleted hourly.
+        let (pool, shutdown) = (self.pool.clone(), self.shutdown.clone());
+        self.spawn_part("housekeeping", async move {
+            ebok_api::housekeeping::run(
+                pool,
+                ebok_api::housekeeping::Retention::default(),
+                std::time::Duration::from_secs(3600),
+                shutdown,
+            )
+            .await;
+            Ok(())
         });
         tracing::info!(%addr, "api listening");
         Ok(addr)
@@ -206,7 +232,9 @@ impl System {
         } else {
             None
         };
-        let mail: Option<Arc<dyn MailSender>> = if notify.email.enabled {
+        let mail: Option<Arc<dyn MailSender>> = if let Some(mailbox) = &self.mailbox {
+            Some(mailbox.clone())
+        } else if notify.email.enabled {
             Some(Arc::new(
                 mobile_push::email::SmtpMailer::from_config(&notify.email)
                     .context("notify.email")?,

@@ -31,6 +31,7 @@ fn demo_command_sized(db: &TestDb, supply_points: &str, extra: &[&str]) -> tokio
         )
         .arg("demo")
         .args(["--supply-points", supply_points, "--days", "7"])
+        .arg("--into-configured-database")
         .args(extra)
         .env("EBOK__DATABASE__URL", db.url().expose_secret())
         .env("EBOK__MQTT__URL", mqtt::broker_url())
@@ -83,6 +84,31 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
     assert!(banner.iter().any(|l| l.contains("bok@zgk-mlynary.example")));
     assert!(banner.iter().any(|l| l.contains(seed::DEMO_PASSWORD)));
 
+    // Without a mail server, a resident's e-mail lands on the demo's mailbox page.
+    let mailbox = url_after(&banner, "mailbox:");
+    let mailbox = mailbox.split_whitespace().next().unwrap().to_string();
+    let registered = http
+        .post(api.replace("/utilities", "/utilities/mlynary/accounts"))
+        .json(&serde_json::json!({
+            "email": "nowa@example.pl", "display_name": "Nowa Mieszkanka",
+            "password": "zielona łódka na Wiśle", "password_repeat": "zielona łódka na Wiśle",
+            "accept_terms": true
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 202);
+    let page = http
+        .get(&mailbox)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("nowa@example.pl"), "{page}");
+    assert!(page.contains("/u/mlynary/aktywuj?token="), "{page}");
+
     // The bulk meters are polled over Modbus right away: their readings arrive while it runs.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -105,6 +131,30 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
 
     let status = interrupt(&mut child).await;
     assert!(status.success(), "demo exited with {status}");
+}
+
+/// The demo's accounts share a published password: it seeds them into the local stack's
+/// database only, unless told that a configured database is private.
+#[tokio::test]
+async fn demo_refuses_a_configured_database_unless_told_it_is_private() {
+    let db = TestDb::new().await;
+    let output = ebok()
+        .arg("demo")
+        .args(["--supply-points", "10", "--days", "1", "--no-serve"])
+        .env("EBOK__DATABASE__URL", db.url().expose_secret())
+        .env("EBOK__MQTT__URL", mqtt::broker_url())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--into-configured-database"), "{stderr}");
+    assert!(stderr.contains("EBOK__DATABASE__URL"), "{stderr}");
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM user_accounts")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(accounts, 0, "nothing seeded");
 }
 
 #[tokio::test]
@@ -151,6 +201,7 @@ async fn demo_utility_has_2500_supply_points_with_customers_meters_and_90_days_o
         supply_points: 2500,
         days: 90,
         no_serve: true,
+        into_configured_database: true,
     };
     let [mlynary, _] = utilities(&args);
     let now = Utc::now();

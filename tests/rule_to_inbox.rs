@@ -41,9 +41,11 @@ async fn a_residents_daily_limit_rule_reaches_inbox_phone_and_mailbox_once() {
     let today = day_start(local_day(Utc::now()));
     fixtures::radio_reading(pool, meter, today - chrono::Duration::hours(1), 1_000).await;
 
-    let state = ebok_api::AppState::new(pool.clone(), "http://ebok.test")
-        .await
-        .unwrap();
+    let state = ebok_api::AppState::new(
+        pool.clone(),
+        ebok_api::state::Settings::new("http://ebok.test", ebok_api::auth::keys::Keys::generate()),
+    )
+    .await;
     let api = TestServer::start(ebok_api::router(state)).await;
     let login: Value = api
         .client

@@ -86,6 +86,20 @@ pub struct ApiConfig {
     /// The address residents use, for links in emails and the demo banner; defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
+    /// Reverse proxies (CIDRs, e.g. `["10.0.0.0/8"]`) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the real client. From any other peer those headers are ignored: a client
+    /// could write them itself.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The file holding the keys that sign the app's access tokens (see `ebok token-keys`);
+    /// default `<stack.data_dir>/access-token-keys`. Created with one key, readable by its
+    /// owner only, when missing. Every API process of an installation needs the same file.
+    pub token_key_file: Option<PathBuf>,
+    /// An app session ends this many days after its login, however often it is refreshed.
+    pub app_session_max_days: u32,
+    /// Password hashes (argon2id, tens of milliseconds of CPU each) computed at once; more wait
+    /// up to `hashing_wait_ms` for a turn, then get 503 with `Retry-After`. 0: one per CPU.
+    pub hashing_concurrency: usize,
+    pub hashing_wait_ms: u64,
 }
 
 impl Default for ApiConfig {
@@ -93,7 +107,21 @@ impl Default for ApiConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            trusted_proxies: Vec::new(),
+            token_key_file: None,
+            app_session_max_days: 180,
+            hashing_concurrency: 0,
+            hashing_wait_ms: 2_000,
         }
+    }
+}
+
+impl ApiConfig {
+    /// The key file to use: the configured one, or the default in the data folder.
+    pub fn token_key_file(&self, stack: &StackConfig) -> PathBuf {
+        self.token_key_file
+            .clone()
+            .unwrap_or_else(|| stack.data_dir.join("access-token-keys"))
     }
 }
 

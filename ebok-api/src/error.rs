@@ -30,6 +30,9 @@ pub enum ApiError {
     },
     #[error("service unavailable: {detail}")]
     Unavailable { detail: String },
+    /// Too busy for this now: 503 with `Retry-After`.
+    #[error("busy")]
+    Busy { retry_after: std::time::Duration },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -50,19 +53,43 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+/// The request field a database constraint guards, for constraints a client's input can
+/// violate where the handler does not check first. A constraint not listed here names no field:
+/// its name is the schema's business, never the client's.
+const CONSTRAINT_FIELDS: &[(&str, &str)] = &[
+    ("user_accounts_email_key", "email"),
+    ("user_accounts_email_check", "email"),
+    ("push_devices_active_token", "token"),
+    ("push_devices_token_check", "token"),
+    ("resident_alarm_rules_label_check", "label"),
+];
+
+fn constraint_field(constraint: Option<&str>) -> Option<String> {
+    let constraint = constraint?;
+    CONSTRAINT_FIELDS
+        .iter()
+        .find(|(name, _)| *name == constraint)
+        .map(|(_, field)| field.to_string())
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
-            let field = db.constraint().map(str::to_owned);
+            let field = constraint_field(db.constraint());
+            // The constraint's name stays in the log, tied to nothing the client sees.
             match db.code().as_deref() {
                 // unique_violation
                 Some("23505") => {
+                    tracing::info!(
+                        constraint = db.constraint(),
+                        "request refused by a unique constraint"
+                    );
                     return ApiError::Conflict {
                         field,
                         detail: "Taki zapis już istnieje.".into(),
@@ -70,9 +97,19 @@ impl From<sqlx::Error> for ApiError {
                 }
                 // foreign_key_violation, check_violation, exclusion_violation
                 Some("23503" | "23514" | "23P01") => {
-                    return ApiError::Invalid {
-                        field: field.unwrap_or_default(),
-                        detail: "Dane są niespójne z zapisami w systemie.".into(),
+                    tracing::info!(
+                        constraint = db.constraint(),
+                        "request refused by a constraint"
+                    );
+                    return match field {
+                        Some(field) => ApiError::Invalid {
+                            field,
+                            detail: "Dane są niespójne z zapisami w systemie.".into(),
+                        },
+                        None => ApiError::Conflict {
+                            field: None,
+                            detail: "Dane są niespójne z zapisami w systemie.".into(),
+                        },
                     };
                 }
                 _ => {}
@@ -96,6 +133,17 @@ impl From<crate::accounts::AccountError> for ApiError {
                 detail: "Konto nie jest aktywne. Otwórz link aktywacyjny z e-maila.".into(),
             },
             E::Throttled { retry_after } => ApiError::TooManyRequests { retry_after },
+            E::Busy { retry_after } => ApiError::Busy { retry_after },
+            E::MailDisabled => {
+                tracing::error!(
+                    "refused: e-mail is not configured (notify.email.host, EBOK__NOTIFY__EMAIL__HOST)"
+                );
+                ApiError::Unavailable {
+                    detail: "Ta usługa wymaga wysłania e-maila, a wysyłka poczty nie jest \
+                             skonfigurowana. Skontaktuj się z biurem obsługi klienta."
+                        .into(),
+                }
+            }
             E::LinkInvalid => {
                 ApiError::invalid("token", "Link jest nieważny, wygasł albo został już użyty.")
             }
@@ -127,7 +175,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let retry_after = match &self {
-            ApiError::TooManyRequests { retry_after } => Some(retry_after.as_secs().max(1)),
+            ApiError::TooManyRequests { retry_after } | ApiError::Busy { retry_after } => {
+                Some(retry_after.as_secs().max(1))
+            }
             _ => None,
         };
         let (detail, field, error_id) = match self {
@@ -149,6 +199,11 @@ impl IntoResponse for ApiError {
             ApiError::Invalid { field, detail } => (detail, Some(field), None),
             ApiError::Conflict { field, detail } => (detail, field, None),
             ApiError::Unavailable { detail } => (detail, None, None),
+            ApiError::Busy { .. } => (
+                "Serwer jest chwilowo przeciążony. Spróbuj ponownie za chwilę.".to_string(),
+                None,
+                None,
+            ),
             ApiError::Internal(error) => {
                 let id = error_id();
                 tracing::error!(error_id = %id, error = format!("{error:#}"), "request failed");

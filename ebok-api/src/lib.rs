@@ -13,6 +13,7 @@ pub mod consent_forms;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod housekeeping;
 pub mod password;
 pub mod portal;
 mod secret;

@@ -1,19 +1,82 @@
 //! What every handler can reach. Handlers receive the state by value on every request, so it is
-//! one `Arc`: cloning it costs a reference count, not copies of the key and the URLs.
+//! one `Arc`: cloning it costs a reference count, not copies of the keys and the URLs.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
 use ebok_common::db::KeptConnections;
 use ebok_readings::coalesce::OnDayLookups;
+use ipnet::IpNet;
 use mobile_push::channel::MailSender;
+use mobile_push::email::Mailbox;
 use sqlx::PgPool;
 
 use crate::accounts::AccountMailer;
-use crate::auth::app::Keys;
+use crate::auth::app::Lifetime;
+use crate::auth::keys::Keys;
+use crate::auth::revoked::RevokedSessions;
+use crate::password::Hasher;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
+
+/// What an API process is told when it starts (from `api.*` in the configuration).
+#[derive(Clone)]
+pub struct Settings {
+    /// Where residents reach the portal (see [`Shared::public_url`]).
+    pub public_url: String,
+    /// The keys of the app's access tokens.
+    pub keys: Keys,
+    /// Reverse proxies whose forwarding headers name the client (see [`crate::client`]).
+    pub trusted_proxies: Vec<IpNet>,
+    pub app_sessions: Lifetime,
+    pub hasher: Hasher,
+}
+
+impl Settings {
+    /// From the configuration: the key file (created when missing), trusted proxies, the app
+    /// sessions' lifetime and the hashing limit.
+    pub fn from_config(
+        api: &ebok_common::config::ApiConfig,
+        stack: &ebok_common::config::StackConfig,
+        public_url: &str,
+    ) -> anyhow::Result<Settings> {
+        use anyhow::Context;
+        let path = api.token_key_file(stack);
+        let keys = Keys::from_file(&path).with_context(|| {
+            format!(
+                "access-token keys (setting api.token_key_file, EBOK__API__TOKEN_KEY_FILE: {})",
+                path.display()
+            )
+        })?;
+        Ok(Settings {
+            public_url: public_url.to_string(),
+            keys,
+            trusted_proxies: api.trusted_proxies.clone(),
+            app_sessions: Lifetime {
+                max_age: std::time::Duration::from_secs(
+                    u64::from(api.app_session_max_days.max(1)) * 24 * 3600,
+                ),
+            },
+            hasher: Hasher::new(
+                api.hashing_concurrency,
+                std::time::Duration::from_millis(api.hashing_wait_ms),
+            ),
+        })
+    }
+
+    /// The defaults around a public URL and keys: no trusted proxies, app sessions of 180 days
+    /// at most, one password hash per CPU at a time.
+    pub fn new(public_url: &str, keys: Keys) -> Settings {
+        Settings {
+            public_url: public_url.to_string(),
+            keys,
+            trusted_proxies: Vec::new(),
+            app_sessions: Lifetime::default(),
+            hasher: Hasher::default(),
+        }
+    }
+}
 
 /// The state's contents, reached through [`AppState`]'s `Deref`.
 #[derive(Clone)]
@@ -22,10 +85,18 @@ pub struct Shared {
     /// Where residents reach the portal (`https://ebok.example.pl`, no trailing slash): links in
     /// e-mails start with it, and state-changing requests must come from its origin.
     pub public_url: String,
-    /// Cookies carry `Secure` when the portal is served over TLS.
+    /// Cookies carry `Secure` (and responses `Strict-Transport-Security`) when the portal is
+    /// served over TLS.
     pub secure_cookies: bool,
     pub keys: Keys,
+    /// App sessions that ended while their access tokens may still be unexpired.
+    pub revoked: RevokedSessions,
+    pub trusted_proxies: Vec<IpNet>,
+    pub app_sessions: Lifetime,
+    pub hasher: Hasher,
     pub mailer: AccountMailer,
+    /// The demo's mailbox: account e-mails go there and `/demo/poczta` shows it.
+    pub mailbox: Option<Arc<Mailbox>>,
     /// The reading on a day, with concurrent lookups answered together.
     pub on_day: OnDayLookups,
     /// Connections kept out of the pool for the API's meter reads (current reading, history,
@@ -49,31 +120,42 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Loads (or creates) the installation's token key. Account e-mails are only logged until
-    /// [`with_mailer`](Self::with_mailer) is given a sender.
-    pub async fn new(pool: PgPool, public_url: &str) -> anyhow::Result<Self> {
-        let keys = Keys::load(&pool).await?;
-        Ok(Self::with_keys(pool, public_url, keys))
-    }
-
-    /// A state with the given token key (tests, or a key from elsewhere). Must be called within
-    /// a Tokio runtime: it starts the reading-on-a-day lookup queue.
-    pub fn with_keys(pool: PgPool, public_url: &str, keys: Keys) -> Self {
-        let public_url = public_url.trim_end_matches('/').to_string();
+    /// The state of a running API: starts the reading-on-a-day lookup queue, follows the
+    /// revocations of app sessions and watches the key file. Must be called within a Tokio
+    /// runtime. Account e-mails are refused until [`with_mailer`](Self::with_mailer) is given
+    /// a sender.
+    pub async fn new(pool: PgPool, settings: Settings) -> Self {
+        let public_url = settings.public_url.trim_end_matches('/').to_string();
+        let revoked = RevokedSessions::default();
+        revoked.follow(pool.clone()).await;
+        settings.keys.watch();
         Self(Arc::new(Shared {
             secure_cookies: public_url.starts_with("https://"),
             mailer: AccountMailer::new(None, &public_url),
+            mailbox: None,
             on_day: OnDayLookups::start(pool.clone(), ON_DAY_CONCURRENCY, ON_DAY_MAX_BATCH),
             reads: KeptConnections::new(pool.clone(), READ_CONNECTIONS),
             pool,
             public_url,
-            keys,
+            keys: settings.keys,
+            revoked,
+            trusted_proxies: settings.trusted_proxies,
+            app_sessions: settings.app_sessions,
+            hasher: settings.hasher,
         }))
     }
 
     pub fn with_mailer(self, sender: Arc<dyn MailSender>) -> Self {
         let mut shared = Arc::unwrap_or_clone(self.0);
         shared.mailer = AccountMailer::new(Some(sender), &shared.public_url);
+        Self(Arc::new(shared))
+    }
+
+    /// Account e-mails go to `mailbox`, which `/demo/poczta` shows (the demo, never
+    /// production: the page shows every account's links).
+    pub fn with_mailbox(self, mailbox: Arc<Mailbox>) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.with_mailer(mailbox.clone()).0);
+        shared.mailbox = Some(mailbox);
         Self(Arc::new(shared))
     }
 

@@ -39,9 +39,11 @@ impl Portal {
             .await
             .expect("binding port 0");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
-        let mut state = AppState::new(pool.clone(), &url)
-            .await
-            .expect("the app state");
+        let mut state = AppState::new(
+            pool.clone(),
+            ebok_api::state::Settings::new(&url, ebok_api::auth::keys::Keys::generate()),
+        )
+        .await;
         if let Some(smtp) = smtp {
             let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain))
                 .expect("a mailer for the test SMTP server");
@@ -236,7 +238,7 @@ async fn utility_picker_and_utility_home_have_no_serious_accessibility_violation
 }
 
 #[tokio::test]
-async fn password_reset_request_page_has_no_serious_accessibility_violations() {
+async fn login_and_password_reset_request_pages_have_no_serious_accessibility_violations() {
     let db = TestDb::new().await;
     fixtures::utility(&db.pool, SLUG).await;
     let portal = Portal::start(&db.pool, None).await;
@@ -245,6 +247,9 @@ async fn password_reset_request_page_has_no_serious_accessibility_violations() {
     browser.goto(&portal.page("haslo")).await;
     browser.find(r#"input[name="email"]"#).await;
     browser.assert_no_serious_violations("reset hasła").await;
+    browser.goto(&portal.page("logowanie")).await;
+    browser.find(r#"input[name="password"]"#).await;
+    browser.assert_no_serious_violations("logowanie").await;
 
     browser.close().await;
     portal.stop().await;
@@ -306,19 +311,21 @@ async fn resident_registers_activates_links_customer_reads_meter_and_sets_an_ala
     );
     let link = activation_link(mail.text().expect("a text part"), &portal);
 
-    // The link activates the account and leads to the login page.
+    // The link asks for the registration's password; a wrong one is refused at the field.
     browser.goto(&link).await;
-    assert_eq!(
-        browser.current_path_and_query().await,
-        format!("/u/{SLUG}/logowanie?aktywowano=1")
-    );
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/aktywuj"));
+    browser.assert_no_serious_violations("aktywacja").await;
+    browser.fill("password", "nie to hasło wcale").await;
+    browser.click_submit().await;
     browser
-        .wait_for_text("div.notice[role=status]", "Konto aktywne")
+        .wait_for_text("#password-error", "To nie jest hasło")
         .await;
-    browser.assert_no_serious_violations("logowanie").await;
+    browser
+        .assert_no_serious_violations("aktywacja z błędem")
+        .await;
 
-    // Login: the dashboard, which offers linking a customer.
-    browser.fill("email", EMAIL).await;
+    // The right one activates the account and logs in: the dashboard, which offers linking a
+    // customer.
     browser.fill("password", PASSWORD).await;
     browser.click_submit().await;
     assert_eq!(browser.current_path().await, format!("/u/{SLUG}/pulpit"));

@@ -1,14 +1,18 @@
 //! The health endpoints, the problem+json error shape, and the public pages a resident sees
 //! first, served on port 0 against a fresh database.
 
+use ebok_api::auth::keys::Keys;
+use ebok_api::state::Settings;
 use ebok_api::{AppState, router};
 use ebok_testkit::{TestDb, TestServer, fixtures};
 
 async fn start(db: &TestDb) -> TestServer {
     TestServer::start(router(
-        AppState::new(db.pool.clone(), "http://127.0.0.1")
-            .await
-            .unwrap(),
+        AppState::new(
+            db.pool.clone(),
+            Settings::new("http://127.0.0.1", Keys::generate()),
+        )
+        .await,
     ))
     .await
 }
@@ -64,11 +68,9 @@ async fn readyz_is_unavailable_when_the_database_is_unreachable() {
         .acquire_timeout(std::time::Duration::from_millis(500))
         .connect_lazy("postgres://ebok:x@127.0.0.1:1/none")
         .unwrap();
-    let server = TestServer::start(router(AppState::with_keys(
-        pool,
-        "http://127.0.0.1",
-        ebok_api::auth::app::Keys::from_secret(&[7; 32]),
-    )))
+    let server = TestServer::start(router(
+        AppState::new(pool, Settings::new("http://127.0.0.1", Keys::generate())).await,
+    ))
     .await;
     let response = server.get("/readyz").await;
     assert_eq!(response.status(), 503);

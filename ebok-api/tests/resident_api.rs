@@ -4,13 +4,9 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ebok_common::config::SmtpSecurity;
-use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
-use mobile_push::email::SmtpMailer;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{App, PASSWORD, problem, resident, utility};
@@ -33,9 +29,7 @@ fn link_in(text: &str, needle: &str) -> String {
 
 #[tokio::test]
 async fn registration_activation_and_login_through_the_api() {
-    let smtp = TestSmtp::start(SmtpOptions::plain());
-    let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
-    let app = App::start_with(Some(Arc::new(mailer))).await;
+    let (app, smtp) = App::with_smtp().await;
     utility(app.pool(), "mlynary").await;
 
     let form = json!({ "email": "ewa@example.pl", "display_name": "Ewa Lis",
@@ -63,11 +57,20 @@ async fn registration_activation_and_login_through_the_api() {
         .await;
     assert_eq!(response.status(), 409);
 
+    // The link alone does not activate: the registration's password goes with it.
     let response = app
         .post(
             None,
             "/api/v1/utilities/mlynary/accounts/activate",
-            json!({ "token": activation_token }),
+            json!({ "token": activation_token, "password": "nie to hasło wcale" }),
+        )
+        .await;
+    assert_eq!(problem(response).await["field"], "password");
+    let response = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts/activate",
+            json!({ "token": activation_token, "password": PASSWORD }),
         )
         .await;
     assert_eq!(response.status(), 204);
@@ -76,7 +79,7 @@ async fn registration_activation_and_login_through_the_api() {
         .post(
             None,
             "/api/v1/utilities/mlynary/accounts/activate",
-            json!({ "token": activation_token }),
+            json!({ "token": activation_token, "password": PASSWORD }),
         )
         .await;
     assert_eq!(problem(response).await["field"], "token");
@@ -101,9 +104,114 @@ async fn registration_activation_and_login_through_the_api() {
     assert!(mails[1].text().unwrap().contains("konto już istnieje"));
 }
 
+/// Somebody registers an address that is waiting for activation, with a password of their own:
+/// the new link (which the address's owner receives) still activates only with the password of
+/// the first registration, so the other party's password never becomes the account's.
+#[tokio::test]
+async fn registering_a_pending_address_again_does_not_change_what_its_link_activates() {
+    let (app, smtp) = App::with_smtp().await;
+    utility(app.pool(), "mlynary").await;
+    let register = |password: &str| {
+        json!({ "email": "ewa@example.pl", "display_name": "Ewa Lis", "password": password,
+                "password_repeat": password, "accept_terms": true })
+    };
+    let owners = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts",
+            register(PASSWORD),
+        )
+        .await;
+    assert_eq!(owners.status(), 202);
+    let intruders = "hasło kogoś obcego 1";
+    let again = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts",
+            register(intruders),
+        )
+        .await;
+    assert_eq!(again.status(), 202);
+    let mails = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let newest = link_in(mails[1].text().unwrap(), "/aktywuj?token=");
+    let token = newest.split("token=").nth(1).unwrap().to_string();
+    let by_intruder = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts/activate",
+            json!({ "token": token, "password": intruders }),
+        )
+        .await;
+    assert_eq!(problem(by_intruder).await["field"], "password");
+    let by_owner = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts/activate",
+            json!({ "token": token, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(by_owner.status(), 204);
+    app.login("mlynary", "ewa@example.pl").await;
+    let intruder_login = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": "ewa@example.pl", "password": intruders }),
+        )
+        .await;
+    assert_eq!(intruder_login.status(), 422);
+}
+
+/// An address registered by somebody else (who chose the password) cannot be activated by its
+/// owner without that password; the owner's way in is the password reset, which activates the
+/// account with a password only the owner knows.
+#[tokio::test]
+async fn the_owner_of_an_address_registered_by_somebody_else_activates_it_by_a_reset() {
+    let (app, smtp) = App::with_smtp().await;
+    utility(app.pool(), "mlynary").await;
+    let intruders = "hasło kogoś obcego 1";
+    let registered = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts",
+            json!({ "email": "ewa@example.pl", "display_name": "Ewa Lis",
+                    "password": intruders, "password_repeat": intruders, "accept_terms": true }),
+        )
+        .await;
+    assert_eq!(registered.status(), 202);
+    let asked = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/password-reset",
+            json!({ "email": "ewa@example.pl" }),
+        )
+        .await;
+    assert_eq!(asked.status(), 202);
+    let mails = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let link = link_in(mails[1].text().unwrap(), "/haslo/nowe?token=");
+    let reset = link.split("token=").nth(1).unwrap().to_string();
+    let done = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/password-reset/confirm",
+            json!({ "token": reset, "password": PASSWORD, "password_repeat": PASSWORD }),
+        )
+        .await;
+    assert_eq!(done.status(), 204);
+    app.login("mlynary", "ewa@example.pl").await;
+    let intruder_login = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": "ewa@example.pl", "password": intruders }),
+        )
+        .await;
+    assert_eq!(intruder_login.status(), 422);
+}
+
 #[tokio::test]
 async fn bad_registration_input_names_the_field() {
-    let app = App::start().await;
+    let (app, _smtp) = App::with_smtp().await;
     utility(app.pool(), "mlynary").await;
     let cases = [
         (
@@ -260,7 +368,7 @@ async fn requests_without_a_valid_token_are_refused() {
     let response = app.get("not-a-token", "/api/v1/meters").await;
     assert_eq!(problem(response).await["status"], 401);
     // A token signed with another key is refused.
-    let forged = ebok_api::auth::app::Keys::from_secret(&[1; 32]).sign(1, 1, 1, "resident");
+    let forged = ebok_api::auth::keys::Keys::generate().sign(1, 1, 1, "resident");
     assert_eq!(app.get(&forged, "/api/v1/me").await.status(), 401);
 }
 
@@ -814,11 +922,7 @@ async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session
             .all(|s| s["kind"] == "app" && s["client"] == "test")
     );
     // The phone's session is the one the tablet did not start: end it.
-    let tablet_claims = ebok_api::auth::app::Keys::load(app.pool())
-        .await
-        .unwrap()
-        .verify(&t)
-        .unwrap();
+    let tablet_claims = app.state.keys.verify(&t).unwrap();
     let lost = sessions
         .as_array()
         .unwrap()
@@ -867,9 +971,7 @@ async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session
 
 #[tokio::test]
 async fn a_password_reset_by_email_sets_the_new_password_and_ends_every_session() {
-    let smtp = TestSmtp::start(SmtpOptions::plain());
-    let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
-    let app = App::start_with(Some(Arc::new(mailer))).await;
+    let (app, smtp) = App::with_smtp().await;
     let u = utility(app.pool(), "mlynary").await;
     let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
     let before = app.login("mlynary", &jan.email).await;
@@ -934,18 +1036,33 @@ async fn a_password_reset_by_email_sets_the_new_password_and_ends_every_session(
 
 #[tokio::test]
 async fn a_change_of_email_waits_for_the_link_sent_to_the_new_address() {
-    let smtp = TestSmtp::start(SmtpOptions::plain());
-    let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
-    let app = App::start_with(Some(Arc::new(mailer))).await;
+    let (app, smtp) = App::with_smtp().await;
     let u = utility(app.pool(), "mlynary").await;
     let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
     resident(app.pool(), u, "mlynary", "zajety@example.pl", 0).await;
     let t = token(&app.login("mlynary", &jan.email).await);
+    // A session alone (a phone left unlocked) is not enough: the password is asked for.
+    let without = app
+        .post(
+            Some(&t),
+            "/api/v1/me/email",
+            json!({ "email": "jan.nowy@example.pl", "password": "zgadywane hasło" }),
+        )
+        .await;
+    assert_eq!(problem(without).await["field"], "password");
+    let missing = app
+        .post(
+            Some(&t),
+            "/api/v1/me/email",
+            json!({ "email": "jan.nowy@example.pl" }),
+        )
+        .await;
+    assert_eq!(missing.status(), 422);
     let taken = app
         .post(
             Some(&t),
             "/api/v1/me/email",
-            json!({ "email": "zajety@example.pl" }),
+            json!({ "email": "zajety@example.pl", "password": PASSWORD }),
         )
         .await;
     assert_eq!(problem(taken).await["field"], "email");
@@ -953,7 +1070,7 @@ async fn a_change_of_email_waits_for_the_link_sent_to_the_new_address() {
         .post(
             Some(&t),
             "/api/v1/me/email",
-            json!({ "email": "jan.nowy@example.pl" }),
+            json!({ "email": "jan.nowy@example.pl", "password": PASSWORD }),
         )
         .await;
     assert_eq!(asked.status(), 202);

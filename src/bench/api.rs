@@ -136,7 +136,11 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = ebok_api::AppState::new(pool.clone(), &format!("http://{addr}")).await?;
+    let settings = ebok_api::state::Settings::new(
+        &format!("http://{addr}"),
+        ebok_api::auth::keys::Keys::generate(),
+    );
+    let state = ebok_api::AppState::new(pool.clone(), settings).await;
     let keys = state.keys.clone();
     let lookups = state.on_day.clone();
     let shutdown = CancellationToken::new();

@@ -59,6 +59,14 @@ pub fn utilities(args: &DemoArgs) -> [UtilitySpec; 2] {
 }
 
 pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
+    if config.database.url.is_some() && !args.into_configured_database {
+        anyhow::bail!(
+            "the demo seeds accounts (staff included) whose password is published with eBOK, and \
+             {} points at a database of your own, not the local stack's; unset it to use the \
+             local stack, or add --into-configured-database if that database is private to you",
+            ebok_common::config::DatabaseConfig::SETTING
+        );
+    }
     let mut system = System::boot(
         config,
         Boot {
@@ -94,6 +102,11 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         print_banner(&system, None, &seeded);
         system.shutdown.cancel();
         return system.run_until_shutdown().await;
+    }
+    if !system.config.notify.email.enabled {
+        // No mail server: residents' e-mails (activation, password reset, notices) are shown on
+        // the demo's mailbox page instead of being sent or logged.
+        system.mailbox = Some(std::sync::Arc::new(mobile_push::email::Mailbox::new(500)));
     }
     let api = system.start_api(true).await?;
     let live = start_live_meters(&mut system, &args).await?;
@@ -301,6 +314,11 @@ fn print_banner(
         out.push_str(&format!("  portal:    {url}/\n"));
         out.push_str(&format!("  readiness: {url}/readyz\n"));
         out.push_str(&format!("  API:       {url}/api/v1/utilities\n"));
+        if system.mailbox.is_some() {
+            out.push_str(&format!(
+                "  mailbox:   {url}/demo/poczta (no mail server: residents' e-mails land here)\n"
+            ));
+        }
     }
     if let Some(metrics) = system.metrics_addr {
         out.push_str(&format!("  metrics:   http://{metrics}/metrics\n"));

@@ -1,5 +1,6 @@
-//! An axum app served on port 0 for a test. The listener is bound before the server task is
-//! spawned, so requests can be sent immediately.
+//! An axum app served on port 0 for a test, as production serves it (with the peer's address).
+//! The listener is bound before the server task is spawned, so requests can be sent
+//! immediately.
 
 use std::net::SocketAddr;
 
@@ -22,10 +23,14 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-                .expect("test server");
+            // As in production: handlers see the peer's address (throttling per client).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .expect("test server");
         });
         let client = crate::http_client();
         TestServer {

@@ -66,10 +66,16 @@ pub async fn link_customer(
             detail: "Podaj kod z faktury lub pisma.".into(),
         });
     }
-    let key = format!("{utility_id}:{account_id}");
-    if let Some(retry_after) = throttle::blocked(pool, throttle::LINK_PER_ACCOUNT, &key).await? {
-        return Err(AccountError::Throttled { retry_after });
+    if number.len() > 64 || code.len() > 64 {
+        return Err(AccountError::Invalid {
+            field: "code",
+            detail: "Numer klienta lub kod są nieprawidłowe albo kod został już użyty.".into(),
+        });
     }
+    let key = format!("{utility_id}:{account_id}");
+    let attempt = throttle::reserve(pool, &[(throttle::LINK_PER_ACCOUNT, &key)])
+        .await?
+        .map_err(|retry_after| AccountError::Throttled { retry_after })?;
     let mut tx = pool.begin().await?;
     let found = sqlx::query!(
         r#"SELECT c.id AS customer_id, k.id AS code_id
@@ -85,8 +91,7 @@ pub async fn link_customer(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(found) = found else {
-        throttle::record(&mut *tx, throttle::LINK_PER_ACCOUNT, &key, false).await?;
-        tx.commit().await?;
+        throttle::failed(attempt);
         return Err(AccountError::Invalid {
             field: "code",
             detail: "Numer klienta lub kod są nieprawidłowe albo kod został już użyty.".into(),
@@ -109,7 +114,6 @@ pub async fn link_customer(
     )
     .execute(&mut *tx)
     .await?;
-    throttle::record(&mut *tx, throttle::LINK_PER_ACCOUNT, &key, true).await?;
     audit::record(
         &mut tx,
         &AuditEntry {
@@ -124,6 +128,7 @@ pub async fn link_customer(
     )
     .await?;
     tx.commit().await?;
+    throttle::succeeded(pool, attempt).await?;
     linked_customers(pool, utility_id, account_id)
         .await?
         .into_iter()

@@ -3,8 +3,10 @@
 //! the account's and carry one-time links that must not sit in an inbox table. A failure is
 //! reported to the resident, who can ask again. Polish first, with an English line.
 //!
-//! Without a configured mail server (development) the link is written to the log instead, so a
-//! developer can still activate an account; production always configures SMTP.
+//! Without a configured mail server nothing that needs an e-mail is done
+//! ([`AccountError::MailDisabled`]): a link written to a log instead would let anyone who can
+//! read the log take over any account (ask for a reset, read the link). The demo delivers to a
+//! mailbox page of its own. Recipients' addresses stay out of `Message-ID`, spans and logs.
 
 use std::sync::Arc;
 
@@ -59,6 +61,21 @@ impl AccountMailer {
         Self {
             sender,
             public_url: public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Whether e-mail can be sent at all.
+    pub fn configured(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    /// `MailDisabled` unless e-mail can be sent: checked before a flow that ends in an e-mail
+    /// does anything.
+    pub(crate) fn require(&self) -> Result<(), AccountError> {
+        if self.configured() {
+            Ok(())
+        } else {
+            Err(AccountError::MailDisabled)
         }
     }
 
@@ -159,12 +176,7 @@ impl AccountMailer {
         .render()
         .map_err(|e| anyhow::anyhow!("rendering account e-mail: {e}"))?;
         let Some(sender) = &self.sender else {
-            tracing::warn!(
-                utility = %utility.slug,
-                link = link.as_deref().unwrap_or("-"),
-                "e-mail is not configured: account e-mail not sent (link written here instead)"
-            );
-            return Ok(());
+            return Err(AccountError::MailDisabled);
         };
         let message = EmailMessage {
             to: to.to_string(),
@@ -177,16 +189,31 @@ impl AccountMailer {
         match sender.send(&message).await {
             Outcome::Sent { .. } => Ok(()),
             Outcome::TargetGone { reason } => {
-                tracing::info!(%reason, "account e-mail refused by the recipient's server");
+                // The server's words may name the address: only their code goes to the log.
+                tracing::info!(
+                    reply = smtp_code(&reason),
+                    "account e-mail refused by the recipient's server"
+                );
                 Err(AccountError::Invalid {
                     field: "email",
                     detail: "Serwer poczty odrzucił ten adres. Sprawdź, czy jest poprawny.".into(),
                 })
             }
             Outcome::Retry { reason, .. } | Outcome::Failed { reason } => {
-                tracing::warn!(%reason, "account e-mail not sent");
+                tracing::warn!(reply = smtp_code(&reason), "account e-mail not sent");
                 Err(AccountError::MailNotSent)
             }
         }
+    }
+}
+
+/// The reply code of an outcome's reason (`SMTP 550 5.1.1 <jan@…>: …` gives `550`), or what
+/// kind of failure it was; never the rest, which may name the recipient.
+fn smtp_code(reason: &str) -> &str {
+    let mut words = reason.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("SMTP"), Some(code)) if code.chars().all(|c| c.is_ascii_digit()) => code,
+        (Some("SMTP:"), _) => "connection",
+        _ => "other",
     }
 }

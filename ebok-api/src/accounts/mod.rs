@@ -22,7 +22,7 @@ use sqlx::PgPool;
 pub use link::{LinkedCustomer, issue_link_code, link_customer, linked_customers};
 pub use mail::AccountMailer;
 
-use crate::password;
+use crate::password::{self, HashError, Hasher, MAX_PASSWORD_BYTES};
 use crate::secret;
 
 /// How long e-mailed links work.
@@ -40,17 +40,40 @@ pub enum AccountError {
     NotActive,
     #[error("too many attempts")]
     Throttled { retry_after: Duration },
+    /// Too many password checks at once in this process: come back shortly.
+    #[error("too many password checks at once")]
+    Busy { retry_after: Duration },
     #[error("link invalid or expired")]
     LinkInvalid,
     #[error("the e-mail could not be sent")]
     MailNotSent,
+    /// No mail server is configured, so nothing that needs an e-mail can be done.
+    #[error("e-mail is not configured (notify.email.host)")]
+    MailDisabled,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+impl From<HashError> for AccountError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy { retry_after } => AccountError::Busy { retry_after },
+            HashError::Failed(e) => AccountError::Internal(e),
+        }
+    }
+}
+
 impl AccountError {
+    /// The same error, shown at `field` when it is about a field.
+    fn at_field(self, field: &'static str) -> Self {
+        match self {
+            AccountError::Invalid { detail, .. } => AccountError::Invalid { field, detail },
+            other => other,
+        }
+    }
+
     fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
         AccountError::Invalid {
             field,
@@ -99,15 +122,23 @@ pub struct Registration<'a> {
     pub accept_terms: bool,
 }
 
-/// Registers a resident account (pending until the e-mailed link is opened) and sends the link.
-/// A taken address gets an e-mail saying so instead (or a fresh link while still pending); the
-/// caller cannot tell the cases apart.
+/// Who is asking, for the limits per client address (`None` when unknown).
+pub type Client = Option<IpAddr>;
+
+/// Registers a resident account (pending until the e-mailed link is opened with the password)
+/// and sends the link. A taken address gets an e-mail saying so instead; a pending one gets a
+/// fresh link, and keeps the password it was registered with: a second registration of a
+/// pending address (by anyone) never changes what the link activates. The caller cannot tell
+/// the cases apart. Registrations from one client address are limited ([`throttle::MAIL_PER_CLIENT`]).
 pub async fn register(
     pool: &PgPool,
+    hasher: &Hasher,
     mailer: &AccountMailer,
     utility: &UtilityRef,
     form: &Registration<'_>,
+    client: Client,
 ) -> Result<(), AccountError> {
+    mailer.require()?;
     let email = parse_email(form.email)?;
     let name = form.display_name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -129,18 +160,13 @@ pub async fn register(
             "Aby założyć konto, zaakceptuj regulamin eBOK.",
         ));
     }
-    if throttle::blocked(
-        pool,
-        throttle::MAIL_PER_ADDRESS,
-        &mail_key(utility.id, &email),
-    )
-    .await?
-    .is_some()
-    {
+    reserve_mail_for_client(pool, utility.id, client).await?;
+    if !reserve_mail_to(pool, utility.id, &email).await? {
         // Silently: the answer must not differ from a normal registration.
         return Ok(());
     }
-    let hash = hash_off_thread(form.password.to_string()).await?;
+    // Hashed whatever the case, so the time taken does not tell whether the address is known.
+    let hash = hasher.hash(form.password).await?;
     let mut tx = pool.begin().await?;
     let existing = sqlx::query!(
         r#"SELECT id, status::text AS "status!" FROM user_accounts
@@ -152,14 +178,6 @@ pub async fn register(
     .await?;
     let mail = match existing {
         Some(account) if account.status == "pending_activation" => {
-            sqlx::query!(
-                "UPDATE user_accounts SET password_hash = $2, display_name = $3 WHERE id = $1",
-                account.id,
-                hash,
-                name,
-            )
-            .execute(&mut *tx)
-            .await?;
             let token =
                 new_link(&mut tx, utility.id, account.id, Purpose::Activation, None).await?;
             mail::Mail::Activation { token }
@@ -195,23 +213,53 @@ pub async fn register(
             mail::Mail::Activation { token }
         }
     };
-    throttle::record(
-        &mut *tx,
-        throttle::MAIL_PER_ADDRESS,
-        &mail_key(utility.id, &email),
-        false,
-    )
-    .await?;
     tx.commit().await?;
     mailer.send(utility, &email, Some(name), mail).await
 }
 
-/// Opens an activation link: the account becomes active. Returns the account id.
-pub async fn activate(pool: &PgPool, utility_id: i64, token: &str) -> Result<i64, AccountError> {
+/// Opens an activation link: with the password the account was registered with, the account
+/// becomes active and the resident is logged in. The password proves that the person at the
+/// link is the one who registered: an address registered by somebody else (to take the account
+/// over once its owner clicks the link) cannot be activated by its owner with a password the
+/// other party knows; its owner sets a password of their own through the reset link instead.
+/// Wrong passwords count against the account's login limit.
+pub async fn activate(
+    pool: &PgPool,
+    hasher: &Hasher,
+    utility_id: i64,
+    token: &str,
+    password: &str,
+    client: Client,
+) -> Result<LoggedIn, AccountError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(AccountError::LinkInvalid);
+    }
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(wrong_activation_password());
+    }
+    let account = sqlx::query!(
+        r#"SELECT a.id, a.email, a.password_hash, a.role::text AS "role!"
+           FROM account_tokens t JOIN user_accounts a ON a.id = t.account_id
+           WHERE t.token_hash = $1 AND t.utility_id = $2 AND t.purpose = 'activation'
+             AND t.used_at IS NULL AND t.expires_at > now()"#,
+        secret::digest(token),
+        utility_id,
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(AccountError::LinkInvalid)?;
+    let attempt = reserve_login(pool, utility_id, &account.email, client).await?;
+    let stored = account.password_hash.unwrap_or_default();
+    if !check_password(pool, hasher, &attempt, password, stored).await? {
+        throttle::failed(attempt);
+        return Err(wrong_activation_password());
+    }
     let mut tx = pool.begin().await?;
     let (account_id, _) = use_link(&mut tx, utility_id, token, Purpose::Activation).await?;
     sqlx::query!(
-        r#"UPDATE user_accounts SET status = 'active', activated_at = coalesce(activated_at, now())
+        r#"UPDATE user_accounts SET status = 'active', activated_at = coalesce(activated_at, now()),
+                                    last_login_at = now()
            WHERE id = $1 AND status = 'pending_activation'"#,
         account_id
     )
@@ -231,7 +279,20 @@ pub async fn activate(pool: &PgPool, utility_id: i64, token: &str) -> Result<i64
     )
     .await?;
     tx.commit().await?;
-    Ok(account_id)
+    throttle::succeeded(pool, attempt).await?;
+    Ok(LoggedIn {
+        account_id,
+        utility_id,
+        role: account.role,
+    })
+}
+
+fn wrong_activation_password() -> AccountError {
+    AccountError::invalid(
+        "password",
+        "To nie jest hasło podane przy zakładaniu konta. Jeśli go nie pamiętasz, ustaw nowe \
+         hasło (link „Nie pamiętam hasła”) – konto zostanie wtedy aktywowane.",
+    )
 }
 
 /// Who logged in.
@@ -243,25 +304,22 @@ pub struct LoggedIn {
 }
 
 /// Checks a login. Throttled per account (5 failures in 15 minutes) and per client address
-/// (30); an unknown address costs as much time as a known one.
+/// (30), counted before the password is checked, so parallel attempts cannot pass the limit
+/// together; an unknown address costs as much time as a known one. Longer input than any
+/// account can have is refused without hashing.
 pub async fn login(
     pool: &PgPool,
+    hasher: &Hasher,
     utility_id: i64,
     email: &str,
     password: &str,
-    client: Option<IpAddr>,
+    client: Client,
 ) -> Result<LoggedIn, AccountError> {
     let email = email.trim().to_lowercase();
-    let account_key = format!("{utility_id}:{email}");
-    let address_key = client.map(|a| a.to_string());
-    let mut wait = throttle::blocked(pool, throttle::LOGIN_PER_ACCOUNT, &account_key).await?;
-    if let Some(address) = &address_key {
-        let by_address = throttle::blocked(pool, throttle::LOGIN_PER_ADDRESS, address).await?;
-        wait = wait.max(by_address);
+    if email.len() > 254 || password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::BadCredentials);
     }
-    if let Some(retry_after) = wait {
-        return Err(AccountError::Throttled { retry_after });
-    }
+    let attempt = reserve_login(pool, utility_id, &email, client).await?;
     let account = sqlx::query!(
         r#"SELECT id, password_hash, role::text AS "role!", status::text AS "status!"
            FROM user_accounts WHERE utility_id = $1 AND lower(email) = $2"#,
@@ -274,16 +332,15 @@ pub async fn login(
         .as_ref()
         .and_then(|a| a.password_hash.clone())
         .unwrap_or_else(|| password::DUMMY_HASH.clone());
-    let matches = verify_off_thread(password.to_string(), stored).await?;
-    let ok = matches && account.is_some();
-    throttle::record(pool, throttle::LOGIN_PER_ACCOUNT, &account_key, ok).await?;
-    if let Some(address) = &address_key {
-        throttle::record(pool, throttle::LOGIN_PER_ADDRESS, address, ok).await?;
-    }
+    let matches = check_password(pool, hasher, &attempt, password, stored).await?;
     let account = match account {
-        Some(a) if ok => a,
-        _ => return Err(AccountError::BadCredentials),
+        Some(a) if matches => a,
+        _ => {
+            throttle::failed(attempt);
+            return Err(AccountError::BadCredentials);
+        }
     };
+    throttle::succeeded(pool, attempt).await?;
     if account.status != "active" {
         return Err(AccountError::NotActive);
     }
@@ -300,32 +357,32 @@ pub async fn login(
     })
 }
 
-/// Sends a password reset link if the address has an active account; answers the same either
-/// way.
+/// Sends a password reset link if the address has an account (active, or still waiting for
+/// activation: setting a password through the link activates it); answers the same either way.
+/// Requests from one client address are limited ([`throttle::MAIL_PER_CLIENT`]).
 pub async fn request_password_reset(
     pool: &PgPool,
     mailer: &AccountMailer,
     utility: &UtilityRef,
     email: &str,
+    client: Client,
 ) -> Result<(), AccountError> {
+    mailer.require()?;
     let email = parse_email(email)?;
-    let key = mail_key(utility.id, &email);
-    if throttle::blocked(pool, throttle::MAIL_PER_ADDRESS, &key)
-        .await?
-        .is_some()
-    {
+    reserve_mail_for_client(pool, utility.id, client).await?;
+    if !reserve_mail_to(pool, utility.id, &email).await? {
         return Ok(());
     }
     let mut tx = pool.begin().await?;
     let account = sqlx::query!(
         r#"SELECT id, email, display_name FROM user_accounts
-           WHERE utility_id = $1 AND lower(email) = lower($2) AND status = 'active'"#,
+           WHERE utility_id = $1 AND lower(email) = lower($2)
+             AND status IN ('active', 'pending_activation')"#,
         utility.id,
         email,
     )
     .fetch_optional(&mut *tx)
     .await?;
-    throttle::record(&mut *tx, throttle::MAIL_PER_ADDRESS, &key, false).await?;
     let Some(account) = account else {
         tx.commit().await?;
         return Ok(());
@@ -349,9 +406,11 @@ pub async fn request_password_reset(
         .await
 }
 
-/// Sets a new password from a reset link; every session of the account ends.
+/// Sets a new password from a reset link; every session of the account ends. An account still
+/// waiting for activation becomes active: the link proved the address.
 pub async fn reset_password(
     pool: &PgPool,
+    hasher: &Hasher,
     utility_id: i64,
     token: &str,
     new_password: &str,
@@ -369,7 +428,7 @@ pub async fn reset_password(
             "Hasła nie są takie same.",
         ));
     }
-    let hash = hash_off_thread(new_password.to_string()).await?;
+    let hash = hasher.hash(new_password).await?;
     set_password(
         &mut tx,
         utility_id,
@@ -382,10 +441,12 @@ pub async fn reset_password(
     Ok(account_id)
 }
 
-/// Changes the password of a logged-in account (the current one must be given); every other
-/// session of the account ends.
+/// Changes the password of a logged-in account (the current one must be given; wrong ones count
+/// against the account's login limit); every other session of the account ends.
+#[allow(clippy::too_many_arguments)]
 pub async fn change_password(
     pool: &PgPool,
+    hasher: &Hasher,
     utility_id: i64,
     account_id: i64,
     keep_session: Option<i64>,
@@ -393,28 +454,17 @@ pub async fn change_password(
     new_password: &str,
     repeat: &str,
 ) -> Result<(), AccountError> {
-    let row = sqlx::query!(
-        "SELECT email, password_hash FROM user_accounts WHERE id = $1 AND utility_id = $2",
-        account_id,
-        utility_id
-    )
-    .fetch_one(pool)
-    .await?;
-    let stored = row.password_hash.unwrap_or_default();
-    if !verify_off_thread(current.to_string(), stored).await? {
-        return Err(AccountError::invalid(
-            "current_password",
-            "Obecne hasło jest nieprawidłowe.",
-        ));
-    }
-    password_rules::check(new_password, &row.email)?;
+    let email = confirm_current_password(pool, hasher, utility_id, account_id, current)
+        .await
+        .map_err(|e| e.at_field("current_password"))?;
+    password_rules::check(new_password, &email)?;
     if new_password != repeat {
         return Err(AccountError::invalid(
             "password_repeat",
             "Hasła nie są takie same.",
         ));
     }
-    let hash = hash_off_thread(new_password.to_string()).await?;
+    let hash = hasher.hash(new_password).await?;
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "UPDATE user_accounts SET password_hash = $2, password_changed_at = now() WHERE id = $1",
@@ -436,15 +486,23 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Starts a change of e-mail: the link goes to the NEW address; the old one gets a notice.
+/// Starts a change of e-mail: the link goes to the NEW address; the old one gets a notice. The
+/// account's password must be given (field `password`): a session left open on a shared
+/// computer must not be enough to move the account to another address.
 pub async fn request_email_change(
     pool: &PgPool,
+    hasher: &Hasher,
     mailer: &AccountMailer,
     utility: &UtilityRef,
     account_id: i64,
     new_email: &str,
+    password: &str,
 ) -> Result<(), AccountError> {
+    mailer.require()?;
     let new_email = parse_email(new_email)?;
+    confirm_current_password(pool, hasher, utility.id, account_id, password)
+        .await
+        .map_err(|e| e.at_field("password"))?;
     let mut tx = pool.begin().await?;
     let account = sqlx::query!(
         "SELECT email, display_name FROM user_accounts WHERE id = $1 AND utility_id = $2",
@@ -645,7 +703,9 @@ async fn set_password(
 ) -> Result<(), AccountError> {
     sqlx::query!(
         r#"UPDATE user_accounts SET password_hash = $2, password_changed_at = now(),
-                  status = CASE WHEN status = 'locked' THEN 'active'::account_status ELSE status END
+                  status = CASE WHEN status IN ('locked', 'pending_activation')
+                                THEN 'active'::account_status ELSE status END,
+                  activated_at = coalesce(activated_at, now())
            WHERE id = $1"#,
         account_id,
         hash
@@ -688,18 +748,97 @@ fn mail_key(utility_id: i64, email: &str) -> String {
     format!("{utility_id}:{}", email.to_lowercase())
 }
 
-/// Argon2id takes tens of milliseconds of CPU: off the async threads.
-async fn hash_off_thread(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| anyhow::anyhow!("hashing task: {e}"))?
-        .map_err(AccountError::Internal)
+/// Counts one login attempt for the account (`utility:email`) and the client address, before
+/// the password is checked; `Throttled` when either is over its limit.
+async fn reserve_login(
+    pool: &PgPool,
+    utility_id: i64,
+    email: &str,
+    client: Client,
+) -> Result<throttle::Reservation, AccountError> {
+    let account_key = format!("{utility_id}:{}", email.to_lowercase());
+    let address_key = client.map(|a| a.to_string());
+    let mut keys = vec![(throttle::LOGIN_PER_ACCOUNT, account_key.as_str())];
+    if let Some(address) = &address_key {
+        keys.push((throttle::LOGIN_PER_ADDRESS, address.as_str()));
+    }
+    throttle::reserve(pool, &keys)
+        .await?
+        .map_err(|retry_after| AccountError::Throttled { retry_after })
 }
 
-async fn verify_off_thread(password: String, stored: String) -> Result<bool, AccountError> {
+/// Verifies a password within a reserved attempt. When this process has no turn for a hash now
+/// (`Busy`), the attempt is taken back: it was never checked.
+async fn check_password(
+    pool: &PgPool,
+    hasher: &Hasher,
+    attempt: &throttle::Reservation,
+    password: &str,
+    stored: String,
+) -> Result<bool, AccountError> {
+    match hasher.verify(password, stored).await {
+        Ok(matches) => Ok(matches),
+        Err(error) => {
+            throttle::cancel(pool, attempt).await?;
+            Err(error.into())
+        }
+    }
+}
+
+/// Checks the password of a logged-in account (wrong ones count against its login limit);
+/// returns its e-mail address.
+async fn confirm_current_password(
+    pool: &PgPool,
+    hasher: &Hasher,
+    utility_id: i64,
+    account_id: i64,
+    password: &str,
+) -> Result<String, AccountError> {
+    let wrong = || AccountError::invalid("password", "Hasło jest nieprawidłowe.");
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(wrong());
+    }
+    let row = sqlx::query!(
+        "SELECT email, password_hash FROM user_accounts WHERE id = $1 AND utility_id = $2",
+        account_id,
+        utility_id
+    )
+    .fetch_one(pool)
+    .await?;
+    let attempt = reserve_login(pool, utility_id, &row.email, None).await?;
+    let stored = row.password_hash.unwrap_or_default();
+    if !check_password(pool, hasher, &attempt, password, stored).await? {
+        throttle::failed(attempt);
+        return Err(wrong());
+    }
+    throttle::succeeded(pool, attempt).await?;
+    Ok(row.email)
+}
+
+/// Counts one e-mail asked for by `client`; `Throttled` when the client is over its limit.
+async fn reserve_mail_for_client(
+    pool: &PgPool,
+    utility_id: i64,
+    client: Client,
+) -> Result<(), AccountError> {
+    let Some(client) = client else {
+        return Ok(());
+    };
+    let key = format!("{utility_id}:{client}");
+    throttle::reserve(pool, &[(throttle::MAIL_PER_CLIENT, &key)])
+        .await?
+        .map(throttle::failed)
+        .map_err(|retry_after| AccountError::Throttled { retry_after })
+}
+
+/// Counts one e-mail to `email`; `false` when the address has had its share (the caller then
+/// sends nothing and answers as usual).
+async fn reserve_mail_to(pool: &PgPool, utility_id: i64, email: &str) -> sqlx::Result<bool> {
+    let key = mail_key(utility_id, email);
     Ok(
-        tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-            .await
-            .map_err(|e| anyhow::anyhow!("verifying task: {e}"))?,
+        throttle::reserve(pool, &[(throttle::MAIL_PER_ADDRESS, &key)])
+            .await?
+            .map(throttle::failed)
+            .is_ok(),
     )
 }

@@ -37,15 +37,19 @@ pub struct RegisterRequest {
     request_body = RegisterRequest,
     responses((status = 202, description = "Registered; check the inbox"),
               (status = 404, body = Problem), (status = 422, body = Problem),
-              (status = 503, body = Problem, description = "The e-mail could not be sent")))]
+              (status = 429, body = Problem, description = "Too many from this client address"),
+              (status = 503, body = Problem,
+               description = "The e-mail could not be sent, or e-mail is not configured")))]
 pub async fn register(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<RegisterRequest>,
 ) -> Result<StatusCode, ApiError> {
     let utility = utility(&state, &slug).await?;
     accounts::register(
         &state.pool,
+        &state.hasher,
         &state.mailer,
         &utility,
         &Registration {
@@ -55,28 +59,43 @@ pub async fn register(
             password_repeat: &body.password_repeat,
             accept_terms: body.accept_terms,
         },
+        client,
     )
     .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct LinkToken {
+pub struct Activation {
     /// The token from the e-mailed link.
     pub token: String,
+    /// The password chosen at registration: the link alone does not activate.
+    pub password: String,
 }
 
-/// Activate an account with the token from the e-mailed link.
+/// Activate an account with the token from the e-mailed link and the password chosen at
+/// registration. A wrong password counts as a failed login (422 at `password`; 429 when there
+/// were too many); whoever does not know it sets a new one through the password reset, which
+/// activates the account too.
 #[utoipa::path(post, path = "/utilities/{slug}/accounts/activate", tag = "accounts",
-    params(("slug" = String, Path)), request_body = LinkToken,
-    responses((status = 204), (status = 422, body = Problem)))]
+    params(("slug" = String, Path)), request_body = Activation,
+    responses((status = 204), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn activate(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Json(body): Json<LinkToken>,
+    ClientAddr(client): ClientAddr,
+    Json(body): Json<Activation>,
 ) -> Result<StatusCode, ApiError> {
     let utility = utility(&state, &slug).await?;
-    accounts::activate(&state.pool, utility.id, &body.token).await?;
+    accounts::activate(
+        &state.pool,
+        &state.hasher,
+        utility.id,
+        &body.token,
+        &body.password,
+        client,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,7 +113,8 @@ pub struct LoginRequest {
     params(("slug" = String, Path)), request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 422, body = Problem),
               (status = 409, body = Problem, description = "Account not activated"),
-              (status = 429, body = Problem)))]
+              (status = 429, body = Problem),
+              (status = 503, body = Problem, description = "Too many logins at once; retry")))]
 pub async fn token(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -102,12 +122,27 @@ pub async fn token(
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let utility = utility(&state, &slug).await?;
-    let who = accounts::login(&state.pool, utility.id, &body.email, &body.password, peer).await?;
+    let who = accounts::login(
+        &state.pool,
+        &state.hasher,
+        utility.id,
+        &body.email,
+        &body.password,
+        peer,
+    )
+    .await?;
     if who.role != "resident" {
         return Err(ApiError::Forbidden);
     }
     Ok(Json(
-        app::start(&state.pool, &state.keys, &who, body.client.as_deref()).await?,
+        app::start(
+            &state.pool,
+            &state.keys,
+            state.app_sessions,
+            &who,
+            body.client.as_deref(),
+        )
+        .await?,
     ))
 }
 
@@ -124,21 +159,34 @@ pub async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    match app::refresh(&state.pool, &state.keys, &body.refresh_token).await {
+    match app::refresh(
+        &state.pool,
+        &state.keys,
+        state.app_sessions,
+        &body.refresh_token,
+    )
+    .await
+    {
         Ok(pair) => Ok(Json(pair)),
-        Err(RefreshError::Invalid | RefreshError::Reused) => Err(ApiError::Unauthorized),
+        Err(RefreshError::Invalid) => Err(ApiError::Unauthorized),
+        Err(RefreshError::Reused) => {
+            state.revoked.catch_up(&state.pool).await?;
+            Err(ApiError::Unauthorized)
+        }
         Err(RefreshError::Db(e)) => Err(e.into()),
     }
 }
 
-/// Log out: the session of this refresh token ends.
+/// Log out: the session of this refresh token ends, and its access tokens stop working.
 #[utoipa::path(post, path = "/token/revoke", tag = "accounts", request_body = RefreshRequest,
     responses((status = 204)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    app::logout(&state.pool, &body.refresh_token).await?;
+    if app::logout(&state.pool, &body.refresh_token).await? {
+        state.revoked.catch_up(&state.pool).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,17 +195,22 @@ pub struct ResetRequest {
     pub email: String,
 }
 
-/// Ask for a password reset link. Same answer whether or not the address has an account.
+/// Ask for a password reset link. Same answer whether or not the address has an account. An
+/// account still waiting for activation becomes active when the new password is set.
 #[utoipa::path(post, path = "/utilities/{slug}/password-reset", tag = "accounts",
     params(("slug" = String, Path)), request_body = ResetRequest,
-    responses((status = 202), (status = 422, body = Problem)))]
+    responses((status = 202), (status = 422, body = Problem),
+              (status = 429, body = Problem, description = "Too many from this client address"),
+              (status = 503, body = Problem, description = "E-mail is not configured")))]
 pub async fn request_reset(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     let utility = utility(&state, &slug).await?;
-    accounts::request_password_reset(&state.pool, &state.mailer, &utility, &body.email).await?;
+    accounts::request_password_reset(&state.pool, &state.mailer, &utility, &body.email, client)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -180,11 +233,13 @@ pub async fn confirm_reset(
     let utility = utility(&state, &slug).await?;
     accounts::reset_password(
         &state.pool,
+        &state.hasher,
         utility.id,
         &body.token,
         &body.password,
         &body.password_repeat,
     )
     .await?;
+    state.revoked.catch_up(&state.pool).await?;
     Ok(StatusCode::NO_CONTENT)
 }

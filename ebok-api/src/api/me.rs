@@ -81,10 +81,12 @@ pub async fn link(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailChange {
     pub email: String,
+    /// The account's current password.
+    pub password: String,
 }
 
-/// Change the account's e-mail: a confirmation link goes to the new address, a notice to the
-/// old one; nothing changes until the link is opened.
+/// Change the account's e-mail: the current password is required; a confirmation link goes to
+/// the new address, a notice to the old one; nothing changes until the link is opened.
 #[utoipa::path(post, path = "/me/email", tag = "account", security(("bearer" = [])),
     request_body = EmailChange,
     responses((status = 202), (status = 422, body = Problem)))]
@@ -96,10 +98,12 @@ pub async fn change_email(
     let utility = utility_of(&state, who.utility_id).await?;
     accounts::request_email_change(
         &state.pool,
+        &state.hasher,
         &state.mailer,
         &utility,
         who.account_id,
         &body.email,
+        &body.password,
     )
     .await?;
     Ok(StatusCode::ACCEPTED)
@@ -123,6 +127,7 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     accounts::change_password(
         &state.pool,
+        &state.hasher,
         who.utility_id,
         who.account_id,
         Some(who.session_id),
@@ -131,6 +136,7 @@ pub async fn change_password(
         &body.password_repeat,
     )
     .await?;
+    state.revoked.catch_up(&state.pool).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -160,7 +166,8 @@ pub async fn list_sessions(
     ))
 }
 
-/// End one of the account's sessions (e.g. a lost phone): its refresh token stops working.
+/// End one of the account's sessions (e.g. a lost phone): its refresh token and access tokens
+/// stop working.
 #[utoipa::path(delete, path = "/me/sessions/{id}", tag = "account", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
@@ -170,6 +177,7 @@ pub async fn end_session(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     if sessions::end(&state.pool, who.utility_id, who.account_id, id).await? {
+        state.revoked.catch_up(&state.pool).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

@@ -1,16 +1,19 @@
 //! Sessions of the mobile app: a short JWT access token and a rotating refresh token.
 //!
 //! The access token (HS256, 10 minutes) lets the API answer without a database lookup, which
-//! keeps the hot reads cheap; the signing key is an installation secret in the database, so every
-//! process of the installation shares it without configuration. The refresh token is random and
-//! stored hashed; each use replaces it, and the replaced one is remembered: presenting it again
-//! means two parties hold the token, so the session is revoked for both.
+//! keeps the hot reads cheap; its keys live in a key file, not in the database ([`super::keys`]),
+//! and a session that ends stops its access tokens at once ([`super::revoked`]). The refresh
+//! token is random and stored hashed; each use replaces it, and the replaced one is remembered:
+//! presenting it again means two parties hold the token, so the session is revoked for both. A
+//! refresh extends the session by [`REFRESH_TTL_SECS`], but never past its absolute lifetime
+//! (`api.app_session_max_days` after the login).
 
-use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use super::keys::Keys;
 use crate::accounts::LoggedIn;
 use crate::secret;
 
@@ -42,79 +45,6 @@ pub struct Verified {
     pub role: String,
 }
 
-/// The key that signs and checks access tokens.
-#[derive(Clone)]
-pub struct Keys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-impl std::fmt::Debug for Keys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Keys(redacted)")
-    }
-}
-
-impl Keys {
-    /// The installation's key, created by the first process that asks.
-    pub async fn load(pool: &PgPool) -> sqlx::Result<Keys> {
-        sqlx::query!(
-            r#"INSERT INTO installation_secrets (name, secret) VALUES ('access_token_key', $1)
-               ON CONFLICT (name) DO NOTHING"#,
-            &secret::random_bytes::<64>()[..],
-        )
-        .execute(pool)
-        .await?;
-        let secret = sqlx::query_scalar!(
-            "SELECT secret FROM installation_secrets WHERE name = 'access_token_key'"
-        )
-        .fetch_one(pool)
-        .await?;
-        Ok(Keys::from_secret(&secret))
-    }
-
-    pub fn from_secret(secret: &[u8]) -> Keys {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        Keys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
-    }
-
-    pub fn sign(&self, account_id: i64, utility_id: i64, session_id: i64, role: &str) -> String {
-        let now = Utc::now().timestamp();
-        let claims = Claims {
-            sub: account_id.to_string(),
-            uid: utility_id,
-            sid: session_id,
-            role: role.to_string(),
-            iat: now,
-            exp: now + ACCESS_TTL_SECS,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail")
-    }
-
-    pub fn verify(&self, token: &str) -> Result<Verified, jsonwebtoken::errors::Error> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?;
-        let sub = data
-            .claims
-            .sub
-            .parse()
-            .map_err(|_| jsonwebtoken::errors::ErrorKind::InvalidSubject)?;
-        Ok(Verified {
-            sub,
-            uid: data.claims.uid,
-            sid: data.claims.sid,
-            role: data.claims.role,
-        })
-    }
-}
-
 /// What the app gets at login and at every refresh (OAuth 2.0 token response shape).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPair {
@@ -138,24 +68,42 @@ pub enum RefreshError {
     Db(#[from] sqlx::Error),
 }
 
+/// How long app sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetime {
+    /// From the login, however often the session is refreshed.
+    pub max_age: Duration,
+}
+
+impl Default for Lifetime {
+    fn default() -> Self {
+        Lifetime {
+            max_age: Duration::from_secs(180 * 24 * 3600),
+        }
+    }
+}
+
 /// Starts an app session for a checked login.
 pub async fn start(
     pool: &PgPool,
     keys: &Keys,
+    lifetime: Lifetime,
     who: &LoggedIn,
     client: Option<&str>,
 ) -> sqlx::Result<TokenPair> {
     let refresh = secret::new_token();
     let client = client.map(|c| c.chars().take(200).collect::<String>());
-    let session_id = sqlx::query_scalar!(
+    let session = sqlx::query!(
         r#"INSERT INTO sessions (utility_id, account_id, kind, token_hash, client, expires_at)
-           VALUES ($1, $2, 'app', $3, $4, now() + make_interval(secs => $5))
-           RETURNING id"#,
+           VALUES ($1, $2, 'app', $3, $4,
+                   now() + make_interval(secs => least($5::float8, $6::float8)))
+           RETURNING id, extract(epoch FROM expires_at - now())::bigint AS "expires_in!""#,
         who.utility_id,
         who.account_id,
         secret::digest(&refresh),
         client,
         REFRESH_TTL_SECS as f64,
+        lifetime.max_age.as_secs_f64(),
     )
     .fetch_one(pool)
     .await?;
@@ -163,27 +111,40 @@ pub async fn start(
         keys,
         who.account_id,
         who.utility_id,
-        session_id,
+        session.id,
         &who.role,
         refresh,
+        session.expires_in,
     ))
 }
 
-/// Exchanges a refresh token for a new pair; the old refresh token stops working.
-pub async fn refresh(pool: &PgPool, keys: &Keys, token: &str) -> Result<TokenPair, RefreshError> {
+/// Exchanges a refresh token for a new pair; the old refresh token stops working. The session
+/// is extended, but not past its absolute lifetime; once there, the refresh token is refused and
+/// the app logs in again.
+pub async fn refresh(
+    pool: &PgPool,
+    keys: &Keys,
+    lifetime: Lifetime,
+    token: &str,
+) -> Result<TokenPair, RefreshError> {
     let hash = secret::digest(token.trim());
     let next = secret::new_token();
     let mut tx = pool.begin().await?;
     let rotated = sqlx::query!(
         r#"UPDATE sessions s SET previous_token_hash = s.token_hash, token_hash = $2,
-                  last_used_at = now(), expires_at = now() + make_interval(secs => $3)
+                  last_used_at = now(),
+                  expires_at = least(now() + make_interval(secs => $3),
+                                     s.created_at + make_interval(secs => $4))
            FROM user_accounts a
            WHERE s.token_hash = $1 AND s.kind = 'app' AND s.revoked_at IS NULL
-             AND s.expires_at > now() AND a.id = s.account_id AND a.status = 'active'
-           RETURNING s.id, s.account_id, s.utility_id, a.role::text AS "role!""#,
+             AND s.expires_at > now() AND s.created_at + make_interval(secs => $4) > now()
+             AND a.id = s.account_id AND a.status = 'active'
+           RETURNING s.id, s.account_id, s.utility_id, a.role::text AS "role!",
+                     extract(epoch FROM s.expires_at - now())::bigint AS "expires_in!""#,
         hash,
         secret::digest(&next),
         REFRESH_TTL_SECS as f64,
+        lifetime.max_age.as_secs_f64(),
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -196,6 +157,7 @@ pub async fn refresh(pool: &PgPool, keys: &Keys, token: &str) -> Result<TokenPai
             row.id,
             &row.role,
             next,
+            row.expires_in,
         ));
     }
     let replayed = sqlx::query_scalar!(
@@ -235,12 +197,13 @@ fn pair(
     session_id: i64,
     role: &str,
     refresh: String,
+    refresh_expires_in: i64,
 ) -> TokenPair {
     TokenPair {
         access_token: keys.sign(account_id, utility_id, session_id, role),
         token_type: "Bearer".into(),
         expires_in: ACCESS_TTL_SECS,
         refresh_token: refresh,
-        refresh_expires_in: REFRESH_TTL_SECS,
+        refresh_expires_in,
     }
 }

@@ -5,15 +5,18 @@
 //!   most, ended after an hour idle. Every form carries the session's synchroniser token, and
 //!   every state-changing request must come from the portal's own origin.
 //! - **App** ([`app`]): the mobile app logs in with the same e-mail and password and gets a
-//!   short access token (a JWT signed with an installation secret, 10 minutes) and a refresh
-//!   token (random, stored hashed, rotated on every use, 60 days). Presenting a refresh token that
-//!   was already rotated away revokes the session (it was copied). Logging out, changing or
-//!   resetting the password revoke sessions; an access token lives out its 10 minutes.
+//!   short access token (a JWT signed with a key from the key file, [`keys`], 10 minutes) and a
+//!   refresh token (random, stored hashed, rotated on every use, 60 days, and never past 180
+//!   days from the login). Presenting a refresh token that was already rotated away revokes the
+//!   session (it was copied). Logging out, ending a session, changing or resetting the password
+//!   revoke sessions, and their access tokens stop working at once ([`revoked`]).
 //!
 //! [`Resident`] is the extractor handlers use for the API; the portal uses
 //! [`web::PortalSession`].
 
 pub mod app;
+pub mod keys;
+pub mod revoked;
 pub mod sessions;
 pub mod web;
 
@@ -58,6 +61,9 @@ impl FromRequestParts<AppState> for Resident {
             .keys
             .verify(token.trim())
             .map_err(|_| ApiError::Unauthorized)?;
+        if state.revoked.contains(claims.sid) {
+            return Err(ApiError::Unauthorized);
+        }
         if claims.role != "resident" {
             return Err(ApiError::Forbidden);
         }

@@ -1,4 +1,5 @@
-//! The account pages of the portal: registration, activation, login and logout, password reset,
+//! The account pages of the portal: registration, activation (with the registration's password),
+//! login and logout, password reset,
 //! the account page (change of e-mail and password, where the account is logged in) and linking
 //! to a customer.
 
@@ -52,6 +53,7 @@ pub async fn register(
     Path(slug): Path<String>,
     jar: CookieJar,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     Form(fields): Form<Fields>,
 ) -> Page {
     shell::same_origin(&state, &headers)?;
@@ -59,6 +61,7 @@ pub async fn register(
     let mut f = FormState::from_values(fields);
     let result = accounts::register(
         &state.pool,
+        &state.hasher,
         &state.mailer,
         &ctx.utility,
         &Registration {
@@ -68,6 +71,7 @@ pub async fn register(
             password_repeat: f.value("password_repeat"),
             accept_terms: f.checked("accept_terms"),
         },
+        client,
     )
     .await;
     let done = match result {
@@ -90,22 +94,77 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-pub async fn activate(
+#[derive(Template, WebTemplate)]
+#[template(path = "activate.html")]
+struct ActivatePage {
+    layout: Layout,
+    f: FormState,
+}
+
+/// `GET /u/{slug}/aktywuj?token=…`: the link from the activation e-mail asks for the password
+/// (opening a link changes nothing: mail scanners open links too).
+pub async fn activate_form(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
     Query(q): Query<TokenQuery>,
 ) -> Page {
     let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let token = q.token.unwrap_or_default();
-    match accounts::activate(&state.pool, ctx.utility.id, &token).await {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("{}/logowanie?aktywowano=1", ctx.base())).into_response())
+    let mut values = Fields::new();
+    values.insert("token".into(), q.token.unwrap_or_default());
+    Ok(ActivatePage {
+        layout: ctx.layout(&state, "").await,
+        f: FormState::from_values(values),
+    }
+    .into_response())
+}
+
+/// `POST /u/{slug}/aktywuj`: activates with the registration's password and logs in.
+pub async fn activate(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
+    Form(fields): Form<Fields>,
+) -> Page {
+    shell::same_origin(&state, &headers)?;
+    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let mut f = FormState::from_values(fields);
+    let result = accounts::activate(
+        &state.pool,
+        &state.hasher,
+        ctx.utility.id,
+        f.value("token"),
+        f.value("password"),
+        client,
+    )
+    .await;
+    match result {
+        Ok(who) => {
+            let client = headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let token = web::start(&state.pool, &who, client)
+                .await
+                .map_err(shell::internal)?;
+            let jar = jar.add(web::cookie(token, &slug, state.secure_cookies));
+            Ok((jar, Redirect::to(&format!("{}/pulpit", ctx.base()))).into_response())
         }
         Err(accounts::AccountError::LinkInvalid) => {
             Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
         }
-        Err(e) => Err(shell::internal(e)),
+        Err(e) => {
+            f.add_api_error(ApiError::from(e))?;
+            Ok((
+                f.status(),
+                ActivatePage {
+                    layout: ctx.layout(&state, "").await,
+                    f,
+                },
+            )
+                .into_response())
+        }
     }
 }
 
@@ -172,6 +231,7 @@ pub async fn login(
     let mut f = FormState::from_values(fields);
     let result = accounts::login(
         &state.pool,
+        &state.hasher,
         ctx.utility.id,
         f.value("email"),
         f.value("password"),
@@ -270,6 +330,7 @@ pub async fn reset_request(
     Path(slug): Path<String>,
     jar: CookieJar,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     Form(fields): Form<Fields>,
 ) -> Page {
     shell::same_origin(&state, &headers)?;
@@ -280,6 +341,7 @@ pub async fn reset_request(
         &state.mailer,
         &ctx.utility,
         f.value("email"),
+        client,
     )
     .await
     {
@@ -327,6 +389,7 @@ pub async fn new_password(
     let token = f.value("token").to_string();
     match accounts::reset_password(
         &state.pool,
+        &state.hasher,
         ctx.utility.id,
         &token,
         f.value("password"),
@@ -334,7 +397,14 @@ pub async fn new_password(
     )
     .await
     {
-        Ok(_) => Ok(Redirect::to(&format!("{}/logowanie?haslo=1", ctx.base())).into_response()),
+        Ok(_) => {
+            state
+                .revoked
+                .catch_up(&state.pool)
+                .await
+                .map_err(shell::internal)?;
+            Ok(Redirect::to(&format!("{}/logowanie?haslo=1", ctx.base())).into_response())
+        }
         Err(accounts::AccountError::LinkInvalid) => {
             Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
         }
@@ -496,14 +566,24 @@ pub async fn change_email(
     let mut f = FormState::from_values(fields);
     match accounts::request_email_change(
         &state.pool,
+        &state.hasher,
         &state.mailer,
         &ctx.utility,
         session.account_id,
         f.value("email"),
+        f.value("email_password"),
     )
     .await
     {
         Ok(()) => Ok(Redirect::to(&format!("{}/konto?wyslano=1", ctx.base())).into_response()),
+        Err(accounts::AccountError::Invalid {
+            field: "password",
+            detail,
+        }) => {
+            // The form's password field has its own name: the page has a second form.
+            f.add("email_password", detail);
+            account_page(&state, &ctx, session, f, FormState::default(), None).await
+        }
         Err(e) => {
             f.add_api_error(ApiError::from(e))?;
             account_page(&state, &ctx, session, f, FormState::default(), None).await
@@ -531,6 +611,7 @@ pub async fn change_password(
     let mut f = FormState::from_values(fields);
     match accounts::change_password(
         &state.pool,
+        &state.hasher,
         session.utility_id,
         session.account_id,
         Some(session.session_id),
@@ -540,7 +621,14 @@ pub async fn change_password(
     )
     .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("{}/konto?haslo=1", ctx.base())).into_response()),
+        Ok(()) => {
+            state
+                .revoked
+                .catch_up(&state.pool)
+                .await
+                .map_err(shell::internal)?;
+            Ok(Redirect::to(&format!("{}/konto?haslo=1", ctx.base())).into_response())
+        }
         Err(e) => {
             f.add_api_error(ApiError::from(e))?;
             account_page(&state, &ctx, session, FormState::default(), f, None).await
@@ -647,5 +735,10 @@ pub async fn end_session(
     {
         return Err(shell::not_found());
     }
+    state
+        .revoked
+        .catch_up(&state.pool)
+        .await
+        .map_err(shell::internal)?;
     Ok(Redirect::to(&format!("{}/konto?sesja=1", ctx.base())).into_response())
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account_pages;
+mod mailbox_page;
 mod meter_pages;
 mod resident_pages;
 mod shell;
@@ -33,11 +34,15 @@ pub fn router() -> Router<AppState> {
         .route("/", get(pick_utility))
         .route("/u/{slug}/", get(utility_home))
         .route("/static/portal.css", get(stylesheet))
+        .route("/demo/poczta", get(mailbox_page::mailbox))
         .route(
             "/u/{slug}/rejestracja",
             get(account_pages::register_form).post(account_pages::register),
         )
-        .route("/u/{slug}/aktywuj", get(account_pages::activate))
+        .route(
+            "/u/{slug}/aktywuj",
+            get(account_pages::activate_form).post(account_pages::activate),
+        )
         .route(
             "/u/{slug}/logowanie",
             get(account_pages::login_form).post(account_pages::login),

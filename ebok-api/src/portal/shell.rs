@@ -148,11 +148,15 @@ impl FormState {
             E::TooManyRequests { retry_after } => self.add(
                 "form",
                 format!(
-                    "Zbyt wiele nieudanych prób. Spróbuj ponownie za {} min.",
+                    "Zbyt wiele prób. Spróbuj ponownie za {} min.",
                     retry_after.as_secs().div_ceil(60).max(1)
                 ),
             ),
             E::Unavailable { detail } => self.add("form", detail),
+            E::Busy { .. } => self.add(
+                "form",
+                "Serwer jest chwilowo przeciążony. Spróbuj ponownie za chwilę.",
+            ),
             E::NotFound => return Err(not_found()),
             other => return Err(other.into_response()),
         }

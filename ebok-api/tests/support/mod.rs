@@ -6,9 +6,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use ebok_api::auth::keys::Keys;
+use ebok_api::state::Settings;
 use ebok_api::{AppState, router};
+use ebok_common::config::SmtpSecurity;
+use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
 use ebok_testkit::{TestDb, TestServer, fixtures};
 use mobile_push::channel::MailSender;
+use mobile_push::email::SmtpMailer;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -21,6 +26,8 @@ pub const PORTAL_ORIGIN: &str = "http://127.0.0.1";
 pub struct App {
     pub db: TestDb,
     pub server: TestServer,
+    /// The server's state (its keys, its set of revoked sessions).
+    pub state: AppState,
 }
 
 impl App {
@@ -29,16 +36,31 @@ impl App {
     }
 
     pub async fn start_with(mailer: Option<Arc<dyn MailSender>>) -> App {
+        Self::start_custom(mailer, |_| {}).await
+    }
+
+    /// A server whose account e-mails go to a real SMTP server of the test's own.
+    pub async fn with_smtp() -> (App, TestSmtp) {
+        let smtp = TestSmtp::start(SmtpOptions::plain());
+        let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain)).unwrap();
+        (App::start_with(Some(Arc::new(mailer))).await, smtp)
+    }
+
+    /// A server whose settings `adjust` changes from the defaults.
+    pub async fn start_custom(
+        mailer: Option<Arc<dyn MailSender>>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> App {
         let db = TestDb::new().await;
         // Links in e-mails start with this URL; tests that follow them take path and query.
-        let mut state = AppState::new(db.pool.clone(), "http://127.0.0.1")
-            .await
-            .unwrap();
+        let mut settings = Settings::new(PORTAL_ORIGIN, Keys::generate());
+        adjust(&mut settings);
+        let mut state = AppState::new(db.pool.clone(), settings).await;
         if let Some(mailer) = mailer {
             state = state.with_mailer(mailer);
         }
-        let server = TestServer::start(router(state)).await;
-        App { db, server }
+        let server = TestServer::start(router(state.clone())).await;
+        App { db, server, state }
     }
 
     pub fn pool(&self) -> &PgPool {
