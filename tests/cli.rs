@@ -1,5 +1,6 @@
 //! The command line: help for every part, one clear line (never a backtrace) when the
-//! database is missing or unreachable, and `bench api` end to end on a tiny dataset.
+//! database is missing or unreachable, `gateway add|list|remove` against the test stack's broker
+//! and for an external one, and `bench api` end to end on a tiny dataset.
 
 mod support;
 
@@ -19,12 +20,170 @@ fn ebok_on(db: &ebok_testkit::TestDb) -> Command {
 #[tokio::test]
 async fn every_subcommand_has_help() {
     for sub in [
-        "demo", "serve", "api", "ingest", "sim", "migrate", "stack", "bench",
+        "demo", "serve", "api", "ingest", "sim", "gateway", "migrate", "stack", "bench",
     ] {
         let out = ebok().args([sub, "--help"]).output().await.unwrap();
         assert!(out.status.success(), "ebok {sub} --help failed");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: ebok"));
     }
+}
+
+/// The value after `label` on a line of `ebok gateway add`'s output.
+fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} in:\n{stdout}"))
+}
+
+#[tokio::test]
+async fn gateway_add_list_and_remove_change_the_local_broker_at_once() {
+    use ebok_ingest::gateways::probe::{Answer, probe};
+    let db = ebok_testkit::TestDb::new().await;
+    ebok_testkit::fixtures::utility(&db.pool, "alfa").await;
+    let name = ebok_testkit::mqtt::unique("gw");
+    let prefix = format!("t/{}", ebok_testkit::mqtt::unique("cli"));
+    let gateway = |args: &[&str]| {
+        let mut command = ebok_on(&db);
+        command
+            .env("EBOK__MQTT__URL", ebok_testkit::mqtt::broker_url())
+            .env(
+                "EBOK__STACK__DATA_DIR",
+                std::env::var("EBOK__STACK__DATA_DIR").expect("set by `ebok stack run`"),
+            )
+            .env(
+                "EBOK__INGEST__TOPICS",
+                format!(r#"["{prefix}/ebok/+/readings"]"#),
+            )
+            .env(
+                "EBOK__INGEST__WMBUSMETERS_TOPICS",
+                format!(r#"["{prefix}/wmbusmeters/+/#"]"#),
+            )
+            .arg("gateway")
+            .args(args);
+        command
+    };
+    let broker = ebok_testkit::mqtt::test_broker();
+    let answer = |user: &str, password: &str| {
+        probe(
+            broker.address(),
+            Some((user, password)),
+            std::time::Duration::from_secs(2),
+        )
+        .unwrap()
+    };
+
+    let out = gateway(&["add", "--utility", "alfa", &name])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let username = field(&stdout, "username:").to_string();
+    let password = field(&stdout, "password:").to_string();
+    assert_eq!(username, format!("alfa.{name}"));
+    assert_eq!(
+        field(&stdout, "publish to:"),
+        format!("{prefix}/ebok/alfa/readings, {prefix}/wmbusmeters/alfa/#")
+    );
+    assert_eq!(
+        answer(&username, &password),
+        Answer::Accepted,
+        "in force at once"
+    );
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM mqtt_gateways")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(!stored.contains(&password), "only the hash is kept");
+
+    let out = gateway(&["list", "--utility", "alfa"])
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        row.contains(&username) && row.trim_end().ends_with('-'),
+        "{row}"
+    );
+
+    let out = gateway(&["remove", "--utility", "alfa", &name])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        answer(&username, &password),
+        Answer::Accepted,
+        "refused at once"
+    );
+    let out = gateway(&["list", "--utility", "alfa"])
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listed.lines().find(|l| l.starts_with(&name)).unwrap();
+    assert!(
+        !row.trim_end().ends_with('-'),
+        "revoked, with its time: {row}"
+    );
+
+    let out = gateway(&["remove", "--utility", "alfa", &name])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing left to remove");
+}
+
+#[tokio::test]
+async fn gateway_add_for_an_external_broker_prints_what_to_install_there() {
+    let db = ebok_testkit::TestDb::new().await;
+    ebok_testkit::fixtures::utility(&db.pool, "alfa").await;
+    let no_stack = tempfile::tempdir().unwrap();
+    let out = ebok_on(&db)
+        .env("EBOK__MQTT__URL", "mqtts://broker.wodociagi.example:8883")
+        .env("EBOK__STACK__DATA_DIR", no_stack.path())
+        .args(["gateway", "add", "--utility", "alfa", "gw-01"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("mqtts://broker.wodociagi.example:8883 is not the local stack's"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nalfa.gw-01:$7$101$"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "user alfa.gw-01\ntopic write ebok/alfa/readings\ntopic write wmbusmeters/alfa/#\n"
+        ),
+        "{stdout}"
+    );
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mqtt_gateways WHERE mqtt_username = 'alfa.gw-01' AND revoked_at IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(active, 1);
 }
 
 #[tokio::test]

@@ -1,9 +1,10 @@
 //! Periodic work beside the stream:
 //!
 //! - **Quarantine replay**: readings held for unknown meters are fed back through the normal
-//!   path once a meter with that serial or radio id exists, or staff [`assign`] the reference to
-//!   a meter; they are released when their batch commits (a crash in between replays them again,
-//!   which is harmless: identical readings are idempotent).
+//!   path once a meter with that serial or radio id exists in their utility, or staff [`assign`]
+//!   the reference to a meter; they are released when their batch commits (a crash in between
+//!   replays them again, which is harmless: identical readings are idempotent). A reading held
+//!   for a utility that does not exist waits for staff: it is never guessed into another one.
 //! - **No-data scan**: raises "no data" for installed meters silent for `no_data_days` (the next
 //!   reading clears it, in the writer).
 //! - **Month packing**: once a Warsaw month has closed, packs every meter's days of it into one
@@ -54,25 +55,24 @@ pub async fn replay_round(
     in_flight: &mut HashSet<i64>,
 ) -> anyhow::Result<usize> {
     let skip: Vec<i64> = in_flight.iter().copied().collect();
-    // A held reading resolves when staff assigned it, or exactly one meter (in its utility, if
-    // it has one) now carries its reference. Assigned readings replay under the assigned meter's
-    // serial and utility.
+    // A held reading resolves when staff assigned it, or a meter of its utility now carries its
+    // reference. Assigned readings replay under the assigned meter's serial and utility.
     let rows = sqlx::query!(
         r#"SELECT q.id, q.measured_at, q.volume_litres, q.flags,
                   q.reading_source::text AS "reading_source!",
                   coalesce(am.serial, q.meter_ref) AS "meter_ref!",
                   CASE WHEN am.id IS NULL THEN q.meter_ref_kind ELSE 'serial' END AS "kind!",
-                  coalesce(au.slug, u.slug) AS slug
+                  coalesce(au.slug, u.slug) AS "slug!"
            FROM ingest_quarantine q
            LEFT JOIN utilities u ON u.id = q.utility_id
            LEFT JOIN meters am ON am.id = q.assigned_meter_id
            LEFT JOIN utilities au ON au.id = am.utility_id
            WHERE q.released_at IS NULL AND q.id <> ALL($1)
-             AND (q.assigned_meter_id IS NOT NULL OR (
-                  SELECT count(*) FROM meters m
-                  WHERE (q.utility_id IS NULL OR m.utility_id = q.utility_id)
+             AND (q.assigned_meter_id IS NOT NULL OR EXISTS (
+                  SELECT 1 FROM meters m
+                  WHERE m.utility_id = q.utility_id
                     AND CASE q.meter_ref_kind WHEN 'serial' THEN m.serial = q.meter_ref
-                                              ELSE m.radio_id = q.meter_ref END) = 1)
+                                              ELSE m.radio_id = q.meter_ref END))
            ORDER BY q.id
            LIMIT $2"#,
         &skip,
@@ -84,7 +84,7 @@ pub async fn replay_round(
         return Ok(0);
     }
     // One envelope per utility scope, released together when all of its readings committed.
-    let mut groups: std::collections::BTreeMap<Option<String>, (Vec<i64>, Vec<RawReading>)> =
+    let mut groups: std::collections::BTreeMap<String, (Vec<i64>, Vec<RawReading>)> =
         Default::default();
     for row in rows {
         let meter = if row.kind == "serial" {
