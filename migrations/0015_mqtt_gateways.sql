@@ -27,3 +27,7 @@ CREATE UNIQUE INDEX mqtt_gateways_active_name ON mqtt_gateways (utility_id, name
 CREATE UNIQUE INDEX mqtt_gateways_active_username ON mqtt_gateways (mqtt_username)
     WHERE revoked_at IS NULL;
 
+-- Retention: ingest prunes rejections and quarantined readings older than
+-- ingest.rejection_retention_days / ingest.quarantine_retention_days in batches, oldest first.
+-- Rejections have an index on received_at (0005); the quarantine gets one here.
+CREATE INDEX ingest_quarantine_received ON ingest_quarantine (received_at);

@@ -199,6 +199,10 @@ pub struct IngestConfig {
     pub no_data_days: u32,
     /// Raise "continuous flow" when interval readings show flow without a pause this long.
     pub continuous_flow_hours: u32,
+    /// Stored rejections older than this are pruned.
+    pub rejection_retention_days: u32,
+    /// Quarantined readings (held or released) older than this are pruned.
+    pub quarantine_retention_days: u32,
     pub modbus: Vec<ModbusDevice>,
 }
 
@@ -221,6 +225,8 @@ impl Default for IngestConfig {
             queue_capacity: 100_000,
             no_data_days: 3,
             continuous_flow_hours: 24,
+            rejection_retention_days: 90,
+            quarantine_retention_days: 30,
             modbus: Vec::new(),
         }
     }

@@ -10,6 +10,9 @@
 //! - **Month packing**: once a Warsaw month has closed, packs every meter's days of it into one
 //!   row (`meter_month_readings`, migration 0013), which history reads instead of the month's
 //!   day rows.
+//! - **Retention**: deletes stored rejections and quarantined readings older than
+//!   `ingest.rejection_retention_days` / `ingest.quarantine_retention_days`, oldest first, in
+//!   bounded batches (each its own short statement), so neither table grows without end.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -244,6 +247,103 @@ pub async fn pack_closed_months(pool: &PgPool) -> sqlx::Result<i32> {
     sqlx::query_scalar!(r#"SELECT meter_month_readings_pack() AS "months!""#)
         .fetch_one(pool)
         .await
+}
+
+/// How long rejections and quarantined readings are kept, and how many rows one delete takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub rejections: chrono::Duration,
+    pub quarantine: chrono::Duration,
+    pub batch: i64,
+}
+
+impl Retention {
+    /// Rows deleted per statement: small enough to hold locks and write WAL briefly.
+    pub const BATCH: i64 = 5_000;
+
+    pub fn from_days(rejections: u32, quarantine: u32) -> Retention {
+        Retention {
+            rejections: chrono::Duration::days(rejections.into()),
+            quarantine: chrono::Duration::days(quarantine.into()),
+            batch: Retention::BATCH,
+        }
+    }
+}
+
+/// What one pruning removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub rejections: u64,
+    pub quarantined: u64,
+}
+
+/// Deletes rejections and quarantined readings received before `now` minus their retention,
+/// oldest first, `retention.batch` rows per statement until none is left.
+pub async fn prune(
+    pool: &PgPool,
+    retention: Retention,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Pruned> {
+    let mut pruned = Pruned::default();
+    let cutoff = now - retention.rejections;
+    loop {
+        let deleted = sqlx::query!(
+            "DELETE FROM ingest_rejections WHERE id IN (
+                 SELECT id FROM ingest_rejections WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2)",
+            cutoff,
+            retention.batch
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        pruned.rejections += deleted;
+        if deleted < retention.batch as u64 {
+            break;
+        }
+    }
+    let cutoff = now - retention.quarantine;
+    loop {
+        let deleted = sqlx::query!(
+            "DELETE FROM ingest_quarantine WHERE id IN (
+                 SELECT id FROM ingest_quarantine WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2)",
+            cutoff,
+            retention.batch
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        pruned.quarantined += deleted;
+        if deleted < retention.batch as u64 {
+            break;
+        }
+    }
+    Ok(pruned)
+}
+
+/// Prunes every `interval`, the first time at start, until shutdown.
+pub async fn run_retention(
+    pool: PgPool,
+    retention: Retention,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => match prune(&pool, retention, Utc::now()).await {
+                Ok(Pruned { rejections: 0, quarantined: 0 }) => {}
+                Ok(pruned) => tracing::info!(
+                    rejections = pruned.rejections,
+                    quarantined = pruned.quarantined,
+                    "old rejections and quarantined readings pruned"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning old rejections failed"),
+            },
+        }
+    }
 }
 
 /// Packs closed months every `interval`, the first time at start, until shutdown.
