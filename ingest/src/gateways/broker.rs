@@ -210,8 +210,17 @@ impl LocalBroker {
         // A broker still starting may not handle SIGHUP yet (it would end it): wait until it
         // answers a CONNECT, which it does only from its main loop.
         while probe(self.address, None, step).is_err() {
-            if Instant::now() > deadline || self.running_pid().is_none() {
+            if self.running_pid().is_none() {
                 return Ok(()); // it stopped; a new start reads the files
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the broker (pid {pid}) does not answer at {} within {} s, so it cannot \
+                     load the changed accounts; see mosquitto.log in {}",
+                    self.address,
+                    RELOAD_TIMEOUT.as_secs(),
+                    self.dir.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
