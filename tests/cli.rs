@@ -1,6 +1,7 @@
 //! The command line: help for every part, one clear line (never a backtrace) when the
 //! database is missing or unreachable, `gateway add|list|remove` against the test stack's broker
-//! and for an external one, and `bench api` end to end on a tiny dataset.
+//! and for an external one, `sim` publishing as its gateway, and `bench api` and `bench ingest`
+//! end to end on tiny datasets.
 
 mod support;
 
@@ -184,6 +185,142 @@ async fn gateway_add_for_an_external_broker_prints_what_to_install_there() {
     .await
     .unwrap();
     assert_eq!(active, 1);
+}
+
+/// `ebok` pointed at the test stack's broker (found through its data folder, so gateway accounts
+/// go there) with ingest's login.
+fn ebok_on_test_broker(db: &ebok_testkit::TestDb) -> Command {
+    let (username, password) = ebok_testkit::mqtt::ingest_login();
+    let mut command = ebok_on(db);
+    command
+        .env("EBOK__MQTT__URL", ebok_testkit::mqtt::broker_url())
+        .env("EBOK__MQTT__USERNAME", username)
+        .env("EBOK__MQTT__PASSWORD", password)
+        .env(
+            "EBOK__STACK__DATA_DIR",
+            std::env::var("EBOK__STACK__DATA_DIR").expect("set by `ebok stack run`"),
+        );
+    command
+}
+
+/// `ebok sim` re-keys its gateway (`sim` of its utility) and publishes under the utility's
+/// topics, own JSON and wmbusmeters alike, which a subscriber logged in as ingest receives.
+#[tokio::test]
+async fn sim_publishes_as_its_utilitys_gateway_under_both_topic_kinds() {
+    use rumqttc::{AsyncClient, Event, Packet, QoS};
+    let db = ebok_testkit::TestDb::new().await;
+    ebok_testkit::fixtures::utility(&db.pool, "simtest").await;
+    let (subscriber, mut events) = AsyncClient::new(
+        ebok_testkit::mqtt::options(&ebok_testkit::mqtt::unique("sub")),
+        64,
+    );
+    subscriber
+        .subscribe("ebok/simtest/readings", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    subscriber
+        .subscribe("wmbusmeters/simtest/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut subacks = 0;
+    while subacks < 2 {
+        if let Event::Incoming(Packet::SubAck(_)) = events.poll().await.unwrap() {
+            subacks += 1;
+        }
+    }
+    let out = ebok_on_test_broker(&db)
+        .args([
+            "sim",
+            "--utility",
+            "simtest",
+            "--seed",
+            "31",
+            "--meters",
+            "12",
+        ])
+        .args([
+            "--from",
+            "2026-03-01T00:00:00Z",
+            "--days",
+            "2",
+            "--speed",
+            "max",
+        ])
+        .args(["--per-day", "4", "--format", "mix"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("as simtest.sim"), "{stderr}");
+    let mut topics = std::collections::BTreeSet::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(event) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                topics.insert(p.topic.split('/').next().unwrap_or_default().to_string());
+                if topics.len() == 2 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        topics.into_iter().collect::<Vec<_>>(),
+        ["ebok", "wmbusmeters"],
+        "{stderr}"
+    );
+    let gateways: Vec<(String, bool)> =
+        sqlx::query_as("SELECT mqtt_username, revoked_at IS NULL FROM mqtt_gateways")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(gateways, [("simtest.sim".to_string(), true)]);
+}
+
+/// `ebok bench ingest` on a tiny load: it publishes as the bench utility's gateway through the
+/// test broker, ingest commits every reading (the bench fails otherwise, or if the broker
+/// refused a message), and it prints its summary line.
+#[tokio::test]
+async fn bench_ingest_publishes_as_its_gateway_and_prints_its_summary_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let out = ebok_on_test_broker(&db)
+        .args(["bench", "ingest", "--meters", "200", "--singles", "300"])
+        .args([
+            "--batches",
+            "2",
+            "--batch-readings",
+            "150",
+            "--connections",
+            "2",
+        ])
+        .args(["--repeats", "1"])
+        .env("EBOK__METRICS__ENABLED", "false")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let names: Vec<&str> = last
+        .strip_prefix("ingest ")
+        .unwrap_or_else(|| panic!("summary line: {last}"))
+        .split(' ')
+        .map(|pair| pair.split_once('=').expect("name=value").0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "single_msgs_per_s",
+            "batch_readings_per_s",
+            "raw_copy_rows_per_s",
+            "batch_ratio"
+        ]
+    );
 }
 
 #[tokio::test]
