@@ -395,20 +395,17 @@ fn bring_up(
             .mosquitto_ingest_password
             .get_or_insert_with(ebok_ingest::gateways::generate_password)
             .clone();
-        let ingest = Account::ingest(PasswordHash::new(&ingest_password));
         let port = match (broker.running(), remembered.mosquitto_port) {
             (Some(_), Some(port)) if mosquitto::answers_connect(port) => {
                 // Reused: its files may predate ingest's account (or lost it); put it back.
-                broker
-                    .accounts(port)
-                    .ensure_blocking(&ingest, &ingest_password)?;
+                broker.accounts(port).ensure_blocking(
+                    &Account::ingest(PasswordHash::new(&ingest_password)),
+                    &ingest_password,
+                )?;
                 port
             }
             _ => {
                 let port = layout::free_port(remembered.mosquitto_port)?;
-                broker
-                    .accounts(port)
-                    .ensure_blocking(&ingest, &ingest_password)?;
                 let recipe = Recipe::Mosquitto {
                     program: program.clone(),
                     dir: broker.dir.clone(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use ebok_ingest::gateways::broker::PID_FILE;
 use ebok_ingest::gateways::probe::{Answer, probe};
-use ebok_ingest::gateways::{INGEST_USERNAME, LocalBroker};
+use ebok_ingest::gateways::{Account, INGEST_USERNAME, LocalBroker, PasswordHash};
 use nix::sys::signal::Signal;
 
 use super::BrokerSettings;
@@ -53,8 +53,8 @@ impl Broker<'_> {
         (alive(pid) && program_name(pid).as_deref() == Some("mosquitto")).then_some(pid)
     }
 
-    /// Starts the broker on `port` and waits until it accepts ingest's login (`ingest_password`,
-    /// already in the password file).
+    /// Starts the broker on `port` with ingest's account (`ingest_password`) in its files and
+    /// waits until it accepts that login.
     pub fn start(
         &self,
         port: u16,
@@ -66,8 +66,15 @@ impl Broker<'_> {
         if let Some(user) = self.run_as {
             user.take_ownership(&data)?;
         }
-        let conf = self.dir.join("mosquitto.conf");
+        // The broker about to start reads the files as it starts: no reload to wait for, and no
+        // older pid to signal (this start writes a new pid file).
+        let _ = std::fs::remove_file(self.pid_file());
         let accounts = self.accounts(port);
+        accounts.ensure_blocking(
+            &Account::ingest(PasswordHash::new(ingest_password)),
+            ingest_password,
+        )?;
+        let conf = self.dir.join("mosquitto.conf");
         std::fs::write(&conf, config(port, &data, &accounts, settings))
             .with_context(|| format!("writing {}", conf.display()))?;
         let mut command = Command::new(self.program);
