@@ -1,8 +1,8 @@
 //! Who may publish, against the real test broker and database: the broker refuses anonymous
 //! clients, a gateway publishes only under its own utility's topics (the broker refuses the
 //! rest, so nothing is stored for another utility), a removed gateway can no longer log in, a
-//! password hashed in Rust is Mosquitto's, and ingest receives with its own account, also
-//! through a shared subscription.
+//! password hashed in Rust is Mosquitto's, concurrent account changes all land, and ingest
+//! receives with its own account, also through a shared subscription.
 
 mod support;
 
@@ -326,4 +326,74 @@ async fn ingest_receives_with_its_own_account_through_a_shared_subscription() {
         1
     );
     h.stop().await;
+}
+
+/// Many writers at once (nextest runs every test as its own process against one broker): each
+/// change is merged under the lock into what the others wrote, so every account lands, logs in,
+/// and is gone again after its removal.
+#[tokio::test]
+async fn concurrent_account_changes_all_land_and_each_is_in_force() {
+    let broker = mqtt::test_broker();
+    let accounts: Vec<(String, String)> = (0..8)
+        .map(|_| {
+            (
+                format!("many-{}", mqtt::unique("w")),
+                ebok_ingest::gateways::generate_password(),
+            )
+        })
+        .collect();
+    let writers: Vec<_> = accounts
+        .iter()
+        .cloned()
+        .map(|(username, password)| {
+            let broker = broker.clone();
+            std::thread::spawn(move || {
+                broker.apply_blocking(&[Change::Upsert(Account {
+                    username,
+                    hash: PasswordHash::new(&password),
+                    rules: Vec::new(),
+                })])
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap().unwrap();
+    }
+    let files = broker.read().unwrap();
+    for (username, password) in &accounts {
+        assert!(files.hash_of(username).is_some(), "{username} was lost");
+        assert_eq!(
+            probe(
+                broker.address(),
+                Some((username, password)),
+                Duration::from_secs(2)
+            )
+            .unwrap(),
+            Answer::Accepted
+        );
+    }
+    let removers: Vec<_> = accounts
+        .iter()
+        .map(|(username, _)| {
+            let broker = broker.clone();
+            let username = username.clone();
+            std::thread::spawn(move || broker.apply_blocking(&[Change::Remove(username)]))
+        })
+        .collect();
+    for remover in removers {
+        remover.join().unwrap().unwrap();
+    }
+    let files = broker.read().unwrap();
+    for (username, password) in &accounts {
+        assert!(files.hash_of(username).is_none(), "{username} survived");
+        assert_ne!(
+            probe(
+                broker.address(),
+                Some((username, password)),
+                Duration::from_secs(2)
+            )
+            .unwrap(),
+            Answer::Accepted
+        );
+    }
 }
