@@ -49,8 +49,13 @@ enum Command {
     /// Run simulated meter fleets publishing to the broker (and serving Modbus bulk meters).
     ///
     /// By default the 2,500 meters of the demo utility Gmina Młynary (seed 2026), hourly, in real
-    /// time, in a mix of the own JSON, gateway batches and wmbusmeters JSON.
+    /// time, in a mix of the own JSON, gateway batches and wmbusmeters JSON. On the local stack's
+    /// broker it publishes as the utility's gateway `sim` (re-keyed at start).
     Sim(SimArgs),
+    /// Manage the MQTT accounts of a utility's gateways (each may publish only under its
+    /// utility's topics).
+    #[command(subcommand)]
+    Gateway(crate::gateway::GatewayCommand),
     /// Apply database migrations.
     Migrate(MigrateArgs),
     /// Manage the private local PostgreSQL and Mosquitto under the data folder.
@@ -99,9 +104,14 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// The utility (slug) of the own-format topic `ebok/<utility>/readings`.
+    /// The utility (slug) of the topics `ebok/<utility>/readings` and
+    /// `wmbusmeters/<utility>/<meter>`.
     #[arg(long, default_value = "mlynary")]
     pub utility: String,
+    /// The gateway of that utility to publish as (on the local stack's broker it is created or
+    /// re-keyed at start; on another broker mqtt.username and mqtt.password are used).
+    #[arg(long, default_value = "sim")]
+    pub gateway: String,
     /// Fleet seed: 2026 is the demo's Gmina Młynary, 2027 Gmina Pieniężno.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -147,8 +157,10 @@ struct MigrateArgs {
 enum StackCommand {
     /// Start (or reuse) PostgreSQL and Mosquitto, print their URLs, and keep them up until Ctrl-C.
     Up,
-    /// Start (or reuse) the stack, run a command with EBOK__DATABASE__URL, EBOK__MQTT__URL and
-    /// DATABASE_URL set, then stop what was started. Exits with the command's status.
+    /// Start (or reuse) the stack, run a command with its settings in the environment
+    /// (EBOK__DATABASE__URL, DATABASE_URL, EBOK__MQTT__URL with ingest's EBOK__MQTT__USERNAME and
+    /// EBOK__MQTT__PASSWORD, EBOK__STACK__DATA_DIR, and EBOK_STACK_BROKER_DIR where the broker's
+    /// account files are), then stop what was started. Exits with the command's status.
     Run {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -196,6 +208,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Sim(args) => crate::sim::run(config, args)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Gateway(command) => crate::gateway::run(config, command)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate(config, args).await,
         Command::Stack(command) => stack_command(config, command).await,
         Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)
@@ -232,26 +247,22 @@ async fn stack_command(config: Config, command: StackCommand) -> Result<ExitCode
         postgres: true,
         mosquitto: true,
     };
+    let broker = stack::BrokerSettings::for_ingest(&config.ingest);
     match command {
         StackCommand::Up => {
-            let stack = LocalStack::start(&config.stack, everything).await?;
-            print_exports(&stack.endpoints);
+            let stack = LocalStack::start_with(&config.stack, everything, broker).await?;
+            print_exports(&config, &stack.endpoints)?;
             eprintln!("ebok: local stack up; Ctrl-C stops what this command started");
             run::wait_for_shutdown_signal().await;
             stack.stop().await;
             Ok(ExitCode::SUCCESS)
         }
         StackCommand::Run { command } => {
-            let stack = LocalStack::start(&config.stack, everything).await?;
+            let stack = LocalStack::start_with(&config.stack, everything, broker).await?;
             let mut child = tokio::process::Command::new(&command[0]);
             child.args(&command[1..]);
-            if let Some(url) = &stack.endpoints.database_url {
-                child
-                    .env("EBOK__DATABASE__URL", url.expose_secret())
-                    .env("DATABASE_URL", url.expose_secret());
-            }
-            if let Some(url) = &stack.endpoints.mqtt_url {
-                child.env("EBOK__MQTT__URL", url);
+            for (key, value) in exports(&config, &stack.endpoints)? {
+                child.env(key, value);
             }
             let status = child
                 .status()
@@ -284,18 +295,42 @@ async fn stack_command(config: Config, command: StackCommand) -> Result<ExitCode
             if endpoints.database_url.is_none() && endpoints.mqtt_url.is_none() {
                 anyhow::bail!("the local stack is not running (start it with `ebok stack up`)");
             }
-            print_exports(&endpoints);
+            print_exports(&config, &endpoints)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn print_exports(endpoints: &stack::Endpoints) {
+/// The environment that points a process at the stack: its URLs, ingest's broker login, the
+/// data folder (absolute, so a process started elsewhere finds the same stack) and the broker's
+/// account folder (for tests that add gateway accounts).
+fn exports(config: &Config, endpoints: &stack::Endpoints) -> Result<Vec<(&'static str, String)>> {
+    let mut vars = Vec::new();
     if let Some(url) = &endpoints.database_url {
-        println!("export EBOK__DATABASE__URL='{}'", url.expose_secret());
-        println!("export DATABASE_URL='{}'", url.expose_secret());
+        vars.push(("EBOK__DATABASE__URL", url.expose_secret().to_string()));
+        vars.push(("DATABASE_URL", url.expose_secret().to_string()));
     }
     if let Some(url) = &endpoints.mqtt_url {
-        println!("export EBOK__MQTT__URL='{url}'");
+        vars.push(("EBOK__MQTT__URL", url.clone()));
     }
+    if let (Some(user), Some(password)) = (&endpoints.mqtt_username, &endpoints.mqtt_password) {
+        vars.push(("EBOK__MQTT__USERNAME", user.clone()));
+        vars.push(("EBOK__MQTT__PASSWORD", password.expose_secret().to_string()));
+    }
+    let layout = stack::Layout::new(&config.stack.data_dir)?;
+    vars.push((
+        "EBOK__STACK__DATA_DIR",
+        layout.root.to_string_lossy().into_owned(),
+    ));
+    if let Some(dir) = &endpoints.broker_dir {
+        vars.push(("EBOK_STACK_BROKER_DIR", dir.to_string_lossy().into_owned()));
+    }
+    Ok(vars)
+}
+
+fn print_exports(config: &Config, endpoints: &stack::Endpoints) -> Result<()> {
+    for (key, value) in exports(config, endpoints)? {
+        println!("export {key}='{value}'");
+    }
+    Ok(())
 }

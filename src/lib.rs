@@ -1,9 +1,10 @@
 //! The `ebok` binary's library: the command line, the composition of parts into one process, the
-//! private local stack, and the demo utility.
+//! private local stack, the demo utility, and gateway accounts.
 
 pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod gateway;
 pub mod run;
 pub mod sim;
 pub mod stack;

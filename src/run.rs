@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::stack::{self, LocalStack, Wanted};
+use crate::stack::{self, BrokerSettings, LocalStack, Wanted};
 
 /// What a caller can watch of a running ingest part.
 #[derive(Clone)]
@@ -366,7 +366,8 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
 }
 
 /// Fills unset service URLs from the local stack, starting it for what is missing: PostgreSQL
-/// always, Mosquitto only for a caller that uses the broker (`uses_broker`).
+/// always, Mosquitto only for a caller that uses the broker (`uses_broker`). A broker URL from
+/// the stack comes with ingest's login on it.
 pub async fn start_local_stack(
     mut config: Config,
     uses_broker: bool,
@@ -378,13 +379,13 @@ pub async fn start_local_stack(
     if !wanted.postgres && !wanted.mosquitto {
         return Ok((config, None));
     }
-    let stack = LocalStack::start(&config.stack, wanted).await?;
-    if let Some(url) = &stack.endpoints.database_url {
-        config.database.url = Some(url.clone());
-    }
-    if let Some(url) = &stack.endpoints.mqtt_url {
-        config.mqtt.url = Some(url.clone());
-    }
+    let stack = LocalStack::start_with(
+        &config.stack,
+        wanted,
+        BrokerSettings::for_ingest(&config.ingest),
+    )
+    .await?;
+    fill_from(&mut config, &stack.endpoints);
     Ok((config, Some(stack)))
 }
 
@@ -394,13 +395,23 @@ pub fn attach_local_stack(mut config: Config) -> Result<Config> {
         return Ok(config);
     }
     let endpoints = stack::attach(&config.stack)?;
-    if config.database.url.is_none() {
-        config.database.url = endpoints.database_url;
-    }
-    if config.mqtt.url.is_none() {
-        config.mqtt.url = endpoints.mqtt_url;
-    }
+    fill_from(&mut config, &endpoints);
     Ok(config)
+}
+
+/// Takes the stack's URLs for the services the configuration does not name; the broker's comes
+/// with ingest's login.
+fn fill_from(config: &mut Config, endpoints: &stack::Endpoints) {
+    if config.database.url.is_none() {
+        config.database.url = endpoints.database_url.clone();
+    }
+    if config.mqtt.url.is_none()
+        && let Some(url) = &endpoints.mqtt_url
+    {
+        config.mqtt.url = Some(url.clone());
+        config.mqtt.username = endpoints.mqtt_username.clone();
+        config.mqtt.password = endpoints.mqtt_password.clone();
+    }
 }
 
 static SHUTDOWN_SIGNAL: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =

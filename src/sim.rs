@@ -1,6 +1,7 @@
 //! `ebok sim`: simulated meter fleets publishing to the broker (the same fleets as the demo
 //! utilities: same seeds, same fleet start, so live readings continue the demo's history), and
-//! optionally a Modbus TCP server for the fleet's bulk meters.
+//! optionally a Modbus TCP server for the fleet's bulk meters. It publishes as a gateway of its
+//! utility (`--gateway`, re-keyed at start on the local stack's broker, see `crate::gateway`).
 
 use std::time::Duration;
 
@@ -106,11 +107,36 @@ pub async fn run(config: Config, args: SimArgs) -> Result<()> {
         );
         modbus = Some(task);
     }
+    let login = match crate::gateway::broker_of(&config)? {
+        crate::gateway::Broker::Local(_) => {
+            let pool = ebok_common::db::connect(&config.database, "ebok-sim").await?;
+            let login = crate::gateway::publisher_login(
+                &config,
+                &pool,
+                &args.utility,
+                &args.gateway,
+                &crate::gateway::filters(&config),
+            )
+            .await;
+            pool.close().await;
+            login?
+        }
+        crate::gateway::Broker::External(_) => crate::gateway::configured_login(&config),
+    };
     eprintln!(
-        "ebok sim: meters {}..{} of fleet seed {} for {} to {url}, {} telegrams a day, speed {}",
-        sim.meters.start, sim.meters.end, args.seed, args.utility, sim.per_day, args.speed
+        "ebok sim: meters {}..{} of fleet seed {} for {} to {url} as {}, {} telegrams a day, speed {}",
+        sim.meters.start,
+        sim.meters.end,
+        args.seed,
+        args.utility,
+        login
+            .as_ref()
+            .map_or("an anonymous client", |(user, _)| user.as_str()),
+        sim.per_day,
+        args.speed
     );
-    let broker = Broker::from_url(&url, format!("ebok-sim-{}", std::process::id()))?;
+    let mut broker = Broker::from_url(&url, format!("ebok-sim-{}", std::process::id()))?;
+    broker.credentials = login;
     let stop = shutdown.clone();
     tokio::spawn(async move {
         crate::run::wait_for_shutdown_signal().await;

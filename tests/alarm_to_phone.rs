@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ebok_common::config::{DispatcherConfig, IngestConfig, MqttConfig};
+use ebok_common::config::{DispatcherConfig, IngestConfig};
 use ebok_ingest::service::{self, Intervals};
 use ebok_testkit::{TestDb, fixtures, mqtt};
 use mobile_push::channel::PushSender;
@@ -61,15 +61,12 @@ async fn a_leak_reported_by_the_meter_reaches_the_residents_phone_once() {
         IngestConfig {
             client_id: mqtt::unique("ingest"),
             topics: vec![format!("{prefix}/+/readings")],
-            wmbusmeters_topics: vec![format!("{prefix}-wmbus/#")],
+            wmbusmeters_topics: vec![format!("{prefix}-wmbus/+/#")],
             batch_delay_ms: 20,
             latest_flush_ms: 100,
             ..IngestConfig::default()
         },
-        MqttConfig {
-            url: Some(mqtt::broker_url()),
-            ..MqttConfig::default()
-        },
+        mqtt::ingest_config(),
         Intervals {
             replay: Duration::from_millis(200),
             no_data_scan: Duration::from_secs(3600),
@@ -83,7 +80,8 @@ async fn a_leak_reported_by_the_meter_reaches_the_residents_phone_once() {
         .await
         .expect("subscribed");
 
-    let (client, mut events) = AsyncClient::new(mqtt::options(&mqtt::unique("meter")), 16);
+    let gateway = mqtt::Gateway::new("alfa", &[&format!("{prefix}/+/readings")]).await;
+    let (client, mut events) = AsyncClient::new(gateway.options(&mqtt::unique("meter")), 16);
     tokio::spawn(async move { while events.poll().await.is_ok() {} });
     for (hours_ago, litres) in [(3, 100), (2, 300), (1, 500)] {
         let at = (Utc::now() - chrono::Duration::hours(hours_ago)).to_rfc3339();

@@ -1,5 +1,7 @@
 //! The command line: help for every part, one clear line (never a backtrace) when the
-//! database is missing or unreachable, and `bench api` end to end on a tiny dataset.
+//! database is missing or unreachable, `gateway add|list|remove` against the test stack's broker
+//! and for an external one, `sim` publishing as its gateway, and `bench api` and `bench ingest`
+//! end to end on tiny datasets.
 
 mod support;
 
@@ -19,12 +21,306 @@ fn ebok_on(db: &ebok_testkit::TestDb) -> Command {
 #[tokio::test]
 async fn every_subcommand_has_help() {
     for sub in [
-        "demo", "serve", "api", "ingest", "sim", "migrate", "stack", "bench",
+        "demo", "serve", "api", "ingest", "sim", "gateway", "migrate", "stack", "bench",
     ] {
         let out = ebok().args([sub, "--help"]).output().await.unwrap();
         assert!(out.status.success(), "ebok {sub} --help failed");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: ebok"));
     }
+}
+
+/// The value after `label` on a line of `ebok gateway add`'s output.
+fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} in:\n{stdout}"))
+}
+
+#[tokio::test]
+async fn gateway_add_list_and_remove_change_the_local_broker_at_once() {
+    use ebok_ingest::gateways::probe::{Answer, probe};
+    let db = ebok_testkit::TestDb::new().await;
+    ebok_testkit::fixtures::utility(&db.pool, "alfa").await;
+    let name = ebok_testkit::mqtt::unique("gw");
+    let prefix = format!("t/{}", ebok_testkit::mqtt::unique("cli"));
+    let gateway = |args: &[&str]| {
+        let mut command = ebok_on(&db);
+        command
+            .env("EBOK__MQTT__URL", ebok_testkit::mqtt::broker_url())
+            .env(
+                "EBOK__STACK__DATA_DIR",
+                std::env::var("EBOK__STACK__DATA_DIR").expect("set by `ebok stack run`"),
+            )
+            .env(
+                "EBOK__INGEST__TOPICS",
+                format!(r#"["{prefix}/ebok/+/readings"]"#),
+            )
+            .env(
+                "EBOK__INGEST__WMBUSMETERS_TOPICS",
+                format!(r#"["{prefix}/wmbusmeters/+/#"]"#),
+            )
+            .arg("gateway")
+            .args(args);
+        command
+    };
+    let broker = ebok_testkit::mqtt::test_broker();
+    let answer = |user: &str, password: &str| {
+        probe(
+            broker.address(),
+            Some((user, password)),
+            std::time::Duration::from_secs(2),
+        )
+        .unwrap()
+    };
+
+    let out = gateway(&["add", "--utility", "alfa", &name])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let username = field(&stdout, "username:").to_string();
+    let password = field(&stdout, "password:").to_string();
+    assert_eq!(username, format!("alfa.{name}"));
+    assert_eq!(
+        field(&stdout, "publish to:"),
+        format!("{prefix}/ebok/alfa/readings, {prefix}/wmbusmeters/alfa/#")
+    );
+    assert_eq!(
+        answer(&username, &password),
+        Answer::Accepted,
+        "in force at once"
+    );
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM mqtt_gateways")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(!stored.contains(&password), "only the hash is kept");
+
+    let out = gateway(&["list", "--utility", "alfa"])
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        row.contains(&username) && row.trim_end().ends_with('-'),
+        "{row}"
+    );
+
+    let out = gateway(&["remove", "--utility", "alfa", &name])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        answer(&username, &password),
+        Answer::Accepted,
+        "refused at once"
+    );
+    let out = gateway(&["list", "--utility", "alfa"])
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listed.lines().find(|l| l.starts_with(&name)).unwrap();
+    assert!(
+        !row.trim_end().ends_with('-'),
+        "revoked, with its time: {row}"
+    );
+
+    let out = gateway(&["remove", "--utility", "alfa", &name])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing left to remove");
+}
+
+#[tokio::test]
+async fn gateway_add_for_an_external_broker_prints_what_to_install_there() {
+    let db = ebok_testkit::TestDb::new().await;
+    ebok_testkit::fixtures::utility(&db.pool, "alfa").await;
+    let no_stack = tempfile::tempdir().unwrap();
+    let out = ebok_on(&db)
+        .env("EBOK__MQTT__URL", "mqtts://broker.wodociagi.example:8883")
+        .env("EBOK__STACK__DATA_DIR", no_stack.path())
+        .args(["gateway", "add", "--utility", "alfa", "gw-01"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("mqtts://broker.wodociagi.example:8883 is not the local stack's"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nalfa.gw-01:$7$101$"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "user alfa.gw-01\ntopic write ebok/alfa/readings\ntopic write wmbusmeters/alfa/#\n"
+        ),
+        "{stdout}"
+    );
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mqtt_gateways WHERE mqtt_username = 'alfa.gw-01' AND revoked_at IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(active, 1);
+}
+
+/// `ebok` pointed at the test stack's broker (found through its data folder, so gateway accounts
+/// go there) with ingest's login.
+fn ebok_on_test_broker(db: &ebok_testkit::TestDb) -> Command {
+    let (username, password) = ebok_testkit::mqtt::ingest_login();
+    let mut command = ebok_on(db);
+    command
+        .env("EBOK__MQTT__URL", ebok_testkit::mqtt::broker_url())
+        .env("EBOK__MQTT__USERNAME", username)
+        .env("EBOK__MQTT__PASSWORD", password)
+        .env(
+            "EBOK__STACK__DATA_DIR",
+            std::env::var("EBOK__STACK__DATA_DIR").expect("set by `ebok stack run`"),
+        );
+    command
+}
+
+/// `ebok sim` re-keys its gateway (`sim` of its utility) and publishes under the utility's
+/// topics, own JSON and wmbusmeters alike, which a subscriber logged in as ingest receives.
+#[tokio::test]
+async fn sim_publishes_as_its_utilitys_gateway_under_both_topic_kinds() {
+    use rumqttc::{AsyncClient, Event, Packet, QoS};
+    let db = ebok_testkit::TestDb::new().await;
+    ebok_testkit::fixtures::utility(&db.pool, "simtest").await;
+    let (subscriber, mut events) = AsyncClient::new(
+        ebok_testkit::mqtt::options(&ebok_testkit::mqtt::unique("sub")),
+        64,
+    );
+    subscriber
+        .subscribe("ebok/simtest/readings", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    subscriber
+        .subscribe("wmbusmeters/simtest/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut subacks = 0;
+    while subacks < 2 {
+        if let Event::Incoming(Packet::SubAck(_)) = events.poll().await.unwrap() {
+            subacks += 1;
+        }
+    }
+    let out = ebok_on_test_broker(&db)
+        .args([
+            "sim",
+            "--utility",
+            "simtest",
+            "--seed",
+            "31",
+            "--meters",
+            "12",
+        ])
+        .args([
+            "--from",
+            "2026-03-01T00:00:00Z",
+            "--days",
+            "2",
+            "--speed",
+            "max",
+        ])
+        .args(["--per-day", "4", "--format", "mix"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("as simtest.sim"), "{stderr}");
+    let mut topics = std::collections::BTreeSet::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(event) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                topics.insert(p.topic.split('/').next().unwrap_or_default().to_string());
+                if topics.len() == 2 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        topics.into_iter().collect::<Vec<_>>(),
+        ["ebok", "wmbusmeters"],
+        "{stderr}"
+    );
+    let gateways: Vec<(String, bool)> =
+        sqlx::query_as("SELECT mqtt_username, revoked_at IS NULL FROM mqtt_gateways")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(gateways, [("simtest.sim".to_string(), true)]);
+}
+
+/// `ebok bench ingest` on a tiny load: it publishes as the bench utility's gateway through the
+/// test broker, ingest commits every reading (the bench fails otherwise, or if the broker
+/// refused a message), and it prints its summary line.
+#[tokio::test]
+async fn bench_ingest_publishes_as_its_gateway_and_prints_its_summary_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let out = ebok_on_test_broker(&db)
+        .args(["bench", "ingest", "--meters", "200", "--singles", "300"])
+        .args([
+            "--batches",
+            "2",
+            "--batch-readings",
+            "150",
+            "--connections",
+            "2",
+        ])
+        .args(["--repeats", "1"])
+        .env("EBOK__METRICS__ENABLED", "false")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let names: Vec<&str> = last
+        .strip_prefix("ingest ")
+        .unwrap_or_else(|| panic!("summary line: {last}"))
+        .split(' ')
+        .map(|pair| pair.split_once('=').expect("name=value").0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "single_msgs_per_s",
+            "batch_readings_per_s",
+            "raw_copy_rows_per_s",
+            "batch_ratio"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -16,8 +16,11 @@ fn demo_command(db: &TestDb, extra: &[&str]) -> tokio::process::Command {
 }
 
 fn demo_command_sized(db: &TestDb, supply_points: &str, extra: &[&str]) -> tokio::process::Command {
-    // Topics and client ids of its own: demo tests share the test broker.
+    // Topics and client ids of its own: demo tests share the test broker. Ingest logs in as
+    // itself; the simulator as each utility's gateway `demo`, made on the test stack's broker
+    // (found through the stack's data folder).
     let prefix = format!("t/{}/", mqtt::unique("demo"));
+    let (username, password) = mqtt::ingest_login();
     let mut command = ebok();
     command
         .env("EBOK__INGEST__CLIENT_ID", mqtt::unique("demo-ingest"))
@@ -27,7 +30,7 @@ fn demo_command_sized(db: &TestDb, supply_points: &str, extra: &[&str]) -> tokio
         )
         .env(
             "EBOK__INGEST__WMBUSMETERS_TOPICS",
-            format!(r#"["{prefix}wmbusmeters/#"]"#),
+            format!(r#"["{prefix}wmbusmeters/+/#"]"#),
         )
         .arg("demo")
         .args(["--supply-points", supply_points, "--days", "7"])
@@ -35,6 +38,12 @@ fn demo_command_sized(db: &TestDb, supply_points: &str, extra: &[&str]) -> tokio
         .args(extra)
         .env("EBOK__DATABASE__URL", db.url().expose_secret())
         .env("EBOK__MQTT__URL", mqtt::broker_url())
+        .env("EBOK__MQTT__USERNAME", username)
+        .env("EBOK__MQTT__PASSWORD", password)
+        .env(
+            "EBOK__STACK__DATA_DIR",
+            std::env::var("EBOK__STACK__DATA_DIR").expect("set by `ebok stack run`"),
+        )
         .env("EBOK__API__LISTEN", "127.0.0.1:0")
         .env("EBOK__METRICS__LISTEN", "127.0.0.1:0")
         .stderr(std::process::Stdio::piped());
@@ -108,6 +117,24 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
         .unwrap();
     assert!(page.contains("nowa@example.pl"), "{page}");
     assert!(page.contains("/u/mlynary/aktywuj?token="), "{page}");
+
+    // The simulators publish as each utility's gateway `demo`, made on the test broker.
+    let gateways: Vec<String> = sqlx::query_scalar(
+        "SELECT mqtt_username FROM mqtt_gateways WHERE revoked_at IS NULL ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(gateways, ["mlynary.demo", "pieniezno.demo"]);
+    let accounts = ebok_testkit::mqtt::test_broker().read().unwrap();
+    assert!(
+        accounts
+            .rules_of("mlynary.demo")
+            .iter()
+            .any(|r| r.starts_with("topic write t/") && r.ends_with("/ebok/mlynary/readings")),
+        "{:?}",
+        accounts.rules_of("mlynary.demo")
+    );
 
     // The bulk meters are polled over Modbus right away: their readings arrive while it runs.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);

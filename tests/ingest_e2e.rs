@@ -1,7 +1,8 @@
 //! firmware-sim → Mosquitto → `ebok ingest` (a real process) → PostgreSQL, compared with the
 //! simulator's manifest of what the broker acknowledged: every valid reading stored exactly
 //! once, every bad item rejected (or quarantined) for its reason — also when ingest is killed
-//! with SIGKILL mid-stream, when the broker restarts, and when the database restarts.
+//! with SIGKILL mid-stream, when the broker restarts, and when the database restarts. The
+//! simulator publishes as a gateway account of the test utility, ingest logs in as itself.
 
 mod support;
 
@@ -77,22 +78,51 @@ struct IngestSetup {
     config: PathBuf,
 }
 
-fn ingest_setup(database_url: &str, broker_url: &str, prefix: &str) -> IngestSetup {
+/// The topic filters of an ingest listening under `prefix`.
+fn filters(prefix: &str) -> [String; 2] {
+    [
+        format!("{prefix}ebok/+/readings"),
+        format!("{prefix}wmbusmeters/+/#"),
+    ]
+}
+
+/// A gateway of the test utility on `broker` (the test broker when `None`) that may publish
+/// under `prefix`.
+async fn gateway(
+    broker: Option<ebok_ingest::gateways::LocalBroker>,
+    prefix: &str,
+) -> mqtt::Gateway {
+    let filters = filters(prefix);
+    let filters = [filters[0].as_str(), filters[1].as_str()];
+    match broker {
+        Some(broker) => mqtt::Gateway::on(broker, UTILITY, &filters).await,
+        None => mqtt::Gateway::new(UTILITY, &filters).await,
+    }
+}
+
+fn ingest_setup(
+    database_url: &str,
+    broker_url: &str,
+    (username, password): (String, String),
+    prefix: &str,
+) -> IngestSetup {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ebok.toml");
+    let [own, wmbus] = filters(prefix);
     let text = format!(
         r#"
 [database]
 url = "{database_url}"
 [mqtt]
 url = "{broker_url}"
+username = "{username}"
+password = "{password}"
 [metrics]
 enabled = false
 [ingest]
 client_id = "{client}"
-topics = ["{prefix}ebok/+/readings"]
-wmbusmeters_topics = ["{prefix}wmbusmeters/#"]
-wmbusmeters_utility = "{UTILITY}"
+topics = ["{own}"]
+wmbusmeters_topics = ["{wmbus}"]
 batch_delay_ms = 20
 "#,
         client = mqtt::unique("ingest-e2e"),
@@ -129,8 +159,9 @@ fn sim_config(fleet: FleetSpec, n: u64, prefix: &str, days: i64) -> SimConfig {
     config
 }
 
-async fn publish(config: SimConfig, broker_url: &str) -> SimReport {
-    let broker = Broker::from_url(broker_url, mqtt::unique("sim")).unwrap();
+async fn publish(config: SimConfig, broker_url: &str, login: (String, String)) -> SimReport {
+    let mut broker = Broker::from_url(broker_url, mqtt::unique("sim")).unwrap();
+    broker.credentials = Some(login);
     let report = publish::run(config, broker, CancellationToken::new())
         .await
         .unwrap();
@@ -235,9 +266,15 @@ async fn a_simulated_fleet_is_stored_exactly_once_and_every_bad_item_rejected_fo
     sim.garbage_seed = 7;
     register_fleet(&db.pool, utility, &fleet, 60, sim.until.unwrap()).await;
 
-    let setup = ingest_setup(db.url().expose_secret(), &mqtt::broker_url(), &prefix);
+    let setup = ingest_setup(
+        db.url().expose_secret(),
+        &mqtt::broker_url(),
+        mqtt::ingest_login(),
+        &prefix,
+    );
+    let gateway = gateway(None, &prefix).await;
     let mut ingest = start_ingest(&setup).await;
-    let report = publish(sim, &mqtt::broker_url()).await;
+    let report = publish(sim, &mqtt::broker_url(), gateway.login()).await;
     let manifest = report.manifest.unwrap();
     assert!(
         manifest.readings.len() > 1000,
@@ -272,10 +309,17 @@ async fn killing_ingest_with_sigkill_mid_stream_loses_and_duplicates_nothing() {
     sim.rate_limit = Some(800.0); // a stream of a few seconds, long enough to kill ingest in
     register_fleet(&db.pool, utility, &fleet, 80, sim.until.unwrap()).await;
 
-    let setup = ingest_setup(db.url().expose_secret(), &mqtt::broker_url(), &prefix);
+    let setup = ingest_setup(
+        db.url().expose_secret(),
+        &mqtt::broker_url(),
+        mqtt::ingest_login(),
+        &prefix,
+    );
+    let gateway = gateway(None, &prefix).await;
     let mut ingest = start_ingest(&setup).await;
     let broker = mqtt::broker_url();
-    let publishing = tokio::spawn(async move { publish(sim, &broker).await });
+    let login = gateway.login();
+    let publishing = tokio::spawn(async move { publish(sim, &broker, login).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ingest.kill().await.unwrap(); // SIGKILL: no shutdown, no flush
     let stored_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM meter_readings")
@@ -354,10 +398,22 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     sim.rate_limit = Some(800.0);
     register_fleet(&db.pool, utility, &fleet, 60, sim.until.unwrap()).await;
 
-    let setup = ingest_setup(db.url().expose_secret(), &broker, &prefix);
+    let ingest_login = (
+        stack.endpoints.mqtt_username.clone().unwrap(),
+        stack
+            .endpoints
+            .mqtt_password
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_string(),
+    );
+    let setup = ingest_setup(db.url().expose_secret(), &broker, ingest_login, &prefix);
+    let gateway = gateway(stack.endpoints.broker(), &prefix).await;
     let mut ingest = start_ingest(&setup).await;
     let url = broker.clone();
-    let publishing = tokio::spawn(async move { publish(sim, &url).await });
+    let login = gateway.login();
+    let publishing = tokio::spawn(async move { publish(sim, &url, login).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stack.restart("mosquitto").await.unwrap();
     let report = publishing.await.unwrap();
@@ -391,10 +447,17 @@ async fn a_database_restart_mid_stream_loses_nothing() {
     register_fleet(&pool, utility, &fleet, 60, sim.until.unwrap()).await;
     pool.close().await;
 
-    let setup = ingest_setup(url.expose_secret(), &mqtt::broker_url(), &prefix);
+    let setup = ingest_setup(
+        url.expose_secret(),
+        &mqtt::broker_url(),
+        mqtt::ingest_login(),
+        &prefix,
+    );
+    let gateway = gateway(None, &prefix).await;
     let mut ingest = start_ingest(&setup).await;
     let broker = mqtt::broker_url();
-    let publishing = tokio::spawn(async move { publish(sim, &broker).await });
+    let login = gateway.login();
+    let publishing = tokio::spawn(async move { publish(sim, &broker, login).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stack.restart("postgres").await.unwrap();
     let report = publishing.await.unwrap();

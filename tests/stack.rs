@@ -1,6 +1,7 @@
 //! The private local stack: it starts PostgreSQL and Mosquitto under a data folder on free
 //! ports, keeps the data and the ports between runs, never takes a port in use, lets a second
 //! process reuse it, and leaves no process behind: not on Ctrl-C, not when `ebok` is killed.
+//! Its broker admits no anonymous client, only the logins it hands out.
 
 mod support;
 
@@ -94,6 +95,76 @@ async fn stack_starts_keeps_its_data_and_ports_and_stops_without_strays() {
         .unwrap();
     conn.close().await.unwrap();
     again.stop().await;
+}
+
+#[tokio::test]
+async fn the_broker_refuses_anonymous_clients_and_accepts_the_ingest_login_the_stack_hands_out() {
+    use ebok_ingest::gateways::probe::{Answer, probe};
+    let dir = open_data_dir();
+    let only_broker = Wanted {
+        postgres: false,
+        mosquitto: true,
+    };
+    let stack = LocalStack::start(&config(dir.path()), only_broker)
+        .await
+        .unwrap();
+    let broker = stack
+        .endpoints
+        .broker()
+        .expect("the broker's account files");
+    let username = stack.endpoints.mqtt_username.clone().unwrap();
+    let password = stack
+        .endpoints
+        .mqtt_password
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_string();
+    assert_eq!(username, "ebok-ingest");
+    let answer = |login: Option<(&str, &str)>| {
+        probe(broker.address(), login, std::time::Duration::from_secs(2)).unwrap()
+    };
+    assert_eq!(
+        answer(None),
+        Answer::Refused(5),
+        "anonymous: not authorised"
+    );
+    assert_eq!(answer(Some((&username, &password))), Answer::Accepted);
+    assert_ne!(answer(Some((&username, "guess"))), Answer::Accepted);
+
+    // Another process gets the same login from the running stack, as `ebok stack env` prints it.
+    let out = ebok()
+        .args(["stack", "env"])
+        .env("EBOK__STACK__DATA_DIR", dir.path())
+        .output()
+        .await
+        .unwrap();
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        env.contains("export EBOK__MQTT__USERNAME='ebok-ingest'"),
+        "{env}"
+    );
+    assert!(
+        env.contains(&format!("export EBOK__MQTT__PASSWORD='{password}'")),
+        "{env}"
+    );
+    assert!(
+        env.contains(&format!(
+            "export EBOK_STACK_BROKER_DIR='{}'",
+            broker.dir().display()
+        )),
+        "{env}"
+    );
+    let conf = std::fs::read_to_string(broker.dir().join("mosquitto.conf")).unwrap();
+    assert!(conf.contains("\nallow_anonymous false\n"), "{conf}");
+    assert!(
+        conf.contains(&format!(
+            "\nmax_packet_size {}\n",
+            ebok_ingest::mqtt::max_packet_size(4 << 20)
+        )),
+        "{conf}"
+    );
+    stack.stop().await;
 }
 
 #[tokio::test]

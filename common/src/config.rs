@@ -198,13 +198,12 @@ pub struct IngestConfig {
     pub mqtt_enabled: bool,
     /// MQTT client id; the persistent session is bound to it, so keep it stable per process.
     pub client_id: String,
-    /// Topic filters carrying the project's own JSON; the second level names the utility.
+    /// Topic filters carrying the project's own JSON; the level of the first `+` names the
+    /// utility (`ebok/+/readings`), and a gateway may publish only where it names its own.
     pub topics: Vec<String>,
-    /// Topic filters carrying wmbusmeters JSON.
+    /// Topic filters carrying wmbusmeters JSON; the utility as in `topics`
+    /// (`wmbusmeters/+/#`: `wmbusmeters/<utility>/<meter name>`).
     pub wmbusmeters_topics: Vec<String>,
-    /// The utility (slug) whose meters wmbusmeters messages belong to; unset: the one utility
-    /// that has a meter with the radio id.
-    pub wmbusmeters_utility: Option<String>,
     /// Shared subscription group: several ingest processes with the same group split the stream.
     pub shared_group: Option<String>,
     /// How long the broker keeps the session (and queues messages) while ingest is away.
@@ -228,6 +227,10 @@ pub struct IngestConfig {
     pub no_data_days: u32,
     /// Raise "continuous flow" when interval readings show flow without a pause this long.
     pub continuous_flow_hours: u32,
+    /// Stored rejections older than this are pruned.
+    pub rejection_retention_days: u32,
+    /// Quarantined readings (held or released) older than this are pruned.
+    pub quarantine_retention_days: u32,
     pub modbus: Vec<ModbusDevice>,
 }
 
@@ -237,8 +240,7 @@ impl Default for IngestConfig {
             mqtt_enabled: true,
             client_id: "ebok-ingest".into(),
             topics: vec!["ebok/+/readings".into()],
-            wmbusmeters_topics: vec!["wmbusmeters/#".into()],
-            wmbusmeters_utility: None,
+            wmbusmeters_topics: vec!["wmbusmeters/+/#".into()],
             shared_group: None,
             session_expiry_secs: 7 * 24 * 3600,
             max_payload_bytes: 4 << 20,
@@ -251,6 +253,8 @@ impl Default for IngestConfig {
             queue_capacity: 100_000,
             no_data_days: 3,
             continuous_flow_hours: 24,
+            rejection_retention_days: 90,
+            quarantine_retention_days: 30,
             modbus: Vec::new(),
         }
     }
@@ -553,6 +557,20 @@ impl Config {
                 )));
             }
         }
+        for (setting, filters) in [
+            ("ingest.topics", &self.ingest.topics),
+            ("ingest.wmbusmeters_topics", &self.ingest.wmbusmeters_topics),
+        ] {
+            if let Some(filter) = filters
+                .iter()
+                .find(|f| !f.split('/').any(|level| level == "+"))
+            {
+                return Err(ConfigError(format!(
+                    "{setting}: filter {filter:?} has no `+` level naming the utility \
+                     (like ebok/+/readings or wmbusmeters/+/#)"
+                )));
+            }
+        }
         if self.ingest.writers == 0 || self.ingest.batch_size == 0 {
             return Err(ConfigError(
                 "ingest.writers and ingest.batch_size must be at least 1".into(),
@@ -726,6 +744,18 @@ mod tests {
             jail.set_env("EBOK__INGEST__TOPICS", r#"["a/ebok/+/readings", "b/+/x"]"#);
             let config = Config::load(None).expect("loads");
             assert_eq!(config.ingest.topics, ["a/ebok/+/readings", "b/+/x"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_topic_filter_without_a_utility_level_is_rejected_naming_the_setting() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("EBOK__INGEST__WMBUSMETERS_TOPICS", r#"["wmbusmeters/#"]"#);
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("ingest.wmbusmeters_topics"), "{err}");
+            assert!(err.contains("wmbusmeters/#"), "{err}");
             Ok(())
         });
     }

@@ -164,9 +164,10 @@ pub fn readings_topic(prefix: &str, utility: &str) -> String {
     format!("{prefix}ebok/{utility}/readings")
 }
 
-/// `<prefix>wmbusmeters/<name>`
-pub fn wmbusmeters_topic(prefix: &str, name: &str) -> String {
-    format!("{prefix}wmbusmeters/{name}")
+/// `<prefix>wmbusmeters/<utility>/<name>`: the utility level, like the own format's, says whose
+/// meter it is (and the broker lets only that utility's gateways publish there).
+pub fn wmbusmeters_topic(prefix: &str, utility: &str, name: &str) -> String {
+    format!("{prefix}wmbusmeters/{utility}/{name}")
 }
 
 /// The wmbusmeters meter name of the meter with `serial` (a new meter gets a new name).
@@ -877,7 +878,10 @@ mod tests {
             readings_topic("t-1/", "mlynary"),
             "t-1/ebok/mlynary/readings"
         );
-        assert_eq!(wmbusmeters_topic("", "kitchen"), "wmbusmeters/kitchen");
+        assert_eq!(
+            wmbusmeters_topic("", "mlynary", "kitchen"),
+            "wmbusmeters/mlynary/kitchen"
+        );
         assert_eq!(gateway_name("mlynary", 1), "gw-mlynary-01");
     }
 }

@@ -200,7 +200,7 @@ pub struct GarbageItem {
 pub struct GarbageContext<'a> {
     /// Prefix of every topic (empty in production).
     pub topic_prefix: &'a str,
-    /// The utility of the own-format topic.
+    /// The utility of the topics (own format and wmbusmeters).
     pub utility: &'a str,
     /// The real clock: future timestamps lie days after both it and the simulated instant, so
     /// that they are in the future for the ingest too.
@@ -370,7 +370,7 @@ impl GarbageMaker {
                         let telegram = encode::wmbusmeters(WmbusDriver::Iperl, &name, tx);
                         let cut = telegram.len() * 2 / 3;
                         item(
-                            wmbusmeters_topic(ctx.topic_prefix, &name),
+                            wmbusmeters_topic(ctx.topic_prefix, ctx.utility, &name),
                             telegram[..cut].to_string(),
                             None,
                             None,
@@ -415,7 +415,7 @@ impl GarbageMaker {
                     foreign.reading.radio_id = id;
                     let name = format!("foreign{}", radio_id_hex(id));
                     item(
-                        wmbusmeters_topic(ctx.topic_prefix, &name),
+                        wmbusmeters_topic(ctx.topic_prefix, ctx.utility, &name),
                         encode::wmbusmeters(WmbusDriver::Hydrus, &name, &foreign),
                         Some(radio_id_hex(id)),
                         Some(tx.measured_at),
@@ -588,7 +588,7 @@ impl GarbageMaker {
                 o.raw("rssi_dbm", &format!("-{}", 60 + (h >> 12) % 30));
                 o.string("device", "rtlwmbus[00000001]");
                 item(
-                    wmbusmeters_topic(ctx.topic_prefix, &name),
+                    wmbusmeters_topic(ctx.topic_prefix, ctx.utility, &name),
                     o.finish(),
                     Some(id),
                     Some(next_second),
@@ -768,7 +768,7 @@ mod tests {
                     .insert(item.detail.clone());
                 let own = item.topic == "p/ebok/mlynary/readings";
                 assert!(
-                    own || item.topic.starts_with("p/wmbusmeters/"),
+                    own || item.topic.starts_with("p/wmbusmeters/mlynary/"),
                     "{}",
                     item.topic
                 );

@@ -110,7 +110,7 @@ pub struct SimConfig {
     pub fleet: FleetSpec,
     /// Indexes of the simulated meters.
     pub meters: Range<u64>,
-    /// The utility of the own-format topic (`ebok/<utility>/readings`).
+    /// The utility of the topics (`ebok/<utility>/readings`, `wmbusmeters/<utility>/<name>`).
     pub utility: String,
     /// Prefix of every topic (empty in production; unique per test).
     pub topic_prefix: String,
@@ -494,7 +494,8 @@ impl Walker {
                     let name = wmbusmeters_name(tx.reading.serial);
                     let payload = encode::wmbusmeters(driver, &name, &tx);
                     let meta = self.meta(FormatKind::Wmbusmeters, &[(meter, tx)]);
-                    let topic = wmbusmeters_topic(&self.config.topic_prefix, &name);
+                    let topic =
+                        wmbusmeters_topic(&self.config.topic_prefix, &self.config.utility, &name);
                     link.send(topic, Bytes::from(payload), meta).await?;
                     self.garbage_for(meter, &tx, link).await?;
                 }
@@ -1004,12 +1005,22 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// The test broker (`EBOK__MQTT__URL`, set by the test runner).
-    fn broker_url() -> String {
-        std::env::var("EBOK__MQTT__URL").expect(
-            "EBOK__MQTT__URL is not set: run the tests with scripts/test.sh, or \
-             eval \"$(target/debug/ebok stack env)\" first",
-        )
+    use ebok_testkit::mqtt::{Gateway, broker_url, ingest_login};
+
+    /// A gateway account of the test utility `mlynary` that may publish under `prefix` (as an
+    /// ingest subscribed to `<prefix>ebok/+/readings` and `<prefix>wmbusmeters/+/#` would have
+    /// it), removed when dropped.
+    async fn gateway(prefix: &str) -> Gateway {
+        let own = format!("{prefix}ebok/+/readings");
+        let wmbus = format!("{prefix}wmbusmeters/+/#");
+        Gateway::new("mlynary", &[&own, &wmbus]).await
+    }
+
+    /// A publisher logged in as `gateway`.
+    fn publisher(url: &str, gateway: &Gateway, client_id: String) -> Broker {
+        let mut broker = Broker::from_url(url, client_id).unwrap();
+        broker.credentials = Some(gateway.login());
+        broker
     }
 
     /// A string no other test (or test process) uses.
@@ -1038,6 +1049,8 @@ mod tests {
         async fn new(prefix: &str) -> Subscriber {
             let broker = Broker::from_url(&broker_url(), unique("sub")).unwrap();
             let mut o = MqttOptions::new(broker.client_id.clone(), broker.host, broker.port);
+            let (username, password) = ingest_login();
+            o.set_credentials(username, password);
             o.set_keep_alive(StdDuration::from_secs(10));
             o.set_max_packet_size(Some(16 << 20));
             let (client, mut eventloop) = AsyncClient::new(o, 64);
@@ -1336,7 +1349,8 @@ mod tests {
         let expected = expected_readings(&config);
         let dir = Directory::new(&config.fleet, config.meters.clone());
         let mut sub = Subscriber::new(&prefix).await;
-        let broker = Broker::from_url(&broker_url(), unique("pub")).unwrap();
+        let gateway = gateway(&prefix).await;
+        let broker = publisher(&broker_url(), &gateway, unique("pub"));
 
         let report = run(config.clone(), broker, CancellationToken::new())
             .await
@@ -1404,7 +1418,8 @@ mod tests {
         let expected = expected_readings(&config);
         let dir = Directory::new(&config.fleet, config.meters.clone());
         let mut sub = Subscriber::new(&prefix).await;
-        let broker = Broker::from_url(&broker_url(), unique("pub")).unwrap();
+        let gateway = gateway(&prefix).await;
+        let broker = publisher(&broker_url(), &gateway, unique("pub"));
 
         let report = run(config.clone(), broker, CancellationToken::new())
             .await
@@ -1524,7 +1539,8 @@ mod tests {
         let mut sub = Subscriber::new(&prefix).await;
         let direct = Broker::from_url(&broker_url(), "unused").unwrap();
         let proxy = Proxy::start((direct.host, direct.port)).await;
-        let broker = Broker::from_url(&proxy.address, unique("pub")).unwrap();
+        let gateway = gateway(&prefix).await;
+        let broker = publisher(&proxy.address, &gateway, unique("pub"));
 
         let publisher = tokio::spawn(run(config.clone(), broker, CancellationToken::new()));
         let mut cuts = 0;
@@ -1571,7 +1587,8 @@ mod tests {
             )
         };
         let mut sub = Subscriber::new(&prefix).await;
-        let broker = Broker::from_url(&broker_url(), unique("pub")).unwrap();
+        let gateway = gateway(&prefix).await;
+        let broker = publisher(&broker_url(), &gateway, unique("pub"));
         let started = Instant::now();
         let report = run(config, broker, CancellationToken::new()).await.unwrap();
         let elapsed = started.elapsed();
@@ -1592,7 +1609,8 @@ mod tests {
             ..test_config(&prefix, busy_fleet(404, from), from)
         };
         let mut sub = Subscriber::new(&prefix).await;
-        let broker = Broker::from_url(&broker_url(), unique("pub")).unwrap();
+        let gateway = gateway(&prefix).await;
+        let broker = publisher(&broker_url(), &gateway, unique("pub"));
         let shutdown = CancellationToken::new();
         let publisher = tokio::spawn(run(config, broker, shutdown.clone()));
         tokio::time::sleep(StdDuration::from_millis(500)).await;
@@ -1637,7 +1655,8 @@ mod tests {
             };
             let dir = Directory::new(&fleet, config.meters.clone());
             let mut sub = Subscriber::new(&prefix).await;
-            let broker = Broker::from_url(&broker_url(), unique("blast")).unwrap();
+            let gateway = gateway(&prefix).await;
+            let broker = publisher(&broker_url(), &gateway, unique("blast"));
             let report = blast(config, broker, CancellationToken::new())
                 .await
                 .unwrap();

@@ -1,10 +1,12 @@
-//! Resolving meters as payloads name them (serial or radio id, within a utility when the topic or
-//! device says which) to the meters in the database, with a cache: one query per batch of
-//! misses, known meters kept for five minutes (so a removal or replacement is seen soon), unknown
-//! references for thirty seconds (so a newly registered meter starts receiving quickly).
+//! Resolving meters as payloads name them (serial or radio id) to the meters of the message's
+//! utility (the topic's utility level, guarded by the broker's ACL, or the Modbus device's
+//! configured utility), with a cache: one query per batch of misses, known meters kept for five
+//! minutes (so a removal or replacement is seen soon), unknown references for thirty seconds (so
+//! a newly registered meter starts receiving quickly).
 //!
-//! A radio id without a utility resolves only when exactly one utility has a meter with it;
-//! otherwise the reading is held in quarantine as ambiguous rather than guessed.
+//! A meter is never looked for in another utility: another utility's meter with the same radio
+//! id is simply someone else's. Within a utility serials and radio ids are unique (migration
+//! 0002), so a reference names at most one meter.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -35,12 +37,11 @@ struct Entry {
     fetched: Instant,
 }
 
-/// Scope of a lookup: a utility (by id), a utility named in a topic that does not exist, or none.
+/// Scope of a lookup: a utility (by id), or a utility named in a topic that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     Utility(i64),
     UnknownUtility(String),
-    Any,
 }
 
 pub struct Directory {
@@ -59,10 +60,7 @@ impl Directory {
     }
 
     /// The scope a message's utility slug gives.
-    pub async fn scope(&mut self, utility: Option<&str>) -> sqlx::Result<Scope> {
-        let Some(slug) = utility else {
-            return Ok(Scope::Any);
-        };
+    pub async fn scope(&mut self, slug: &str) -> sqlx::Result<Scope> {
         if let Some((id, fetched)) = self.utilities.get(slug)
             && (id.is_some() || fetched.elapsed() < UNKNOWN_TTL)
         {
@@ -127,9 +125,8 @@ impl Directory {
         refs: &[&MeterRef],
     ) -> sqlx::Result<HashMap<MeterRef, Resolved>> {
         let utility = match scope {
-            Scope::Utility(id) => Some(*id),
+            Scope::Utility(id) => *id,
             Scope::UnknownUtility(_) => return Ok(HashMap::new()),
-            Scope::Any => None,
         };
         let serials: Vec<String> = refs
             .iter()
@@ -153,27 +150,21 @@ impl Directory {
                       m.radio_id, m.register_max_litres AS "register_max_litres!", m.installed_at,
                       m.removed_at, m.diameter_mm
                FROM meters m JOIN unnest($2::text[]) AS s(v) ON m.serial = s.v
-               WHERE $1::bigint IS NULL OR m.utility_id = $1
+               WHERE m.utility_id = $1
                UNION ALL
                SELECT m.id, m.utility_id, m.serial, m.radio_id, m.register_max_litres,
                       m.installed_at, m.removed_at, m.diameter_mm
                FROM meters m JOIN unnest($3::text[]) AS r(v) ON m.radio_id = r.v
-               WHERE $1::bigint IS NULL OR m.utility_id = $1"#,
+               WHERE m.utility_id = $1"#,
             utility,
             &serials,
             &radio_ids,
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut candidates: HashMap<MeterRef, Vec<MeterInfo>> = HashMap::new();
-        let mut seen = HashSet::new();
+        let mut found = HashMap::new();
         for row in rows {
-            // A meter named by both its serial and its radio id in one round comes back from
-            // both halves of the query; it is still one candidate.
-            if !seen.insert(row.id) {
-                continue;
-            }
-            let info = MeterInfo {
+            let info = Arc::new(MeterInfo {
                 id: row.id,
                 utility_id: row.utility_id,
                 register: Register::new(row.register_max_litres)
@@ -181,40 +172,22 @@ impl Directory {
                 installed_at: row.installed_at,
                 removed_at: row.removed_at,
                 max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(row.diameter_mm),
-            };
+            });
+            // A meter named by both its serial and its radio id in one round comes back from
+            // both halves of the query; each reference gets it once.
             if wanted_serials.contains(row.serial.as_str()) {
-                candidates
-                    .entry(MeterRef::Serial(row.serial.clone()))
-                    .or_default()
-                    .push(info.clone());
+                found.insert(
+                    MeterRef::Serial(row.serial.clone()),
+                    Resolved::Meter(info.clone()),
+                );
             }
             if let Some(radio) = row.radio_id
                 && wanted_radios.contains(radio.as_str())
             {
-                candidates
-                    .entry(MeterRef::RadioId(radio))
-                    .or_default()
-                    .push(info);
+                found.insert(MeterRef::RadioId(radio), Resolved::Meter(info));
             }
         }
-        Ok(candidates
-            .into_iter()
-            .map(|(r, mut metas)| {
-                let resolved = if metas.len() == 1 {
-                    Resolved::Meter(Arc::new(metas.remove(0)))
-                } else {
-                    Resolved::Unknown {
-                        detail: format!(
-                            "{} {} belongs to meters of {} utilities; set ingest.wmbusmeters_utility or use a utility topic",
-                            r.kind(),
-                            r.as_str(),
-                            metas.len()
-                        ),
-                    }
-                };
-                (r, resolved)
-            })
-            .collect())
+        Ok(found)
     }
 
     /// Forgets cached "unknown" answers for these references, so the next resolution asks the

@@ -13,6 +13,7 @@ pub mod alarms;
 pub mod copy;
 pub mod decode;
 pub mod directory;
+pub mod gateways;
 pub mod maintenance;
 pub mod modbus;
 pub mod mqtt;

@@ -1,14 +1,18 @@
 //! Periodic work beside the stream:
 //!
 //! - **Quarantine replay**: readings held for unknown meters are fed back through the normal
-//!   path once a meter with that serial or radio id exists, or staff [`assign`] the reference to
-//!   a meter; they are released when their batch commits (a crash in between replays them again,
-//!   which is harmless: identical readings are idempotent).
+//!   path once a meter with that serial or radio id exists in their utility, or staff [`assign`]
+//!   the reference to a meter; they are released when their batch commits (a crash in between
+//!   replays them again, which is harmless: identical readings are idempotent). A reading held
+//!   for a utility that does not exist waits for staff: it is never guessed into another one.
 //! - **No-data scan**: raises "no data" for installed meters silent for `no_data_days` (the next
 //!   reading clears it, in the writer).
 //! - **Month packing**: once a Warsaw month has closed, packs every meter's days of it into one
 //!   row (`meter_month_readings`, migration 0013), which history reads instead of the month's
 //!   day rows.
+//! - **Retention**: deletes stored rejections and quarantined readings older than
+//!   `ingest.rejection_retention_days` / `ingest.quarantine_retention_days`, oldest first, in
+//!   bounded batches (each its own short statement), so neither table grows without end.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -54,25 +58,24 @@ pub async fn replay_round(
     in_flight: &mut HashSet<i64>,
 ) -> anyhow::Result<usize> {
     let skip: Vec<i64> = in_flight.iter().copied().collect();
-    // A held reading resolves when staff assigned it, or exactly one meter (in its utility, if
-    // it has one) now carries its reference. Assigned readings replay under the assigned meter's
-    // serial and utility.
+    // A held reading resolves when staff assigned it, or a meter of its utility now carries its
+    // reference. Assigned readings replay under the assigned meter's serial and utility.
     let rows = sqlx::query!(
         r#"SELECT q.id, q.measured_at, q.volume_litres, q.flags,
                   q.reading_source::text AS "reading_source!",
                   coalesce(am.serial, q.meter_ref) AS "meter_ref!",
                   CASE WHEN am.id IS NULL THEN q.meter_ref_kind ELSE 'serial' END AS "kind!",
-                  coalesce(au.slug, u.slug) AS slug
+                  coalesce(au.slug, u.slug) AS "slug!"
            FROM ingest_quarantine q
            LEFT JOIN utilities u ON u.id = q.utility_id
            LEFT JOIN meters am ON am.id = q.assigned_meter_id
            LEFT JOIN utilities au ON au.id = am.utility_id
            WHERE q.released_at IS NULL AND q.id <> ALL($1)
-             AND (q.assigned_meter_id IS NOT NULL OR (
-                  SELECT count(*) FROM meters m
-                  WHERE (q.utility_id IS NULL OR m.utility_id = q.utility_id)
+             AND (q.assigned_meter_id IS NOT NULL OR EXISTS (
+                  SELECT 1 FROM meters m
+                  WHERE m.utility_id = q.utility_id
                     AND CASE q.meter_ref_kind WHEN 'serial' THEN m.serial = q.meter_ref
-                                              ELSE m.radio_id = q.meter_ref END) = 1)
+                                              ELSE m.radio_id = q.meter_ref END))
            ORDER BY q.id
            LIMIT $2"#,
         &skip,
@@ -84,7 +87,7 @@ pub async fn replay_round(
         return Ok(0);
     }
     // One envelope per utility scope, released together when all of its readings committed.
-    let mut groups: std::collections::BTreeMap<Option<String>, (Vec<i64>, Vec<RawReading>)> =
+    let mut groups: std::collections::BTreeMap<String, (Vec<i64>, Vec<RawReading>)> =
         Default::default();
     for row in rows {
         let meter = if row.kind == "serial" {
@@ -244,6 +247,103 @@ pub async fn pack_closed_months(pool: &PgPool) -> sqlx::Result<i32> {
     sqlx::query_scalar!(r#"SELECT meter_month_readings_pack() AS "months!""#)
         .fetch_one(pool)
         .await
+}
+
+/// How long rejections and quarantined readings are kept, and how many rows one delete takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub rejections: chrono::Duration,
+    pub quarantine: chrono::Duration,
+    pub batch: i64,
+}
+
+impl Retention {
+    /// Rows deleted per statement: small enough to hold locks and write WAL briefly.
+    pub const BATCH: i64 = 5_000;
+
+    pub fn from_days(rejections: u32, quarantine: u32) -> Retention {
+        Retention {
+            rejections: chrono::Duration::days(rejections.into()),
+            quarantine: chrono::Duration::days(quarantine.into()),
+            batch: Retention::BATCH,
+        }
+    }
+}
+
+/// What one pruning removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub rejections: u64,
+    pub quarantined: u64,
+}
+
+/// Deletes rejections and quarantined readings received before `now` minus their retention,
+/// oldest first, `retention.batch` rows per statement until none is left.
+pub async fn prune(
+    pool: &PgPool,
+    retention: Retention,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Pruned> {
+    let mut pruned = Pruned::default();
+    let cutoff = now - retention.rejections;
+    loop {
+        let deleted = sqlx::query!(
+            "DELETE FROM ingest_rejections WHERE id IN (
+                 SELECT id FROM ingest_rejections WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2)",
+            cutoff,
+            retention.batch
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        pruned.rejections += deleted;
+        if deleted < retention.batch as u64 {
+            break;
+        }
+    }
+    let cutoff = now - retention.quarantine;
+    loop {
+        let deleted = sqlx::query!(
+            "DELETE FROM ingest_quarantine WHERE id IN (
+                 SELECT id FROM ingest_quarantine WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2)",
+            cutoff,
+            retention.batch
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        pruned.quarantined += deleted;
+        if deleted < retention.batch as u64 {
+            break;
+        }
+    }
+    Ok(pruned)
+}
+
+/// Prunes every `interval`, the first time at start, until shutdown.
+pub async fn run_retention(
+    pool: PgPool,
+    retention: Retention,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => match prune(&pool, retention, Utc::now()).await {
+                Ok(Pruned { rejections: 0, quarantined: 0 }) => {}
+                Ok(pruned) => tracing::info!(
+                    rejections = pruned.rejections,
+                    quarantined = pruned.quarantined,
+                    "old rejections and quarantined readings pruned"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning old rejections failed"),
+            },
+        }
+    }
 }
 
 /// Packs closed months every `interval`, the first time at start, until shutdown.

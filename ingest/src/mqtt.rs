@@ -8,6 +8,12 @@
 //! The rumqttc event loop runs in a task of its own and is never cancelled mid-poll; it
 //! reconnects forever with back-off, and the handler resubscribes on every CONNACK. A bad
 //! message is decoded into rejections and acknowledged like any other: it never stalls the stream.
+//!
+//! Whose readings a message carries is the topic's utility level (the filter's first `+`:
+//! `ebok/<utility>/readings`, `wmbusmeters/<utility>/…`), which the broker's ACL lets only that
+//! utility's gateways publish to (`crate::gateways`). Ingest announces its largest packet in
+//! CONNECT ([`max_packet_size`]), so an MQTT 5 broker never sends it a larger one; the local
+//! broker refuses such publishes from the start.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -60,6 +66,16 @@ pub fn first_wildcard_level<'t>(filter: &str, topic: &'t str) -> Option<&'t str>
         .split('/')
         .zip(topic.split('/'))
         .find_map(|(f, t)| (f == "+").then_some(t))
+}
+
+/// Room for a PUBLISH's fixed header, topic (at most 64 KiB), packet id and properties around a
+/// payload of the configured maximum.
+pub const PACKET_OVERHEAD: usize = 64 * 1024;
+
+/// The largest MQTT packet that carries a payload of `max_payload_bytes`: what ingest announces
+/// in CONNECT and the local broker's `max_packet_size`.
+pub fn max_packet_size(max_payload_bytes: usize) -> u32 {
+    u32::try_from(max_payload_bytes.saturating_add(PACKET_OVERHEAD)).unwrap_or(u32::MAX)
 }
 
 /// Connection state for callers that must wait for the subscriptions (tests, benchmarks).
@@ -158,9 +174,10 @@ impl MqttSource {
             // How many unacknowledged messages the broker may send ahead: the flow control that
             // keeps the writers fed without unbounded memory.
             .set_receive_maximum(Some(10_000))
-            // Larger than any payload we accept: an oversized message must reach the decoder to
-            // be rejected and acknowledged, or the broker would redeliver it forever.
-            .set_max_packet_size(Some(256 << 20));
+            // The largest packet ingest takes: an MQTT 5 broker must not send larger ones (it
+            // drops them for this client). Payloads between max_payload_bytes and this still
+            // reach the decoder, which rejects them with their reason and acknowledges them.
+            .set_max_packet_size(Some(max_packet_size(self.ingest.max_payload_bytes)));
         if let (Some(user), Some(password)) = (&self.mqtt.username, &self.mqtt.password) {
             options.set_credentials(user.clone(), password.expose_secret().to_string());
         }
@@ -273,7 +290,7 @@ impl MqttSource {
                             let Some(out) = out.as_ref().filter(|_| intake) else {
                                 continue; // stopping: left unacknowledged for redelivery
                             };
-                            let envelope = decode_publish(&publish, &subscriptions, &self.ingest, &limits);
+                            let envelope = decode_publish(&publish, &subscriptions, &limits);
                             let envelope = match envelope {
                                 Some(mut envelope) if publish.qos != QoS::AtMostOnce => {
                                     let seq = sequencer.admit(&publish);
@@ -360,11 +377,11 @@ fn rand_jitter(max: u64) -> u64 {
     nanos % max
 }
 
-/// Decodes one message by the subscription its topic matches.
+/// Decodes one message by the subscription its topic matches; the topic's utility level says
+/// whose readings they are.
 fn decode_publish(
     publish: &Publish,
     subscriptions: &[Subscription],
-    ingest: &IngestConfig,
     limits: &Limits,
 ) -> Option<Envelope> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
@@ -375,15 +392,16 @@ fn decode_publish(
         tracing::debug!(%topic, "message on a topic no subscription matches");
         return None;
     };
-    let (decoded, utility, format) = match subscription.format {
-        PayloadFormat::Own => (
-            decode::decode_own(&publish.payload, limits),
-            first_wildcard_level(&subscription.filter, &topic).map(str::to_string),
-            "own",
-        ),
+    let Some(utility) = first_wildcard_level(&subscription.filter, &topic).map(str::to_string)
+    else {
+        // The configuration refuses filters without a utility level; nothing to attribute to.
+        tracing::warn!(%topic, filter = %subscription.filter, "the topic names no utility");
+        return None;
+    };
+    let (decoded, format) = match subscription.format {
+        PayloadFormat::Own => (decode::decode_own(&publish.payload, limits), "own"),
         PayloadFormat::Wmbusmeters => (
             decode::decode_wmbusmeters(&publish.payload, limits),
-            ingest.wmbusmeters_utility.clone(),
             "wmbusmeters",
         ),
     };
@@ -405,6 +423,10 @@ mod tests {
         assert!(topic_matches("ebok/+/readings", "ebok/mlynary/readings"));
         assert!(!topic_matches("ebok/+/readings", "ebok/mlynary/other"));
         assert!(!topic_matches("ebok/+/readings", "ebok/readings"));
+        assert!(topic_matches(
+            "wmbusmeters/+/#",
+            "wmbusmeters/mlynary/kitchen"
+        ));
         assert!(topic_matches("wmbusmeters/#", "wmbusmeters/kitchen"));
         assert!(topic_matches("wmbusmeters/#", "wmbusmeters"));
         assert!(!topic_matches("#", "$SYS/broker/uptime"));
@@ -416,6 +438,10 @@ mod tests {
             first_wildcard_level("ebok/+/readings", "ebok/mlynary/readings"),
             Some("mlynary")
         );
+        assert_eq!(
+            first_wildcard_level("wmbusmeters/+/#", "wmbusmeters/mlynary/kitchen/x"),
+            Some("mlynary")
+        );
         assert_eq!(first_wildcard_level("wmbusmeters/#", "wmbusmeters/a"), None);
     }
 
@@ -423,6 +449,12 @@ mod tests {
         let mut p = Publish::new("t", QoS::AtLeastOnce, b"x".to_vec(), None);
         p.pkid = pkid;
         p
+    }
+
+    #[test]
+    fn the_announced_packet_size_leaves_room_for_the_topic_above_the_payload_limit() {
+        assert_eq!(max_packet_size(4 << 20), (4 << 20) + 65_536);
+        assert_eq!(max_packet_size(usize::MAX), u32::MAX);
     }
 
     #[test]

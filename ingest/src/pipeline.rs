@@ -39,9 +39,9 @@ impl Origin {
 #[derive(Debug)]
 pub struct Envelope {
     pub origin: Origin,
-    /// The utility (slug) the message belongs to, when its origin says so (topic, device
-    /// configuration); `None` lets meters resolve across utilities by radio id.
-    pub utility: Option<String>,
+    /// The utility (slug) the message belongs to: the topic's utility level, the Modbus
+    /// device's configured utility, or the held reading's. Meters resolve only within it.
+    pub utility: String,
     pub decoded: Decoded,
     /// Settled when every reading of the message is committed; `None` for sources that do not
     /// acknowledge (Modbus polls again anyway).

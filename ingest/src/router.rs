@@ -56,9 +56,9 @@ async fn prefetch(
     round: &[Envelope],
     shutdown: &CancellationToken,
 ) -> Option<()> {
-    let mut by_scope: Vec<(Option<&str>, bool, Vec<&crate::reading::MeterRef>)> = Vec::new();
+    let mut by_scope: Vec<(&str, bool, Vec<&crate::reading::MeterRef>)> = Vec::new();
     for envelope in round {
-        let utility = envelope.utility.as_deref();
+        let utility = envelope.utility.as_str();
         let replay = envelope.origin == Origin::Quarantine;
         let refs = envelope.decoded.readings.iter().map(|r| &r.meter);
         match by_scope
@@ -95,14 +95,13 @@ async fn route(
     });
     let refs: Vec<_> = decoded.readings.iter().map(|r| &r.meter).collect();
     // Served from the cache the prefetch just filled (a replay must not re-ask: it already did).
-    let Some((scope, resolutions)) =
-        resolve(directory, utility.as_deref(), &refs, false, shutdown).await
+    let Some((scope, resolutions)) = resolve(directory, &utility, &refs, false, shutdown).await
     else {
         return false;
     };
     let utility_id = match scope {
         Scope::Utility(id) => Some(id),
-        _ => None,
+        Scope::UnknownUtility(_) => None,
     };
     for rejection in decoded.rejected {
         *next_shard = (*next_shard + 1) % shards.len();
@@ -155,7 +154,7 @@ async fn route(
 /// Resolves with retries while the database is unreachable; `None` if shutting down meanwhile.
 async fn resolve(
     directory: &mut Directory,
-    utility: Option<&str>,
+    utility: &str,
     refs: &[&crate::reading::MeterRef],
     replay: bool,
     shutdown: &CancellationToken,

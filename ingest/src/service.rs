@@ -1,6 +1,6 @@
 //! Ingest as one running service: repairs "latest" readings after a crash, then runs the MQTT
 //! source, the Modbus pollers and the quarantine replay feeding the router, the writer shards,
-//! the no-data scan and the month packing. On shutdown it stops taking messages, lets the writers commit what they
+//! the no-data scan, the month packing and the pruning of old rejections and quarantine. On shutdown it stops taking messages, lets the writers commit what they
 //! hold, acknowledges it, and only then disconnects from the broker.
 
 use std::sync::Arc;
@@ -36,13 +36,14 @@ impl Running {
     }
 }
 
-/// How often held readings are retried, how often silent meters are looked for, and how often
-/// closed months are looked for to pack.
+/// How often held readings are retried, how often silent meters are looked for, how often
+/// closed months are looked for to pack, and how often old rejections and quarantine are pruned.
 #[derive(Debug, Clone, Copy)]
 pub struct Intervals {
     pub replay: Duration,
     pub no_data_scan: Duration,
     pub month_packing: Duration,
+    pub retention: Duration,
 }
 
 impl Default for Intervals {
@@ -51,6 +52,7 @@ impl Default for Intervals {
             replay: Duration::from_secs(30),
             no_data_scan: Duration::from_secs(600),
             month_packing: Duration::from_secs(600),
+            retention: Duration::from_secs(3600),
         }
     }
 }
@@ -148,6 +150,15 @@ pub async fn start(
         intervals.month_packing,
         shutdown.clone(),
     ));
+    let retention = tokio::spawn(maintenance::run_retention(
+        pool.clone(),
+        maintenance::Retention::from_days(
+            config.rejection_retention_days,
+            config.quarantine_retention_days,
+        ),
+        intervals.retention,
+        shutdown.clone(),
+    ));
     drop(inbox_tx);
 
     let task = tokio::spawn(async move {
@@ -160,6 +171,7 @@ pub async fn start(
         let _ = replay.await;
         let _ = scan.await;
         let _ = packing.await;
+        let _ = retention.await;
         let _ = router.await;
         for writer in writers {
             let _ = writer.await;

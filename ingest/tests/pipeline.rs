@@ -478,10 +478,121 @@ async fn malformed_payload_is_rejected_with_its_reason() {
     rejected_as("{not json".into(), "own", "malformed_payload").await;
 }
 
+/// Just above `ingest.max_payload_bytes` (4 MiB) but within the broker's packet limit, which
+/// leaves room for the topic: the broker delivers it, ingest rejects it for its size.
 #[tokio::test]
 async fn oversized_payload_is_rejected_with_its_reason() {
-    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(5 << 20));
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat((4 << 20) + 1024));
     rejected_as(big, "own", "payload_too_large").await;
+}
+
+/// Larger than the broker's `max_packet_size`: the broker refuses it before reading it whole
+/// and drops the publisher's connection (MQTT 3.1.1 has no reason code to send). Ingest never
+/// sees it and keeps receiving. An MQTT 5 client learns the limit from CONNACK and does not even
+/// send it.
+#[tokio::test]
+async fn a_publish_above_the_brokers_packet_limit_is_refused_and_ingest_keeps_receiving() {
+    use rumqttc::v5::mqttbytes::v5::Packet as Packet5;
+    let mut h = Harness::start().await;
+    h.meter("BIG1", "0000b160").await;
+    let limit = ebok_ingest::mqtt::max_packet_size(4 << 20);
+
+    // MQTT 5: the CONNACK announces the limit.
+    let (_client, mut events) = rumqttc::v5::AsyncClient::new(
+        h.publisher
+            .gateway
+            .options_v5(&ebok_testkit::mqtt::unique("v5")),
+        8,
+    );
+    let connack = tokio::time::timeout(Duration::from_secs(10), events.poll())
+        .await
+        .expect("CONNACK within 10 s")
+        .expect("the gateway is accepted");
+    let rumqttc::v5::Event::Incoming(Packet5::ConnAck(connack)) = connack else {
+        panic!("expected CONNACK, got {connack:?}");
+    };
+    assert_eq!(
+        connack.properties.and_then(|p| p.max_packet_size),
+        Some(limit),
+        "the broker announces its maximum packet size"
+    );
+
+    // MQTT 3.1.1, a client that does not know the limit: the broker hangs up.
+    let mut options = h
+        .publisher
+        .gateway
+        .options(&ebok_testkit::mqtt::unique("big"));
+    options.set_max_packet_size(64 << 20, 64 << 20);
+    let (big, mut big_events) = rumqttc::AsyncClient::new(options, 8);
+    let payload = format!("{{\"pad\":\"{}\"}}", "x".repeat(5 << 20));
+    big.publish(
+        h.own_topic(),
+        rumqttc::QoS::AtLeastOnce,
+        false,
+        payload.into_bytes(),
+    )
+    .await
+    .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match big_events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(e),
+            }
+        }
+    })
+    .await
+    .expect("the broker answers within 20 s");
+    assert!(ended.is_some(), "the oversized publish was acknowledged");
+
+    // Ingest is still there, and later messages arrive.
+    let topic = h.own_topic();
+    h.send(&topic, &[single("BIG1", &recent(1), 77)], 1).await;
+    assert_eq!(
+        h.count("SELECT count(*) FROM meter_readings WHERE volume_litres = 77")
+            .await,
+        1
+    );
+    assert!(
+        h.reasons().await.is_empty(),
+        "ingest never saw the oversized one"
+    );
+    h.stop().await;
+}
+
+/// The topic says whose meter it is: another utility's meter with the same radio id is someone
+/// else's, not a reason to hold the telegram as ambiguous (which the old guess across utilities
+/// did).
+#[tokio::test]
+async fn a_wmbusmeters_telegram_belongs_to_the_utility_of_its_topic_even_if_another_has_the_radio_id()
+ {
+    let mut h = Harness::start().await;
+    let ours = h.meter("W-ALFA", "0000d001").await;
+    let other_utility = ebok_testkit::fixtures::utility(&h.db.pool, "beta").await;
+    let point = ebok_testkit::fixtures::supply_point(&h.db.pool, other_utility).await;
+    sqlx::query(
+        "INSERT INTO meters (utility_id, serial, radio_id, channel, register_max_litres,
+                             diameter_mm, supply_point_id, installed_at)
+         VALUES ($1, 'W-BETA', '0000d001', 'wmbus', 99999999, 15, $2, '2024-01-01T00:00:00Z')",
+    )
+    .bind(other_utility)
+    .bind(point)
+    .execute(&h.db.pool)
+    .await
+    .unwrap();
+    let telegram = json!({"_": "telegram", "media": "water", "meter": "iperl", "name": "k",
+        "id": "0000d001", "total_m3": 12.5, "timestamp": recent(1)});
+    let topic = h.wmbus_topic("kitchen");
+    h.send(&topic, &[telegram.to_string()], 1).await;
+    let stored: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT meter_id, volume_litres FROM meter_readings")
+            .fetch_all(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, [(ours.id, 12_500)]);
+    assert_eq!(h.count("SELECT count(*) FROM ingest_quarantine").await, 0);
+    h.stop().await;
 }
 
 #[tokio::test]

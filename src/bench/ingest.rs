@@ -6,8 +6,9 @@
 //!    moment the last reading is committed;
 //! 3. does the same with gateway batches of 10,000 readings.
 //!
-//! Each load uses its own later time window, so every reading is new to ingest (the fast path a
-//! live stream takes). Faults are off: a fresh fleet's first readings would otherwise raise every
+//! The loads are published as the bench utility's gateway `bench` (re-keyed at start, see
+//! `crate::gateway`). Each load uses its own later time window, so every reading is new to
+//! ingest (the fast path a live stream takes). Faults are off: a fresh fleet's first readings would otherwise raise every
 //! active alarm at once, which a live stream does once per episode. Medians are printed; the
 //! last line is machine-readable.
 
@@ -141,13 +142,20 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
     let mut ingest_config = config.ingest.clone();
     ingest_config.client_id = format!("ebok-bench-{}", std::process::id());
     ingest_config.topics = vec![format!("{prefix}ebok/+/readings")];
-    ingest_config.wmbusmeters_topics = vec![format!("{prefix}wmbusmeters/#")];
+    ingest_config.wmbusmeters_topics = vec![format!("{prefix}wmbusmeters/+/#")];
     ingest_config.writers = args.writers;
     ingest_config.batch_size = 10_000;
     ingest_config.queue_capacity = 200_000;
     ingest_config.session_expiry_secs = 60;
     // The bench fleet has no history; a no-data scan would raise an alarm for every meter.
     ingest_config.no_data_days = 3650;
+    let filters: Vec<&str> = ingest_config
+        .topics
+        .iter()
+        .chain(&ingest_config.wmbusmeters_topics)
+        .map(String::as_str)
+        .collect();
+    let login = crate::gateway::publisher_login(&config, &pool, "bench", "bench", &filters).await?;
     let mut ingest = ebok_ingest::service::start(
         pool.clone(),
         ingest_config,
@@ -172,6 +180,7 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
                 },
             ),
             &broker_url,
+            login.clone(),
         )
         .await?;
         eprintln!(
@@ -189,6 +198,7 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
                 },
             ),
             &broker_url,
+            login.clone(),
         )
         .await?;
         eprintln!(
@@ -236,10 +246,13 @@ async fn through_ingest(
     stats: &ebok_ingest::writer::Stats,
     load: BlastConfig,
     broker_url: &str,
+    login: Option<(String, String)>,
 ) -> Result<f64> {
     use std::sync::atomic::Ordering;
     let before = stats.stored.load(Ordering::Relaxed);
-    let broker = Broker::from_url(broker_url, format!("ebok-bench-pub-{}", std::process::id()))?;
+    let mut broker =
+        Broker::from_url(broker_url, format!("ebok-bench-pub-{}", std::process::id()))?;
+    broker.credentials = login;
     let cpu_before = super::cpu_by_program();
     let report = blast(load, broker, CancellationToken::new()).await?;
     if let Some(rate) = report.readings_per_second() {

@@ -7,9 +7,10 @@
 //! A second run reuses the data and fills in readings up to now.
 //!
 //! While it runs, the simulator plays the same fleets live: every meter sends hourly telegrams
-//! through the broker (own JSON, gateway batches and wmbusmeters JSON), and the bulk meters of
-//! housing communities and institutions are served over Modbus TCP and polled by ingest, so
-//! current readings and alarms move in the portal as they would in a utility.
+//! through the broker (own JSON, gateway batches and wmbusmeters JSON) as its utility's gateway
+//! `demo` (re-keyed at each start, see `crate::gateway`), and the bulk meters of housing
+//! communities and institutions are served over Modbus TCP and polled by ingest, so current
+//! readings and alarms move in the portal as they would in a utility.
 
 mod names;
 pub mod seed;
@@ -109,9 +110,23 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         system.mailbox = Some(std::sync::Arc::new(mobile_push::email::Mailbox::new(500)));
     }
     let api = system.start_api(true).await?;
-    let live = start_live_meters(&mut system, &args).await?;
-    system.start_ingest().await?;
+    let now = Utc::now();
+    let bulk = serve_bulk_meters(&mut system, &args, now).await?;
+    let mut ingest = system.start_ingest().await?;
     system.start_rule_evaluator();
+    if system.config.mqtt.url.is_some()
+        && tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            ingest
+                .link
+                .wait_for(|l| *l == ebok_ingest::mqtt::Link::Subscribed),
+        )
+        .await
+        .is_err()
+    {
+        tracing::warn!("ingest has not subscribed within 30 s; starting the simulators anyway");
+    }
+    let publishing = start_simulators(&mut system, &args, now).await?;
     let phones = start_notifications(&mut system, api).await?;
     print_banner(&system, Some(api), &seeded);
     if let Some(phones) = &phones {
@@ -121,12 +136,10 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
             phones.registered
         );
     }
-    if let Some(live) = live {
-        eprintln!(
-            "  live meters: {} publishing hourly; {} bulk meters on Modbus TCP {}\n",
-            live.publishing, live.modbus_meters, live.modbus_addr
-        );
-    }
+    eprintln!(
+        "  live meters: {publishing} publishing hourly; {} bulk meters on Modbus TCP {}\n",
+        bulk.meters, bulk.address
+    );
     system.run_until_shutdown().await
 }
 
@@ -198,56 +211,22 @@ async fn register_demo_phones(pool: &sqlx::PgPool) -> Result<usize> {
     Ok(residents.len())
 }
 
-/// What the demo simulates live.
-struct LiveMeters {
-    publishing: u64,
-    modbus_meters: usize,
-    modbus_addr: std::net::SocketAddr,
+/// The bulk meters the demo serves over Modbus TCP.
+struct BulkMeters {
+    meters: usize,
+    address: std::net::SocketAddr,
 }
 
-/// Starts the simulator for every demo utility and the Modbus server for Młynary's bulk meters,
-/// and points ingest at the latter. The simulator publishes under the prefix of the first
-/// configured own-format topic (`<prefix>ebok/+/readings`), so it always reaches this ingest.
-async fn start_live_meters(system: &mut System, args: &DemoArgs) -> Result<Option<LiveMeters>> {
-    let Some(broker) = system.config.mqtt.url.clone() else {
-        return Ok(None);
-    };
-    let Some(prefix) = system
-        .config
-        .ingest
-        .topics
-        .first()
-        .and_then(|t| t.strip_suffix("ebok/+/readings"))
-        .map(str::to_string)
-    else {
-        tracing::warn!("ingest.topics does not end in ebok/+/readings; no live simulator");
-        return Ok(None);
-    };
-    let now = Utc::now();
-    let mut publishing = 0;
-    for spec in utilities(args) {
-        let mut sim = firmware_sim::publish::SimConfig::new(
-            crate::sim::fleet(spec.seed),
-            0..u64::from(spec.supply_points),
-            spec.slug,
-            now,
-        );
-        sim.per_day = 24;
-        sim.topic_prefix = prefix.clone();
-        publishing += u64::from(spec.supply_points);
-        let client_id = format!("{}-sim-{}", system.config.ingest.client_id, spec.slug);
-        let broker = firmware_sim::publish::Broker::from_url(&broker, client_id)?;
-        let shutdown = system.shutdown.clone();
-        system.spawn_part("simulator", async move {
-            firmware_sim::publish::run(sim, broker, shutdown)
-                .await
-                .map(|_| ())
-        });
-    }
-
+/// Serves Młynary's bulk meters over Modbus TCP and points ingest at them (before ingest
+/// starts: it reads its devices at start).
+async fn serve_bulk_meters(
+    system: &mut System,
+    args: &DemoArgs,
+    now: chrono::DateTime<Utc>,
+) -> Result<BulkMeters> {
     let [mlynary, _] = utilities(args);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let modbus_addr = listener.local_addr()?;
+    let address = listener.local_addr()?;
     let clock = firmware_sim::clock::SimClock::real_time(now);
     let (serials, server) = crate::sim::spawn_modbus(
         &crate::sim::fleet(mlynary.seed),
@@ -258,11 +237,7 @@ async fn start_live_meters(system: &mut System, args: &DemoArgs) -> Result<Optio
     );
     system.spawn_part("modbus simulator", async move { server.await? });
     if serials.is_empty() {
-        return Ok(Some(LiveMeters {
-            publishing,
-            modbus_meters: 0,
-            modbus_addr,
-        }));
+        return Ok(BulkMeters { meters: 0, address });
     }
     let meters = serials
         .iter()
@@ -282,7 +257,7 @@ async fn start_live_meters(system: &mut System, args: &DemoArgs) -> Result<Optio
         .modbus
         .push(ebok_common::config::ModbusDevice {
             name: "demo-bulk-meters-mlynary".into(),
-            address: modbus_addr.to_string(),
+            address: address.to_string(),
             unit_id: 1,
             utility: mlynary.slug.into(),
             poll_interval_secs: 60,
@@ -290,11 +265,73 @@ async fn start_live_meters(system: &mut System, args: &DemoArgs) -> Result<Optio
             retries: 2,
             meters,
         });
-    Ok(Some(LiveMeters {
-        publishing,
-        modbus_meters: serials.len(),
-        modbus_addr,
-    }))
+    Ok(BulkMeters {
+        meters: serials.len(),
+        address,
+    })
+}
+
+/// Starts the simulator for every demo utility, publishing under the prefix of the first
+/// configured own-format topic (`<prefix>ebok/+/readings`), so it always reaches this ingest,
+/// logged in as each utility's gateway `demo`. Returns how many meters publish.
+///
+/// Called once ingest is subscribed: re-keying the gateways reloads the broker, and Mosquitto
+/// 2.0.11 treats a session it restored from persistence as a client that failed its login on
+/// every reload (it has the username but not the password) and lists it for expiry once more
+/// each time; ingest taking its session over before any reload keeps that off its session.
+async fn start_simulators(
+    system: &mut System,
+    args: &DemoArgs,
+    now: chrono::DateTime<Utc>,
+) -> Result<u64> {
+    let Some(broker) = system.config.mqtt.url.clone() else {
+        return Ok(0);
+    };
+    let Some(prefix) = system
+        .config
+        .ingest
+        .topics
+        .first()
+        .and_then(|t| t.strip_suffix("ebok/+/readings"))
+        .map(str::to_string)
+    else {
+        tracing::warn!("ingest.topics does not end in ebok/+/readings; no live simulator");
+        return Ok(0);
+    };
+    let mut publishing = 0;
+    let filters: Vec<String> = crate::gateway::filters(&system.config)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+    for spec in utilities(args) {
+        let mut sim = firmware_sim::publish::SimConfig::new(
+            crate::sim::fleet(spec.seed),
+            0..u64::from(spec.supply_points),
+            spec.slug,
+            now,
+        );
+        sim.per_day = 24;
+        sim.topic_prefix = prefix.clone();
+        publishing += u64::from(spec.supply_points);
+        let client_id = format!("{}-sim-{}", system.config.ingest.client_id, spec.slug);
+        let mut broker = firmware_sim::publish::Broker::from_url(&broker, client_id)?;
+        broker.credentials = crate::gateway::publisher_login(
+            &system.config,
+            &system.pool,
+            spec.slug,
+            "demo",
+            &filters,
+        )
+        .await?;
+        let shutdown = system.shutdown.clone();
+        system.spawn_part("simulator", async move {
+            firmware_sim::publish::run(sim, broker, shutdown)
+                .await
+                .map(|_| ())
+        });
+    }
+    Ok(publishing)
 }
 
 fn print_banner(

@@ -1,14 +1,15 @@
 //! The local stack's data folder: where each service keeps its files, the remembered ports and
-//! password (`stack.json`, readable by the owner only), and the lock that keeps two `ebok`
+//! passwords (`stack.json`, readable by the owner only), and the lock that keeps two `ebok`
 //! processes from starting the same stack at once.
 //!
 //! ```text
 //! .ebok/
-//!   stack.json          ports and the generated database password
+//!   stack.json          ports, the generated database password and ingest's broker password
 //!   stack.lock          held while a process starts or inspects the stack
 //!   apt.log             output of package installation
 //!   postgres/           data/ (PGDATA), run/ (socket), postgres.log
-//!   mosquitto/          mosquitto.conf, data/ (persistence), mosquitto.log, ebok.pid
+//!   mosquitto/          mosquitto.conf, data/ (persistence), mosquitto.log, ebok.pid,
+//!                       passwords, acl, accounts.lock (see ebok_ingest::gateways::broker)
 //! ```
 //!
 //! When `ebok` runs as root the services run as their own system users, which must be able to
@@ -31,6 +32,9 @@ pub struct Remembered {
     pub postgres_port: Option<u16>,
     pub postgres_password: Option<String>,
     pub mosquitto_port: Option<u16>,
+    /// The password of ingest's account (`ebok-ingest`) on the broker.
+    #[serde(default)]
+    pub mosquitto_ingest_password: Option<String>,
 }
 
 #[derive(Debug, Clone)]

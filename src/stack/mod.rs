@@ -22,7 +22,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use ebok_common::config::StackConfig;
+use ebok_common::config::{IngestConfig, StackConfig};
+use ebok_ingest::gateways::{Account, INGEST_USERNAME, LocalBroker, PasswordHash};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Connection;
 
@@ -36,11 +37,45 @@ pub struct Wanted {
     pub mosquitto: bool,
 }
 
-/// Where the stack's services answer.
+/// What the local broker enforces that follows the system's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerSettings {
+    /// Larger packets are refused before being read whole (`max_packet_size`).
+    pub max_packet_size: u32,
+}
+
+impl BrokerSettings {
+    /// The settings that match ingest's: packets up to its payload limit plus headers.
+    pub fn for_ingest(ingest: &IngestConfig) -> BrokerSettings {
+        BrokerSettings {
+            max_packet_size: ebok_ingest::mqtt::max_packet_size(ingest.max_payload_bytes),
+        }
+    }
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings::for_ingest(&IngestConfig::default())
+    }
+}
+
+/// Where the stack's services answer, and with which credentials.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
     pub database_url: Option<SecretString>,
     pub mqtt_url: Option<String>,
+    /// Ingest's login on the broker (`ebok-ingest` and its remembered password).
+    pub mqtt_username: Option<String>,
+    pub mqtt_password: Option<SecretString>,
+    /// The broker's folder, where its account files are (see [`Endpoints::broker`]).
+    pub broker_dir: Option<std::path::PathBuf>,
+}
+
+impl Endpoints {
+    /// The local broker's accounts, for adding and removing gateways; `None` without a broker.
+    pub fn broker(&self) -> Option<LocalBroker> {
+        LocalBroker::at_url(self.broker_dir.clone()?, self.mqtt_url.as_deref()?).ok()
+    }
 }
 
 /// A started (or reused) local stack. Dropping it stops what it started.
@@ -70,6 +105,8 @@ enum Recipe {
         dir: std::path::PathBuf,
         run_as: Option<RunAs>,
         port: u16,
+        settings: BrokerSettings,
+        ingest_password: String,
     },
 }
 
@@ -99,26 +136,38 @@ impl Recipe {
                 dir,
                 run_as,
                 port,
+                settings,
+                ingest_password,
             } => mosquitto::Broker {
                 program,
                 dir: dir.clone(),
                 run_as: run_as.as_ref(),
             }
-            .start(*port),
+            .start(*port, *settings, ingest_password),
         }
     }
 }
 
 impl LocalStack {
     /// Installs what is missing, then starts or reuses the wanted services and waits until they
-    /// answer. Creates the `ebok` database when it does not exist.
+    /// answer. Creates the `ebok` database when it does not exist. A broker it starts has
+    /// [`BrokerSettings::default`].
     pub async fn start(config: &StackConfig, wanted: Wanted) -> Result<LocalStack> {
+        LocalStack::start_with(config, wanted, BrokerSettings::default()).await
+    }
+
+    /// [`LocalStack::start`] with the settings of a broker it starts.
+    pub async fn start_with(
+        config: &StackConfig,
+        wanted: Wanted,
+        broker: BrokerSettings,
+    ) -> Result<LocalStack> {
         let config = config.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (commands_tx, commands_rx) = mpsc::channel::<Command>();
         let supervisor = std::thread::Builder::new()
             .name("ebok-stack".into())
-            .spawn(move || supervise(config, wanted, ready_tx, commands_rx))
+            .spawn(move || supervise(config, wanted, broker, ready_tx, commands_rx))
             .context("starting the stack supervisor thread")?;
         let started = ready_rx
             .await
@@ -182,11 +231,12 @@ type Started = Result<(Endpoints, Vec<&'static str>)>;
 fn supervise(
     config: StackConfig,
     wanted: Wanted,
+    broker: BrokerSettings,
     ready: tokio::sync::oneshot::Sender<Started>,
     commands: mpsc::Receiver<Command>,
 ) {
     let mut services: Vec<(Recipe, Service)> = Vec::new();
-    let started = bring_up(&config, wanted, &mut services);
+    let started = bring_up(&config, wanted, broker, &mut services);
     let failed = started.is_err();
     let owned = started.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
     if ready.send(started).is_err() || failed {
@@ -235,6 +285,7 @@ fn stop_all(services: Vec<(Recipe, Service)>) {
 fn bring_up(
     config: &StackConfig,
     wanted: Wanted,
+    settings: BrokerSettings,
     services: &mut Vec<(Recipe, Service)>,
 ) -> Started {
     let layout = Layout::new(&config.data_dir)?;
@@ -340,8 +391,19 @@ fn bring_up(
             dir,
             run_as: run_as.as_ref(),
         };
+        let ingest_password = remembered
+            .mosquitto_ingest_password
+            .get_or_insert_with(ebok_ingest::gateways::generate_password)
+            .clone();
         let port = match (broker.running(), remembered.mosquitto_port) {
-            (Some(_), Some(port)) if mosquitto::answers_connect(port) => port,
+            (Some(_), Some(port)) if mosquitto::answers_connect(port) => {
+                // Reused: its files may predate ingest's account (or lost it); put it back.
+                broker.accounts(port).ensure_blocking(
+                    &Account::ingest(PasswordHash::new(&ingest_password)),
+                    &ingest_password,
+                )?;
+                port
+            }
             _ => {
                 let port = layout::free_port(remembered.mosquitto_port)?;
                 let recipe = Recipe::Mosquitto {
@@ -349,14 +411,19 @@ fn bring_up(
                     dir: broker.dir.clone(),
                     run_as: run_as.clone(),
                     port,
+                    settings,
+                    ingest_password: ingest_password.clone(),
                 };
-                services.push((recipe, broker.start(port)?));
+                services.push((recipe, broker.start(port, settings, &ingest_password)?));
                 owned.push("mosquitto");
                 port
             }
         };
         remembered.mosquitto_port = Some(port);
         endpoints.mqtt_url = Some(format!("mqtt://127.0.0.1:{port}"));
+        endpoints.mqtt_username = Some(INGEST_USERNAME.to_string());
+        endpoints.mqtt_password = Some(SecretString::from(ingest_password));
+        endpoints.broker_dir = Some(broker.dir.clone());
     }
 
     layout.remember(&remembered)?;
@@ -402,6 +469,11 @@ pub fn attach(config: &StackConfig) -> Result<Endpoints> {
         && mosquitto::answers_connect(port)
     {
         endpoints.mqtt_url = Some(format!("mqtt://127.0.0.1:{port}"));
+        if let Some(password) = remembered.mosquitto_ingest_password {
+            endpoints.mqtt_username = Some(INGEST_USERNAME.to_string());
+            endpoints.mqtt_password = Some(SecretString::from(password));
+        }
+        endpoints.broker_dir = Some(layout.service_dir("mosquitto"));
     }
     Ok(endpoints)
 }

@@ -1,17 +1,25 @@
 //! The private Mosquitto broker of the local stack: a configuration written at each start
-//! (loopback listener on the chosen port, persistence for QoS 1 sessions, queue limits raised so
-//! a stopped consumer does not silently lose messages), started as a child process, ready once it
-//! answers an MQTT CONNECT.
+//! (loopback listener on the chosen port, every client logged in and held to an ACL, packets
+//! above ingest's limit refused, persistence for QoS 1 sessions, queue limits raised so a
+//! stopped consumer does not silently lose messages), started as a child process, ready once it
+//! accepts ingest's login.
+//!
+//! The accounts (ingest's own, one per gateway) live in the password and ACL files of the broker
+//! folder, which `ebok_ingest::gateways::broker` merges and reloads; this module only points the
+//! configuration at them.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use ebok_ingest::gateways::broker::PID_FILE;
+use ebok_ingest::gateways::probe::{Answer, probe};
+use ebok_ingest::gateways::{Account, INGEST_USERNAME, LocalBroker, PasswordHash};
 use nix::sys::signal::Signal;
 
+use super::BrokerSettings;
 use super::process::{RunAs, Service, alive, program_name, tail};
 
 pub struct Broker<'a> {
@@ -23,7 +31,12 @@ pub struct Broker<'a> {
 
 impl Broker<'_> {
     fn pid_file(&self) -> PathBuf {
-        self.dir.join("ebok.pid")
+        self.dir.join(PID_FILE)
+    }
+
+    /// The broker's account files, for a broker listening on `port`.
+    pub fn accounts(&self, port: u16) -> LocalBroker {
+        LocalBroker::new(&self.dir, loopback(port))
     }
 
     fn log(&self) -> PathBuf {
@@ -40,14 +53,29 @@ impl Broker<'_> {
         (alive(pid) && program_name(pid).as_deref() == Some("mosquitto")).then_some(pid)
     }
 
-    pub fn start(&self, port: u16) -> Result<Service> {
+    /// Starts the broker on `port` with ingest's account (`ingest_password`) in its files and
+    /// waits until it accepts that login.
+    pub fn start(
+        &self,
+        port: u16,
+        settings: BrokerSettings,
+        ingest_password: &str,
+    ) -> Result<Service> {
         let data = self.dir.join("data");
         std::fs::create_dir_all(&data)?;
         if let Some(user) = self.run_as {
             user.take_ownership(&data)?;
         }
+        // The broker about to start reads the files as it starts: no reload to wait for, and no
+        // older pid to signal (this start writes a new pid file).
+        let _ = std::fs::remove_file(self.pid_file());
+        let accounts = self.accounts(port);
+        accounts.ensure_blocking(
+            &Account::ingest(PasswordHash::new(ingest_password)),
+            ingest_password,
+        )?;
         let conf = self.dir.join("mosquitto.conf");
-        std::fs::write(&conf, config(port, &data))
+        std::fs::write(&conf, config(port, &data, &accounts, settings))
             .with_context(|| format!("writing {}", conf.display()))?;
         let mut command = Command::new(self.program);
         command.arg("-c").arg(&conf);
@@ -68,8 +96,22 @@ impl Broker<'_> {
                     tail(&self.log(), 10)
                 );
             }
-            if answers_connect(port) {
-                return Ok(service);
+            match probe(
+                loopback(port),
+                Some((INGEST_USERNAME, ingest_password)),
+                Duration::from_millis(500),
+            ) {
+                Ok(Answer::Accepted) => return Ok(service),
+                Ok(Answer::Refused(code)) => {
+                    let _ = service.stop(Duration::from_secs(5));
+                    bail!(
+                        "Mosquitto refused ingest's login (return code {code}): its password \
+                         file {} does not hold the remembered password; see {}",
+                        accounts.password_file().display(),
+                        self.log().display()
+                    );
+                }
+                Err(_) => {}
             }
             if Instant::now() > deadline {
                 let _ = service.stop(Duration::from_secs(5));
@@ -83,12 +125,24 @@ impl Broker<'_> {
     }
 }
 
-fn config(port: u16, data: &std::path::Path) -> String {
+fn config(
+    port: u16,
+    data: &std::path::Path,
+    accounts: &LocalBroker,
+    settings: BrokerSettings,
+) -> String {
     format!(
         "# Written by ebok at each start of its private broker; edits are overwritten.
 listener {port} 127.0.0.1
 # Loopback only, for development and the demo. Point EBOK__MQTT__URL at a real broker otherwise.
-allow_anonymous true
+# Every client logs in: ingest as {INGEST_USERNAME}, each gateway with its own account
+# (`ebok gateway add`); the ACL lets a gateway publish only under its own utility's topics.
+allow_anonymous false
+password_file {passwords}
+acl_file {acl}
+# A larger packet is refused (the client disconnected) before the broker reads it whole:
+# ingest.max_payload_bytes plus room for the topic and properties.
+max_packet_size {max_packet_size}
 persistence true
 persistence_location {data}/
 autosave_interval 30
@@ -107,28 +161,19 @@ log_type notice
 connection_messages false
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 ",
-        data = data.display()
+        data = data.display(),
+        passwords = accounts.password_file().display(),
+        acl = accounts.acl_file().display(),
+        max_packet_size = settings.max_packet_size,
     )
 }
 
-/// Sends an MQTT 3.1.1 CONNECT and expects CONNACK with return code 0. Hand-made because it is
-/// twenty bytes and the readiness check must not need an event loop.
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Whether an MQTT broker answers a CONNECT on `port` at all (it refuses the anonymous login:
+/// the answer is what tells it is there and ready).
 pub fn answers_connect(port: u16) -> bool {
-    let attempt = || -> std::io::Result<bool> {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
-        stream.set_read_timeout(Some(Duration::from_millis(1000)))?;
-        let client_id = b"ebok-ready";
-        let mut packet = vec![0x10, (10 + 2 + client_id.len()) as u8];
-        packet.extend_from_slice(&[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x05]);
-        packet.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-        packet.extend_from_slice(client_id);
-        stream.write_all(&packet)?;
-        let mut connack = [0u8; 4];
-        stream.read_exact(&mut connack)?;
-        // DISCONNECT, so the broker logs a clean goodbye.
-        let _ = stream.write_all(&[0xE0, 0x00]);
-        Ok(connack == [0x20, 0x02, 0x00, 0x00])
-    };
-    attempt().unwrap_or(false)
+    probe(loopback(port), None, Duration::from_millis(1000)).is_ok()
 }

@@ -180,7 +180,7 @@ async fn device_loop(
                     origin: Origin::Modbus {
                         device: name.clone(),
                     },
-                    utility: Some(poller.utility.clone()),
+                    utility: poller.utility.clone(),
                     decoded,
                     ack: None,
                 };
@@ -531,7 +531,7 @@ mod tests {
                 device: "pump-station".into()
             }
         );
-        assert_eq!(envelope.utility.as_deref(), Some("mlynary"));
+        assert_eq!(envelope.utility, "mlynary");
         assert!(envelope.ack.is_none());
         let got: Vec<(&str, i64, ReadingFlags)> = envelope
             .decoded

@@ -1,11 +1,11 @@
 //! An ingest service on a fresh database, subscribed to topics no other test uses, and a
-//! publisher on the test broker.
+//! publisher on the test broker, logged in as a gateway of the harness's utility.
 
 #![allow(dead_code)]
 
 use std::time::Duration;
 
-use ebok_common::config::{IngestConfig, MqttConfig};
+use ebok_common::config::IngestConfig;
 use ebok_ingest::service::{self, Intervals, Running};
 use ebok_testkit::{TestDb, fixtures, mqtt};
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
@@ -32,7 +32,7 @@ pub fn ingest_config(prefix: &str) -> IngestConfig {
     IngestConfig {
         client_id: mqtt::unique("ingest"),
         topics: vec![format!("{prefix}/+/readings")],
-        wmbusmeters_topics: vec![format!("{prefix}-wmbus/#")],
+        wmbusmeters_topics: vec![format!("{prefix}-wmbus/+/#")],
         batch_delay_ms: 20,
         latest_flush_ms: 100,
         ..IngestConfig::default()
@@ -50,14 +50,12 @@ impl Harness {
         let prefix = format!("t/{}", mqtt::unique("ingest"));
         let mut config = ingest_config(&prefix);
         adjust(&mut config);
+        let gateway = mqtt::Gateway::new("alfa", &filters(&config)).await;
         let shutdown = CancellationToken::new();
         let mut ingest = service::start(
             db.pool.clone(),
             config,
-            MqttConfig {
-                url: Some(mqtt::broker_url()),
-                ..MqttConfig::default()
-            },
+            mqtt::ingest_config(),
             Intervals {
                 replay: Duration::from_millis(200),
                 no_data_scan: Duration::from_secs(3600),
@@ -76,7 +74,7 @@ impl Harness {
             shutdown,
             prefix,
             utility_id,
-            publisher: Publisher::connect().await,
+            publisher: Publisher::connect(gateway).await,
         }
     }
 
@@ -107,7 +105,7 @@ impl Harness {
     }
 
     pub fn wmbus_topic(&self, name: &str) -> String {
-        format!("{}-wmbus/{name}", self.prefix)
+        format!("{}-wmbus/alfa/{name}", self.prefix)
     }
 
     /// Publishes and waits until ingest has settled `items` more items (readings stored,
@@ -152,18 +150,34 @@ impl Harness {
     }
 }
 
-/// A QoS 1 publisher on the test broker that waits for every PUBACK.
+/// Every topic filter of an ingest configuration (own format, then wmbusmeters).
+pub fn filters(config: &IngestConfig) -> Vec<&str> {
+    config
+        .topics
+        .iter()
+        .chain(&config.wmbusmeters_topics)
+        .map(String::as_str)
+        .collect()
+}
+
+/// A QoS 1 publisher on the test broker that waits for every PUBACK, logged in as a gateway
+/// (removed when the publisher is dropped).
 pub struct Publisher {
+    pub gateway: mqtt::Gateway,
     client: AsyncClient,
     events: EventLoop,
 }
 
 impl Publisher {
-    pub async fn connect() -> Publisher {
-        let mut options = mqtt::options(&mqtt::unique("pub"));
+    pub async fn connect(gateway: mqtt::Gateway) -> Publisher {
+        let mut options = gateway.options(&mqtt::unique("pub"));
         options.set_max_packet_size(64 << 20, 64 << 20);
         let (client, events) = AsyncClient::new(options, 1024);
-        Publisher { client, events }
+        Publisher {
+            gateway,
+            client,
+            events,
+        }
     }
 
     pub async fn publish_all(&mut self, topic: &str, payloads: &[String]) {
