@@ -12,6 +12,7 @@ mod client;
 pub mod consent_forms;
 pub mod error;
 pub mod extract;
+mod headers;
 pub mod health;
 pub mod housekeeping;
 pub mod password;
@@ -49,10 +50,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub fn router(state: AppState) -> Router {
     let (api, _) = api::router().split_for_parts();
+    let headers = axum::middleware::from_fn_with_state(state.clone(), headers::add);
     Router::new()
         .merge(portal::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/csp-report",
+            axum::routing::post(headers::report)
+                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
+        )
         .nest("/api/v1", api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
         .fallback(|| async { ApiError::NotFound })
@@ -66,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
+        .layer(headers)
         .with_state(state)
 }
 

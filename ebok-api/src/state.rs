@@ -99,6 +99,9 @@ pub struct Shared {
     pub mailbox: Option<Arc<Mailbox>>,
     /// The reading on a day, with concurrent lookups answered together.
     pub on_day: OnDayLookups,
+    /// Content-Security-Policy violations browsers reported to this process (see
+    /// [`crate::headers`]); also counted in the metrics.
+    pub csp_reports: Arc<std::sync::atomic::AtomicU64>,
     /// Connections kept out of the pool for the API's meter reads (current reading, history,
     /// billing readings, export): no ping per statement (see [`KeptConnections`]).
     pub reads: KeptConnections,
@@ -133,6 +136,7 @@ impl AppState {
             secure_cookies: public_url.starts_with("https://"),
             mailer: AccountMailer::new(None, &public_url),
             mailbox: None,
+            csp_reports: Arc::default(),
             on_day: OnDayLookups::start(pool.clone(), ON_DAY_CONCURRENCY, ON_DAY_MAX_BATCH),
             reads: KeptConnections::new(pool.clone(), READ_CONNECTIONS),
             pool,

@@ -7,6 +7,7 @@
 //! the e-mails is the address the browser uses), against a fresh database per test.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -28,6 +29,8 @@ const PASSWORD: &str = "Wiosenna-Lipa-2026!";
 /// The portal served on a loopback port, stopped on drop.
 struct Portal {
     url: String,
+    /// Content-Security-Policy violations the browser reported to this portal.
+    csp_reports: Arc<AtomicU64>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -51,6 +54,7 @@ impl Portal {
         }
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
+        let csp_reports = state.csp_reports.clone();
         let task = tokio::spawn(async move {
             ebok_api::serve(listener, state, stop)
                 .await
@@ -58,9 +62,40 @@ impl Portal {
         });
         Portal {
             url,
+            csp_reports,
             shutdown,
             task: Some(task),
         }
+    }
+
+    /// The pages visited so far broke nothing of the Content-Security-Policy. Not vacuously: an
+    /// inline script is injected into the current page, which the policy must block and the
+    /// browser must report here; that report, and only it, must arrive.
+    async fn assert_no_csp_violations(&self, browser: &Browser) {
+        browser
+            .client()
+            .execute(
+                "var s = document.createElement('script'); s.textContent = 'window.x = 1'; \
+                 document.body.appendChild(s); return window.x === undefined;",
+                vec![],
+            )
+            .await
+            .expect("injecting a script");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.csp_reports.load(Ordering::Relaxed) == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the browser reported no violation of the injected script within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Reports of earlier pages would have been sent before this one.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            self.csp_reports.load(Ordering::Relaxed),
+            1,
+            "the pages themselves broke the Content-Security-Policy"
+        );
     }
 
     /// The address of a page under the utility, e.g. `page("pulpit")`.
@@ -232,7 +267,24 @@ async fn utility_picker_and_utility_home_have_no_serious_accessibility_violation
         .await;
     assert_eq!(browser.current_path().await, format!("/u/{SLUG}/"));
     browser.assert_no_serious_violations("strona gminy").await;
+    portal.assert_no_csp_violations(&browser).await;
 
+    browser.close().await;
+    portal.stop().await;
+}
+
+/// The API's documentation (Swagger UI) renders its operations under its policy: no inline
+/// script runs, and nothing else is blocked.
+#[tokio::test]
+async fn the_api_documentation_renders_under_the_content_security_policy() {
+    let db = TestDb::new().await;
+    let portal = Portal::start(&db.pool, None).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/api/docs/", portal.url)).await;
+    browser
+        .wait_for_text(".swagger-ui", "/utilities/{slug}/token")
+        .await;
+    portal.assert_no_csp_violations(&browser).await;
     browser.close().await;
     portal.stop().await;
 }
@@ -427,6 +479,7 @@ async fn resident_registers_activates_links_customer_reads_meter_and_sets_an_ala
         browser.find("main").await;
         browser.assert_no_serious_violations(name).await;
     }
+    portal.assert_no_csp_violations(&browser).await;
 
     browser.close().await;
     portal.stop().await;

@@ -154,3 +154,100 @@ async fn utility_page_shows_contact_and_unknown_utility_is_404() {
     assert!(html.contains("bok@zgk.example"));
     assert_eq!(server.get("/u/nieznana/").await.status(), 404);
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_personal_data_is_not_cached() {
+    let db = TestDb::new().await;
+    fixtures::utility(&db.pool, "mlynary").await;
+    let server = start(&db).await;
+    for path in [
+        "/",
+        "/u/mlynary/logowanie",
+        "/api/v1/utilities",
+        "/api/v1/me",
+        "/nie-ma-takiej-strony",
+        "/static/portal.css",
+        "/healthz",
+        "/api/openapi.json",
+    ] {
+        let response = server.get(path).await;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+        };
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self';",
+            "style-src 'self';",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert!(
+            response.headers().get("strict-transport-security").is_none(),
+            "{path}: HSTS over plain http"
+        );
+        let cache = header("cache-control");
+        if path.starts_with("/static/") {
+            assert!(cache.starts_with("public"), "{path}: {cache}");
+        } else {
+            assert_eq!(cache, "no-store", "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_portal_served_over_https_asks_browsers_to_keep_to_https() {
+    let db = TestDb::new().await;
+    let server = TestServer::start(router(
+        AppState::new(
+            db.pool.clone(),
+            Settings::new("https://ebok.example.pl", Keys::generate()),
+        )
+        .await,
+    ))
+    .await;
+    let response = server.get("/healthz").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+
+#[tokio::test]
+async fn content_security_policy_reports_are_counted() {
+    let db = TestDb::new().await;
+    let state = AppState::new(
+        db.pool.clone(),
+        Settings::new("http://127.0.0.1", Keys::generate()),
+    )
+    .await;
+    let server = TestServer::start(router(state.clone())).await;
+    let report = serde_json::json!({ "csp-report": {
+        "document-uri": "http://127.0.0.1/u/mlynary/aktywuj?token=tajny",
+        "violated-directive": "script-src-elem", "blocked-uri": "inline" } });
+    for body in [report.to_string(), "nie json".to_string()] {
+        let response = server
+            .client
+            .post(server.url("/csp-report"))
+            .header("content-type", "application/csp-report")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    assert_eq!(
+        state.csp_reports.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+}

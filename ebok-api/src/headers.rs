@@ -1,0 +1,98 @@
+//! Headers every response carries, whatever produced it (a page, JSON, a problem, the fallback
+//! 404, the API's documentation):
+//!
+//! - `Content-Security-Policy`: everything from the portal's own origin only, no inline script
+//!   and no inline style (the portal has neither; the chart's SVG uses presentation attributes),
+//!   no plugins, no `<base>`, forms only to the portal, and no framing (`frame-ancestors
+//!   'none'`, with `X-Frame-Options: DENY` for older browsers). The API's documentation page
+//!   (Swagger UI, `/api/docs`) sets styles from its script, so there inline *styles* are
+//!   allowed — never inline script. Browsers report what the policy blocked to
+//!   `/csp-report` ([`report`]): logged, counted, and checked by the browser tests.
+//! - `X-Content-Type-Options: nosniff`.
+//! - `Referrer-Policy: same-origin`: links carry tokens in their query (activation, reset), and
+//!   no other site may see them; same-origin requests keep their `Origin`, which the portal's
+//!   form check needs (`no-referrer` would make browsers send `Origin: null` with every form).
+//! - `Cross-Origin-Opener-Policy: same-origin`.
+//! - `Strict-Transport-Security` when the portal is served over https.
+//! - `Cache-Control: no-store` unless the handler chose otherwise: pages and JSON carry personal
+//!   data, and no shared or browser cache should keep them (the stylesheet says `public` itself).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+                   script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                   frame-ancestors 'none'; report-uri /csp-report";
+const CSP_DOCS: &str = "default-src 'self'; img-src 'self' data:; \
+                        style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; \
+                        base-uri 'none'; form-action 'self'; frame-ancestors 'none'; \
+                        report-uri /csp-report";
+const HSTS: &str = "max-age=31536000";
+
+pub async fn add(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let docs = request.uri().path().starts_with("/api/docs");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let fixed: [(HeaderName, &'static str); 5] = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            if docs { CSP_DOCS } else { CSP },
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if state.secure_cookies {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// `POST /csp-report`: a browser's report of something the policy blocked (`report-uri`'s JSON,
+/// `{"csp-report": {…}}`). The directive and the page's path are logged (not the query, which
+/// may hold a token) and counted; anything unreadable is ignored. Always 204.
+pub async fn report(State(state): State<AppState>, body: Bytes) -> StatusCode {
+    let report: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let report = &report["csp-report"];
+    let field = |name: &str| report[name].as_str().unwrap_or("-").to_string();
+    let page = field("document-uri");
+    let page = page.split(['?', '#']).next().unwrap_or("-").to_string();
+    let blocked = field("blocked-uri");
+    let blocked = blocked.split(['?', '#']).next().unwrap_or("-").to_string();
+    // Anyone can post here: at most one log line a second, every report counted.
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST_LOGGED.swap(second, Ordering::Relaxed) != second {
+        tracing::warn!(
+            directive = field("violated-directive"),
+            %page,
+            %blocked,
+            "content security policy violation reported"
+        );
+    }
+    metrics::counter!("csp_violation_reports_total").increment(1);
+    state.csp_reports.fetch_add(1, Ordering::Relaxed);
+    StatusCode::NO_CONTENT
+}
