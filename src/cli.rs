@@ -56,6 +56,9 @@ enum Command {
     /// utility's topics).
     #[command(subcommand)]
     Gateway(crate::gateway::GatewayCommand),
+    /// Show or rotate the keys that sign the mobile app's access tokens (`api.token_key_file`).
+    #[command(subcommand)]
+    TokenKeys(crate::token_keys::TokenKeysCommand),
     /// Apply database migrations.
     Migrate(MigrateArgs),
     /// Manage the private local PostgreSQL and Mosquitto under the data folder.
@@ -211,6 +214,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Gateway(command) => crate::gateway::run(config, command)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::TokenKeys(command) => {
+            crate::token_keys::run(&config, command).map(|()| ExitCode::SUCCESS)
+        }
         Command::Migrate(args) => migrate(config, args).await,
         Command::Stack(command) => stack_command(config, command).await,
         Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)

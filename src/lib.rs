@@ -1,5 +1,5 @@
 //! The `ebok` binary's library: the command line, the composition of parts into one process, the
-//! private local stack, the demo utility, and gateway accounts.
+//! private local stack, the demo utility, gateway accounts and access-token keys.
 
 pub mod bench;
 pub mod cli;
@@ -9,3 +9,4 @@ pub mod run;
 pub mod sim;
 pub mod stack;
 pub mod telemetry;
+pub mod token_keys;

@@ -21,11 +21,68 @@ fn ebok_on(db: &ebok_testkit::TestDb) -> Command {
 #[tokio::test]
 async fn every_subcommand_has_help() {
     for sub in [
-        "demo", "serve", "api", "ingest", "sim", "gateway", "migrate", "stack", "bench",
+        "demo",
+        "serve",
+        "api",
+        "ingest",
+        "sim",
+        "gateway",
+        "token-keys",
+        "migrate",
+        "stack",
+        "bench",
     ] {
         let out = ebok().args([sub, "--help"]).output().await.unwrap();
         assert!(out.status.success(), "ebok {sub} --help failed");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: ebok"));
+    }
+}
+
+/// `ebok token-keys`: the file is created private, `rotate` adds a signing key and keeps the old
+/// one checking (retired), `rotate --revoke` leaves the new key alone; keys are never printed.
+#[tokio::test]
+async fn token_keys_rotate_retire_and_revoke_in_the_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    let keys = |args: &[&str]| {
+        let mut command = ebok();
+        command
+            .arg("token-keys")
+            .args(args)
+            .env("EBOK__API__TOKEN_KEY_FILE", &file);
+        command.output()
+    };
+    let shown = keys(&["show"]).await.unwrap();
+    assert!(shown.status.success());
+    let stdout = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(stdout.contains("created"), "{stdout}");
+    assert!(stdout.contains("signs"), "{stdout}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let first = ebok_api::auth::keys::read_file(&file).unwrap();
+    let rotated = keys(&["rotate"]).await.unwrap();
+    assert!(rotated.status.success());
+    let ring = ebok_api::auth::keys::read_file(&file).unwrap();
+    assert_eq!(ring.keys().len(), 2);
+    assert_eq!(ring.keys()[1].kid, first.keys()[0].kid);
+    assert!(ring.keys()[1].retired.is_some());
+    let revoked = keys(&["rotate", "--revoke"]).await.unwrap();
+    assert!(revoked.status.success());
+    let ring = ebok_api::auth::keys::read_file(&file).unwrap();
+    assert_eq!(ring.keys().len(), 1);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let secret = text
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap();
+    for out in [&shown, &rotated, &revoked] {
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
     }
 }
 

@@ -250,3 +250,87 @@ fn error_id() -> String {
         .unwrap_or_default();
     format!("{now:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::*;
+
+    /// A database error as PostgreSQL reports a violated constraint.
+    #[derive(Debug)]
+    struct Violation {
+        code: &'static str,
+        constraint: &'static str,
+    }
+
+    impl std::fmt::Display for Violation {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "violates {}", self.constraint)
+        }
+    }
+
+    impl std::error::Error for Violation {}
+
+    impl DatabaseError for Violation {
+        fn message(&self) -> &str {
+            "violation"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.code))
+        }
+        fn constraint(&self) -> Option<&str> {
+            Some(self.constraint)
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn answer(code: &'static str, constraint: &'static str) -> (StatusCode, serde_json::Value) {
+        let error = ApiError::from(sqlx::Error::Database(Box::new(Violation {
+            code,
+            constraint,
+        })));
+        let response = error.into_response();
+        let status = response.status();
+        let body = body_of(response);
+        (status, body)
+    }
+
+    fn body_of(response: Response) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_violated_constraint_names_the_field_never_the_constraint() {
+        let (status, body) = answer("23505", "user_accounts_email_key");
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["field"], "email");
+        let (status, body) = answer("23514", "push_devices_token_check");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["field"], "token");
+        for code in ["23505", "23514", "23503", "23P01"] {
+            let (status, body) = answer(code, "one_contract_per_point_and_day");
+            assert!(status == StatusCode::CONFLICT, "{code}: {status}");
+            assert!(body.get("field").is_none(), "{body}");
+            assert!(!body.to_string().contains("one_contract"), "{body}");
+        }
+    }
+}

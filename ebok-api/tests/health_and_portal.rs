@@ -193,7 +193,10 @@ async fn every_response_carries_the_security_headers_and_personal_data_is_not_ca
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert_eq!(header("referrer-policy"), "same-origin", "{path}");
         assert!(
-            response.headers().get("strict-transport-security").is_none(),
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none(),
             "{path}: HSTS over plain http"
         );
         let cache = header("cache-control");
