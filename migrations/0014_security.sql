@@ -70,6 +70,8 @@ BEGIN
               WHERE (c.utility_id, c.supply_point_id)
                     IN (SELECT utility_id, supply_point_id FROM old_rows)) a;
     ELSE
+        -- Only changes a window can see: who, where, when, signed or not (a tariff change is
+        -- none of these).
         SELECT array_agg(DISTINCT account_id) INTO accounts
         FROM (SELECT ac.account_id
               FROM account_customers ac JOIN old_rows o USING (utility_id, customer_id)
@@ -80,7 +82,14 @@ BEGIN
                                        AND ac.customer_id = c.customer_id
               WHERE (c.utility_id, c.supply_point_id)
                     IN (SELECT utility_id, supply_point_id FROM old_rows
-                        UNION SELECT utility_id, supply_point_id FROM new_rows)) a;
+                        UNION SELECT utility_id, supply_point_id FROM new_rows)) a
+        WHERE EXISTS (
+            SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE (o.utility_id, o.customer_id, o.supply_point_id, o.valid_from, o.valid_until,
+                   o.status = 'draft')
+                  IS DISTINCT FROM
+                  (n.utility_id, n.customer_id, n.supply_point_id, n.valid_from, n.valid_until,
+                   n.status = 'draft'));
     END IF;
     PERFORM account_meter_windows_refresh(accounts);
     RETURN NULL;
@@ -91,25 +100,19 @@ SELECT account_meter_windows_refresh(array(SELECT DISTINCT account_id FROM accou
 -- ---------------------------------------------------------------------------------------------
 -- Access tokens of an ended app session stop working at once (ebok-api/src/auth/revoked.rs):
 -- each API process keeps the recently revoked app sessions in memory, told by this trigger
--- when a revocation commits. A payload has at most 8000 bytes; a mass revocation says "*" and
--- the listeners read the table instead.
+-- when a revocation commits. A row trigger with a WHEN clause: the web sessions' idle clock,
+-- touched on every portal request, never reaches the function.
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION sessions_announce_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    ids text;
+CREATE FUNCTION sessions_announce_revocation() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT string_agg(n.id::text, ',') INTO ids
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE n.kind = 'app' AND n.revoked_at IS NOT NULL AND o.revoked_at IS NULL;
-    IF ids IS NOT NULL THEN
-        PERFORM pg_notify('ebok_sessions_revoked', CASE WHEN length(ids) > 7000 THEN '*' ELSE ids END);
-    END IF;
+    PERFORM pg_notify('ebok_sessions_revoked', NEW.id::text);
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER sessions_revoked AFTER UPDATE ON sessions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION sessions_announce_revocations();
+CREATE TRIGGER sessions_revoked AFTER UPDATE OF revoked_at ON sessions
+    FOR EACH ROW
+    WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL AND NEW.kind = 'app')
+    EXECUTE FUNCTION sessions_announce_revocation();
 
 -- The catch-up reads app sessions revoked in the last minutes; housekeeping deletes sessions
 -- ended long ago, attempts and links past their use (ebok-api/src/housekeeping.rs).

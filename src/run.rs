@@ -92,12 +92,16 @@ pub struct System {
     /// Where e-mail goes instead of an SMTP server: the demo's mailbox, shown at
     /// `/demo/poczta`.
     pub mailbox: Option<Arc<mobile_push::email::Mailbox>>,
+    /// The database is the local stack's (no `database.url`): this machine is the whole
+    /// installation, so a missing access-token key file may be created here.
+    pub single_machine: bool,
     stack: Option<LocalStack>,
     tasks: JoinSet<(&'static str, Result<()>)>,
 }
 
 impl System {
     pub async fn boot(config: Config, boot: Boot) -> Result<System> {
+        let single_machine = config.database.url.is_none();
         let (config, stack) = if boot.start_stack {
             start_local_stack(config, true).await?
         } else {
@@ -130,6 +134,7 @@ impl System {
             shutdown: CancellationToken::new(),
             metrics_addr,
             mailbox: None,
+            single_machine,
             stack,
             tasks: JoinSet::new(),
         })
@@ -158,6 +163,7 @@ impl System {
             &self.config.api,
             &self.config.stack,
             &public_url,
+            self.single_machine,
         )?;
         let mut state = ebok_api::AppState::new(self.pool.clone(), settings).await;
         if let Some(mailbox) = &self.mailbox {

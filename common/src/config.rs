@@ -86,10 +86,13 @@ pub struct ApiConfig {
     /// The address residents use, for links in emails and the demo banner; defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
-    /// Reverse proxies (CIDRs, e.g. `["10.0.0.0/8"]`) whose `Forwarded` / `X-Forwarded-For`
-    /// headers name the real client. From any other peer those headers are ignored: a client
-    /// could write them itself.
+    /// Reverse proxies (CIDRs, e.g. `["10.0.0.0/8"]`) whose forwarding header names the real
+    /// client. From any other peer the header is ignored: a client could write it itself.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header the trusted proxies write: `x-forwarded-for` (nginx, HAProxy, Traefik,
+    /// Caddy, most load balancers) or `forwarded` (RFC 7239). The other one is never read: a
+    /// proxy passes through what the client sent in a header it does not write itself.
+    pub forwarded_header: ForwardedHeader,
     /// The file holding the keys that sign the app's access tokens (see `ebok token-keys`);
     /// default `<stack.data_dir>/access-token-keys`. Created with one key, readable by its
     /// owner only, when missing. Every API process of an installation needs the same file.
@@ -108,12 +111,21 @@ impl Default for ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             token_key_file: None,
             app_session_max_days: 180,
             hashing_concurrency: 0,
             hashing_wait_ms: 2_000,
         }
     }
+}
+
+/// Which header a trusted reverse proxy writes the client's address into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    XForwardedFor,
+    Forwarded,
 }
 
 impl ApiConfig {

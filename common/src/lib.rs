@@ -11,5 +11,6 @@ pub mod db;
 pub mod domain;
 pub mod json;
 pub mod outbox;
+pub mod private_file;
 
 pub use config::Config;

@@ -101,15 +101,9 @@ impl From<sqlx::Error> for ApiError {
                         constraint = db.constraint(),
                         "request refused by a constraint"
                     );
-                    return match field {
-                        Some(field) => ApiError::Invalid {
-                            field,
-                            detail: "Dane są niespójne z zapisami w systemie.".into(),
-                        },
-                        None => ApiError::Conflict {
-                            field: None,
-                            detail: "Dane są niespójne z zapisami w systemie.".into(),
-                        },
+                    return ApiError::Invalid {
+                        field: field.unwrap_or_default(),
+                        detail: "Dane są niespójne z zapisami w systemie.".into(),
                     };
                 }
                 _ => {}
@@ -196,7 +190,9 @@ impl IntoResponse for ApiError {
                 None,
                 None,
             ),
-            ApiError::Invalid { field, detail } => (detail, Some(field), None),
+            ApiError::Invalid { field, detail } => {
+                (detail, (!field.is_empty()).then_some(field), None)
+            }
             ApiError::Conflict { field, detail } => (detail, field, None),
             ApiError::Unavailable { detail } => (detail, None, None),
             ApiError::Busy { .. } => (
@@ -326,10 +322,15 @@ mod tests {
         let (status, body) = answer("23514", "push_devices_token_check");
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "token");
-        for code in ["23505", "23514", "23503", "23P01"] {
+        for (code, expected) in [
+            ("23505", StatusCode::CONFLICT),
+            ("23514", StatusCode::UNPROCESSABLE_ENTITY),
+            ("23503", StatusCode::UNPROCESSABLE_ENTITY),
+            ("23P01", StatusCode::UNPROCESSABLE_ENTITY),
+        ] {
             let (status, body) = answer(code, "one_contract_per_point_and_day");
-            assert!(status == StatusCode::CONFLICT, "{code}: {status}");
-            assert!(body.get("field").is_none(), "{body}");
+            assert_eq!(status, expected, "{code}");
+            assert!(body.get("field").is_none(), "{code}: {body}");
             assert!(!body.to_string().contains("one_contract"), "{body}");
         }
     }

@@ -19,11 +19,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use tower::util::option_layer;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
 
@@ -36,36 +37,35 @@ const CSP_DOCS: &str = "default-src 'self'; img-src 'self' data:; \
                         report-uri /csp-report";
 const HSTS: &str = "max-age=31536000";
 
-pub async fn add(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let docs = request.uri().path().starts_with("/api/docs");
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let fixed: [(HeaderName, &'static str); 5] = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            if docs { CSP_DOCS } else { CSP },
-        ),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (
+/// The API documentation's own policy; set on its routes, kept by [`around`].
+pub fn docs_policy() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP_DOCS),
+    )
+}
+
+/// `app` with the headers on every response, as the outermost layers (so the fallback 404, a
+/// timeout's 408 and a panic's 500 carry them too). Each is a precomputed value.
+pub fn around(app: Router<AppState>, https: bool) -> Router<AppState> {
+    let fixed = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    let unless_set = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    app.layer(unless_set(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(unless_set(header::CACHE_CONTROL, "no-store"))
+        .layer(fixed(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(fixed(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(fixed(header::REFERRER_POLICY, "same-origin"))
+        .layer(fixed(
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
-        ),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    if state.secure_cookies {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        );
-    }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
+        ))
+        .layer(option_layer(
+            https.then(|| fixed(header::STRICT_TRANSPORT_SECURITY, HSTS)),
+        ))
 }
 
 /// `POST /csp-report`: a browser's report of something the policy blocked (`report-uri`'s JSON,
@@ -74,7 +74,15 @@ pub async fn add(State(state): State<AppState>, request: Request, next: Next) ->
 pub async fn report(State(state): State<AppState>, body: Bytes) -> StatusCode {
     let report: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let report = &report["csp-report"];
-    let field = |name: &str| report[name].as_str().unwrap_or("-").to_string();
+    // Whatever the sender wrote: cut short, and logged quoted (Debug), never as raw text.
+    let field = |name: &str| {
+        report[name]
+            .as_str()
+            .unwrap_or("-")
+            .chars()
+            .take(200)
+            .collect::<String>()
+    };
     let page = field("document-uri");
     let page = page.split(['?', '#']).next().unwrap_or("-").to_string();
     let blocked = field("blocked-uri");
@@ -86,9 +94,9 @@ pub async fn report(State(state): State<AppState>, body: Bytes) -> StatusCode {
         .map_or(0, |d| d.as_secs());
     if LAST_LOGGED.swap(second, Ordering::Relaxed) != second {
         tracing::warn!(
-            directive = field("violated-directive"),
-            %page,
-            %blocked,
+            directive = ?field("violated-directive"),
+            ?page,
+            ?blocked,
             "content security policy violation reported"
         );
     }

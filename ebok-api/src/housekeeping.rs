@@ -64,9 +64,7 @@ pub async fn prune(pool: &PgPool, retention: &Retention) -> sqlx::Result<Pruned>
             r#"DELETE FROM sessions WHERE id IN (
                    SELECT id FROM sessions
                    WHERE revoked_at < now() - make_interval(secs => $1)
-                   UNION ALL
-                   SELECT id FROM sessions
-                   WHERE expires_at < now() - make_interval(secs => $1)
+                      OR expires_at < now() - make_interval(secs => $1)
                    LIMIT $2)"#,
             retention.ended_sessions.as_secs_f64(),
             BATCH,
@@ -84,9 +82,7 @@ pub async fn prune(pool: &PgPool, retention: &Retention) -> sqlx::Result<Pruned>
             r#"DELETE FROM account_tokens WHERE id IN (
                    SELECT id FROM account_tokens
                    WHERE expires_at < now() - make_interval(secs => $1)
-                   UNION ALL
-                   SELECT id FROM account_tokens
-                   WHERE used_at < now() - make_interval(secs => $1)
+                      OR used_at < now() - make_interval(secs => $1)
                    LIMIT $2)"#,
             retention.spent_links.as_secs_f64(),
             BATCH,

@@ -8,7 +8,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
-mod client;
+pub mod client;
 pub mod consent_forms;
 pub mod error;
 pub mod extract;
@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -50,8 +51,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub fn router(state: AppState) -> Router {
     let (api, _) = api::router().split_for_parts();
-    let headers = axum::middleware::from_fn_with_state(state.clone(), headers::add);
-    Router::new()
+    let docs = Router::from(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
+        .layer(headers::docs_policy());
+    let app = Router::new()
         .merge(portal::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -61,7 +63,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
         )
         .nest("/api/v1", api)
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
+        .merge(docs)
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             telemetry::RequestMetrics::default(),
@@ -71,10 +73,18 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
-        .layer(CatchPanicLayer::new())
-        .layer(headers)
-        .with_state(state)
+        // Spans name the path, never the query: links carry tokens there.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path()
+                )
+            }),
+        )
+        .layer(CatchPanicLayer::new());
+    headers::around(app, state.secure_cookies).with_state(state)
 }
 
 /// Serves the app on `listener` until `shutdown` is cancelled, then lets requests in flight

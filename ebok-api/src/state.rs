@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use ebok_common::db::KeptConnections;
 use ebok_readings::coalesce::OnDayLookups;
-use ipnet::IpNet;
 use mobile_push::channel::MailSender;
 use mobile_push::email::Mailbox;
 use sqlx::PgPool;
@@ -15,6 +14,7 @@ use crate::accounts::AccountMailer;
 use crate::auth::app::Lifetime;
 use crate::auth::keys::Keys;
 use crate::auth::revoked::RevokedSessions;
+use crate::client::ProxyTrust;
 use crate::password::Hasher;
 
 #[derive(Clone)]
@@ -27,23 +27,25 @@ pub struct Settings {
     pub public_url: String,
     /// The keys of the app's access tokens.
     pub keys: Keys,
-    /// Reverse proxies whose forwarding headers name the client (see [`crate::client`]).
-    pub trusted_proxies: Vec<IpNet>,
+    /// Reverse proxies whose forwarding header names the client (see [`crate::client`]).
+    pub proxies: ProxyTrust,
     pub app_sessions: Lifetime,
     pub hasher: Hasher,
 }
 
 impl Settings {
-    /// From the configuration: the key file (created when missing), trusted proxies, the app
+    /// From the configuration: the key file (created when missing only with
+    /// `create_key_file`: one machine, see [`Keys::from_file`]), trusted proxies, the app
     /// sessions' lifetime and the hashing limit.
     pub fn from_config(
         api: &ebok_common::config::ApiConfig,
         stack: &ebok_common::config::StackConfig,
         public_url: &str,
+        create_key_file: bool,
     ) -> anyhow::Result<Settings> {
         use anyhow::Context;
         let path = api.token_key_file(stack);
-        let keys = Keys::from_file(&path).with_context(|| {
+        let keys = Keys::from_file(&path, create_key_file).with_context(|| {
             format!(
                 "access-token keys (setting api.token_key_file, EBOK__API__TOKEN_KEY_FILE: {})",
                 path.display()
@@ -52,7 +54,10 @@ impl Settings {
         Ok(Settings {
             public_url: public_url.to_string(),
             keys,
-            trusted_proxies: api.trusted_proxies.clone(),
+            proxies: ProxyTrust {
+                proxies: api.trusted_proxies.clone(),
+                header: api.forwarded_header,
+            },
             app_sessions: Lifetime {
                 max_age: std::time::Duration::from_secs(
                     u64::from(api.app_session_max_days.max(1)) * 24 * 3600,
@@ -71,7 +76,7 @@ impl Settings {
         Settings {
             public_url: public_url.to_string(),
             keys,
-            trusted_proxies: Vec::new(),
+            proxies: ProxyTrust::default(),
             app_sessions: Lifetime::default(),
             hasher: Hasher::default(),
         }
@@ -91,7 +96,7 @@ pub struct Shared {
     pub keys: Keys,
     /// App sessions that ended while their access tokens may still be unexpired.
     pub revoked: RevokedSessions,
-    pub trusted_proxies: Vec<IpNet>,
+    pub proxies: ProxyTrust,
     pub app_sessions: Lifetime,
     pub hasher: Hasher,
     pub mailer: AccountMailer,
@@ -129,6 +134,9 @@ impl AppState {
     /// a sender.
     pub async fn new(pool: PgPool, settings: Settings) -> Self {
         let public_url = settings.public_url.trim_end_matches('/').to_string();
+        // The hash an unknown address is checked against, computed now and off the async
+        // threads rather than by the first login that needs it.
+        tokio::task::spawn_blocking(|| std::sync::LazyLock::force(&crate::password::DUMMY_HASH));
         let revoked = RevokedSessions::default();
         revoked.follow(pool.clone()).await;
         settings.keys.watch();
@@ -143,7 +151,7 @@ impl AppState {
             public_url,
             keys: settings.keys,
             revoked,
-            trusted_proxies: settings.trusted_proxies,
+            proxies: settings.proxies,
             app_sessions: settings.app_sessions,
             hasher: settings.hasher,
         }))

@@ -336,3 +336,93 @@ async fn a_former_tenant_sees_nothing_of_the_next_household_and_no_rule_of_their
     assert_eq!(ola_meters[0]["latest_litres"], ola_today);
     assert!(ola_meters[0]["visible_until"].is_null());
 }
+
+/// A contract signed ahead of the move: until its first day the meter's water is the present
+/// household's, and the next one sees none of it, in any view.
+#[tokio::test]
+async fn a_tenant_whose_contract_begins_later_sees_nothing_of_the_present_household() {
+    let app = App::start().await;
+    let pool = app.pool();
+    let u = utility(pool, "mlynary").await;
+    let jan = resident(pool, u, "mlynary", "jan@example.pl", 20).await;
+    let today = local_day(Utc::now());
+    sqlx::query("UPDATE contracts SET valid_until = $2 WHERE customer_id = $1")
+        .bind(jan.customer_id)
+        .bind(today + Days::new(4))
+        .execute(pool)
+        .await
+        .unwrap();
+    let ola = ebok_testkit::fixtures::person(pool, u).await;
+    sqlx::query(
+        "INSERT INTO contracts (utility_id, number, customer_id, supply_point_id, tariff_group_id,
+                                valid_from, status, signed_at)
+         SELECT $1, 'U/2/2026', $2, $3, id, $4, 'active', now()
+         FROM tariff_groups WHERE utility_id = $1",
+    )
+    .bind(u)
+    .bind(ola)
+    .bind(jan.supply_point_id)
+    .bind(today + Days::new(5))
+    .execute(pool)
+    .await
+    .unwrap();
+    let account = ebok_testkit::fixtures::resident_account(pool, u, "ola@example.pl").await;
+    sqlx::query("UPDATE user_accounts SET password_hash = $2 WHERE id = $1")
+        .bind(account)
+        .bind(ebok_api::password::hash(support::PASSWORD).unwrap())
+        .execute(pool)
+        .await
+        .unwrap();
+    ebok_testkit::fixtures::link_customer(pool, u, account, ola).await;
+    let ola_token = token(&app.login("mlynary", "ola@example.pl").await);
+
+    let meters: Value = app
+        .get(&ola_token, "/api/v1/meters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meters[0]["id"], jan.meter_id, "{meters}");
+    assert!(meters[0]["latest_litres"].is_null(), "{meters}");
+    let path = |rest: &str| format!("/api/v1/meters/{}/{rest}", jan.meter_id);
+    let current: Value = app
+        .get(&ola_token, &path("current"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(current["reading"].is_null(), "{current}");
+    let on_day: Value = app
+        .get(&ola_token, &path(&format!("reading?day={today}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(on_day["reading"].is_null(), "{on_day}");
+    for step in ["day", "month"] {
+        let history: Value = app
+            .get(
+                &ola_token,
+                &path(&format!(
+                    "history?from={}&to={today}&step={step}",
+                    today - Days::new(40)
+                )),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        for point in history["points"].as_array().unwrap() {
+            assert!(point["reading"].is_null(), "{step}: {point}");
+        }
+    }
+    let cookie = app.web_login("mlynary", "ola@example.pl").await;
+    let dashboard = app
+        .web_get(&cookie, "/u/mlynary/pulpit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    // Jan's newest register, 103,000 m³, appears nowhere.
+    assert!(!dashboard.contains("103,000"), "{dashboard}");
+}

@@ -182,13 +182,15 @@ async fn every_response_carries_the_security_headers_and_personal_data_is_not_ca
         for directive in [
             "default-src 'self'",
             "script-src 'self';",
-            "style-src 'self';",
             "frame-ancestors 'none'",
             "object-src 'none'",
             "base-uri 'none'",
         ] {
             assert!(csp.contains(directive), "{path}: {csp}");
         }
+        // Inline styles only for the API's documentation (Swagger UI and its document).
+        let docs = path.starts_with("/api/docs") || path == "/api/openapi.json";
+        assert_eq!(csp.contains("'unsafe-inline'"), docs, "{path}: {csp}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert_eq!(header("referrer-policy"), "same-origin", "{path}");
@@ -253,4 +255,25 @@ async fn content_security_policy_reports_are_counted() {
         state.csp_reports.load(std::sync::atomic::Ordering::Relaxed),
         2
     );
+}
+
+/// The demo's mailbox page holds every account's links: it exists only when the state has a
+/// mailbox (the demo), and only for a browser on the same machine.
+#[tokio::test]
+async fn the_mailbox_page_exists_only_in_the_demo() {
+    let db = TestDb::new().await;
+    let production = start(&db).await;
+    assert_eq!(production.get("/demo/poczta").await.status(), 404);
+    let demo = TestServer::start(router(
+        AppState::new(
+            db.pool.clone(),
+            Settings::new("http://127.0.0.1", Keys::generate()),
+        )
+        .await
+        .with_mailbox(std::sync::Arc::new(mobile_push::email::Mailbox::new(10))),
+    ))
+    .await;
+    let page = demo.get("/demo/poczta").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Skrzynka jest pusta"));
 }

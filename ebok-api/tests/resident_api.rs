@@ -1011,6 +1011,8 @@ async fn a_password_reset_by_email_sets_the_new_password_and_ends_every_session(
         )
         .await;
     assert_eq!(refresh.status(), 401, "sessions end with a reset");
+    let access = before["access_token"].as_str().unwrap();
+    assert_eq!(app.get(access, "/api/v1/me").await.status(), 401);
     let old = app
         .post(
             None,

@@ -71,7 +71,7 @@ async fn fifty_parallel_wrong_logins_for_one_account_get_at_most_five_tries() {
 #[tokio::test]
 async fn the_address_limit_follows_the_client_behind_a_trusted_proxy_only() {
     let behind_proxy = App::start_custom(None, |s: &mut Settings| {
-        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.proxies.proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     let direct = App::start().await;
@@ -92,6 +92,18 @@ async fn the_address_limit_follows_the_client_behind_a_trusted_proxy_only() {
         assert!(first.iter().all(|r| r.as_ref().unwrap().status() == 422));
         let same = from("203.0.113.1", 30).await.unwrap();
         assert_eq!(same.status(), 429);
+        // A header the proxy does not write is the client's own word: ignored.
+        let spoofed = app
+            .server
+            .client
+            .post(app.url("/api/v1/utilities/mlynary/token"))
+            .header("x-forwarded-for", "203.0.113.1")
+            .header("forwarded", "for=198.51.100.99")
+            .json(&login_body("nikt99@example.pl", "zgadywane hasło"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(spoofed.status(), 429);
         let other = from("203.0.113.2", 31).await.unwrap();
         let expected = if std::ptr::eq(app, &behind_proxy) {
             422
@@ -238,6 +250,9 @@ async fn an_access_token_stops_working_as_soon_as_its_session_ends() {
     assert_eq!(me(&app, tablet_access).await, 200);
 
     // Changing the password ends the other sessions.
+    let laptop = app.login("mlynary", &jan.email).await;
+    let laptop_access = laptop["access_token"].as_str().unwrap();
+    assert_eq!(me(&app, laptop_access).await, 200);
     let change = app
         .post(
             Some(tablet_access),
@@ -247,6 +262,7 @@ async fn an_access_token_stops_working_as_soon_as_its_session_ends() {
         )
         .await;
     assert_eq!(change.status(), 204);
+    assert_eq!(me(&app, laptop_access).await, 401);
     assert_eq!(
         me(&app, tablet_access).await,
         200,
@@ -349,7 +365,7 @@ async fn access_token_keys_live_in_a_private_file_and_rotate_without_cutting_off
     let dir = std::env::temp_dir().join(format!("ebok-keys-{}", std::process::id()));
     let path = dir.join("access-token-keys");
     let _ = std::fs::remove_dir_all(&dir);
-    let keys = Keys::from_file(&path).unwrap();
+    let keys = Keys::from_file(&path, true).unwrap();
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -358,7 +374,7 @@ async fn access_token_keys_live_in_a_private_file_and_rotate_without_cutting_off
     // Rotation: the new key signs, the old one still checks what it signed.
     let rotated = keys.ring().rotated(chrono::Utc::now(), false);
     keys::write_file(&path, &rotated).unwrap();
-    keys.reload(false);
+    keys.reload();
     let after = keys.sign(7, 1, 4, "resident");
     let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
     assert_ne!(kid(&before), kid(&after));
@@ -368,7 +384,7 @@ async fn access_token_keys_live_in_a_private_file_and_rotate_without_cutting_off
 
     // Revocation (a leaked key): the old key checks nothing from then on.
     keys::write_file(&path, &keys.ring().rotated(chrono::Utc::now(), true)).unwrap();
-    keys.reload(false);
+    keys.reload();
     assert!(keys.verify(&before).is_err());
     assert!(keys.verify(&after).is_err());
 

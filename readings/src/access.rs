@@ -39,7 +39,7 @@ pub struct VisibleMeter {
     /// The end of the viewer's contract window (midnight after its last day, Warsaw), if it has
     /// one: nothing measured from then on is shown.
     pub visible_until: Option<DateTime<Utc>>,
-    /// The newest reading measured before `visible_until`.
+    /// The newest reading measured before `visible_until`; none before the contract begins.
     pub latest_at: Option<DateTime<Utc>>,
     pub latest_litres: Option<i64>,
     pub latest_source: Option<String>,
@@ -68,12 +68,48 @@ pub async fn meters(db: impl PgExecutor<'_>, viewer: Viewer) -> sqlx::Result<Vec
            JOIN meters m ON m.id = w.meter_id
            JOIN supply_points sp ON sp.id = m.supply_point_id
            LEFT JOIN LATERAL meter_reading_by_day(m.id, coalesce(w.last_day, 'infinity')) l
-             ON true
+             ON w.first_day <= (now() AT TIME ZONE 'Europe/Warsaw')::date
            WHERE w.account_id = $1 AND w.utility_id = $2
            ORDER BY coalesce(m.removed_at < e.until, m.removed_at IS NOT NULL)
                       OR coalesce(e.until <= now(), false),
                     sp.city, sp.street, sp.building_no, sp.apartment_no, m.purpose,
                     m.installed_at DESC"#,
+        viewer.account_id,
+        viewer.utility_id,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A meter alarm that is open now, as its resident sees it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OpenAlarm {
+    pub meter_id: i64,
+    pub meter_serial: String,
+    /// `meter_alarm_kind`: "leak", "burst", "backflow", "tamper", "dry", "low_battery",
+    /// "device_error", "no_data", "continuous_flow".
+    pub kind: String,
+    pub raised_at: DateTime<Utc>,
+}
+
+/// The meter alarms open now on the meters `viewer` may see today, raised within the viewer's
+/// contract window, newest first (at most 20). A former tenant's meters have none (whether one
+/// is open now is the present household's business), and a new one does not see the previous
+/// one's.
+pub async fn open_alarms(db: impl PgExecutor<'_>, viewer: Viewer) -> sqlx::Result<Vec<OpenAlarm>> {
+    sqlx::query_as!(
+        OpenAlarm,
+        r#"SELECT m.id AS meter_id, m.serial AS meter_serial, a.kind::text AS "kind!",
+                  a.raised_at
+           FROM account_meter_windows w
+           JOIN meter_alarms a ON a.meter_id = w.meter_id AND a.utility_id = w.utility_id
+           JOIN meters m ON m.id = a.meter_id
+           WHERE w.account_id = $1 AND w.utility_id = $2 AND a.state <> 'cleared'
+             AND (w.last_day IS NULL
+                  OR w.last_day >= (now() AT TIME ZONE 'Europe/Warsaw')::date)
+             AND a.raised_at >= w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw'
+           ORDER BY a.raised_at DESC LIMIT 20"#,
         viewer.account_id,
         viewer.utility_id,
     )

@@ -39,7 +39,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
-use ebok_common::domain::time::day_start;
+use ebok_common::domain::time::{day_start, local_day};
 use ebok_common::domain::{ReadingSource, Register};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -355,15 +355,15 @@ fn reading(
 // ---------------------------------------------------------------------------------------------
 
 /// The newest reading of the meter (for a former tenant, the last one measured by the end of
-/// their last contract day), or `None` if it has none.
+/// their last contract day), or `None` if it has none or the viewer's contract has not begun.
 pub async fn current(
     conn: &mut PgConnection,
     viewer: Viewer,
     meter_id: i64,
 ) -> Result<Option<Reading>, ReadError> {
     let row = sqlx::query!(
-        r#"SELECT w.last_day, l.measured_at AS "measured_at?", l.volume_litres AS "litres?",
-                  l.source::text AS "source?"
+        r#"SELECT w.first_day, w.last_day, l.measured_at AS "measured_at?",
+                  l.volume_litres AS "litres?", l.source::text AS "source?"
            FROM account_meter_windows w
            LEFT JOIN meter_latest_readings l ON l.meter_id = w.meter_id
            WHERE w.account_id = $1 AND w.utility_id = $2 AND w.meter_id = $3"#,
@@ -374,6 +374,10 @@ pub async fn current(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(ReadError::MeterNotFound)?;
+    if row.first_day > local_day(Utc::now()) {
+        // A contract signed ahead: the meter's water is still the present household's.
+        return Ok(None);
+    }
     let latest = reading(row.measured_at, row.litres, row.source);
     match (latest, row.last_day) {
         (Some(latest), Some(last_day))
@@ -634,9 +638,15 @@ pub async fn history(
         baseline.as_ref(),
         series,
     );
-    // Periods that ended before the viewer's first contract day are someone else's.
+    // Periods that ended before the viewer's first contract day, and readings measured before
+    // it (a month in which a contract signed ahead begins), are someone else's.
+    let first_instant = day_start(row.first_day);
     for (point, period) in points.iter_mut().zip(&periods) {
-        if period.last_day < row.first_day {
+        let earlier = point
+            .reading
+            .as_ref()
+            .is_some_and(|r| r.measured_at < first_instant);
+        if period.last_day < row.first_day || earlier {
             point.reading = None;
             point.consumption_litres = None;
         }

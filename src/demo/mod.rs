@@ -104,6 +104,8 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         system.shutdown.cancel();
         return system.run_until_shutdown().await;
     }
+    // The demo is one machine, whatever database it was told to use.
+    system.single_machine = true;
     if !system.config.notify.email.enabled {
         // No mail server: residents' e-mails (activation, password reset, notices) are shown on
         // the demo's mailbox page instead of being sent or logged.

@@ -18,8 +18,6 @@
 //! folder keeps a symbolic link to them.
 
 use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -79,13 +77,9 @@ impl Layout {
 
     pub fn remember(&self, state: &Remembered) -> Result<()> {
         let path = self.state_file();
-        let tmp = path.with_extension("json.tmp");
-        let mut file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(serde_json::to_string_pretty(state)?.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        let text = serde_json::to_string_pretty(state)?;
+        ebok_common::private_file::write(&path, text.as_bytes(), None)
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// Takes the stack lock, waiting for another `ebok` that holds it.

@@ -143,6 +143,9 @@ acl_file {acl}
 # A larger packet is refused (the client disconnected) before the broker reads it whole:
 # ingest.max_payload_bytes plus room for the topic and properties.
 max_packet_size {max_packet_size}
+# Readings are events, not state: a retained one would reach ingest again at every subscription,
+# even after its gateway was removed. A publish with the retain flag is refused.
+retain_available false
 persistence true
 persistence_location {data}/
 autosave_interval 30

@@ -160,7 +160,7 @@ pub async fn register(
             "Aby założyć konto, zaakceptuj regulamin eBOK.",
         ));
     }
-    reserve_mail_for_client(pool, utility.id, client).await?;
+    reserve_mail_for_client(pool, client).await?;
     if !reserve_mail_to(pool, utility.id, &email).await? {
         // Silently: the answer must not differ from a normal registration.
         return Ok(());
@@ -369,7 +369,7 @@ pub async fn request_password_reset(
 ) -> Result<(), AccountError> {
     mailer.require()?;
     let email = parse_email(email)?;
-    reserve_mail_for_client(pool, utility.id, client).await?;
+    reserve_mail_for_client(pool, client).await?;
     if !reserve_mail_to(pool, utility.id, &email).await? {
         return Ok(());
     }
@@ -757,7 +757,7 @@ async fn reserve_login(
     client: Client,
 ) -> Result<throttle::Reservation, AccountError> {
     let account_key = format!("{utility_id}:{}", email.to_lowercase());
-    let address_key = client.map(|a| a.to_string());
+    let address_key = client.map(crate::client::throttle_key);
     let mut keys = vec![(throttle::LOGIN_PER_ACCOUNT, account_key.as_str())];
     if let Some(address) = &address_key {
         keys.push((throttle::LOGIN_PER_ADDRESS, address.as_str()));
@@ -815,16 +815,13 @@ async fn confirm_current_password(
     Ok(row.email)
 }
 
-/// Counts one e-mail asked for by `client`; `Throttled` when the client is over its limit.
-async fn reserve_mail_for_client(
-    pool: &PgPool,
-    utility_id: i64,
-    client: Client,
-) -> Result<(), AccountError> {
+/// Counts one e-mail asked for by `client` (whatever the utility); `Throttled` when the client
+/// is over its limit.
+async fn reserve_mail_for_client(pool: &PgPool, client: Client) -> Result<(), AccountError> {
     let Some(client) = client else {
         return Ok(());
     };
-    let key = format!("{utility_id}:{client}");
+    let key = crate::client::throttle_key(client);
     throttle::reserve(pool, &[(throttle::MAIL_PER_CLIENT, &key)])
         .await?
         .map(throttle::failed)

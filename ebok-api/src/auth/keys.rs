@@ -22,16 +22,18 @@
 //! [`KeyRing`] is the file's content and the rules above, without I/O; [`Keys`] is the loaded
 //! ring of a running process.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+
+use ebok_common::private_file;
 
 use super::app::{ACCESS_TTL_SECS, Claims, Verified};
 use crate::secret;
@@ -51,6 +53,11 @@ pub enum KeyFileError {
         line: usize,
         problem: String,
     },
+    #[error(
+        "{path} does not exist: create it with `ebok token-keys show` and give every API server \
+         of the installation the same file"
+    )]
+    Missing { path: String },
     #[error("{path}: no key that may sign (every key is retired)")]
     NoSigningKey { path: String },
     #[error(
@@ -247,41 +254,29 @@ impl KeyRing {
 /// Reads the key file, refusing one that others may read.
 pub fn read_file(path: &Path) -> Result<KeyRing, KeyFileError> {
     let name = path.display().to_string();
-    let io = |source| KeyFileError::Io {
+    let bytes = private_file::read(path).map_err(|error| match error {
+        private_file::ReadError::Exposed { path, mode } => KeyFileError::Exposed { path, mode },
+        private_file::ReadError::Io { path, source } => KeyFileError::Io { path, source },
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| KeyFileError::Malformed {
         path: name.clone(),
-        source,
-    };
-    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::Exposed { path: name, mode });
-    }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+        line: 0,
+        problem: "not UTF-8 text".into(),
+    })?;
     KeyRing::parse(&text, &name)
 }
 
-/// Writes the key file (mode 0600) through a temporary file and a rename, so a reader never
-/// sees half a file.
+/// Writes the key file (mode 0600, keeping its owner when it exists) so that a reader never sees
+/// half a file (see [`ebok_common::private_file`]).
 pub fn write_file(path: &Path, ring: &KeyRing) -> Result<(), KeyFileError> {
-    let name = path.display().to_string();
     let io = |source| KeyFileError::Io {
-        path: name.clone(),
+        path: path.display().to_string(),
         source,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(io)?;
-    file.write_all(ring.render().as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)?;
-    Ok(())
+    private_file::write(path, ring.render().as_bytes(), private_file::owner_of(path)).map_err(io)
 }
 
 /// Reads the key file, creating it with one fresh key when it does not exist. `true` with the
@@ -319,11 +314,33 @@ impl Loaded {
     }
 }
 
-/// Where a running process's ring came from, to re-read it.
+/// Where a running process's ring came from, to re-read it: the path and what the file was
+/// (device, inode, size, modification and change times) when it was last read.
 struct Source {
     path: PathBuf,
-    modified: Option<SystemTime>,
-    last_try: Instant,
+    seen: Option<FileIdentity>,
+}
+
+type FileIdentity = (u64, u64, u64, i64, i64, i64, i64);
+
+fn identity(path: &Path) -> Option<FileIdentity> {
+    std::fs::metadata(path).ok().map(|m| {
+        (
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        )
+    })
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The keys of a running process: sign and verify access tokens. Cloning shares them.
@@ -331,6 +348,9 @@ struct Source {
 pub struct Keys {
     loaded: Arc<RwLock<Arc<Loaded>>>,
     source: Option<Arc<Mutex<Source>>>,
+    /// When a token naming an unknown key last made this process look at the file (ms since the
+    /// epoch): at most once a second, checked without a lock or a system call.
+    unknown_tried: Arc<AtomicU64>,
     validation: Arc<Validation>,
 }
 
@@ -350,19 +370,28 @@ pub enum TokenError {
 }
 
 impl Keys {
-    /// Keys from the key file (created with one key when missing); the file is re-read when it
-    /// changes.
-    pub fn from_file(path: &Path) -> Result<Keys, KeyFileError> {
-        let (ring, created) = read_or_create(path)?;
-        if created {
-            tracing::info!(path = %path.display(), "created the access-token key file");
-        }
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    /// Keys from the key file, which is re-read when it changes. A missing file is created with
+    /// one key when `create` (a single machine: the local stack, the demo), and an error
+    /// otherwise: API servers that each made a key of their own would refuse each other's
+    /// tokens.
+    pub fn from_file(path: &Path, create: bool) -> Result<Keys, KeyFileError> {
+        let ring = if create {
+            let (ring, created) = read_or_create(path)?;
+            if created {
+                tracing::info!(path = %path.display(), "created the access-token key file");
+            }
+            ring
+        } else if !path.exists() {
+            return Err(KeyFileError::Missing {
+                path: path.display().to_string(),
+            });
+        } else {
+            read_file(path)?
+        };
         let mut keys = Keys::from_ring(ring);
         keys.source = Some(Arc::new(Mutex::new(Source {
             path: path.to_path_buf(),
-            modified,
-            last_try: Instant::now(),
+            seen: identity(path),
         })));
         Ok(keys)
     }
@@ -375,6 +404,7 @@ impl Keys {
         Keys {
             loaded: Arc::new(RwLock::new(Arc::new(Loaded::new(ring)))),
             source: None,
+            unknown_tried: Arc::default(),
             validation: Arc::new(validation),
         }
     }
@@ -393,29 +423,21 @@ impl Keys {
         self.current().ring.clone()
     }
 
-    /// Re-reads the key file if it changed since it was read (or, with `force`, if it was not
-    /// tried within the last second). A file that has become unreadable or invalid is logged
-    /// and the keys in memory stay.
-    pub fn reload(&self, force: bool) {
+    /// Re-reads the key file if it changed since it was last read. A file that has become
+    /// unreadable or invalid is logged and the keys in memory stay (and it is tried again at
+    /// the next change).
+    pub fn reload(&self) {
         let Some(source) = &self.source else {
             return;
         };
         let mut source = source.lock().expect("key source lock");
-        let modified = std::fs::metadata(&source.path)
-            .and_then(|m| m.modified())
-            .ok();
-        let due = if force {
-            source.last_try.elapsed() >= Duration::from_secs(1)
-        } else {
-            modified != source.modified
-        };
-        if !due {
+        let now = identity(&source.path);
+        if now == source.seen {
             return;
         }
-        source.last_try = Instant::now();
-        source.modified = modified;
         match read_file(&source.path) {
             Ok(ring) => {
+                source.seen = now;
                 if ring != self.current().ring {
                     tracing::info!(
                         path = %source.path.display(),
@@ -448,9 +470,10 @@ impl Keys {
                 let keys = Keys {
                     loaded,
                     source: Some(source.clone()),
+                    unknown_tried: Arc::default(),
                     validation: validation.clone(),
                 };
-                let _ = tokio::task::spawn_blocking(move || keys.reload(false)).await;
+                let _ = tokio::task::spawn_blocking(move || keys.reload()).await;
             }
         });
     }
@@ -477,9 +500,20 @@ impl Keys {
             .kid
             .ok_or(TokenError::UnknownKey)?;
         let mut loaded = self.current();
-        if !loaded.checking.iter().any(|(k, _)| *k == kid) {
-            self.reload(true);
-            loaded = self.current();
+        if !loaded.checking.iter().any(|(k, _)| *k == kid) && self.source.is_some() {
+            // Perhaps another process rotated the file a moment ago: look, at most once a
+            // second whatever the number of such tokens (anyone can invent a kid).
+            let now = now_millis();
+            let last = self.unknown_tried.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= 1000
+                && self
+                    .unknown_tried
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.reload();
+                loaded = self.current();
+            }
         }
         let now = Utc::now();
         if loaded.ring.checking(&kid, now).is_none() {

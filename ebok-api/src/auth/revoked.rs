@@ -6,14 +6,15 @@
 //! - filled at start, and again after every reconnect of its listener, with the app sessions
 //!   revoked within the last access-token lifetime ([`RevokedSessions::catch_up`]);
 //! - told of every later revocation in any process by PostgreSQL: a trigger on `sessions`
-//!   (migration 0014) sends the revoked ids on the channel [`CHANNEL`] when the revoking
-//!   transaction commits, and a listener task adds them;
+//!   (migration 0014) sends each revoked id on the channel [`CHANNEL`] when the revoking
+//!   transaction commits, and a listener task adds it;
 //! - caught up by the handler that revoked a session before it answers, so within the process
 //!   that did it the token stops working before the client hears of the logout;
 //! - pruned of ids whose tokens have all expired.
 //!
 //! A listener that loses its connection catches up when it is back, so a notification missed in
-//! between is not lost. A session's tokens all expire [`ACCESS_TTL_SECS`] after the last one was
+//! between is not lost; and every [`CATCH_UP_EVERY`] it catches up anyway, so a connection that
+//! died silently delays a revocation by that much at most. A session's tokens all expire [`ACCESS_TTL_SECS`] after the last one was
 //! signed, so an id older than that plus the clock leeway is no longer needed.
 
 use std::collections::HashMap;
@@ -25,6 +26,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
 use super::app::ACCESS_TTL_SECS;
+
+/// The longest a process goes without reading the revocations from the table itself.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(30);
 
 /// The channel the `sessions` trigger notifies.
 pub const CHANNEL: &str = "ebok_sessions_revoked";
@@ -138,8 +142,15 @@ async fn listen(
     mut listener: PgListener,
     weak: &std::sync::Weak<RwLock<HashMap<i64, DateTime<Utc>>>>,
 ) -> sqlx::Result<()> {
+    let mut caught_up = tokio::time::Instant::now();
     loop {
-        // Wake now and then to notice that the state was dropped (a test's server ended).
+        // Wake now and then to notice that the state was dropped (a test's server ended), and
+        // to catch up every CATCH_UP_EVERY whatever the notifications say: a connection that
+        // died without a word (a NAT timeout, a failover) delivers nothing and reports no error.
+        if caught_up.elapsed() >= CATCH_UP_EVERY {
+            set.catch_up(pool).await?;
+            caught_up = tokio::time::Instant::now();
+        }
         let Ok(next) = tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await
         else {
             if weak.strong_count() <= 1 {
@@ -149,17 +160,8 @@ async fn listen(
         };
         match next? {
             Some(notification) => {
-                let payload = notification.payload();
-                if payload == "*" {
-                    set.catch_up(pool).await?;
-                } else {
-                    let now = Utc::now();
-                    set.add(
-                        payload
-                            .split(',')
-                            .filter_map(|id| id.parse().ok())
-                            .map(|id| (id, now)),
-                    );
+                if let Ok(id) = notification.payload().parse() {
+                    set.add([(id, Utc::now())]);
                 }
             }
             // The connection was lost and re-established: something may have been missed.

@@ -1,12 +1,16 @@
 //! `GET /demo/poczta`: the demo's mailbox, the e-mails residents would have received, newest
-//! first, with their links clickable. Only when the state has a [`Mailbox`] (`ebok demo`
-//! without an SMTP server); everywhere else the page does not exist.
+//! first, with their links clickable. Only when the state has a
+//! [`Mailbox`](mobile_push::email::Mailbox) (`ebok demo`
+//! without an SMTP server), and only to a browser on the same machine (a loopback peer): the
+//! page holds every account's activation and reset links, and a demo may listen on an address
+//! others can reach. Everywhere else, and to anyone else, the page does not exist.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
+use crate::client::ClientAddr;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,10 +28,17 @@ struct MailboxPage {
     messages: Vec<Shown>,
 }
 
-pub async fn mailbox(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn mailbox(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+) -> Result<Response, ApiError> {
     let Some(mailbox) = &state.mailbox else {
         return Err(ApiError::NotFound);
     };
+    let local = client.is_some_and(|ip| ip.is_loopback());
+    if !local {
+        return Err(ApiError::NotFound);
+    }
     let messages = mailbox
         .messages()
         .into_iter()

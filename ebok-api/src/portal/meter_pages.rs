@@ -134,35 +134,19 @@ pub async fn dashboard(
     .into_response())
 }
 
-/// Open device alarms of the meters the account may see today, raised within its contract
-/// window: (meter serial, what). A former tenant's meters have none (whether one is open now is
-/// the present household's business), and a new one does not see the previous one's.
+/// Open device alarms of the account's meters (see [`access::open_alarms`]): (meter serial, what).
 async fn open_alarms(
     state: &AppState,
     session: &PortalSession,
 ) -> sqlx::Result<Vec<(String, String)>> {
-    let rows = sqlx::query!(
-        r#"SELECT m.serial, a.kind::text AS "kind!", a.raised_at
-           FROM account_meter_windows w
-           JOIN meter_alarms a ON a.meter_id = w.meter_id AND a.utility_id = w.utility_id
-           JOIN meters m ON m.id = a.meter_id
-           WHERE w.account_id = $1 AND w.utility_id = $2 AND a.state <> 'cleared'
-             AND (w.last_day IS NULL
-                  OR w.last_day >= (now() AT TIME ZONE 'Europe/Warsaw')::date)
-             AND a.raised_at >= w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw'
-           ORDER BY a.raised_at DESC LIMIT 20"#,
-        session.account_id,
-        session.utility_id,
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(rows
+    Ok(access::open_alarms(&state.pool, session.viewer())
+        .await?
         .into_iter()
-        .map(|r| {
-            let what = ebok_readings::rules::meter_alarm_name(&r.kind);
+        .map(|a| {
+            let what = ebok_readings::rules::meter_alarm_name(&a.kind);
             (
-                format!("Wodomierz {}", r.serial),
-                format!("{what} od {}", format_instant(r.raised_at)),
+                format!("Wodomierz {}", a.meter_serial),
+                format!("{what} od {}", format_instant(a.raised_at)),
             )
         })
         .collect())

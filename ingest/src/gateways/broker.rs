@@ -23,13 +23,12 @@
 //! the broker folder (which the stack gives to that user) and are readable by it only.
 
 use std::fs::File;
-use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use ebok_common::private_file;
 use nix::fcntl::{Flock, FlockArg};
 
 use super::account::Account;
@@ -182,21 +181,16 @@ impl LocalBroker {
             .map_err(|(_, errno)| anyhow::anyhow!("locking {}: {errno}", path.display()))
     }
 
-    /// Writes `path` whole: a temporary file, readable by the broker folder's owner only,
-    /// renamed into place.
+    /// Writes `path` whole, readable by the broker folder's owner only (see
+    /// [`ebok_common::private_file`]).
     fn write(&self, path: &Path, text: &str) -> Result<()> {
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        let mut file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        if nix::unistd::geteuid().is_root() {
-            let owner = std::fs::metadata(&self.dir)
-                .with_context(|| format!("reading {}", self.dir.display()))?;
-            std::os::unix::fs::chown(&tmp, Some(owner.uid()), Some(owner.gid()))
-                .with_context(|| format!("giving {} to the broker's user", tmp.display()))?;
-        }
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+        let owner = if nix::unistd::geteuid().is_root() {
+            private_file::owner_of(&self.dir)
+        } else {
+            None
+        };
+        private_file::write(path, text.as_bytes(), owner)
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// Sends SIGHUP to a running broker and waits until it accepts the marker's new password.

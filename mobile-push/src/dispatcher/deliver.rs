@@ -214,7 +214,8 @@ async fn load(d: &Dispatcher, pool: &PgPool, claimed: Vec<Claim>) -> anyhow::Res
                                     &address,
                                     Some(&n.display_name),
                                     &sender,
-                                    &c.idempotency_key,
+                                    // The key names the address; the row's id does not.
+                                    &format!("delivery-{}", c.id),
                                 ),
                             }
                         }

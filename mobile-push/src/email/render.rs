@@ -41,10 +41,10 @@ struct TextBody<'a> {
     v: &'a View<'a>,
 }
 
-/// The e-mail for `notice` to `to`. `message_id` is the delivery's stable id (it names the
-/// recipient's address); the `Message-ID` is `<hash@portal-host>`, its hash: the same on every
-/// resend, so mail systems can drop a repeat, and telling nothing of the recipient to the mail
-/// servers on the way and the logs that keep it.
+/// The e-mail for `notice` to `to`. `message_id` is the delivery's stable id (`delivery-<id>`,
+/// never anything that names the recipient); it becomes the `Message-ID` (`<id@portal-host>`,
+/// or used as it is when already in `<…@…>` form): the same on every resend, so mail systems
+/// can drop a repeat.
 pub fn render(
     notice: &Notice,
     to: &str,
@@ -92,17 +92,8 @@ pub fn render(
         subject,
         text,
         html,
-        message_id: message_id_header(&opaque(message_id), portal_url),
+        message_id: message_id_header(message_id, portal_url),
     }
-}
-
-/// The first 128 bits of the SHA-256 of `key`, in hex.
-fn opaque(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(key.as_bytes())[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// `<id@host>` for a `Message-ID`, the host being the portal's. See [`message_id_for_host`].

@@ -192,20 +192,23 @@ impl Evaluator {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        // Only the episodes to end are locked (not every open one of the installation).
         ended += sqlx::query!(
             r#"UPDATE resident_alarm_triggers t
-               SET ended_at = greatest(coalesce(e.until, now()), t.started_at)
-               FROM resident_alarm_rules r
-               LEFT JOIN account_meter_windows w
-                 ON w.account_id = r.account_id AND w.utility_id = r.utility_id
-                AND w.meter_id = r.meter_id
-               LEFT JOIN LATERAL (SELECT (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                                           AS until) e ON true
-               WHERE t.rule_id = r.id AND t.utility_id = r.utility_id
-                 AND (w.account_id IS NULL OR e.until <= now())
-                 AND t.id IN (SELECT id FROM resident_alarm_triggers
-                              WHERE ended_at IS NULL
-                              FOR UPDATE SKIP LOCKED)"#
+               SET ended_at = greatest(x.until, t.started_at)
+               FROM (SELECT o.id,
+                            coalesce((w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw',
+                                     now()) AS until
+                     FROM resident_alarm_triggers o
+                     JOIN resident_alarm_rules r ON r.id = o.rule_id AND r.utility_id = o.utility_id
+                     LEFT JOIN account_meter_windows w
+                       ON w.account_id = r.account_id AND w.utility_id = r.utility_id
+                      AND w.meter_id = r.meter_id
+                     WHERE o.ended_at IS NULL
+                       AND (w.account_id IS NULL
+                            OR (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw' <= now())
+                     FOR UPDATE OF o SKIP LOCKED) x
+               WHERE t.id = x.id"#
         )
         .execute(&self.pool)
         .await?

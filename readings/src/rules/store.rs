@@ -309,8 +309,9 @@ pub async fn set_enabled(
 
 /// The viewer's alarm history, newest first: of one rule (`NotFound` if it is not theirs) or of
 /// all their rules. `limit` is clamped to 1..=500. Only what began within the viewer's contract
-/// window: a contract ended after the fact (staff enter a move-out late) hides what the evaluator
-/// recorded for the days after it.
+/// window, and nothing of a meter the viewer no longer sees at all (an account unlinked from
+/// the customer): a contract ended after the fact (staff enter a move-out late) hides what the
+/// evaluator recorded for the days after it.
 pub async fn triggers(
     conn: &mut PgConnection,
     viewer: Viewer,
@@ -340,11 +341,11 @@ pub async fn triggers(
            JOIN meters m ON m.id = r.meter_id
            WHERE r.account_id = $1 AND r.utility_id = $2
              AND ($3::bigint IS NULL OR r.id = $3)
-             AND t.started_at < coalesce(
-                   (SELECT (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'
-                    FROM account_meter_windows w
-                    WHERE w.account_id = r.account_id AND w.meter_id = r.meter_id),
-                   'infinity')
+             AND EXISTS (SELECT 1 FROM account_meter_windows w
+                         WHERE w.account_id = r.account_id AND w.meter_id = r.meter_id
+                           AND (w.last_day IS NULL
+                                OR t.started_at
+                                   < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'))
            ORDER BY t.started_at DESC, t.id DESC
            LIMIT $4"#,
         viewer.account_id,
@@ -385,11 +386,20 @@ async fn fetch_rules(
         r#"SELECT r.id, r.meter_id, m.serial, r.kind::text AS "kind!", r.litres, r.hours, r.days,
                   r.label, r.enabled, r.created_at,
                   (SELECT min(t.started_at) FROM resident_alarm_triggers t
-                   WHERE t.rule_id = r.id AND t.ended_at IS NULL) AS active_since,
+                   WHERE t.rule_id = r.id AND t.ended_at IS NULL AND t.started_at < e.until)
+                    AS active_since,
                   (SELECT max(t.started_at) FROM resident_alarm_triggers t
-                   WHERE t.rule_id = r.id) AS last_triggered_at
+                   WHERE t.rule_id = r.id AND t.started_at < e.until) AS last_triggered_at
            FROM resident_alarm_rules r
            JOIN meters m ON m.id = r.meter_id
+           LEFT JOIN account_meter_windows w
+             ON w.account_id = r.account_id AND w.utility_id = r.utility_id
+            AND w.meter_id = r.meter_id
+           CROSS JOIN LATERAL (
+               SELECT CASE WHEN w.account_id IS NULL THEN '-infinity'::timestamptz
+                           ELSE coalesce((w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw',
+                                         'infinity')
+                      END AS until) e
            WHERE r.account_id = $1 AND r.utility_id = $2 AND ($3::bigint IS NULL OR r.id = $3)
            ORDER BY r.created_at, r.id"#,
         viewer.account_id,
