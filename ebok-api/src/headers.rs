@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use tower::util::option_layer;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use tower::util::MapResponseLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
@@ -45,27 +46,45 @@ pub fn docs_policy() -> SetResponseHeaderLayer<HeaderValue> {
     )
 }
 
-/// `app` with the headers on every response, as the outermost layers (so the fallback 404, a
-/// timeout's 408 and a panic's 500 carry them too). Each is a precomputed value.
+/// `app` with the headers on every response, as the outermost layer (so the fallback 404, a
+/// timeout's 408 and a panic's 500 carry them too). One synchronous map of the response with
+/// static values. Measured under `ebok bench api --only floor` (interleaved, 2 × 2 runs): no
+/// headers at all, p50 0.64–0.90 ms; this map, +0.04 ms; seven nested `SetResponseHeaderLayer`s,
+/// +0.07–0.18 ms.
 pub fn around(app: Router<AppState>, https: bool) -> Router<AppState> {
-    let fixed = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
-    let unless_set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    app.layer(unless_set(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(unless_set(header::CACHE_CONTROL, "no-store"))
-        .layer(fixed(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(fixed(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(fixed(header::REFERRER_POLICY, "same-origin"))
-        .layer(fixed(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ))
-        .layer(option_layer(
-            https.then(|| fixed(header::STRICT_TRANSPORT_SECURITY, HSTS)),
-        ))
+    app.layer(MapResponseLayer::new(move |mut response: Response| {
+        add(response.headers_mut(), https);
+        response
+    }))
+}
+
+fn add(headers: &mut HeaderMap, https: bool) {
+    headers.reserve(8);
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
 }
 
 /// `POST /csp-report`: a browser's report of something the policy blocked (`report-uri`'s JSON,
