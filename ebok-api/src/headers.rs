@@ -61,7 +61,10 @@ pub fn around(app: Router<AppState>, https: bool) -> Router<AppState> {
 fn add(headers: &mut HeaderMap, https: bool) {
     headers.reserve(8);
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
