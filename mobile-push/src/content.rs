@@ -17,7 +17,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Europe::Warsaw;
+use ebok_common::domain::Money;
+use ebok_common::polish;
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -107,7 +108,7 @@ pub async fn notice_for(
             n.details = vec![
                 ("Wodomierz".into(), meter.serial),
                 ("Adres".into(), meter.address),
-                (if raised { "Od" } else { "Do" }.into(), warsaw(at)),
+                (if raised { "Od" } else { "Do" }.into(), polish::instant(at)),
             ];
             n
         }
@@ -129,7 +130,7 @@ pub async fn notice_for(
             n.details = vec![
                 ("Wodomierz".into(), meter.serial),
                 ("Adres".into(), meter.address),
-                ("Kiedy".into(), warsaw(at)),
+                ("Kiedy".into(), polish::instant(at)),
             ];
             if let Some(detail) = p.opt_str("detail") {
                 n.details.push(("Szczegóły".into(), detail.to_string()));
@@ -149,7 +150,10 @@ pub async fn notice_for(
             n.document_waiting = true;
             n.details = vec![
                 ("Numer".into(), number.to_string()),
-                ("Kwota".into(), zloty(p.i64("amount_grosze")?)),
+                (
+                    "Kwota".into(),
+                    polish::money(Money::from_grosze(p.i64("amount_grosze")?)),
+                ),
                 ("Termin płatności".into(), p.str("due_date")?.to_string()),
             ];
             n
@@ -157,7 +161,7 @@ pub async fn notice_for(
         "payment.received" => {
             let id = p.i64("payment_id")?;
             data.insert("payment_id".into(), id.to_string());
-            let amount = zloty(p.i64("amount_grosze")?);
+            let amount = polish::money(Money::from_grosze(p.i64("amount_grosze")?));
             let mut n = notice(
                 Category::InvoicesPayments,
                 "Płatność zaksięgowana".into(),
@@ -226,10 +230,11 @@ pub async fn notice_for(
             n.urgent = event.kind != "outage.ended";
             n.details = vec![
                 ("Obszar".into(), area.to_string()),
-                ("Od".into(), warsaw(starts)),
+                ("Od".into(), polish::instant(starts)),
             ];
             if let Some(ends) = p.opt_time("ends_at")? {
-                n.details.push(("Do (planowo)".into(), warsaw(ends)));
+                n.details
+                    .push(("Do (planowo)".into(), polish::instant(ends)));
             }
             if let Some(description) = p.opt_str("description") {
                 n.details.push(("Opis".into(), description.to_string()));
@@ -243,15 +248,15 @@ pub async fn notice_for(
             let (title, body) = match event.kind.as_str() {
                 "booking.confirmed" => (
                     "Wizyta potwierdzona",
-                    format!("Potwierdzamy wizytę {}.", warsaw(at)),
+                    format!("Potwierdzamy wizytę {}.", polish::instant(at)),
                 ),
                 "booking.changed" => (
                     "Zmiana terminu wizyty",
-                    format!("Nowy termin wizyty: {}.", warsaw(at)),
+                    format!("Nowy termin wizyty: {}.", polish::instant(at)),
                 ),
                 _ => (
                     "Wizyta odwołana",
-                    format!("Wizyta {} została odwołana.", warsaw(at)),
+                    format!("Wizyta {} została odwołana.", polish::instant(at)),
                 ),
             };
             let mut n = notice(
@@ -261,7 +266,7 @@ pub async fn notice_for(
                 format!("/wizyty/{id}"),
             );
             n.urgent = event.kind == "booking.cancelled";
-            n.details = vec![("Termin".into(), warsaw(at))];
+            n.details = vec![("Termin".into(), polish::instant(at))];
             if let Some(reason) = p.opt_str("reason") {
                 n.details.push(("Powód".into(), reason.to_string()));
             }
@@ -346,28 +351,6 @@ async fn meter_place(
     })
 }
 
-/// `2026-11-21 14:05` in Warsaw time.
-fn warsaw(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Warsaw)
-        .format("%d.%m.%Y, %H:%M")
-        .to_string()
-}
-
-/// `123,45 zł` from grosze.
-fn zloty(grosze: i64) -> String {
-    let sign = if grosze < 0 { "-" } else { "" };
-    let g = grosze.unsigned_abs();
-    let whole = (g / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped},{:02}\u{a0}zł", g % 100)
-}
-
 fn lower_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
@@ -416,17 +399,17 @@ mod tests {
 
     #[test]
     fn money_is_written_the_polish_way() {
-        assert_eq!(zloty(12345), "123,45\u{a0}zł");
-        assert_eq!(zloty(123456789), "1\u{a0}234\u{a0}567,89\u{a0}zł");
-        assert_eq!(zloty(5), "0,05\u{a0}zł");
-        assert_eq!(zloty(-250), "-2,50\u{a0}zł");
+        assert_eq!(
+            polish::money(Money::from_grosze(123456789)),
+            "1\u{a0}234\u{a0}567,89\u{a0}zł"
+        );
     }
 
     #[test]
     fn times_are_shown_in_warsaw() {
         let summer: DateTime<Utc> = "2026-07-01T10:00:00Z".parse().unwrap();
         let winter: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
-        assert_eq!(warsaw(summer), "01.07.2026, 12:00");
-        assert_eq!(warsaw(winter), "01.12.2026, 11:00");
+        assert_eq!(polish::instant(summer), "1 lipca 2026, 12:00");
+        assert_eq!(polish::instant(winter), "1 grudnia 2026, 11:00");
     }
 }

@@ -1,6 +1,5 @@
-//! The consumption chart as a server-rendered SVG bar chart (it needs no JavaScript), and the
-//! Polish formatting of volumes and dates that the chart, the CSV export and the self-reading
-//! messages share.
+//! The consumption chart as a server-rendered SVG bar chart (it needs no JavaScript). Its words
+//! and numbers are written by [`ebok_common::polish`], like everything residents read.
 //!
 //! The chart is accessible on its own: `role="img"` with a `<title>` and a `<desc>` that
 //! summarises the total and the largest period in words, one bar per period with its own
@@ -11,101 +10,17 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use ebok_common::domain::time::BILLING_TZ;
+use chrono::NaiveDate;
+use ebok_common::polish;
 
 use crate::history::{Point, Step};
-
-const MONTHS_NOMINATIVE: [&str; 12] = [
-    "styczeń",
-    "luty",
-    "marzec",
-    "kwiecień",
-    "maj",
-    "czerwiec",
-    "lipiec",
-    "sierpień",
-    "wrzesień",
-    "październik",
-    "listopad",
-    "grudzień",
-];
-const MONTHS_GENITIVE: [&str; 12] = [
-    "stycznia",
-    "lutego",
-    "marca",
-    "kwietnia",
-    "maja",
-    "czerwca",
-    "lipca",
-    "sierpnia",
-    "września",
-    "października",
-    "listopada",
-    "grudnia",
-];
-const MONTHS_SHORT: [&str; 12] = [
-    "sty", "lut", "mar", "kwi", "maj", "cze", "lip", "sie", "wrz", "paź", "lis", "gru",
-];
-
-/// "12 marca 2026".
-pub fn format_day(day: NaiveDate) -> String {
-    format!(
-        "{} {} {}",
-        day.day(),
-        MONTHS_GENITIVE[day.month0() as usize],
-        day.year()
-    )
-}
-
-/// An instant in Warsaw local time: "12 marca 2026, 08:15".
-pub fn format_instant(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&BILLING_TZ);
-    format!(
-        "{}, {}",
-        format_day(local.date_naive()),
-        local.format("%H:%M")
-    )
-}
-
-/// "marzec 2026".
-pub fn format_month(day: NaiveDate) -> String {
-    format!(
-        "{} {}",
-        MONTHS_NOMINATIVE[day.month0() as usize],
-        day.year()
-    )
-}
 
 /// A period as a resident reads it: "12 marca 2026" or "marzec 2026".
 pub fn format_period(day: NaiveDate, step: Step) -> String {
     match step {
-        Step::Day => format_day(day),
-        Step::Month => format_month(day),
+        Step::Day => polish::day(day),
+        Step::Month => polish::month(day),
     }
-}
-
-/// Litres as cubic metres with three decimals and a decimal comma, thousands grouped with a
-/// no-break space: 241 → "0,241", 1234567 → "1 234,567".
-pub fn format_m3(litres: i64) -> String {
-    let sign = if litres < 0 { "-" } else { "" };
-    let abs = litres.unsigned_abs();
-    let whole = (abs / 1_000).to_string();
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3 * 2);
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped},{:03}", abs % 1_000)
-}
-
-/// Like [`format_m3`] without trailing zeros in the fraction: 250 → "0,25", 2000 → "2".
-fn format_m3_short(litres: i64) -> String {
-    let full = format_m3(litres);
-    let trimmed = full.trim_end_matches('0');
-    trimmed.trim_end_matches(',').to_string()
 }
 
 /// Escapes text for XML content and attribute values.
@@ -139,13 +54,11 @@ fn periods_genitive(n: usize, step: Step) -> &'static str {
 /// "od 1 marca 2026 do 31 marca 2026" or "od marca 2025 do lutego 2026".
 fn range_words(first: NaiveDate, last: NaiveDate, step: Step) -> String {
     match step {
-        Step::Day => format!("od {} do {}", format_day(first), format_day(last)),
+        Step::Day => format!("od {} do {}", polish::day(first), polish::day(last)),
         Step::Month => format!(
-            "od {} {} do {} {}",
-            MONTHS_GENITIVE[first.month0() as usize],
-            first.year(),
-            MONTHS_GENITIVE[last.month0() as usize],
-            last.year()
+            "od {} do {}",
+            polish::month_genitive(first),
+            polish::month_genitive(last)
         ),
     }
 }
@@ -153,8 +66,8 @@ fn range_words(first: NaiveDate, last: NaiveDate, step: Step) -> String {
 /// The short label under a bar: "12 mar" or "mar 2026".
 fn axis_label(day: NaiveDate, step: Step) -> String {
     match step {
-        Step::Day => format!("{} {}", day.day(), MONTHS_SHORT[day.month0() as usize]),
-        Step::Month => format!("{} {}", MONTHS_SHORT[day.month0() as usize], day.year()),
+        Step::Day => polish::day_short(day),
+        Step::Month => polish::month_short(day),
     }
 }
 
@@ -235,8 +148,8 @@ pub fn consumption_svg(points: &[Point], step: Step, title: &str) -> String {
                     let _ = write!(
                         d,
                         "Łącznie {} m³; najwięcej {} m³ ({}).",
-                        format_m3(total),
-                        format_m3(max.consumption_litres.unwrap_or(0)),
+                        polish::m3(total),
+                        polish::m3(max.consumption_litres.unwrap_or(0)),
                         format_period(max.period_start, step)
                     );
                 }
@@ -305,7 +218,7 @@ pub fn consumption_svg(points: &[Point], step: Step, title: &str) -> String {
             WIDTH - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            escape_xml(&format_m3_short(litres))
+            escape_xml(&polish::m3_short(litres))
         );
     }
     svg.push_str("</g>");
@@ -324,7 +237,7 @@ pub fn consumption_svg(points: &[Point], step: Step, title: &str) -> String {
                     svg,
                     r#"<rect class="bar" x="{x:.2}" y="{:.2}" width="{bar_w:.2}" height="{h:.2}" fill="{BAR_FILL}"><title>{}</title></rect>"#,
                     base_y - h,
-                    escape_xml(&format!("{when}: {} m³", format_m3(litres)))
+                    escape_xml(&format!("{when}: {} m³", polish::m3(litres)))
                 );
             }
             None => {
@@ -510,7 +423,7 @@ mod tests {
             .sum::<i64>()
             + 512;
         assert!(
-            svg.contains(&format!("Łącznie {} m³", format_m3(total))),
+            svg.contains(&format!("Łącznie {} m³", polish::m3(total))),
             "{svg}"
         );
         assert!(svg.contains("najwięcej 0,512 m³ (12 marca 2026)"));
@@ -572,18 +485,8 @@ mod tests {
         assert_eq!(nice_step(1_000, 4), 250);
         assert_eq!(nice_step(4_512, 4), 2_000);
         assert_eq!(nice_step(3, 4), 1);
-        assert_eq!(format_m3_short(250), "0,25");
-        assert_eq!(format_m3_short(2_000), "2");
-        assert_eq!(format_m3_short(0), "0");
-    }
-
-    #[test]
-    fn volumes_are_cubic_metres_with_a_decimal_comma() {
-        assert_eq!(format_m3(241), "0,241");
-        assert_eq!(format_m3(0), "0,000");
-        assert_eq!(format_m3(1_234_567), "1\u{a0}234,567");
-        assert_eq!(format_m3(-1_500), "-1,500");
-        assert_eq!(format_day(d(2026, 3, 12)), "12 marca 2026");
-        assert_eq!(format_month(d(2026, 10, 1)), "październik 2026");
+        assert_eq!(polish::m3_short(250), "0,25");
+        assert_eq!(polish::m3_short(2_000), "2");
+        assert_eq!(polish::m3_short(0), "0");
     }
 }

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use ebok_common::domain::time::BILLING_TZ;
+use ebok_common::polish;
 
 use crate::history::{Point, Step};
 
@@ -28,7 +29,7 @@ pub fn history_csv(serial: &str, points: &[Point], step: Step) -> String {
         };
         let (register, at, source) = match &point.reading {
             Some(r) => (
-                m3(r.litres),
+                polish::m3_plain(r.litres),
                 r.measured_at
                     .with_timezone(&BILLING_TZ)
                     .format("%Y-%m-%d %H:%M")
@@ -37,7 +38,10 @@ pub fn history_csv(serial: &str, points: &[Point], step: Step) -> String {
             ),
             None => (String::new(), String::new(), String::new()),
         };
-        let used = point.consumption_litres.map(m3).unwrap_or_default();
+        let used = point
+            .consumption_litres
+            .map(polish::m3_plain)
+            .unwrap_or_default();
         let _ = write!(out, "{serial};{date};{register};{at};{used};{source}\r\n");
     }
     out
@@ -52,13 +56,6 @@ pub fn source_label(source: &str) -> &str {
         "estimate" => "szacunkowy",
         other => other,
     }
-}
-
-/// Litres as m³ for a spreadsheet: three decimals, decimal comma, no grouping.
-fn m3(litres: i64) -> String {
-    let sign = if litres < 0 { "-" } else { "" };
-    let abs = litres.unsigned_abs();
-    format!("{sign}{},{:03}", abs / 1_000, abs % 1_000)
 }
 
 /// A text field: defused if Excel would read it as a formula, quoted if it holds the

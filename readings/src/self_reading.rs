@@ -26,8 +26,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::access::Viewer;
-use crate::chart::{format_instant, format_m3};
 use crate::history::Reading;
+use ebok_common::polish;
 
 /// How far in the future a reading's time may be (clocks of phones differ).
 pub const FUTURE_TOLERANCE: Duration = Duration::minutes(10);
@@ -148,8 +148,8 @@ pub fn check(
             format!(
                 "Ten wodomierz pokazuje najwyżej {} m³, a podano {} m³. Sprawdź wpisaną \
                  wartość.",
-                format_m3(meter.register_max_litres),
-                format_m3(proposed_litres)
+                polish::m3(meter.register_max_litres),
+                polish::m3(proposed_litres)
             ),
         );
     }
@@ -168,7 +168,7 @@ pub fn check(
             Rule::BeforeInstallation,
             format!(
                 "Wodomierz zamontowano {} – odczyt nie może być wcześniejszy.",
-                format_instant(installed)
+                polish::instant(installed)
             ),
         );
     }
@@ -180,7 +180,7 @@ pub fn check(
             Rule::AfterRemoval,
             format!(
                 "Ten wodomierz zdemontowano {} – podaj odczyt wodomierza, który go zastąpił.",
-                format_instant(removed)
+                polish::instant(removed)
             ),
         );
     }
@@ -193,7 +193,7 @@ pub fn check(
             format!(
                 "Ostatni zapisany odczyt tego wodomierza pochodzi z {}. Podaj bieżący stan \
                  licznika – odczytu z wcześniejszą datą nie można dopisać.",
-                format_instant(l.measured_at)
+                polish::instant(l.measured_at)
             ),
         );
     }
@@ -209,14 +209,14 @@ pub fn check(
     let what = if is_reading {
         format!(
             "ostatni odczyt ({} m³ z {})",
-            format_m3(reference.litres),
-            format_instant(reference.measured_at)
+            polish::m3(reference.litres),
+            polish::instant(reference.measured_at)
         )
     } else {
         format!(
             "stan przy montażu wodomierza ({} m³, {})",
-            format_m3(reference.litres),
-            format_instant(reference.measured_at)
+            polish::m3(reference.litres),
+            polish::instant(reference.measured_at)
         )
     };
     let allowed = plausible_litres(reference.measured_at, at, history_daily_avg_litres);
@@ -227,7 +227,7 @@ pub fn check(
             format!(
                 "Podany stan ({} m³) jest niższy niż {what}. Sprawdź, czy wpisano wszystkie \
                  cyfry przed przecinkiem.",
-                format_m3(proposed_litres)
+                polish::m3(proposed_litres)
             ),
         ),
         Step::Forward(used) if used > allowed => refuse(
@@ -236,8 +236,8 @@ pub fn check(
             format!(
                 "Podany stan oznaczałby zużycie {} m³ od chwili, gdy zapisano {what} – więcej niż \
                  {} m³, które są możliwe w tym czasie. Sprawdź wpisaną wartość.",
-                format_m3(used),
-                format_m3(allowed)
+                polish::m3(used),
+                polish::m3(allowed)
             ),
         ),
         Step::Forward(_) | Step::Rollover(_) => Ok(()),

@@ -519,7 +519,7 @@ async fn account_page(
             (
                 s.id,
                 format!("{what}{client}"),
-                ebok_readings::chart::format_instant(s.last_used_at),
+                ebok_common::polish::instant(s.last_used_at),
                 s.id == session.session_id,
             )
         })

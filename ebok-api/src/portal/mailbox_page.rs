@@ -46,7 +46,7 @@ pub async fn mailbox(
             links: links_in(&kept.message.text),
             subject: kept.message.subject,
             to: kept.message.to,
-            at: ebok_readings::chart::format_instant(kept.at),
+            at: ebok_common::polish::instant(kept.at),
             text: kept.message.text,
         })
         .collect();

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{Days, NaiveDate, Utc};
 use ebok_common::domain::time::local_day;
+use ebok_common::polish;
 use ebok_readings::access::{self, VisibleMeter};
-use ebok_readings::chart::{self, format_instant, format_m3, format_period};
+use ebok_readings::chart::{self, format_period};
 use ebok_readings::export::source_label;
 use ebok_readings::history::{self, Point, ReadError, Step};
 use ebok_readings::self_reading::{self, Photo};
@@ -45,10 +46,6 @@ fn purpose_pl(purpose: &str) -> &'static str {
     }
 }
 
-fn m3(litres: i64) -> String {
-    format!("{} m³", format_m3(litres))
-}
-
 impl From<&VisibleMeter> for MeterLine {
     fn from(m: &VisibleMeter) -> Self {
         MeterLine {
@@ -56,8 +53,8 @@ impl From<&VisibleMeter> for MeterLine {
             serial: m.serial.clone(),
             purpose: purpose_pl(&m.purpose),
             address: m.address.clone(),
-            current: m.latest_litres.map(m3),
-            current_at: m.latest_at.map(format_instant).unwrap_or_default(),
+            current: m.latest_litres.map(polish::volume),
+            current_at: m.latest_at.map(polish::instant).unwrap_or_default(),
             removed: m.removed_at.is_some(),
         }
     }
@@ -146,7 +143,7 @@ async fn open_alarms(
             let what = ebok_readings::rules::meter_alarm_name(&a.kind);
             (
                 format!("Wodomierz {}", a.meter_serial),
-                format!("{what} od {}", format_instant(a.raised_at)),
+                format!("{what} od {}", polish::instant(a.raised_at)),
             )
         })
         .collect())
@@ -245,16 +242,13 @@ async fn meter_page(
                 Ok(Some(r)) => {
                     day_result = Some(format!(
                         "Stan na koniec dnia {}: {} (odczyt z {}).",
-                        chart::format_day(day),
-                        m3(r.litres),
-                        format_instant(r.measured_at)
+                        polish::day(day),
+                        polish::volume(r.litres),
+                        polish::instant(r.measured_at)
                     ))
                 }
                 Ok(None) => {
-                    day_result = Some(format!(
-                        "Brak odczytu do końca dnia {}.",
-                        chart::format_day(day)
-                    ))
+                    day_result = Some(format!("Brak odczytu do końca dnia {}.", polish::day(day)))
                 }
                 Err(ReadError::Invalid { detail, .. }) => day_error = Some(detail),
                 Err(e) => return Err(read_error(e)),
@@ -301,10 +295,10 @@ async fn meter_page(
             serial: info.serial.clone(),
             place: format!("{} · {}", purpose_pl(&info.purpose), visible.address),
             notice,
-            current: current.as_ref().map(|r| m3(r.litres)),
+            current: current.as_ref().map(|r| polish::volume(r.litres)),
             current_at: current
                 .as_ref()
-                .map(|r| format_instant(r.measured_at))
+                .map(|r| polish::instant(r.measured_at))
                 .unwrap_or_default(),
             current_source: current
                 .as_ref()
@@ -319,7 +313,7 @@ async fn meter_page(
             monthly,
             range_error,
             period_label: if monthly { "miesięczne" } else { "dobowe" },
-            range_label: format!("{} – {}", chart::format_day(from), chart::format_day(to)),
+            range_label: format!("{} – {}", polish::day(from), polish::day(to)),
             chart: chart::consumption_svg(
                 &points,
                 step,
@@ -329,7 +323,7 @@ async fn meter_page(
                     info.serial
                 ),
             ),
-            total: m3(total),
+            total: polish::volume(total),
             rows,
             billing: table_rows(&billing_points, Step::Month),
             manual: info.channel == "manual" && info.removed_at.is_none(),
@@ -355,13 +349,15 @@ fn table_rows(points: &[Point], step: Step) -> Vec<(String, String, String, Stri
                 format_period(p.period_start, step),
                 p.reading
                     .as_ref()
-                    .map(|r| m3(r.litres))
+                    .map(|r| polish::volume(r.litres))
                     .unwrap_or_else(|| "—".into()),
                 p.reading
                     .as_ref()
-                    .map(|r| format_instant(r.measured_at))
+                    .map(|r| polish::instant(r.measured_at))
                     .unwrap_or_else(|| "—".into()),
-                p.consumption_litres.map(m3).unwrap_or_else(|| "—".into()),
+                p.consumption_litres
+                    .map(polish::volume)
+                    .unwrap_or_else(|| "—".into()),
             )
         })
         .collect()

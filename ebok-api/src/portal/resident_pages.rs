@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use ebok_common::audit::Actor;
 use ebok_common::consent::{self, ConsentKind};
+use ebok_common::polish;
 use ebok_readings::access;
-use ebok_readings::chart::format_instant;
 use ebok_readings::rules::{self, NewRule, RuleError, RuleKind};
 use mobile_push::inbox;
 use mobile_push::notice::Category;
@@ -101,7 +101,7 @@ async fn alarms_page(state: &AppState, ctx: &Ctx, f: FormState, notice: Option<S
                     active_since: r.active_since,
                     last_triggered: r
                         .last_triggered_at
-                        .map(format_instant)
+                        .map(polish::instant)
                         .unwrap_or_else(|| "—".into()),
                 })
                 .collect(),
@@ -111,7 +111,7 @@ async fn alarms_page(state: &AppState, ctx: &Ctx, f: FormState, notice: Option<S
                 .map(|t| {
                     (
                         format!("{} · wodomierz {}", t.rule, t.meter_serial),
-                        format!("{} ({})", t.detail, format_instant(t.started_at)),
+                        format!("{} ({})", t.detail, polish::instant(t.started_at)),
                     )
                 })
                 .collect(),
@@ -272,7 +272,7 @@ async fn consents_page(
             granted_since: history
                 .iter()
                 .find(|h| h.kind.as_str() == form.kind && h.withdrawn_at.is_none())
-                .map(|h| format_instant(h.granted_at)),
+                .map(|h| polish::instant(h.granted_at)),
             error: error
                 .as_ref()
                 .filter(|(k, _)| *k == form.kind)
@@ -285,9 +285,9 @@ async fn consents_page(
             (
                 consent_forms::for_kind(h.kind).title.to_string(),
                 h.form_version.clone(),
-                format_instant(h.granted_at),
+                polish::instant(h.granted_at),
                 h.withdrawn_at
-                    .map(format_instant)
+                    .map(polish::instant)
                     .unwrap_or_else(|| "—".into()),
             )
         })
@@ -428,7 +428,7 @@ pub async fn inbox_page(
         items: items
             .into_iter()
             .map(|n| InboxLine {
-                when: format_instant(n.created_at),
+                when: polish::instant(n.created_at),
                 title: n.title,
                 body: n.body,
                 link: n.link,
@@ -505,7 +505,7 @@ pub async fn settings(
                     d.app_version
                         .map(|v| format!(" (aplikacja {v})"))
                         .unwrap_or_default(),
-                    format_instant(d.registered_at)
+                    polish::instant(d.registered_at)
                 )
             })
             .collect(),

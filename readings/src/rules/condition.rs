@@ -228,10 +228,10 @@ fn daily_above(
         litres: Some(total),
         detail: format!(
             "Od początku doby ({}) do {} zużyto {}; próg alarmu to {}.",
-            polish::date(day),
-            polish::clock(newest.at),
-            polish::litres(total),
-            polish::litres(threshold)
+            ebok_common::polish::day(day),
+            ebok_common::polish::clock(newest.at),
+            ebok_common::polish::litres(total),
+            ebok_common::polish::litres(threshold)
         ),
     });
     decision
@@ -283,9 +283,9 @@ fn continuous_flow(
         detail: format!(
             "Od {} woda płynęła bez przerwy przez co najmniej {}; zużyto w tym czasie {}. \
              Sprawdź krany i spłuczki; jeśli nikt nie pobiera wody, zakręć zawór główny.",
-            polish::when(since),
+            ebok_common::polish::instant(since),
             polish::hours(flowing_hours.max(hours)),
-            polish::litres(litres)
+            ebok_common::polish::litres(litres)
         ),
     });
     decision
@@ -337,9 +337,9 @@ fn no_consumption(
         litres: Some(newest.litres),
         detail: format!(
             "Stan wodomierza ({}) nie zmienia się co najmniej od {}; ostatni odczyt {}.",
-            polish::cubic_metres(newest.litres),
-            polish::when(since),
-            polish::when(newest.at)
+            ebok_common::polish::volume(newest.litres),
+            ebok_common::polish::instant(since),
+            ebok_common::polish::instant(newest.at)
         ),
     });
     decision

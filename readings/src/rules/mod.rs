@@ -87,7 +87,7 @@ impl RuleKind {
                     field: "litres",
                     detail: format!(
                         "Podaj próg zużycia od 1 do {} litrów na dobę.",
-                        polish::litres_number(*Self::LITRES.end())
+                        ebok_common::polish::integer(*Self::LITRES.end())
                     ),
                 })
             }
@@ -148,7 +148,10 @@ impl RuleKind {
 pub fn describe(kind: &RuleKind) -> String {
     match *kind {
         RuleKind::DailyAbove { litres } => {
-            format!("Zużycie dobowe powyżej {}", polish::litres(litres))
+            format!(
+                "Zużycie dobowe powyżej {}",
+                ebok_common::polish::litres(litres)
+            )
         }
         RuleKind::ContinuousFlow { hours } => {
             format!("Ciągły przepływ wody przez {}", polish::hours(hours))
