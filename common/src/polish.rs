@@ -381,12 +381,12 @@ mod tests {
         assert_eq!(words(7), "zero złotych 07/100");
         assert_eq!(words(1_200), "dwanaście złotych 00/100");
         assert_eq!(
-            words(123_456_78),
+            words(12_345_678),
             "sto dwadzieścia trzy tysiące czterysta pięćdziesiąt sześć złotych 78/100"
         );
         assert_eq!(words(100_100), "tysiąc jeden złotych 00/100");
-        assert_eq!(words(2_000_000_00), "dwa miliony złotych 00/100");
-        assert_eq!(words(5_001_000_00), "pięć milionów tysiąc złotych 00/100");
+        assert_eq!(words(200_000_000), "dwa miliony złotych 00/100");
+        assert_eq!(words(500_100_000), "pięć milionów tysiąc złotych 00/100");
         assert_eq!(words(-250), "minus dwa złote 50/100");
         assert_eq!(number_in_words(215), "dwieście piętnaście");
         assert_eq!(number_in_words(1_000_000_000), "miliard");
