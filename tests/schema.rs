@@ -266,8 +266,12 @@ async fn outbox_enqueue_is_idempotent_per_dedup_key() {
     let customer = fixtures::person(&db.pool, u).await;
     let event = OutboxEvent {
         utility_id: u,
-        kind: "meter_alarm.raised",
-        payload: serde_json::json!({"meter": 1, "alarm": "leak"}),
+        event: ebok_common::outbox::Event::MeterAlarmRaised(ebok_common::outbox::MeterAlarm {
+            alarm_id: 1,
+            meter_id: 1,
+            alarm: ebok_common::domain::AlarmKind::Leak,
+            at: chrono::Utc::now(),
+        }),
         to: Addressee::Customer(customer),
         dedup_key: Some("leak:1:2026-11-01".into()),
     };
@@ -293,8 +297,12 @@ async fn outbox_refuses_a_recipient_of_another_utility() {
         &mut conn,
         &OutboxEvent {
             utility_id: a,
-            kind: "invoice.issued",
-            payload: serde_json::json!({}),
+            event: ebok_common::outbox::Event::PaymentReceived(
+                ebok_common::outbox::PaymentReceived {
+                    payment_id: 1,
+                    amount_grosze: ebok_common::domain::Money::from_grosze(100),
+                },
+            ),
             to: Addressee::Customer(customer_of_b),
             dedup_key: None,
         },

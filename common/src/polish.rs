@@ -362,6 +362,22 @@ mod tests {
     }
 
     #[test]
+    fn money_is_written_the_polish_way() {
+        assert_eq!(
+            money(Money::from_grosze(123456789)),
+            "1\u{a0}234\u{a0}567,89\u{a0}zł"
+        );
+    }
+
+    #[test]
+    fn times_are_shown_in_warsaw() {
+        let summer: DateTime<Utc> = "2026-07-01T10:00:00Z".parse().unwrap();
+        let winter: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        assert_eq!(instant(summer), "1 lipca 2026, 12:00");
+        assert_eq!(instant(winter), "1 grudnia 2026, 11:00");
+    }
+
+    #[test]
     fn plural_forms_follow_polish_grammar() {
         let form = |n| plural(n, "złoty", "złote", "złotych");
         assert_eq!(

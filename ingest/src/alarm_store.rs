@@ -4,7 +4,7 @@
 //! point; a meter without one is announced to the utility's staff.
 
 use chrono::{DateTime, Utc};
-use ebok_common::outbox::{self, Addressee, OutboxEvent};
+use ebok_common::outbox::{self, Addressee, Event, MeterAlarm, OutboxEvent};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -118,19 +118,19 @@ async fn announce(
     )
     .fetch_optional(&mut *conn)
     .await?;
+    let alarm = MeterAlarm {
+        alarm_id,
+        meter_id,
+        alarm: kind,
+        at,
+    };
     let event = OutboxEvent {
         utility_id,
-        kind: if change == "raised" {
-            "meter_alarm.raised"
+        event: if change == "raised" {
+            Event::MeterAlarmRaised(alarm)
         } else {
-            "meter_alarm.cleared"
+            Event::MeterAlarmCleared(alarm)
         },
-        payload: json!({
-            "alarm_id": alarm_id,
-            "meter_id": meter_id,
-            "alarm": kind.as_str(),
-            "at": at,
-        }),
         to: match customer {
             Some(customer_id) => Addressee::Customer(customer_id),
             None => Addressee::Audience(json!({ "staff_of_utility": utility_id })),

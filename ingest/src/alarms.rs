@@ -14,65 +14,11 @@
 use chrono::{DateTime, Duration, Utc};
 use ebok_common::domain::ReadingFlags;
 
-/// The kinds of meter alarm (`meter_alarm_kind` in the database).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AlarmKind {
-    Leak,
-    Burst,
-    Backflow,
-    Tamper,
-    Dry,
-    LowBattery,
-    DeviceError,
-    NoData,
-    ContinuousFlow,
-}
+pub use ebok_common::domain::AlarmKind;
 
-impl AlarmKind {
-    pub const ALL: [AlarmKind; 9] = [
-        AlarmKind::Leak,
-        AlarmKind::Burst,
-        AlarmKind::Backflow,
-        AlarmKind::Tamper,
-        AlarmKind::Dry,
-        AlarmKind::LowBattery,
-        AlarmKind::DeviceError,
-        AlarmKind::NoData,
-        AlarmKind::ContinuousFlow,
-    ];
-
-    /// Device alarms and the reading flag that carries each.
-    pub const DEVICE: [(AlarmKind, i32); 7] = [
-        (AlarmKind::Leak, ReadingFlags::LEAK),
-        (AlarmKind::Burst, ReadingFlags::BURST),
-        (AlarmKind::Backflow, ReadingFlags::BACKFLOW),
-        (AlarmKind::Tamper, ReadingFlags::TAMPER),
-        (AlarmKind::Dry, ReadingFlags::DRY),
-        (AlarmKind::LowBattery, ReadingFlags::LOW_BATTERY),
-        (AlarmKind::DeviceError, ReadingFlags::DEVICE_ERROR),
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlarmKind::Leak => "leak",
-            AlarmKind::Burst => "burst",
-            AlarmKind::Backflow => "backflow",
-            AlarmKind::Tamper => "tamper",
-            AlarmKind::Dry => "dry",
-            AlarmKind::LowBattery => "low_battery",
-            AlarmKind::DeviceError => "device_error",
-            AlarmKind::NoData => "no_data",
-            AlarmKind::ContinuousFlow => "continuous_flow",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AlarmKind> {
-        AlarmKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
+/// A kind's bit in an [`AlarmSet`].
+fn bit(kind: AlarmKind) -> u16 {
+    1 << (kind as u16)
 }
 
 /// The set of a meter's open (raised or acknowledged) alarms.
@@ -81,15 +27,15 @@ pub struct AlarmSet(u16);
 
 impl AlarmSet {
     pub fn contains(self, kind: AlarmKind) -> bool {
-        self.0 & kind.bit() != 0
+        self.0 & bit(kind) != 0
     }
 
     pub fn insert(&mut self, kind: AlarmKind) {
-        self.0 |= kind.bit();
+        self.0 |= bit(kind);
     }
 
     pub fn remove(&mut self, kind: AlarmKind) {
-        self.0 &= !kind.bit();
+        self.0 &= !bit(kind);
     }
 
     pub fn is_empty(self) -> bool {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use ebok_common::audit::Actor;
 use ebok_common::config::{DispatcherConfig, SmtpSecurity};
 use ebok_common::consent::{self, ConsentKind};
-use ebok_common::outbox::{self, Addressee, OutboxEvent};
+use ebok_common::domain::{AlarmKind, Money};
+use ebok_common::outbox::{self, Addressee, Event, InvoiceIssued, MeterAlarm, Outage, OutboxEvent};
 use ebok_testkit::TestDb;
 use ebok_testkit::fixtures;
 use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
@@ -97,9 +98,12 @@ async fn leak_alarm(pool: &PgPool, utility: i64, customer: i64) -> i64 {
         pool,
         OutboxEvent {
             utility_id: utility,
-            kind: "meter_alarm.raised",
-            payload: json!({ "alarm_id": meter, "meter_id": meter, "alarm": "leak",
-                             "at": "2026-11-21T03:00:00Z" }),
+            event: Event::MeterAlarmRaised(MeterAlarm {
+                alarm_id: meter,
+                meter_id: meter,
+                alarm: AlarmKind::Leak,
+                at: "2026-11-21T03:00:00Z".parse().unwrap(),
+            }),
             to: Addressee::Customer(customer),
             dedup_key: None,
         },
@@ -110,10 +114,14 @@ async fn leak_alarm(pool: &PgPool, utility: i64, customer: i64) -> i64 {
 fn outage(utility: i64, area: serde_json::Value) -> OutboxEvent {
     OutboxEvent {
         utility_id: utility,
-        kind: "outage.announced",
-        payload: json!({ "outage_id": 7, "title": "Awaria wodociągu na ul. Lipowej",
-                         "area": "Testowo, ul. Lipowa", "starts_at": "2026-11-21T08:00:00Z",
-                         "ends_at": "2026-11-21T14:00:00Z" }),
+        event: Event::OutageAnnounced(Outage {
+            outage_id: 7,
+            title: "Awaria wodociągu na ul. Lipowej".into(),
+            area: "Testowo, ul. Lipowa".into(),
+            starts_at: "2026-11-21T08:00:00Z".parse().unwrap(),
+            ends_at: Some("2026-11-21T14:00:00Z".parse().unwrap()),
+            description: None,
+        }),
         to: Addressee::Audience(area),
         dedup_key: None,
     }
@@ -290,9 +298,12 @@ async fn an_invoice_email_says_a_document_waits_and_carries_no_attachment() {
         &db.pool,
         OutboxEvent {
             utility_id: utility,
-            kind: "invoice.issued",
-            payload: json!({ "invoice_id": 42, "number": "FV/2026/11/000042",
-                             "amount_grosze": 12345, "due_date": "2026-12-05" }),
+            event: Event::InvoiceIssued(InvoiceIssued {
+                invoice_id: 42,
+                number: "FV/2026/11/000042".into(),
+                amount_grosze: Money::from_grosze(12345),
+                due_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+            }),
             to: Addressee::Customer(anna.customer),
             dedup_key: None,
         },
@@ -620,28 +631,25 @@ async fn an_event_nobody_can_read_is_dead_lettered_with_the_reason() {
     let fcm = FcmEmulator::start();
     let utility = fixtures::utility(&db.pool, "mlynary").await;
     let anna = resident(&db.pool, utility, "anna@example.pl").await;
-    let unknown = enqueue(
-        &db.pool,
-        OutboxEvent {
-            utility_id: utility,
-            kind: "mystery.happened",
-            payload: json!({}),
-            to: Addressee::Account(anna.account),
-            dedup_key: None,
-        },
-    )
-    .await;
-    let broken = enqueue(
-        &db.pool,
-        OutboxEvent {
-            utility_id: utility,
-            kind: "invoice.issued",
-            payload: json!({ "invoice_id": 1 }),
-            to: Addressee::Account(anna.account),
-            dedup_key: None,
-        },
-    )
-    .await;
+    // Rows no writer of this version could make: written as another version might have.
+    let raw = |kind: &'static str, payload: serde_json::Value| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO outbox (utility_id, kind, payload, recipient_account_id)
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(utility)
+            .bind(kind)
+            .bind(payload)
+            .bind(anna.account)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let unknown = raw("mystery.happened", json!({})).await;
+    let broken = raw("invoice.issued", json!({ "invoice_id": 1 })).await;
     let d = dispatcher(&db, config(), &fcm);
     let report = d.try_dispatch_once().await.unwrap();
     assert_eq!(report.dead, 2, "{report:?}");
@@ -655,7 +663,7 @@ async fn an_event_nobody_can_read_is_dead_lettered_with_the_reason() {
     };
     assert!(reason(unknown).contains("mystery.happened"));
     assert!(
-        reason(broken).contains("`number` is missing"),
+        reason(broken).contains("missing field `number`"),
         "{}",
         reason(broken)
     );

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, ensure};
 use clap::Args;
 use ebok_common::Config;
 use ebok_common::config::DispatcherConfig;
-use ebok_common::outbox::{self, Addressee, OutboxEvent};
+use ebok_common::outbox::{self, Addressee, Event, Outage, OutboxEvent};
 use mobile_push::channel::PushSender;
 use mobile_push::dispatcher::Dispatcher;
 use mobile_push::fcm::FcmClient;
@@ -161,13 +161,13 @@ async fn enqueue_outage(pool: &PgPool, utility_id: i64, repeat: usize) -> Result
         &mut tx,
         &OutboxEvent {
             utility_id,
-            kind: "outage.announced",
-            payload: json!({
-                "outage_id": repeat + 1,
-                "title": "Awaria magistrali przy ul. Długiej",
-                "area": "Benchowo",
-                "starts_at": chrono::Utc::now(),
-                "ends_at": chrono::Utc::now() + chrono::Duration::hours(6),
+            event: Event::OutageAnnounced(Outage {
+                outage_id: repeat as i64 + 1,
+                title: "Awaria magistrali przy ul. Długiej".into(),
+                area: "Benchowo".into(),
+                starts_at: chrono::Utc::now(),
+                ends_at: Some(chrono::Utc::now() + chrono::Duration::hours(6)),
+                description: None,
             }),
             to: Addressee::Audience(json!({ "residents_in_area": { "cities": ["Benchowo"] } })),
             dedup_key: Some(format!("bench-outage-{repeat}")),

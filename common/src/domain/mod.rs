@@ -1,11 +1,13 @@
 //! Domain types: values that are valid by construction once parsed at the edge.
 
+pub mod alarm;
 pub mod identifiers;
 pub mod money;
 pub mod reading;
 pub mod register;
 pub mod time;
 
+pub use alarm::AlarmKind;
 pub use money::{Money, MoneyError};
 pub use reading::{ReadingFlags, ReadingSource};
 pub use register::{Register, Step, max_flow_litres_per_hour};

@@ -140,7 +140,8 @@ async fn open_alarms(
         .await?
         .into_iter()
         .map(|a| {
-            let what = ebok_readings::rules::meter_alarm_name(&a.kind);
+            let what = ebok_common::domain::AlarmKind::parse(&a.kind)
+                .map_or("alarm wodomierza", ebok_common::domain::AlarmKind::name_pl);
             (
                 format!("Wodomierz {}", a.meter_serial),
                 format!("{what} od {}", polish::instant(a.raised_at)),

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use sqlx::{Acquire, PgConnection, PgPool};
 
-use crate::content::{self, ContentError, Event};
+use crate::content::{self, ContentError, StoredEvent};
 use crate::notice::Category;
 use crate::recipients::{self, Addressee, RecipientError};
 
@@ -50,7 +50,7 @@ pub(super) async fn step(
             (_, _, Some(spec)) => Addressee::Audience(spec),
             _ => unreachable!("the one_addressee constraint"),
         };
-        let event = Event {
+        let event = StoredEvent {
             id: row.id,
             utility_id: row.utility_id,
             kind: row.kind,
@@ -122,7 +122,7 @@ struct Expanded {
 async fn expand_event(
     d: &Dispatcher,
     conn: &mut PgConnection,
-    event: &Event,
+    event: &StoredEvent,
     to: &Addressee,
     portal: &str,
     cursor: i64,

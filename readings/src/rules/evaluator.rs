@@ -28,16 +28,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ebok_common::domain::Register;
 use ebok_common::domain::time::{day_start, local_day};
-use ebok_common::outbox::{self, Addressee, OutboxEvent};
-use serde_json::json;
+use ebok_common::domain::{AlarmKind, Register};
+use ebok_common::outbox::{self, Addressee, Event, OutboxEvent, ResidentAlarm};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use super::RuleKind;
 use super::condition::{self, Decision, OpenEpisode, Reading};
-use super::polish;
 use super::store::kind_of;
 
 /// How far back a window of readings reaches at most (beyond what the rule itself needs), when
@@ -47,9 +45,6 @@ const LOOKBACK: chrono::Duration = chrono::Duration::days(8);
 /// How far back to look for the reading before a window (the baseline of a day, the reading N
 /// days ago).
 const ANCHOR_LOOKBACK: chrono::Duration = chrono::Duration::days(35);
-
-/// The event kind of a trigger's notice.
-pub const EVENT_KIND: &str = "resident_alarm.triggered";
 
 /// How the evaluator paces itself.
 #[derive(Debug, Clone)]
@@ -260,7 +255,7 @@ impl Evaluator {
                 ats.push(row.raised_at);
                 details.push(format!(
                     "Wodomierz zgłosił: {}.",
-                    polish::meter_alarm(&row.alarm)
+                    AlarmKind::parse(&row.alarm).map_or("alarm wodomierza", AlarmKind::name_pl)
                 ));
                 kinds.push(row.alarm.clone());
             }
@@ -459,14 +454,13 @@ async fn evaluate(
         if let Some(trigger_id) = trigger_id {
             let event = OutboxEvent {
                 utility_id: rule.utility_id,
-                kind: EVENT_KIND,
-                payload: json!({
-                    "meter_id": rule.meter_id,
-                    "rule": condition::notice_rule(&rule.kind, rule.label.as_deref()),
-                    "at": episode.at,
-                    "detail": episode.detail,
-                    "rule_id": rule.id,
-                    "trigger_id": trigger_id,
+                event: Event::ResidentAlarmTriggered(ResidentAlarm {
+                    meter_id: rule.meter_id,
+                    rule: condition::notice_rule(&rule.kind, rule.label.as_deref()),
+                    at: episode.at,
+                    detail: Some(episode.detail.clone()),
+                    rule_id: rule.id,
+                    trigger_id,
                 }),
                 to: Addressee::Account(rule.account_id),
                 dedup_key: Some(format!("resident_alarm:{}:{}", rule.id, episode.episode)),

@@ -36,12 +36,11 @@ mod evaluator;
 mod polish;
 
 /// The Polish name of a meter alarm kind (`meter_alarm_kind`), as the rules' notices use it.
-pub use polish::meter_alarm as meter_alarm_name;
 mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub use evaluator::{EVENT_KIND, EvalReport, Evaluator, EvaluatorConfig};
+pub use evaluator::{EvalReport, Evaluator, EvaluatorConfig};
 pub use store::{
     MAX_RULES_PER_ACCOUNT, NewRule, Rule, Trigger, create, delete, get, list, set_enabled, triggers,
 };

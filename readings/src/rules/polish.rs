@@ -1,5 +1,6 @@
-//! The Polish words of alarm rules: durations with their plural forms and the names of meter
-//! alarms. Numbers, volumes and instants are written by [`ebok_common::polish`].
+//! The Polish words of alarm rules: durations with their plural forms. Numbers, volumes and
+//! instants are written by [`ebok_common::polish`]; a meter alarm names itself
+//! ([`ebok_common::domain::AlarmKind::name_pl`]).
 
 use ebok_common::polish::plural;
 
@@ -11,22 +12,6 @@ pub fn hours(n: i32) -> String {
 /// "1 dzień", "2 dni".
 pub fn days(n: i32) -> String {
     format!("{n} {}", if n == 1 { "dzień" } else { "dni" })
-}
-
-/// The Polish name of a meter alarm (`meter_alarm_kind`).
-pub fn meter_alarm(kind: &str) -> &'static str {
-    match kind {
-        "leak" => "wyciek wody",
-        "burst" => "gwałtowny wypływ wody (możliwe pęknięcie rury)",
-        "backflow" => "przepływ wsteczny",
-        "tamper" => "ingerencja w wodomierz",
-        "dry" => "brak wody w wodomierzu",
-        "low_battery" => "niski poziom baterii wodomierza",
-        "device_error" => "błąd wodomierza",
-        "no_data" => "brak odczytów z wodomierza",
-        "continuous_flow" => "ciągły przepływ wody",
-        _ => "alarm wodomierza",
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,14 @@
 //! The transactional outbox: every module writes what others must react to (an alarm, a new
 //! invoice, a decision, an outage notice) here, in the same transaction as the change itself.
-//! mobile-push drains it. No module tells another anything over the network.
+//! mobile-push drains it. No module tells another anything over the network. What may be said
+//! is [`Event`]; to whom, [`Addressee`].
 
+mod events;
+
+pub use events::{
+    Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
+    PaymentReceived, ResidentAlarm, StoredEventError,
+};
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -17,13 +24,11 @@ pub enum Addressee {
     Audience(Value),
 }
 
-/// A fact to announce.
+/// A fact to announce, to whom.
 #[derive(Debug, Clone)]
 pub struct OutboxEvent {
     pub utility_id: i64,
-    /// `<subject>.<event>`, e.g. `meter_alarm.raised`.
-    pub kind: &'static str,
-    pub payload: Value,
+    pub event: Event,
     pub to: Addressee,
     /// When set, a second event with the same key (in the same utility) is not enqueued again.
     pub dedup_key: Option<String>,
@@ -44,8 +49,8 @@ pub async fn enqueue(conn: &mut PgConnection, event: &OutboxEvent) -> sqlx::Resu
            ON CONFLICT (utility_id, dedup_key) DO NOTHING
            RETURNING id"#,
         event.utility_id,
-        event.kind,
-        event.payload,
+        event.event.kind(),
+        event.event.payload(),
         account,
         customer,
         audience,
