@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints, then the whole workspace's tests against
 # a real PostgreSQL and a real Mosquitto. On a fresh Debian machine with the Rust toolchain it
-# installs and starts what it needs (the private test stack under .ebok/test-stack, on free
-# loopback ports; python3-aiosmtpd for the e-mail tests' SMTP server), and stops what it started
-# at the end.
+# installs and starts what it needs (the tests' own tools through scripts/test-tools.sh: the SMTP
+# server, Chromium and axe-core; the private test stack under .ebok/test-stack, on free loopback
+# ports), and stops what it started at the end.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh -E 'test(demo)' extra arguments go to cargo nextest (or cargo test)
@@ -12,8 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EBOK__STACK__DATA_DIR="${EBOK__STACK__DATA_DIR:-.ebok/test-stack}"
-# `ebok stack run` also installs the tests' own tools (aiosmtpd for the test SMTP server).
-export EBOK_STACK_TEST_TOOLS=true
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n== %s\n' "$*" >&2; }
@@ -23,6 +21,8 @@ if [[ "${1:-}" != "--inner" ]]; then
     cargo fmt --all -- --check
     step "build"
     cargo build --workspace --all-targets
+    step "test tools"
+    scripts/test-tools.sh "$EBOK__STACK__DATA_DIR"
     step "test stack"
     exec target/debug/ebok stack run -- "$0" --inner "$@"
 fi

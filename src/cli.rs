@@ -45,7 +45,7 @@ enum Command {
     Ingest,
     /// Run only the notification dispatcher (outbox → push through FCM and e-mail over SMTP;
     /// see the `[notify]` configuration).
-    Push,
+    Notify,
     /// Run simulated meter fleets publishing to the broker (and serving Modbus bulk meters).
     ///
     /// By default the 2,500 meters of the demo utility Gmina Młynary (seed 2026), hourly, in real
@@ -205,7 +205,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Ingest => run::serve(config, Services::ingest_only())
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Push => run::serve(config, Services::dispatch_only())
+        Command::Notify => run::serve(config, Services::dispatch_only())
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => crate::sim::run(config, args)

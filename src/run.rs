@@ -350,7 +350,7 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
             } else if services.ingest {
                 "ebok-ingest"
             } else {
-                "ebok-push"
+                "ebok-notify"
             },
         },
     )

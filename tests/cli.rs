@@ -25,6 +25,7 @@ async fn every_subcommand_has_help() {
         "serve",
         "api",
         "ingest",
+        "notify",
         "sim",
         "gateway",
         "token-keys",

@@ -300,25 +300,6 @@ fn bring_up(
     if wanted.mosquitto && packages::find_mosquitto().is_none() {
         missing.push("mosquitto");
     }
-    let test_tools = packages::test_tools_wanted();
-    let axe_tools = packages::test_tools_dir(&layout.root);
-    if test_tools {
-        if !packages::has_aiosmtpd() {
-            missing.push("python3-aiosmtpd");
-        }
-        if !packages::has_chromium() {
-            missing.push("chromium");
-        }
-        if !packages::has_chromedriver() {
-            missing.push("chromium-driver");
-        }
-        if !packages::has_browser_fonts() {
-            missing.push("fonts-liberation");
-        }
-        if !packages::has_axe_core(&axe_tools) && !packages::has_npm() {
-            missing.push("npm");
-        }
-    }
     if !missing.is_empty() {
         if !config.install_packages {
             anyhow::bail!(
@@ -329,17 +310,6 @@ fn bring_up(
         }
         packages::apt_install(&missing, &layout.apt_log())?;
     }
-    if test_tools && !packages::has_axe_core(&axe_tools) {
-        if !config.install_packages {
-            anyhow::bail!(
-                "axe-core {} not installed in {} and stack.install_packages is off",
-                packages::AXE_CORE_VERSION,
-                axe_tools.display()
-            );
-        }
-        packages::install_axe_core(&axe_tools, &layout.root.join("npm.log"))?;
-    }
-
     let mut endpoints = Endpoints::default();
     let mut owned = Vec::new();
 

@@ -12,8 +12,7 @@
 //! polling; none sleeps a fixed time. Helpers panic with the page's address and a reason: they
 //! are test assertions.
 //!
-//! What it needs, installed by `scripts/test.sh` (`ebok stack run` with
-//! `EBOK_STACK_TEST_TOOLS=true`, see `src/stack/packages.rs`):
+//! What it needs, installed by `scripts/test.sh` (through `scripts/test-tools.sh`):
 //! - `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium`, `chromium-driver`);
 //! - axe-core's `axe.min.js`, found at `$EBOK_AXE_JS` if set, else at
 //!   `<data folder>/test-tools/node_modules/axe-core/axe.min.js`, where the data folder is
@@ -69,8 +68,8 @@ const CHROMIUM_FLAGS: &[&str] = &[
 /// The WCAG levels the accessibility check covers (WCAG 2.1 AA).
 const AXE_TAGS: &[&str] = &["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
-const RUN_THE_TESTS: &str = "run the tests with scripts/test.sh (its `ebok stack run` installs \
-     chromium, chromium-driver and axe-core)";
+const RUN_THE_TESTS: &str = "run the tests with scripts/test.sh (its scripts/test-tools.sh installs \
+                             Chromium, ChromeDriver and axe-core)";
 
 /// One problem axe-core found on a page.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,7 @@
 //! message is kept as a file; [`TestSmtp::messages`] parses them (MIME, quoted-printable and
 //! base64 bodies, RFC 2047 headers decoded) so tests can assert Polish text verbatim.
 //!
-//! `scripts/test.sh` installs the package (`ebok stack run` with `EBOK__STACK__TEST_TOOLS=true`).
+//! `scripts/test.sh` installs the package (through `scripts/test-tools.sh`).
 //! When it is missing, [`TestSmtp::start`] panics saying so: e-mail tests never pass silently.
 
 use std::io::{BufRead, BufReader};
@@ -165,7 +165,7 @@ impl TestSmtp {
             if log.contains("No module named 'aiosmtpd'") {
                 panic!(
                     "python3-aiosmtpd is not installed: the e-mail tests need it. Run them with \
-                     scripts/test.sh (its `ebok stack run` installs it), or \
+                     scripts/test.sh (its scripts/test-tools.sh installs it), or \
                      `sudo apt-get install python3-aiosmtpd`.\n{log}"
                 );
             }
