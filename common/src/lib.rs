@@ -6,6 +6,7 @@
 //! agree on.
 
 pub mod audit;
+pub mod backoff;
 pub mod config;
 pub mod consent;
 pub mod db;

@@ -19,6 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ebok_common::backoff::Backoff;
 use ebok_common::config::{IngestConfig, MqttConfig};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
@@ -359,22 +360,10 @@ fn send_acks(client: &AsyncClient, unsent: &mut VecDeque<Publish>) {
     }
 }
 
+/// The wait before reconnecting after `failures` failed attempts in a row: 200 ms doubling up
+/// to 10 s, jittered so that many ingest processes do not reconnect in lockstep.
 fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_millis(100 * 2u64.pow(failures.min(7))).min(Duration::from_secs(10));
-    // Up to 25 % jitter, so many ingest processes do not reconnect in lockstep.
-    let jitter = rand_jitter(base.as_millis() as u64 / 4);
-    base + Duration::from_millis(jitter)
-}
-
-fn rand_jitter(max: u64) -> u64 {
-    if max == 0 {
-        return 0;
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    nanos % max
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(10)).random(failures.max(1))
 }
 
 /// Decodes one message by the subscription its topic matches; the topic's utility level says

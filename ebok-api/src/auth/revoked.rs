@@ -22,6 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ebok_common::backoff::Backoff;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
@@ -119,7 +120,8 @@ impl RevokedSessions {
                         tracing::warn!(%error, failures, "listening for revoked sessions failed");
                     }
                 }
-                let wait = Duration::from_millis(200).saturating_mul(1 << failures.min(6));
+                let wait = Backoff::new(Duration::from_millis(200), Duration::from_secs(15))
+                    .delay(failures + 1);
                 tokio::time::sleep(wait).await;
             }
         });

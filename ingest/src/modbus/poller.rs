@@ -16,6 +16,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ebok_common::backoff::Backoff;
 use ebok_common::config::ModbusDevice;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -60,12 +61,7 @@ impl PollTiming {
     /// capped at `interval`, then shortened by up to half by `jitter` (in `0.0 ..= 1.0`) so that
     /// devices failing together do not retry in lockstep.
     pub fn backoff(&self, failures: u32, jitter: f64) -> Duration {
-        let doubling = 1u32 << failures.saturating_sub(1).min(20);
-        let delay = self
-            .backoff_base
-            .saturating_mul(doubling)
-            .min(self.interval);
-        delay.mul_f64(1.0 - jitter.clamp(0.0, 1.0) / 2.0)
+        Backoff::new(self.backoff_base, self.interval).jittered(failures.max(1), jitter)
     }
 }
 

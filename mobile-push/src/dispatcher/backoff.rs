@@ -3,22 +3,19 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use ebok_common::backoff::Backoff;
 
 /// The wait after the `attempt`-th failure (1-based): `base · 2^(attempt-1)` capped at `max`,
-/// jittered into its upper half (so many deliveries failing together spread out, and each wait
-/// still grows), and at least `retry_after`.
+/// jittered into its upper half ([`Backoff::random`]), and at least `retry_after`.
 pub fn delay(
     attempt: u32,
     base: Duration,
     max: Duration,
     retry_after: Option<Duration>,
 ) -> Duration {
-    let exp = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(30)));
-    let ceiling = exp.min(max);
-    let half = ceiling / 2;
-    let jittered = half + rand::rng().random_range(Duration::ZERO..=half);
-    jittered.max(retry_after.unwrap_or(Duration::ZERO))
+    Backoff::new(base, max)
+        .random(attempt.max(1))
+        .max(retry_after.unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]

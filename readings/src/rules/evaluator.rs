@@ -28,6 +28,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ebok_common::backoff::Backoff;
 use ebok_common::domain::time::{day_start, local_day};
 use ebok_common::domain::{AlarmKind, Register};
 use ebok_common::outbox::{self, Addressee, Event, OutboxEvent, ResidentAlarm};
@@ -158,10 +159,7 @@ impl Evaluator {
                         "alarm rule step failed"
                     );
                     let base = self.config.poll.max(Duration::from_millis(100));
-                    Some(
-                        base.saturating_mul(1 << failures.min(8))
-                            .min(Duration::from_secs(30)),
-                    )
+                    Some(Backoff::new(base, Duration::from_secs(30)).delay(failures + 1))
                 }
             };
             if let Some(wait) = wait {
