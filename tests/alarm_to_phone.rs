@@ -22,11 +22,8 @@ async fn a_leak_reported_by_the_meter_reaches_the_residents_phone_once() {
     let db = TestDb::new().await;
     let pool = &db.pool;
     let utility = fixtures::utility(pool, "alfa").await;
-    let account = fixtures::resident_account(pool, utility, "anna@example.pl").await;
-    let customer = fixtures::person(pool, utility).await;
-    let point = fixtures::supply_point(pool, utility).await;
-    fixtures::contract(pool, utility, customer, point).await;
-    fixtures::link_customer(pool, utility, account, customer).await;
+    let home = fixtures::household_without_meter(pool, utility, "anna@example.pl").await;
+    let (account, point) = (home.account_id, home.supply_point_id);
     let serial = mqtt::unique("LEAK");
     sqlx::query(
         "INSERT INTO meters (utility_id, serial, channel, register_max_litres, diameter_mm,

@@ -25,18 +25,14 @@ async fn a_residents_daily_limit_rule_reaches_inbox_phone_and_mailbox_once() {
     let db = TestDb::new().await;
     let pool = &db.pool;
     let utility = fixtures::utility(pool, "alfa").await;
-    let account = fixtures::resident_account(pool, utility, "anna@example.pl").await;
+    let home = fixtures::household(pool, utility, "anna@example.pl").await;
+    let (account, meter) = (home.account_id, home.meter_id);
     sqlx::query("UPDATE user_accounts SET password_hash = $2 WHERE id = $1")
         .bind(account)
         .bind(ebok_api::password::hash(PASSWORD).unwrap())
         .execute(pool)
         .await
         .unwrap();
-    let customer = fixtures::person(pool, utility).await;
-    let point = fixtures::supply_point(pool, utility).await;
-    fixtures::contract(pool, utility, customer, point).await;
-    fixtures::link_customer(pool, utility, account, customer).await;
-    let meter = fixtures::meter(pool, utility, Some(point)).await;
     // Yesterday's last reading: the baseline of today's use.
     let today = day_start(local_day(Utc::now()));
     fixtures::radio_reading(pool, meter, today - chrono::Duration::hours(1), 1_000).await;

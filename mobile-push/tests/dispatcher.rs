@@ -46,12 +46,11 @@ struct Resident {
 }
 
 async fn resident(pool: &PgPool, utility: i64, email: &str) -> Resident {
-    let account = fixtures::resident_account(pool, utility, email).await;
-    let customer = fixtures::person(pool, utility).await;
-    let point = fixtures::supply_point(pool, utility).await;
-    fixtures::contract(pool, utility, customer, point).await;
-    fixtures::link_customer(pool, utility, account, customer).await;
-    Resident { account, customer }
+    let home = fixtures::household_without_meter(pool, utility, email).await;
+    Resident {
+        account: home.account_id,
+        customer: home.customer_id,
+    }
 }
 
 async fn device(pool: &PgPool, utility: i64, account: i64, token: &str) -> i64 {

@@ -87,19 +87,14 @@ struct Household {
 }
 
 async fn household(pool: &PgPool, utility_id: i64, email: &str) -> Household {
-    let point = fixtures::supply_point(pool, utility_id).await;
-    let meter = fixtures::meter(pool, utility_id, Some(point)).await;
-    let customer = fixtures::person(pool, utility_id).await;
-    let contract = fixtures::contract(pool, utility_id, customer, point).await;
-    let account_id = fixtures::resident_account(pool, utility_id, email).await;
-    fixtures::link_customer(pool, utility_id, account_id, customer).await;
+    let home = fixtures::household(pool, utility_id, email).await;
     Household {
         viewer: Viewer {
             utility_id,
-            account_id,
+            account_id: home.account_id,
         },
-        meter,
-        contract,
+        meter: home.meter_id,
+        contract: home.contract_id,
     }
 }
 

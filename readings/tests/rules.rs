@@ -25,18 +25,13 @@ struct Resident {
 }
 
 async fn resident(pool: &PgPool, utility_id: i64, email: &str) -> Resident {
-    let customer = fixtures::person(pool, utility_id).await;
-    let point = fixtures::supply_point(pool, utility_id).await;
-    let meter_id = fixtures::meter(pool, utility_id, Some(point)).await;
-    fixtures::contract(pool, utility_id, customer, point).await;
-    let account_id = fixtures::resident_account(pool, utility_id, email).await;
-    fixtures::link_customer(pool, utility_id, account_id, customer).await;
+    let home = fixtures::household(pool, utility_id, email).await;
     Resident {
         viewer: Viewer {
             utility_id,
-            account_id,
+            account_id: home.account_id,
         },
-        meter_id,
+        meter_id: home.meter_id,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Minimal rows for tests: a utility, a customer, a supply point, a meter, an account. Each
-//! returns the new id; names and numbers are made unique so tests can create several.
+//! Minimal rows for tests: a utility, a customer, a supply point, a meter, an account, and the
+//! household most tests start from ([`household`]: all of them, linked). Each returns the new
+//! id(s); names and numbers are made unique so tests can create several.
 
 use sqlx::PgPool;
 
@@ -160,4 +161,42 @@ pub async fn radio_reading(
     .execute(pool)
     .await
     .expect("moving the latest reading forward");
+}
+
+/// A resident's household, the set most tests start from: an active resident account linked to
+/// a customer whose signed contract on a supply point is in force since a year ago, with a radio
+/// meter installed there a year ago (none from [`household_without_meter`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Household {
+    pub utility_id: i64,
+    pub account_id: i64,
+    pub customer_id: i64,
+    pub supply_point_id: i64,
+    pub contract_id: i64,
+    pub meter_id: i64,
+}
+
+/// A [`Household`] with its meter.
+pub async fn household(pool: &PgPool, utility_id: i64, email: &str) -> Household {
+    let mut home = household_without_meter(pool, utility_id, email).await;
+    home.meter_id = meter(pool, utility_id, Some(home.supply_point_id)).await;
+    home
+}
+
+/// A [`Household`] whose supply point has no meter yet (`meter_id` is 0): for a test that
+/// installs its own.
+pub async fn household_without_meter(pool: &PgPool, utility_id: i64, email: &str) -> Household {
+    let customer_id = person(pool, utility_id).await;
+    let supply_point_id = supply_point(pool, utility_id).await;
+    let contract_id = contract(pool, utility_id, customer_id, supply_point_id).await;
+    let account_id = resident_account(pool, utility_id, email).await;
+    link_customer(pool, utility_id, account_id, customer_id).await;
+    Household {
+        utility_id,
+        account_id,
+        customer_id,
+        supply_point_id,
+        contract_id,
+        meter_id: 0,
+    }
 }

@@ -199,19 +199,20 @@ pub async fn resident(
     email: &str,
     days: i64,
 ) -> Resident {
-    let account_id = fixtures::resident_account(pool, utility_id, email).await;
+    let home = fixtures::household(pool, utility_id, email).await;
     let hash = ebok_api::password::hash(PASSWORD).unwrap();
     sqlx::query("UPDATE user_accounts SET password_hash = $2 WHERE id = $1")
-        .bind(account_id)
+        .bind(home.account_id)
         .bind(hash)
         .execute(pool)
         .await
         .unwrap();
-    let customer_id = fixtures::person(pool, utility_id).await;
-    let supply_point_id = fixtures::supply_point(pool, utility_id).await;
-    fixtures::contract(pool, utility_id, customer_id, supply_point_id).await;
-    fixtures::link_customer(pool, utility_id, account_id, customer_id).await;
-    let meter_id = fixtures::meter(pool, utility_id, Some(supply_point_id)).await;
+    let (account_id, customer_id, supply_point_id, meter_id) = (
+        home.account_id,
+        home.customer_id,
+        home.supply_point_id,
+        home.meter_id,
+    );
     let now = Utc::now();
     for d in (0..days).rev() {
         let at = (now - Duration::days(d))
