@@ -259,3 +259,63 @@ pub async fn repair_latest(pool: &PgPool) -> sqlx::Result<u64> {
     .await?;
     Ok(updated)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        "2026-11-20T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minutes)
+    }
+
+    /// Pending folds as a batch leaves them: a reading's value follows from its instant (one
+    /// meter and instant is one stored reading).
+    fn pending() -> impl Strategy<Value = Pending> {
+        (
+            prop::collection::vec((1i64..5, 0i64..5_000), 0..8),
+            prop::collection::hash_set((1i64..5, 0u32..5), 0..6),
+        )
+            .prop_map(|(latest, days)| {
+                let mut p = Pending::default();
+                for (meter, minutes) in latest {
+                    let row = LatestRow {
+                        measured_at: at(minutes),
+                        litres: minutes * 3,
+                        source: ReadingSource::Radio,
+                        flags: 0,
+                    };
+                    keep_newest(&mut p.latest, meter, row);
+                }
+                let first = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+                p.days = days
+                    .into_iter()
+                    .map(|(meter, d)| (meter, first + chrono::Days::new(d.into())))
+                    .collect();
+                p
+            })
+    }
+
+    proptest! {
+        /// Folds carried from batch to batch keep each meter's newest reading and every day,
+        /// whatever order the batches merge in.
+        #[test]
+        fn merged_folds_keep_each_meters_newest_reading_and_every_day(
+            a in pending(),
+            b in pending(),
+        ) {
+            let mut ab = a.clone();
+            ab.merge(b.clone());
+            let mut ba = b.clone();
+            ba.merge(a.clone());
+            prop_assert_eq!(&ab.latest, &ba.latest);
+            prop_assert_eq!(&ab.days, &ba.days);
+            for (meter, row) in a.latest.iter().chain(&b.latest) {
+                prop_assert!(ab.latest[meter].measured_at >= row.measured_at);
+            }
+            prop_assert!(a.days.is_subset(&ab.days) && b.days.is_subset(&ab.days));
+        }
+    }
+}

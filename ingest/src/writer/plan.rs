@@ -327,3 +327,361 @@ fn conflict(
         rejection,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashSet};
+    use std::time::Instant;
+
+    use chrono::Duration;
+    use ebok_common::domain::Register;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::pipeline::Origin;
+    use crate::reading::MeterRef;
+
+    /// The writer's clock in these tests: a little after the instants readings are taken at.
+    fn now() -> DateTime<Utc> {
+        "2026-11-20T12:00:00Z".parse().unwrap()
+    }
+
+    /// Instants around three Warsaw midnights, often equal, so that batches repeat instants,
+    /// close days and bring late readings; some lie in the future (rejected).
+    fn instant(hours: i64) -> DateTime<Utc> {
+        now() - Duration::hours(72) + Duration::hours(hours)
+    }
+
+    fn meter(id: i64) -> Arc<MeterInfo> {
+        Arc::new(MeterInfo {
+            id,
+            utility_id: 1,
+            register: Register::new(99_999_999).unwrap(),
+            installed_at: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+            removed_at: None,
+            max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(Some(15)),
+        })
+    }
+
+    fn from() -> Arc<Provenance> {
+        Arc::new(Provenance {
+            origin: Origin::Quarantine,
+            received: Instant::now(),
+        })
+    }
+
+    fn raw(meter: i64, hours: i64, litres: i64) -> RawReading {
+        RawReading {
+            meter: MeterRef::Serial(format!("M{meter}")),
+            measured_at: instant(hours),
+            litres,
+            device_flags: ReadingFlags::default(),
+            source: ReadingSource::Radio,
+        }
+    }
+
+    /// An item as generated: (kind, meter, hour, litres); kind 0–7 a reading, 8 quarantined,
+    /// 9 rejected by its source.
+    type Item = (u8, i64, i64, i64);
+
+    fn work((kind, meter_id, hours, litres): Item) -> Work {
+        match kind {
+            0..=7 => Work::Reading {
+                meter: meter(meter_id),
+                reading: raw(meter_id, hours, litres),
+                from: from(),
+                ack: None,
+            },
+            8 => Work::Quarantine {
+                utility_id: Some(1),
+                reading: raw(meter_id, hours, litres),
+                detail: "unknown meter".into(),
+                from: from(),
+                ack: None,
+            },
+            _ => Work::Reject {
+                utility_id: Some(1),
+                rejection: Rejection::new(RejectReason::MalformedPayload, "not JSON"),
+                from: from(),
+                ack: None,
+            },
+        }
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        // Litres from a few values (equal values make duplicates), sometimes negative
+        // (rejected); hours up to 80 (the last ones in the future, rejected).
+        (
+            0u8..10,
+            1i64..4,
+            0i64..80,
+            prop_oneof![9 => (0i64..4).prop_map(|k| 1_000 + 10 * k), 1 => Just(-1i64)],
+        )
+    }
+
+    fn batch() -> impl Strategy<Value = Vec<Item>> {
+        prop::collection::vec(item(), 0..40)
+    }
+
+    /// Each meter's newest reading before the batch (none for some).
+    fn states() -> impl Strategy<Value = HashMap<i64, MeterState>> {
+        prop::collection::vec(prop::option::of((0i64..72, 0i64..4)), 3).prop_map(|newest| {
+            newest
+                .into_iter()
+                .zip(1i64..)
+                .filter_map(|(n, id)| {
+                    n.map(|(hours, k)| {
+                        let state = MeterState {
+                            newest: Some(Newest {
+                                measured_at: instant(hours),
+                                litres: 1_000 + 10 * k,
+                            }),
+                            alarms: AlarmState::default(),
+                        };
+                        (id, state)
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn paths() -> impl Strategy<Value = Paths> {
+        prop_oneof![
+            Just(Paths::Copy),
+            Just(Paths::LateCareful),
+            Just(Paths::AllCareful)
+        ]
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            rules: Rules::default(),
+            flow: FlowRules::default(),
+            no_data_after: Duration::days(1),
+        }
+    }
+
+    fn newest_of(states: &HashMap<i64, MeterState>, meter: i64) -> Option<Newest> {
+        states.get(&meter).and_then(|s| s.newest)
+    }
+
+    fn rows(plan: &Plan) -> impl Iterator<Item = &Row> {
+        plan.copied().iter().chain(&plan.careful)
+    }
+
+    proptest! {
+        /// Stored (copied or inserted carefully), duplicate, conflict, rejected or quarantined:
+        /// one fate per item. Readings of one meter and instant are told apart by count: at
+        /// most one of them is stored, each other one is a duplicate of it (or of the meter's
+        /// newest reading) or a rejection naming that instant.
+        #[test]
+        fn every_reading_lands_in_exactly_one_outcome(
+            states in states(),
+            items in batch(),
+            paths in paths(),
+        ) {
+            let batch: Vec<Work> = items.iter().copied().map(work).collect();
+            let plan = plan(&states, &batch, now(), paths, &policy());
+
+            let quarantined = items.iter().filter(|i| i.0 == 8).count();
+            let rejected_by_source = items.iter().filter(|i| i.0 == 9).count();
+            prop_assert_eq!(plan.quarantine.len(), quarantined);
+            prop_assert_eq!(
+                plan.rejections.iter().filter(|r| r.meter_id.is_none()).count(),
+                rejected_by_source
+            );
+
+            let mut groups: BTreeMap<(i64, DateTime<Utc>), Vec<i64>> = BTreeMap::new();
+            for &(kind, meter, hours, litres) in &items {
+                if kind <= 7 {
+                    groups.entry((meter, instant(hours))).or_default().push(litres);
+                }
+            }
+            let mut stored_keys = HashSet::new();
+            for row in rows(&plan) {
+                prop_assert!(
+                    stored_keys.insert((row.meter_id, row.measured_at)),
+                    "a meter and instant stored twice: {:?}", row
+                );
+            }
+            let mut duplicates = 0;
+            for ((meter, at), litres) in &groups {
+                let stored: Vec<&Row> = rows(&plan)
+                    .filter(|r| r.meter_id == *meter && r.measured_at == *at)
+                    .collect();
+                let refused = plan
+                    .rejections
+                    .iter()
+                    .filter(|r| {
+                        r.meter_id == Some(*meter) && r.rejection.measured_at == Some(*at)
+                    })
+                    .count();
+                for row in &stored {
+                    prop_assert!(litres.contains(&row.litres), "stored a value never offered");
+                }
+                let settled = stored.len() + refused;
+                prop_assert!(settled <= litres.len(), "{} fates for {} readings", settled, litres.len());
+                let repeats = litres.len() - settled;
+                if repeats > 0 {
+                    let newest = newest_of(&states, *meter).filter(|n| n.measured_at == *at);
+                    prop_assert!(
+                        !stored.is_empty() || newest.is_some(),
+                        "a duplicate of nothing stored"
+                    );
+                }
+                duplicates += repeats as u64;
+            }
+            prop_assert_eq!(plan.duplicates_in_batch, duplicates);
+            let conflicts = plan
+                .rejections
+                .iter()
+                .filter(|r| r.meter_id.is_some())
+                .filter(|r| r.rejection.reason == RejectReason::ConflictingDuplicate)
+                .count();
+            prop_assert_eq!(plan.conflicts_in_batch, conflicts as u64);
+        }
+
+        /// Over any run of batches, on any paths, a meter's newest reading never moves back, and
+        /// the pending latest reading is always the meter's newest.
+        #[test]
+        fn a_meters_newest_reading_only_moves_forward(
+            mut states in states(),
+            batches in prop::collection::vec((batch(), paths()), 1..6),
+        ) {
+            let mut pending = Pending::default();
+            for (items, paths) in batches {
+                let batch: Vec<Work> = items.into_iter().map(work).collect();
+                let plan = plan(&states, &batch, now(), paths, &policy());
+                for (meter, after) in &plan.states {
+                    let after = after.newest.expect("a moved meter has a newest reading");
+                    if let Some(before) = newest_of(&states, *meter) {
+                        prop_assert!(after.measured_at > before.measured_at);
+                    }
+                    let stored_newest = rows(&plan)
+                        .filter(|r| r.meter_id == *meter)
+                        .map(|r| r.measured_at)
+                        .max();
+                    prop_assert_eq!(stored_newest, Some(after.measured_at));
+                }
+                states.extend(plan.states);
+                pending.merge(plan.pending);
+                for (meter, latest) in &pending.latest {
+                    let newest = newest_of(&states, *meter).expect("latest of a known meter");
+                    prop_assert_eq!(latest.measured_at, newest.measured_at);
+                    prop_assert_eq!(latest.litres, newest.litres);
+                }
+            }
+        }
+
+        /// The COPY stands the day trigger aside, so whatever it copies must reach
+        /// `meter_day_readings` through the writer: after any run of batches, each copied
+        /// reading's day is owed a fold, or is its meter's open day, carried by the pending
+        /// latest reading.
+        #[test]
+        fn every_copied_reading_owes_its_day_or_is_the_open_day_of_the_latest_reading(
+            mut states in states(),
+            batches in prop::collection::vec((batch(), paths()), 1..6),
+        ) {
+            let mut pending = Pending::default();
+            let mut copied: Vec<Row> = Vec::new();
+            for (items, paths) in batches {
+                let batch: Vec<Work> = items.into_iter().map(work).collect();
+                let plan = plan(&states, &batch, now(), paths, &policy());
+                if paths == Paths::AllCareful {
+                    prop_assert!(plan.copied().is_empty());
+                }
+                for row in plan.copied() {
+                    let before = newest_of(&states, row.meter_id);
+                    if paths == Paths::LateCareful {
+                        prop_assert!(before.is_none_or(|n| n.measured_at < row.measured_at));
+                    }
+                }
+                copied.extend(plan.copied().iter().cloned());
+                states.extend(plan.states);
+                pending.merge(plan.pending);
+            }
+            for row in &copied {
+                let day = local_day(row.measured_at);
+                let owed = pending.days.contains(&(row.meter_id, day));
+                let open = pending.latest.get(&row.meter_id).is_some_and(|l| {
+                    local_day(l.measured_at) == day && l.measured_at >= row.measured_at
+                });
+                prop_assert!(owed || open, "{:?} is neither owed nor open", row);
+            }
+        }
+
+        /// A newer reading on a later day closes the day of the meter's previous newest
+        /// reading, whichever path it takes: that day is owed a fold.
+        #[test]
+        fn the_day_a_newer_reading_closes_is_owed_a_fold(
+            states in states(),
+            items in batch(),
+            paths in paths(),
+        ) {
+            let batch: Vec<Work> = items.into_iter().map(work).collect();
+            let plan = plan(&states, &batch, now(), paths, &policy());
+            for (meter, after) in &plan.states {
+                let after = after.newest.expect("moved");
+                if let Some(before) = newest_of(&states, *meter)
+                    && local_day(before.measured_at) < local_day(after.measured_at)
+                {
+                    prop_assert!(plan.pending.days.contains(&(*meter, local_day(before.measured_at))));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn interval_readings_of_one_batch_validate_as_a_sequence_not_as_late_arrivals() {
+        // Sent newest first; planned in time order, each one newer than the one before.
+        let batch: Vec<Work> = [(0, 1, 30, 1_020), (0, 1, 20, 1_010), (0, 1, 10, 1_000)]
+            .into_iter()
+            .map(work)
+            .collect();
+        let plan = plan(&HashMap::new(), &batch, now(), Paths::Copy, &policy());
+        let copied: Vec<i64> = plan.copied().iter().map(|r| r.litres).collect();
+        assert_eq!(copied, [1_000, 1_010, 1_020]);
+        assert!(plan.careful.is_empty() && plan.rejections.is_empty());
+        assert_eq!(plan.pending.latest[&1].litres, 1_020);
+    }
+
+    #[test]
+    fn another_value_for_an_instant_in_the_same_batch_keeps_the_first_and_flags_it() {
+        let batch: Vec<Work> = [(0, 1, 10, 1_000), (0, 1, 10, 1_030), (0, 1, 10, 1_000)]
+            .into_iter()
+            .map(work)
+            .collect();
+        let plan = plan(&HashMap::new(), &batch, now(), Paths::Copy, &policy());
+        assert_eq!(plan.copied().len(), 1);
+        assert_eq!(plan.copied()[0].litres, 1_000);
+        assert_ne!(plan.copied()[0].flags & ReadingFlags::CONFLICT, 0);
+        assert_eq!((plan.conflicts_in_batch, plan.duplicates_in_batch), (1, 1));
+        assert_eq!(
+            plan.rejections[0].rejection.reason,
+            RejectReason::ConflictingDuplicate
+        );
+    }
+
+    #[test]
+    fn the_newest_reading_again_with_its_value_is_a_duplicate_and_with_another_goes_carefully() {
+        let states = HashMap::from([(
+            1,
+            MeterState {
+                newest: Some(Newest {
+                    measured_at: instant(10),
+                    litres: 1_000,
+                }),
+                alarms: AlarmState::default(),
+            },
+        )]);
+        let same = [work((0, 1, 10, 1_000))];
+        let plan_same = plan(&states, &same, now(), Paths::Copy, &policy());
+        assert_eq!(plan_same.duplicates_in_batch, 1);
+        assert!(plan_same.copied().is_empty() && plan_same.careful.is_empty());
+
+        let other = [work((0, 1, 10, 1_010))];
+        let plan_other = plan(&states, &other, now(), Paths::Copy, &policy());
+        assert_eq!(plan_other.careful.len(), 1);
+        assert!(plan_other.copied().is_empty());
+    }
+}

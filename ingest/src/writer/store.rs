@@ -377,3 +377,14 @@ async fn insert_quarantine(conn: &mut PgConnection, rows: &[QuarantineRow]) -> s
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_character_becomes_the_replacement_character_and_other_text_stays() {
+        assert_eq!(db_text("a\0b"), "a\u{FFFD}b");
+        assert_eq!(db_text("zażółć"), "zażółć");
+    }
+}
