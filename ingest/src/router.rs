@@ -7,12 +7,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ebok_common::backoff::Backoff;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::directory::{Directory, Resolved, Scope};
 use crate::pipeline::{Envelope, Origin};
 use crate::writer::{Provenance, Work};
+
+/// How long to wait before retrying after the database failed (down, restarting).
+const RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 /// Messages taken from the inbox at once: their meters are resolved together, so a stream of
 /// single-reading messages costs one lookup per round, not one per message.
@@ -177,8 +181,7 @@ async fn resolve(
                 if shutdown.is_cancelled() && attempt >= 3 {
                     return None;
                 }
-                let wait = Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
-                    .min(Duration::from_secs(5));
+                let wait = RETRY.random(attempt);
                 tracing::warn!(error = %e, attempt, "resolving meters failed; retrying");
                 tokio::time::sleep(wait).await;
             }

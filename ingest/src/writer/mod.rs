@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use ebok_common::backoff::Backoff;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,9 @@ use folds::Pending;
 pub use folds::repair_latest;
 use plan::{MeterState, Paths, Plan, Policy};
 use store::{Flush, Outcome, is_transient, is_unique_violation, sqlstate};
+
+/// How long to wait before retrying after the database failed (down, restarting).
+const RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 /// Where a piece of work came from, and when it arrived.
 #[derive(Debug)]
@@ -263,8 +267,7 @@ impl Writer {
                         );
                         return; // acks dropped unsettled: the broker delivers them again
                     }
-                    let wait = Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
-                        .min(Duration::from_secs(5));
+                    let wait = RETRY.random(attempt);
                     tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "batch not committed; retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -449,8 +452,7 @@ impl Writer {
                         return;
                     }
                     tracing::warn!(error = %e, "flushing latest readings failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25))))
-                        .await;
+                    tokio::time::sleep(RETRY.random(attempt)).await;
                 }
             }
         }
