@@ -71,7 +71,9 @@ pub fn spawn_modbus(
         .iter()
         .map(|m| m.serial_at(clock.now()).to_string())
         .collect();
-    let task = tokio::spawn(firmware_sim::modbus::serve(listener, bulk, clock, shutdown));
+    let task = tokio::spawn(firmware_sim::modbus::serve_meters(
+        listener, bulk, clock, shutdown,
+    ));
     (serials, task)
 }
 

@@ -1,8 +1,13 @@
-//! A Modbus TCP server exposing simulated bulk meters, as the ingest's Modbus poller sees a
-//! real device (docs/ingest.md, "Modbus TCP").
+//! Modbus TCP servers for simulations and tests: one server ([`serve`]) over any
+//! [`RegisterSource`], with two sources. [`BulkMeters`] exposes simulated bulk meters, as the
+//! ingest's Modbus poller sees a real device (docs/ingest.md, "Modbus TCP"); [`RegisterMap`] is
+//! a register map a test sets word by word, which records every read (ingest's poller tests).
 //!
-//! Register map (holding registers, function 0x03; input registers, 0x04, mirror them), for
-//! meter `k` of the served list:
+//! Both answer function 0x03 (holding registers) and 0x04 (input registers, the same words);
+//! other functions (writes included) get "illegal function", and a read of no register or of
+//! more than 125 gets "illegal data value", as the protocol says.
+//!
+//! [`BulkMeters`]' register map, for meter `k` of the served list:
 //!
 //! | register | content |
 //! |---|---|
@@ -12,17 +17,16 @@
 //!
 //! Values are the model's at the simulation clock's `now` when the request arrives (one
 //! [`MeterCursor`] per meter, so repeated polls cost little). Addresses past the last meter
-//! answer with the exception "illegal data address", more than 125 registers or none with
-//! "illegal data value", other functions (writes included) with "illegal function"; the unit id
-//! is ignored.
+//! answer with the exception "illegal data address"; the unit id is ignored.
 
+use std::collections::HashMap;
 use std::future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::ensure;
 use tokio::net::TcpListener;
-use tokio_modbus::prelude::{ExceptionCode, Request, Response};
+use tokio_modbus::prelude::{ExceptionCode, Request, Response, SlaveRequest};
 use tokio_modbus::server::Service;
 use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
 use tokio_util::sync::CancellationToken;
@@ -59,9 +63,7 @@ impl BulkMeters {
 
     /// The `count` registers from `address` now.
     pub fn read(&self, address: u16, count: u16) -> Result<Vec<u16>, ExceptionCode> {
-        if count == 0 || count > MAX_READ {
-            return Err(ExceptionCode::IllegalDataValue);
-        }
+        check_count(count)?;
         let last = u32::from(address) + u32::from(count) - 1;
         let meters = self.meters.len() as u32;
         if last >= meters * u32::from(REGISTERS_PER_METER) {
@@ -94,41 +96,97 @@ impl BulkMeters {
     }
 }
 
-impl Service for BulkMeters {
-    type Request = Request<'static>;
+/// A read of no register or of more than the protocol allows is "illegal data value".
+fn check_count(count: u16) -> Result<(), ExceptionCode> {
+    if count == 0 || count > MAX_READ {
+        return Err(ExceptionCode::IllegalDataValue);
+    }
+    Ok(())
+}
+
+/// What a Modbus unit answers to a read of `count` registers from `address`.
+pub trait RegisterSource: Send + Sync + 'static {
+    fn read(&self, unit: u8, address: u16, count: u16) -> Result<Vec<u16>, ExceptionCode>;
+}
+
+impl RegisterSource for BulkMeters {
+    fn read(&self, _unit: u8, address: u16, count: u16) -> Result<Vec<u16>, ExceptionCode> {
+        BulkMeters::read(self, address, count)
+    }
+}
+
+/// Registers a test sets word by word (unset ones read as 0, at any address), shared with the
+/// test through clones, with the `(unit id, first register, count)` of every read in order.
+#[derive(Clone, Default)]
+pub struct RegisterMap {
+    words: Arc<Mutex<HashMap<u16, u16>>>,
+    reads: Arc<Mutex<Vec<(u8, u16, u16)>>>,
+}
+
+impl RegisterMap {
+    /// Sets the registers from `first` on to `words` (past 65535 they wrap to 0, as reads do).
+    pub fn set_words(&self, first: u16, words: &[u16]) {
+        let mut map = self.words.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, word) in words.iter().enumerate() {
+            map.insert(first.wrapping_add(i as u16), *word);
+        }
+    }
+
+    /// Every read so far: `(unit id, first register, count)`.
+    pub fn reads(&self) -> Vec<(u8, u16, u16)> {
+        self.reads.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl RegisterSource for RegisterMap {
+    fn read(&self, unit: u8, address: u16, count: u16) -> Result<Vec<u16>, ExceptionCode> {
+        check_count(count)?;
+        self.reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((unit, address, count));
+        let words = self.words.lock().unwrap_or_else(|e| e.into_inner());
+        Ok((0..count)
+            .map(|i| words.get(&address.wrapping_add(i)).copied().unwrap_or(0))
+            .collect())
+    }
+}
+
+/// A [`RegisterSource`] as tokio-modbus serves it.
+struct Unit<S>(Arc<S>);
+
+impl<S: RegisterSource> Service for Unit<S> {
+    type Request = SlaveRequest<'static>;
     type Response = Response;
     type Exception = ExceptionCode;
     type Future = future::Ready<Result<Response, ExceptionCode>>;
 
     fn call(&self, request: Self::Request) -> Self::Future {
-        future::ready(match request {
+        let unit = request.slave;
+        future::ready(match request.request {
             Request::ReadHoldingRegisters(address, count) => self
-                .read(address, count)
+                .0
+                .read(unit, address, count)
                 .map(Response::ReadHoldingRegisters),
-            Request::ReadInputRegisters(address, count) => {
-                self.read(address, count).map(Response::ReadInputRegisters)
-            }
+            Request::ReadInputRegisters(address, count) => self
+                .0
+                .read(unit, address, count)
+                .map(Response::ReadInputRegisters),
             _ => Err(ExceptionCode::IllegalFunction),
         })
     }
 }
 
-/// Serves `meters` on `listener` until `shutdown` is cancelled (open connections are closed
+/// Serves `source` on `listener` until `shutdown` is cancelled (open connections are closed
 /// then).
-pub async fn serve(
+pub async fn serve<S: RegisterSource>(
     listener: TcpListener,
-    meters: Vec<MeterModel>,
-    clock: SimClock,
+    source: S,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    ensure!(
-        meters.len() <= MAX_METERS,
-        "a Modbus server exposes at most {MAX_METERS} meters, got {}",
-        meters.len()
-    );
-    let service = Arc::new(BulkMeters::new(meters, clock));
+    let source = Arc::new(source);
     let server = Server::new(listener);
-    let new_service = move |_: SocketAddr| Ok(Some(Arc::clone(&service)));
+    let new_service = move |_: SocketAddr| Ok(Some(Unit(Arc::clone(&source))));
     let on_connected = move |stream, address| {
         let new_service = new_service.clone();
         async move { accept_tcp_connection(stream, address, new_service) }
@@ -141,6 +199,21 @@ pub async fn serve(
         _ = shutdown.cancelled() => {}
     }
     Ok(())
+}
+
+/// Serves `meters` as [`BulkMeters`] on the time of `clock` (see [`serve`]).
+pub async fn serve_meters(
+    listener: TcpListener,
+    meters: Vec<MeterModel>,
+    clock: SimClock,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    ensure!(
+        meters.len() <= MAX_METERS,
+        "a Modbus server exposes at most {MAX_METERS} meters, got {}",
+        meters.len()
+    );
+    serve(listener, BulkMeters::new(meters, clock), shutdown).await
 }
 
 #[cfg(test)]
@@ -216,6 +289,19 @@ mod tests {
         assert!(bulk.read(29, 1).is_ok());
     }
 
+    #[test]
+    fn a_register_map_answers_what_was_set_zero_elsewhere_and_records_each_read() {
+        let map = RegisterMap::default();
+        map.set_words(65_534, &[7, 8, 9]);
+        assert_eq!(RegisterSource::read(&map, 3, 65_533, 2), Ok(vec![0, 7]));
+        assert_eq!(RegisterSource::read(&map, 4, 65_535, 3), Ok(vec![8, 9, 0]));
+        assert_eq!(
+            RegisterSource::read(&map, 4, 0, 126),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        assert_eq!(map.reads(), [(3, 65_533, 2), (4, 65_535, 3)]);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_tokio_modbus_client_reads_the_model_register_and_status_over_tcp() {
         let fleet = fleet();
@@ -226,7 +312,12 @@ mod tests {
         let start = t("2025-06-01T00:00:00Z");
         let clock = SimClock::new(start, 86_400.0).unwrap();
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(serve(listener, meters.clone(), clock, shutdown.clone()));
+        let server = tokio::spawn(serve_meters(
+            listener,
+            meters.clone(),
+            clock,
+            shutdown.clone(),
+        ));
 
         let mut ctx = tcp::connect(address).await.unwrap();
         for k in [0usize, 7, 19] {

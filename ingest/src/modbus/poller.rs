@@ -353,7 +353,7 @@ mod tests {
     use ebok_common::domain::{ReadingFlags, ReadingSource};
 
     use super::*;
-    use crate::modbus::test_server::{self, Registers};
+    use crate::modbus::test_server::{self, RegisterMap, SetValue};
     use crate::reading::{MeterRef, RejectReason};
 
     #[test]
@@ -433,8 +433,8 @@ mod tests {
             .collect()
     }
 
-    fn bulk_registers(count: u16) -> Registers {
-        let registers = Registers::default();
+    fn bulk_registers(count: u16) -> RegisterMap {
+        let registers = RegisterMap::default();
         for k in 0..count {
             registers.set(
                 10 * k,
@@ -483,7 +483,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_poll_gives_one_envelope_with_litres_and_flags() {
-        let registers = Registers::default();
+        let registers = RegisterMap::default();
         // u16 (little order is the same for one word), scale 10, status with leak and an
         // undefined bit.
         registers.set(0, 1234, RegisterKind::U16, WordOrder::Little);
@@ -560,7 +560,7 @@ mod tests {
         assert!(rejection.detail.contains("1000"), "{}", rejection.detail);
 
         // Registers 0..=4 and 30..=43 (gap 35..40 read through): two requests, unit id 7.
-        assert_eq!(registers.requests(), [(7, 0, 4), (7, 30, 14)]);
+        assert_eq!(registers.reads(), [(7, 0, 4), (7, 30, 14)]);
 
         shutdown.cancel();
         for handle in handles {
