@@ -272,9 +272,9 @@ impl System {
 
     /// Starts the evaluator of residents' alarm rules as a part (several processes may run one).
     pub fn start_rule_evaluator(&mut self) {
-        let evaluator = ebok_readings::rules::Evaluator::new(
+        let evaluator = ebok_alarm_rules::Evaluator::new(
             self.pool.clone(),
-            ebok_readings::rules::EvaluatorConfig::default(),
+            ebok_alarm_rules::EvaluatorConfig::default(),
         );
         let shutdown = self.shutdown.clone();
         self.spawn_part("alarm rules", async move {

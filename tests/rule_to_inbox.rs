@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use ebok_alarm_rules::{Evaluator, EvaluatorConfig};
 use ebok_common::config::{DispatcherConfig, SmtpSecurity};
 use ebok_common::domain::time::{day_start, local_day};
-use ebok_readings::rules::{Evaluator, EvaluatorConfig};
 use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
 use ebok_testkit::{TestDb, TestServer, fixtures};
 use mobile_push::channel::{MailSender, PushSender};

@@ -10,8 +10,8 @@ mod support;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use ebok_alarm_rules::{Evaluator, EvaluatorConfig};
 use ebok_common::domain::time::{day_start, local_day};
-use ebok_readings::rules::{Evaluator, EvaluatorConfig};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use support::{App, problem, reading, resident, utility};

@@ -1,12 +1,13 @@
-//! The read side of the meter time-series, shared by the resident API, the portal, billing and
-//! staff tools: which meters an account may see ([`access`]), the reading on a day and history
-//! with daily and monthly consumption ([`history`]; concurrent lookups answered together by
-//! [`coalesce`]; closed months read packed, [`month_pack`]), the consumption chart as SVG
-//! ([`chart`]) and CSV export ([`export`]), residents' own readings ([`self_reading`]), and
-//! residents' alarm rules evaluated as readings arrive ([`rules`]).
+//! Meter readings as residents, billing and staff tools read and give them: which meters an
+//! account may see ([`access`]), the reading on a day and history with daily and monthly
+//! consumption ([`history`]; concurrent lookups answered together by [`coalesce`]; closed months
+//! read packed, [`month_pack`]), the same shown as a consumption chart in SVG ([`chart`]) and as
+//! CSV ([`export`]), and the readings residents give themselves ([`self_reading`]: checked for
+//! plausibility and stored beside the meters' own). Ingest writes the meters' readings; alarm
+//! rules over them are the `ebok-alarm-rules` crate.
 //!
-//! Pure cores (consumption arithmetic, plausibility, rule conditions, chart layout) are plain
-//! functions over plain types; the query functions take a connection and call them.
+//! Pure cores (consumption arithmetic, plausibility, chart layout) are plain functions over
+//! plain types; the query functions take a connection and call them.
 
 pub mod access;
 pub mod chart;
@@ -14,5 +15,4 @@ pub mod coalesce;
 pub mod export;
 pub mod history;
 pub mod month_pack;
-pub mod rules;
 pub mod self_reading;

@@ -1,10 +1,10 @@
 //! Residents' alarm rules (seed 004 "zakładanie alarmów"): daily use above a limit, continuous
 //! flow (a leak), no use for days (an elderly relative), any device alarm; and what they
-//! triggered. Evaluated as readings arrive by `ebok_readings::rules::Evaluator`.
+//! triggered. Evaluated as readings arrive by `ebok_alarm_rules::Evaluator`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ebok_readings::rules::{self, NewRule, Rule, RuleError, Trigger};
+use ebok_alarm_rules::{self as rules, NewRule, Rule, RuleError, Trigger};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 

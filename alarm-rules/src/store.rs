@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
-use super::{RuleError, RuleKind, describe};
-use crate::access::Viewer;
+use crate::{RuleError, RuleKind, describe};
+use ebok_readings::access::Viewer;
 
 /// How many rules one account may have.
 pub const MAX_RULES_PER_ACCOUNT: i64 = 50;

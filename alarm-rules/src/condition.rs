@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use ebok_common::domain::Register;
 use ebok_common::domain::time::{day_bounds, local_day};
 
-use super::{RuleKind, describe, polish};
+use crate::{RuleKind, describe, polish};
 
 /// Readings further apart than this are not interval data. An hour, plus the jitter of meters
 /// that transmit "hourly" (a few minutes late, now and then).

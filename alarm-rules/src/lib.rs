@@ -1,11 +1,11 @@
 //! Residents' alarm rules (seed 004 "zakładanie alarmów"): a resident sets a condition on one of
-//! their meters and hears when it becomes true. What this module owns:
+//! their meters and hears when it becomes true. What this crate owns:
 //!
 //! - the rule itself ([`RuleKind`], [`describe`]) and its validation at the edge ([`NewRule`]);
 //! - the pure conditions ([`condition`]): given a rule, the meter's recent readings and its
 //!   register, is the condition true now, since when, and what does the trigger say;
 //! - the store ([`create`], [`list`], [`get`], [`delete`], [`set_enabled`], [`triggers`]),
-//!   scoped by [`Viewer`](crate::access::Viewer) and audited;
+//!   scoped by [`Viewer`](ebok_readings::access::Viewer) and audited;
 //! - the [`Evaluator`], which runs the conditions as readings arrive and writes triggers with
 //!   their `resident_alarm.triggered` outbox events.
 //!
@@ -34,8 +34,6 @@
 pub mod condition;
 mod evaluator;
 mod polish;
-
-/// The Polish name of a meter alarm kind (`meter_alarm_kind`), as the rules' notices use it.
 mod store;
 
 use serde::{Deserialize, Serialize};

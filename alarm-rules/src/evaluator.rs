@@ -35,9 +35,9 @@ use ebok_common::outbox::{self, Addressee, Event, OutboxEvent, ResidentAlarm};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use super::RuleKind;
-use super::condition::{self, Decision, OpenEpisode, Reading};
-use super::store::kind_of;
+use crate::RuleKind;
+use crate::condition::{self, Decision, OpenEpisode, Reading};
+use crate::store::kind_of;
 
 /// How far back a window of readings reaches at most (beyond what the rule itself needs), when
 /// the evaluator was stopped for a while.

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, SubsecRound, Utc};
+use ebok_alarm_rules::{
+    self as rules, EvalReport, Evaluator, EvaluatorConfig, MAX_RULES_PER_ACCOUNT, NewRule,
+    RuleError, RuleKind,
+};
 use ebok_common::domain::time::{day_bounds, day_start, local_day};
 use ebok_readings::access::Viewer;
-use ebok_readings::rules::{
-    self, EvalReport, Evaluator, EvaluatorConfig, MAX_RULES_PER_ACCOUNT, NewRule, RuleError,
-    RuleKind,
-};
 use ebok_testkit::{TestDb, fixtures};
 use serde_json::Value;
 use sqlx::PgPool;
