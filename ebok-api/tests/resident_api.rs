@@ -1041,7 +1041,6 @@ async fn a_change_of_email_waits_for_the_link_sent_to_the_new_address() {
     let (app, smtp) = App::with_smtp().await;
     let u = utility(app.pool(), "mlynary").await;
     let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
-    resident(app.pool(), u, "mlynary", "zajety@example.pl", 0).await;
     let t = token(&app.login("mlynary", &jan.email).await);
     // A session alone (a phone left unlocked) is not enough: the password is asked for.
     let without = app
@@ -1060,14 +1059,6 @@ async fn a_change_of_email_waits_for_the_link_sent_to_the_new_address() {
         )
         .await;
     assert_eq!(missing.status(), 422);
-    let taken = app
-        .post(
-            Some(&t),
-            "/api/v1/me/email",
-            json!({ "email": "zajety@example.pl", "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(problem(taken).await["field"], "email");
     let asked = app
         .post(
             Some(&t),
@@ -1112,4 +1103,56 @@ async fn a_change_of_email_waits_for_the_link_sent_to_the_new_address() {
         )
         .await;
     assert_eq!(old.status(), 422);
+}
+
+#[tokio::test]
+async fn a_change_of_email_to_an_address_in_use_answers_as_for_a_free_one_and_tells_its_owner() {
+    let (app, smtp) = App::with_smtp().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    resident(app.pool(), u, "mlynary", "zajety@example.pl", 0).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let free = app
+        .post(
+            Some(&t),
+            "/api/v1/me/email",
+            json!({ "email": "wolny@example.pl", "password": PASSWORD }),
+        )
+        .await;
+    let taken = app
+        .post(
+            Some(&t),
+            "/api/v1/me/email",
+            json!({ "email": "Zajety@example.pl", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(taken.status(), free.status());
+    assert_eq!(taken.status(), 202);
+    assert_eq!(
+        taken.bytes().await.unwrap(),
+        free.bytes().await.unwrap(),
+        "the answer does not tell a taken address from a free one"
+    );
+    let mails = smtp.wait_for(4, Duration::from_secs(10)).await;
+    let to = |address: &str| {
+        mails
+            .iter()
+            .filter(|m| m.rcpt_to == vec![address.to_string()])
+            .map(|m| m.text().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let owner = to("Zajety@example.pl");
+    assert_eq!(owner.len(), 1, "the owner of the address is told once");
+    assert!(owner[0].contains("nic się nie zmieniło"), "{}", owner[0]);
+    assert!(!owner[0].contains("token="), "and gets no link");
+    assert!(to("wolny@example.pl")[0].contains("/konto/email?token="));
+    assert_eq!(
+        to(&jan.email).len(),
+        2,
+        "the old address is told both times"
+    );
+    // The account keeps its address, and the other account its own.
+    let me: Value = app.get(&t, "/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["email"], jan.email);
+    app.login("mlynary", "zajety@example.pl").await;
 }

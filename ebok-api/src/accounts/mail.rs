@@ -20,11 +20,21 @@ use crate::secret;
 /// What to send.
 #[derive(Debug, Clone)]
 pub(crate) enum Mail {
-    Activation { token: String },
+    Activation {
+        token: String,
+    },
     AlreadyRegistered,
-    PasswordReset { token: String },
-    EmailChange { token: String },
-    EmailChangeNotice { new_email: String },
+    PasswordReset {
+        token: String,
+    },
+    EmailChange {
+        token: String,
+    },
+    EmailChangeNotice {
+        new_email: String,
+    },
+    /// To an address that already has an account, given as the new address of another one.
+    EmailChangeToUsedAddress,
 }
 
 #[derive(Template)]
@@ -139,6 +149,21 @@ impl AccountMailer {
                 Some(format!("{base}/konto/email?token={token}")),
                 "Potwierdź adres",
                 "Open the link to confirm this address for your eBOK account.",
+            ),
+            Mail::EmailChangeToUsedAddress => (
+                format!("Twój adres e-mail w eBOK — {}", utility.name),
+                vec![
+                    "Ktoś poprosił o ustawienie tego adresu jako adresu innego konta w eBOK. \
+                     Ten adres należy już do Twojego konta, więc nic się nie zmieniło."
+                        .to_string(),
+                    "Jeśli chcesz używać jednego konta zamiast dwóch, skontaktuj się z biurem \
+                     obsługi klienta. Jeśli to nie Ty, nic nie musisz robić."
+                        .to_string(),
+                ],
+                None,
+                "",
+                "Somebody asked to give this address to another eBOK account; it stays yours, \
+                 nothing changed.",
             ),
             Mail::EmailChangeNotice { new_email } => (
                 format!("Zmiana adresu e-mail w eBOK — {}", utility.name),

@@ -489,6 +489,11 @@ pub async fn change_password(
 /// Starts a change of e-mail: the link goes to the NEW address; the old one gets a notice. The
 /// account's password must be given (field `password`): a session left open on a shared
 /// computer must not be enough to move the account to another address.
+///
+/// An address that already belongs to another account of the utility is answered exactly as a
+/// free one (the old address gets the same notice), so that the answer does not tell whether
+/// somebody has an account under it: instead of a link, that address gets a word that nothing
+/// changed ([`mail::Mail::EmailChangeToUsedAddress`]).
 pub async fn request_email_change(
     pool: &PgPool,
     hasher: &Hasher,
@@ -517,38 +522,33 @@ pub async fn request_email_change(
             "To jest obecny adres konta.",
         ));
     }
-    let taken = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM user_accounts
-                          WHERE utility_id = $1 AND lower(email) = lower($2)) AS "taken!""#,
+    let owner = sqlx::query_scalar!(
+        "SELECT display_name FROM user_accounts WHERE utility_id = $1 AND lower(email) = lower($2)",
         utility.id,
         new_email
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if taken {
-        // The owner of the other account would learn nothing from an error; tell this user
-        // plainly, as they are logged in and the address is theirs to know.
-        return Err(AccountError::invalid(
-            "email",
-            "Ten adres jest już używany przez inne konto.",
-        ));
-    }
-    let token = new_link(
-        &mut tx,
-        utility.id,
-        account_id,
-        Purpose::EmailChange,
-        Some(&new_email),
-    )
-    .await?;
+    let (new_name, to_new) = match owner {
+        Some(name) => (name, mail::Mail::EmailChangeToUsedAddress),
+        None => {
+            let token = new_link(
+                &mut tx,
+                utility.id,
+                account_id,
+                Purpose::EmailChange,
+                Some(&new_email),
+            )
+            .await?;
+            (
+                account.display_name.clone(),
+                mail::Mail::EmailChange { token },
+            )
+        }
+    };
     tx.commit().await?;
     mailer
-        .send(
-            utility,
-            &new_email,
-            Some(&account.display_name),
-            mail::Mail::EmailChange { token },
-        )
+        .send(utility, &new_email, Some(&new_name), to_new)
         .await?;
     mailer
         .send(
