@@ -1156,3 +1156,62 @@ async fn a_change_of_email_to_an_address_in_use_answers_as_for_a_free_one_and_te
     assert_eq!(me["email"], jan.email);
     app.login("mlynary", "zajety@example.pl").await;
 }
+
+#[tokio::test]
+async fn a_body_or_query_that_does_not_fit_is_told_in_polish_at_its_own_field() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 2).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let meter = jan.meter_id;
+    let posts = [
+        (
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": meter, "kind": "weekly", "litres": 5 }),
+            "kind",
+        ),
+        (
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": meter, "kind": "daily_above" }),
+            "litres",
+        ),
+        (
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": "siedem", "kind": "device_alarm" }),
+            "meter_id",
+        ),
+        ("/api/v1/me/email", json!({ "email": "a@b.pl" }), "password"),
+        ("/api/v1/me/email", json!("napis"), "body"),
+    ];
+    let gets = [
+        (
+            format!("/api/v1/meters/{meter}/history?from=2026-01-01&to=2026-01-31&step=week"),
+            "step",
+        ),
+        (format!("/api/v1/meters/{meter}/reading?day=wczoraj"), "day"),
+        (format!("/api/v1/meters/{meter}/reading"), "day"),
+    ];
+    let mut problems = Vec::new();
+    for (path, body, field) in posts {
+        let response = app.post(Some(&t), path, body.clone()).await;
+        assert_eq!(response.status(), 422, "{path} {body}");
+        problems.push((field, problem(response).await));
+    }
+    for (path, field) in &gets {
+        let response = app.get(&t, path).await;
+        assert_eq!(response.status(), 422, "{path}");
+        problems.push((field, problem(response).await));
+    }
+    for (field, p) in problems {
+        assert_eq!(p["field"], field, "{p}");
+        let detail = p["detail"].as_str().unwrap();
+        for english in [
+            "`", "field", "variant", "expected", "line", "invalid", "type:",
+        ] {
+            assert!(
+                !detail.contains(english),
+                "serde's words reached a client: {p}"
+            );
+        }
+    }
+}
