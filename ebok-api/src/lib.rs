@@ -44,7 +44,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The OpenAPI document of `/api/v1`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = api::router().split_for_parts();
+    let mut doc = api::document();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     doc
 }

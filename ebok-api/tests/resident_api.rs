@@ -900,6 +900,64 @@ async fn the_openapi_document_describes_every_route() {
 }
 
 #[tokio::test]
+async fn every_operation_declares_the_problems_it_can_answer_as_problem_json() {
+    let app = App::start().await;
+    let doc: Value = app
+        .server
+        .get("/api/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let at = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_place = |place: &str| params.iter().any(|p| p["in"] == place);
+            let bearer = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            let input = in_place("query") || op.get("requestBody").is_some();
+            for (status, expected) in [
+                ("401", bearer),
+                ("404", in_place("path")),
+                ("422", input),
+                ("500", true),
+            ] {
+                if expected {
+                    assert!(responses.contains_key(status), "{at} lacks {status}");
+                }
+            }
+            for (status, response) in responses {
+                assert!(
+                    !response["description"].as_str().unwrap_or("").is_empty(),
+                    "{at} {status} has no description"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object().unwrap();
+                    assert_eq!(
+                        content.keys().collect::<Vec<_>>(),
+                        ["application/problem+json"],
+                        "{at} {status}"
+                    );
+                    assert_eq!(
+                        content["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{at} {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations > 30, "{operations}");
+    // What the document promises is what a client gets.
+    let answer = app.server.get("/api/v1/meters").await;
+    assert_eq!(answer.status(), 401);
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
 async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session() {
     let app = App::start().await;
     let u = utility(app.pool(), "mlynary").await;

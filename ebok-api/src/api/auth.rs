@@ -79,7 +79,8 @@ pub struct Activation {
 /// activates the account too.
 #[utoipa::path(post, path = "/utilities/{slug}/accounts/activate", tag = "accounts",
     params(("slug" = String, Path)), request_body = Activation,
-    responses((status = 204), (status = 422, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 204), (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, body = Problem)))]
 pub async fn activate(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -224,7 +225,7 @@ pub struct NewPassword {
 /// Set a new password with the token from the reset link; all sessions end.
 #[utoipa::path(post, path = "/utilities/{slug}/password-reset/confirm", tag = "accounts",
     params(("slug" = String, Path)), request_body = NewPassword,
-    responses((status = 204), (status = 422, body = Problem)))]
+    responses((status = 204), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
     Path(slug): Path<String>,

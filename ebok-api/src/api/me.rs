@@ -89,7 +89,9 @@ pub struct EmailChange {
 /// the new address, a notice to the old one; nothing changes until the link is opened.
 #[utoipa::path(post, path = "/me/email", tag = "account", security(("bearer" = [])),
     request_body = EmailChange,
-    responses((status = 202), (status = 422, body = Problem)))]
+    responses((status = 202), (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, body = Problem,
+               description = "Bez serwera poczty albo serwer chwilowo przeciążony · no mail server, or busy")))]
 pub async fn change_email(
     State(state): State<AppState>,
     who: Resident,
@@ -119,7 +121,8 @@ pub struct PasswordChange {
 /// Change the password; every other session of the account ends.
 #[utoipa::path(post, path = "/me/password", tag = "account", security(("bearer" = [])),
     request_body = PasswordChange,
-    responses((status = 204), (status = 422, body = Problem)))]
+    responses((status = 204), (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, body = Problem)))]
 pub async fn change_password(
     State(state): State<AppState>,
     who: Resident,

@@ -2,15 +2,17 @@
 //! OpenAPI 3.1 document at `/api/openapi.json` (browsable at `/api/docs`). Every handler
 //! documents itself with `#[utoipa::path]` and is registered through `utoipa_axum`'s router, so
 //! a route cannot exist without its description. Errors are problem+json (RFC 9457) naming the
-//! field.
+//! field; which an operation can answer is declared once for all ([`contract`]).
 
 pub mod auth;
 pub mod consents;
+mod contract;
 pub mod inbox;
 pub mod me;
 pub mod meters;
 pub mod rules;
 
+use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -58,6 +60,14 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The OpenAPI document of the routes, with the errors every operation can answer
+/// ([`contract`]).
+pub fn document() -> Document {
+    let (_, mut doc) = router().split_for_parts();
+    contract::ErrorResponses.modify(&mut doc);
+    doc
 }
 
 /// The routes of `/api/v1` with their OpenAPI description.
