@@ -9,6 +9,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct ConsentForm {
     /// `e_invoice` or `notifications`.
+    #[schema(value_type = crate::api::names::ConsentKind)]
     pub kind: &'static str,
     pub version: &'static str,
     pub title: &'static str,

@@ -958,6 +958,67 @@ async fn every_operation_declares_the_problems_it_can_answer_as_problem_json() {
 }
 
 #[tokio::test]
+async fn the_documents_enumerations_are_the_values_the_api_sends_and_takes() {
+    let app = App::start().await;
+    let doc: Value = app
+        .server
+        .get("/api/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    // Each field carrying a database enumeration is its database type's text.
+    for (schema, db_type, extra) in [
+        ("MeterChannel", "meter_channel", None),
+        ("MeterPurpose", "meter_purpose", None),
+        ("ReadingSource", "reading_source", None),
+        ("HistorySource", "reading_source", Some("installation")),
+        ("ConsentKind", "consent_kind", None),
+        ("DevicePlatform", "device_platform", None),
+        ("NotificationCategory", "notification_category", None),
+        ("SessionKind", "session_kind", None),
+    ] {
+        let labels: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT unnest(enum_range(NULL::{db_type}))::text"
+        )))
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
+        let mut expected: Vec<Value> = labels.into_iter().map(Value::from).collect();
+        expected.extend(extra.map(Value::from));
+        assert_eq!(
+            schemas[schema]["enum"].as_array().unwrap(),
+            &expected,
+            "{schema} against {db_type}"
+        );
+    }
+    let referenced = |schema: &str, property: &str, name: &str| {
+        let p = &schemas[schema]["properties"][property];
+        let text = p.to_string();
+        assert!(
+            text.contains(&format!("#/components/schemas/{name}")),
+            "{schema}.{property}: {p}"
+        );
+    };
+    referenced("VisibleMeter", "channel", "MeterChannel");
+    referenced("VisibleMeter", "purpose", "MeterPurpose");
+    referenced("VisibleMeter", "latest_source", "ReadingSource");
+    referenced("Reading", "source", "HistorySource");
+    referenced("Grant", "kind", "ConsentKind");
+    referenced("ConsentEntry", "kind", "ConsentKind");
+    referenced("DeviceRequest", "platform", "DevicePlatform");
+    referenced("Preference", "category", "NotificationCategory");
+    referenced("SessionSummary", "kind", "SessionKind");
+    // And the API sends the channel's database label (the document said "radio" before).
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 1).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let meters: Value = app.get(&t, "/api/v1/meters").await.json().await.unwrap();
+    assert_eq!(meters[0]["channel"], "wmbus", "{meters}");
+}
+
+#[tokio::test]
 async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session() {
     let app = App::start().await;
     let u = utility(app.pool(), "mlynary").await;

@@ -24,9 +24,11 @@ pub struct Viewer {
 pub struct VisibleMeter {
     pub id: i64,
     pub serial: String,
-    /// "radio", "modbus" or "manual" (read by the resident or a reader).
+    /// `meter_channel`: "wmbus", "modbus" or "manual" (read by the resident or a reader).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::MeterChannel))]
     pub channel: String,
-    /// "main", "garden" or "sewage".
+    /// `meter_purpose`: "main", "garden" or "sewage".
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::MeterPurpose))]
     pub purpose: String,
     pub supply_point_id: i64,
     pub supply_point_code: String,
@@ -42,6 +44,7 @@ pub struct VisibleMeter {
     /// The newest reading measured before `visible_until`; none before the contract begins.
     pub latest_at: Option<DateTime<Utc>>,
     pub latest_litres: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::names::ReadingSource>))]
     pub latest_source: Option<String>,
 }
 
@@ -89,6 +92,7 @@ pub struct OpenAlarm {
     pub meter_serial: String,
     /// `meter_alarm_kind`: "leak", "burst", "backflow", "tamper", "dry", "low_battery",
     /// "device_error", "no_data", "continuous_flow".
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::MeterAlarmKind))]
     pub kind: String,
     pub raised_at: DateTime<Utc>,
 }

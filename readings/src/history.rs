@@ -61,7 +61,7 @@ pub struct Reading {
     pub litres: i64,
     /// "radio", "modbus", "manual" or "estimate" (`reading_source`); "installation" for the
     /// installation reading used as a baseline.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::HistorySource))]
     pub source: Cow<'static, str>,
 }
 

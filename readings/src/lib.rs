@@ -15,4 +15,6 @@ pub mod coalesce;
 pub mod export;
 pub mod history;
 pub mod month_pack;
+#[cfg(feature = "openapi")]
+pub mod names;
 pub mod self_reading;

@@ -17,6 +17,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentEntry {
     pub id: i64,
+    #[schema(value_type = super::names::ConsentKind)]
     pub kind: String,
     pub form_version: String,
     pub granted_at: DateTime<Utc>,
@@ -61,6 +62,7 @@ pub async fn list(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Grant {
     /// `e_invoice` or `notifications`.
+    #[schema(value_type = super::names::ConsentKind)]
     pub kind: String,
     /// The version of the form shown to the resident; must be the current one.
     pub form_version: String,

@@ -69,6 +69,7 @@ pub async fn mark_read(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Preference {
     /// `meter_alarms`, `invoices_payments`, `case_stages`, `outages`, `bookings`.
+    #[schema(value_type = super::names::NotificationCategory)]
     pub category: String,
     /// Polish label of the category (ignored on input).
     #[serde(default)]
@@ -135,6 +136,7 @@ pub struct DeviceRequest {
     /// The FCM registration token.
     pub token: String,
     /// `android`, `ios` or `web`.
+    #[schema(value_type = super::names::DevicePlatform)]
     pub platform: String,
     pub app_version: Option<String>,
 }
@@ -142,6 +144,7 @@ pub struct DeviceRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceEntry {
     pub id: i64,
+    #[schema(value_type = super::names::DevicePlatform)]
     pub platform: String,
     pub app_version: Option<String>,
     pub registered_at: DateTime<Utc>,

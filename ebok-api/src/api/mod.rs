@@ -10,6 +10,7 @@ mod contract;
 pub mod inbox;
 pub mod me;
 pub mod meters;
+pub mod names;
 pub mod rules;
 
 use utoipa::openapi::OpenApi as Document;

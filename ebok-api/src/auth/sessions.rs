@@ -11,6 +11,7 @@ use sqlx::PgPool;
 pub struct SessionSummary {
     pub id: i64,
     /// `web` (the portal) or `app` (the mobile app).
+    #[schema(value_type = crate::api::names::SessionKind)]
     pub kind: String,
     /// The browser or the app's own description, as it introduced itself.
     pub client: Option<String>,
