@@ -11,6 +11,7 @@ mod mailbox_page;
 mod meter_pages;
 mod resident_pages;
 mod shell;
+mod sign_in_pages;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -37,24 +38,24 @@ pub fn router() -> Router<AppState> {
         .route("/demo/poczta", get(mailbox_page::mailbox))
         .route(
             "/u/{slug}/rejestracja",
-            get(account_pages::register_form).post(account_pages::register),
+            get(sign_in_pages::register_form).post(sign_in_pages::register),
         )
         .route(
             "/u/{slug}/aktywuj",
-            get(account_pages::activate_form).post(account_pages::activate),
+            get(sign_in_pages::activate_form).post(sign_in_pages::activate),
         )
         .route(
             "/u/{slug}/logowanie",
-            get(account_pages::login_form).post(account_pages::login),
+            get(sign_in_pages::login_form).post(sign_in_pages::login),
         )
-        .route("/u/{slug}/wyloguj", post(account_pages::logout))
+        .route("/u/{slug}/wyloguj", post(sign_in_pages::logout))
         .route(
             "/u/{slug}/haslo",
-            get(account_pages::reset_form).post(account_pages::reset_request),
+            get(sign_in_pages::reset_form).post(sign_in_pages::reset_request),
         )
         .route(
             "/u/{slug}/haslo/nowe",
-            get(account_pages::new_password_form).post(account_pages::new_password),
+            get(sign_in_pages::new_password_form).post(sign_in_pages::new_password),
         )
         .route("/u/{slug}/konto", get(account_pages::account))
         .route(
