@@ -2,7 +2,8 @@
 //! variant maps to a status and an RFC 9457 `application/problem+json` body. The `detail` is
 //! Polish (residents and clerks read it), `title` is the English status phrase, and a problem
 //! about one input names it in `field`. A 500 tells the client nothing internal: the cause chain
-//! goes to the log, tagged with an id the client also gets.
+//! goes to the log, tagged with an id the client also gets. The portal's pages answer browsers
+//! with HTML instead: `portal::PageError` gives these same errors their pages.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

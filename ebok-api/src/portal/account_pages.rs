@@ -2,25 +2,21 @@
 //! password, where the account is logged in, ending a session), the link from the e-mail that
 //! confirms a new address, and linking the account to a customer.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
 
-use super::shell::{self, Ctx, FormState, Layout};
-use super::sign_in_pages::TokenQuery;
-use crate::accounts::{self, LinkedCustomer};
+use super::form::{FormFields, PortalForm, ResidentForm};
+use super::form_state::FormState;
+use super::page_error::{Page, PageError};
+use super::params::{Id, PagePath, PageQuery, TokenQuery};
+use super::shell::{Ctx, Layout};
+use crate::accounts::{self, AccountError, LinkedCustomer};
 use crate::auth::{sessions, web};
-use crate::error::ApiError;
 use crate::state::AppState;
-
-type Page = Result<Response, Response>;
-type Fields = HashMap<String, String>;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account.html")]
@@ -37,7 +33,7 @@ struct AccountPage {
     sessions: Vec<(i64, String, String, bool)>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 pub struct AccountQuery {
     wyslano: Option<String>,
     haslo: Option<String>,
@@ -47,12 +43,10 @@ pub struct AccountQuery {
 /// `GET /u/{slug}/konto`.
 pub async fn account(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<AccountQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<AccountQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/konto"))?;
+    let session = ctx.resident()?;
     let notice = if q.wyslano.is_some() {
         Some(
             "Wysłaliśmy link potwierdzający na nowy adres. Adres zmieni się po jego otwarciu."
@@ -80,19 +74,16 @@ pub async fn account(
 /// without being logged in, e.g. on another device).
 pub async fn confirm_email(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<TokenQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<TokenQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    match accounts::confirm_email_change(&state.pool, ctx.utility.id, &q.token.unwrap_or_default())
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("{}/logowanie?email=1", ctx.base())).into_response()),
-        Err(accounts::AccountError::LinkInvalid | accounts::AccountError::Invalid { .. }) => {
-            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
+    let token = q.token.unwrap_or_default();
+    match accounts::confirm_email_change(&state.pool, ctx.utility.id, &token).await {
+        Ok(_) => Ok(ctx.redirect("logowanie?email=1")),
+        Err(AccountError::LinkInvalid | AccountError::Invalid { .. }) => {
+            Ok(ctx.redirect("logowanie?link=niewazny"))
         }
-        Err(e) => Err(shell::internal(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -104,12 +95,10 @@ async fn account_page(
     password_form: FormState,
     notice: Option<String>,
 ) -> Page {
-    let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let customers =
+        accounts::linked_customers(&state.pool, session.utility_id, session.account_id).await?;
     let sessions = sessions::list(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?
+        .await?
         .into_iter()
         .map(|s| {
             let what = match s.kind.as_str() {
@@ -126,9 +115,9 @@ async fn account_page(
         })
         .collect();
     let status = if email_form.has_errors() || password_form.has_errors() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        StatusCode::UNPROCESSABLE_ENTITY
     } else {
-        axum::http::StatusCode::OK
+        StatusCode::OK
     };
     Ok((
         status,
@@ -147,92 +136,101 @@ async fn account_page(
         .into_response())
 }
 
+/// The account page's form for a new e-mail address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailChangeFields {
+    email: String,
+    /// The account's password (the page has a second form with a `password` field).
+    email_password: String,
+}
+
+impl FormFields for EmailChangeFields {
+    const PAGE: &'static str = "/u/{slug}/konto";
+}
+
+/// `POST /u/{slug}/konto/email`: sends a confirmation link to the new address.
 pub async fn change_email(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: ResidentForm<EmailChangeFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/konto"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    match accounts::request_email_change(
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::request_email_change(
         &state.pool,
         &state.hasher,
         &state.mailer,
         &ctx.utility,
         session.account_id,
-        f.value("email"),
-        f.value("email_password"),
+        &fields.email,
+        &fields.email_password,
     )
-    .await
-    {
-        Ok(()) => Ok(Redirect::to(&format!("{}/konto?wyslano=1", ctx.base())).into_response()),
-        Err(accounts::AccountError::Invalid {
+    .await;
+    match result {
+        Ok(()) => Ok(ctx.redirect("konto?wyslano=1")),
+        Err(AccountError::Invalid {
             field: "password",
             detail,
         }) => {
-            // The form's password field has its own name: the page has a second form.
-            f.add("email_password", detail);
-            account_page(&state, &ctx, session, f, FormState::default(), None).await
+            form.add("email_password", detail);
+            account_page(&state, &ctx, &session, form, FormState::default(), None).await
         }
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            account_page(&state, &ctx, session, f, FormState::default(), None).await
+            form.add_failure(e)?;
+            account_page(&state, &ctx, &session, form, FormState::default(), None).await
         }
     }
 }
 
+/// The account page's form for a new password.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordChangeFields {
+    current_password: String,
+    password: String,
+    password_repeat: String,
+}
+
+impl FormFields for PasswordChangeFields {
+    const PAGE: &'static str = "/u/{slug}/konto";
+}
+
+/// `POST /u/{slug}/konto/haslo`: changes the password and ends the account's other sessions.
 pub async fn change_password(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: ResidentForm<PasswordChangeFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/konto"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    match accounts::change_password(
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::change_password(
         &state.pool,
         &state.hasher,
         session.utility_id,
         session.account_id,
         Some(session.session_id),
-        f.value("current_password"),
-        f.value("password"),
-        f.value("password_repeat"),
+        &fields.current_password,
+        &fields.password,
+        &fields.password_repeat,
     )
-    .await
-    {
+    .await;
+    match result {
         Ok(()) => {
-            state
-                .revoked
-                .catch_up(&state.pool)
-                .await
-                .map_err(shell::internal)?;
-            Ok(Redirect::to(&format!("{}/konto?haslo=1", ctx.base())).into_response())
+            state.revoked.catch_up(&state.pool).await?;
+            Ok(ctx.redirect("konto?haslo=1"))
         }
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            account_page(&state, &ctx, session, FormState::default(), f, None).await
+            form.add_failure(e)?;
+            account_page(&state, &ctx, &session, FormState::default(), form, None).await
         }
     }
 }
@@ -246,13 +244,9 @@ struct LinkPage {
     customers: Vec<LinkedCustomer>,
 }
 
-pub async fn link_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/powiazanie"))?;
+/// `GET /u/{slug}/powiazanie`.
+pub async fn link_form(State(state): State<AppState>, ctx: Ctx) -> Page {
+    let session = ctx.resident()?;
     link_page(&state, &ctx, session, FormState::default()).await
 }
 
@@ -262,9 +256,8 @@ async fn link_page(
     session: &web::PortalSession,
     f: FormState,
 ) -> Page {
-    let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let customers =
+        accounts::linked_customers(&state.pool, session.utility_id, session.account_id).await?;
     Ok((
         f.status(),
         LinkPage {
@@ -277,69 +270,62 @@ async fn link_page(
         .into_response())
 }
 
-pub async fn link(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/powiazanie"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    match accounts::link_customer(
+/// The customer number and the code printed on an invoice.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkFields {
+    customer_number: String,
+    code: String,
+}
+
+impl FormFields for LinkFields {
+    const PAGE: &'static str = "/u/{slug}/powiazanie";
+}
+
+/// `POST /u/{slug}/powiazanie`: links the account to a customer.
+pub async fn link(State(state): State<AppState>, post: ResidentForm<LinkFields>) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::link_customer(
         &state.pool,
         session.utility_id,
         session.account_id,
-        f.value("customer_number"),
-        f.value("code"),
+        &fields.customer_number,
+        &fields.code,
     )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response()),
+    .await;
+    match result {
+        Ok(_) => Ok(ctx.redirect("pulpit")),
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            link_page(&state, &ctx, session, f).await
+            form.add_failure(e)?;
+            link_page(&state, &ctx, &session, form).await
         }
     }
+}
+
+/// The button that ends one session on the account page: only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct EndSessionFields {}
+
+impl FormFields for EndSessionFields {
+    const PAGE: &'static str = "/u/{slug}/konto";
 }
 
 /// `POST /u/{slug}/konto/sesje/{id}/zakoncz`: ends one of the account's sessions.
 pub async fn end_session(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<EndSessionFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/konto"),
-    )
-    .await?;
-    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
-    if !sessions::end(&state.pool, session.utility_id, session.account_id, id)
-        .await
-        .map_err(shell::internal)?
-    {
-        return Err(shell::not_found());
+    let PortalForm { ctx, session, .. } = post;
+    if !sessions::end(&state.pool, session.utility_id, session.account_id, id).await? {
+        return Err(PageError::NotFound);
     }
-    state
-        .revoked
-        .catch_up(&state.pool)
-        .await
-        .map_err(shell::internal)?;
-    Ok(Redirect::to(&format!("{}/konto?sesja=1", ctx.base())).into_response())
+    state.revoked.catch_up(&state.pool).await?;
+    Ok(ctx.redirect("konto?sesja=1"))
 }

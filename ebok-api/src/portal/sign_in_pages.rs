@@ -2,25 +2,23 @@
 //! registration's password), login and logout, and the forgotten password (asking for a link,
 //! then setting a new password with it).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use serde::Deserialize;
 
-use super::shell::{self, Ctx, FormState, Layout};
-use crate::accounts::{self, Registration};
+use super::form::{FormFields, MaybeResident, PortalForm, PublicForm};
+use super::form_state::{Checkbox, FormState};
+use super::page_error::Page;
+use super::params::{PageQuery, TokenQuery};
+use super::shell::{self, Ctx, Layout};
+use crate::accounts::{self, AccountError, LoggedIn, Registration};
 use crate::auth::web;
 use crate::client::ClientAddr;
-use crate::error::ApiError;
 use crate::state::AppState;
-
-type Page = Result<Response, Response>;
-type Fields = HashMap<String, String>;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "register.html")]
@@ -30,14 +28,24 @@ struct RegisterPage {
     done: bool,
 }
 
-pub async fn register_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
+/// The registration form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterFields {
+    email: String,
+    display_name: String,
+    password: String,
+    password_repeat: String,
+    accept_terms: Checkbox,
+}
+
+impl FormFields for RegisterFields {
+    const PAGE: &'static str = "/u/{slug}/rejestracja";
+}
+
+pub async fn register_form(State(state): State<AppState>, ctx: Ctx) -> Page {
     if ctx.session.is_some() {
-        return Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response());
+        return Ok(ctx.redirect("pulpit"));
     }
     Ok(RegisterPage {
         layout: ctx.layout(&state, "rejestracja").await,
@@ -49,26 +57,26 @@ pub async fn register_form(
 
 pub async fn register(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
     ClientAddr(client): ClientAddr,
-    Form(fields): Form<Fields>,
+    post: PublicForm<RegisterFields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
+    let PortalForm {
+        ctx,
+        fields,
+        mut form,
+        ..
+    } = post;
     let result = accounts::register(
         &state.pool,
         &state.hasher,
         &state.mailer,
         &ctx.utility,
         &Registration {
-            email: f.value("email"),
-            display_name: f.value("display_name"),
-            password: f.value("password"),
-            password_repeat: f.value("password_repeat"),
-            accept_terms: f.checked("accept_terms"),
+            email: &fields.email,
+            display_name: &fields.display_name,
+            password: &fields.password,
+            password_repeat: &fields.password_repeat,
+            accept_terms: fields.accept_terms.0,
         },
         client,
     )
@@ -76,21 +84,16 @@ pub async fn register(
     let done = match result {
         Ok(()) => true,
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
+            form.add_failure(e)?;
             false
         }
     };
     Ok(RegisterPage {
         layout: ctx.layout(&state, "rejestracja").await,
-        f,
+        f: form,
         done,
     }
     .into_response())
-}
-
-#[derive(serde::Deserialize)]
-pub struct TokenQuery {
-    pub token: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -100,20 +103,28 @@ struct ActivatePage {
     f: FormState,
 }
 
+/// The activation form: the token of the e-mailed link and the registration's password.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActivateFields {
+    token: String,
+    password: String,
+}
+
+impl FormFields for ActivateFields {
+    const PAGE: &'static str = "/u/{slug}/aktywuj";
+}
+
 /// `GET /u/{slug}/aktywuj?token=…`: the link from the activation e-mail asks for the password
 /// (opening a link changes nothing: mail scanners open links too).
 pub async fn activate_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<TokenQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<TokenQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut values = Fields::new();
-    values.insert("token".into(), q.token.unwrap_or_default());
     Ok(ActivatePage {
         layout: ctx.layout(&state, "").await,
-        f: FormState::from_values(values),
+        f: FormState::default().with("token", q.token.unwrap_or_default()),
     }
     .into_response())
 }
@@ -121,50 +132,62 @@ pub async fn activate_form(
 /// `POST /u/{slug}/aktywuj`: activates with the registration's password and logs in.
 pub async fn activate(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
     jar: CookieJar,
     headers: HeaderMap,
     ClientAddr(client): ClientAddr,
-    Form(fields): Form<Fields>,
+    post: PublicForm<ActivateFields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
+    let PortalForm {
+        ctx,
+        fields,
+        mut form,
+        ..
+    } = post;
     let result = accounts::activate(
         &state.pool,
         &state.hasher,
         ctx.utility.id,
-        f.value("token"),
-        f.value("password"),
+        &fields.token,
+        &fields.password,
         client,
     )
     .await;
     match result {
         Ok(who) => {
-            let client = headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok());
-            let token = web::start(&state.pool, &who, client)
-                .await
-                .map_err(shell::internal)?;
-            let jar = jar.add(web::cookie(token, &slug, state.secure_cookies));
-            Ok((jar, Redirect::to(&format!("{}/pulpit", ctx.base()))).into_response())
+            let dashboard = format!("{}/pulpit", ctx.base());
+            start_session(&state, &ctx, jar, &headers, &who, &dashboard).await
         }
-        Err(accounts::AccountError::LinkInvalid) => {
-            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
-        }
+        Err(AccountError::LinkInvalid) => Ok(ctx.redirect("logowanie?link=niewazny")),
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
+            form.add_failure(e)?;
             Ok((
-                f.status(),
+                form.status(),
                 ActivatePage {
                     layout: ctx.layout(&state, "").await,
-                    f,
+                    f: form,
                 },
             )
                 .into_response())
         }
     }
+}
+
+/// Starts a web session for `who`, sets its cookie and goes on to `next` (a path of this
+/// utility's portal).
+async fn start_session(
+    state: &AppState,
+    ctx: &Ctx,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    who: &LoggedIn,
+    next: &str,
+) -> Page {
+    let client = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let token = web::start(&state.pool, who, client).await?;
+    let jar = jar.add(web::cookie(token, &ctx.utility.slug, state.secure_cookies));
+    Ok((jar, Redirect::to(next)).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -175,7 +198,7 @@ struct LoginPage {
     notice: Option<String>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
     aktywowano: Option<String>,
@@ -184,15 +207,28 @@ pub struct LoginQuery {
     email: Option<String>,
 }
 
+/// The login form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginFields {
+    email: String,
+    password: String,
+    /// Where to go after logging in (see [`shell::safe_next`]).
+    next: String,
+}
+
+impl FormFields for LoginFields {
+    const PAGE: &'static str = "/u/{slug}/logowanie";
+}
+
 pub async fn login_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<LoginQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<LoginQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let slug = &ctx.utility.slug;
     if ctx.session.is_some() {
-        return Ok(Redirect::to(&shell::safe_next(&slug, q.next.as_deref())).into_response());
+        return Ok(Redirect::to(&shell::safe_next(slug, q.next.as_deref())).into_response());
     }
     let notice = if q.aktywowano.is_some() {
         Some("Konto aktywne. Możesz się zalogować.".to_string())
@@ -205,13 +241,13 @@ pub async fn login_form(
     } else {
         None
     };
-    let mut values = Fields::new();
-    if let Some(next) = q.next {
-        values.insert("next".into(), next);
-    }
+    let f = match q.next {
+        Some(next) => FormState::default().with("next", next),
+        None => FormState::default(),
+    };
     Ok(LoginPage {
         layout: ctx.layout(&state, "logowanie").await,
-        f: FormState::from_values(values),
+        f,
         notice,
     }
     .into_response())
@@ -219,84 +255,82 @@ pub async fn login_form(
 
 pub async fn login(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
     jar: CookieJar,
     headers: HeaderMap,
     ClientAddr(peer): ClientAddr,
-    Form(fields): Form<Fields>,
+    post: PublicForm<LoginFields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
+    let PortalForm {
+        ctx,
+        fields,
+        mut form,
+        ..
+    } = post;
     let result = accounts::login(
         &state.pool,
         &state.hasher,
         ctx.utility.id,
-        f.value("email"),
-        f.value("password"),
+        &fields.email,
+        &fields.password,
         peer,
     )
     .await;
     match result {
         Ok(who) if who.role == "resident" => {
-            let client = headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok());
-            let token = web::start(&state.pool, &who, client)
-                .await
-                .map_err(shell::internal)?;
-            let jar = jar.add(web::cookie(token, &slug, state.secure_cookies));
-            let next = shell::safe_next(&slug, Some(f.value("next")));
-            Ok((jar, Redirect::to(&next)).into_response())
+            let next = shell::safe_next(&ctx.utility.slug, Some(&fields.next));
+            start_session(&state, &ctx, jar, &headers, &who, &next).await
         }
         Ok(_) => {
-            f.add(
+            form.add(
                 "form",
                 "To konto nie jest kontem mieszkańca. Pracownicy logują się w panelu obsługi.",
             );
-            login_page(&state, &ctx, f).await
+            Ok(login_page(&state, &ctx, form).await)
         }
-        Err(accounts::AccountError::BadCredentials) => {
-            f.add("password", "Nieprawidłowy adres e-mail lub hasło.");
-            login_page(&state, &ctx, f).await
+        Err(AccountError::BadCredentials) => {
+            form.add("password", "Nieprawidłowy adres e-mail lub hasło.");
+            Ok(login_page(&state, &ctx, form).await)
         }
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            login_page(&state, &ctx, f).await
+            form.add_failure(e)?;
+            Ok(login_page(&state, &ctx, form).await)
         }
     }
 }
 
-async fn login_page(state: &AppState, ctx: &Ctx, f: FormState) -> Page {
-    Ok((
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+async fn login_page(state: &AppState, ctx: &Ctx, f: FormState) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
         LoginPage {
             layout: ctx.layout(state, "logowanie").await,
             f,
             notice: None,
         },
     )
-        .into_response())
+        .into_response()
 }
 
+/// Only the CSRF token of the session it is sent in.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutFields {}
+
+impl FormFields for LogoutFields {
+    const PAGE: &'static str = "/u/{slug}/";
+}
+
+/// `POST /u/{slug}/wyloguj`: ends the session (if there still is one) and forgets the cookie.
 pub async fn logout(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
     jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: PortalForm<LogoutFields, MaybeResident>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    if let Some(session) = &ctx.session {
-        shell::csrf_ok(session, &fields)?;
-        if let Some(cookie) = jar.get(web::COOKIE) {
-            web::end(&state.pool, cookie.value())
-                .await
-                .map_err(shell::internal)?;
-        }
+    if post.session.is_some()
+        && let Some(cookie) = jar.get(web::COOKIE)
+    {
+        web::end(&state.pool, cookie.value()).await?;
     }
-    let jar = jar.add(web::removal(&slug));
+    let slug = &post.ctx.utility.slug;
+    let jar = jar.add(web::removal(slug));
     Ok((jar, Redirect::to(&format!("/u/{slug}/"))).into_response())
 }
 
@@ -309,12 +343,18 @@ struct ResetPage {
     token: Option<String>,
 }
 
-pub async fn reset_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
+/// The form asking for a password reset link.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResetRequestFields {
+    email: String,
+}
+
+impl FormFields for ResetRequestFields {
+    const PAGE: &'static str = "/u/{slug}/haslo";
+}
+
+pub async fn reset_form(State(state): State<AppState>, ctx: Ctx) -> Page {
     Ok(ResetPage {
         layout: ctx.layout(&state, "").await,
         f: FormState::default(),
@@ -326,46 +366,57 @@ pub async fn reset_form(
 
 pub async fn reset_request(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
     ClientAddr(client): ClientAddr,
-    Form(fields): Form<Fields>,
+    post: PublicForm<ResetRequestFields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let done = match accounts::request_password_reset(
+    let PortalForm {
+        ctx,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::request_password_reset(
         &state.pool,
         &state.mailer,
         &ctx.utility,
-        f.value("email"),
+        &fields.email,
         client,
     )
-    .await
-    {
+    .await;
+    let done = match result {
         Ok(()) => true,
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
+            form.add_failure(e)?;
             false
         }
     };
     Ok(ResetPage {
         layout: ctx.layout(&state, "").await,
-        f,
+        f: form,
         done,
         token: None,
     }
     .into_response())
 }
 
+/// The new password form of a reset link.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewPasswordFields {
+    token: String,
+    password: String,
+    password_repeat: String,
+}
+
+impl FormFields for NewPasswordFields {
+    const PAGE: &'static str = "/u/{slug}/haslo/nowe";
+}
+
 pub async fn new_password_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<TokenQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<TokenQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
     Ok(ResetPage {
         layout: ctx.layout(&state, "").await,
         f: FormState::default(),
@@ -377,43 +428,36 @@ pub async fn new_password_form(
 
 pub async fn new_password(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: PublicForm<NewPasswordFields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let token = f.value("token").to_string();
-    match accounts::reset_password(
+    let PortalForm {
+        ctx,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::reset_password(
         &state.pool,
         &state.hasher,
         ctx.utility.id,
-        &token,
-        f.value("password"),
-        f.value("password_repeat"),
+        &fields.token,
+        &fields.password,
+        &fields.password_repeat,
     )
-    .await
-    {
+    .await;
+    match result {
         Ok(_) => {
-            state
-                .revoked
-                .catch_up(&state.pool)
-                .await
-                .map_err(shell::internal)?;
-            Ok(Redirect::to(&format!("{}/logowanie?haslo=1", ctx.base())).into_response())
+            state.revoked.catch_up(&state.pool).await?;
+            Ok(ctx.redirect("logowanie?haslo=1"))
         }
-        Err(accounts::AccountError::LinkInvalid) => {
-            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
-        }
+        Err(AccountError::LinkInvalid) => Ok(ctx.redirect("logowanie?link=niewazny")),
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
+            form.add_failure(e)?;
             Ok(ResetPage {
                 layout: ctx.layout(&state, "").await,
-                f,
+                f: form,
                 done: false,
-                token: Some(token),
+                token: Some(fields.token),
             }
             .into_response())
         }
