@@ -6,13 +6,16 @@
 //! 3. applied the form's [`Access`] rule: a [`Resident`] form needs a live session of this
 //!    utility (without one, the answer is the login page, coming back to the page that shows
 //!    the form: [`FormFields::PAGE`]); a [`Public`] form (registration, login, activation,
-//!    password reset) needs none,
+//!    password reset) needs none; logging out ([`MaybeResident`]) needs none but takes the
+//!    session there is,
 //! 4. read the body, URL-encoded or multipart (with files: [`Uploads`]),
-//! 5. checked that a form sent in a session carries the session's CSRF token (`csrf`),
+//! 5. checked that the form carries the CSRF token (`csrf`) of the session the rule took (a
+//!    public form carries none),
 //! 6. parsed the fields into the form's typed struct, and kept the values as sent, to show the
 //!    form again with what was typed and the errors at their fields ([`FormState`]).
 //!
-//! Each step answers with the portal's HTML error page ([`PageError`]), never problem+json.
+//! Each refusal is the portal's HTML error page ([`PageError`]) or the redirect to the login
+//! page, never problem+json.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, RawForm, RawPathParams, Request};
