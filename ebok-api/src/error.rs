@@ -1,8 +1,9 @@
-//! The one error type of the HTTP boundary. Every handler returns `Result<_, ApiError>`; each
-//! variant maps to a status and an RFC 9457 `application/problem+json` body. The `detail` is Polish
-//! (residents and clerks read it), `title` is the English status phrase, and a problem about one
-//! input names it in `field`. A 500 tells the client nothing internal: the cause chain goes to the
-//! log, tagged with an id the client also gets.
+//! The one error type of the API. Every API handler returns `Result<_, ApiError>`; each
+//! variant maps to a status and an RFC 9457 `application/problem+json` body. The `detail` is
+//! Polish (residents and clerks read it), `title` is the English status phrase, and a problem
+//! about one input names it in `field`. A 500 tells the client nothing internal: the cause chain
+//! goes to the log, tagged with an id the client also gets. The portal's pages answer browsers
+//! with HTML instead: `portal::PageError` gives these same errors their pages.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -45,7 +46,7 @@ impl ApiError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -55,6 +56,31 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told, in Polish. An internal error's cause is never told: it goes to
+    /// the log under an id the client gets ([`log_with_id`]).
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            ApiError::NotFound => "Nie znaleziono.".to_string(),
+            ApiError::Unauthorized => {
+                "Zaloguj się ponownie (brak ważnego tokenu dostępu).".to_string()
+            }
+            ApiError::Forbidden => "Brak uprawnień do tej operacji.".to_string(),
+            ApiError::TooManyRequests { retry_after } => format!(
+                "Zbyt wiele prób. Spróbuj ponownie za {} min.",
+                retry_after.as_secs().div_ceil(60).max(1)
+            ),
+            ApiError::Invalid { detail, .. }
+            | ApiError::Conflict { detail, .. }
+            | ApiError::Unavailable { detail } => detail.clone(),
+            ApiError::Busy { .. } => {
+                "Serwer jest chwilowo przeciążony. Spróbuj ponownie za chwilę.".to_string()
+            }
+            ApiError::Internal(_) => {
+                "Wystąpił błąd po naszej stronie. Spróbuj ponownie za chwilę.".to_string()
+            }
         }
     }
 }
@@ -174,41 +200,12 @@ impl IntoResponse for ApiError {
             }
             _ => None,
         };
-        let (detail, field, error_id) = match self {
-            ApiError::NotFound => ("Nie znaleziono.".to_string(), None, None),
-            ApiError::Unauthorized => (
-                "Zaloguj się ponownie (brak ważnego tokenu dostępu).".to_string(),
-                None,
-                None,
-            ),
-            ApiError::Forbidden => ("Brak uprawnień do tej operacji.".to_string(), None, None),
-            ApiError::TooManyRequests { retry_after } => (
-                format!(
-                    "Zbyt wiele prób. Spróbuj ponownie za {} min.",
-                    retry_after.as_secs().div_ceil(60).max(1)
-                ),
-                None,
-                None,
-            ),
-            ApiError::Invalid { field, detail } => {
-                (detail, (!field.is_empty()).then_some(field), None)
-            }
-            ApiError::Conflict { field, detail } => (detail, field, None),
-            ApiError::Unavailable { detail } => (detail, None, None),
-            ApiError::Busy { .. } => (
-                "Serwer jest chwilowo przeciążony. Spróbuj ponownie za chwilę.".to_string(),
-                None,
-                None,
-            ),
-            ApiError::Internal(error) => {
-                let id = error_id();
-                tracing::error!(error_id = %id, error = format!("{error:#}"), "request failed");
-                (
-                    "Wystąpił błąd po naszej stronie. Spróbuj ponownie za chwilę.".to_string(),
-                    None,
-                    Some(id),
-                )
-            }
+        let detail = self.detail();
+        let (field, error_id) = match self {
+            ApiError::Invalid { field, .. } => ((!field.is_empty()).then_some(field), None),
+            ApiError::Conflict { field, .. } => (field, None),
+            ApiError::Internal(error) => (None, Some(log_with_id(&error))),
+            _ => (None, None),
         };
         let body = Problem {
             kind: "about:blank",
@@ -235,6 +232,14 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Logs an internal error with its whole cause chain under a new id, and returns the id: the
+/// client is shown it to quote to the helpdesk (the API in its problem, the portal on its page).
+pub(crate) fn log_with_id(error: &anyhow::Error) -> String {
+    let id = error_id();
+    tracing::error!(error_id = %id, error = format!("{error:#}"), "request failed");
+    id
 }
 
 fn error_id() -> String {

@@ -1,11 +1,16 @@
 //! The portal's pages over HTTP (the browser tests drive the same pages in Chromium): session
-//! cookies, CSRF and same-origin checks, and that another resident or another utility's
-//! resident cannot open or change a resident's meters, rules or settings.
+//! cookies, CSRF and same-origin checks, that another resident or another utility's resident
+//! cannot open or change a resident's meters, rules or settings, and that whatever goes wrong
+//! a browser gets the portal's Polish error page, never problem+json.
 
 mod support;
 
+use ebok_api::auth::keys::Keys;
+use ebok_api::state::Settings;
+use ebok_api::{AppState, router};
+use ebok_testkit::TestServer;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN};
-use support::{App, PORTAL_ORIGIN, resident, utility};
+use support::{App, PORTAL_ORIGIN, error_id, html_page, resident, utility};
 
 #[tokio::test]
 async fn pages_need_a_login_and_logout_ends_the_session() {
@@ -276,4 +281,237 @@ async fn the_self_reading_form_stores_a_reading_and_explains_an_implausible_one(
     .await
     .unwrap();
     assert_eq!((litres, source.as_str()), (100_700, "manual"));
+}
+
+async fn rule_count(app: &App) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM resident_alarm_rules")
+        .fetch_one(app.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_token_is_refused_with_the_portals_page() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let meter = jan.meter_id.to_string();
+    let form = [("meter_id", meter.as_str()), ("kind", "device_alarm")];
+    let mut forged = form.to_vec();
+    forged.push(("csrf", "nie-ten-token"));
+    for sent in [form.to_vec(), forged] {
+        let refused = app.web_post(&cookie, "/u/mlynary/alarmy", &sent).await;
+        assert_eq!(refused.status(), 403, "{sent:?}");
+        let html = html_page(refused).await;
+        assert!(html.contains("Formularz wygasł"), "{html}");
+    }
+    assert_eq!(rule_count(&app).await, 0, "refused forms change nothing");
+}
+
+#[tokio::test]
+async fn a_form_from_another_origin_is_refused_with_the_portals_page() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let token = app.web_csrf(&cookie, "/u/mlynary/alarmy").await;
+    let meter = jan.meter_id.to_string();
+    for origin in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+        let refused = app
+            .server
+            .client
+            .post(app.url("/u/mlynary/alarmy"))
+            .header(COOKIE, &cookie)
+            .header(ORIGIN, origin)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("meter_id", &meter),
+                ("kind", "device_alarm"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{origin}");
+        let html = html_page(refused).await;
+        assert!(html.contains("Formularz wygasł"), "{html}");
+    }
+    // A public form too: another site cannot log a browser in to an account of its choosing.
+    let login = app
+        .server
+        .client
+        .post(app.url("/u/mlynary/logowanie"))
+        .header(ORIGIN, "https://evil.example")
+        .form(&[
+            ("email", jan.email.as_str()),
+            ("password", support::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 403);
+    html_page(login).await;
+    assert_eq!(rule_count(&app).await, 0, "refused forms change nothing");
+}
+
+#[tokio::test]
+async fn a_residents_form_sent_after_the_session_ended_goes_to_the_login_page_and_back() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let token = app.web_csrf(&cookie, "/u/mlynary/pulpit").await;
+    let out = app
+        .web_post(&cookie, "/u/mlynary/wyloguj", &[("csrf", &token)])
+        .await;
+    assert_eq!(out.status(), 303);
+
+    let meter = jan.meter_id.to_string();
+    let rule = app
+        .web_post(
+            &cookie,
+            "/u/mlynary/alarmy",
+            &[
+                ("csrf", &token),
+                ("meter_id", &meter),
+                ("kind", "device_alarm"),
+            ],
+        )
+        .await;
+    assert_eq!(rule.status(), 303);
+    assert_eq!(
+        rule.headers()[LOCATION],
+        "/u/mlynary/logowanie?next=%2Fu%2Fmlynary%2Falarmy"
+    );
+    // A form of a page with a parameter comes back to that page, not to where it was sent.
+    let reading = app
+        .server
+        .client
+        .post(app.url(&format!("/u/mlynary/liczniki/{meter}/odczyt")))
+        .header(COOKIE, &cookie)
+        .header(ORIGIN, PORTAL_ORIGIN)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", token.clone())
+                .text("stan", "100,700"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reading.status(), 303);
+    assert_eq!(
+        reading.headers()[LOCATION],
+        format!("/u/mlynary/logowanie?next=%2Fu%2Fmlynary%2Fliczniki%2F{meter}")
+    );
+    assert_eq!(
+        rule_count(&app).await,
+        0,
+        "nothing was done without a session"
+    );
+}
+
+/// The database failing under a page: the browser gets the portal's page with an error id (the
+/// log has the cause under it), nothing of the cause, and no problem+json.
+#[tokio::test]
+async fn a_failure_behind_a_page_or_a_form_is_a_polish_page_with_an_error_id() {
+    // Nothing listens on port 1; the pool connects lazily and fails on use.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy("postgres://ebok:x@127.0.0.1:1/none")
+        .unwrap();
+    let server = TestServer::start(router(
+        AppState::new(pool, Settings::new(PORTAL_ORIGIN, Keys::generate())).await,
+    ))
+    .await;
+    let page = server.get("/u/mlynary/logowanie").await;
+    let form = server
+        .client
+        .post(server.url("/u/mlynary/logowanie"))
+        .header(ORIGIN, PORTAL_ORIGIN)
+        .form(&[("email", "jan@example.pl"), ("password", "hasło")])
+        .send()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for response in [page, form] {
+        assert_eq!(response.status(), 500);
+        let html = html_page(response).await;
+        assert!(html.contains("Wystąpił błąd po naszej stronie"), "{html}");
+        assert!(
+            !html.contains("127.0.0.1:1"),
+            "no cause on the page: {html}"
+        );
+        let id = error_id(&html);
+        assert!(!id.is_empty(), "{html}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "every failure has its own id");
+}
+
+/// A resident's form whose store fails (here a trigger refuses every new rule, as a full disk
+/// or a broken replica would).
+#[tokio::test]
+async fn a_residents_form_whose_store_fails_is_a_polish_page_with_an_error_id() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let token = app.web_csrf(&cookie, "/u/mlynary/alarmy").await;
+    for statement in [
+        "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$",
+        "CREATE TRIGGER test_refuse BEFORE INSERT ON resident_alarm_rules
+         FOR EACH ROW EXECUTE FUNCTION test_refuse()",
+    ] {
+        sqlx::query(statement).execute(app.pool()).await.unwrap();
+    }
+    let meter = jan.meter_id.to_string();
+    let failed = app
+        .web_post(
+            &cookie,
+            "/u/mlynary/alarmy",
+            &[
+                ("csrf", &token),
+                ("meter_id", &meter),
+                ("kind", "device_alarm"),
+            ],
+        )
+        .await;
+    assert_eq!(failed.status(), 500);
+    let html = html_page(failed).await;
+    assert!(
+        !html.contains("No space left"),
+        "no cause on the page: {html}"
+    );
+    assert!(!error_id(&html).is_empty(), "{html}");
+}
+
+#[tokio::test]
+async fn what_a_portal_page_refuses_is_a_polish_page_never_problem_json() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let meter = jan.meter_id;
+    // The export of a range whose end comes before its start.
+    let reversed = app
+        .web_get(
+            &cookie,
+            &format!("/u/mlynary/liczniki/{meter}/odczyty.csv?od=2026-02-01&do=2026-01-01"),
+        )
+        .await;
+    assert_eq!(reversed.status(), 422);
+    let html = html_page(reversed).await;
+    assert!(html.contains("Zamień je miejscami"), "{html}");
+    for path in [
+        "/u/nieznana/".to_string(),
+        "/u/nieznana/pulpit".to_string(),
+        "/u/mlynary/liczniki/siedem".to_string(),
+        format!("/u/mlynary/liczniki/{}", meter + 1000),
+    ] {
+        let response = app.web_get(&cookie, &path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let html = html_page(response).await;
+        assert!(html.contains("Nie znaleziono strony"), "{path}: {html}");
+    }
 }

@@ -1,425 +1,22 @@
-//! The account pages of the portal: registration, activation (with the registration's password),
-//! login and logout, password reset,
-//! the account page (change of e-mail and password, where the account is logged in) and linking
-//! to a customer.
-
-use std::collections::HashMap;
+//! The pages of a logged-in resident's account: the account page (change of e-mail and
+//! password, where the account is logged in, ending a session), the link from the e-mail that
+//! confirms a new address, and linking the account to a customer.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
 
-use super::shell::{self, Ctx, FormState, Layout};
-use crate::accounts::{self, LinkedCustomer, Registration};
+use super::form::{FormFields, PortalForm, ResidentForm};
+use super::form_state::FormState;
+use super::page_error::{Page, PageError};
+use super::params::{Id, PagePath, PageQuery, TokenQuery};
+use super::shell::{Ctx, Layout};
+use crate::accounts::{self, AccountError, LinkedCustomer};
 use crate::auth::{sessions, web};
-use crate::client::ClientAddr;
-use crate::error::ApiError;
 use crate::state::AppState;
-
-type Page = Result<Response, Response>;
-type Fields = HashMap<String, String>;
-
-#[derive(Template, WebTemplate)]
-#[template(path = "register.html")]
-struct RegisterPage {
-    layout: Layout,
-    f: FormState,
-    done: bool,
-}
-
-pub async fn register_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    if ctx.session.is_some() {
-        return Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response());
-    }
-    Ok(RegisterPage {
-        layout: ctx.layout(&state, "rejestracja").await,
-        f: FormState::default(),
-        done: false,
-    }
-    .into_response())
-}
-
-pub async fn register(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    ClientAddr(client): ClientAddr,
-    Form(fields): Form<Fields>,
-) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let result = accounts::register(
-        &state.pool,
-        &state.hasher,
-        &state.mailer,
-        &ctx.utility,
-        &Registration {
-            email: f.value("email"),
-            display_name: f.value("display_name"),
-            password: f.value("password"),
-            password_repeat: f.value("password_repeat"),
-            accept_terms: f.checked("accept_terms"),
-        },
-        client,
-    )
-    .await;
-    let done = match result {
-        Ok(()) => true,
-        Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            false
-        }
-    };
-    Ok(RegisterPage {
-        layout: ctx.layout(&state, "rejestracja").await,
-        f,
-        done,
-    }
-    .into_response())
-}
-
-#[derive(serde::Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "activate.html")]
-struct ActivatePage {
-    layout: Layout,
-    f: FormState,
-}
-
-/// `GET /u/{slug}/aktywuj?token=…`: the link from the activation e-mail asks for the password
-/// (opening a link changes nothing: mail scanners open links too).
-pub async fn activate_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<TokenQuery>,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut values = Fields::new();
-    values.insert("token".into(), q.token.unwrap_or_default());
-    Ok(ActivatePage {
-        layout: ctx.layout(&state, "").await,
-        f: FormState::from_values(values),
-    }
-    .into_response())
-}
-
-/// `POST /u/{slug}/aktywuj`: activates with the registration's password and logs in.
-pub async fn activate(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    ClientAddr(client): ClientAddr,
-    Form(fields): Form<Fields>,
-) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let result = accounts::activate(
-        &state.pool,
-        &state.hasher,
-        ctx.utility.id,
-        f.value("token"),
-        f.value("password"),
-        client,
-    )
-    .await;
-    match result {
-        Ok(who) => {
-            let client = headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok());
-            let token = web::start(&state.pool, &who, client)
-                .await
-                .map_err(shell::internal)?;
-            let jar = jar.add(web::cookie(token, &slug, state.secure_cookies));
-            Ok((jar, Redirect::to(&format!("{}/pulpit", ctx.base()))).into_response())
-        }
-        Err(accounts::AccountError::LinkInvalid) => {
-            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
-        }
-        Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            Ok((
-                f.status(),
-                ActivatePage {
-                    layout: ctx.layout(&state, "").await,
-                    f,
-                },
-            )
-                .into_response())
-        }
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "login.html")]
-struct LoginPage {
-    layout: Layout,
-    f: FormState,
-    notice: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-pub struct LoginQuery {
-    next: Option<String>,
-    aktywowano: Option<String>,
-    link: Option<String>,
-    haslo: Option<String>,
-    email: Option<String>,
-}
-
-pub async fn login_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<LoginQuery>,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    if ctx.session.is_some() {
-        return Ok(Redirect::to(&shell::safe_next(&slug, q.next.as_deref())).into_response());
-    }
-    let notice = if q.aktywowano.is_some() {
-        Some("Konto aktywne. Możesz się zalogować.".to_string())
-    } else if q.link.is_some() {
-        Some("Link jest nieważny, wygasł albo został już użyty.".to_string())
-    } else if q.haslo.is_some() {
-        Some("Hasło zostało zmienione. Zaloguj się nowym hasłem.".to_string())
-    } else if q.email.is_some() {
-        Some("Adres e-mail został zmieniony. Zaloguj się nowym adresem.".to_string())
-    } else {
-        None
-    };
-    let mut values = Fields::new();
-    if let Some(next) = q.next {
-        values.insert("next".into(), next);
-    }
-    Ok(LoginPage {
-        layout: ctx.layout(&state, "logowanie").await,
-        f: FormState::from_values(values),
-        notice,
-    }
-    .into_response())
-}
-
-pub async fn login(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    ClientAddr(peer): ClientAddr,
-    Form(fields): Form<Fields>,
-) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let result = accounts::login(
-        &state.pool,
-        &state.hasher,
-        ctx.utility.id,
-        f.value("email"),
-        f.value("password"),
-        peer,
-    )
-    .await;
-    match result {
-        Ok(who) if who.role == "resident" => {
-            let client = headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok());
-            let token = web::start(&state.pool, &who, client)
-                .await
-                .map_err(shell::internal)?;
-            let jar = jar.add(web::cookie(token, &slug, state.secure_cookies));
-            let next = shell::safe_next(&slug, Some(f.value("next")));
-            Ok((jar, Redirect::to(&next)).into_response())
-        }
-        Ok(_) => {
-            f.add(
-                "form",
-                "To konto nie jest kontem mieszkańca. Pracownicy logują się w panelu obsługi.",
-            );
-            login_page(&state, &ctx, f).await
-        }
-        Err(accounts::AccountError::BadCredentials) => {
-            f.add("password", "Nieprawidłowy adres e-mail lub hasło.");
-            login_page(&state, &ctx, f).await
-        }
-        Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            login_page(&state, &ctx, f).await
-        }
-    }
-}
-
-async fn login_page(state: &AppState, ctx: &Ctx, f: FormState) -> Page {
-    Ok((
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        LoginPage {
-            layout: ctx.layout(state, "logowanie").await,
-            f,
-            notice: None,
-        },
-    )
-        .into_response())
-}
-
-pub async fn logout(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    if let Some(session) = &ctx.session {
-        shell::csrf_ok(session, &fields)?;
-        if let Some(cookie) = jar.get(web::COOKIE) {
-            web::end(&state.pool, cookie.value())
-                .await
-                .map_err(shell::internal)?;
-        }
-    }
-    let jar = jar.add(web::removal(&slug));
-    Ok((jar, Redirect::to(&format!("/u/{slug}/"))).into_response())
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "password_reset.html")]
-struct ResetPage {
-    layout: Layout,
-    f: FormState,
-    done: bool,
-    token: Option<String>,
-}
-
-pub async fn reset_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    Ok(ResetPage {
-        layout: ctx.layout(&state, "").await,
-        f: FormState::default(),
-        done: false,
-        token: None,
-    }
-    .into_response())
-}
-
-pub async fn reset_request(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    ClientAddr(client): ClientAddr,
-    Form(fields): Form<Fields>,
-) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let done = match accounts::request_password_reset(
-        &state.pool,
-        &state.mailer,
-        &ctx.utility,
-        f.value("email"),
-        client,
-    )
-    .await
-    {
-        Ok(()) => true,
-        Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            false
-        }
-    };
-    Ok(ResetPage {
-        layout: ctx.layout(&state, "").await,
-        f,
-        done,
-        token: None,
-    }
-    .into_response())
-}
-
-pub async fn new_password_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<TokenQuery>,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    Ok(ResetPage {
-        layout: ctx.layout(&state, "").await,
-        f: FormState::default(),
-        done: false,
-        token: Some(q.token.unwrap_or_default()),
-    }
-    .into_response())
-}
-
-pub async fn new_password(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let mut f = FormState::from_values(fields);
-    let token = f.value("token").to_string();
-    match accounts::reset_password(
-        &state.pool,
-        &state.hasher,
-        ctx.utility.id,
-        &token,
-        f.value("password"),
-        f.value("password_repeat"),
-    )
-    .await
-    {
-        Ok(_) => {
-            state
-                .revoked
-                .catch_up(&state.pool)
-                .await
-                .map_err(shell::internal)?;
-            Ok(Redirect::to(&format!("{}/logowanie?haslo=1", ctx.base())).into_response())
-        }
-        Err(accounts::AccountError::LinkInvalid) => {
-            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
-        }
-        Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            Ok(ResetPage {
-                layout: ctx.layout(&state, "").await,
-                f,
-                done: false,
-                token: Some(token),
-            }
-            .into_response())
-        }
-    }
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account.html")]
@@ -436,7 +33,7 @@ struct AccountPage {
     sessions: Vec<(i64, String, String, bool)>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 pub struct AccountQuery {
     wyslano: Option<String>,
     haslo: Option<String>,
@@ -446,12 +43,10 @@ pub struct AccountQuery {
 /// `GET /u/{slug}/konto`.
 pub async fn account(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<AccountQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<AccountQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/konto"))?;
+    let session = ctx.resident()?;
     let notice = if q.wyslano.is_some() {
         Some(
             "Wysłaliśmy link potwierdzający na nowy adres. Adres zmieni się po jego otwarciu."
@@ -479,19 +74,16 @@ pub async fn account(
 /// without being logged in, e.g. on another device).
 pub async fn confirm_email(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<TokenQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<TokenQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    match accounts::confirm_email_change(&state.pool, ctx.utility.id, &q.token.unwrap_or_default())
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("{}/logowanie?email=1", ctx.base())).into_response()),
-        Err(accounts::AccountError::LinkInvalid | accounts::AccountError::Invalid { .. }) => {
-            Ok(Redirect::to(&format!("{}/logowanie?link=niewazny", ctx.base())).into_response())
+    let token = q.token.unwrap_or_default();
+    match accounts::confirm_email_change(&state.pool, ctx.utility.id, &token).await {
+        Ok(_) => Ok(ctx.redirect("logowanie?email=1")),
+        Err(AccountError::LinkInvalid | AccountError::Invalid { .. }) => {
+            Ok(ctx.redirect("logowanie?link=niewazny"))
         }
-        Err(e) => Err(shell::internal(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -503,12 +95,10 @@ async fn account_page(
     password_form: FormState,
     notice: Option<String>,
 ) -> Page {
-    let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let customers =
+        accounts::linked_customers(&state.pool, session.utility_id, session.account_id).await?;
     let sessions = sessions::list(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?
+        .await?
         .into_iter()
         .map(|s| {
             let what = match s.kind.as_str() {
@@ -525,9 +115,9 @@ async fn account_page(
         })
         .collect();
     let status = if email_form.has_errors() || password_form.has_errors() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        StatusCode::UNPROCESSABLE_ENTITY
     } else {
-        axum::http::StatusCode::OK
+        StatusCode::OK
     };
     Ok((
         status,
@@ -546,92 +136,101 @@ async fn account_page(
         .into_response())
 }
 
+/// The account page's form for a new e-mail address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailChangeFields {
+    email: String,
+    /// The account's password (the page has a second form with a `password` field).
+    email_password: String,
+}
+
+impl FormFields for EmailChangeFields {
+    const PAGE: &'static str = "/u/{slug}/konto";
+}
+
+/// `POST /u/{slug}/konto/email`: sends a confirmation link to the new address.
 pub async fn change_email(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: ResidentForm<EmailChangeFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/konto"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    match accounts::request_email_change(
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::request_email_change(
         &state.pool,
         &state.hasher,
         &state.mailer,
         &ctx.utility,
         session.account_id,
-        f.value("email"),
-        f.value("email_password"),
+        &fields.email,
+        &fields.email_password,
     )
-    .await
-    {
-        Ok(()) => Ok(Redirect::to(&format!("{}/konto?wyslano=1", ctx.base())).into_response()),
-        Err(accounts::AccountError::Invalid {
+    .await;
+    match result {
+        Ok(()) => Ok(ctx.redirect("konto?wyslano=1")),
+        Err(AccountError::Invalid {
             field: "password",
             detail,
         }) => {
-            // The form's password field has its own name: the page has a second form.
-            f.add("email_password", detail);
-            account_page(&state, &ctx, session, f, FormState::default(), None).await
+            form.add("email_password", detail);
+            account_page(&state, &ctx, &session, form, FormState::default(), None).await
         }
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            account_page(&state, &ctx, session, f, FormState::default(), None).await
+            form.add_failure(e)?;
+            account_page(&state, &ctx, &session, form, FormState::default(), None).await
         }
     }
 }
 
+/// The account page's form for a new password.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordChangeFields {
+    current_password: String,
+    password: String,
+    password_repeat: String,
+}
+
+impl FormFields for PasswordChangeFields {
+    const PAGE: &'static str = "/u/{slug}/konto";
+}
+
+/// `POST /u/{slug}/konto/haslo`: changes the password and ends the account's other sessions.
 pub async fn change_password(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: ResidentForm<PasswordChangeFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/konto"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    match accounts::change_password(
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::change_password(
         &state.pool,
         &state.hasher,
         session.utility_id,
         session.account_id,
         Some(session.session_id),
-        f.value("current_password"),
-        f.value("password"),
-        f.value("password_repeat"),
+        &fields.current_password,
+        &fields.password,
+        &fields.password_repeat,
     )
-    .await
-    {
+    .await;
+    match result {
         Ok(()) => {
-            state
-                .revoked
-                .catch_up(&state.pool)
-                .await
-                .map_err(shell::internal)?;
-            Ok(Redirect::to(&format!("{}/konto?haslo=1", ctx.base())).into_response())
+            state.revoked.catch_up(&state.pool).await?;
+            Ok(ctx.redirect("konto?haslo=1"))
         }
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            account_page(&state, &ctx, session, FormState::default(), f, None).await
+            form.add_failure(e)?;
+            account_page(&state, &ctx, &session, FormState::default(), form, None).await
         }
     }
 }
@@ -645,13 +244,9 @@ struct LinkPage {
     customers: Vec<LinkedCustomer>,
 }
 
-pub async fn link_form(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/powiazanie"))?;
+/// `GET /u/{slug}/powiazanie`.
+pub async fn link_form(State(state): State<AppState>, ctx: Ctx) -> Page {
+    let session = ctx.resident()?;
     link_page(&state, &ctx, session, FormState::default()).await
 }
 
@@ -661,9 +256,8 @@ async fn link_page(
     session: &web::PortalSession,
     f: FormState,
 ) -> Page {
-    let customers = accounts::linked_customers(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let customers =
+        accounts::linked_customers(&state.pool, session.utility_id, session.account_id).await?;
     Ok((
         f.status(),
         LinkPage {
@@ -676,69 +270,62 @@ async fn link_page(
         .into_response())
 }
 
-pub async fn link(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/powiazanie"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    match accounts::link_customer(
+/// The customer number and the code printed on an invoice.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkFields {
+    customer_number: String,
+    code: String,
+}
+
+impl FormFields for LinkFields {
+    const PAGE: &'static str = "/u/{slug}/powiazanie";
+}
+
+/// `POST /u/{slug}/powiazanie`: links the account to a customer.
+pub async fn link(State(state): State<AppState>, post: ResidentForm<LinkFields>) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let result = accounts::link_customer(
         &state.pool,
         session.utility_id,
         session.account_id,
-        f.value("customer_number"),
-        f.value("code"),
+        &fields.customer_number,
+        &fields.code,
     )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("{}/pulpit", ctx.base())).into_response()),
+    .await;
+    match result {
+        Ok(_) => Ok(ctx.redirect("pulpit")),
         Err(e) => {
-            f.add_api_error(ApiError::from(e))?;
-            link_page(&state, &ctx, session, f).await
+            form.add_failure(e)?;
+            link_page(&state, &ctx, &session, form).await
         }
     }
+}
+
+/// The button that ends one session on the account page: only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct EndSessionFields {}
+
+impl FormFields for EndSessionFields {
+    const PAGE: &'static str = "/u/{slug}/konto";
 }
 
 /// `POST /u/{slug}/konto/sesje/{id}/zakoncz`: ends one of the account's sessions.
 pub async fn end_session(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<EndSessionFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/konto"),
-    )
-    .await?;
-    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
-    if !sessions::end(&state.pool, session.utility_id, session.account_id, id)
-        .await
-        .map_err(shell::internal)?
-    {
-        return Err(shell::not_found());
+    let PortalForm { ctx, session, .. } = post;
+    if !sessions::end(&state.pool, session.utility_id, session.account_id, id).await? {
+        return Err(PageError::NotFound);
     }
-    state
-        .revoked
-        .catch_up(&state.pool)
-        .await
-        .map_err(shell::internal)?;
-    Ok(Redirect::to(&format!("{}/konto?sesja=1", ctx.base())).into_response())
+    state.revoked.catch_up(&state.pool).await?;
+    Ok(ctx.redirect("konto?sesja=1"))
 }

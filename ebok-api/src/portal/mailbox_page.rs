@@ -8,10 +8,10 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 
+use super::page_error::{Page, PageError};
 use crate::client::ClientAddr;
-use crate::error::ApiError;
 use crate::state::AppState;
 
 struct Shown {
@@ -28,16 +28,13 @@ struct MailboxPage {
     messages: Vec<Shown>,
 }
 
-pub async fn mailbox(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-) -> Result<Response, ApiError> {
+pub async fn mailbox(State(state): State<AppState>, ClientAddr(client): ClientAddr) -> Page {
     let Some(mailbox) = &state.mailbox else {
-        return Err(ApiError::NotFound);
+        return Err(PageError::NotFound);
     };
     let local = client.is_some_and(|ip| ip.is_loopback());
     if !local {
-        return Err(ApiError::NotFound);
+        return Err(PageError::NotFound);
     }
     let messages = mailbox
         .messages()

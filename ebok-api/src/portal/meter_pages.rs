@@ -2,14 +2,10 @@
 //! with a server-rendered SVG chart (no JavaScript), billing readings, CSV export and the
 //! self-reading form for meters without radio.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Multipart, Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
+use axum::extract::State;
+use axum::response::IntoResponse;
 use chrono::{Days, NaiveDate, Utc};
 use ebok_common::domain::time::local_day;
 use ebok_common::polish;
@@ -17,15 +13,18 @@ use ebok_readings::access::{self, VisibleMeter};
 use ebok_readings::chart::{self, format_period};
 use ebok_readings::export::source_label;
 use ebok_readings::history::{self, Point, ReadError, Step};
-use ebok_readings::self_reading::{self, Photo};
+use ebok_readings::self_reading::{self, Photo, SelfReadingError};
 use mobile_push::inbox::{self, InboxItem};
+use serde::Deserialize;
 
-use super::shell::{self, Ctx, FormState, Layout};
+use super::form::{FormFields, PortalForm, ResidentForm};
+use super::form_state::FormState;
+use super::page_error::{Page, PageError};
+use super::params::{Id, PagePath, PageQuery};
+use super::shell::{Ctx, Layout};
 use crate::accounts::{self, LinkedCustomer};
 use crate::auth::web::PortalSession;
 use crate::state::AppState;
-
-type Page = Result<Response, Response>;
 
 /// A meter line on the dashboard.
 struct MeterLine {
@@ -73,24 +72,17 @@ struct Dashboard {
     inbox: Vec<InboxItem>,
 }
 
-pub async fn dashboard(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/pulpit"))?;
+/// `GET /u/{slug}/pulpit`.
+pub async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Page {
+    let session = ctx.resident()?;
     let viewer = session.viewer();
-    let meters = access::meters(&state.pool, viewer)
-        .await
-        .map_err(shell::internal)?;
-    let customers = accounts::linked_customers(&state.pool, viewer.utility_id, viewer.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let meters = access::meters(&state.pool, viewer).await?;
+    let customers =
+        accounts::linked_customers(&state.pool, viewer.utility_id, viewer.account_id).await?;
     let today = local_day(Utc::now());
     let (chart, chart_meter) = match meters.iter().find(|m| m.removed_at.is_none()) {
         Some(m) => {
-            let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
+            let mut conn = state.pool.acquire().await?;
             let points = history::history(
                 &mut conn,
                 viewer,
@@ -99,8 +91,7 @@ pub async fn dashboard(
                 today,
                 Step::Day,
             )
-            .await
-            .map_err(read_error)?;
+            .await?;
             (
                 Some(chart::consumption_svg(
                     &points,
@@ -112,12 +103,8 @@ pub async fn dashboard(
         }
         None => (None, String::new()),
     };
-    let alarms = open_alarms(&state, session)
-        .await
-        .map_err(shell::internal)?;
-    let inbox = inbox::list(&state.pool, viewer.utility_id, viewer.account_id, None, 5)
-        .await
-        .map_err(shell::internal)?;
+    let alarms = open_alarms(&state, session).await?;
+    let inbox = inbox::list(&state.pool, viewer.utility_id, viewer.account_id, None, 5).await?;
     Ok(Dashboard {
         layout: ctx.layout(&state, "pulpit").await,
         display_name: session.display_name.clone(),
@@ -150,13 +137,6 @@ async fn open_alarms(
         .collect())
 }
 
-fn read_error(error: ReadError) -> Response {
-    match error {
-        ReadError::MeterNotFound => shell::not_found(),
-        other => shell::internal(other),
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "meter.html")]
 struct MeterPage {
@@ -187,7 +167,7 @@ struct MeterPage {
     f: FormState,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct MeterQuery {
     dzien: Option<String>,
     od: Option<String>,
@@ -197,15 +177,14 @@ pub struct MeterQuery {
     zapisano: Option<String>,
 }
 
+/// `GET /u/{slug}/liczniki/{id}`.
 pub async fn meter(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    jar: CookieJar,
-    Query(q): Query<MeterQuery>,
+    ctx: Ctx,
+    PagePath(Id { id }): PagePath<Id>,
+    PageQuery(q): PageQuery<MeterQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
-    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
+    let session = ctx.resident()?;
     meter_page(&state, &ctx, session, id, q, FormState::default()).await
 }
 
@@ -218,19 +197,14 @@ async fn meter_page(
     f: FormState,
 ) -> Page {
     let viewer = session.viewer();
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
-    let info = history::meter_info(&mut conn, viewer, id)
-        .await
-        .map_err(read_error)?;
+    let mut conn = state.pool.acquire().await?;
+    let info = history::meter_info(&mut conn, viewer, id).await?;
     let visible = access::meters(&mut *conn, viewer)
-        .await
-        .map_err(shell::internal)?
+        .await?
         .into_iter()
         .find(|m| m.id == id)
-        .ok_or_else(shell::not_found)?;
-    let current = history::current(&mut conn, viewer, id)
-        .await
-        .map_err(read_error)?;
+        .ok_or(PageError::NotFound)?;
+    let current = history::current(&mut conn, viewer, id).await?;
     let today = local_day(Utc::now());
 
     // The reading on a chosen day.
@@ -252,7 +226,7 @@ async fn meter_page(
                     day_result = Some(format!("Brak odczytu do końca dnia {}.", polish::day(day)))
                 }
                 Err(ReadError::Invalid { detail, .. }) => day_error = Some(detail),
-                Err(e) => return Err(read_error(e)),
+                Err(e) => return Err(e.into()),
             },
         }
     }
@@ -275,14 +249,12 @@ async fn meter_page(
             range_error = Some(detail);
             Vec::new()
         }
-        Err(e) => return Err(read_error(e)),
+        Err(e) => return Err(e.into()),
     };
     let total: i64 = points.iter().filter_map(|p| p.consumption_litres).sum();
     let rows = table_rows(&points, step);
     let billing_points =
-        history::billing_readings(&mut conn, viewer, id, today - Days::new(365), today)
-            .await
-            .map_err(read_error)?;
+        history::billing_readings(&mut conn, viewer, id, today - Days::new(365), today).await?;
     let notice = q
         .zapisano
         .as_ref()
@@ -364,15 +336,16 @@ fn table_rows(points: &[Point], step: Step) -> Vec<(String, String, String, Stri
         .collect()
 }
 
+/// `GET /u/{slug}/liczniki/{id}/odczyty.csv`: the history as the API exports it; a range it
+/// refuses is the portal's error page (without a session, the login page comes back to the
+/// meter's page).
 pub async fn csv(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    jar: CookieJar,
-    Query(q): Query<MeterQuery>,
+    ctx: Ctx,
+    PagePath(Id { id }): PagePath<Id>,
+    PageQuery(q): PageQuery<MeterQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
-    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
+    let session = ctx.require(&format!("{}/liczniki/{id}", ctx.base()))?;
     let today = local_day(Utc::now());
     let to = parse_day(&q.to).unwrap_or(today);
     let from = parse_day(&q.od).unwrap_or(to - Days::new(364));
@@ -381,11 +354,9 @@ pub async fn csv(
     } else {
         Step::Day
     };
-    match crate::api::meters::csv_response(&state, session.viewer(), id, from, to, step).await {
-        Ok(r) => Ok(r.into_response()),
-        Err(crate::error::ApiError::NotFound) => Err(shell::not_found()),
-        Err(e) => Ok(e.into_response()),
-    }
+    let csv =
+        crate::api::meters::csv_response(&state, session.viewer(), id, from, to, step).await?;
+    Ok(csv.into_response())
 }
 
 /// Parses what a resident types from the dial: cubic metres with up to three decimals, comma
@@ -417,70 +388,63 @@ pub fn parse_m3(raw: &str) -> Option<i64> {
     Some(whole * 1000 + frac)
 }
 
+/// The self-reading form of a meter's page (multipart: it may carry a photo of the dial).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SelfReadingFields {
+    /// The reading as typed, in m³ ([`parse_m3`]).
+    stan: String,
+}
+
+impl FormFields for SelfReadingFields {
+    const PAGE: &'static str = "/u/{slug}/liczniki/{id}";
+}
+
+/// `POST /u/{slug}/liczniki/{id}/odczyt`: stores a resident's reading of a meter without radio,
+/// with an optional photo (`zdjecie`).
 pub async fn self_reading(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    mut multipart: Multipart,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<SelfReadingFields>,
 ) -> Page {
-    shell::same_origin(&state, &headers)?;
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/liczniki/{id}"))?;
-    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
-    let mut fields = HashMap::new();
-    let mut photo = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                if name == "zdjecie" {
-                    let content_type = field.content_type().unwrap_or_default().to_string();
-                    let has_name = field.file_name().is_some_and(|n| !n.is_empty());
-                    let bytes = field.bytes().await.map_err(|_| shell::forbidden())?;
-                    if has_name && !bytes.is_empty() {
-                        photo = Some(Photo {
-                            content_type,
-                            bytes: bytes.to_vec(),
-                        });
-                    }
-                } else {
-                    let text = field.text().await.map_err(|_| shell::forbidden())?;
-                    fields.insert(name, text);
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                let mut f = FormState::from_values(fields);
-                f.add(
-                    "zdjecie",
-                    "Nie udało się odebrać zdjęcia — może jest za duże (najwyżej 5 MB).",
-                );
-                return meter_page(&state, &ctx, session, id, MeterQuery::default(), f).await;
-            }
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        mut uploads,
+    } = post;
+    let again = |form| meter_page(&state, &ctx, &session, id, MeterQuery::default(), form);
+    let photo = match uploads.take("zdjecie") {
+        Ok(photo) => photo.map(|upload| Photo {
+            content_type: upload.content_type,
+            bytes: upload.bytes,
+        }),
+        Err(_) => {
+            form.add(
+                "zdjecie",
+                "Nie udało się odebrać zdjęcia — może jest za duże (najwyżej 5 MB).",
+            );
+            return again(form).await;
         }
-    }
-    shell::csrf_ok(session, &fields)?;
-    let mut f = FormState::from_values(fields);
-    let Some(litres) = parse_m3(f.value("stan")) else {
-        f.add("stan", "Podaj stan licznika w m³, np. 123,456.");
-        return meter_page(&state, &ctx, session, id, MeterQuery::default(), f).await;
+    };
+    let Some(litres) = parse_m3(&fields.stan) else {
+        form.add("stan", "Podaj stan licznika w m³, np. 123,456.");
+        return again(form).await;
     };
     match self_reading::submit(&state.pool, session.viewer(), id, litres, Utc::now(), photo).await {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("{}/liczniki/{id}?zapisano=1", ctx.base())).into_response())
-        }
-        Err(self_reading::SelfReadingError::MeterNotFound) => Err(shell::not_found()),
+        Ok(_) => Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=1"))),
+        Err(SelfReadingError::MeterNotFound) => Err(PageError::NotFound),
         Err(e) => match e.message() {
             Some(message) => {
                 let field = match e.field() {
                     Some("photo") => "zdjecie",
                     _ => "stan",
                 };
-                f.add(field, message);
-                meter_page(&state, &ctx, session, id, MeterQuery::default(), f).await
+                form.add(field, message);
+                again(form).await
             }
-            None => Err(shell::internal(e)),
+            None => Err(e.into()),
         },
     }
 }

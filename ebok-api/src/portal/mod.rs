@@ -1,29 +1,41 @@
 //! The server-rendered web portal (Polish, works without JavaScript, WCAG 2.1 AA). Pages are
 //! askama templates in `ebok-api/templates/`; the stylesheet is compiled into the binary. Every
 //! resident page lives under `/u/<slug>/`, where the session cookie is scoped.
-
-// Page handlers answer `Result<Response, Response>` (a page, or a redirect or error page), the
-// usual axum shape; a `Response` in the error arm is what it is, not an error to shrink.
-#![allow(clippy::result_large_err)]
+//!
+//! The shape every page follows: a handler takes [`Ctx`](shell::Ctx) (the utility of the path
+//! and the session; `ctx.resident()?` on a page only a resident sees), typed path and query
+//! parameters ([`PagePath`], [`PageQuery`](params::PageQuery)) and, for a state-changing
+//! request, one [`PortalForm`](form::PortalForm) (same origin, session, CSRF token, the form's
+//! typed fields). It returns [`Page`]: a response, or a [`PageError`], which a browser gets as
+//! the portal's Polish HTML error page, never problem+json. A form with errors is shown again
+//! with the values as typed and each error at its field ([`FormState`](form_state::FormState)).
 
 mod account_pages;
+mod form;
+mod form_state;
 mod mailbox_page;
 mod meter_pages;
+mod page_error;
+mod params;
 mod resident_pages;
 mod shell;
+mod sign_in_pages;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use crate::error::ApiError;
+pub use page_error::PageError;
+
 use crate::state::AppState;
 use crate::utilities::{self, PublicUtility};
+use page_error::Page;
+use params::PagePath;
 
 /// A self-reading form carries a photo of up to 5 MB.
 const PHOTO_FORM_LIMIT: usize = 6 * 1024 * 1024;
@@ -37,24 +49,24 @@ pub fn router() -> Router<AppState> {
         .route("/demo/poczta", get(mailbox_page::mailbox))
         .route(
             "/u/{slug}/rejestracja",
-            get(account_pages::register_form).post(account_pages::register),
+            get(sign_in_pages::register_form).post(sign_in_pages::register),
         )
         .route(
             "/u/{slug}/aktywuj",
-            get(account_pages::activate_form).post(account_pages::activate),
+            get(sign_in_pages::activate_form).post(sign_in_pages::activate),
         )
         .route(
             "/u/{slug}/logowanie",
-            get(account_pages::login_form).post(account_pages::login),
+            get(sign_in_pages::login_form).post(sign_in_pages::login),
         )
-        .route("/u/{slug}/wyloguj", post(account_pages::logout))
+        .route("/u/{slug}/wyloguj", post(sign_in_pages::logout))
         .route(
             "/u/{slug}/haslo",
-            get(account_pages::reset_form).post(account_pages::reset_request),
+            get(sign_in_pages::reset_form).post(sign_in_pages::reset_request),
         )
         .route(
             "/u/{slug}/haslo/nowe",
-            get(account_pages::new_password_form).post(account_pages::new_password),
+            get(sign_in_pages::new_password_form).post(sign_in_pages::new_password),
         )
         .route("/u/{slug}/konto", get(account_pages::account))
         .route(
@@ -123,20 +135,18 @@ pub struct UtilityHome {
 }
 
 /// `GET /`: a resident first picks their municipality.
-pub async fn pick_utility(State(state): State<AppState>) -> Result<PickUtility, ApiError> {
+pub async fn pick_utility(State(state): State<AppState>) -> Page {
     Ok(PickUtility {
         utilities: utilities::list(&state.pool).await?,
-    })
+    }
+    .into_response())
 }
 
 /// `GET /u/{slug}/`
-pub async fn utility_home(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-) -> Result<UtilityHome, ApiError> {
+pub async fn utility_home(State(state): State<AppState>, PagePath(slug): PagePath<String>) -> Page {
     let utility = utilities::by_slug(&state.pool, &slug)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(PageError::NotFound)?;
     let tel = utility
         .phone
         .as_deref()
@@ -144,7 +154,7 @@ pub async fn utility_home(
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    Ok(UtilityHome { utility, tel })
+    Ok(UtilityHome { utility, tel }.into_response())
 }
 
 pub async fn stylesheet() -> impl IntoResponse {

@@ -1,15 +1,13 @@
 //! Alarm rules, consents, the inbox and notification settings in the portal.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
-use ebok_alarm_rules::{self as rules, NewRule, RuleError, RuleKind};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use ebok_alarm_rules::{self as rules, NewRule, RuleKind};
 use ebok_common::audit::Actor;
 use ebok_common::consent::{self, ConsentKind};
 use ebok_common::polish;
@@ -17,15 +15,19 @@ use ebok_readings::access;
 use mobile_push::inbox;
 use mobile_push::notice::Category;
 use mobile_push::registry::{self, Channels};
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::shell::{self, Ctx, FormState, Layout};
+use super::form::{FormFields, PortalForm, ResidentForm};
+use super::form_state::{Checkbox, FormState};
+use super::page_error::{Page, PageError};
+use super::params::{Id, PagePath, PageQuery};
+use super::shell::{Ctx, Layout};
+use crate::auth::web::PortalSession;
 use crate::consent_forms;
 use crate::state::AppState;
 
-type Page = Result<Response, Response>;
-type Fields = HashMap<String, String>;
-
-#[derive(serde::Deserialize, Default)]
+#[derive(Deserialize, Default)]
 pub struct NoticeQuery {
     ok: Option<String>,
 }
@@ -52,34 +54,34 @@ struct AlarmsPage {
     f: FormState,
 }
 
+/// `GET /u/{slug}/alarmy`.
 pub async fn alarms(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<NoticeQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.resident()?;
     let notice = match q.ok.as_deref() {
         Some("dodano") => Some("Reguła dodana.".to_string()),
         Some("usunieto") => Some("Reguła usunięta.".to_string()),
         _ => None,
     };
-    alarms_page(&state, &ctx, FormState::default(), notice).await
+    alarms_page(&state, &ctx, session, FormState::default(), notice).await
 }
 
-async fn alarms_page(state: &AppState, ctx: &Ctx, f: FormState, notice: Option<String>) -> Page {
-    let session = ctx.require(&format!("{}/alarmy", ctx.base()))?;
+async fn alarms_page(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &PortalSession,
+    f: FormState,
+    notice: Option<String>,
+) -> Page {
     let viewer = session.viewer();
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
-    let rules = rules::list(&mut conn, viewer)
-        .await
-        .map_err(shell::internal)?;
-    let triggers = rules::triggers(&mut conn, viewer, None, 20)
-        .await
-        .map_err(shell::internal)?;
+    let mut conn = state.pool.acquire().await?;
+    let rules = rules::list(&mut conn, viewer).await?;
+    let triggers = rules::triggers(&mut conn, viewer, None, 20).await?;
     let meters = access::meters(&mut *conn, viewer)
-        .await
-        .map_err(shell::internal)?
+        .await?
         .into_iter()
         .filter(|m| m.removed_at.is_none())
         .map(|m| (m.id, format!("{} — {}", m.serial, m.address)))
@@ -121,56 +123,66 @@ async fn alarms_page(state: &AppState, ctx: &Ctx, f: FormState, notice: Option<S
         .into_response())
 }
 
-pub async fn create_rule(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/alarmy"),
-    )
-    .await?;
-    let session = &session;
-    let mut f = FormState::from_values(fields);
-    let number = |f: &FormState, name: &'static str| -> Result<i64, (String, String)> {
-        f.value(name)
+/// The alarms page's form for a new rule: the kind's own parameter (`litres`, `hours`, `days`)
+/// is read only for that kind, as typed, so that a wrong number is shown at its field.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RuleFields {
+    meter_id: Option<i64>,
+    kind: String,
+    litres: String,
+    hours: String,
+    days: String,
+    label: String,
+}
+
+impl FormFields for RuleFields {
+    const PAGE: &'static str = "/u/{slug}/alarmy";
+}
+
+/// `POST /u/{slug}/alarmy`: sets an alarm rule on one of the account's meters.
+pub async fn create_rule(State(state): State<AppState>, post: ResidentForm<RuleFields>) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let number = |name: &'static str, typed: &str| -> Result<i64, (&'static str, &'static str)> {
+        typed
             .trim()
             .parse::<i64>()
-            .map_err(|_| (name.to_string(), "Podaj liczbę całkowitą.".to_string()))
+            .map_err(|_| (name, "Podaj liczbę całkowitą."))
     };
-    let kind = match f.value("kind") {
-        "daily_above" => number(&f, "litres").map(|litres| RuleKind::DailyAbove { litres }),
-        "continuous_flow" => number(&f, "hours").map(|h| RuleKind::ContinuousFlow {
+    let kind = match fields.kind.as_str() {
+        "daily_above" => {
+            number("litres", &fields.litres).map(|litres| RuleKind::DailyAbove { litres })
+        }
+        "continuous_flow" => number("hours", &fields.hours).map(|h| RuleKind::ContinuousFlow {
             hours: h.clamp(-1, 1_000) as i32,
         }),
-        "no_consumption" => number(&f, "days").map(|d| RuleKind::NoConsumption {
+        "no_consumption" => number("days", &fields.days).map(|d| RuleKind::NoConsumption {
             days: d.clamp(-1, 1_000) as i32,
         }),
         "device_alarm" => Ok(RuleKind::DeviceAlarm),
-        _ => Err(("kind".to_string(), "Wybierz rodzaj alarmu.".to_string())),
+        _ => Err(("kind", "Wybierz rodzaj alarmu.")),
     };
-    let meter_id = f.value("meter_id").parse::<i64>().unwrap_or(0);
     let kind = match kind {
-        Ok(k) => k,
+        Ok(kind) => kind,
         Err((field, message)) => {
-            f.add(field, message);
-            return alarms_page(&state, &ctx, f, None).await;
+            form.add(field, message);
+            return alarms_page(&state, &ctx, &session, form, None).await;
         }
     };
-    let label = Some(f.value("label").to_string()).filter(|l| !l.trim().is_empty());
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
+    let label = Some(fields.label).filter(|l| !l.trim().is_empty());
+    let mut conn = state.pool.acquire().await?;
     let result = rules::create(
         &mut conn,
         session.viewer(),
         &NewRule {
-            meter_id,
+            // No meter chosen is no meter of the account's.
+            meter_id: fields.meter_id.unwrap_or(0),
             kind,
             label,
         },
@@ -179,40 +191,32 @@ pub async fn create_rule(
     .await;
     drop(conn);
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("{}/alarmy?ok=dodano", ctx.base())).into_response()),
-        Err(RuleError::Db(e)) => Err(shell::internal(e)),
+        Ok(_) => Ok(ctx.redirect("alarmy?ok=dodano")),
         Err(e) => {
-            let api: crate::error::ApiError = e.into();
-            f.add_api_error(api)?;
-            alarms_page(&state, &ctx, f, None).await
+            form.add_failure(e)?;
+            alarms_page(&state, &ctx, &session, form, None).await
         }
     }
 }
 
+/// The delete button of one rule: only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteRuleFields {}
+
+impl FormFields for DeleteRuleFields {
+    const PAGE: &'static str = "/u/{slug}/alarmy";
+}
+
+/// `POST /u/{slug}/alarmy/{id}/usun`.
 pub async fn delete_rule(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<DeleteRuleFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/alarmy"),
-    )
-    .await?;
-    let session = &session;
-    let id: i64 = id.parse().map_err(|_| shell::not_found())?;
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
-    match rules::delete(&mut conn, session.viewer(), id, None).await {
-        Ok(()) => Ok(Redirect::to(&format!("{}/alarmy?ok=usunieto", ctx.base())).into_response()),
-        Err(RuleError::NotFound) => Err(shell::not_found()),
-        Err(e) => Err(shell::internal(e)),
-    }
+    let PortalForm { ctx, session, .. } = post;
+    let mut conn = state.pool.acquire().await?;
+    rules::delete(&mut conn, session.viewer(), id, None).await?;
+    Ok(ctx.redirect("alarmy?ok=usunieto"))
 }
 
 struct ConsentView {
@@ -235,32 +239,30 @@ struct ConsentsPage {
     history: Vec<(String, String, String, String)>,
 }
 
+/// `GET /u/{slug}/zgody`.
 pub async fn consents(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<NoticeQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
+    let session = ctx.resident()?;
     let notice = match q.ok.as_deref() {
         Some("udzielono") => Some("Zgoda udzielona.".to_string()),
         Some("wycofano") => Some("Zgoda wycofana.".to_string()),
         _ => None,
     };
-    consents_page(&state, &ctx, None, notice).await
+    consents_page(&state, &ctx, session, None, notice).await
 }
 
 async fn consents_page(
     state: &AppState,
     ctx: &Ctx,
+    session: &PortalSession,
     error: Option<(&str, String)>,
     notice: Option<String>,
 ) -> Page {
-    let session = ctx.require(&format!("{}/zgody", ctx.base()))?;
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
-    let history = consent::history(&mut conn, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let mut conn = state.pool.acquire().await?;
+    let history = consent::history(&mut conn, session.utility_id, session.account_id).await?;
     let forms = consent_forms::ALL
         .iter()
         .map(|form| ConsentView {
@@ -294,9 +296,9 @@ async fn consents_page(
         .collect();
     Ok((
         if error.is_some() {
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY
+            StatusCode::UNPROCESSABLE_ENTITY
         } else {
-            axum::http::StatusCode::OK
+            StatusCode::OK
         },
         ConsentsPage {
             layout: ctx.layout(state, "zgody").await,
@@ -309,38 +311,55 @@ async fn consents_page(
         .into_response())
 }
 
+/// The `{kind}` of a consent's path (`/u/{slug}/zgody/{kind}`).
+#[derive(Debug, Deserialize)]
+pub struct KindPath {
+    kind: String,
+}
+
+impl KindPath {
+    /// The consent it names; another name is no page.
+    fn consent(&self) -> Result<ConsentKind, PageError> {
+        ConsentKind::parse(&self.kind).ok_or(PageError::NotFound)
+    }
+}
+
+/// A consent's form: the version of the text the resident read, and the tick that grants it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsentFields {
+    form_version: String,
+    accept: Checkbox,
+}
+
+impl FormFields for ConsentFields {
+    const PAGE: &'static str = "/u/{slug}/zgody";
+}
+
+/// `POST /u/{slug}/zgody/{kind}`: grants a consent, to the version of its text on the page.
 pub async fn grant_consent(
     State(state): State<AppState>,
-    Path((slug, kind)): Path<(String, String)>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    PagePath(path): PagePath<KindPath>,
+    post: ResidentForm<ConsentFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/zgody"),
-    )
-    .await?;
-    let session = &session;
-    let kind = ConsentKind::parse(&kind).ok_or_else(shell::not_found)?;
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        ..
+    } = post;
+    let kind = path.consent()?;
     let form = consent_forms::for_kind(kind);
-    if fields.get("form_version").map(String::as_str) != Some(form.version) {
+    if fields.form_version != form.version {
         let message =
             "Treść zgody zmieniła się. Przeczytaj ją ponownie i zaznacz zgodę.".to_string();
-        return consents_page(&state, &ctx, Some((form.kind, message)), None).await;
+        return consents_page(&state, &ctx, &session, Some((form.kind, message)), None).await;
     }
-    if !matches!(
-        fields.get("accept").map(String::as_str),
-        Some("on" | "true")
-    ) {
+    if !fields.accept.0 {
         let message = "Zaznacz pole „Wyrażam zgodę”, aby jej udzielić.".to_string();
-        return consents_page(&state, &ctx, Some((form.kind, message)), None).await;
+        return consents_page(&state, &ctx, &session, Some((form.kind, message)), None).await;
     }
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
+    let mut conn = state.pool.acquire().await?;
     consent::grant(
         &mut conn,
         session.utility_id,
@@ -351,30 +370,27 @@ pub async fn grant_consent(
             account_id: session.account_id,
         },
     )
-    .await
-    .map_err(shell::internal)?;
-    Ok(Redirect::to(&format!("{}/zgody?ok=udzielono", ctx.base())).into_response())
+    .await?;
+    Ok(ctx.redirect("zgody?ok=udzielono"))
 }
 
+/// The withdraw button of a granted consent: only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct WithdrawConsentFields {}
+
+impl FormFields for WithdrawConsentFields {
+    const PAGE: &'static str = "/u/{slug}/zgody";
+}
+
+/// `POST /u/{slug}/zgody/{kind}/wycofaj`.
 pub async fn withdraw_consent(
     State(state): State<AppState>,
-    Path((slug, kind)): Path<(String, String)>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    PagePath(path): PagePath<KindPath>,
+    post: ResidentForm<WithdrawConsentFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/zgody"),
-    )
-    .await?;
-    let session = &session;
-    let kind = ConsentKind::parse(&kind).ok_or_else(shell::not_found)?;
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
+    let PortalForm { ctx, session, .. } = post;
+    let kind = path.consent()?;
+    let mut conn = state.pool.acquire().await?;
     consent::withdraw(
         &mut conn,
         session.utility_id,
@@ -384,9 +400,8 @@ pub async fn withdraw_consent(
             account_id: session.account_id,
         },
     )
-    .await
-    .map_err(shell::internal)?;
-    Ok(Redirect::to(&format!("{}/zgody?ok=wycofano", ctx.base())).into_response())
+    .await?;
+    Ok(ctx.redirect("zgody?ok=wycofano"))
 }
 
 struct InboxLine {
@@ -406,13 +421,9 @@ struct InboxPage {
     items: Vec<InboxLine>,
 }
 
-pub async fn inbox_page(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/powiadomienia"))?;
+/// `GET /u/{slug}/powiadomienia`.
+pub async fn inbox_page(State(state): State<AppState>, ctx: Ctx) -> Page {
+    let session = ctx.resident()?;
     let items = inbox::list(
         &state.pool,
         session.utility_id,
@@ -420,8 +431,7 @@ pub async fn inbox_page(
         None,
         100,
     )
-    .await
-    .map_err(shell::internal)?;
+    .await?;
     Ok(InboxPage {
         layout: ctx.layout(&state, "powiadomienia").await,
         csrf: session.csrf.clone(),
@@ -440,27 +450,22 @@ pub async fn inbox_page(
     .into_response())
 }
 
+/// The inbox's "mark all read" button: only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct MarkAllReadFields {}
+
+impl FormFields for MarkAllReadFields {
+    const PAGE: &'static str = "/u/{slug}/powiadomienia";
+}
+
+/// `POST /u/{slug}/powiadomienia/przeczytane`.
 pub async fn mark_all_read(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: ResidentForm<MarkAllReadFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/powiadomienia"),
-    )
-    .await?;
-    let session = &session;
-    inbox::mark_all_read(&state.pool, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
-    Ok(Redirect::to(&format!("{}/powiadomienia", ctx.base())).into_response())
+    let PortalForm { ctx, session, .. } = post;
+    inbox::mark_all_read(&state.pool, session.utility_id, session.account_id).await?;
+    Ok(ctx.redirect("powiadomienia"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -473,21 +478,16 @@ struct SettingsPage {
     devices: Vec<String>,
 }
 
+/// `GET /u/{slug}/ustawienia/powiadomienia`.
 pub async fn settings(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    Query(q): Query<NoticeQuery>,
+    ctx: Ctx,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Page {
-    let ctx = Ctx::load(&state, &slug, &jar).await?;
-    let session = ctx.require(&format!("/u/{slug}/ustawienia/powiadomienia"))?;
-    let mut conn = state.pool.acquire().await.map_err(shell::internal)?;
-    let prefs = registry::preferences(&mut conn, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
-    let devices = registry::devices(&mut conn, session.utility_id, session.account_id)
-        .await
-        .map_err(shell::internal)?;
+    let session = ctx.resident()?;
+    let mut conn = state.pool.acquire().await?;
+    let prefs = registry::preferences(&mut conn, session.utility_id, session.account_id).await?;
+    let devices = registry::devices(&mut conn, session.utility_id, session.account_id).await?;
     Ok(SettingsPage {
         layout: ctx.layout(&state, "konto").await,
         csrf: session.csrf.clone(),
@@ -513,39 +513,127 @@ pub async fn settings(
     .into_response())
 }
 
+/// The notification settings form: a tick box per category and channel, named
+/// `push-<category>` and `email-<category>`; a box is ticked when it is sent at all.
+#[derive(Debug, Default)]
+pub struct SettingsFields {
+    ticked: BTreeMap<Category, Channels>,
+}
+
+impl SettingsFields {
+    /// The channels ticked for `category`.
+    fn channels(&self, category: Category) -> Channels {
+        self.ticked.get(&category).copied().unwrap_or(Channels {
+            push: false,
+            email: false,
+        })
+    }
+
+    /// Ticks the box `name`; a name that is not one of the form's boxes (`csrf`) is not.
+    fn tick(&mut self, name: &str) {
+        let Some((channel, category)) = name.split_once('-') else {
+            return;
+        };
+        let Some(category) = Category::parse(category) else {
+            return;
+        };
+        let channels = self.ticked.entry(category).or_insert(Channels {
+            push: false,
+            email: false,
+        });
+        match channel {
+            "push" => channels.push = true,
+            "email" => channels.email = true,
+            _ => {}
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SettingsFields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Boxes;
+
+        impl<'de> Visitor<'de> for Boxes {
+            type Value = SettingsFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the tick boxes of the notification settings")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<SettingsFields, M::Error> {
+                let mut fields = SettingsFields::default();
+                while let Some(name) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    fields.tick(&name);
+                }
+                Ok(fields)
+            }
+        }
+
+        deserializer.deserialize_map(Boxes)
+    }
+}
+
+impl FormFields for SettingsFields {
+    const PAGE: &'static str = "/u/{slug}/ustawienia/powiadomienia";
+}
+
+/// `POST /u/{slug}/ustawienia/powiadomienia`: the channels of every category, as ticked.
 pub async fn save_settings(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    post: ResidentForm<SettingsFields>,
 ) -> Page {
-    let (ctx, session) = shell::resident_post(
-        &state,
-        &slug,
-        &jar,
-        &headers,
-        &fields,
-        &format!("/u/{slug}/ustawienia/powiadomienia"),
-    )
-    .await?;
-    let session = &session;
-    let mut tx = state.pool.begin().await.map_err(shell::internal)?;
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        ..
+    } = post;
+    let mut tx = state.pool.begin().await?;
     for category in Category::ALL {
-        let on = |prefix: &str| fields.contains_key(&format!("{prefix}-{}", category.as_str()));
         registry::set_preference(
             &mut tx,
             session.utility_id,
             session.account_id,
             category,
-            Channels {
-                push: on("push"),
-                email: on("email"),
-            },
+            fields.channels(category),
         )
-        .await
-        .map_err(shell::internal)?;
+        .await?;
     }
-    tx.commit().await.map_err(shell::internal)?;
-    Ok(Redirect::to(&format!("{}/ustawienia/powiadomienia?ok=1", ctx.base())).into_response())
+    tx.commit().await?;
+    Ok(ctx.redirect("ustawienia/powiadomienia?ok=1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_form_ticks_what_it_sends_and_nothing_else() {
+        let fields: SettingsFields = serde_urlencoded::from_str(
+            "csrf=t&push-meter_alarms=on&email-meter_alarms=on&email-outages=&push-nic=on&sms-bookings=on",
+        )
+        .unwrap();
+        let both = Channels {
+            push: true,
+            email: true,
+        };
+        assert_eq!(fields.channels(Category::MeterAlarms), both);
+        assert_eq!(
+            fields.channels(Category::Outages),
+            Channels {
+                push: false,
+                email: true
+            }
+        );
+        for untouched in [Category::InvoicesPayments, Category::Bookings] {
+            assert_eq!(
+                fields.channels(untouched),
+                Channels {
+                    push: false,
+                    email: false
+                }
+            );
+        }
+    }
 }

@@ -1,13 +1,13 @@
-//! What every resident page shares: the utility from the path, the session from the cookie, the
-//! layout (navigation, unread count, logout form with its CSRF token), form values and errors,
-//! and the checks on every state-changing request (same origin, the session's CSRF token).
+//! What every resident page shares: the utility of the path and the session of the cookie
+//! ([`Ctx`], an extractor), the layout (navigation, unread count, logout form with its CSRF
+//! token), and where a page may send a resident next.
 
-use std::collections::HashMap;
-
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
+use super::page_error::PageError;
 use crate::accounts::{self, UtilityRef};
 use crate::auth::web::{self, PortalSession};
 use crate::state::AppState;
@@ -34,35 +34,58 @@ impl Layout {
     }
 }
 
-/// The utility and, when logged in, the session.
+/// The utility of the path's `{slug}` (an unknown one is a 404 page) and, when logged in to
+/// it, the session; and the path asked for.
 pub struct Ctx {
     pub utility: UtilityRef,
     pub session: Option<PortalSession>,
+    path: String,
 }
 
-impl Ctx {
-    pub async fn load(state: &AppState, slug: &str, jar: &CookieJar) -> Result<Ctx, Response> {
-        let utility = accounts::utility_by_slug(&state.pool, slug)
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Ctx, PageError> {
+        let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(internal)?
-            .ok_or_else(not_found)?;
-        let session = match jar.get(web::COOKIE) {
+            .map_err(|_| PageError::NotFound)?;
+        let slug = params
+            .iter()
+            .find(|(name, _)| *name == "slug")
+            .map(|(_, slug)| slug)
+            .ok_or(PageError::NotFound)?;
+        let utility = accounts::utility_by_slug(&state.pool, slug)
+            .await?
+            .ok_or(PageError::NotFound)?;
+        let session = match CookieJar::from_headers(&parts.headers).get(web::COOKIE) {
             Some(cookie) if !cookie.value().is_empty() => {
-                web::resolve(&state.pool, utility.id, cookie.value())
-                    .await
-                    .map_err(internal)?
+                web::resolve(&state.pool, utility.id, cookie.value()).await?
             }
             _ => None,
         };
-        Ok(Ctx { utility, session })
+        Ok(Ctx {
+            utility,
+            session,
+            path: parts.uri.path().to_string(),
+        })
+    }
+}
+
+impl Ctx {
+    /// The session, for a page only a resident sees: without one, the login page, which comes
+    /// back to this page afterwards.
+    pub fn resident(&self) -> Result<&PortalSession, PageError> {
+        self.require(&self.path)
     }
 
-    /// The session, or a redirect to the login page (coming back here afterwards).
-    pub fn require(&self, back_to: &str) -> Result<&PortalSession, Response> {
-        self.session.as_ref().ok_or_else(|| {
-            let next = url_encode(back_to);
-            Redirect::to(&format!("/u/{}/logowanie?next={next}", self.utility.slug)).into_response()
-        })
+    /// The session; without one, the login page, coming back to `back_to` afterwards.
+    pub fn require(&self, back_to: &str) -> Result<&PortalSession, PageError> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| PageError::LoginRequired {
+                slug: self.utility.slug.clone(),
+                back_to: back_to.to_string(),
+            })
     }
 
     pub async fn layout(&self, state: &AppState, current: &'static str) -> Layout {
@@ -84,156 +107,15 @@ impl Ctx {
         }
     }
 
+    /// `/u/<slug>`, the utility's pages start with it.
     pub fn base(&self) -> String {
         format!("/u/{}", self.utility.slug)
     }
-}
 
-/// Values and errors of a submitted form.
-#[derive(Debug, Clone, Default)]
-pub struct FormState {
-    pub values: HashMap<String, String>,
-    pub errors: Vec<(String, String)>,
-}
-
-impl FormState {
-    pub fn from_values(values: HashMap<String, String>) -> Self {
-        FormState {
-            values,
-            errors: Vec::new(),
-        }
+    /// A redirect (303) to the utility's `page` (`alarmy?ok=dodano`).
+    pub fn redirect(&self, page: &str) -> Response {
+        Redirect::to(&format!("/u/{}/{page}", self.utility.slug)).into_response()
     }
-
-    pub fn value(&self, name: &str) -> &str {
-        self.values.get(name).map(String::as_str).unwrap_or("")
-    }
-
-    pub fn checked(&self, name: &str) -> bool {
-        matches!(self.value(name), "on" | "true" | "1" | "tak")
-    }
-
-    pub fn error(&self, name: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|(f, _)| f == name)
-            .map(|(_, m)| m.as_str())
-    }
-
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
-    }
-
-    /// 422 when the form is shown again with errors, 200 otherwise.
-    pub fn status(&self) -> StatusCode {
-        if self.has_errors() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        }
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push((field.into(), message.into()));
-    }
-
-    /// Adds the error of an API-style failure (its field and Polish detail), to show the form
-    /// again; a failure that is not about the form (not found, internal) is the page itself.
-    pub fn add_api_error(&mut self, error: crate::error::ApiError) -> Result<(), Response> {
-        use crate::error::ApiError as E;
-        match error {
-            E::Invalid { field, detail } => self.add(field, detail),
-            E::Conflict { field, detail } => {
-                self.add(field.unwrap_or_else(|| "form".into()), detail)
-            }
-            E::TooManyRequests { retry_after } => self.add(
-                "form",
-                format!(
-                    "Zbyt wiele prób. Spróbuj ponownie za {} min.",
-                    retry_after.as_secs().div_ceil(60).max(1)
-                ),
-            ),
-            E::Unavailable { detail } => self.add("form", detail),
-            E::Busy { .. } => self.add(
-                "form",
-                "Serwer jest chwilowo przeciążony. Spróbuj ponownie za chwilę.",
-            ),
-            E::NotFound => return Err(not_found()),
-            other => return Err(other.into_response()),
-        }
-        Ok(())
-    }
-}
-
-/// A form posted by a logged-in resident: from the portal's own origin, with a live session of
-/// this utility (otherwise a redirect to the login page, coming back to `back_to`), carrying
-/// the session's CSRF token. Returns the context and the session.
-pub async fn resident_post(
-    state: &AppState,
-    slug: &str,
-    jar: &CookieJar,
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-    back_to: &str,
-) -> Result<(Ctx, PortalSession), Response> {
-    same_origin(state, headers)?;
-    let ctx = Ctx::load(state, slug, jar).await?;
-    let session = ctx.require(back_to)?.clone();
-    csrf_ok(&session, form)?;
-    Ok((ctx, session))
-}
-
-/// Refuses a state-changing request from another site: browsers send `Origin` with every POST;
-/// when it is there it must be the portal's own.
-pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) if origin != state.origin() => Err(forbidden()),
-        _ => Ok(()),
-    }
-}
-
-/// The form's `csrf` field must be the session's token.
-pub fn csrf_ok(session: &PortalSession, form: &HashMap<String, String>) -> Result<(), Response> {
-    match form.get("csrf") {
-        Some(token) if session.csrf_matches(token) => Ok(()),
-        _ => Err(forbidden()),
-    }
-}
-
-pub fn internal(error: impl std::fmt::Display) -> Response {
-    tracing::error!(%error, "portal page failed");
-    page_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Wystąpił błąd po naszej stronie",
-        "Spróbuj ponownie za chwilę. Jeśli błąd się powtarza, skontaktuj się z biurem obsługi klienta.",
-    )
-}
-
-pub fn not_found() -> Response {
-    page_error(
-        StatusCode::NOT_FOUND,
-        "Nie znaleziono strony",
-        "Strona nie istnieje albo nie masz do niej dostępu.",
-    )
-}
-
-pub fn forbidden() -> Response {
-    page_error(
-        StatusCode::FORBIDDEN,
-        "Formularz wygasł",
-        "Odśwież stronę i wyślij formularz ponownie.",
-    )
-}
-
-fn page_error(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"pl\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · eBOK</title><link rel=\"stylesheet\" href=\"/static/portal.css\"></head>\
-         <body><a class=\"skip-link\" href=\"#main\">Przejdź do treści</a>\
-         <main id=\"main\" class=\"wrap\"><h1>{title}</h1><p>{text}</p>\
-         <p><a href=\"/\">Strona główna eBOK</a></p></main></body></html>"
-    );
-    (status, Html(body)).into_response()
 }
 
 /// Percent-encodes a path for a `next=` parameter.

@@ -273,3 +273,31 @@ pub async fn problem(response: reqwest::Response) -> Value {
     );
     response.json().await.unwrap()
 }
+
+/// The HTML of a portal page (never problem+json), checking its content type and language.
+pub async fn html_page(response: reqwest::Response) -> String {
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/html"),
+        "status {status}: {content_type}"
+    );
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(r#"<html lang="pl">"#),
+        "status {status}: {html}"
+    );
+    html
+}
+
+/// The error id an error page shows (`<code id="error-id">…</code>`).
+pub fn error_id(html: &str) -> String {
+    let at = html
+        .find(r#"id="error-id">"#)
+        .unwrap_or_else(|| panic!("no error id on the page: {html}"))
+        + r#"id="error-id">"#.len();
+    html[at..].split('<').next().unwrap().to_string()
+}
