@@ -64,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/api/v1", api)
         .merge(docs)
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(portal::not_found)
         .layer(axum::middleware::from_fn_with_state(
             telemetry::RequestMetrics::default(),
             telemetry::record,

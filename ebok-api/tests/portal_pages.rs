@@ -515,3 +515,35 @@ async fn what_a_portal_page_refuses_is_a_polish_page_never_problem_json() {
         assert!(html.contains("Nie znaleziono strony"), "{path}: {html}");
     }
 }
+
+#[tokio::test]
+async fn a_mistyped_portal_address_is_a_polish_page_and_the_site_has_its_icon() {
+    let app = App::start().await;
+    utility(app.pool(), "mlynary").await;
+    for path in [
+        "/u/mlynary/faktury",
+        "/u/mlynary/pulpit/x",
+        "/zly-adres",
+        "/static/nic.css",
+    ] {
+        let response = app.server.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let html = html_page(response).await;
+        assert!(html.contains("Nie znaleziono strony"), "{path}: {html}");
+    }
+    // A program that mistypes an API path still gets problem+json.
+    let api = app.server.get("/api/v1/faktury").await;
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    let ico = app.server.get("/favicon.ico").await;
+    assert_eq!(ico.status(), 200);
+    assert_eq!(ico.headers()["content-type"], "image/x-icon");
+    let bytes = ico.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], &[0, 0, 1, 0], "an ICO file");
+    assert_eq!(&bytes[22..26], b"\x89PNG", "holding a PNG image");
+    let svg = app.server.get("/static/favicon.svg").await;
+    assert_eq!(svg.status(), 200);
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let page = app.server.get("/").await.text().await.unwrap();
+    assert!(page.contains(r#"<link rel="icon" href="/static/favicon.svg""#));
+}

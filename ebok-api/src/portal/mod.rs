@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 pub use page_error::PageError;
@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(pick_utility))
         .route("/u/{slug}/", get(utility_home))
         .route("/static/portal.css", get(stylesheet))
+        .route("/favicon.ico", get(favicon_ico))
+        .route("/static/favicon.svg", get(favicon_svg))
         .route("/demo/poczta", get(mailbox_page::mailbox))
         .route(
             "/u/{slug}/rejestracja",
@@ -155,6 +157,38 @@ pub async fn utility_home(State(state): State<AppState>, PagePath(slug): PagePat
         .filter(|c| !c.is_whitespace())
         .collect();
     Ok(UtilityHome { utility, tel }.into_response())
+}
+
+/// The drop of the site's icon, for browsers that ask `/favicon.ico` on their own.
+pub async fn favicon_ico() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/x-icon"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_bytes!("../../static/favicon.ico").as_slice(),
+    )
+}
+
+/// The same drop, drawn, for the pages' `<link rel="icon">`.
+pub async fn favicon_svg() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../static/favicon.svg"),
+    )
+}
+
+/// What answers an address no route has: the Polish 404 page, or problem+json under `/api/`
+/// (a mistyped portal address is read by a person, a mistyped API path by a program).
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path() == "/api" || uri.path().starts_with("/api/") {
+        crate::error::ApiError::NotFound.into_response()
+    } else {
+        PageError::NotFound.into_response()
+    }
 }
 
 pub async fn stylesheet() -> impl IntoResponse {
