@@ -6,6 +6,8 @@
 //!   register, is the condition true now, since when, and what does the trigger say;
 //! - the store ([`create`], [`list`], [`get`], [`delete`], [`set_enabled`], [`triggers`]),
 //!   scoped by [`Viewer`](ebok_readings::access::Viewer) and audited;
+//! - what alarms a resident now, their meters' open alarms and their rules' open triggers in one
+//!   list ([`active`]);
 //! - the [`Evaluator`], which runs the conditions as readings arrive and writes triggers with
 //!   their `resident_alarm.triggered` outbox events.
 //!
@@ -31,6 +33,7 @@
 //! A rule belongs to one meter. When a meter is replaced its rules stay with the old meter (which
 //! gets no more readings); the resident sets them again on the new one.
 
+mod active;
 pub mod condition;
 mod evaluator;
 mod polish;
@@ -38,9 +41,11 @@ mod store;
 
 use serde::{Deserialize, Serialize};
 
+pub use active::{ActiveAlarm, AlarmSource, active};
 pub use evaluator::{EvalReport, Evaluator, EvaluatorConfig};
 pub use store::{
-    MAX_RULES_PER_ACCOUNT, NewRule, Rule, Trigger, create, delete, get, list, set_enabled, triggers,
+    MAX_RULES_PER_ACCOUNT, NewRule, Rule, Trigger, create, delete, get, list, open_triggers,
+    set_enabled, triggers,
 };
 
 /// A rule's condition with its parameter. As JSON it is internally tagged, so the HTTP layer can

@@ -318,6 +318,25 @@ pub async fn triggers(
     rule_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Trigger>, RuleError> {
+    fetch_triggers(conn, viewer, rule_id, false, limit).await
+}
+
+/// The triggers of the viewer's rules that last now (not ended), on meters whose contract
+/// window is open today; newest first, at most 50.
+pub async fn open_triggers(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+) -> Result<Vec<Trigger>, RuleError> {
+    fetch_triggers(conn, viewer, None, true, 50).await
+}
+
+async fn fetch_triggers(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    rule_id: Option<i64>,
+    open_only: bool,
+    limit: i64,
+) -> Result<Vec<Trigger>, RuleError> {
     if let Some(rule_id) = rule_id {
         let mine = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM resident_alarm_rules
@@ -345,13 +364,18 @@ pub async fn triggers(
                          WHERE w.account_id = r.account_id AND w.meter_id = r.meter_id
                            AND (w.last_day IS NULL
                                 OR t.started_at
-                                   < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'))
+                                   < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')
+                           AND (NOT $5
+                                OR w.last_day IS NULL
+                                OR w.last_day >= (now() AT TIME ZONE 'Europe/Warsaw')::date))
+             AND (NOT $5 OR t.ended_at IS NULL)
            ORDER BY t.started_at DESC, t.id DESC
            LIMIT $4"#,
         viewer.account_id,
         viewer.utility_id,
         rule_id,
         limit.clamp(1, 500),
+        open_only,
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -1334,3 +1334,81 @@ async fn a_body_or_query_that_does_not_fit_is_told_in_polish_at_its_own_field() 
         }
     }
 }
+
+#[tokio::test]
+async fn a_firing_rule_and_a_meter_alarm_are_both_active_alarms_in_the_api_and_on_the_dashboard() {
+    let app = App::start().await;
+    let pool = app.pool();
+    let u = utility(pool, "mlynary").await;
+    let jan = resident(pool, u, "mlynary", "jan@example.pl", 3).await;
+    let kasia = resident(pool, u, "mlynary", "kasia@example.pl", 3).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let none: Value = app.get(&t, "/api/v1/alarms").await.json().await.unwrap();
+    assert_eq!(none, json!([]));
+    // 150 l a day against a limit of 100 l.
+    let rule: Value = app
+        .post(
+            Some(&t),
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": jan.meter_id, "kind": "daily_above", "litres": 100,
+                    "label": "Dom" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let evaluator = ebok_alarm_rules::Evaluator::new(
+        pool.clone(),
+        ebok_alarm_rules::EvaluatorConfig {
+            poll: Duration::from_millis(20),
+            batch: 100,
+            recheck: Duration::from_secs(600),
+        },
+    );
+    evaluator.try_once().await.unwrap();
+    sqlx::query(
+        "INSERT INTO meter_alarms (utility_id, meter_id, kind, raised_at)
+         VALUES ($1, $2, 'leak', now() - interval '1 minute')",
+    )
+    .bind(u)
+    .bind(jan.meter_id)
+    .execute(pool)
+    .await
+    .unwrap();
+    let active: Value = app.get(&t, "/api/v1/alarms").await.json().await.unwrap();
+    let list = active.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{active}");
+    let by = |source: &str| list.iter().find(|a| a["source"] == source).unwrap();
+    assert_eq!(by("meter")["title"], "Wyciek wody");
+    assert_eq!(by("meter")["urgent"], true);
+    assert_eq!(by("rule")["rule_id"], rule["id"]);
+    assert!(
+        by("rule")["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dom: zużycie dobowe"),
+        "{active}"
+    );
+    assert!(by("rule")["detail"].as_str().unwrap().contains("l"));
+    // The dashboard shows both.
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let page = app
+        .web_get(&cookie, "/u/mlynary/pulpit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Brak aktywnych alarmów"), "{page}");
+    assert!(page.contains("Wyciek wody"));
+    assert!(page.contains("Dom: zużycie dobowe"));
+    // Another resident has none of them.
+    let k = token(&app.login("mlynary", &kasia.email).await);
+    let theirs: Value = app.get(&k, "/api/v1/alarms").await.json().await.unwrap();
+    assert_eq!(theirs, json!([]));
+    // Nor a resident of another utility.
+    let other = utility(pool, "kurowo").await;
+    let ola = resident(pool, other, "kurowo", "ola@example.pl", 3).await;
+    let o = token(&app.login("kurowo", &ola.email).await);
+    let elsewhere: Value = app.get(&o, "/api/v1/alarms").await.json().await.unwrap();
+    assert_eq!(elsewhere, json!([]));
+}

@@ -102,6 +102,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(meters::billing_readings))
         .routes(routes!(meters::history_csv))
         .routes(routes!(meters::self_reading))
+        .routes(routes!(rules::active))
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::delete))
         .routes(routes!(rules::set_enabled))

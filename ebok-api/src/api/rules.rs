@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ebok_alarm_rules::{self as rules, NewRule, Rule, RuleError, Trigger};
+use ebok_alarm_rules::{self as rules, ActiveAlarm, NewRule, Rule, RuleError, Trigger};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -32,6 +32,18 @@ impl From<RuleError> for ApiError {
             RuleError::Db(e) => e.into(),
         }
     }
+}
+
+/// What alarms the resident now, newest first: their meters' open alarms (`source: meter`) and
+/// the triggers of their own rules that last now (`source: rule`), in one list.
+#[utoipa::path(get, path = "/alarms", tag = "alarms", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ActiveAlarm>)))]
+pub async fn active(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<Vec<ActiveAlarm>>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(rules::active(&mut conn, who.viewer()).await?))
 }
 
 /// The account's alarm rules.

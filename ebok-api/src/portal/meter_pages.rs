@@ -118,20 +118,24 @@ pub async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Page {
     .into_response())
 }
 
-/// Open device alarms of the account's meters (see [`access::open_alarms`]): (meter serial, what).
+/// What alarms the resident now ([`ebok_alarm_rules::active`]: meter alarms and their own
+/// rules' triggers): (what and where, since when and what happened).
 async fn open_alarms(
     state: &AppState,
     session: &PortalSession,
-) -> sqlx::Result<Vec<(String, String)>> {
-    Ok(access::open_alarms(&state.pool, session.viewer())
+) -> Result<Vec<(String, String)>, PageError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(ebok_alarm_rules::active(&mut conn, session.viewer())
         .await?
         .into_iter()
         .map(|a| {
-            let what = ebok_common::domain::AlarmKind::parse(&a.kind)
-                .map_or("alarm wodomierza", ebok_common::domain::AlarmKind::name_pl);
+            let when = format!("od {}", polish::instant(a.since));
             (
-                format!("Wodomierz {}", a.meter_serial),
-                format!("{what} od {}", polish::instant(a.raised_at)),
+                format!("{} — wodomierz {}", a.title, a.meter_serial),
+                match a.detail {
+                    Some(detail) => format!("{when}. {detail}"),
+                    None => when,
+                },
             )
         })
         .collect())
