@@ -547,3 +547,52 @@ async fn a_mistyped_portal_address_is_a_polish_page_and_the_site_has_its_icon() 
     let page = app.server.get("/").await.text().await.unwrap();
     assert!(page.contains(r#"<link rel="icon" href="/static/favicon.svg""#));
 }
+
+#[tokio::test]
+async fn a_day_to_come_and_a_reversed_range_are_told_not_shown_as_data() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let meter = jan.meter_id;
+    let to_come = chrono::Utc::now().date_naive() + chrono::Days::new(2);
+    let page = html_page(
+        app.web_get(
+            &cookie,
+            &format!("/u/mlynary/liczniki/{meter}?dzien={to_come}"),
+        )
+        .await,
+    )
+    .await;
+    assert!(page.contains("Ten dzień jeszcze nie nadszedł"), "{page}");
+    assert!(page.contains(r#"id="dzien-error""#));
+    let reversed = html_page(
+        app.web_get(
+            &cookie,
+            &format!("/u/mlynary/liczniki/{meter}?od=2026-02-01&do=2026-01-01"),
+        )
+        .await,
+    )
+    .await;
+    assert!(reversed.contains(r#"id="zakres-error""#), "{reversed}");
+    assert!(!reversed.contains(r#"id="wykres""#), "no chart of nothing");
+    assert!(!reversed.contains("Razem:"), "no total of nothing");
+    assert!(!reversed.contains(r#"id="csv""#), "no CSV of nothing");
+    // The API refuses the day to come too, at its field.
+    let t = app.login("mlynary", &jan.email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = app
+        .get(&t, &format!("/api/v1/meters/{meter}/reading?day={to_come}"))
+        .await;
+    assert_eq!(answer.status(), 422);
+    let problem: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(problem["field"], "day");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("jeszcze nie nadszedł")
+    );
+}

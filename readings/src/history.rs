@@ -333,7 +333,26 @@ fn check_date(field: &'static str, day: NaiveDate) -> Result<(), ReadError> {
     } else {
         Err(ReadError::Invalid {
             field,
-            detail: format!("Data musi przypadać między {earliest} a {latest}."),
+            detail: format!(
+                "Data musi przypadać między {} a {}.",
+                ebok_common::polish::day(earliest),
+                ebok_common::polish::day(latest)
+            ),
+        })
+    }
+}
+
+/// A reading on a day that has not come yet would only repeat today's: the question is refused.
+fn not_after_today(field: &'static str, day: NaiveDate, today: NaiveDate) -> Result<(), ReadError> {
+    if day <= today {
+        Ok(())
+    } else {
+        Err(ReadError::Invalid {
+            field,
+            detail: format!(
+                "Ten dzień jeszcze nie nadszedł. Wybierz dzień nie późniejszy niż dziś ({}).",
+                ebok_common::polish::day(today)
+            ),
         })
     }
 }
@@ -418,17 +437,22 @@ pub struct DayLookup {
 }
 
 /// Answers many [`on_day`] questions, of any viewers, in one statement: one answer per lookup,
-/// in order, each as [`on_day`] would give it (a date out of range is refused without asking the
-/// database). Each lookup is one primary-key probe of each read model; asked together they
+/// in order, each as [`on_day`] would give it (a date out of range or after today in Warsaw is
+/// refused without asking the database). Each lookup is one primary-key probe of each read model; asked together they
 /// share the statement's fixed cost, which is most of a single lookup's (see
 /// [`crate::coalesce`]). `Err` only when the statement fails.
 pub async fn on_day_many(
     conn: &mut PgConnection,
     lookups: &[DayLookup],
 ) -> sqlx::Result<Vec<Result<Option<Reading>, ReadError>>> {
+    let today = local_day(Utc::now());
     let mut answers: Vec<Result<Option<Reading>, ReadError>> = lookups
         .iter()
-        .map(|l| check_date("day", l.day).map(|()| None))
+        .map(|l| {
+            check_date("day", l.day)?;
+            not_after_today("day", l.day, today)?;
+            Ok(None)
+        })
         .collect();
     let asked: Vec<usize> = (0..lookups.len()).filter(|&i| answers[i].is_ok()).collect();
     if asked.is_empty() {
