@@ -59,7 +59,9 @@ pub async fn active(
                 source: AlarmSource::Meter,
                 meter_id: a.meter_id,
                 meter_serial: a.meter_serial,
-                title: upper_first(kind.map_or("alarm wodomierza", AlarmKind::name_pl)),
+                title: ebok_common::polish::capitalized(
+                    kind.map_or("alarm wodomierza", AlarmKind::name_pl),
+                ),
                 detail: None,
                 since: a.raised_at,
                 rule_id: None,
@@ -88,14 +90,6 @@ pub async fn active(
     );
     alarms.sort_by_key(|a| std::cmp::Reverse(a.since));
     Ok(alarms)
-}
-
-fn upper_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 fn lower_first(s: &str) -> String {

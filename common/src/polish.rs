@@ -167,6 +167,15 @@ pub fn money(amount: Money) -> String {
     out
 }
 
+/// The text with its first letter capitalised ("wyciek wody" at the start of a line).
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Which of the three Polish forms a count takes: 1; 2–4 (not 12–14); the rest.
 pub fn plural<'a>(n: i64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
     let n = n.unsigned_abs();

@@ -596,3 +596,38 @@ async fn a_day_to_come_and_a_reversed_range_are_told_not_shown_as_data() {
             .contains("jeszcze nie nadszedł")
     );
 }
+
+#[tokio::test]
+async fn sessions_name_the_browser_as_people_do_and_the_pages_speak_polish_only() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 0).await;
+    let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like \
+                   Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+    let login = app
+        .server
+        .client
+        .post(app.url("/u/mlynary/logowanie"))
+        .header(ORIGIN, PORTAL_ORIGIN)
+        .header(reqwest::header::USER_AGENT, android)
+        .form(&[
+            ("email", jan.email.as_str()),
+            ("password", support::PASSWORD),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = html_page(app.web_get(&cookie, "/u/mlynary/konto").await).await;
+    assert!(page.contains("Chrome na Androidzie"), "{page}");
+    assert!(!page.contains("Mozilla/5.0"), "no raw User-Agent");
+    assert!(!page.contains(r#"lang="en""#), "no English on the page");
+}

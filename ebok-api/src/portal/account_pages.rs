@@ -101,14 +101,22 @@ async fn account_page(
         .await?
         .into_iter()
         .map(|s| {
-            let what = match s.kind.as_str() {
-                "app" => "Aplikacja mobilna",
-                _ => "Przeglądarka",
+            // The app names itself ("Pixel 8, aplikacja 1.4"); a browser is named from its
+            // User-Agent.
+            let what = match (s.kind.as_str(), s.client) {
+                ("app", Some(client)) => format!("Aplikacja mobilna — {client}"),
+                ("app", None) => "Aplikacja mobilna".to_string(),
+                (_, client) => {
+                    let name = super::browser_name::browser_name(client.as_deref().unwrap_or(""));
+                    let mut chars = name.chars();
+                    chars
+                        .next()
+                        .map_or(name.clone(), |c| c.to_uppercase().chain(chars).collect())
+                }
             };
-            let client = s.client.map(|c| format!(" — {c}")).unwrap_or_default();
             (
                 s.id,
-                format!("{what}{client}"),
+                what,
                 ebok_common::polish::instant(s.last_used_at),
                 s.id == session.session_id,
             )

@@ -11,6 +11,7 @@
 //! with the values as typed and each error at its field ([`FormState`](form_state::FormState)).
 
 mod account_pages;
+mod browser_name;
 mod form;
 mod form_state;
 mod mailbox_page;

@@ -25,6 +25,16 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// "1 nieprzeczytane", "2 nieprzeczytane", "5 nieprzeczytanych": the word after the count.
+    pub fn unread_word(&self) -> &'static str {
+        ebok_common::polish::plural(
+            self.unread,
+            "nieprzeczytane",
+            "nieprzeczytane",
+            "nieprzeczytanych",
+        )
+    }
+
     pub fn aria_current(&self, entry: &str) -> &'static str {
         if self.current == entry {
             "page"
@@ -131,5 +141,30 @@ pub fn safe_next(slug: &str, next: Option<&str>) -> String {
             n.to_string()
         }
         _ => format!("/u/{slug}/pulpit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Layout;
+
+    #[test]
+    fn the_unread_count_takes_its_polish_form() {
+        let word = |unread| {
+            Layout {
+                slug: String::new(),
+                utility_name: String::new(),
+                user: None,
+                unread,
+                current: "pulpit",
+            }
+            .unread_word()
+        };
+        assert_eq!(word(1), "nieprzeczytane");
+        assert_eq!(word(2), "nieprzeczytane");
+        assert_eq!(word(4), "nieprzeczytane");
+        assert_eq!(word(5), "nieprzeczytanych");
+        assert_eq!(word(12), "nieprzeczytanych");
+        assert_eq!(word(22), "nieprzeczytane");
     }
 }
