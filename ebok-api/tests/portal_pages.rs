@@ -631,3 +631,50 @@ async fn sessions_name_the_browser_as_people_do_and_the_pages_speak_polish_only(
     assert!(!page.contains("Mozilla/5.0"), "no raw User-Agent");
     assert!(!page.contains(r#"lang="en""#), "no English on the page");
 }
+
+#[tokio::test]
+async fn a_meter_tells_its_legalisation_and_warns_when_it_has_passed_or_ends_soon() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 1).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let meter = jan.meter_id;
+    let today = chrono::Utc::now().date_naive();
+    let set = |until: chrono::NaiveDate| {
+        sqlx::query("UPDATE meters SET legalised_until = $2 WHERE id = $1")
+            .bind(meter)
+            .bind(until)
+            .execute(app.pool())
+    };
+    let pages = || async {
+        (
+            html_page(app.web_get(&cookie, "/u/mlynary/pulpit").await).await,
+            html_page(
+                app.web_get(&cookie, &format!("/u/mlynary/liczniki/{meter}"))
+                    .await,
+            )
+            .await,
+        )
+    };
+    set(today + chrono::Days::new(400)).await.unwrap();
+    let (dashboard, page) = pages().await;
+    assert!(page.contains("Legalizacja wodomierza ważna do"), "{page}");
+    assert!(
+        !dashboard.contains("Legalizacja"),
+        "no warning while it is valid"
+    );
+    set(today + chrono::Days::new(30)).await.unwrap();
+    let (dashboard, page) = pages().await;
+    assert!(
+        dashboard.contains("Legalizacja wodomierza kończy się"),
+        "{dashboard}"
+    );
+    assert!(page.contains(r#"class="warning""#));
+    set(today - chrono::Days::new(2)).await.unwrap();
+    let (dashboard, page) = pages().await;
+    assert!(
+        dashboard.contains("Legalizacja wodomierza wygasła"),
+        "{dashboard}"
+    );
+    assert!(page.contains("Legalizacja wodomierza wygasła"));
+}

@@ -2,12 +2,14 @@
 
 pub mod alarm;
 pub mod identifiers;
+pub mod legalisation;
 pub mod money;
 pub mod reading;
 pub mod register;
 pub mod time;
 
 pub use alarm::AlarmKind;
+pub use legalisation::Legalisation;
 pub use money::{Money, MoneyError};
 pub use reading::{ReadingFlags, ReadingSource};
 pub use register::{Register, Step, max_flow_litres_per_hour};

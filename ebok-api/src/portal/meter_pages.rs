@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::{Days, NaiveDate, Utc};
+use ebok_common::domain::Legalisation;
 use ebok_common::domain::time::local_day;
 use ebok_common::polish;
 use ebok_readings::access::{self, VisibleMeter};
@@ -35,6 +36,35 @@ struct MeterLine {
     current: Option<String>,
     current_at: String,
     removed: bool,
+    /// A warning about the meter's legalisation, when it has passed or ends soon.
+    legalisation_warning: Option<String>,
+}
+
+/// What a resident is told about the meter's legalisation (Polish), and whether it is a warning
+/// (passed or ending soon, see [`Legalisation`]).
+fn legalisation_note(until: Option<NaiveDate>, today: NaiveDate) -> Option<(bool, String)> {
+    Some(match Legalisation::on(until, today)? {
+        Legalisation::Valid { until } => (
+            false,
+            format!("Legalizacja wodomierza ważna do {}.", polish::day(until)),
+        ),
+        Legalisation::EndingSoon { until } => (
+            true,
+            format!(
+                "Legalizacja wodomierza kończy się {}. Przedsiębiorstwo wymieni wodomierz \
+                 i uzgodni z Tobą termin wizyty.",
+                polish::day(until)
+            ),
+        ),
+        Legalisation::Expired { until } => (
+            true,
+            format!(
+                "Legalizacja wodomierza wygasła {}. Wodomierz czeka na wymianę; odczyty są \
+                 nadal zapisywane.",
+                polish::day(until)
+            ),
+        ),
+    })
 }
 
 fn purpose_pl(purpose: &str) -> &'static str {
@@ -55,6 +85,9 @@ impl From<&VisibleMeter> for MeterLine {
             current: m.latest_litres.map(polish::volume),
             current_at: m.latest_at.map(polish::instant).unwrap_or_default(),
             removed: m.removed_at.is_some(),
+            legalisation_warning: legalisation_note(m.legalised_until, local_day(Utc::now()))
+                .filter(|(warning, _)| *warning)
+                .map(|(_, text)| text),
         }
     }
 }
@@ -149,6 +182,8 @@ struct MeterPage {
     id: i64,
     serial: String,
     place: String,
+    /// The legalisation sentence and whether it is a warning.
+    legalisation: Option<(bool, String)>,
     notice: Option<String>,
     current: Option<String>,
     current_at: String,
@@ -271,6 +306,7 @@ async fn meter_page(
             id,
             serial: info.serial.clone(),
             place: format!("{} · {}", purpose_pl(&info.purpose), visible.address),
+            legalisation: legalisation_note(visible.legalised_until, today),
             notice,
             current: current.as_ref().map(|r| polish::volume(r.litres)),
             current_at: current
