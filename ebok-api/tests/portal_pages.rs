@@ -678,3 +678,70 @@ async fn a_meter_tells_its_legalisation_and_warns_when_it_has_passed_or_ends_soo
     );
     assert!(page.contains("Legalizacja wodomierza wygasła"));
 }
+
+#[tokio::test]
+async fn a_notice_has_its_own_page_which_marks_it_read_and_one_can_be_marked_read_alone() {
+    let app = App::start().await;
+    let pool = app.pool();
+    let u = utility(pool, "mlynary").await;
+    let jan = resident(pool, u, "mlynary", "jan@example.pl", 0).await;
+    let kasia = resident(pool, u, "mlynary", "kasia@example.pl", 0).await;
+    let first = support::notification(pool, u, jan.account_id).await;
+    let second = support::notification(pool, u, jan.account_id).await;
+    sqlx::query("UPDATE notifications SET details = $2 WHERE id = $1")
+        .bind(first)
+        .bind(serde_json::json!([
+            ["Kwota", "123,45 zł"],
+            ["Faktura", "FV/2026/12/0001"]
+        ]))
+        .execute(pool)
+        .await
+        .unwrap();
+    let unread = |id: i64| async move {
+        sqlx::query_scalar::<_, bool>("SELECT read_at IS NULL FROM notifications WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let list = html_page(app.web_get(&cookie, "/u/mlynary/powiadomienia").await).await;
+    assert!(
+        list.contains(&format!("/u/mlynary/powiadomienia/{first}\"")),
+        "{list}"
+    );
+    let page = html_page(
+        app.web_get(&cookie, &format!("/u/mlynary/powiadomienia/{first}"))
+            .await,
+    )
+    .await;
+    assert!(page.contains("Wpłata zaksięgowana"));
+    assert!(page.contains("<dt>Kwota</dt><dd>123,45 zł</dd>"), "{page}");
+    assert!(!unread(first).await, "opening it marked it read");
+    assert!(unread(second).await);
+    let csrf = app.web_csrf(&cookie, "/u/mlynary/powiadomienia").await;
+    let marked = app
+        .web_post(
+            &cookie,
+            &format!("/u/mlynary/powiadomienia/{second}/przeczytane"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(marked.status(), 303);
+    assert!(!unread(second).await);
+    // Another resident can neither open nor mark it.
+    let theirs = support::notification(pool, u, kasia.account_id).await;
+    let opened = app
+        .web_get(&cookie, &format!("/u/mlynary/powiadomienia/{theirs}"))
+        .await;
+    assert_eq!(opened.status(), 404);
+    let refused = app
+        .web_post(
+            &cookie,
+            &format!("/u/mlynary/powiadomienia/{theirs}/przeczytane"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(refused.status(), 404);
+    assert!(unread(theirs).await);
+}

@@ -52,6 +52,49 @@ pub async fn list(
     .await
 }
 
+/// One notice of the account, `None` when it has no such notice.
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    utility_id: i64,
+    account_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<InboxItem>> {
+    sqlx::query_as!(
+        InboxItem,
+        r#"SELECT id, category::text AS "category!", kind, title, body, link, details, urgent,
+                  document_waiting, created_at, read_at
+           FROM notifications
+           WHERE id = $1 AND utility_id = $2 AND account_id = $3"#,
+        id,
+        utility_id,
+        account_id,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+impl InboxItem {
+    /// The notice's label and value pairs ("Wodomierz", "…"), in order.
+    pub fn detail_pairs(&self) -> Vec<(String, String)> {
+        detail_pairs(&self.details)
+    }
+}
+
+/// Label and value pairs as stored (`[["Wodomierz", "…"], …]`); anything else is skipped.
+pub fn detail_pairs(value: &serde_json::Value) -> Vec<(String, String)> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| {
+            Some((
+                pair.get(0)?.as_str()?.to_string(),
+                pair.get(1)?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// How many notices are unread.
 pub async fn unread(
     db: impl PgExecutor<'_>,

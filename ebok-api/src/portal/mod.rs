@@ -114,6 +114,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/u/{slug}/powiadomienia", get(resident_pages::inbox_page))
         .route(
+            "/u/{slug}/powiadomienia/{id}",
+            get(resident_pages::notice_page),
+        )
+        .route(
+            "/u/{slug}/powiadomienia/{id}/przeczytane",
+            post(resident_pages::mark_read),
+        )
+        .route(
             "/u/{slug}/powiadomienia/przeczytane",
             post(resident_pages::mark_all_read),
         )

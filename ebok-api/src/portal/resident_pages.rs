@@ -405,6 +405,7 @@ pub async fn withdraw_consent(
 }
 
 struct InboxLine {
+    id: i64,
     title: String,
     body: String,
     link: Option<String>,
@@ -438,6 +439,7 @@ pub async fn inbox_page(State(state): State<AppState>, ctx: Ctx) -> Page {
         items: items
             .into_iter()
             .map(|n| InboxLine {
+                id: n.id,
                 when: polish::instant(n.created_at),
                 title: n.title,
                 body: n.body,
@@ -448,6 +450,65 @@ pub async fn inbox_page(State(state): State<AppState>, ctx: Ctx) -> Page {
             .collect(),
     }
     .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    layout: Layout,
+    title: String,
+    body: String,
+    when: String,
+    details: Vec<(String, String)>,
+    link: Option<String>,
+    urgent: bool,
+    document_waiting: bool,
+}
+
+/// `GET /u/{slug}/powiadomienia/{id}`: one notice whole; opening it marks it read.
+pub async fn notice_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PagePath(Id { id }): PagePath<Id>,
+) -> Page {
+    let session = ctx.resident()?;
+    let notice = inbox::get(&state.pool, session.utility_id, session.account_id, id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    inbox::mark_read(&state.pool, session.utility_id, session.account_id, id).await?;
+    Ok(NoticePage {
+        layout: ctx.layout(&state, "powiadomienia").await,
+        details: notice.detail_pairs(),
+        title: notice.title,
+        body: notice.body,
+        when: polish::instant(notice.created_at),
+        link: notice.link,
+        urgent: notice.urgent,
+        document_waiting: notice.document_waiting,
+    }
+    .into_response())
+}
+
+/// A notice's "mark read" button: only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct MarkReadFields {}
+
+impl FormFields for MarkReadFields {
+    const PAGE: &'static str = "/u/{slug}/powiadomienia";
+}
+
+/// `POST /u/{slug}/powiadomienia/{id}/przeczytane`: one notice read (another account's is not
+/// found).
+pub async fn mark_read(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<MarkReadFields>,
+) -> Page {
+    let PortalForm { ctx, session, .. } = post;
+    if !inbox::mark_read(&state.pool, session.utility_id, session.account_id, id).await? {
+        return Err(PageError::NotFound);
+    }
+    Ok(ctx.redirect("powiadomienia"))
 }
 
 /// The inbox's "mark all read" button: only the CSRF token.

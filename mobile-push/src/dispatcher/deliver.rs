@@ -198,7 +198,7 @@ async fn load(d: &Dispatcher, pool: &PgPool, claimed: Vec<Claim>) -> anyhow::Res
                                 kind: n.kind.clone(),
                                 title: n.title.clone(),
                                 body: n.body.clone(),
-                                details: details(&n.details),
+                                details: crate::inbox::detail_pairs(&n.details),
                                 link: n.link.clone(),
                                 document_waiting: n.document_waiting,
                                 urgent: n.urgent,
@@ -230,20 +230,6 @@ async fn load(d: &Dispatcher, pool: &PgPool, claimed: Vec<Claim>) -> anyhow::Res
             }
         })
         .collect())
-}
-
-fn details(value: &Value) -> Vec<(String, String)> {
-    value
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|pair| {
-            Some((
-                pair.get(0)?.as_str()?.to_string(),
-                pair.get(1)?.as_str()?.to_string(),
-            ))
-        })
-        .collect()
 }
 
 async fn settle(
