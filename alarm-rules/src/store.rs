@@ -80,6 +80,8 @@ pub struct Trigger {
     pub meter_alarm_id: Option<i64>,
     /// A notice was sent (every kind but `device_alarm`, whose notice ingest sends).
     pub notified: bool,
+    /// The rule has been deleted since (its history stays).
+    pub rule_deleted: bool,
 }
 
 /// Creates a rule on a meter the viewer may see.
@@ -127,6 +129,20 @@ pub async fn create(
                 .into(),
         });
     }
+    if let RuleKind::ContinuousFlow { .. } = kind
+        && let Some(hours) = reading_interval_hours(&mut tx, new.meter_id).await?
+        && hours > MAX_FLOW_INTERVAL_HOURS
+    {
+        return Err(RuleError::Invalid {
+            field: "kind",
+            detail: format!(
+                "Ten wodomierz przesyła odczyt średnio co {} h, a ciągły przepływ da się \
+                 wykryć tylko z odczytów co godzinę. Wybierz „zużycie dobowe powyżej” albo \
+                 „brak zużycia”.",
+                hours.round() as i64
+            ),
+        });
+    }
     // Serialises creations of one account, so two at once cannot pass the limit together.
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtextextended('resident_alarm_rules:' || $1::bigint, 0))",
@@ -140,7 +156,8 @@ pub async fn create(
                                      AND litres IS NOT DISTINCT FROM $5
                                      AND hours IS NOT DISTINCT FROM $6
                                      AND days IS NOT DISTINCT FROM $7) AS "same!"
-           FROM resident_alarm_rules WHERE account_id = $1 AND utility_id = $2"#,
+           FROM resident_alarm_rules
+           WHERE account_id = $1 AND utility_id = $2 AND deleted_at IS NULL"#,
         viewer.account_id,
         viewer.utility_id,
         new.meter_id,
@@ -203,8 +220,9 @@ pub async fn get(conn: &mut PgConnection, viewer: Viewer, rule_id: i64) -> Resul
         .ok_or(RuleError::NotFound)
 }
 
-/// Deletes one of the viewer's rules with its history (the notices already sent stay in the
-/// inbox).
+/// Deletes one of the viewer's rules: it is gone from the rules and never evaluated again; its
+/// open episode ends, and its history stays (the notices it sent stay in the inbox, so the
+/// triggers that explain them stay in the alarm history, marked as a deleted rule's).
 pub async fn delete(
     conn: &mut PgConnection,
     viewer: Viewer,
@@ -213,8 +231,8 @@ pub async fn delete(
 ) -> Result<(), RuleError> {
     let mut tx = conn.begin().await?;
     let deleted = sqlx::query!(
-        r#"DELETE FROM resident_alarm_rules
-           WHERE id = $1 AND account_id = $2 AND utility_id = $3
+        r#"UPDATE resident_alarm_rules SET deleted_at = now(), enabled = false
+           WHERE id = $1 AND account_id = $2 AND utility_id = $3 AND deleted_at IS NULL
            RETURNING meter_id, kind::text AS "kind!""#,
         rule_id,
         viewer.account_id,
@@ -223,6 +241,7 @@ pub async fn delete(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(RuleError::NotFound)?;
+    end_open_episode(&mut tx, rule_id).await?;
     audit_rule(
         &mut tx,
         viewer,
@@ -249,7 +268,7 @@ pub async fn set_enabled(
     let mut tx = conn.begin().await?;
     let current = sqlx::query!(
         r#"SELECT enabled, meter_id FROM resident_alarm_rules
-           WHERE id = $1 AND account_id = $2 AND utility_id = $3
+           WHERE id = $1 AND account_id = $2 AND utility_id = $3 AND deleted_at IS NULL
            FOR UPDATE"#,
         rule_id,
         viewer.account_id,
@@ -287,13 +306,7 @@ pub async fn set_enabled(
         .execute(&mut *tx)
         .await?;
         if !enabled {
-            sqlx::query!(
-                r#"UPDATE resident_alarm_triggers SET ended_at = greatest(now(), started_at)
-                   WHERE rule_id = $1 AND ended_at IS NULL"#,
-                rule_id
-            )
-            .execute(&mut *tx)
-            .await?;
+            end_open_episode(&mut tx, rule_id).await?;
         }
         let action = if enabled {
             "resident_alarm_rule.enabled"
@@ -354,7 +367,8 @@ async fn fetch_triggers(
     let rows = sqlx::query!(
         r#"SELECT t.id, t.rule_id, r.meter_id, m.serial, r.kind::text AS "kind!", r.litres,
                   r.hours, r.days, r.label, t.since, t.started_at, t.ended_at,
-                  t.litres AS trigger_litres, t.detail, t.meter_alarm_id, t.outbox_id
+                  t.litres AS trigger_litres, t.detail, t.meter_alarm_id, t.outbox_id,
+                  r.deleted_at IS NOT NULL AS "rule_deleted!"
            FROM resident_alarm_triggers t
            JOIN resident_alarm_rules r ON r.utility_id = t.utility_id AND r.id = t.rule_id
            JOIN meters m ON m.id = r.meter_id
@@ -396,9 +410,48 @@ async fn fetch_triggers(
                 detail: row.detail,
                 meter_alarm_id: row.meter_alarm_id,
                 notified: row.outbox_id.is_some(),
+                rule_deleted: row.rule_deleted,
             })
         })
         .collect()
+}
+
+/// The longest average interval between a meter's readings at which a `continuous_flow` rule
+/// can work (the condition needs readings at most about an hour apart; gaps are allowed).
+const MAX_FLOW_INTERVAL_HOURS: f64 = 2.0;
+
+/// The meter's average interval between readings over the last week, in hours; `None` with
+/// fewer than two readings (a new meter: the rule is given the benefit of the doubt).
+async fn reading_interval_hours(
+    conn: &mut PgConnection,
+    meter_id: i64,
+) -> sqlx::Result<Option<f64>> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "readings!", min(measured_at) AS first, max(measured_at) AS last
+           FROM meter_readings
+           WHERE meter_id = $1 AND measured_at > now() - interval '7 days'"#,
+        meter_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(match (row.first, row.last) {
+        (Some(first), Some(last)) if row.readings >= 2 => {
+            Some((last - first).num_seconds() as f64 / 3600.0 / (row.readings - 1) as f64)
+        }
+        _ => None,
+    })
+}
+
+/// Ends the rule's open episode now (switched off or deleted).
+async fn end_open_episode(conn: &mut PgConnection, rule_id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE resident_alarm_triggers SET ended_at = greatest(now(), started_at)
+           WHERE rule_id = $1 AND ended_at IS NULL"#,
+        rule_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn fetch_rules(
@@ -425,6 +478,7 @@ async fn fetch_rules(
                                          'infinity')
                       END AS until) e
            WHERE r.account_id = $1 AND r.utility_id = $2 AND ($3::bigint IS NULL OR r.id = $3)
+             AND r.deleted_at IS NULL
            ORDER BY r.created_at, r.id"#,
         viewer.account_id,
         viewer.utility_id,

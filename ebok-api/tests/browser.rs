@@ -458,6 +458,10 @@ async fn resident_registers_activates_links_customer_reads_meter_and_sets_an_ala
     browser.assert_no_serious_violations("alarmy").await;
     browser.fill("meter_id", &home.meter_id.to_string()).await;
     browser.fill("kind", "daily_above").await;
+    // Only the chosen kind's number is shown.
+    assert!(browser.find("#litres").await.is_displayed().await.unwrap());
+    assert!(!browser.find("#hours").await.is_displayed().await.unwrap());
+    assert!(!browser.find("#days").await.is_displayed().await.unwrap());
     browser.fill("litres", "500").await;
     browser.submit("form#nowa-regula").await;
     assert_eq!(browser.current_path().await, format!("/u/{SLUG}/alarmy"));

@@ -745,3 +745,104 @@ async fn a_notice_has_its_own_page_which_marks_it_read_and_one_can_be_marked_rea
     assert_eq!(refused.status(), 404);
     assert!(unread(theirs).await);
 }
+
+#[tokio::test]
+async fn a_rule_is_switched_off_and_on_in_the_portal_and_its_history_outlives_it() {
+    let app = App::start().await;
+    let pool = app.pool();
+    let u = utility(pool, "mlynary").await;
+    let jan = resident(pool, u, "mlynary", "jan@example.pl", 3).await;
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let csrf = app.web_csrf(&cookie, "/u/mlynary/alarmy").await;
+    let meter = jan.meter_id.to_string();
+    // A continuous-flow rule cannot work on a meter that reports once a day: said at `kind`.
+    let flow = app
+        .web_post(
+            &cookie,
+            "/u/mlynary/alarmy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("meter_id", meter.as_str()),
+                ("kind", "continuous_flow"),
+                ("hours", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(flow.status(), 422);
+    let page = html_page(flow).await;
+    assert!(page.contains(r#"id="kind-error""#), "{page}");
+    assert!(page.contains("co godzinę"), "{page}");
+    assert_eq!(rule_count(&app).await, 0);
+    // 150 l a day against 100 l: the rule fires.
+    let added = app
+        .web_post(
+            &cookie,
+            "/u/mlynary/alarmy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("meter_id", meter.as_str()),
+                ("kind", "daily_above"),
+                ("litres", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), 303);
+    let rule: i64 = sqlx::query_scalar("SELECT id FROM resident_alarm_rules")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let evaluator = ebok_alarm_rules::Evaluator::new(
+        pool.clone(),
+        ebok_alarm_rules::EvaluatorConfig {
+            poll: std::time::Duration::from_millis(20),
+            batch: 100,
+            recheck: std::time::Duration::from_secs(600),
+        },
+    );
+    evaluator.try_once().await.unwrap();
+    let off = app
+        .web_post(
+            &cookie,
+            &format!("/u/mlynary/alarmy/{rule}/wylacz"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(off.status(), 303);
+    let page = html_page(app.web_get(&cookie, "/u/mlynary/alarmy?ok=wylaczono").await).await;
+    assert!(page.contains("wyłączona"), "{page}");
+    assert!(page.contains(&format!("/u/mlynary/alarmy/{rule}/wlacz")));
+    let on = app
+        .web_post(
+            &cookie,
+            &format!("/u/mlynary/alarmy/{rule}/wlacz"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(on.status(), 303);
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM resident_alarm_rules")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(enabled);
+    // Deleted: gone from the rules, its history stays, marked.
+    let deleted = app
+        .web_post(
+            &cookie,
+            &format!("/u/mlynary/alarmy/{rule}/usun"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    let page = html_page(app.web_get(&cookie, "/u/mlynary/alarmy").await).await;
+    assert!(page.contains("Nie masz jeszcze żadnych reguł"), "{page}");
+    assert!(page.contains("(reguła usunięta)"), "{page}");
+    // A deleted rule cannot be switched on again.
+    let again = app
+        .web_post(
+            &cookie,
+            &format!("/u/mlynary/alarmy/{rule}/wlacz"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(again.status(), 404);
+}

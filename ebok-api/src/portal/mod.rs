@@ -100,6 +100,14 @@ pub fn router() -> Router<AppState> {
             get(resident_pages::alarms).post(resident_pages::create_rule),
         )
         .route(
+            "/u/{slug}/alarmy/{id}/wlacz",
+            post(resident_pages::enable_rule),
+        )
+        .route(
+            "/u/{slug}/alarmy/{id}/wylacz",
+            post(resident_pages::disable_rule),
+        )
+        .route(
             "/u/{slug}/alarmy/{id}/usun",
             post(resident_pages::delete_rule),
         )

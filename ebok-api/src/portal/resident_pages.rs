@@ -63,7 +63,11 @@ pub async fn alarms(
     let session = ctx.resident()?;
     let notice = match q.ok.as_deref() {
         Some("dodano") => Some("Reguła dodana.".to_string()),
-        Some("usunieto") => Some("Reguła usunięta.".to_string()),
+        Some("usunieto") => {
+            Some("Reguła usunięta. Jej historia alarmów zostaje poniżej.".to_string())
+        }
+        Some("wlaczono") => Some("Reguła włączona.".to_string()),
+        Some("wylaczono") => Some("Reguła wyłączona. Możesz ją włączyć ponownie.".to_string()),
         _ => None,
     };
     alarms_page(&state, &ctx, session, FormState::default(), notice).await
@@ -111,8 +115,13 @@ async fn alarms_page(
             triggers: triggers
                 .into_iter()
                 .map(|t| {
+                    let deleted = if t.rule_deleted {
+                        " (reguła usunięta)"
+                    } else {
+                        ""
+                    };
                     (
-                        format!("{} · wodomierz {}", t.rule, t.meter_serial),
+                        format!("{}{deleted} · wodomierz {}", t.rule, t.meter_serial),
                         format!("{} ({})", t.detail, polish::instant(t.started_at)),
                     )
                 })
@@ -217,6 +226,48 @@ pub async fn delete_rule(
     let mut conn = state.pool.acquire().await?;
     rules::delete(&mut conn, session.viewer(), id, None).await?;
     Ok(ctx.redirect("alarmy?ok=usunieto"))
+}
+
+/// The switch of one rule: only the CSRF token (the path says on or off).
+#[derive(Debug, Default, Deserialize)]
+pub struct SwitchRuleFields {}
+
+impl FormFields for SwitchRuleFields {
+    const PAGE: &'static str = "/u/{slug}/alarmy";
+}
+
+/// `POST /u/{slug}/alarmy/{id}/wlacz`.
+pub async fn enable_rule(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<SwitchRuleFields>,
+) -> Page {
+    switch_rule(state, id, post, true).await
+}
+
+/// `POST /u/{slug}/alarmy/{id}/wylacz`.
+pub async fn disable_rule(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<SwitchRuleFields>,
+) -> Page {
+    switch_rule(state, id, post, false).await
+}
+
+async fn switch_rule(
+    state: AppState,
+    id: i64,
+    post: ResidentForm<SwitchRuleFields>,
+    enabled: bool,
+) -> Page {
+    let PortalForm { ctx, session, .. } = post;
+    let mut conn = state.pool.acquire().await?;
+    rules::set_enabled(&mut conn, session.viewer(), id, enabled, None).await?;
+    Ok(ctx.redirect(if enabled {
+        "alarmy?ok=wlaczono"
+    } else {
+        "alarmy?ok=wylaczono"
+    }))
 }
 
 struct ConsentView {
