@@ -846,3 +846,46 @@ async fn a_rule_is_switched_off_and_on_in_the_portal_and_its_history_outlives_it
         .await;
     assert_eq!(again.status(), 404);
 }
+
+#[tokio::test]
+async fn registration_shows_every_wrong_field_at_once_each_at_its_field() {
+    let app = App::start().await;
+    utility(app.pool(), "mlynary").await;
+    let response = app
+        .server
+        .client
+        .post(app.url("/u/mlynary/rejestracja"))
+        .header(ORIGIN, PORTAL_ORIGIN)
+        .form(&[
+            ("email", "nie-adres"),
+            ("display_name", " "),
+            ("password", "krótkie"),
+            ("password_repeat", "inne"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = html_page(response).await;
+    for field in [
+        "email",
+        "display_name",
+        "password",
+        "password_repeat",
+        "accept_terms",
+    ] {
+        assert!(
+            page.contains(&format!(r##"<a href="#{field}">"##)),
+            "the summary links to {field}: {page}"
+        );
+        assert!(
+            page.contains(&format!(r#"id="{field}-error""#)),
+            "{field}'s message at its field"
+        );
+    }
+    // And no account was made.
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM user_accounts")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(accounts, 0);
+}

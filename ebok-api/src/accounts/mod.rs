@@ -122,6 +122,44 @@ pub struct Registration<'a> {
     pub accept_terms: bool,
 }
 
+impl Registration<'_> {
+    /// Every field's problem at once, in the form's order, each with its field and Polish
+    /// message; empty when the form is complete. [`register`] refuses the first one; the portal
+    /// shows them all at their fields.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        let mut note = |result: Result<(), AccountError>| {
+            if let Err(AccountError::Invalid { field, detail }) = result {
+                problems.push((field, detail));
+            }
+        };
+        let email = parse_email(self.email);
+        let checked_email = email.as_deref().unwrap_or(self.email).to_string();
+        note(email.map(drop));
+        let name = self.display_name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            note(Err(AccountError::invalid(
+                "display_name",
+                "Podaj imię i nazwisko lub nazwę (do 100 znaków).",
+            )));
+        }
+        note(password_rules::check(self.password, &checked_email));
+        if self.password != self.password_repeat {
+            note(Err(AccountError::invalid(
+                "password_repeat",
+                "Hasła nie są takie same.",
+            )));
+        }
+        if !self.accept_terms {
+            note(Err(AccountError::invalid(
+                "accept_terms",
+                "Aby założyć konto, zaakceptuj regulamin eBOK.",
+            )));
+        }
+        problems
+    }
+}
+
 /// Who is asking, for the limits per client address (`None` when unknown).
 pub type Client = Option<IpAddr>;
 
@@ -139,27 +177,11 @@ pub async fn register(
     client: Client,
 ) -> Result<(), AccountError> {
     mailer.require()?;
+    if let Some((field, detail)) = form.problems().into_iter().next() {
+        return Err(AccountError::Invalid { field, detail });
+    }
     let email = parse_email(form.email)?;
     let name = form.display_name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AccountError::invalid(
-            "display_name",
-            "Podaj imię i nazwisko lub nazwę (do 100 znaków).",
-        ));
-    }
-    password_rules::check(form.password, &email)?;
-    if form.password != form.password_repeat {
-        return Err(AccountError::invalid(
-            "password_repeat",
-            "Hasła nie są takie same.",
-        ));
-    }
-    if !form.accept_terms {
-        return Err(AccountError::invalid(
-            "accept_terms",
-            "Aby założyć konto, zaakceptuj regulamin eBOK.",
-        ));
-    }
     reserve_mail_for_client(pool, client).await?;
     if !reserve_mail_to(pool, utility.id, &email).await? {
         // Silently: the answer must not differ from a normal registration.

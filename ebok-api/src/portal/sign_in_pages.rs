@@ -66,27 +66,37 @@ pub async fn register(
         mut form,
         ..
     } = post;
-    let result = accounts::register(
-        &state.pool,
-        &state.hasher,
-        &state.mailer,
-        &ctx.utility,
-        &Registration {
-            email: &fields.email,
-            display_name: &fields.display_name,
-            password: &fields.password,
-            password_repeat: &fields.password_repeat,
-            accept_terms: fields.accept_terms.0,
-        },
-        client,
-    )
-    .await;
-    let done = match result {
-        Ok(()) => true,
-        Err(e) => {
-            form.add_failure(e)?;
-            false
+    let registration = Registration {
+        email: &fields.email,
+        display_name: &fields.display_name,
+        password: &fields.password,
+        password_repeat: &fields.password_repeat,
+        accept_terms: fields.accept_terms.0,
+    };
+    // Every wrong field at once, each at its field; the rest only for a complete form.
+    let problems = registration.problems();
+    let done = if problems.is_empty() {
+        match accounts::register(
+            &state.pool,
+            &state.hasher,
+            &state.mailer,
+            &ctx.utility,
+            &registration,
+            client,
+        )
+        .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                form.add_failure(e)?;
+                false
+            }
         }
+    } else {
+        for (field, message) in problems {
+            form.add(field, message);
+        }
+        false
     };
     Ok(RegisterPage {
         layout: ctx.layout(&state, "rejestracja").await,
