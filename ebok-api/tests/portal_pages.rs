@@ -889,3 +889,44 @@ async fn registration_shows_every_wrong_field_at_once_each_at_its_field() {
         .unwrap();
     assert_eq!(accounts, 0);
 }
+
+#[tokio::test]
+async fn the_utility_tells_its_office_emergency_number_terms_and_privacy_clause() {
+    let app = App::start().await;
+    let pool = app.pool();
+    let u = utility(pool, "mlynary").await;
+    let home = html_page(app.server.get("/u/mlynary/").await).await;
+    assert!(home.contains("Pogotowie wodociągowe (całą dobę)"), "{home}");
+    assert!(
+        home.contains(r#"href="tel:994""#),
+        "994 when the utility has no number"
+    );
+    let terms = html_page(app.server.get("/u/mlynary/regulamin").await).await;
+    assert!(terms.contains("<h1>Regulamin eBOK</h1>"));
+    assert!(terms.contains("Konto w eBOK jest"), "the default terms");
+    let privacy = html_page(app.server.get("/u/mlynary/ochrona-danych").await).await;
+    assert!(privacy.contains("Administratorem Twoich danych osobowych jest"));
+    // What the utility sets replaces the defaults.
+    sqlx::query(
+        "UPDATE utilities SET street = 'Kolejowa', building_no = '3', postal_code = '14-420',
+                city = 'Młynary', office_hours = 'pon.–pt. 7:00–15:00',
+                emergency_phone = '55 248 60 00',
+                terms_text = E'Pierwszy akapit.\n\nDrugi akapit.' WHERE id = $1",
+    )
+    .bind(u)
+    .execute(pool)
+    .await
+    .unwrap();
+    let home = html_page(app.server.get("/u/mlynary/").await).await;
+    assert!(home.contains("ul. Kolejowa 3, 14-420 Młynary"), "{home}");
+    assert!(home.contains("pon.–pt. 7:00–15:00"));
+    assert!(home.contains(r#"href="tel:552486000""#));
+    let terms = html_page(app.server.get("/u/mlynary/regulamin").await).await;
+    assert!(terms.contains("<p>Pierwszy akapit.</p>") && terms.contains("<p>Drugi akapit.</p>"));
+    // Registration links to both.
+    let register = html_page(app.server.get("/u/mlynary/rejestracja").await).await;
+    assert!(register.contains(r#"href="/u/mlynary/regulamin""#));
+    assert!(register.contains(r#"href="/u/mlynary/ochrona-danych""#));
+    let unknown = app.server.get("/u/nieznana/regulamin").await;
+    assert_eq!(unknown.status(), 404);
+}

@@ -156,8 +156,9 @@ async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i
     )?;
     let id = sqlx::query_scalar!(
         r#"INSERT INTO utilities (slug, municipality, name, nip, street, building_no, postal_code,
-                                  city, email, phone, website, bank_account)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                  city, email, phone, website, bank_account, office_hours)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00')
            RETURNING id"#,
         spec.slug,
         spec.municipality,

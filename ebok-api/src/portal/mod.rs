@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(pick_utility))
         .route("/u/{slug}/", get(utility_home))
+        .route("/u/{slug}/regulamin", get(terms))
+        .route("/u/{slug}/ochrona-danych", get(privacy))
         .route("/static/portal.css", get(stylesheet))
         .route("/favicon.ico", get(favicon_ico))
         .route("/static/favicon.svg", get(favicon_svg))
@@ -149,8 +151,18 @@ pub struct PickUtility {
 #[template(path = "utility.html")]
 pub struct UtilityHome {
     utility: PublicUtility,
-    /// The phone number as a `tel:` URI wants it (no spaces).
+    /// The phone numbers as a `tel:` URI wants them (no spaces).
     tel: String,
+    emergency_tel: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "utility_text.html")]
+pub struct UtilityText {
+    utility: PublicUtility,
+    title: &'static str,
+    /// Paragraphs: the utility's own text split at blank lines, or the default's.
+    paragraphs: Vec<String>,
 }
 
 /// `GET /`: a resident first picks their municipality.
@@ -166,14 +178,90 @@ pub async fn utility_home(State(state): State<AppState>, PagePath(slug): PagePat
     let utility = utilities::by_slug(&state.pool, &slug)
         .await?
         .ok_or(PageError::NotFound)?;
-    let tel = utility
-        .phone
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_whitespace())
+    let tel = tel_uri(utility.phone.as_deref().unwrap_or_default());
+    let emergency_tel = tel_uri(&utility.emergency_phone);
+    Ok(UtilityHome {
+        utility,
+        tel,
+        emergency_tel,
+    }
+    .into_response())
+}
+
+fn tel_uri(number: &str) -> String {
+    number.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// `GET /u/{slug}/regulamin`: the utility's eBOK terms, or the default ones.
+pub async fn terms(State(state): State<AppState>, PagePath(slug): PagePath<String>) -> Page {
+    utility_text(&state, &slug, "Regulamin eBOK", |t| t.terms).await
+}
+
+/// `GET /u/{slug}/ochrona-danych`: the utility's GDPR information clause, or the default one.
+pub async fn privacy(State(state): State<AppState>, PagePath(slug): PagePath<String>) -> Page {
+    utility_text(&state, &slug, "Ochrona danych osobowych", |t| t.privacy).await
+}
+
+async fn utility_text(
+    state: &AppState,
+    slug: &str,
+    title: &'static str,
+    pick: fn(utilities::UtilityTexts) -> Option<String>,
+) -> Page {
+    let utility = utilities::by_slug(&state.pool, slug)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let texts = utilities::texts(&state.pool, slug)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let text = pick(texts).unwrap_or_else(|| default_text(title, &utility));
+    let paragraphs = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
         .collect();
-    Ok(UtilityHome { utility, tel }.into_response())
+    Ok(UtilityText {
+        utility,
+        title,
+        paragraphs,
+    }
+    .into_response())
+}
+
+/// The texts a utility that has not set its own shows (its admin replaces them).
+fn default_text(title: &str, utility: &PublicUtility) -> String {
+    let name = &utility.name;
+    if title == "Regulamin eBOK" {
+        format!(
+            "Elektroniczne Biuro Obsługi Klienta (eBOK) prowadzi {name}. Konto w eBOK jest \
+             bezpłatne i dobrowolne; sprawy można nadal załatwiać w biurze obsługi klienta.\n\n\
+             Konto zakłada się podając adres e-mail, imię i nazwisko oraz hasło; aktywuje je \
+             link wysłany na ten adres. Dostęp do danych klienta daje powiązanie konta z numerem \
+             klienta i kodem z faktury.\n\n\
+             Użytkownik chroni swoje hasło i nie udostępnia konta innym osobom. Sesje można \
+             zakończyć w ustawieniach konta.\n\n\
+             Odczyty, zużycie i alarmy w eBOK mają charakter informacyjny; rozliczenia \
+             wynikają z faktur i umowy o zaopatrzenie w wodę lub odprowadzanie ścieków.\n\n\
+             Reklamacje dotyczące eBOK można zgłaszać w biurze obsługi klienta lub na adres \
+             e-mail przedsiębiorstwa; odpowiedź udzielana jest w ciągu 14 dni."
+        )
+    } else {
+        format!(
+            "Administratorem Twoich danych osobowych jest {name}.\n\n\
+             Dane przetwarzamy, aby prowadzić Twoje konto w eBOK i wykonywać umowę o \
+             zaopatrzenie w wodę lub odprowadzanie ścieków (art. 6 ust. 1 lit. b RODO), \
+             wypełniać obowiązki prawne, np. podatkowe (art. 6 ust. 1 lit. c RODO), oraz \
+             wysyłać powiadomienia, na które wyrażasz zgodę (art. 6 ust. 1 lit. a RODO).\n\n\
+             Dane przechowujemy przez czas prowadzenia konta i umowy, a potem przez okres \
+             wymagany przepisami (np. faktury przez 5 lat od końca roku podatkowego).\n\n\
+             Masz prawo dostępu do swoich danych, ich sprostowania, usunięcia lub ograniczenia \
+             przetwarzania, przeniesienia danych, sprzeciwu oraz cofnięcia zgody w dowolnym \
+             momencie, a także prawo wniesienia skargi do Prezesa Urzędu Ochrony Danych \
+             Osobowych.\n\n\
+             Podanie danych jest dobrowolne, ale bez nich nie można założyć konta w eBOK."
+        )
+    }
 }
 
 /// The drop of the site's icon, for browsers that ask `/favicon.ico` on their own.
