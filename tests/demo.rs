@@ -274,6 +274,16 @@ async fn demo_utility_has_2500_supply_points_with_customers_meters_and_90_days_o
         4
     );
     assert!(one("SELECT count(*) FROM account_customers").await >= 2);
+    // The leaking household's resident sees its leak as a meter alarm (as the banner says).
+    assert!(
+        one("SELECT count(*) FROM meter_alarms a
+             JOIN meters m ON m.id = a.meter_id
+             JOIN contracts c ON c.supply_point_id = m.supply_point_id
+             JOIN account_customers ac ON ac.customer_id = c.customer_id
+             WHERE a.kind = 'leak'")
+        .await
+            >= 1
+    );
 
     // Daily readings: nearly every meter on nearly every day (radio gaps are part of the model).
     let readings = one("SELECT count(*) FROM meter_readings").await;

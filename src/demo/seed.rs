@@ -657,13 +657,23 @@ async fn insert_residents(
         .points
         .iter()
         .find(|p| matches!(p.model.profile(), Profile::Household { .. }));
-    let leaking = population.points.iter().rev().find(|p| {
-        matches!(p.model.profile(), Profile::Household { .. })
-            && p.model
-                .fault_episodes(now - chrono::Duration::days(30), now)
-                .iter()
-                .any(|e| e.fault.kind() == FaultKind::Leak)
-    });
+    // The household whose meter leaks now (else the one that leaked last within 30 days).
+    let leaks = |p: &&Point| {
+        p.model
+            .fault_episodes(now - chrono::Duration::days(30), now)
+            .into_iter()
+            .filter(|e| e.fault.kind() == FaultKind::Leak)
+            .collect::<Vec<_>>()
+    };
+    let households = || {
+        population
+            .points
+            .iter()
+            .filter(|p| matches!(p.model.profile(), Profile::Household { .. }))
+    };
+    let leaking = households()
+        .find(|p| leaks(p).iter().any(|e| e.end > now))
+        .or_else(|| households().rev().find(|p| !leaks(p).is_empty()));
     let company = population
         .points
         .iter()
@@ -672,7 +682,7 @@ async fn insert_residents(
     let mut seen = Vec::new();
     for (point, note) in [
         (household, "gospodarstwo domowe"),
-        (leaking, "gospodarstwo z wyciekiem w ostatnich 30 dniach"),
+        (leaking, "gospodarstwo z wyciekiem — alarm na pulpicie"),
         (company, "firma"),
     ] {
         let Some(point) = point else { continue };
@@ -715,6 +725,32 @@ async fn insert_residents(
                 point.customer.name, point.customer.number
             ),
         });
+    }
+    // The generated history bypasses ingest, which raises alarms from live readings only: the
+    // leaking household's leaks of the last 30 days become its meter's alarms (the one going
+    // on now stays open, and ingest clears it when the simulated leak ends).
+    if let Some(point) = leaking {
+        for leak in leaks(&point) {
+            let cleared = (leak.end <= now).then_some(leak.end);
+            sqlx::query!(
+                r#"INSERT INTO meter_alarms (utility_id, meter_id, kind, state, raised_at,
+                                            cleared_at, details)
+                   SELECT $1, m.id, 'leak',
+                          CASE WHEN $4::timestamptz IS NULL THEN 'raised'
+                               ELSE 'cleared' END::meter_alarm_state,
+                          $3, $4, '{"demo": true}'
+                   FROM meters m JOIN supply_points sp ON sp.id = m.supply_point_id
+                   WHERE sp.utility_id = $1 AND sp.code = $2 AND m.removed_at IS NULL
+                     AND m.installed_at <= $3
+                   ON CONFLICT DO NOTHING"#,
+                utility_id,
+                point.code,
+                leak.start,
+                cleared,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(logins)
 }
