@@ -1019,6 +1019,66 @@ async fn the_documents_enumerations_are_the_values_the_api_sends_and_takes() {
 }
 
 #[tokio::test]
+async fn the_document_states_the_limits_the_server_enforces() {
+    let app = App::start().await;
+    let doc: Value = app
+        .server
+        .get("/api/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let register = &doc["components"]["schemas"]["RegisterRequest"]["properties"];
+    assert_eq!(register["email"]["maxLength"], 254);
+    assert_eq!(register["display_name"]["minLength"], 1);
+    assert_eq!(register["display_name"]["maxLength"], 100);
+    assert_eq!(register["password"]["minLength"], 10);
+    assert_eq!(register["password"]["maxLength"], 128);
+    let pattern = |path: &str, name: &str| {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        let re = regex::Regex::new(p["schema"]["pattern"].as_str().unwrap()).unwrap();
+        move |text: &str| re.is_match(text)
+    };
+    for (path, name) in [
+        ("/meters/{id}/reading", "day"),
+        ("/meters/{id}/history", "from"),
+        ("/meters/{id}/history", "to"),
+    ] {
+        let accepts = pattern(path, name);
+        assert!(
+            accepts("2000-01-01") && accepts("2099-12-31"),
+            "{path} {name}"
+        );
+        assert!(
+            !accepts("1999-12-31") && !accepts("2100-01-01"),
+            "{path} {name}"
+        );
+    }
+    // The server refuses what the document rules out, at the field.
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 1).await;
+    let t = token(&app.login("mlynary", &jan.email).await);
+    let old = app
+        .get(
+            &t,
+            &format!("/api/v1/meters/{}/reading?day=1999-12-31", jan.meter_id),
+        )
+        .await;
+    assert_eq!(problem(old).await["field"], "day");
+    let long_name = "x".repeat(101);
+    let refused = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/accounts",
+            json!({ "email": "a@b.pl", "display_name": long_name, "password": PASSWORD,
+                    "password_repeat": PASSWORD, "accept_terms": true }),
+        )
+        .await;
+    assert_eq!(problem(refused).await["field"], "display_name");
+}
+
+#[tokio::test]
 async fn a_resident_sees_where_they_are_logged_in_and_ends_a_lost_phones_session() {
     let app = App::start().await;
     let u = utility(app.pool(), "mlynary").await;

@@ -176,10 +176,10 @@ pub async fn register(
     form: &Registration<'_>,
     client: Client,
 ) -> Result<(), AccountError> {
-    mailer.require()?;
     if let Some((field, detail)) = form.problems().into_iter().next() {
         return Err(AccountError::Invalid { field, detail });
     }
+    mailer.require()?;
     let email = parse_email(form.email)?;
     let name = form.display_name.trim();
     reserve_mail_for_client(pool, client).await?;

@@ -22,9 +22,14 @@ pub(crate) async fn utility(state: &AppState, slug: &str) -> Result<UtilityRef, 
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
+    /// 10 to 128 characters, not the e-mail, not a password everybody tries first.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 10, max_length = 128)]
     pub password_repeat: String,
     /// The resident accepts the eBOK terms of use.
     pub accept_terms: bool,

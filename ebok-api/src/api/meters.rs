@@ -90,7 +90,9 @@ pub async fn current(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DayQuery {
-    /// The day (Europe/Warsaw), `YYYY-MM-DD`.
+    /// The day (Europe/Warsaw), `YYYY-MM-DD`, from 2000 to 2099 (the pattern says so; the
+    /// readings refuse other years) and not after today.
+    #[param(pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub day: NaiveDate,
 }
 
@@ -125,9 +127,11 @@ pub async fn reading_on_day(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RangeQuery {
-    /// First day (Europe/Warsaw), `YYYY-MM-DD`; default a year before `to`.
+    /// First day (Europe/Warsaw), `YYYY-MM-DD` from 2000 to 2099; default a year before `to`.
+    #[param(pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub from: Option<NaiveDate>,
-    /// Last day, inclusive; default today.
+    /// Last day, inclusive, not before `from`; default today.
+    #[param(pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub to: Option<NaiveDate>,
     /// `day` (default) or `month`.
     pub step: Option<Step>,
