@@ -25,10 +25,11 @@
 //! duplicate it. The rule records a trigger linked to the meter alarm (the resident's alarm
 //! history in the portal shows it, ended when the alarm clears) and writes no outbox event.
 //!
-//! Every other trigger writes one `resident_alarm.triggered` event to the rule's account, payload
-//! `meter_id`, `rule` (the Polish description, with the resident's label), `at` (the reading
-//! that made the condition true) and `detail` (Polish, e.g. "Od początku doby (21.11.2026) do
-//! 14:05 zużyto 612 l; próg to 500 l."), as mobile-push's `content` module reads it.
+//! Every other trigger writes one `resident_alarm.triggered` event to the rule's account
+//! (`ebok_common::outbox::ResidentAlarm`: the meter, `rule` (the Polish description, with the
+//! resident's label), `at` (the reading that made the condition true) and `detail` (Polish, e.g.
+//! "Od początku doby (21 listopada 2026) do 14:05 zużyto 612 l; próg alarmu to 500 l."), as
+//! mobile-push's `content` module reads it.
 //!
 //! A rule belongs to one meter. When a meter is replaced its rules stay with the old meter (which
 //! gets no more readings); the resident sets them again on the new one.
