@@ -44,7 +44,7 @@ pub struct VisibleMeter {
     /// The newest reading measured before `visible_until`; none before the contract begins.
     pub latest_at: Option<DateTime<Utc>>,
     pub latest_litres: Option<i64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::names::ReadingSource>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ebok_common::domain::ReadingSource>))]
     pub latest_source: Option<String>,
 }
 
@@ -92,7 +92,7 @@ pub struct OpenAlarm {
     pub meter_serial: String,
     /// `meter_alarm_kind`: "leak", "burst", "backflow", "tamper", "dry", "low_battery",
     /// "device_error", "no_data", "continuous_flow".
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::MeterAlarmKind))]
+    #[cfg_attr(feature = "openapi", schema(value_type = ebok_common::domain::AlarmKind))]
     pub kind: String,
     pub raised_at: DateTime<Utc>,
 }

@@ -1,7 +1,9 @@
 //! The values of the string fields that carry a database enumeration, for the OpenAPI document
 //! (`openapi` feature): the fields stay strings (the values come from the database as text), and
 //! these enums give the document their exact list. The API's tests compare each list with the
-//! database's labels, so the document cannot drift from what the API sends.
+//! database's labels, so the document cannot drift from what the API sends. Vocabularies the
+//! domain already types (`ReadingSource`, `AlarmKind`) give their own schemas (`ebok-common`'s
+//! `openapi` feature) and are not repeated here.
 
 use utoipa::ToSchema;
 
@@ -24,16 +26,6 @@ pub enum MeterPurpose {
     Sewage,
 }
 
-/// `reading_source`: where a reading came from.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum ReadingSource {
-    Radio,
-    Modbus,
-    Manual,
-    Estimate,
-}
-
 /// A reading's source in a history: a `reading_source`, or `installation` for the installation
 /// reading used as a baseline.
 #[derive(ToSchema)]
@@ -44,19 +36,4 @@ pub enum HistorySource {
     Manual,
     Estimate,
     Installation,
-}
-
-/// `meter_alarm_kind`: what a meter reported.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum MeterAlarmKind {
-    Leak,
-    Burst,
-    Backflow,
-    Tamper,
-    Dry,
-    LowBattery,
-    DeviceError,
-    NoData,
-    ContinuousFlow,
 }
