@@ -79,7 +79,9 @@ pub async fn active(
                 meter_id: t.meter_id,
                 meter_serial: t.meter_serial,
                 title: match &t.rule_label {
-                    Some(label) => format!("{label}: {}", lower_first(&t.rule)),
+                    Some(label) => {
+                        format!("{label}: {}", ebok_common::polish::uncapitalized(&t.rule))
+                    }
                     None => t.rule,
                 },
                 detail: Some(t.detail),
@@ -90,12 +92,4 @@ pub async fn active(
     );
     alarms.sort_by_key(|a| std::cmp::Reverse(a.since));
     Ok(alarms)
-}
-
-fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }

@@ -176,6 +176,15 @@ pub fn capitalized(text: &str) -> String {
     }
 }
 
+/// The text with its first letter in lower case (a sentence's start inside another one).
+pub fn uncapitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Which of the three Polish forms a count takes: 1; 2–4 (not 12–14); the rest.
 pub fn plural<'a>(n: i64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
     let n = n.unsigned_abs();

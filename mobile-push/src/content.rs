@@ -124,12 +124,15 @@ async fn meter_alarm(
                 "Wodomierz {} ({}) zgłosił: {}. {advice}",
                 meter.serial,
                 meter.address,
-                lower_first(what)
+                ebok_common::polish::uncapitalized(what)
             ),
         )
     } else {
         (
-            format!("Koniec alarmu: {}", lower_first(what)),
+            format!(
+                "Koniec alarmu: {}",
+                ebok_common::polish::uncapitalized(what)
+            ),
             format!(
                 "Wodomierz {} ({}) nie zgłasza już tego stanu.",
                 meter.serial, meter.address
@@ -392,12 +395,4 @@ async fn meter_place(
         serial: row.serial,
         address: row.address.unwrap_or_else(|| "bez adresu".into()),
     })
-}
-
-fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
