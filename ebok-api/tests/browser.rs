@@ -1,10 +1,13 @@
 //! The portal in a real headless Chromium (`ebok_testkit::browser`, Debian's `chromium`): what a
 //! resident does from registration to an alarm rule, with the activation e-mail going through a
 //! real SMTP server on loopback, and an axe-core check (WCAG 2.1 A and AA) of every page on the
-//! way: none may have a serious or critical violation.
+//! way: none may have a serious or critical violation. Every page is also seen on a 360 px phone,
+//! where nothing may scroll sideways and every control is at least 44 px.
 //!
 //! The server is the real one (`ebok_api::serve` on a listener bound first, so the public URL in
 //! the e-mails is the address the browser uses), against a fresh database per test.
+
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -485,6 +488,129 @@ async fn resident_registers_activates_links_customer_reads_meter_and_sets_an_ala
     }
     portal.assert_no_csp_violations(&browser).await;
 
+    browser.close().await;
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn phone_layout_check_reports_sideways_scrolling_and_small_controls() {
+    // The check itself must not pass vacuously: a page wider than the phone, with a small
+    // button, fails it twice; a link inside a sentence is exempt.
+    let browser = Browser::start_phone().await;
+    let page = "<meta name=viewport content='width=device-width, initial-scale=1'><title>x</title>\
+                <main><div style='width:500px'>szeroki</div><button>x</button>\
+                <p>Tekst z <a href='%23'>odnośnikiem</a> w zdaniu.</p></main>";
+    browser
+        .goto(&format!(
+            "data:text/html;charset=utf-8,{}",
+            page.replace(' ', "%20")
+        ))
+        .await;
+    let width = browser
+        .client()
+        .execute("return document.documentElement.clientWidth;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(width, ebok_testkit::browser::PHONE_WIDTH);
+    let problems = browser.phone_layout_problems().await;
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("scrolls sideways") && problems[0].contains("div"),
+        "{problems:#?}"
+    );
+    assert!(problems[1].starts_with("button"), "{problems:#?}");
+    browser.close().await;
+}
+
+/// Every page a resident sees, on a 360 px phone: no sideways scrolling, every control at least
+/// 44 px in both directions, and no serious accessibility violation.
+#[tokio::test]
+async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility_id = fixtures::utility(pool, SLUG).await;
+    let resident = support::resident(pool, utility_id, SLUG, EMAIL, 40).await;
+    let notice = support::notification(pool, utility_id, resident.account_id).await;
+    let portal = Portal::start(pool, None).await;
+    let browser = Browser::start_phone().await;
+
+    // Every page's problems, listed together at the end.
+    let problems = std::cell::RefCell::new(Vec::<String>::new());
+    let fits = async |name: &str| {
+        let found = browser.phone_layout_problems().await;
+        let url = browser.current_url().await;
+        problems
+            .borrow_mut()
+            .extend(found.into_iter().map(|p| format!("{name} ({url}): {p}")));
+    };
+    let check = async |path: &str, name: &str| {
+        browser.goto(&portal.page(path)).await;
+        browser.find("main").await;
+        fits(name).await;
+        browser.assert_no_serious_violations(name).await;
+    };
+
+    // Before signing in.
+    browser.goto(&format!("{}/", portal.url)).await;
+    fits("wybór gminy").await;
+    for (path, name) in [
+        ("", "strona gminy"),
+        ("regulamin", "regulamin"),
+        ("ochrona-danych", "ochrona danych"),
+        ("haslo", "reset hasła"),
+        ("faktury", "strona, której nie ma"),
+        ("rejestracja", "rejestracja"),
+    ] {
+        check(path, name).await;
+    }
+    browser.click_submit().await;
+    browser.find("div.error-summary").await;
+    fits("rejestracja z błędami").await;
+
+    // Signing in, then every page of a resident with a meter, a rule and a notice.
+    check("logowanie", "logowanie").await;
+    browser.fill("email", EMAIL).await;
+    browser.fill("password", support::PASSWORD).await;
+    browser.click_submit().await;
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/pulpit"));
+    fits("pulpit").await;
+
+    check("alarmy", "alarmy").await;
+    browser
+        .fill("meter_id", &resident.meter_id.to_string())
+        .await;
+    browser.fill("kind", "daily_above").await;
+    browser.fill("litres", "500").await;
+    browser.submit("form#nowa-regula").await;
+    browser.find("table#reguly").await;
+    fits("alarmy z regułą").await;
+
+    let meter = format!("liczniki/{}", resident.meter_id);
+    for (path, name) in [
+        ("pulpit", "pulpit"),
+        (meter.as_str(), "licznik"),
+        (
+            &format!("{meter}?od=2026-11-30&do=2026-11-01"),
+            "licznik z błędnym zakresem",
+        ),
+        ("zgody", "zgody"),
+        ("powiadomienia", "powiadomienia"),
+        (&format!("powiadomienia/{notice}"), "powiadomienie"),
+        ("ustawienia/powiadomienia", "ustawienia powiadomień"),
+        ("konto", "konto"),
+        ("powiazanie", "powiązanie"),
+    ] {
+        check(path, name).await;
+    }
+
+    let problems = problems.into_inner();
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) on a {} px phone:\n{}",
+        problems.len(),
+        ebok_testkit::browser::PHONE_WIDTH,
+        problems.join("\n")
+    );
     browser.close().await;
     portal.stop().await;
 }

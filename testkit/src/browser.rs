@@ -1,6 +1,8 @@
 //! A real headless Chromium for the portal's browser tests: Debian's `chromium`, driven through
 //! Debian's `chromedriver` (WebDriver, by `fantoccini`), one browser per [`Browser`], and the
-//! axe-core accessibility checks run inside the page ([`Browser::axe`]).
+//! axe-core accessibility checks run inside the page ([`Browser::axe`]). [`Browser::start_phone`]
+//! emulates a 360 px phone, where [`Browser::phone_layout_problems`] finds sideways scrolling
+//! and controls smaller than a fingertip.
 //!
 //! [`Browser::start`] runs chromedriver on a free loopback port (in its own process group, so
 //! that the Chromium it launches goes with it), waits until its `/status` says ready, and opens
@@ -65,6 +67,52 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--window-size=1280,900",
 ];
 
+/// The width of the smallest phone screen the portal must fit, in CSS pixels.
+pub const PHONE_WIDTH: u32 = 360;
+/// The smallest touch target, in CSS pixels (WCAG 2.5.5, as Apple's and Google's guidelines).
+pub const TOUCH_TARGET: u32 = 44;
+
+/// The page's layout problems on a phone: a list of sentences, empty when there are none.
+/// Sideways scrolling (the document wider than the screen, with the elements that stick out),
+/// and controls smaller than a fingertip. Links inside running text are exempt, as WCAG 2.5.5
+/// exempts them; so is what is not shown (the skip link until focused, visually hidden text).
+const PHONE_LAYOUT_CHECK: &str = r#"
+const [target] = arguments;
+const doc = document.documentElement;
+const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+  (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '') +
+  (e.name ? '[name=' + e.name + ']' : '') +
+  ' "' + (e.innerText || e.value || '').trim().replace(/\s+/g, ' ').slice(0, 40) + '"';
+const problems = [];
+if (doc.scrollWidth !== doc.clientWidth) {
+  const out = [...document.body.querySelectorAll('*')]
+    .filter(e => e.getBoundingClientRect().right > doc.clientWidth + 0.5)
+    .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= doc.clientWidth + 0.5)
+    .slice(0, 5).map(e => name(e) + ' ends at ' + Math.round(e.getBoundingClientRect().right) + ' px');
+  problems.push('scrolls sideways: scrollWidth ' + doc.scrollWidth + ' != clientWidth ' +
+    doc.clientWidth + '; sticking out: ' + out.join('; '));
+}
+const inSentence = e => getComputedStyle(e).display === 'inline' && e.parentElement &&
+  e.parentElement.innerText.trim().length > e.innerText.trim().length;
+for (const e of document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 && r.height === 0) continue;
+  if (r.right <= 0 || r.bottom <= 0 || e.closest('.visually-hidden')) continue;
+  if (e.tagName === 'A' && inSentence(e)) continue;
+  if (r.width < target - 0.5 || r.height < target - 0.5) {
+    problems.push(name(e) + ' is ' + Math.round(r.width) + '×' + Math.round(r.height) + ' px');
+  }
+}
+return problems;
+"#;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Screen {
+    Desktop,
+    Phone,
+}
+
 /// The WCAG levels the accessibility check covers (WCAG 2.1 AA).
 const AXE_TAGS: &[&str] = &["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
@@ -112,9 +160,21 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts chromedriver and Chromium with a new empty profile. Panics when they are not
-    /// installed, or do not start within a minute (with chromedriver's log).
+    /// Starts chromedriver and Chromium with a new empty profile, as a desktop browser (a
+    /// 1280×900 window). Panics when they are not installed, or do not start within a minute
+    /// (with chromedriver's log).
     pub async fn start() -> Browser {
+        Self::start_as(Screen::Desktop).await
+    }
+
+    /// Like [`Browser::start`], as a phone: Chromium's mobile emulation of a screen
+    /// [`PHONE_WIDTH`] CSS pixels wide, with touch, which honours the page's viewport meta tag
+    /// as a phone does. [`Browser::phone_layout_problems`] checks a page on it.
+    pub async fn start_phone() -> Browser {
+        Self::start_as(Screen::Phone).await
+    }
+
+    async fn start_as(screen: Screen) -> Browser {
         for (program, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             if !Path::new(program).is_file() {
                 panic!("{program} not found (Debian's package `{package}`): {RUN_THE_TESTS}");
@@ -133,10 +193,13 @@ impl Browser {
         args.push(format!("--user-data-dir={}", profile.display()));
         let mut capabilities = Capabilities::new();
         capabilities.insert("browserName".into(), json!("chrome"));
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({ "binary": CHROMIUM, "args": args }),
-        );
+        let mut options = json!({ "binary": CHROMIUM, "args": args });
+        if screen == Screen::Phone {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": PHONE_WIDTH, "height": 740, "pixelRatio": 3.0, "touch": true },
+            });
+        }
+        capabilities.insert("goog:chromeOptions".into(), options);
         let mut builder = ClientBuilder::new(HttpConnector::new());
         builder.capabilities(capabilities);
         let url = format!("http://127.0.0.1:{driver_port}");
@@ -457,6 +520,16 @@ impl Browser {
                 serious.len()
             );
         }
+    }
+
+    /// The layout problems of the page shown now on a phone, one sentence each (none: empty).
+    pub async fn phone_layout_problems(&self) -> Vec<String> {
+        let problems = self
+            .client
+            .execute(PHONE_LAYOUT_CHECK, vec![json!(TOUCH_TARGET)])
+            .await
+            .expect("checking the layout");
+        serde_json::from_value(problems).expect("the layout check's list")
     }
 
     /// Ends the session (Chromium quits) and stops chromedriver.
