@@ -30,8 +30,13 @@ pub struct NewRule {
     pub meter_id: i64,
     #[serde(flatten)]
     pub kind: RuleKind,
-    /// The resident's own name for it; blank means none.
+    /// The resident's own name for it, up to 100 characters without control characters;
+    /// blank means none.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub label: Option<String>,
 }
 

@@ -1076,6 +1076,80 @@ async fn the_document_states_the_limits_the_server_enforces() {
         )
         .await;
     assert_eq!(problem(refused).await["field"], "display_name");
+
+    // The other bodies' limits, each refused at its field when broken.
+    let schemas = &doc["components"]["schemas"];
+    // A property of a schema, also when the schema is an `allOf` (NewRule: its kind's fields
+    // sit beside its own).
+    let property = |schema: &str, property: &str| -> Value {
+        let s = &schemas[schema];
+        std::iter::once(s)
+            .chain(s["allOf"].as_array().into_iter().flatten())
+            .map(|part| part["properties"][property].clone())
+            .find(|p| !p.is_null())
+            .unwrap_or_else(|| panic!("{schema}.{property} in {s}"))
+    };
+    let limits = |schema: &str, name: &str| {
+        let p = property(schema, name);
+        (p["minLength"].as_u64(), p["maxLength"].as_u64())
+    };
+    assert_eq!(limits("LoginRequest", "email"), (Some(1), Some(254)));
+    assert_eq!(limits("LoginRequest", "password"), (Some(1), Some(128)));
+    assert_eq!(limits("Activation", "password"), (Some(1), Some(128)));
+    assert_eq!(limits("ResetRequest", "email"), (Some(1), Some(254)));
+    assert_eq!(limits("NewPassword", "password"), (Some(10), Some(128)));
+    assert_eq!(limits("EmailChange", "email"), (Some(3), Some(254)));
+    assert_eq!(limits("EmailChange", "password"), (Some(1), Some(128)));
+    assert_eq!(
+        limits("PasswordChange", "current_password"),
+        (Some(1), Some(128))
+    );
+    assert_eq!(limits("PasswordChange", "password"), (Some(10), Some(128)));
+    assert_eq!(limits("DeviceRequest", "app_version"), (None, Some(64)));
+    assert_eq!(limits("NewRule", "label"), (None, Some(100)));
+    let pattern = |schema: &str, name: &str| {
+        regex::Regex::new(property(schema, name)["pattern"].as_str().unwrap()).unwrap()
+    };
+    let device_token = pattern("DeviceRequest", "token");
+    assert!(device_token.is_match("fcm:APA91bH-x_y.z"));
+    assert!(!device_token.is_match("short") && !device_token.is_match("with space inside"));
+    let label = pattern("NewRule", "label");
+    assert!(label.is_match("Mieszkanie na górze") && !label.is_match("tab\there"));
+
+    let refused = app
+        .post(
+            Some(&t),
+            "/api/v1/devices",
+            json!({ "token": " fcm-token-with-a-space", "platform": "android" }),
+        )
+        .await;
+    assert_eq!(problem(refused).await["field"], "token");
+    let refused = app
+        .post(
+            Some(&t),
+            "/api/v1/devices",
+            json!({ "token": "fcm-token", "platform": "android", "app_version": "9".repeat(65) }),
+        )
+        .await;
+    assert_eq!(problem(refused).await["field"], "app_version");
+    let refused = app
+        .post(
+            Some(&t),
+            "/api/v1/alarm-rules",
+            json!({ "meter_id": jan.meter_id, "kind": "daily_above", "litres": 500,
+                    "label": "ł".repeat(101) }),
+        )
+        .await;
+    assert_eq!(problem(refused).await["field"], "label");
+    let refused = app
+        .post(
+            Some(&t),
+            "/api/v1/me/password",
+            json!({ "current_password": PASSWORD, "password": "krótkie",
+                    "password_repeat": "krótkie" }),
+        )
+        .await;
+    assert_eq!(problem(refused).await["field"], "password");
 }
 
 #[tokio::test]

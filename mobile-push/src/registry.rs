@@ -49,6 +49,7 @@ pub enum RegistryError {
     #[error("field `{field}`: {message}")]
     Invalid {
         field: &'static str,
+        /// Polish, for the resident.
         message: &'static str,
     },
     #[error(transparent)]
@@ -62,17 +63,17 @@ pub async fn register_device(
     account_id: i64,
     device: &DeviceRegistration<'_>,
 ) -> Result<i64, RegistryError> {
-    let token = device.token.trim();
-    if token.len() < 8 || token.len() > 4096 || token.chars().any(|c| c.is_whitespace()) {
+    let token = device.token;
+    if !(8..=4096).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(RegistryError::Invalid {
             field: "token",
-            message: "an FCM registration token of 8 to 4096 characters without spaces",
+            message: "Token urządzenia to od 8 do 4096 znaków ASCII bez spacji.",
         });
     }
-    if device.app_version.is_some_and(|v| v.len() > 64) {
+    if device.app_version.is_some_and(|v| v.chars().count() > 64) {
         return Err(RegistryError::Invalid {
             field: "app_version",
-            message: "at most 64 characters",
+            message: "Wersja aplikacji może mieć najwyżej 64 znaki.",
         });
     }
     // Serialise registrations of one token, so two accounts racing for it end with one holder.

@@ -73,8 +73,10 @@ pub async fn register(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Activation {
     /// The token from the e-mailed link.
+    #[schema(min_length = 1)]
     pub token: String,
     /// The password chosen at registration: the link alone does not activate.
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
 }
 
@@ -107,9 +109,12 @@ pub async fn activate(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
-    /// Shown in the resident's list of sessions, e.g. "Pixel 8, aplikacja 1.4".
+    /// Shown in the resident's list of sessions, e.g. "Pixel 8, aplikacja 1.4"; what is longer
+    /// than 200 characters is cut there.
     pub client: Option<String>,
 }
 
@@ -198,6 +203,7 @@ pub async fn revoke(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetRequest {
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
 }
 
@@ -222,8 +228,12 @@ pub async fn request_reset(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewPassword {
+    #[schema(min_length = 1)]
     pub token: String,
+    /// 10 to 128 characters, as at registration.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 10, max_length = 128)]
     pub password_repeat: String,
 }
 

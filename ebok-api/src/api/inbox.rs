@@ -133,11 +133,13 @@ pub async fn set_preferences(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DeviceRequest {
-    /// The FCM registration token.
+    /// The FCM registration token: 8 to 4096 visible ASCII characters.
+    #[schema(pattern = r"^[!-~]{8,4096}$")]
     pub token: String,
     /// `android`, `ios` or `web`.
     #[schema(value_type = super::names::DevicePlatform)]
     pub platform: String,
+    #[schema(max_length = 64)]
     pub app_version: Option<String>,
 }
 
@@ -185,10 +187,7 @@ pub async fn register_device(
     )
     .await
     .map_err(|e| match e {
-        RegistryError::Invalid { field, message } => ApiError::invalid(
-            field,
-            format!("Nieprawidłowy token urządzenia ({message})."),
-        ),
+        RegistryError::Invalid { field, message } => ApiError::invalid(field, message),
         RegistryError::Db(e) => e.into(),
     })?;
     let device = registry::devices(&mut tx, who.utility_id, who.account_id)
@@ -211,6 +210,8 @@ pub async fn register_device(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DeviceToken {
+    /// The FCM registration token: 8 to 4096 visible ASCII characters.
+    #[schema(pattern = r"^[!-~]{8,4096}$")]
     pub token: String,
 }
 

@@ -80,8 +80,10 @@ pub async fn link(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailChange {
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
     /// The account's current password.
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
 }
 
@@ -113,8 +115,12 @@ pub async fn change_email(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordChange {
+    #[schema(min_length = 1, max_length = 128)]
     pub current_password: String,
+    /// 10 to 128 characters, not the e-mail, not a password everybody tries first.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 10, max_length = 128)]
     pub password_repeat: String,
 }
 
