@@ -245,14 +245,15 @@ async fn demo_utility_has_2500_supply_points_with_customers_meters_and_90_days_o
                 .unwrap()
         }
     };
-    assert_eq!(one("SELECT count(*) FROM supply_points").await, 2500);
+    // The simulated 2,500 and the household with a meter without radio.
+    assert_eq!(one("SELECT count(*) FROM supply_points").await, 2501);
     assert_eq!(
         one("SELECT count(*) FROM contracts WHERE status = 'active'").await,
-        2500
+        2501
     );
     assert_eq!(
         one("SELECT count(*) FROM meters WHERE removed_at IS NULL").await,
-        2500,
+        2501,
         "one installed meter per supply point"
     );
     for kind in [
@@ -283,6 +284,44 @@ async fn demo_utility_has_2500_supply_points_with_customers_meters_and_90_days_o
              WHERE a.kind = 'leak'")
         .await
             >= 1
+    );
+
+    // A resident reads a meter without radio and enters it: a village house, addressed as
+    // villages are, whose monthly self-readings are there, and which is outside the simulated
+    // fleet (no radio id, so no telegram can be meant for it).
+    let (radio_id, address, code, entered, stored): (Option<String>, String, String, i64, i64) =
+        sqlx::query_as(
+            "SELECT m.radio_id,
+                    ebok_address(sp.street, sp.building_no, sp.apartment_no, sp.postal_code,
+                                 sp.city, sp.post_town),
+                    sp.code,
+                    (SELECT count(*) FROM self_readings s WHERE s.meter_id = m.id),
+                    (SELECT count(*) FROM meter_readings r
+                     WHERE r.meter_id = m.id AND r.source = 'manual')
+             FROM meters m JOIN supply_points sp ON sp.id = m.supply_point_id
+             JOIN contracts c ON c.supply_point_id = sp.id
+             JOIN account_customers ac ON ac.customer_id = c.customer_id
+             WHERE m.channel = 'manual'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(radio_id, None);
+    assert!(
+        address.starts_with("Kurowo ") && address.ends_with(", 14-420 Młynary"),
+        "{address}"
+    );
+    assert!(code.as_str() > "PP-002500", "{code}");
+    assert!(
+        entered >= 2 && entered == stored,
+        "{entered} entered, {stored} stored"
+    );
+    assert!(
+        seeded
+            .logins
+            .iter()
+            .any(|l| l.note.contains("wodomierz bez radia")),
+        "the banner names the household that reads its own meter"
     );
 
     // Daily readings: nearly every meter on nearly every day (radio gaps are part of the model).

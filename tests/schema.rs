@@ -347,3 +347,51 @@ async fn committed_offline_query_data_matches_the_schema() {
     }
     assert!(checked > 0, "no offline query data found");
 }
+
+/// `ebok_address`: one line of an address as Poles write it, the one style of every page,
+/// notice and e-mail.
+#[tokio::test]
+async fn addresses_are_written_as_poles_write_them() {
+    let db = TestDb::new().await;
+    let address = async |street: Option<&str>,
+                         building: Option<&str>,
+                         apartment: Option<&str>,
+                         city: &str,
+                         post_town: Option<&str>| {
+        sqlx::query_scalar::<_, Option<String>>("SELECT ebok_address($1, $2, $3, '14-420', $4, $5)")
+            .bind(street)
+            .bind(building)
+            .bind(apartment)
+            .bind(city)
+            .bind(post_town)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        address(Some("Lipowa"), Some("1"), Some("2"), "Młynary", None).await,
+        Some("Lipowa 1/2, 14-420 Młynary".into())
+    );
+    assert_eq!(
+        address(
+            Some("Plac Wolności"),
+            Some("3A"),
+            None,
+            "Młynary",
+            Some("Młynary")
+        )
+        .await,
+        Some("Plac Wolności 3A, 14-420 Młynary".into())
+    );
+    // A village without streets: its name and the number, then its post office's town.
+    assert_eq!(
+        address(None, Some("1"), None, "Kurowo", Some("Młynary")).await,
+        Some("Kurowo 1, 14-420 Młynary".into())
+    );
+    // A street in a place whose post office is elsewhere.
+    assert_eq!(
+        address(Some("Lipowa"), Some("1"), None, "Kurowo", Some("Młynary")).await,
+        Some("Lipowa 1, Kurowo, 14-420 Młynary".into())
+    );
+    assert_eq!(address(None, None, None, "Kurowo", None).await, None);
+}

@@ -29,10 +29,8 @@ pub async fn list(pool: &sqlx::PgPool) -> sqlx::Result<Vec<PublicUtility>> {
     sqlx::query_as!(
         PublicUtility,
         r#"SELECT slug, municipality, name, city, email, phone,
-                  CASE WHEN building_no IS NOT NULL AND postal_code IS NOT NULL
-                            AND city IS NOT NULL
-                       THEN coalesce('ul. ' || street, city) || ' ' || building_no || ', '
-                            || postal_code || ' ' || city END AS office_address,
+                  ebok_address(street, building_no, NULL, postal_code, city, post_town)
+                    AS office_address,
                   office_hours, coalesce(emergency_phone, '994') AS "emergency_phone!"
            FROM utilities WHERE active
            ORDER BY municipality"#
@@ -45,10 +43,8 @@ pub async fn by_slug(pool: &sqlx::PgPool, slug: &str) -> sqlx::Result<Option<Pub
     sqlx::query_as!(
         PublicUtility,
         r#"SELECT slug, municipality, name, city, email, phone,
-                  CASE WHEN building_no IS NOT NULL AND postal_code IS NOT NULL
-                            AND city IS NOT NULL
-                       THEN coalesce('ul. ' || street, city) || ' ' || building_no || ', '
-                            || postal_code || ' ' || city END AS office_address,
+                  ebok_address(street, building_no, NULL, postal_code, city, post_town)
+                    AS office_address,
                   office_hours, coalesce(emergency_phone, '994') AS "emergency_phone!"
            FROM utilities WHERE active AND slug = $1"#,
         slug

@@ -531,6 +531,18 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     let utility_id = fixtures::utility(pool, SLUG).await;
     let resident = support::resident(pool, utility_id, SLUG, EMAIL, 40).await;
     let notice = support::notification(pool, utility_id, resident.account_id).await;
+    // A garden sub-meter without radio: its page has the self-reading form.
+    let garden: i64 = sqlx::query_scalar(
+        "INSERT INTO meters (utility_id, serial, channel, purpose, register_max_litres,
+                             supply_point_id, installed_at, install_reading_litres)
+         VALUES ($1, 'OG-1', 'manual', 'garden', 99999999, $2, now() - interval '1 year', 0)
+         RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(resident.supply_point_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
     let portal = Portal::start(pool, None).await;
     let browser = Browser::start_phone().await;
 
@@ -586,6 +598,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     fits("alarmy z regułą").await;
 
     let meter = format!("liczniki/{}", resident.meter_id);
+    let garden = format!("liczniki/{garden}");
     for (path, name) in [
         ("pulpit", "pulpit"),
         (meter.as_str(), "licznik"),
@@ -593,6 +606,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
             &format!("{meter}?od=2026-11-30&do=2026-11-01"),
             "licznik z błędnym zakresem",
         ),
+        (garden.as_str(), "wodomierz bez radia (samoodczyt)"),
         ("zgody", "zgody"),
         ("powiadomienia", "powiadomienia"),
         (&format!("powiadomienia/{notice}"), "powiadomienie"),

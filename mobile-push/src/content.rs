@@ -379,8 +379,8 @@ async fn meter_place(
 ) -> Result<MeterPlace, ContentError> {
     let row = sqlx::query!(
         r#"SELECT m.serial,
-                  concat_ws(' ', sp.street, sp.building_no || coalesce('/' || sp.apartment_no, ''))
-                    || ', ' || sp.city AS "address?"
+                  ebok_address(sp.street, sp.building_no, sp.apartment_no, sp.postal_code,
+                               sp.city, sp.post_town) AS "address?"
            FROM meters m LEFT JOIN supply_points sp ON sp.id = m.supply_point_id
            WHERE m.utility_id = $1 AND m.id = $2"#,
         utility_id,

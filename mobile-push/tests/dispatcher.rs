@@ -199,7 +199,7 @@ async fn a_meter_alarm_reaches_every_device_of_the_customers_accounts_and_nobody
             .body
             .as_deref()
             .unwrap()
-            .contains("Lipowa 1, Testowo")
+            .contains("Lipowa 1, 14-420 Testowo")
     );
     assert_eq!(message.data["kind"], "meter_alarm.raised");
     assert!(message.data["link"].starts_with("http://ebok.test/u/mlynary/liczniki/"));
@@ -284,7 +284,12 @@ async fn preferences_decide_the_channels_and_push_needs_no_email() {
         "{}",
         mails[0].subject()
     );
-    assert!(mails[0].text().unwrap().contains("Lipowa 1, Testowo"));
+    assert!(
+        mails[0]
+            .text()
+            .unwrap()
+            .contains("Lipowa 1, 14-420 Testowo")
+    );
 }
 
 #[tokio::test]

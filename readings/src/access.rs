@@ -55,9 +55,8 @@ pub async fn meters(db: impl PgExecutor<'_>, viewer: Viewer) -> sqlx::Result<Vec
         VisibleMeter,
         r#"SELECT m.id, m.serial, m.channel::text AS "channel!", m.purpose::text AS "purpose!",
                   sp.id AS supply_point_id, sp.code AS supply_point_code,
-                  concat_ws(' ', sp.street, sp.building_no
-                            || coalesce('/' || sp.apartment_no, ''))
-                    || ', ' || sp.postal_code || ' ' || sp.city AS "address!",
+                  ebok_address(sp.street, sp.building_no, sp.apartment_no, sp.postal_code,
+                               sp.city, sp.post_town) AS "address!",
                   m.installed_at,
                   CASE WHEN coalesce(m.removed_at < e.until, true) THEN m.removed_at END
                     AS removed_at,

@@ -124,11 +124,15 @@ pub fn feminine(surname: &str) -> String {
     surname.to_string()
 }
 
-/// A locality of the municipality: its name, postal code, streets (empty for villages, which
-/// number houses without streets), whether it has a sewer network, and rough coordinates.
+/// A locality of the municipality: its name, postal code and post office's town, streets (empty
+/// for villages, which number houses without streets), whether it has a sewer network, and rough
+/// coordinates.
 pub struct Locality {
     pub name: &'static str,
     pub postal_code: &'static str,
+    /// The town of its post office, after the postal code in an address ("Kurowo 1, 14-420
+    /// Młynary").
+    pub post_town: &'static str,
     pub streets: &'static [&'static str],
     pub sewer: bool,
     pub lat: f64,
@@ -141,6 +145,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Młynary",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[
             "Dworcowa",
             "Elbląska",
@@ -169,6 +174,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Kurowo",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.2162,
@@ -178,6 +184,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Błudowo",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.2262,
@@ -187,6 +194,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Sąpy",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.1678,
@@ -196,6 +204,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Zastawno",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.1850,
@@ -205,6 +214,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Kwitajny Wielkie",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.1612,
@@ -214,6 +224,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Karszewo",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.1558,
@@ -223,6 +234,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Płonne",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: true,
         lat: 54.2050,
@@ -232,6 +244,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Żywkowo",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.1470,
@@ -241,6 +254,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Bardyny",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.2339,
@@ -250,6 +264,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Nowe Monasterzysko",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.2002,
@@ -259,6 +274,7 @@ pub const MLYNARY: &[Locality] = &[
     Locality {
         name: "Ojcowizna",
         postal_code: "14-420",
+        post_town: "Młynary",
         streets: &[],
         sewer: false,
         lat: 54.1742,
@@ -271,6 +287,7 @@ pub const PIENIEZNO: &[Locality] = &[
     Locality {
         name: "Pieniężno",
         postal_code: "14-520",
+        post_town: "Pieniężno",
         streets: &[
             "Generalska",
             "Kościuszki",
@@ -291,6 +308,7 @@ pub const PIENIEZNO: &[Locality] = &[
     Locality {
         name: "Cieszęta",
         postal_code: "14-520",
+        post_town: "Pieniężno",
         streets: &[],
         sewer: false,
         lat: 54.2630,
@@ -300,6 +318,7 @@ pub const PIENIEZNO: &[Locality] = &[
     Locality {
         name: "Łajsy",
         postal_code: "14-520",
+        post_town: "Pieniężno",
         streets: &[],
         sewer: false,
         lat: 54.2170,

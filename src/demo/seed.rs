@@ -1,7 +1,9 @@
 //! Creating a demo utility: its customers (people, companies, housing communities, institutions),
 //! supply points with addresses, meters (with replacements), contracts, staff and resident
 //! accounts, and daily readings produced by the firmware-sim model, so the demo's history and the
-//! simulator's live readings are one and the same fleet.
+//! simulator's live readings are one and the same fleet. One village household has a meter
+//! without radio, outside the simulated fleet: its resident's monthly self-readings are seeded
+//! instead.
 //!
 //! Idempotent: a utility that exists is left as it is, and only readings from its newest one up
 //! to now are added (the simulated meters kept counting while the demo was stopped).
@@ -99,7 +101,8 @@ pub async fn ensure_utility(
     let mut logins = insert_staff(&mut tx, spec, utility_id).await?;
     logins.extend(insert_residents(&mut tx, spec, utility_id, &population, now).await?);
     let from = (now - chrono::Duration::days(i64::from(days))).max(fleet_start());
-    let readings_added = insert_readings(&mut tx, &meters, from, now).await?;
+    let readings_added = insert_readings(&mut tx, &meters, from, now).await?
+        + insert_self_readings(&mut tx, utility_id, &meters.manual, from, now).await?;
     audit::record(
         &mut tx,
         &AuditEntry {
@@ -226,6 +229,8 @@ fn mix(seed: u64, index: u64, purpose: u64) -> u64 {
 struct Point {
     index: u64,
     model: MeterModel,
+    /// Its meter has no radio: the resident reads it and enters the register in the eBOK.
+    manual: bool,
     code: String,
     customer: Customer,
     locality: &'static Locality,
@@ -247,6 +252,8 @@ struct Customer {
 }
 
 struct Population {
+    /// The simulated fleet's supply points (indexes `0..supply_points`), then the household
+    /// with a manual meter ([`Population::manual_household`]).
     points: Vec<Point>,
 }
 
@@ -294,10 +301,62 @@ impl Population {
                     lat: locality.lat + jitter(r(6)),
                     lon: locality.lon + jitter(r(7)) * 1.6,
                     model,
+                    manual: false,
                 }
             })
-            .collect();
-        Population { points }
+            .collect::<Vec<_>>();
+        let mut population = Population { points };
+        if let Some(point) = population.manual_household(spec, &fleet, now) {
+            population.points.push(point);
+        }
+        population
+    }
+
+    /// A household in a village whose meter has no radio, so that self-reading can be seen:
+    /// the first household model past the fleet's indexes (the simulator plays only
+    /// `0..supply_points`, so no telegram of it ever reaches ingest) not replaced by now,
+    /// in the first village without streets, at the next free house number there.
+    fn manual_household(
+        &self,
+        spec: &UtilitySpec,
+        fleet: &FleetSpec,
+        now: DateTime<Utc>,
+    ) -> Option<Point> {
+        let village = spec.localities.iter().find(|l| l.streets.is_empty())?;
+        let first = u64::from(spec.supply_points);
+        let (index, model) = (first..first + 1000)
+            .map(|index| (index, fleet.meter(index)))
+            .find(|(_, m)| {
+                matches!(m.profile(), Profile::Household { .. })
+                    && m.replacement().is_none_or(|r| r.at > now)
+            })?;
+        let taken = self
+            .points
+            .iter()
+            .filter(|p| p.locality.name == village.name)
+            .filter_map(|p| {
+                let digits: String = p
+                    .building_no
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse::<u32>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        let building_no = (taken + 1).to_string();
+        Some(Point {
+            index,
+            code: format!("PP-{:06}", index + 1),
+            customer: customer_for(spec, index, &model, village, None, &building_no, now),
+            locality: village,
+            street: None,
+            building_no,
+            lat: village.lat,
+            lon: village.lon,
+            model,
+            manual: true,
+        })
     }
 }
 
@@ -400,6 +459,8 @@ fn customer_for(
 struct SeededMeters {
     by_radio: HashMap<String, MeterRow>,
     models: Vec<MeterModel>,
+    /// Meters without radio, with the model of what their residents read off them.
+    manual: Vec<(i64, MeterModel)>,
 }
 
 #[derive(Clone, Copy)]
@@ -457,13 +518,17 @@ async fn insert_population(
     let now = Utc::now();
     let mut by_radio = HashMap::new();
     let mut models = Vec::with_capacity(population.points.len());
+    let mut manual = Vec::new();
     for point in &population.points {
         let c = &point.customer;
+        let post_town =
+            (point.locality.post_town != point.locality.name).then_some(point.locality.post_town);
         let customer_id = sqlx::query_scalar!(
             r#"INSERT INTO customers (utility_id, customer_number, kind, first_name, last_name,
                                       name, pesel, nip, street, building_no, postal_code, city,
-                                      phone)
-               VALUES ($1, $2, $3::text::customer_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                      post_town, phone)
+               VALUES ($1, $2, $3::text::customer_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                       $13, $14)
                RETURNING id"#,
             utility_id,
             c.number,
@@ -477,14 +542,16 @@ async fn insert_population(
             point.building_no,
             point.locality.postal_code,
             point.locality.name,
+            post_town,
             c.phone,
         )
         .fetch_one(&mut *conn)
         .await?;
         let supply_point_id = sqlx::query_scalar!(
             r#"INSERT INTO supply_points (utility_id, code, street, building_no, postal_code,
-                                          city, latitude, longitude, water_service, sewage_service)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9)
+                                          city, post_town, latitude, longitude, water_service,
+                                          sewage_service)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10)
                RETURNING id"#,
             utility_id,
             point.code,
@@ -492,6 +559,7 @@ async fn insert_population(
             point.building_no,
             point.locality.postal_code,
             point.locality.name,
+            post_town,
             point.lat,
             point.lon,
             point.locality.sewer,
@@ -501,7 +569,11 @@ async fn insert_population(
 
         let model = &point.model;
         let profile = model.profile();
-        let (channel, source) = channel_of(&profile);
+        let (channel, source) = if point.manual {
+            ("manual", "manual")
+        } else {
+            channel_of(&profile)
+        };
         let register_max = model.register_max() as i64;
         // Installed some years before the fleet start; legalised for five years.
         let installed = fleet_start()
@@ -518,7 +590,7 @@ async fn insert_population(
                RETURNING id"#,
             utility_id,
             serial,
-            radio_hex(model.radio_id()),
+            (!point.manual).then(|| radio_hex(model.radio_id())),
             manufacturer,
             model_name,
             channel,
@@ -534,14 +606,18 @@ async fn insert_population(
         )
         .fetch_one(&mut *conn)
         .await?;
-        by_radio.insert(
-            radio_hex(model.radio_id()),
-            MeterRow {
-                id: original_id,
-                register_max,
-                source,
-            },
-        );
+        if point.manual {
+            manual.push((original_id, model.clone()));
+        } else {
+            by_radio.insert(
+                radio_hex(model.radio_id()),
+                MeterRow {
+                    id: original_id,
+                    register_max,
+                    source,
+                },
+            );
+        }
         if let Some(r) = replacement {
             let serial = r.new_serial.to_string();
             let (manufacturer, model_name) = manufacturer_of(&serial);
@@ -591,9 +667,15 @@ async fn insert_population(
         )
         .execute(&mut *conn)
         .await?;
-        models.push(model.clone());
+        if !point.manual {
+            models.push(model.clone());
+        }
     }
-    Ok(SeededMeters { by_radio, models })
+    Ok(SeededMeters {
+        by_radio,
+        models,
+        manual,
+    })
 }
 
 async fn insert_staff(
@@ -645,7 +727,7 @@ async fn insert_account(
 }
 
 /// Residents with linked customers: a household, the household whose meter leaks most recently
-/// (for alarms), and a company.
+/// (for alarms), a company, and the household that reads its own meter.
 async fn insert_residents(
     conn: &mut PgConnection,
     spec: &UtilitySpec,
@@ -678,12 +760,14 @@ async fn insert_residents(
         .points
         .iter()
         .find(|p| matches!(p.model.profile(), Profile::Business { .. }));
+    let manual = population.points.iter().find(|p| p.manual);
     let mut logins = Vec::new();
     let mut seen = Vec::new();
     for (point, note) in [
         (household, "gospodarstwo domowe"),
         (leaking, "gospodarstwo z wyciekiem — alarm na pulpicie"),
         (company, "firma"),
+        (manual, "wodomierz bez radia — podaje odczyty sam"),
     ] {
         let Some(point) = point else { continue };
         if seen.contains(&point.index) {
@@ -860,6 +944,7 @@ async fn top_up_readings(
     let meters = SeededMeters {
         models: fleet.meters(0..u64::from(spec.supply_points)).collect(),
         by_radio,
+        manual: Vec::new(),
     };
     let mut conn = pool.acquire().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
@@ -957,6 +1042,77 @@ async fn insert_readings(
     Ok(count)
 }
 
+/// The readings residents entered for their meters without radio: one on the last day of every
+/// month in `(from, now]`, at 18:00, as their resident's self-readings (the register from the
+/// meter's model); each meter's latest reading moves forward.
+async fn insert_self_readings(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    meters: &[(i64, MeterModel)],
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut count = 0;
+    for (meter_id, model) in meters {
+        let mut month = local_day(from).with_day(1).expect("the first of a month");
+        while month <= local_day(now) {
+            let next = month
+                .checked_add_months(chrono::Months::new(1))
+                .expect("a month within range");
+            let at = day_start(next - Days::new(1)) + chrono::Duration::hours(18);
+            month = next;
+            if at <= from || at > now {
+                continue;
+            }
+            let litres = model.register_at(at).litres as i64;
+            sqlx::query!(
+                r#"INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source,
+                                              received_at)
+                   VALUES ($1, $2, $3, 'manual', $2)"#,
+                meter_id,
+                at,
+                litres,
+            )
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query!(
+                r#"INSERT INTO self_readings (utility_id, meter_id, measured_at, volume_litres,
+                                             submitted_by, submitted_at)
+                   SELECT $1, $2, $3, $4, ac.account_id, $3
+                   FROM meters m
+                   JOIN contracts c ON c.supply_point_id = m.supply_point_id
+                                   AND c.status = 'active'
+                   JOIN account_customers ac ON ac.customer_id = c.customer_id
+                   WHERE m.id = $2
+                   LIMIT 1"#,
+                utility_id,
+                meter_id,
+                at,
+                litres,
+            )
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query!(
+                r#"INSERT INTO meter_latest_readings AS l
+                       (meter_id, measured_at, volume_litres, source, received_at)
+                   VALUES ($1, $2, $3, 'manual', $2)
+                   ON CONFLICT (meter_id) DO UPDATE
+                       SET measured_at = EXCLUDED.measured_at,
+                           volume_litres = EXCLUDED.volume_litres, source = EXCLUDED.source,
+                           received_at = EXCLUDED.received_at
+                       WHERE l.measured_at < EXCLUDED.measured_at"#,
+                meter_id,
+                at,
+                litres,
+            )
+            .execute(&mut *conn)
+            .await?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 fn device_flags(status: StatusFlags) -> ReadingFlags {
     let mut flags = ReadingFlags::default();
     for (sim, ours) in [
@@ -972,4 +1128,33 @@ fn device_flags(status: StatusFlags) -> ReadingFlags {
         }
     }
     flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_population_has_one_manual_household_in_a_village_past_the_simulated_fleet() {
+        let [mlynary, _] = crate::demo::utilities(&crate::cli::DemoArgs {
+            seed: 2026,
+            supply_points: 200,
+            days: 1,
+            no_serve: true,
+            into_configured_database: false,
+        });
+        let population = Population::generate(&mlynary, Utc::now());
+        let manual: Vec<&Point> = population.points.iter().filter(|p| p.manual).collect();
+        assert_eq!(manual.len(), 1);
+        let point = manual[0];
+        assert!(point.index >= 200, "outside the simulator's 0..200");
+        assert!(point.locality.streets.is_empty() && point.street.is_none());
+        assert!(matches!(point.model.profile(), Profile::Household { .. }));
+        assert!(
+            !population.points.iter().any(|p| !p.manual
+                && p.locality.name == point.locality.name
+                && p.building_no == point.building_no),
+            "a free house number"
+        );
+    }
 }
