@@ -57,11 +57,20 @@ pub use store::{
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RuleKind {
     /// Consumption in one Europe/Warsaw day above `litres` (1..=1,000,000).
-    DailyAbove { litres: i64 },
+    DailyAbove {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
+        litres: i64,
+    },
     /// Water used without a pause for `hours` (1..=72); needs interval (at most hourly) data.
-    ContinuousFlow { hours: i32 },
+    ContinuousFlow {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 72))]
+        hours: i32,
+    },
     /// The register has not moved for `days` (1..=60) while readings keep arriving.
-    NoConsumption { days: i32 },
+    NoConsumption {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60))]
+        days: i32,
+    },
     /// Any alarm of the meter (recorded in the history; ingest sends the notice).
     DeviceAlarm,
 }

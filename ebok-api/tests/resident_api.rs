@@ -1150,6 +1150,21 @@ async fn the_document_states_the_limits_the_server_enforces() {
         )
         .await;
     assert_eq!(problem(refused).await["field"], "password");
+    let kind = &schemas["RuleKind"].to_string();
+    for bound in [r#""maximum":1000000"#, r#""maximum":72"#, r#""maximum":60"#] {
+        assert!(kind.contains(bound), "{bound} in {kind}");
+    }
+
+    // A default never breaks a request nor blames a parameter the client did not send.
+    for query in ["to=2000-01-01", "from=2099-12-31"] {
+        let history = app
+            .get(
+                &t,
+                &format!("/api/v1/meters/{}/history?{query}", jan.meter_id),
+            )
+            .await;
+        assert_eq!(history.status(), 200, "{query}");
+    }
 }
 
 #[tokio::test]

@@ -325,9 +325,13 @@ fn month_index(day: NaiveDate) -> i64 {
 }
 
 /// The dates the reading functions accept (readings before 2000 are refused by ingest).
+/// The first day a history may ask for.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+/// The last day a history may ask for.
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a valid date");
+
 fn check_date(field: &'static str, day: NaiveDate) -> Result<(), ReadError> {
-    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid");
-    let latest = NaiveDate::from_ymd_opt(2099, 12, 31).expect("valid");
+    let (earliest, latest) = (FIRST_DAY, LAST_DAY);
     if (earliest..=latest).contains(&day) {
         Ok(())
     } else {

@@ -110,7 +110,7 @@ pub async fn grant(
 
 /// Withdraw a consent; 404 when none is in force.
 #[utoipa::path(delete, path = "/consents/{kind}", tag = "consents", security(("bearer" = [])),
-    params(("kind" = String, Path, description = "`e_invoice` or `notifications`")),
+    params(("kind" = super::names::ConsentKind, Path, description = "`e_invoice` or `notifications`")),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn withdraw(
     State(state): State<AppState>,

@@ -51,8 +51,10 @@ pub async fn me(State(state): State<AppState>, who: Resident) -> Result<Json<Me>
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LinkRequest {
     /// The customer number printed on invoices.
+    #[schema(min_length = 1)]
     pub customer_number: String,
     /// The one-time code printed on a paper invoice or letter.
+    #[schema(min_length = 1)]
     pub code: String,
 }
 

@@ -138,9 +138,17 @@ pub struct RangeQuery {
 }
 
 impl RangeQuery {
+    /// The range with its defaults: `to` today (or `from`, when that is later), `from` a year
+    /// before `to` but not before the first day the API takes, so that a default never makes
+    /// a request fail nor an error name a field the client did not send.
     fn resolve(&self) -> (NaiveDate, NaiveDate, Step) {
-        let to = self.to.unwrap_or_else(|| local_day(Utc::now()));
-        let from = self.from.unwrap_or_else(|| to - chrono::Days::new(364));
+        let today = local_day(Utc::now());
+        let to = self
+            .to
+            .unwrap_or_else(|| self.from.map_or(today, |from| from.max(today)));
+        let from = self
+            .from
+            .unwrap_or_else(|| (to - chrono::Days::new(364)).max(history::FIRST_DAY));
         (from, to, self.step.unwrap_or(Step::Day))
     }
 }

@@ -275,11 +275,8 @@ async fn meter_page(
     let step = if monthly { Step::Month } else { Step::Day };
     let to = parse_day(&q.to).unwrap_or(today);
     let from = parse_day(&q.od).unwrap_or_else(|| {
-        if monthly {
-            to - Days::new(365)
-        } else {
-            to - Days::new(29)
-        }
+        let back = if monthly { 365 } else { 29 };
+        (to - Days::new(back)).max(history::FIRST_DAY)
     });
     let mut range_error = None;
     let points = match history::history(&mut conn, viewer, id, from, to, step).await {
@@ -388,7 +385,7 @@ pub async fn csv(
     let session = ctx.require(&format!("{}/liczniki/{id}", ctx.base()))?;
     let today = local_day(Utc::now());
     let to = parse_day(&q.to).unwrap_or(today);
-    let from = parse_day(&q.od).unwrap_or(to - Days::new(364));
+    let from = parse_day(&q.od).unwrap_or((to - Days::new(364)).max(history::FIRST_DAY));
     let step = if q.krok.as_deref() == Some("miesiac") {
         Step::Month
     } else {
