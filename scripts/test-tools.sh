@@ -5,8 +5,11 @@
 #   - chromium, chromium-driver, fonts-liberation: the portal's browser tests (ebok_testkit::browser)
 #   - axe-core, pinned, from the npm registry (it is no Debian package) into
 #     <data folder>/test-tools/node_modules/axe-core/axe.min.js, where the browser tests find it
+#   - schemathesis, pinned, from PyPI into a virtual environment, <data folder>/test-tools/venv,
+#     where the API contract test finds it (python3-venv from Debian's packages when the python3
+#     on the PATH cannot make one)
 # Debian packages come through apt-get as root, or `sudo -n` when allowed. Logs: <data folder>/apt.log
-# and npm.log.
+# npm.log and pip.log.
 #
 #   scripts/test-tools.sh DATA_FOLDER
 set -euo pipefail
@@ -14,6 +17,8 @@ set -euo pipefail
 # The accessibility rules a page is checked against. Pinned: a new release may add rules, and a
 # page must not start failing because a download changed.
 AXE_CORE_VERSION=4.14.1
+# The API contract checks, pinned for the same reason.
+SCHEMATHESIS_VERSION=4.32.5
 
 data="${1:?usage: scripts/test-tools.sh DATA_FOLDER}"
 mkdir -p "$data"
@@ -33,6 +38,13 @@ installed_axe() {
 }
 if ! installed_axe && ! command -v npm >/dev/null; then
     missing+=(npm)
+fi
+installed_schemathesis() {
+    [[ -x "$tools/venv/bin/schemathesis" ]] &&
+        "$tools/venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"
+}
+if ! installed_schemathesis && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    missing+=(python3-venv)
 fi
 
 if ((${#missing[@]})); then
@@ -73,4 +85,17 @@ JSON
         exit 1
     }
     installed_axe || { echo "axe-core $AXE_CORE_VERSION not found after npm install" >&2; exit 1; }
+fi
+
+if ! installed_schemathesis; then
+    echo "test tools: installing schemathesis $SCHEMATHESIS_VERSION from PyPI (log: $data/pip.log)" >&2
+    mkdir -p "$tools"
+    rm -rf "$tools/venv"
+    { python3 -m venv "$tools/venv" &&
+        "$tools/venv/bin/pip" install --disable-pip-version-check \
+            "schemathesis==$SCHEMATHESIS_VERSION"; } >>"$data/pip.log" 2>&1 || {
+        tail -n 15 "$data/pip.log" >&2
+        exit 1
+    }
+    installed_schemathesis || { echo "schemathesis $SCHEMATHESIS_VERSION not found after pip install" >&2; exit 1; }
 fi

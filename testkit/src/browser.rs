@@ -715,19 +715,5 @@ fn axe_candidates() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os(AXE_ENV) {
         return vec![PathBuf::from(path)];
     }
-    // The stack's data folder is relative to where `ebok` ran: the workspace (scripts/test.sh).
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("testkit lies in the workspace")
-        .to_path_buf();
-    let mut data_dirs = Vec::new();
-    if let Some(dir) = std::env::var_os("EBOK__STACK__DATA_DIR") {
-        data_dirs.push(workspace.join(dir)); // join keeps an absolute path as it is
-    }
-    data_dirs.push(workspace.join(".ebok/test-stack"));
-    data_dirs.push(workspace.join(".ebok"));
-    data_dirs
-        .into_iter()
-        .map(|dir| dir.join("test-tools/node_modules/axe-core/axe.min.js"))
-        .collect()
+    crate::test_tool("node_modules/axe-core/axe.min.js")
 }

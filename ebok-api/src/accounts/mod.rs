@@ -389,8 +389,9 @@ pub async fn request_password_reset(
     email: &str,
     client: Client,
 ) -> Result<(), AccountError> {
-    mailer.require()?;
+    // Bad input is named even without a mail server.
     let email = parse_email(email)?;
+    mailer.require()?;
     reserve_mail_for_client(pool, client).await?;
     if !reserve_mail_to(pool, utility.id, &email).await? {
         return Ok(());
@@ -525,8 +526,8 @@ pub async fn request_email_change(
     new_email: &str,
     password: &str,
 ) -> Result<(), AccountError> {
-    mailer.require()?;
     let new_email = parse_email(new_email)?;
+    mailer.require()?;
     confirm_current_password(pool, hasher, utility.id, account_id, password)
         .await
         .map_err(|e| e.at_field("password"))?;
