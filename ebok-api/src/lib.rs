@@ -16,6 +16,7 @@ mod headers;
 pub mod health;
 pub mod housekeeping;
 pub mod password;
+pub mod personal_data;
 pub mod portal;
 mod secret;
 pub mod state;

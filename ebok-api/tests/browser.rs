@@ -612,6 +612,8 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
         (&format!("powiadomienia/{notice}"), "powiadomienie"),
         ("ustawienia/powiadomienia", "ustawienia powiadomień"),
         ("konto", "konto"),
+        ("konto/dane", "moje dane"),
+        ("konto/zamknij", "zamknięcie konta"),
         ("powiazanie", "powiązanie"),
     ] {
         check(path, name).await;

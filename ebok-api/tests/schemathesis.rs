@@ -11,7 +11,8 @@
 //! field named; the other checks still hold those answers to the document.
 //!
 //! The operations that end the caller's session (logging out, ending a session, changing the
-//! password or the e-mail) run apart, with their own token, so that the main run keeps its own.
+//! password or the e-mail, closing the account) run apart, with their own token, so that the
+//! main run keeps its own.
 
 mod support;
 
@@ -24,7 +25,13 @@ use support::*;
 const EXAMPLES: &str = "40";
 
 /// The operations that end the session of the token they are called with.
-const ENDING_THE_SESSION: [&str; 4] = ["revoke", "end_session", "change_password", "change_email"];
+const ENDING_THE_SESSION: [&str; 5] = [
+    "revoke",
+    "end_session",
+    "change_password",
+    "change_email",
+    "close",
+];
 
 fn token(login: &Value) -> String {
     login["access_token"].as_str().unwrap().to_string()

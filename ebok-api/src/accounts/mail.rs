@@ -35,6 +35,8 @@ pub(crate) enum Mail {
     },
     /// To an address that already has an account, given as the new address of another one.
     EmailChangeToUsedAddress,
+    /// To the address of an account just closed: the last message it gets.
+    AccountClosed,
 }
 
 #[derive(Template)]
@@ -149,6 +151,21 @@ impl AccountMailer {
                 Some(format!("{base}/konto/email?token={token}")),
                 "Potwierdź adres",
                 "Open the link to confirm this address for your eBOK account.",
+            ),
+            Mail::AccountClosed => (
+                format!("Konto w eBOK zostało zamknięte — {}", utility.name),
+                vec![
+                    "Na Twoją prośbę zamknęliśmy Twoje konto w eBOK i usunęliśmy jego dane \
+                     osobowe. To ostatnia wiadomość, jaką od nas otrzymasz w sprawie tego konta."
+                        .to_string(),
+                    "Umowa na dostawę wody trwa nadal, a faktury przyjdą jak dotąd. Konto możesz \
+                     w każdej chwili założyć ponownie. Jeśli to nie Ty zamknąłeś konto, \
+                     skontaktuj się z biurem obsługi klienta."
+                        .to_string(),
+                ],
+                None,
+                "",
+                "Your eBOK account was closed and its personal data erased, as you asked.",
             ),
             Mail::EmailChangeToUsedAddress => (
                 format!("Twój adres e-mail w eBOK — {}", utility.name),

@@ -7,6 +7,7 @@
 //! address and a reset for an unknown one answer exactly as the normal case (the owner of a
 //! taken address gets an e-mail saying so).
 
+mod closing;
 mod link;
 mod mail;
 mod password_rules;
@@ -19,6 +20,7 @@ use ebok_common::audit::{self, Actor, AuditEntry};
 use serde_json::json;
 use sqlx::PgPool;
 
+pub use closing::close_account;
 pub use link::{LinkedCustomer, issue_link_code, link_customer, linked_customers};
 pub use mail::AccountMailer;
 

@@ -194,3 +194,52 @@ pub async fn end_session(
         Err(ApiError::NotFound)
     }
 }
+
+/// Everything the eBOK holds about the account (GDPR art. 15 and 20), as one JSON document:
+/// the account, its customers, the meters it sees with their readings, its own readings, alarm
+/// rules and what they recorded, consents, notices, devices and sessions.
+#[utoipa::path(get, path = "/me/data", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = crate::personal_data::PersonalData),
+              (status = 401, body = Problem)))]
+pub async fn personal_data(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<crate::personal_data::PersonalData>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(
+        crate::personal_data::gather(&mut conn, who.viewer()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CloseAccount {
+    /// The account's current password.
+    #[schema(min_length = 1, max_length = 128)]
+    pub password: String,
+}
+
+/// Close the account (GDPR art. 17): its personal data is erased and every session ends. The
+/// customers, contracts, readings and invoices stay with the utility, as the law requires; the
+/// supply contract is not ended by this.
+#[utoipa::path(post, path = "/me/close", tag = "account", security(("bearer" = [])),
+    request_body = CloseAccount,
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem),
+              (status = 429, body = Problem)))]
+pub async fn close(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(body): Json<CloseAccount>,
+) -> Result<StatusCode, ApiError> {
+    let utility = utility_of(&state, who.utility_id).await?;
+    accounts::close_account(
+        &state.pool,
+        &state.hasher,
+        &state.mailer,
+        &utility,
+        who.account_id,
+        &body.password,
+    )
+    .await?;
+    state.revoked.catch_up(&state.pool).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

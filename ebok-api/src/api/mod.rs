@@ -88,6 +88,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::end_session))
+        .routes(routes!(me::personal_data))
+        .routes(routes!(me::close))
         .routes(routes!(consents::list, consents::grant))
         .routes(routes!(consents::withdraw))
         .routes(routes!(inbox::list))

@@ -67,7 +67,7 @@ fn legalisation_note(until: Option<NaiveDate>, today: NaiveDate) -> Option<(bool
     })
 }
 
-fn purpose_pl(purpose: &str) -> &'static str {
+pub(super) fn purpose_pl(purpose: &str) -> &'static str {
     match purpose {
         "garden" => "ogrodowy",
         "sewage" => "ścieki",

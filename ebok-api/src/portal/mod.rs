@@ -18,6 +18,7 @@ mod mailbox_page;
 mod meter_pages;
 mod page_error;
 mod params;
+mod personal_data_pages;
 mod resident_pages;
 mod shell;
 mod sign_in_pages;
@@ -85,6 +86,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/u/{slug}/konto/sesje/{id}/zakoncz",
             post(account_pages::end_session),
+        )
+        .route("/u/{slug}/konto/dane", get(personal_data_pages::data_page))
+        .route(
+            "/u/{slug}/konto/dane.json",
+            get(personal_data_pages::data_json),
+        )
+        .route(
+            "/u/{slug}/konto/zamknij",
+            get(personal_data_pages::close_form).post(personal_data_pages::close),
         )
         .route(
             "/u/{slug}/powiazanie",
@@ -258,7 +268,8 @@ fn default_text(title: &str, utility: &PublicUtility) -> String {
              Masz prawo dostępu do swoich danych, ich sprostowania, usunięcia lub ograniczenia \
              przetwarzania, przeniesienia danych, sprzeciwu oraz cofnięcia zgody w dowolnym \
              momencie, a także prawo wniesienia skargi do Prezesa Urzędu Ochrony Danych \
-             Osobowych.\n\n\
+             Osobowych. Zalogowany w eBOK pobierzesz swoje dane i zamkniesz konto w \
+             ustawieniach konta (Moje konto → Twoje dane).\n\n\
              Podanie danych jest dobrowolne, ale bez nich nie można założyć konta w eBOK."
         )
     }

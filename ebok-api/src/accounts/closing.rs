@@ -1,0 +1,135 @@
+//! Closing a resident account at the resident's request (GDPR art. 17, the right to erasure).
+//!
+//! Erased at once, in one transaction: the account's e-mail (a placeholder takes its place, so
+//! the address is free to register again), name and password; its sessions (ended, the client
+//! names wiped), devices, unused links, notices and their deliveries, notification
+//! preferences, alarm rules with their history, the events addressed to it, and the
+//! throttling records of its address; its links to customers end, so it sees nothing any more.
+//! Consents in force are withdrawn.
+//!
+//! Kept, because the law requires it or it is not the account's but the utility's record: the
+//! customers, contracts, meters and readings (and, next, invoices: five years under the tax
+//! ordinance); the readings the resident entered (a meter's record, used in billing); the
+//! consent history (proof of what was agreed, art. 7(1)); and the audit log. The account row
+//! stays as `closed`, without personal data, for those records to point at.
+//!
+//! Closing needs the account's password, like a change of e-mail. The old address gets one
+//! last e-mail saying so when a mail server is configured; closing does not wait for it.
+
+use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::consent::{self, ConsentKind};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::mail::{AccountMailer, Mail};
+use super::{AccountError, UtilityRef, confirm_current_password, mail_key};
+use crate::password::Hasher;
+
+/// Closes the account: see the module doc. `password` is the account's current password
+/// (field `password` when wrong).
+pub async fn close_account(
+    pool: &PgPool,
+    hasher: &Hasher,
+    mailer: &AccountMailer,
+    utility: &UtilityRef,
+    account_id: i64,
+    password: &str,
+) -> Result<(), AccountError> {
+    let email = confirm_current_password(pool, hasher, utility.id, account_id, password).await?;
+    let mut tx = pool.begin().await?;
+    let account = sqlx::query!(
+        r#"SELECT display_name, status::text AS "status!" FROM user_accounts
+           WHERE id = $1 AND utility_id = $2 AND role = 'resident' FOR UPDATE"#,
+        account_id,
+        utility.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if account.status == "closed" {
+        return Ok(());
+    }
+    let actor = Actor::Resident { account_id };
+    for kind in [ConsentKind::EInvoice, ConsentKind::Notifications] {
+        consent::withdraw(&mut tx, utility.id, account_id, kind, actor).await?;
+    }
+    sqlx::query!(
+        r#"DELETE FROM notification_deliveries WHERE notification_id IN
+               (SELECT id FROM notifications WHERE account_id = $1 AND utility_id = $2)"#,
+        account_id,
+        utility.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM notifications WHERE account_id = $1 AND utility_id = $2",
+        account_id,
+        utility.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM outbox WHERE recipient_account_id = $1 AND utility_id = $2",
+        account_id,
+        utility.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    for statement in [
+        "DELETE FROM notification_preferences WHERE account_id = $1 AND utility_id = $2",
+        "DELETE FROM push_devices WHERE account_id = $1 AND utility_id = $2",
+        "DELETE FROM account_tokens WHERE account_id = $1 AND utility_id = $2",
+        "DELETE FROM resident_alarm_triggers WHERE utility_id = $2 AND rule_id IN
+             (SELECT id FROM resident_alarm_rules WHERE account_id = $1)",
+        "DELETE FROM resident_alarm_rules WHERE account_id = $1 AND utility_id = $2",
+        "DELETE FROM account_customers WHERE account_id = $1 AND utility_id = $2",
+        "UPDATE sessions SET client = NULL,
+                revoked_at = coalesce(revoked_at, now()),
+                revoked_reason = coalesce(revoked_reason, 'account closed')
+         WHERE account_id = $1 AND utility_id = $2",
+        "UPDATE user_accounts
+            SET email = 'zamkniete-' || id || '@konto.invalid', display_name = 'Konto zamknięte',
+                password_hash = NULL, status = 'closed', closed_at = now(), last_login_at = NULL
+          WHERE id = $1 AND utility_id = $2",
+    ] {
+        sqlx::query(statement)
+            .bind(account_id)
+            .bind(utility.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query!(
+        "DELETE FROM security_attempts WHERE key = $1",
+        mail_key(utility.id, &email)
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            utility_id: Some(utility.id),
+            actor,
+            action: "account.closed",
+            entity_type: Some("user_account"),
+            entity_id: Some(account_id.to_string()),
+            details: json!({}),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+
+    if mailer.configured() {
+        let mailer = mailer.clone();
+        let utility = utility.clone();
+        let name = account.display_name;
+        tokio::spawn(async move {
+            if let Err(e) = mailer
+                .send(&utility, &email, Some(&name), Mail::AccountClosed)
+                .await
+            {
+                tracing::warn!(error = %e, "the e-mail about a closed account was not sent");
+            }
+        });
+    }
+    Ok(())
+}

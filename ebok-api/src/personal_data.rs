@@ -1,0 +1,378 @@
+//! What the eBOK holds about one resident account, in one document: the right of access and of
+//! data portability (GDPR art. 15 and 20). The resident downloads it as JSON (the API and the
+//! portal) and reads it as a page of the portal that prints to PDF.
+//!
+//! It covers the account, the customers it is linked to (their identity and correspondence
+//! address), the meters it sees with every reading within its visibility window, the readings
+//! the resident entered, alarm rules (also deleted ones, whose history is kept) and what they
+//! recorded, consents with their history, notices, the app's devices (without their push
+//! tokens, which are credentials of the device), sessions and notification preferences.
+//! Invoices and cases join it when billing and cases exist.
+//!
+//! Reads only; every query is scoped by utility and account.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ebok_common::consent;
+use ebok_readings::access::{self, Viewer};
+use mobile_push::registry;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+/// Everything about one account. Times are UTC (RFC 3339), volumes integer litres.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalData {
+    pub exported_at: DateTime<Utc>,
+    /// The utility that keeps the data (its controller).
+    pub utility: String,
+    pub account: AccountData,
+    pub customers: Vec<CustomerData>,
+    pub meters: Vec<MeterData>,
+    pub self_readings: Vec<SelfReadingData>,
+    pub alarm_rules: Vec<RuleData>,
+    pub consents: Vec<ConsentData>,
+    pub notifications: Vec<NotificationData>,
+    pub notification_preferences: Vec<PreferenceData>,
+    pub devices: Vec<DeviceData>,
+    pub sessions: Vec<SessionData>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountData {
+    pub email: String,
+    pub display_name: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerData {
+    pub customer_number: String,
+    /// `person`, `company`, `housing_community`, `public_institution`.
+    pub kind: String,
+    pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub pesel: Option<String>,
+    pub nip: Option<String>,
+    pub regon: Option<String>,
+    /// The correspondence address, on one line.
+    pub address: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub linked_at: DateTime<Utc>,
+    /// How the account proved it may act for the customer.
+    pub linked_via: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeterData {
+    pub serial: String,
+    pub purpose: String,
+    pub channel: String,
+    pub address: String,
+    pub installed_at: Option<DateTime<Utc>>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub legalised_until: Option<NaiveDate>,
+    /// Every reading within the account's window, oldest first.
+    pub readings: Vec<ReadingData>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadingData {
+    pub measured_at: DateTime<Utc>,
+    pub litres: i64,
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SelfReadingData {
+    pub meter_serial: String,
+    pub measured_at: DateTime<Utc>,
+    pub litres: i64,
+    pub submitted_at: DateTime<Utc>,
+    /// Whether a photo of the register was sent with it (the photo itself is kept for staff).
+    pub with_photo: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleData {
+    pub meter_serial: String,
+    pub kind: String,
+    pub litres: Option<i64>,
+    pub hours: Option<i32>,
+    pub days: Option<i32>,
+    pub label: Option<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub triggers: Vec<TriggerData>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriggerData {
+    pub since: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub litres: Option<i64>,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentData {
+    pub kind: String,
+    pub form_version: String,
+    pub granted_at: DateTime<Utc>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationData {
+    pub created_at: DateTime<Utc>,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreferenceData {
+    pub category: String,
+    pub push: bool,
+    pub email: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceData {
+    pub platform: String,
+    pub app_version: Option<String>,
+    pub registered_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionData {
+    /// `web` or `app`.
+    pub kind: String,
+    pub client: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Gathers everything about the account of `viewer`.
+pub async fn gather(conn: &mut PgConnection, viewer: Viewer) -> sqlx::Result<PersonalData> {
+    let (utility_id, account_id) = (viewer.utility_id, viewer.account_id);
+    let account = sqlx::query!(
+        r#"SELECT u.email, u.display_name, u.status::text AS "status!", u.created_at,
+                  u.activated_at, u.last_login_at, t.name AS utility
+           FROM user_accounts u JOIN utilities t ON t.id = u.utility_id
+           WHERE u.id = $1 AND u.utility_id = $2"#,
+        account_id,
+        utility_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let customers = sqlx::query_as!(
+        CustomerData,
+        r#"SELECT c.customer_number, c.kind::text AS "kind!", c.name, c.first_name, c.last_name,
+                  c.pesel, c.nip, c.regon,
+                  ebok_address(c.street, c.building_no, c.apartment_no, c.postal_code, c.city,
+                               c.post_town) AS address,
+                  c.email, c.phone, ac.linked_at, ac.linked_via::text AS "linked_via!"
+           FROM account_customers ac JOIN customers c ON c.id = ac.customer_id
+           WHERE ac.account_id = $1 AND ac.utility_id = $2
+           ORDER BY c.customer_number"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let visible = access::meters(&mut *conn, viewer).await?;
+    let mut readings = sqlx::query!(
+        r#"SELECT r.meter_id, r.measured_at, r.volume_litres, r.source::text AS "source!"
+           FROM account_meter_windows w
+           JOIN meter_readings r ON r.meter_id = w.meter_id
+            AND r.measured_at >= w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw'
+            AND (w.last_day IS NULL
+                 OR r.measured_at < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')
+           WHERE w.account_id = $1 AND w.utility_id = $2
+           ORDER BY r.meter_id, r.measured_at"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .peekable();
+    let mut meters = Vec::with_capacity(visible.len());
+    let mut by_id: Vec<(i64, MeterData)> = visible
+        .into_iter()
+        .map(|m| {
+            (
+                m.id,
+                MeterData {
+                    serial: m.serial,
+                    purpose: m.purpose,
+                    channel: m.channel,
+                    address: m.address,
+                    installed_at: m.installed_at,
+                    removed_at: m.removed_at,
+                    legalised_until: m.legalised_until,
+                    readings: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    by_id.sort_by_key(|(id, _)| *id);
+    for (id, mut meter) in by_id {
+        while let Some(r) = readings.next_if(|r| r.meter_id <= id) {
+            if r.meter_id == id {
+                meter.readings.push(ReadingData {
+                    measured_at: r.measured_at,
+                    litres: r.volume_litres,
+                    source: r.source,
+                });
+            }
+        }
+        meters.push(meter);
+    }
+
+    let self_readings = sqlx::query_as!(
+        SelfReadingData,
+        r#"SELECT m.serial AS meter_serial, s.measured_at, s.volume_litres AS litres,
+                  s.submitted_at, s.photo IS NOT NULL AS "with_photo!"
+           FROM self_readings s JOIN meters m ON m.id = s.meter_id
+           WHERE s.submitted_by = $1 AND s.utility_id = $2
+           ORDER BY s.measured_at"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let rules = sqlx::query!(
+        r#"SELECT r.id, m.serial, r.kind::text AS "kind!", r.litres, r.hours, r.days, r.label,
+                  r.enabled, r.created_at, r.deleted_at
+           FROM resident_alarm_rules r JOIN meters m ON m.id = r.meter_id
+           WHERE r.account_id = $1 AND r.utility_id = $2
+           ORDER BY r.created_at, r.id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut triggers = sqlx::query!(
+        r#"SELECT t.rule_id, t.since, t.started_at, t.ended_at, t.litres, t.detail
+           FROM resident_alarm_triggers t JOIN resident_alarm_rules r ON r.id = t.rule_id
+           WHERE r.account_id = $1 AND r.utility_id = $2
+           ORDER BY t.rule_id, t.started_at"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let alarm_rules = rules
+        .into_iter()
+        .map(|r| RuleData {
+            triggers: triggers
+                .extract_if(.., |t| t.rule_id == r.id)
+                .map(|t| TriggerData {
+                    since: t.since,
+                    started_at: t.started_at,
+                    ended_at: t.ended_at,
+                    litres: t.litres,
+                    detail: t.detail,
+                })
+                .collect(),
+            meter_serial: r.serial,
+            kind: r.kind,
+            litres: r.litres,
+            hours: r.hours,
+            days: r.days,
+            label: r.label,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            deleted_at: r.deleted_at,
+        })
+        .collect();
+
+    let consents = consent::history(&mut *conn, utility_id, account_id)
+        .await?
+        .into_iter()
+        .map(|c| ConsentData {
+            kind: c.kind.as_str().to_string(),
+            form_version: c.form_version,
+            granted_at: c.granted_at,
+            withdrawn_at: c.withdrawn_at,
+        })
+        .collect();
+    let notifications = sqlx::query_as!(
+        NotificationData,
+        r#"SELECT created_at, category::text AS "category!", title, body, read_at
+           FROM notifications WHERE account_id = $1 AND utility_id = $2
+           ORDER BY created_at, id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let notification_preferences = registry::preferences(&mut *conn, utility_id, account_id)
+        .await?
+        .into_iter()
+        .map(|(category, channels)| PreferenceData {
+            category: category.as_str().to_string(),
+            push: channels.push,
+            email: channels.email,
+        })
+        .collect();
+    let devices = sqlx::query_as!(
+        DeviceData,
+        r#"SELECT platform::text AS "platform!", app_version, registered_at, last_seen_at,
+                  removed_at
+           FROM push_devices WHERE account_id = $1 AND utility_id = $2
+           ORDER BY registered_at, id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let sessions = sqlx::query_as!(
+        SessionData,
+        r#"SELECT kind::text AS "kind!", client, created_at, last_used_at,
+                  CASE WHEN revoked_at IS NOT NULL THEN revoked_at
+                       WHEN expires_at <= now() THEN expires_at END AS ended_at
+           FROM sessions WHERE account_id = $1 AND utility_id = $2
+           ORDER BY created_at, id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+
+    Ok(PersonalData {
+        exported_at: Utc::now(),
+        utility: account.utility,
+        account: AccountData {
+            email: account.email,
+            display_name: account.display_name,
+            status: account.status,
+            created_at: account.created_at,
+            activated_at: account.activated_at,
+            last_login_at: account.last_login_at,
+        },
+        customers,
+        meters,
+        self_readings,
+        alarm_rules,
+        consents,
+        notifications,
+        notification_preferences,
+        devices,
+        sessions,
+    })
+}
