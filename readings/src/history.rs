@@ -269,8 +269,9 @@ pub fn periods(from: NaiveDate, to: NaiveDate, step: Step) -> Result<Vec<Period>
         return Err(ReadError::Invalid {
             field: "to",
             detail: format!(
-                "Data końcowa ({to}) jest wcześniejsza niż początkowa ({from}). \
-                 Zamień je miejscami."
+                "Data końcowa ({}) jest wcześniejsza niż początkowa ({}). Zamień je miejscami.",
+                ebok_common::polish::day(to),
+                ebok_common::polish::day(from)
             ),
         });
     }
