@@ -1,8 +1,9 @@
 //! The two tables migration 0012 keeps by triggers, checked against what they stand for:
 //!
 //! - `meter_day_readings` holds, after every kind of write (multi-row INSERTs in any order, late
-//!   readings, COPY), exactly each meter's last reading of each Europe/Warsaw day, computed here
-//!   independently in Rust, across a clock change;
+//!   readings, COPY), exactly each meter's first and last reading of each Europe/Warsaw day
+//!   (migrations 0012 and 0020), computed here independently in Rust, across a clock change, by
+//!   the statement trigger of plain PostgreSQL and by the row trigger TimescaleDB uses;
 //! - `account_meter_windows` equals the `account_meter_spans` view (migration 0014: the account's
 //!   latest stay at the meter's supply point) after every change the view sees (a link, a draft
 //!   signed, a contract ended, a new tenant, a meter replaced, a link removed, a tenant moving
@@ -19,22 +20,46 @@ use rand::{Rng, SeedableRng};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolCopyExt;
 
-type DayRows = BTreeMap<(i64, NaiveDate), (DateTime<Utc>, i64)>;
+/// Per meter and day: its first reading and its last, each (instant, litres).
+type DayRows = BTreeMap<(i64, NaiveDate), [(DateTime<Utc>, i64); 2]>;
 
 async fn stored_days(pool: &PgPool) -> DayRows {
-    let rows: Vec<(i64, NaiveDate, DateTime<Utc>, i64)> =
-        sqlx::query_as("SELECT meter_id, day, measured_at, volume_litres FROM meter_day_readings")
-            .fetch_all(pool)
-            .await
-            .unwrap();
+    type Row = (i64, NaiveDate, DateTime<Utc>, i64, DateTime<Utc>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT meter_id, day, first_measured_at, first_volume_litres, measured_at, volume_litres
+         FROM meter_day_readings",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     rows.into_iter()
-        .map(|(m, day, at, litres)| ((m, day), (at, litres)))
+        .map(|(m, day, first_at, first, at, litres)| ((m, day), [(first_at, first), (at, litres)]))
         .collect()
 }
 
 #[tokio::test]
-async fn day_readings_hold_each_warsaw_days_last_reading_whatever_the_write_order() {
+async fn day_readings_hold_each_warsaw_days_first_and_last_reading_whatever_the_write_order() {
+    day_readings_hold_first_and_last(false).await;
+}
+
+/// The same with the row trigger a TimescaleDB hypertable gets (it refuses transition tables),
+/// swapped in on plain PostgreSQL.
+#[tokio::test]
+async fn the_row_trigger_of_timescaledb_folds_the_same_days() {
+    day_readings_hold_first_and_last(true).await;
+}
+
+async fn day_readings_hold_first_and_last(row_trigger: bool) {
     let db = TestDb::new().await;
+    if row_trigger {
+        for statement in [
+            "DROP TRIGGER meter_readings_fold_days ON meter_readings",
+            "CREATE TRIGGER meter_readings_fold_days AFTER INSERT ON meter_readings
+             FOR EACH ROW EXECUTE FUNCTION meter_day_readings_fold_row()",
+        ] {
+            sqlx::query(statement).execute(&db.pool).await.unwrap();
+        }
+    }
     let utility = fixtures::utility(&db.pool, "alfa").await;
     let point = fixtures::supply_point(&db.pool, utility).await;
     let meters = [
@@ -111,11 +136,14 @@ async fn day_readings_hold_each_warsaw_days_last_reading_whatever_the_write_orde
             .unwrap();
         }
         for &(meter, at, litres) in batch {
-            let slot = expected
+            let [first, last] = expected
                 .entry((meter, local_day(at)))
-                .or_insert((at, litres));
-            if at > slot.0 {
-                *slot = (at, litres);
+                .or_insert([(at, litres); 2]);
+            if at < first.0 {
+                *first = (at, litres);
+            }
+            if at > last.0 {
+                *last = (at, litres);
             }
         }
         assert_eq!(

@@ -33,9 +33,10 @@ async fn a_residents_daily_limit_rule_reaches_inbox_phone_and_mailbox_once() {
         .execute(pool)
         .await
         .unwrap();
-    // Yesterday's last reading: the baseline of today's use.
+    // The reading at midnight: the register today's use counts from (the day rule; a reading
+    // before midnight would make the start an interpolation that depends on the time of day).
     let today = day_start(local_day(Utc::now()));
-    fixtures::radio_reading(pool, meter, today - chrono::Duration::hours(1), 1_000).await;
+    fixtures::radio_reading(pool, meter, today, 1_000).await;
 
     let state = ebok_api::AppState::new(
         pool.clone(),

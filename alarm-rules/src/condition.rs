@@ -3,10 +3,15 @@
 //! No I/O; the [`Evaluator`](super::Evaluator) loads the window each kind needs and stores the
 //! [`Decision`].
 //!
-//! - `daily_above X`: litres used in the Warsaw day of the newest reading, from the last reading
-//!   before the day started (or the day's first reading) to the newest, step by step so a
-//!   register rollover counts and a decrease does not. True above X; the episode is the day, so
-//!   it triggers at most once per day and ends with the day.
+//! - `daily_above X`: litres used in a Warsaw day by the day rule of history and billing
+//!   (`ebok_common::domain::boundary`): from the register at the day's start midnight
+//!   (interpolated between the readings around it, else the last reading before it, else the
+//!   day's first reading) to the newest reading, step by step so a register rollover counts and a
+//!   decrease does not. True above X; the episode is the day, so it triggers at most once per day
+//!   and ends with the day. The day of the newest reading is checked as it goes; the day before
+//!   it is checked whole (to the register at its end midnight) once a reading after that
+//!   midnight has come, which is how a meter that reports once a day, after midnight, ever shows
+//!   a day above X.
 //! - `continuous_flow N`: the trailing run of intervals that each used water and are at most
 //!   [`FLOW_MAX_GAP`] long started at least N hours before the newest reading. Daily readings
 //!   never show it. The episode ends at the first interval without use; a gap in the data (or a
@@ -20,6 +25,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ebok_common::domain::Register;
+use ebok_common::domain::boundary::{self, Sample};
 use ebok_common::domain::time::{day_bounds, local_day};
 
 use crate::{RuleKind, describe, polish};
@@ -87,8 +93,28 @@ pub fn used(register: Register, a: &Reading, b: &Reading) -> Option<i64> {
         .consumption()
 }
 
+fn sample(r: &Reading) -> Sample {
+    Sample {
+        at: r.at,
+        litres: r.litres,
+    }
+}
+
+/// The register at the Warsaw midnight `at` by the day rule: interpolated between the readings
+/// around it, else the last reading before it; `None` with no reading before it.
+fn register_at(register: Register, readings: &[Reading], at: DateTime<Utc>) -> Option<Reading> {
+    let next = readings.partition_point(|r| r.at < at);
+    let before = next.checked_sub(1).map(|i| sample(&readings[i]));
+    let after = readings.get(next).map(sample);
+    boundary::register_at(register, MAX_FLOW_LITRES_PER_HOUR, at, before, after).map(|r| Reading {
+        at: r.at,
+        litres: r.litres,
+    })
+}
+
 /// For each reading of the Warsaw `day` (up to the last in `readings`), the litres used since
-/// the day's baseline (the last reading before the day started, else the day's first reading).
+/// the register at the day's start midnight (by the day rule; the day's first reading when
+/// nothing was read before the day).
 pub fn day_cumulative(
     register: Register,
     readings: &[Reading],
@@ -96,20 +122,48 @@ pub fn day_cumulative(
 ) -> Vec<(DateTime<Utc>, i64)> {
     let (start, end) = day_bounds(day);
     let first_in_day = readings.partition_point(|r| r.at < start);
-    let base = first_in_day.saturating_sub(1);
+    let mut previous = register_at(register, readings, start);
     let mut out = Vec::new();
     let mut total = 0i64;
-    let mut previous: Option<&Reading> = None;
-    for r in readings[base..].iter().take_while(|r| r.at < end) {
-        if let Some(p) = previous {
-            total += used(register, p, r).unwrap_or(0);
+    for r in readings[first_in_day..].iter().take_while(|r| r.at < end) {
+        if let Some(p) = previous
+            && r.at > p.at
+        {
+            total += used(register, &p, r).unwrap_or(0);
         }
-        if r.at >= start {
-            out.push((r.at, total));
-        }
-        previous = Some(r);
+        out.push((r.at, total));
+        previous = Some(*r);
     }
     out
+}
+
+/// Litres used in the whole Warsaw `day`, from the register at its start midnight to the
+/// register at its end midnight (the day rule); `None` until a reading after the day's end has
+/// come, or when nothing was read before the day.
+pub fn whole_day_consumption(
+    register: Register,
+    readings: &[Reading],
+    day: chrono::NaiveDate,
+) -> Option<i64> {
+    let (start, end) = day_bounds(day);
+    readings.last().filter(|r| r.at >= end)?;
+    let from = register_at(register, readings, start)?;
+    let to = register_at(register, readings, end)?;
+    if to.at <= from.at {
+        return Some(0);
+    }
+    // Step by step through the day's readings, as the cumulative count does.
+    let mut total = 0;
+    let mut previous = from;
+    for r in readings
+        .iter()
+        .filter(|r| r.at > from.at && r.at < to.at)
+        .chain(std::iter::once(&to))
+    {
+        total += used(register, &previous, r).unwrap_or(0);
+        previous = *r;
+    }
+    Some(total)
 }
 
 /// Litres used in the Warsaw `day` so far; `None` without a reading in the day.
@@ -162,13 +216,14 @@ pub fn still_since(readings: &[Reading]) -> Option<DateTime<Utc>> {
         .map(|r| r.at)
 }
 
-/// Decides what a rule's episodes do, given its open one, the meter's readings in the window the
-/// kind needs (oldest first) and the current time. `label` is the resident's name for the rule.
+/// Decides what a rule's episodes do, given its open one, the key of its newest episode (open or
+/// not), the meter's readings in the window the kind needs (oldest first) and the current time.
 pub fn decide(
     kind: RuleKind,
     register: Register,
     readings: &[Reading],
     open: Option<&OpenEpisode>,
+    last_episode: Option<&str>,
     now: DateTime<Utc>,
 ) -> Decision {
     let Some(newest) = readings.last() else {
@@ -178,7 +233,9 @@ pub fn decide(
         };
     };
     match kind {
-        RuleKind::DailyAbove { litres } => daily_above(litres, register, readings, open, now),
+        RuleKind::DailyAbove { litres } => {
+            daily_above(litres, register, readings, open, last_episode, now)
+        }
         RuleKind::ContinuousFlow { hours } => {
             continuous_flow(hours, register, readings, newest, open)
         }
@@ -192,6 +249,7 @@ fn daily_above(
     register: Register,
     readings: &[Reading],
     open: Option<&OpenEpisode>,
+    last_episode: Option<&str>,
     now: DateTime<Utc>,
 ) -> Decision {
     let newest = readings.last().expect("checked by decide");
@@ -213,6 +271,34 @@ fn daily_above(
         return decision;
     };
     if total <= threshold {
+        // The day before, whole, now that its end is known, unless it has its episode already
+        // (then it is the rule's newest: today has none).
+        let previous = day.pred_opt().expect("a day before");
+        let previous_key = format!("day:{previous}");
+        if last_episode != Some(previous_key.as_str())
+            && let Some(whole) = whole_day_consumption(register, readings, previous)
+            && whole > threshold
+        {
+            let (start, end) = day_bounds(previous);
+            let first_after = readings
+                .iter()
+                .find(|r| r.at >= end)
+                .expect("checked by whole_day_consumption");
+            decision.open = Some(Episode {
+                episode: previous_key,
+                since: start,
+                at: first_after.at,
+                // Over already: it ends as it is recorded.
+                ends_by: Some(first_after.at.max(end)),
+                litres: Some(whole),
+                detail: format!(
+                    "W dobie {} zużyto {}; próg alarmu to {}.",
+                    ebok_common::polish::day(previous),
+                    ebok_common::polish::litres(whole),
+                    ebok_common::polish::litres(threshold)
+                ),
+            });
+        }
         return decision;
     }
     let (crossed_at, _) = *cumulative
@@ -402,7 +488,8 @@ mod tests {
                     ends_by: e.ends_by,
                     litres: e.litres,
                 });
-            let decision = decide(kind, register(), window, open.as_ref(), now);
+            let last = episodes.last().map(|(e, _)| e.episode.as_str());
+            let decision = decide(kind, register(), window, open.as_ref(), last, now);
             if let Some(at) = decision.close_at {
                 let (_, closed) = episodes
                     .iter_mut()
@@ -424,19 +511,28 @@ mod tests {
     }
 
     #[test]
-    fn daily_consumption_counts_from_the_last_reading_before_midnight() {
+    fn daily_consumption_counts_from_the_register_at_midnight() {
         let r = series(&[(-60, 1_000), (60, 1_100), (600, 1_400), (1500, 2_000)]);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
-        assert_eq!(day_consumption(register(), &r, day), Some(400));
+        // Midnight falls halfway between 1,000 and 1,100: the day so far used 1,400 − 1,050.
+        assert_eq!(day_consumption(register(), &r, day), Some(350));
+        // Its end midnight is 840 of the 900 minutes from 1,400 to 2,000: 1,960.
+        assert_eq!(whole_day_consumption(register(), &r, day), Some(910));
         let next = chrono::NaiveDate::from_ymd_opt(2026, 11, 11).unwrap();
-        assert_eq!(day_consumption(register(), &r, next), Some(600));
+        assert_eq!(day_consumption(register(), &r, next), Some(40));
+        assert_eq!(
+            whole_day_consumption(register(), &r, next),
+            None,
+            "not over yet"
+        );
     }
 
     #[test]
     fn daily_consumption_counts_a_rollover_and_ignores_a_decrease() {
         let r = series(&[(-60, MAX - 50), (60, 100)]);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
-        assert_eq!(day_consumption(register(), &r, day), Some(151));
+        // 151 l over two hours, 75 of them before midnight.
+        assert_eq!(day_consumption(register(), &r, day), Some(76));
         let r = series(&[(-60, 5_000), (60, 4_000), (120, 4_300)]);
         assert_eq!(day_consumption(register(), &r, day), Some(300));
     }
@@ -451,7 +547,7 @@ mod tests {
         assert_eq!(episodes[0].0.at, t(13 * 60));
         assert_eq!(episodes[0].0.episode, "day:2026-11-10");
         assert_eq!(episodes[0].1, Some(t(24 * 60)), "ends with its day");
-        // From 23:00 the day before the second day: 37 × 40 − 23 × 40 = 560 l at 37:00.
+        // The second day starts with a reading at its midnight: 13 × 40 = 520 l at 37:00.
         assert_eq!(episodes[1].0.episode, "day:2026-11-11");
         assert!(episodes[1].0.detail.contains("próg alarmu to 500\u{a0}l"));
     }
@@ -461,11 +557,11 @@ mod tests {
         let kind = RuleKind::ContinuousFlow { hours: 3 };
         let flowing = series(&[(0, 0), (60, 10), (120, 20), (180, 30)]);
         assert!(
-            decide(kind, register(), &flowing[..3], None, t(200))
+            decide(kind, register(), &flowing[..3], None, None, t(200))
                 .open
                 .is_none()
         );
-        let d = decide(kind, register(), &flowing, None, t(200));
+        let d = decide(kind, register(), &flowing, None, None, t(200));
         let e = d.open.expect("three hours of flow");
         assert_eq!((e.since, e.at, e.litres), (t(0), t(180), Some(30)));
     }
@@ -529,14 +625,28 @@ mod tests {
         let kind = RuleKind::NoConsumption { days: 1 };
         let r = series(&[(0, 100), (1440, 100), (2880, 100)]);
         assert!(
-            decide(kind, register(), &r, None, t(2880) + Duration::hours(1))
-                .open
-                .is_some()
+            decide(
+                kind,
+                register(),
+                &r,
+                None,
+                None,
+                t(2880) + Duration::hours(1)
+            )
+            .open
+            .is_some()
         );
         assert!(
-            decide(kind, register(), &r, None, t(2880) + Duration::days(3))
-                .open
-                .is_none()
+            decide(
+                kind,
+                register(),
+                &r,
+                None,
+                None,
+                t(2880) + Duration::days(3)
+            )
+            .open
+            .is_none()
         );
     }
 
@@ -551,11 +661,11 @@ mod tests {
         };
         let kind = RuleKind::DailyAbove { litres: 500 };
         assert_eq!(
-            decide(kind, register(), &[], Some(&open), t(1441)).close_at,
+            decide(kind, register(), &[], Some(&open), None, t(1441)).close_at,
             Some(t(1440))
         );
         assert_eq!(
-            decide(kind, register(), &[], Some(&open), t(1000)).close_at,
+            decide(kind, register(), &[], Some(&open), None, t(1000)).close_at,
             None
         );
     }
@@ -578,6 +688,11 @@ mod tests {
                 })
                 .collect()
         })
+    }
+
+    /// The litres of the first step of `readings` (across a rollover).
+    fn used_in_day_first_step(readings: &[Reading]) -> i64 {
+        used(register(), &readings[0], &readings[1]).unwrap()
     }
 
     fn arb_kind() -> impl Strategy<Value = RuleKind> {
@@ -616,16 +731,32 @@ mod tests {
         ) {
             let kind = RuleKind::DailyAbove { litres: threshold };
             let one_by_one = simulate(kind, &readings, 1, Duration::zero());
+            // A day is over the threshold by its readings so far, or whole once the next
+            // day's first reading has come (unless that reading put the next day over at once).
+            let upto = |d: chrono::NaiveDate, next_first: bool| -> Vec<Reading> {
+                let mut upto: Vec<Reading> =
+                    readings.iter().copied().filter(|r| local_day(r.at) <= d).collect();
+                if next_first {
+                    upto.extend(readings.iter().copied().find(|r| local_day(r.at) > d));
+                }
+                upto
+            };
+            let so_far = |d: chrono::NaiveDate| {
+                day_consumption(register(), &upto(d, false), d).is_some_and(|l| l > threshold)
+            };
             let days_over: std::collections::BTreeSet<_> = readings
                 .iter()
                 .map(|r| local_day(r.at))
                 .filter(|d| {
-                    let upto: Vec<Reading> = readings
-                        .iter()
-                        .copied()
-                        .filter(|r| local_day(r.at) <= *d)
-                        .collect();
-                    day_consumption(register(), &upto, *d).is_some_and(|l| l > threshold)
+                    let next = upto(*d, true);
+                    let next_day = next.last().map(|r| local_day(r.at)).filter(|n| n > d);
+                    let whole = whole_day_consumption(register(), &next, *d)
+                        .is_some_and(|l| l > threshold);
+                    so_far(*d)
+                        || (whole
+                            && next_day.is_some_and(|n| {
+                                day_consumption(register(), &next, n).is_none_or(|l| l <= threshold)
+                            }))
                 })
                 .map(|d| format!("day:{d}"))
                 .collect();
@@ -650,7 +781,13 @@ mod tests {
                 readings.push(Reading { at: t(at), litres });
                 used_in_day += used;
             }
-            let expected = (readings.len() > 1).then_some(used_in_day);
+            // The first step's water before midnight (five of its minutes) is the day before's.
+            let before_midnight = readings.get(1).map_or(0, |first| {
+                let minutes = (first.at - readings[0].at).num_minutes();
+                let used = used_in_day_first_step(&readings);
+                used * 5 / minutes
+            });
+            let expected = (readings.len() > 1).then_some(used_in_day - before_midnight);
             prop_assert_eq!(day_consumption(register(), &readings, day), expected);
         }
 

@@ -402,6 +402,7 @@ async fn evaluate(
     .fetch_optional(&mut *conn)
     .await?;
     let last_since = last.as_ref().map(|l| l.since);
+    let last_episode = last.as_ref().map(|l| l.episode.clone());
     let open = last.filter(|l| l.ended_at.is_none());
     let open_episode = open.as_ref().map(|o| OpenEpisode {
         episode: o.episode.clone(),
@@ -416,7 +417,14 @@ async fn evaluate(
     let Decision {
         close_at,
         open: new,
-    } = condition::decide(rule.kind, register, &readings, open_episode.as_ref(), now);
+    } = condition::decide(
+        rule.kind,
+        register,
+        &readings,
+        open_episode.as_ref(),
+        last_episode.as_deref(),
+        now,
+    );
     let kind_label = rule.kind.as_str();
     if let (Some(at), Some(o)) = (close_at, &open) {
         sqlx::query!(
@@ -519,7 +527,10 @@ async fn window(
     let cursor = rule.evaluated_through.unwrap_or(latest).min(latest);
     let from = match rule.kind {
         RuleKind::DailyAbove { .. } => {
-            let start = day_start(local_day(latest));
+            // From the last reading before the day before the newest one's: both days are
+            // checked, each from the register at its start midnight.
+            let yesterday = local_day(latest).pred_opt().expect("a day before");
+            let start = day_start(yesterday);
             let before = start - chrono::Duration::microseconds(1);
             last_at_or_before(conn, rule.meter_id, before)
                 .await?

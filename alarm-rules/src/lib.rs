@@ -15,7 +15,7 @@
 //!
 //! | kind | parameter | true when | episode (one alarm) |
 //! |---|---|---|---|
-//! | `daily_above` | litres 1..=1,000,000 | consumption in the Warsaw day of the newest reading exceeds it | that day |
+//! | `daily_above` | litres 1..=1,000,000 | consumption in a Warsaw day, by the day rule of history and billing (from the register at its start midnight), exceeds it: the newest reading's day so far, or the day before whole once a reading after its end has come | that day |
 //! | `continuous_flow` | hours 1..=72 | every interval of the last N hours used water, readings at most ~1 h apart | until an interval without use |
 //! | `no_consumption` | days 1..=60 | the newest (recent) reading equals the one N days before | until the register moves |
 //! | `device_alarm` | — | the meter has an open `meter_alarms` alarm | that meter alarm |

@@ -116,7 +116,7 @@ async fn daily_above_triggers_once_per_day_however_many_batches_and_again_the_ne
     let rule = create(&db.pool, &r, RuleKind::DailyAbove { litres: 500 }).await;
     let ev = evaluator(&db.pool);
     let day = past_day(4);
-    // 100 litres an hour from 23:00 the evening before.
+    // 100 litres an hour from 23:00 the evening before; the day counts from its midnight reading.
     let reading = |h: i64| (hour(day, h), 10_000 + (h + 1) * 100);
 
     feed(
@@ -128,14 +128,19 @@ async fn daily_above_triggers_once_per_day_however_many_batches_and_again_the_ne
     step(&ev).await;
     assert!(
         triggers_of(&db.pool, rule.id).await.is_empty(),
-        "300 l is not above 500 l"
+        "200 l is not above 500 l"
     );
 
     feed(&db.pool, r.meter_id, &[reading(3), reading(4), reading(5)]).await;
     let report = step(&ev).await;
-    assert_eq!((report.evaluated, report.opened), (1, 1));
+    assert_eq!(
+        (report.evaluated, report.opened),
+        (1, 0),
+        "500 l is not above 500 l"
+    );
     feed(&db.pool, r.meter_id, &[reading(6), reading(7)]).await;
-    step(&ev).await;
+    let report = step(&ev).await;
+    assert_eq!((report.evaluated, report.opened), (1, 1));
     feed(&db.pool, r.meter_id, &[reading(8)]).await;
     step(&ev).await;
 
@@ -145,8 +150,8 @@ async fn daily_above_triggers_once_per_day_however_many_batches_and_again_the_ne
         1,
         "one alarm for the day, not one per reading: {first:?}"
     );
-    // Above 500 l with the 05:00 reading (600 l since 23:00).
-    assert_eq!(first[0].0, hour(day, 5));
+    // Above 500 l with the 06:00 reading (600 l since midnight).
+    assert_eq!(first[0].0, hour(day, 6));
     assert_eq!(
         first[0].1,
         Some(day_bounds(day).1),
@@ -176,9 +181,9 @@ async fn daily_above_triggers_once_per_day_however_many_batches_and_again_the_ne
     assert_eq!(payload["meter_id"], r.meter_id);
     assert_eq!(payload["rule"], "Zużycie dobowe powyżej 500\u{a0}l");
     let at: DateTime<Utc> = payload["at"].as_str().unwrap().parse().unwrap();
-    assert_eq!(at, hour(day, 5));
+    assert_eq!(at, hour(day, 6));
     let detail = payload["detail"].as_str().unwrap();
-    assert!(detail.contains("do 05:00 zużyto 600\u{a0}l"), "{detail}");
+    assert!(detail.contains("do 07:00 zużyto 700\u{a0}l"), "{detail}");
     assert!(detail.contains("próg alarmu to 500\u{a0}l"), "{detail}");
     assert_eq!(dedup, &format!("resident_alarm:{}:day:{day}", rule.id));
     assert_eq!(first[0].3, Some(payload_outbox_id(&db.pool, dedup).await));

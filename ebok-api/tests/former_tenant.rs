@@ -147,7 +147,9 @@ async fn a_former_tenant_sees_nothing_of_the_next_household_and_no_rule_of_their
         );
     }
     step(&evaluator).await;
-    // Today: a big day.
+    // Today: a big day, counted from the register at its midnight (read exactly then, so that
+    // the day's start does not depend on the hour the test runs).
+    reading(pool, jan.meter_id, day_start(today), jan_last).await;
     let ola_today = jan_last + 6_000;
     reading(
         pool,

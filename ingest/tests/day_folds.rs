@@ -1,8 +1,9 @@
 //! Ingest's COPY tells `meter_day_readings`' trigger to stand aside, and the writer folds the
-//! days itself (`ingest/src/writer/folds.rs`). Both halves are checked here, through the real
-//! writer and PostgreSQL, whether the folds go out with each batch or only when the writer stops:
-//! a COPY without the setting would let the trigger fold the open day too (it folds every
-//! reading's day), and a setting without the writer's fold would leave closed days missing.
+//! days itself (`ingest/src/writer/folds.rs`): each day's first and last reading, when a newest
+//! reading opens the day and when a newer day closes it. Both halves are checked here, through
+//! the real writer and PostgreSQL, whether the folds go out with each batch or only when the
+//! writer stops: a COPY without the setting would let the trigger move the open day's last
+//! reading with every batch, and a setting without the writer's fold would leave days missing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,7 +23,8 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-type DayRows = BTreeMap<(i64, NaiveDate), (DateTime<Utc>, i64)>;
+/// Per meter and day: its first reading and its last, each (instant, litres).
+type DayRows = BTreeMap<(i64, NaiveDate), [(DateTime<Utc>, i64); 2]>;
 
 /// `hour` o'clock in Warsaw, `back` days before today there.
 fn warsaw(back: u64, hour: i64) -> DateTime<Utc> {
@@ -30,14 +32,18 @@ fn warsaw(back: u64, hour: i64) -> DateTime<Utc> {
 }
 
 async fn stored_days(pool: &PgPool) -> DayRows {
-    sqlx::query_as::<_, (i64, NaiveDate, DateTime<Utc>, i64)>(
-        "SELECT meter_id, day, measured_at, volume_litres FROM meter_day_readings",
+    type Row = (i64, NaiveDate, DateTime<Utc>, i64, DateTime<Utc>, i64);
+    sqlx::query_as::<_, Row>(
+        "SELECT meter_id, day, first_measured_at, first_volume_litres, measured_at, volume_litres
+         FROM meter_day_readings",
     )
     .fetch_all(pool)
     .await
     .unwrap()
     .into_iter()
-    .map(|(meter, day, at, litres)| ((meter, day), (at, litres)))
+    .map(|(meter, day, first_at, first, at, litres)| {
+        ((meter, day), [(first_at, first), (at, litres)])
+    })
     .collect()
 }
 
@@ -99,7 +105,7 @@ async fn write(
 }
 
 #[tokio::test]
-async fn the_writers_copies_leave_the_open_day_to_the_latest_reading_and_fold_each_closed_day() {
+async fn the_writers_copies_fold_each_day_when_it_opens_and_when_it_closes() {
     for latest_flush in [Duration::ZERO, Duration::from_secs(3600)] {
         let db = TestDb::new().await;
         let utility = fixtures::utility(&db.pool, "alfa").await;
@@ -114,7 +120,8 @@ async fn the_writers_copies_leave_the_open_day_to_the_latest_reading_and_fold_ea
             max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(Some(15)),
         });
         let today = warsaw(0, 0) + chrono::Duration::minutes(1);
-        let batches: [&[(DateTime<Utc>, i64)]; 4] = [
+        let later_today = today + chrono::Duration::seconds(30);
+        let batches: [&[(DateTime<Utc>, i64)]; 5] = [
             // Three days ago, in one batch.
             &[(warsaw(3, 8), 1_000), (warsaw(3, 12), 1_040)],
             // The day before yesterday closes it.
@@ -124,24 +131,32 @@ async fn the_writers_copies_leave_the_open_day_to_the_latest_reading_and_fold_ea
             &[(warsaw(1, 7), 1_200), (today, 1_260)],
             // Late: a new last reading of three days ago, and an earlier one of yesterday.
             &[(warsaw(3, 21), 1_090), (warsaw(1, 5), 1_190)],
+            // The open day goes on.
+            &[(later_today, 1_265)],
         ];
         write(&db.pool, &meter, latest_flush, &batches).await;
 
-        let mut last_of_day = DayRows::new();
+        let mut days = DayRows::new();
         for &(at, litres) in batches.iter().copied().flatten() {
-            let slot = last_of_day
-                .entry((id, local_day(at)))
-                .or_insert((at, litres));
-            if at > slot.0 {
-                *slot = (at, litres);
+            let [first, last] = days.entry((id, local_day(at))).or_insert([(at, litres); 2]);
+            if at < first.0 {
+                *first = (at, litres);
+            }
+            if at > last.0 {
+                *last = (at, litres);
             }
         }
+        // The open day was folded when its first reading came; its last reading moves only
+        // when the writer folds it again (here: when it stops, if it had not flushed before).
         let open_day = (id, local_day(today));
-        let open = last_of_day.remove(&open_day).unwrap();
+        let open = days[&open_day][1];
+        if latest_flush.is_zero() {
+            days.get_mut(&open_day).unwrap()[1] = (today, 1_260);
+        }
         assert_eq!(
             stored_days(&db.pool).await,
-            last_of_day,
-            "every closed day folded, the open day not (latest_flush {latest_flush:?})"
+            days,
+            "every day folded, the open one when it opened (latest_flush {latest_flush:?})"
         );
         let latest: (DateTime<Utc>, i64) = sqlx::query_as(
             "SELECT measured_at, volume_litres FROM meter_latest_readings WHERE meter_id = $1",

@@ -309,6 +309,8 @@ mod tests {
                 source: "radio".into(),
             }),
             consumption_litres: consumption,
+            end: None,
+            consumption_interpolated: false,
         }
     }
 

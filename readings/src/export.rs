@@ -12,10 +12,13 @@ use ebok_common::polish;
 use crate::history::{Point, Step};
 
 /// The header row.
-pub const HEADER: &str = "Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło";
+pub const HEADER: &str = "Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło;\
+                          Stan na koniec okresu [m³];Stan na koniec wyliczony";
 
-/// The history of meter `serial` as CSV, one row per period. Periods without a reading have
-/// empty reading columns; unknown consumption is an empty cell (not 0).
+/// The history of meter `serial` as CSV, one row per period: the period's last reading as the
+/// meter sent it, the consumption by the day rule, and the register at the period's end (with
+/// whether it was worked out from the readings around the midnight). Periods without a reading
+/// have empty reading columns; unknown consumption or register is an empty cell (not 0).
 pub fn history_csv(serial: &str, points: &[Point], step: Step) -> String {
     let mut out = String::with_capacity(64 + points.len() * 64);
     out.push('\u{feff}');
@@ -42,7 +45,17 @@ pub fn history_csv(serial: &str, points: &[Point], step: Step) -> String {
             .consumption_litres
             .map(polish::m3_plain)
             .unwrap_or_default();
-        let _ = write!(out, "{serial};{date};{register};{at};{used};{source}\r\n");
+        let (end, worked_out) = match point.end {
+            Some(e) => (
+                polish::m3_plain(e.litres),
+                if e.interpolated { "tak" } else { "nie" },
+            ),
+            None => (String::new(), ""),
+        };
+        let _ = write!(
+            out,
+            "{serial};{date};{register};{at};{used};{source};{end};{worked_out}\r\n"
+        );
     }
     out
 }
@@ -99,7 +112,8 @@ mod tests {
         let csv = history_csv("SN1", &[], Step::Day);
         assert_eq!(
             csv,
-            "\u{feff}Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło\r\n"
+            "\u{feff}Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło;\
+             Stan na koniec okresu [m³];Stan na koniec wyliczony\r\n"
         );
         assert!(csv.as_bytes().starts_with(&[0xEF, 0xBB, 0xBF]));
     }
@@ -112,30 +126,40 @@ mod tests {
                 // 22:45 UTC is 23:45 in Warsaw in March (CET).
                 reading: reading("2026-03-12T22:45:00Z", 123_456, "radio"),
                 consumption_litres: Some(241),
+                end: Some(ebok_common::domain::boundary::RegisterAt {
+                    at: "2026-03-12T23:00:00Z".parse().unwrap(),
+                    litres: 123_460,
+                    interpolated: true,
+                }),
+                consumption_interpolated: true,
             },
             Point {
                 period_start: d(2026, 7, 1),
                 // 21:30 UTC is 23:30 in Warsaw in July (CEST).
                 reading: reading("2026-07-01T21:30:00Z", 1_234_567_890, "manual"),
                 consumption_litres: None,
+                end: None,
+                consumption_interpolated: false,
             },
             Point {
                 period_start: d(2026, 7, 2),
                 reading: None,
                 consumption_litres: None,
+                end: None,
+                consumption_interpolated: false,
             },
         ];
         let csv = history_csv("SN1", &points, Step::Day);
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[1],
-            "SN1;2026-03-12;123,456;2026-03-12 23:45;0,241;radiowy"
+            "SN1;2026-03-12;123,456;2026-03-12 23:45;0,241;radiowy;123,460;tak"
         );
         assert_eq!(
             lines[2],
-            "SN1;2026-07-01;1234567,890;2026-07-01 23:30;;ręczny"
+            "SN1;2026-07-01;1234567,890;2026-07-01 23:30;;ręczny;;"
         );
-        assert_eq!(lines[3], "SN1;2026-07-02;;;;");
+        assert_eq!(lines[3], "SN1;2026-07-02;;;;;;");
         assert_eq!(lines[4], "");
         assert_eq!(lines.len(), 5);
     }
@@ -146,10 +170,12 @@ mod tests {
             period_start: d(2026, 10, 1),
             reading: reading("2026-10-31T22:59:00Z", 5_000, "estimate"),
             consumption_litres: Some(4_512),
+            end: None,
+            consumption_interpolated: false,
         }];
         let csv = history_csv("SN1", &points, Step::Month);
         assert!(
-            csv.contains("SN1;2026-10;5,000;2026-10-31 23:59;4,512;szacunkowy\r\n"),
+            csv.contains("SN1;2026-10;5,000;2026-10-31 23:59;4,512;szacunkowy;;\r\n"),
             "{csv}"
         );
     }
@@ -160,10 +186,12 @@ mod tests {
             period_start: d(2026, 3, 12),
             reading: None,
             consumption_litres: None,
+            end: None,
+            consumption_interpolated: false,
         }];
         let csv = history_csv("A;\"B\"", &points, Step::Day);
         assert!(
-            csv.contains("\r\n\"A;\"\"B\"\"\";2026-03-12;;;;\r\n"),
+            csv.contains("\r\n\"A;\"\"B\"\"\";2026-03-12;;;;;;\r\n"),
             "{csv}"
         );
         let csv = history_csv("=HYPERLINK(\"x\")", &points, Step::Day);

@@ -336,8 +336,9 @@ async fn concurrent_lookups_answered_together_match_each_alone() {
     );
 }
 
-/// As ingest leaves it: readings copied without the day trigger, closed days folded, the open
-/// day only in the latest reading. Reads take the open day from there.
+/// As ingest leaves it: readings copied without the day trigger, the closed day folded, the open
+/// day folded when its first reading came and its later readings only in the latest reading.
+/// Reads take the open day's last reading from there.
 #[tokio::test]
 async fn the_open_day_is_read_from_the_latest_reading() {
     let w = world().await;
@@ -358,10 +359,15 @@ async fn the_open_day_is_read_from_the_latest_reading() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    // The writer folded the closed day (10 March); 11 March is open.
+    // The writer folded the closed day (10 March) and the open one (11 March) when its first
+    // reading came; the open day's 11:00 reading is only the latest reading.
     sqlx::query(
-        "INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres, source)
-         VALUES ($1, '2026-03-10', '2026-03-10T09:00:00Z', 1000, 'radio')",
+        "INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres, source,
+                                         first_measured_at, first_volume_litres)
+         VALUES ($1, '2026-03-10', '2026-03-10T09:00:00Z', 1000, 'radio',
+                 '2026-03-10T09:00:00Z', 1000),
+                ($1, '2026-03-11', '2026-03-11T09:00:00Z', 1100, 'radio',
+                 '2026-03-11T09:00:00Z', 1100)",
     )
     .bind(w.meter)
     .execute(pool)
@@ -416,9 +422,11 @@ async fn the_open_day_is_read_from_the_latest_reading() {
         .map(|p| p.reading.as_ref().map(|r| r.litres))
         .collect();
     assert_eq!(days, vec![Some(1000), Some(1200), None]);
-    assert_eq!(consumptions(&points)[1], Some(200));
-    // The open day (11 March, not in the day table) is the baseline of a later range: 300 litres,
-    // not the 500 since the last closed day.
+    // From the register at 11 March's midnight (14 of the 24 hours from 1,000 to its first
+    // reading, 1,100) to its latest reading.
+    assert_eq!(consumptions(&points)[1], Some(1200 - 1058));
+    // The open day's latest reading is the baseline of a later range (three days later, too far
+    // to interpolate): 300 litres, not the 400 since the open day's row.
     sqlx::query(
         "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
          VALUES ($1, '2026-03-14T09:00:00Z', 1500, 'radio')",
@@ -508,7 +516,7 @@ async fn reading_on_a_day_follows_warsaw_days_across_both_clock_changes() {
         Some("2026-10-25T23:30:00+00:00")
     );
 
-    // By day, the 25-hour day's consumption runs from 23:30 CEST to 23:30 CET.
+    // By day, the 25-hour day's consumption runs from midnight CEST to midnight CET.
     let points = history_both(
         pool,
         w.owner,
@@ -519,9 +527,10 @@ async fn reading_on_a_day_follows_warsaw_days_across_both_clock_changes() {
     )
     .await
     .unwrap();
+    // 25 October's midnights fall halfway between readings an hour apart: 3,005 and 3,405.
     assert_eq!(
         consumptions(&points),
-        vec![Some(3_000 - 2_210), Some(400), Some(10)]
+        vec![Some(3_005 - 2_210), Some(400), Some(5)]
     );
     let points = history_both(
         pool,
@@ -533,10 +542,8 @@ async fn reading_on_a_day_follows_warsaw_days_across_both_clock_changes() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        consumptions(&points),
-        vec![Some(2_000), Some(200), Some(10)]
-    );
+    // And 29 March's (23 hours): from 2,005 to 2,205, each midnight halfway between readings.
+    assert_eq!(consumptions(&points), vec![Some(2_005), Some(200), Some(5)]);
 }
 
 #[tokio::test]
@@ -607,9 +614,20 @@ async fn history_by_day_spans_gaps_and_counts_a_rollover() {
     .unwrap();
     let days: Vec<_> = points.iter().map(|p| p.period_start).collect();
     assert_eq!(days, (1..=6).map(|i| d(2026, 6, i)).collect::<Vec<_>>());
+    // Midnights are worked out between the readings around them (the day rule):
+    // 1 June starts at 999,550 (4 of the 24 hours from 999,500 to 999,800) and ends at 999,800
+    // (the next reading is 60 hours later: too far to interpolate); 4 June ends at 350 (the
+    // next reading went down); 6 June starts at 133 (4 of 24 hours from 100 to 300).
     assert_eq!(
         consumptions(&points),
-        vec![Some(300), None, None, Some(199 + 1 + 350), None, Some(200)]
+        vec![
+            Some(250),
+            None,
+            None,
+            Some(199 + 1 + 350),
+            None,
+            Some(300 - 133)
+        ]
     );
     assert!(points[1].reading.is_none() && points[2].reading.is_none());
     let fourth = points[3].reading.as_ref().unwrap();
@@ -659,7 +677,9 @@ async fn first_reading_of_a_meter_counts_from_its_installation_reading() {
     )
     .await
     .unwrap();
-    assert_eq!(consumptions(&points), vec![None, None, Some(300)]);
+    // Nothing before the installation: 9 May counts from it (700 at 09:00 UTC) to its end
+    // midnight, 13 of the 25 hours to the first reading (856); 10 May from there.
+    assert_eq!(consumptions(&points), vec![None, Some(156), Some(144)]);
 }
 
 #[tokio::test]
@@ -723,8 +743,12 @@ async fn a_former_tenant_sees_readings_only_until_their_contract_ended() {
     )
     .await
     .unwrap();
-    // The first day counts from the installation reading (0); the next tenant's day is empty.
-    assert_eq!(consumptions(&points), vec![Some(1_000), Some(100), None]);
+    // The first day counts from the installation reading (0) to its midnight, halfway to the next
+    // reading (1,050); the last day ends at the handover midnight, halfway from 1,100 to the next
+    // tenant's first reading (1,200); the next tenant's day is empty.
+    assert_eq!(consumptions(&points), vec![Some(1_050), Some(150), None]);
+    assert_eq!(points[1].end.unwrap().litres, 1_200);
+    assert!(points[2].end.is_none());
     assert!(points[2].reading.is_none());
 }
 
@@ -756,7 +780,55 @@ async fn a_new_tenant_does_not_see_days_before_their_contract() {
     )
     .await
     .unwrap();
-    // Their first day's water still counts from the reading before it.
-    assert_eq!(consumptions(&points), vec![None, None, Some(200)]);
+    // Their first day counts from the register at the handover midnight (halfway from the
+    // previous tenant's 1,100 to 1,300), so each household pays for its own water.
+    assert_eq!(consumptions(&points), vec![None, None, Some(100)]);
     assert!(points[0].reading.is_none() && points[1].reading.is_none());
+}
+
+/// The day rule: a meter that reports once a day at 00:30 gives each day its own water (not the
+/// day before's), and a month's register is the one at its end midnight, not the reading of its
+/// last day's 00:30.
+#[tokio::test]
+async fn a_meter_reporting_at_half_past_midnight_gives_each_day_and_month_its_own_water() {
+    let w = world().await;
+    let pool = &w.db.pool;
+    // 00:30 in Warsaw (CET) is 23:30 UTC the day before: 28 November 00:30 to 2 December 00:30,
+    // 240 litres a day, 5 of them in each half hour after midnight.
+    for (i, at) in [
+        "2026-11-27T23:30:00Z",
+        "2026-11-28T23:30:00Z",
+        "2026-11-29T23:30:00Z",
+        "2026-11-30T23:30:00Z",
+        "2026-12-01T23:30:00Z",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        put(pool, w.meter, at, 10_000 + 240 * i as i64).await;
+    }
+    let points = history_both(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 11, 29),
+        d(2026, 12, 1),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(consumptions(&points), vec![Some(240), Some(240), Some(240)]);
+    assert!(points.iter().all(|p| p.consumption_interpolated));
+    let november_end = points[1].end.unwrap();
+    assert_eq!(november_end.at, t("2026-11-30T23:00:00Z"));
+    assert_eq!(november_end.litres, 10_720 - 5);
+
+    let months = billing_both(pool, w.owner, w.meter, d(2026, 11, 1), d(2026, 11, 30))
+        .await
+        .unwrap();
+    assert_eq!(months.len(), 1);
+    assert_eq!(months[0].end, Some(november_end));
+    assert!(november_end.interpolated);
+    // The reading shown is still the month's last, as the meter sent it.
+    assert_eq!(months[0].reading.as_ref().unwrap().litres, 10_480);
 }

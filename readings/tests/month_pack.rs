@@ -63,8 +63,17 @@ async fn packed(pool: &PgPool, meter: i64, month: NaiveDate) -> Vec<PackedDay> {
 
 /// The meter's day rows of a month, as packed days.
 async fn day_rows(pool: &PgPool, meter: i64, month: NaiveDate) -> Vec<PackedDay> {
-    let rows: Vec<(NaiveDate, DateTime<Utc>, i64, ReadingSource)> = sqlx::query_as(
-        "SELECT day, measured_at, volume_litres, source FROM meter_day_readings
+    type Row = (
+        NaiveDate,
+        DateTime<Utc>,
+        i64,
+        ReadingSource,
+        DateTime<Utc>,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT day, measured_at, volume_litres, source, first_measured_at, first_volume_litres
+         FROM meter_day_readings
          WHERE meter_id = $1 AND day >= $2 AND day < ($2 + interval '1 month')::date
          ORDER BY day",
     )
@@ -74,12 +83,16 @@ async fn day_rows(pool: &PgPool, meter: i64, month: NaiveDate) -> Vec<PackedDay>
     .await
     .unwrap();
     rows.into_iter()
-        .map(|(day, measured_at, litres, source)| PackedDay {
-            day,
-            measured_at,
-            litres,
-            source,
-        })
+        .map(
+            |(day, measured_at, litres, source, first_measured_at, first_litres)| PackedDay {
+                day,
+                measured_at,
+                litres,
+                source,
+                first_measured_at,
+                first_litres,
+            },
+        )
         .collect()
 }
 

@@ -1,6 +1,7 @@
 //! Domain types: values that are valid by construction once parsed at the edge.
 
 pub mod alarm;
+pub mod boundary;
 pub mod identifiers;
 pub mod legalisation;
 pub mod money;

@@ -357,10 +357,16 @@ mod tests {
     #[test]
     fn history_json_is_what_serde_writes() {
         let at: DateTime<Utc> = "2026-03-29T05:00:00.250Z".parse().unwrap();
-        let point = |day: u64, reading: Option<Reading>, consumption_litres| Point {
+        let point = |day: u64, reading: Option<Reading>, consumption_litres: Option<i64>| Point {
             period_start: at.date_naive() + chrono::Days::new(day),
             reading,
+            end: consumption_litres.map(|litres| ebok_common::domain::boundary::RegisterAt {
+                at,
+                litres,
+                interpolated: day.is_multiple_of(2),
+            }),
             consumption_litres,
+            consumption_interpolated: !day.is_multiple_of(2),
         };
         let reading = |source: &str| Reading {
             measured_at: at,

@@ -350,6 +350,9 @@ fn parse_day(value: &Option<String>) -> Option<NaiveDate> {
         .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
 }
 
+/// Rows of a history table, newest first: the period, the register at its end and when that
+/// was (a midnight "wyliczony", worked out from the readings around it, or a reading's own
+/// time), and the consumption.
 fn table_rows(points: &[Point], step: Step) -> Vec<(String, String, String, String)> {
     points
         .iter()
@@ -357,13 +360,17 @@ fn table_rows(points: &[Point], step: Step) -> Vec<(String, String, String, Stri
         .map(|p| {
             (
                 format_period(p.period_start, step),
-                p.reading
-                    .as_ref()
-                    .map(|r| polish::volume(r.litres))
+                p.end
+                    .map(|e| polish::volume(e.litres))
                     .unwrap_or_else(|| "—".into()),
-                p.reading
-                    .as_ref()
-                    .map(|r| polish::instant(r.measured_at))
+                p.end
+                    .map(|e| {
+                        if e.interpolated {
+                            format!("{} (wyliczony)", polish::instant(e.at))
+                        } else {
+                            polish::instant(e.at)
+                        }
+                    })
                     .unwrap_or_else(|| "—".into()),
                 p.consumption_litres
                     .map(polish::volume)

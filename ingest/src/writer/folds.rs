@@ -4,13 +4,15 @@
 //! - `meter_latest_readings`: each meter's newest reading, coalesced in memory ([`Pending`]) and
 //!   upserted at most every `latest_flush` (one row per meter per flush, not one per reading);
 //!   it only moves forward.
-//! - `meter_day_readings` (each meter's last reading of each closed Warsaw day, migration 0012):
-//!   the table's trigger folds every insert into `meter_readings`, except the writer's COPY,
-//!   which tells it to stand aside (`ebok.day_readings = 'deferred'`). The writer refolds, in the
-//!   same flush, only the days that a newer reading closed or a late copied reading touched, from
-//!   the stored readings: one day row per meter per day instead of one per batch (with the
-//!   trigger on every COPY, gateway batches fell from 188,000 to 94,000 readings a second). The
-//!   open day is the latest reading. Readings on the careful path go through the trigger.
+//! - `meter_day_readings` (each meter's first and last reading of each Warsaw day, migrations
+//!   0012 and 0020): the table's trigger folds every insert into `meter_readings`, except the
+//!   writer's COPY, which tells it to stand aside (`ebok.day_readings = 'deferred'`). The writer
+//!   refolds, in the same flush, only the days that a newest reading opened or closed or a late
+//!   copied reading touched, from the stored readings: two day-row writes per meter per day
+//!   instead of one per batch (with the trigger on every COPY, gateway batches fell from 188,000
+//!   to 94,000 readings a second). The open day's row holds its first reading; its last may lag
+//!   behind the latest reading, which readers take when newer. Readings on the careful path go
+//!   through the trigger.
 //! - Each flush records the writer's watermark; after a crash, [`repair_latest`] replays readings
 //!   received since the oldest watermark into both tables, so neither is lost nor moves back.
 //!
@@ -122,7 +124,8 @@ async fn day_trigger_stands_aside(conn: &mut PgConnection, aside: bool) -> sqlx:
 }
 
 /// Refolds the given meters' days from the stored readings: each day's last reading, moved
-/// forward only, in key order (so writers lock rows in the same order).
+/// forward only, and its first, moved back only, in key order (so writers lock rows in the same
+/// order).
 async fn flush_days(conn: &mut PgConnection, days: &HashSet<(i64, NaiveDate)>) -> sqlx::Result<()> {
     if days.is_empty() {
         return Ok(());
@@ -137,8 +140,10 @@ async fn flush_days(conn: &mut PgConnection, days: &HashSet<(i64, NaiveDate)>) -
         .map(|d| day_start(*d + chrono::Days::new(1)))
         .collect();
     sqlx::query!(
-        r#"INSERT INTO meter_day_readings AS d (meter_id, day, measured_at, volume_litres, source)
-           SELECT u.m, u.day, r.measured_at, r.volume_litres, r.source
+        r#"INSERT INTO meter_day_readings AS d (meter_id, day, measured_at, volume_litres, source,
+                                                first_measured_at, first_volume_litres)
+           SELECT u.m, u.day, r.measured_at, r.volume_litres, r.source, f.measured_at,
+                  f.volume_litres
            FROM unnest($1::bigint[], $2::date[], $3::timestamptz[], $4::timestamptz[])
                 WITH ORDINALITY AS u(m, day, from_at, to_at, i)
            CROSS JOIN LATERAL (
@@ -146,11 +151,27 @@ async fn flush_days(conn: &mut PgConnection, days: &HashSet<(i64, NaiveDate)>) -
                WHERE meter_id = u.m AND measured_at >= u.from_at AND measured_at < u.to_at
                ORDER BY measured_at DESC
                LIMIT 1) r
+           CROSS JOIN LATERAL (
+               SELECT measured_at, volume_litres FROM meter_readings
+               WHERE meter_id = u.m AND measured_at >= u.from_at AND measured_at < u.to_at
+               ORDER BY measured_at
+               LIMIT 1) f
            ORDER BY u.i
            ON CONFLICT (meter_id, day) DO UPDATE
-               SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
-                   source = EXCLUDED.source
-               WHERE d.measured_at < EXCLUDED.measured_at"#,
+               SET (measured_at, volume_litres, source) =
+                       (CASE WHEN EXCLUDED.measured_at > d.measured_at
+                             THEN EXCLUDED.measured_at ELSE d.measured_at END,
+                        CASE WHEN EXCLUDED.measured_at > d.measured_at
+                             THEN EXCLUDED.volume_litres ELSE d.volume_litres END,
+                        CASE WHEN EXCLUDED.measured_at > d.measured_at
+                             THEN EXCLUDED.source ELSE d.source END),
+                   (first_measured_at, first_volume_litres) =
+                       (CASE WHEN EXCLUDED.first_measured_at < d.first_measured_at
+                             THEN EXCLUDED.first_measured_at ELSE d.first_measured_at END,
+                        CASE WHEN EXCLUDED.first_measured_at < d.first_measured_at
+                             THEN EXCLUDED.first_volume_litres ELSE d.first_volume_litres END)
+               WHERE EXCLUDED.measured_at > d.measured_at
+                  OR EXCLUDED.first_measured_at < d.first_measured_at"#,
         &ids,
         &dates,
         &starts,
@@ -221,16 +242,36 @@ pub async fn repair_latest(pool: &PgPool) -> sqlx::Result<u64> {
             .await?;
     let Some(since) = since else { return Ok(0) };
     sqlx::query!(
-        r#"INSERT INTO meter_day_readings AS d (meter_id, day, measured_at, volume_litres, source)
-           SELECT DISTINCT ON (meter_id, day)
-                  meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day, measured_at,
-                  volume_litres, source
-           FROM meter_readings WHERE received_at >= $1
-           ORDER BY meter_id, day, measured_at DESC
+        r#"INSERT INTO meter_day_readings AS d (meter_id, day, measured_at, volume_litres, source,
+                                                first_measured_at, first_volume_litres)
+           SELECT l.meter_id, l.day, l.measured_at, l.volume_litres, l.source, f.measured_at,
+                  f.volume_litres
+           FROM (SELECT DISTINCT ON (meter_id, day)
+                        meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day,
+                        measured_at, volume_litres, source
+                 FROM meter_readings WHERE received_at >= $1
+                 ORDER BY meter_id, day, measured_at DESC) l
+           JOIN (SELECT DISTINCT ON (meter_id, day)
+                        meter_id, (measured_at AT TIME ZONE 'Europe/Warsaw')::date AS day,
+                        measured_at, volume_litres
+                 FROM meter_readings WHERE received_at >= $1
+                 ORDER BY meter_id, day, measured_at) f USING (meter_id, day)
+           ORDER BY 1, 2
            ON CONFLICT (meter_id, day) DO UPDATE
-               SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
-                   source = EXCLUDED.source
-               WHERE d.measured_at < EXCLUDED.measured_at"#,
+               SET (measured_at, volume_litres, source) =
+                       (CASE WHEN EXCLUDED.measured_at > d.measured_at
+                             THEN EXCLUDED.measured_at ELSE d.measured_at END,
+                        CASE WHEN EXCLUDED.measured_at > d.measured_at
+                             THEN EXCLUDED.volume_litres ELSE d.volume_litres END,
+                        CASE WHEN EXCLUDED.measured_at > d.measured_at
+                             THEN EXCLUDED.source ELSE d.source END),
+                   (first_measured_at, first_volume_litres) =
+                       (CASE WHEN EXCLUDED.first_measured_at < d.first_measured_at
+                             THEN EXCLUDED.first_measured_at ELSE d.first_measured_at END,
+                        CASE WHEN EXCLUDED.first_measured_at < d.first_measured_at
+                             THEN EXCLUDED.first_volume_litres ELSE d.first_volume_litres END)
+               WHERE EXCLUDED.measured_at > d.measured_at
+                  OR EXCLUDED.first_measured_at < d.first_measured_at"#,
         since
     )
     .execute(pool)

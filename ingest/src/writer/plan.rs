@@ -15,9 +15,10 @@
 //!
 //! The plan also carries what the batch owes the read models ([`Pending`]): each meter's newest
 //! reading for `meter_latest_readings` (it only moves forward), and the Warsaw days to refold in
-//! `meter_day_readings`: the day a newer reading closed, and the day of each late reading that is
-//! copied. A copied reading's day is therefore either owed a fold here or is its meter's open day,
-//! carried by the pending latest reading (the property tests below check both).
+//! `meter_day_readings`: the day a newer reading closed, the day it opened (for the day's first
+//! reading), and the day of each late reading that is copied. A copied reading's day is
+//! therefore either owed a fold here or is its meter's open day, carried by the pending latest
+//! reading (the property tests below check both).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -117,8 +118,8 @@ impl Plan {
     }
 
     /// Adds a reading to the COPY, with the day fold it owes now (a late reading's day; `None`
-    /// for a newest reading, whose day is the open day, carried by the latest reading and owed
-    /// when a newer reading closes it).
+    /// for a newest reading, whose day is the open day: owed when the reading opens it and
+    /// again when a newer reading closes it, and carried by the latest reading meanwhile).
     fn copy(&mut self, row: Row, refold: Option<NaiveDate>) {
         if let Some(day) = refold {
             self.pending.days.insert((row.meter_id, day));
@@ -250,13 +251,19 @@ pub(super) fn plan(
                     continue;
                 }
                 let previous_at = state.newest.map(|n| n.measured_at);
-                // The previous newest reading's day is closed once a newer one is on a later
-                // day: fold it (the open day is the latest reading).
-                if let Some(previous) = previous_at {
-                    let closed = local_day(previous);
-                    if closed < local_day(reading.measured_at) {
+                // A newest reading on a later day closes the previous newest reading's day and
+                // opens its own: fold both (the closed day's last reading, the open day's first,
+                // which the day rule needs at the midnight between them).
+                let opened = local_day(reading.measured_at);
+                match previous_at.map(local_day) {
+                    Some(closed) if closed < opened => {
                         plan.pending.days.insert((meter.id, closed));
+                        plan.pending.days.insert((meter.id, opened));
                     }
+                    None => {
+                        plan.pending.days.insert((meter.id, opened));
+                    }
+                    Some(_) => {}
                 }
                 let silent_since = previous_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
                 if reading.measured_at - silent_since >= policy.no_data_after {
