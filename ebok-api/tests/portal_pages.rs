@@ -10,7 +10,7 @@ use ebok_api::state::Settings;
 use ebok_api::{AppState, router};
 use ebok_testkit::TestServer;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN};
-use support::{App, PORTAL_ORIGIN, error_id, html_page, resident, utility};
+use support::{App, PORTAL_ORIGIN, error_id, html_page, notification, resident, utility};
 
 #[tokio::test]
 async fn pages_need_a_login_and_logout_ends_the_session() {
@@ -233,6 +233,40 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
         .web_get(&eva_cookie, &format!("/u/tolkmicko/liczniki/{meter}"))
         .await;
     assert_eq!(response.status(), 404);
+
+    // Jan's notice and rule, by id, from another resident of his utility and from another
+    // utility's resident on their own utility's pages: not found, nothing changed.
+    let notice = notification(app.pool(), a, jan.account_id).await;
+    let eva_token = app.web_csrf(&eva_cookie, "/u/tolkmicko/alarmy").await;
+    for (cookie, slug, token) in [
+        (&ola_cookie, "mlynary", &ola_token),
+        (&eva_cookie, "tolkmicko", &eva_token),
+    ] {
+        let page = app
+            .web_get(cookie, &format!("/u/{slug}/powiadomienia/{notice}"))
+            .await;
+        assert_eq!(page.status(), 404, "{slug}");
+        for path in [
+            format!("/u/{slug}/powiadomienia/{notice}/przeczytane"),
+            format!("/u/{slug}/alarmy/{rule_id}/wylacz"),
+            format!("/u/{slug}/alarmy/{rule_id}/wlacz"),
+        ] {
+            let response = app.web_post(cookie, &path, &[("csrf", token)]).await;
+            assert_eq!(response.status(), 404, "{path}");
+        }
+        let data = app.web_get(cookie, &format!("/u/{slug}/konto/dane")).await;
+        assert!(!data.text().await.unwrap().contains(&serial), "{slug}");
+    }
+    let (read, enabled): (Option<chrono::DateTime<chrono::Utc>>, bool) = sqlx::query_as(
+        "SELECT n.read_at, r.enabled FROM notifications n, resident_alarm_rules r
+         WHERE n.id = $1 AND r.id = $2",
+    )
+    .bind(notice)
+    .bind(rule_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!((read, enabled), (None, true));
 }
 
 #[tokio::test]
