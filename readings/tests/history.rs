@@ -683,7 +683,7 @@ async fn first_reading_of_a_meter_counts_from_its_installation_reading() {
 }
 
 #[tokio::test]
-async fn billing_readings_are_the_last_readings_of_each_warsaw_month() {
+async fn billing_readings_are_the_registers_at_each_warsaw_months_end() {
     let w = world().await;
     let pool = &w.db.pool;
     put(pool, w.meter, "2026-01-31T20:00:00Z", 10_000).await;
@@ -709,6 +709,21 @@ async fn billing_readings_are_the_last_readings_of_each_warsaw_month() {
     assert_eq!(
         consumptions(&points),
         vec![Some(10_050), Some(1_950), Some(4_500), None]
+    );
+    // Every month's end midnight lies in a gap of more than 50 hours: the register there is
+    // the last reading before it, with its own time, not an interpolation.
+    let ends: Vec<_> = points
+        .iter()
+        .map(|p| p.end.map(|e| (e.litres, e.interpolated)))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![
+            Some((10_050, false)),
+            Some((12_000, false)),
+            Some((16_500, false)),
+            Some((16_500, false))
+        ]
     );
 }
 
