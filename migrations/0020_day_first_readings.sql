@@ -9,7 +9,12 @@
 -- may lag behind `meter_latest_readings`, which readers take when newer, as before.
 --
 -- Run with ingest stopped on a large database: it rewrites every day row and repacks every
--- month. Days whose raw readings are gone keep their last reading as their first.
+-- month (on the 100,000-meter bench database, 36.5 million day rows: 21.5 minutes for
+-- migrations 0018–0020). Then run `VACUUM (ANALYZE) meter_day_readings, meter_month_readings`
+-- (a migration cannot): the rewrite leaves the visibility map empty, and until it is set again
+-- history's index-only scans read the table too (measured: a year of daily history at 3,400/s
+-- with p99 28 ms before the VACUUM). Days whose raw readings are gone keep their last reading
+-- as their first.
 
 -- 1. Records of the packed months grow to 37 bytes: the 21 of before, then
 --      int8  first_measured_at    microseconds since 2000-01-01 00:00 UTC (timestamptz_send)

@@ -216,14 +216,23 @@ pub fn still_since(readings: &[Reading]) -> Option<DateTime<Utc>> {
         .map(|r| r.at)
 }
 
-/// Decides what a rule's episodes do, given its open one, the key of its newest episode (open or
-/// not), the meter's readings in the window the kind needs (oldest first) and the current time.
+/// What a rule remembers between evaluations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory<'a> {
+    /// The key of its newest episode, open or not.
+    pub last_episode: Option<&'a str>,
+    /// The newest reading it has evaluated; `None` for a rule new or switched on again.
+    pub evaluated_through: Option<DateTime<Utc>>,
+}
+
+/// Decides what a rule's episodes do, given its open one, what it remembers, the meter's
+/// readings in the window the kind needs (oldest first) and the current time.
 pub fn decide(
     kind: RuleKind,
     register: Register,
     readings: &[Reading],
     open: Option<&OpenEpisode>,
-    last_episode: Option<&str>,
+    memory: Memory<'_>,
     now: DateTime<Utc>,
 ) -> Decision {
     let Some(newest) = readings.last() else {
@@ -234,7 +243,7 @@ pub fn decide(
     };
     match kind {
         RuleKind::DailyAbove { litres } => {
-            daily_above(litres, register, readings, open, last_episode, now)
+            daily_above(litres, register, readings, open, memory, now)
         }
         RuleKind::ContinuousFlow { hours } => {
             continuous_flow(hours, register, readings, newest, open)
@@ -249,7 +258,7 @@ fn daily_above(
     register: Register,
     readings: &[Reading],
     open: Option<&OpenEpisode>,
-    last_episode: Option<&str>,
+    memory: Memory<'_>,
     now: DateTime<Utc>,
 ) -> Decision {
     let newest = readings.last().expect("checked by decide");
@@ -271,11 +280,16 @@ fn daily_above(
         return decision;
     };
     if total <= threshold {
-        // The day before, whole, now that its end is known, unless it has its episode already
-        // (then it is the rule's newest: today has none).
+        // The day before, whole, now that its end is known: if the rule was watching it (it had
+        // evaluated a reading of that day; not a rule new or switched on again today), and it
+        // has no episode for it already (then that is the rule's newest: today has none).
         let previous = day.pred_opt().expect("a day before");
         let previous_key = format!("day:{previous}");
-        if last_episode != Some(previous_key.as_str())
+        let watching = memory
+            .evaluated_through
+            .is_some_and(|t| t >= day_bounds(previous).0);
+        if watching
+            && memory.last_episode != Some(previous_key.as_str())
             && let Some(whole) = whole_day_consumption(register, readings, previous)
             && whole > threshold
         {
@@ -474,6 +488,7 @@ mod tests {
     ) -> Vec<(Episode, Option<DateTime<Utc>>)> {
         let mut episodes: Vec<(Episode, Option<DateTime<Utc>>)> = Vec::new();
         let mut end = 0;
+        let mut evaluated_through = None;
         while end < readings.len() {
             end = (end + batch.max(1)).min(readings.len());
             let window = &readings[..end];
@@ -488,8 +503,12 @@ mod tests {
                     ends_by: e.ends_by,
                     litres: e.litres,
                 });
-            let last = episodes.last().map(|(e, _)| e.episode.as_str());
-            let decision = decide(kind, register(), window, open.as_ref(), last, now);
+            let memory = Memory {
+                last_episode: episodes.last().map(|(e, _)| e.episode.as_str()),
+                evaluated_through: evaluated_through.take(),
+            };
+            let decision = decide(kind, register(), window, open.as_ref(), memory, now);
+            evaluated_through = window.last().map(|r| r.at);
             if let Some(at) = decision.close_at {
                 let (_, closed) = episodes
                     .iter_mut()
@@ -538,6 +557,35 @@ mod tests {
     }
 
     #[test]
+    fn the_day_before_is_checked_whole_only_by_a_rule_that_was_watching_it() {
+        // A meter that reports once a day, after midnight: 900 l on 10 November, seen whole
+        // when the reading of 11 November 00:10 comes.
+        let kind = RuleKind::DailyAbove { litres: 500 };
+        let r = series(&[(-1430, 100), (10, 1_000), (1450, 1_900)]);
+        let watching = Memory {
+            last_episode: None,
+            evaluated_through: Some(t(10)),
+        };
+        let d = decide(kind, register(), &r, None, watching, t(1451));
+        let e = d.open.expect("the day before is over the limit");
+        assert_eq!(e.episode, "day:2026-11-10");
+        assert!(
+            e.detail.starts_with("W dobie 10 listopada 2026 zużyto"),
+            "{}",
+            e.detail
+        );
+        // A rule made (or switched on again) today did not watch yesterday.
+        let new = decide(kind, register(), &r, None, Memory::default(), t(1451));
+        assert_eq!(new.open, None);
+        // Nor does a day that has its episode already trigger again.
+        let done = Memory {
+            last_episode: Some("day:2026-11-10"),
+            evaluated_through: Some(t(10)),
+        };
+        assert_eq!(decide(kind, register(), &r, None, done, t(1451)).open, None);
+    }
+
+    #[test]
     fn daily_above_triggers_once_per_day_at_the_crossing_reading() {
         let kind = RuleKind::DailyAbove { litres: 500 };
         let points: Vec<(i64, i64)> = (0..48).map(|h| (h * 60, h * 40)).collect();
@@ -557,11 +605,18 @@ mod tests {
         let kind = RuleKind::ContinuousFlow { hours: 3 };
         let flowing = series(&[(0, 0), (60, 10), (120, 20), (180, 30)]);
         assert!(
-            decide(kind, register(), &flowing[..3], None, None, t(200))
-                .open
-                .is_none()
+            decide(
+                kind,
+                register(),
+                &flowing[..3],
+                None,
+                Memory::default(),
+                t(200)
+            )
+            .open
+            .is_none()
         );
-        let d = decide(kind, register(), &flowing, None, None, t(200));
+        let d = decide(kind, register(), &flowing, None, Memory::default(), t(200));
         let e = d.open.expect("three hours of flow");
         assert_eq!((e.since, e.at, e.litres), (t(0), t(180), Some(30)));
     }
@@ -630,7 +685,7 @@ mod tests {
                 register(),
                 &r,
                 None,
-                None,
+                Memory::default(),
                 t(2880) + Duration::hours(1)
             )
             .open
@@ -642,7 +697,7 @@ mod tests {
                 register(),
                 &r,
                 None,
-                None,
+                Memory::default(),
                 t(2880) + Duration::days(3)
             )
             .open
@@ -661,11 +716,27 @@ mod tests {
         };
         let kind = RuleKind::DailyAbove { litres: 500 };
         assert_eq!(
-            decide(kind, register(), &[], Some(&open), None, t(1441)).close_at,
+            decide(
+                kind,
+                register(),
+                &[],
+                Some(&open),
+                Memory::default(),
+                t(1441)
+            )
+            .close_at,
             Some(t(1440))
         );
         assert_eq!(
-            decide(kind, register(), &[], Some(&open), None, t(1000)).close_at,
+            decide(
+                kind,
+                register(),
+                &[],
+                Some(&open),
+                Memory::default(),
+                t(1000)
+            )
+            .close_at,
             None
         );
     }

@@ -422,7 +422,10 @@ async fn evaluate(
         register,
         &readings,
         open_episode.as_ref(),
-        last_episode.as_deref(),
+        condition::Memory {
+            last_episode: last_episode.as_deref(),
+            evaluated_through: rule.evaluated_through,
+        },
         now,
     );
     let kind_label = rule.kind.as_str();

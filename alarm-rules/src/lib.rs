@@ -45,8 +45,8 @@ use serde::{Deserialize, Serialize};
 pub use active::{ActiveAlarm, AlarmSource, active};
 pub use evaluator::{EvalReport, Evaluator, EvaluatorConfig};
 pub use store::{
-    MAX_RULES_PER_ACCOUNT, NewRule, Rule, Trigger, create, delete, get, list, open_triggers,
-    set_enabled, triggers,
+    MAX_RULES_PER_ACCOUNT, NewRule, Rule, Trigger, create, delete, erase_account, get, list,
+    open_triggers, set_enabled, triggers,
 };
 
 /// A rule's condition with its parameter. As JSON it is internally tagged, so the HTTP layer can

@@ -579,6 +579,33 @@ async fn audit_rule(
     .await
 }
 
+/// Erases every rule of an account with what the rules recorded, when the account is closed
+/// (GDPR art. 17): their history is the resident's, not the utility's record. An evaluation in
+/// flight holds its rule; this waits for it, and its event is then erased with the account's
+/// other events (`mobile_push::inbox::erase_account`).
+pub async fn erase_account(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    account_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM resident_alarm_triggers WHERE utility_id = $1 AND rule_id IN
+             (SELECT id FROM resident_alarm_rules WHERE utility_id = $1 AND account_id = $2)",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM resident_alarm_rules WHERE utility_id = $1 AND account_id = $2",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

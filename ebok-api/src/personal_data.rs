@@ -3,7 +3,9 @@
 //! portal) and reads it as a page of the portal that prints to PDF.
 //!
 //! It covers the account, the customers it is linked to (their identity and correspondence
-//! address), the meters it sees with every reading within its visibility window, the readings
+//! address; the PESEL masked to its last four digits, as a customer linked to the account may be
+//! another person, e.g. a landlord), the meters it sees with every reading within its visibility
+//! window (the readable page asks only for their count, first and last: [`Readings`]), the readings
 //! the resident entered, alarm rules (also deleted ones, whose history is kept) and what they
 //! recorded, consents with their history, notices, the app's devices (without their push
 //! tokens, which are credentials of the device), sessions and notification preferences.
@@ -55,6 +57,7 @@ pub struct CustomerData {
     pub name: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// Masked to its last four digits (`*******1359`).
     pub pesel: Option<String>,
     pub nip: Option<String>,
     pub regon: Option<String>,
@@ -67,6 +70,15 @@ pub struct CustomerData {
     pub linked_via: String,
 }
 
+/// How much of each meter's readings to gather.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readings {
+    /// Every reading in the window: the export.
+    All,
+    /// The first and the last: the readable page, which shows their count.
+    FirstAndLast,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeterData {
     pub serial: String,
@@ -76,6 +88,8 @@ pub struct MeterData {
     pub installed_at: Option<DateTime<Utc>>,
     pub removed_at: Option<DateTime<Utc>>,
     pub legalised_until: Option<NaiveDate>,
+    /// How many readings the account's window holds.
+    pub reading_count: i64,
     /// Every reading within the account's window, oldest first.
     pub readings: Vec<ReadingData>,
 }
@@ -163,8 +177,12 @@ pub struct SessionData {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// Gathers everything about the account of `viewer`.
-pub async fn gather(conn: &mut PgConnection, viewer: Viewer) -> sqlx::Result<PersonalData> {
+/// Gathers everything about the account of `viewer`, with `readings` of each meter.
+pub async fn gather(
+    conn: &mut PgConnection,
+    viewer: Viewer,
+    readings: Readings,
+) -> sqlx::Result<PersonalData> {
     let (utility_id, account_id) = (viewer.utility_id, viewer.account_id);
     let account = sqlx::query!(
         r#"SELECT u.email, u.display_name, u.status::text AS "status!", u.created_at,
@@ -179,7 +197,7 @@ pub async fn gather(conn: &mut PgConnection, viewer: Viewer) -> sqlx::Result<Per
     let customers = sqlx::query_as!(
         CustomerData,
         r#"SELECT c.customer_number, c.kind::text AS "kind!", c.name, c.first_name, c.last_name,
-                  c.pesel, c.nip, c.regon,
+                  '*******' || right(c.pesel, 4) AS pesel, c.nip, c.regon,
                   ebok_address(c.street, c.building_no, c.apartment_no, c.postal_code, c.city,
                                c.post_town) AS address,
                   c.email, c.phone, ac.linked_at, ac.linked_via::text AS "linked_via!"
@@ -193,22 +211,76 @@ pub async fn gather(conn: &mut PgConnection, viewer: Viewer) -> sqlx::Result<Per
     .await?;
 
     let visible = access::meters(&mut *conn, viewer).await?;
-    let mut readings = sqlx::query!(
-        r#"SELECT r.meter_id, r.measured_at, r.volume_litres, r.source::text AS "source!"
+    // Each meter's readings in the window (all of them, or the first and the last), and how many.
+    let rows: Vec<(i64, DateTime<Utc>, i64, String)> = match readings {
+        Readings::All => sqlx::query!(
+            r#"SELECT r.meter_id, r.measured_at, r.volume_litres, r.source::text AS "source!"
+               FROM account_meter_windows w
+               JOIN meter_readings r ON r.meter_id = w.meter_id
+                AND r.measured_at >= w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw'
+                AND (w.last_day IS NULL
+                     OR r.measured_at < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')
+               WHERE w.account_id = $1 AND w.utility_id = $2
+               ORDER BY r.meter_id, r.measured_at"#,
+            account_id,
+            utility_id
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.meter_id, r.measured_at, r.volume_litres, r.source))
+        .collect(),
+        Readings::FirstAndLast => {
+            let mut rows: Vec<(i64, DateTime<Utc>, i64, String)> = sqlx::query!(
+                r#"SELECT w.meter_id, r.measured_at AS "measured_at!",
+                          r.volume_litres AS "volume_litres!", r.source::text AS "source!"
+                   FROM account_meter_windows w
+                   CROSS JOIN LATERAL (
+                       SELECT w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw' AS since,
+                              (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw' AS until) b
+                   CROSS JOIN LATERAL (
+                       (SELECT measured_at, volume_litres, source FROM meter_readings
+                        WHERE meter_id = w.meter_id AND measured_at >= b.since
+                          AND (b.until IS NULL OR measured_at < b.until)
+                        ORDER BY measured_at LIMIT 1)
+                       UNION ALL
+                       (SELECT measured_at, volume_litres, source FROM meter_readings
+                        WHERE meter_id = w.meter_id AND measured_at >= b.since
+                          AND (b.until IS NULL OR measured_at < b.until)
+                        ORDER BY measured_at DESC LIMIT 1)) r
+                   WHERE w.account_id = $1 AND w.utility_id = $2
+                   ORDER BY w.meter_id, r.measured_at"#,
+                account_id,
+                utility_id
+            )
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.meter_id, r.measured_at, r.volume_litres, r.source))
+            .collect();
+            // A meter with one reading: its first is its last.
+            rows.dedup();
+            rows
+        }
+    };
+    let counts: std::collections::HashMap<i64, i64> = sqlx::query!(
+        r#"SELECT w.meter_id, count(r.measured_at) AS "count!"
            FROM account_meter_windows w
-           JOIN meter_readings r ON r.meter_id = w.meter_id
+           LEFT JOIN meter_readings r ON r.meter_id = w.meter_id
             AND r.measured_at >= w.first_day::timestamp AT TIME ZONE 'Europe/Warsaw'
             AND (w.last_day IS NULL
                  OR r.measured_at < (w.last_day + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')
            WHERE w.account_id = $1 AND w.utility_id = $2
-           ORDER BY r.meter_id, r.measured_at"#,
+           GROUP BY w.meter_id"#,
         account_id,
         utility_id
     )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .peekable();
+    .map(|r| (r.meter_id, r.count))
+    .collect();
+    let mut rows = rows.into_iter().peekable();
     let mut meters = Vec::with_capacity(visible.len());
     let mut by_id: Vec<(i64, MeterData)> = visible
         .into_iter()
@@ -223,6 +295,7 @@ pub async fn gather(conn: &mut PgConnection, viewer: Viewer) -> sqlx::Result<Per
                     installed_at: m.installed_at,
                     removed_at: m.removed_at,
                     legalised_until: m.legalised_until,
+                    reading_count: counts.get(&m.id).copied().unwrap_or(0),
                     readings: Vec::new(),
                 },
             )
@@ -230,12 +303,14 @@ pub async fn gather(conn: &mut PgConnection, viewer: Viewer) -> sqlx::Result<Per
         .collect();
     by_id.sort_by_key(|(id, _)| *id);
     for (id, mut meter) in by_id {
-        while let Some(r) = readings.next_if(|r| r.meter_id <= id) {
-            if r.meter_id == id {
+        while let Some((meter_id, measured_at, litres, source)) =
+            rows.next_if(|(meter_id, ..)| *meter_id <= id)
+        {
+            if meter_id == id {
                 meter.readings.push(ReadingData {
-                    measured_at: r.measured_at,
-                    litres: r.volume_litres,
-                    source: r.source,
+                    measured_at,
+                    litres,
+                    source,
                 });
             }
         }

@@ -255,6 +255,7 @@ async fn another_resident_and_another_utility_cannot_open_or_change_a_residents_
             assert_eq!(response.status(), 404, "{path}");
         }
         let data = app.web_get(cookie, &format!("/u/{slug}/konto/dane")).await;
+        assert_eq!(data.status(), 200, "{slug}");
         assert!(!data.text().await.unwrap().contains(&serial), "{slug}");
     }
     let (read, enabled): (Option<chrono::DateTime<chrono::Utc>>, bool) = sqlx::query_as(
@@ -807,7 +808,7 @@ async fn a_rule_is_switched_off_and_on_in_the_portal_and_its_history_outlives_it
     assert!(page.contains(r#"id="kind-error""#), "{page}");
     assert!(page.contains("co godzinę"), "{page}");
     assert_eq!(rule_count(&app).await, 0);
-    // 150 l a day against 100 l: the rule fires.
+    // 300 l used since the last reading, today, against 100 l a day: the rule fires.
     let added = app
         .web_post(
             &cookie,
@@ -833,6 +834,13 @@ async fn a_rule_is_switched_off_and_on_in_the_portal_and_its_history_outlives_it
             recheck: std::time::Duration::from_secs(600),
         },
     );
+    support::reading(
+        pool,
+        jan.meter_id,
+        chrono::Utc::now() - chrono::Duration::seconds(30),
+        100_000 + 3 * 150 + 300,
+    )
+    .await;
     evaluator.try_once().await.unwrap();
     let off = app
         .web_post(

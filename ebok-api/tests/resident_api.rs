@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{App, PASSWORD, problem, resident, utility};
+use support::{App, PASSWORD, problem, reading, resident, utility};
 
 fn token(login: &Value) -> String {
     login["access_token"].as_str().unwrap().to_string()
@@ -1503,7 +1503,14 @@ async fn a_firing_rule_and_a_meter_alarm_are_both_active_alarms_in_the_api_and_o
     let t = token(&app.login("mlynary", &jan.email).await);
     let none: Value = app.get(&t, "/api/v1/alarms").await.json().await.unwrap();
     assert_eq!(none, json!([]));
-    // 150 l a day against a limit of 100 l.
+    // 300 l since the last reading, today, against a limit of 100 l a day.
+    reading(
+        pool,
+        jan.meter_id,
+        chrono::Utc::now() - chrono::Duration::seconds(30),
+        100_000 + 3 * 150 + 300,
+    )
+    .await;
     let rule: Value = app
         .post(
             Some(&t),

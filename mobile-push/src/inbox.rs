@@ -146,3 +146,43 @@ pub async fn mark_all_read(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Erases what was addressed to an account, when it is closed (GDPR art. 17): the events
+/// addressed to it (locked first, so that no dispatcher turns one into a notice meanwhile), its
+/// notices with their deliveries, then the events.
+pub async fn erase_account(
+    conn: &mut sqlx::PgConnection,
+    utility_id: i64,
+    account_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "SELECT id FROM outbox WHERE utility_id = $1 AND recipient_account_id = $2 FOR UPDATE",
+        utility_id,
+        account_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM notification_deliveries WHERE notification_id IN
+             (SELECT id FROM notifications WHERE utility_id = $1 AND account_id = $2)",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM notifications WHERE utility_id = $1 AND account_id = $2",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM outbox WHERE utility_id = $1 AND recipient_account_id = $2",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

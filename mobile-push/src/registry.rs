@@ -307,3 +307,27 @@ pub async fn set_preference(
     .await?;
     Ok(())
 }
+
+/// Erases an account's phones and notification preferences, when it is closed (GDPR art. 17).
+/// Their deliveries went with the account's notices (`inbox::erase_account`, called first).
+pub async fn erase_account(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    account_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM notification_preferences WHERE utility_id = $1 AND account_id = $2",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM push_devices WHERE utility_id = $1 AND account_id = $2",
+        utility_id,
+        account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

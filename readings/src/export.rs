@@ -13,7 +13,7 @@ use crate::history::{Point, Step};
 
 /// The header row.
 pub const HEADER: &str = "Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło;\
-                          Stan na koniec okresu [m³];Stan na koniec wyliczony";
+                          Stan na koniec okresu [m³];Stan na koniec z chwili;Stan na koniec wyliczony";
 
 /// The history of meter `serial` as CSV, one row per period: the period's last reading as the
 /// meter sent it, the consumption by the day rule, and the register at the period's end (with
@@ -45,16 +45,19 @@ pub fn history_csv(serial: &str, points: &[Point], step: Step) -> String {
             .consumption_litres
             .map(polish::m3_plain)
             .unwrap_or_default();
-        let (end, worked_out) = match point.end {
+        let (end, end_at, worked_out) = match point.end {
             Some(e) => (
                 polish::m3_plain(e.litres),
+                e.at.with_timezone(&BILLING_TZ)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
                 if e.interpolated { "tak" } else { "nie" },
             ),
-            None => (String::new(), ""),
+            None => (String::new(), String::new(), ""),
         };
         let _ = write!(
             out,
-            "{serial};{date};{register};{at};{used};{source};{end};{worked_out}\r\n"
+            "{serial};{date};{register};{at};{used};{source};{end};{end_at};{worked_out}\r\n"
         );
     }
     out
@@ -113,7 +116,7 @@ mod tests {
         assert_eq!(
             csv,
             "\u{feff}Licznik;Data;Stan licznika [m³];Czas odczytu;Zużycie [m³];Źródło;\
-             Stan na koniec okresu [m³];Stan na koniec wyliczony\r\n"
+             Stan na koniec okresu [m³];Stan na koniec z chwili;Stan na koniec wyliczony\r\n"
         );
         assert!(csv.as_bytes().starts_with(&[0xEF, 0xBB, 0xBF]));
     }
@@ -153,13 +156,13 @@ mod tests {
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[1],
-            "SN1;2026-03-12;123,456;2026-03-12 23:45;0,241;radiowy;123,460;tak"
+            "SN1;2026-03-12;123,456;2026-03-12 23:45;0,241;radiowy;123,460;2026-03-13 00:00;tak"
         );
         assert_eq!(
             lines[2],
-            "SN1;2026-07-01;1234567,890;2026-07-01 23:30;;ręczny;;"
+            "SN1;2026-07-01;1234567,890;2026-07-01 23:30;;ręczny;;;"
         );
-        assert_eq!(lines[3], "SN1;2026-07-02;;;;;;");
+        assert_eq!(lines[3], "SN1;2026-07-02;;;;;;;");
         assert_eq!(lines[4], "");
         assert_eq!(lines.len(), 5);
     }
@@ -175,7 +178,7 @@ mod tests {
         }];
         let csv = history_csv("SN1", &points, Step::Month);
         assert!(
-            csv.contains("SN1;2026-10;5,000;2026-10-31 23:59;4,512;szacunkowy;;\r\n"),
+            csv.contains("SN1;2026-10;5,000;2026-10-31 23:59;4,512;szacunkowy;;;\r\n"),
             "{csv}"
         );
     }
@@ -191,7 +194,7 @@ mod tests {
         }];
         let csv = history_csv("A;\"B\"", &points, Step::Day);
         assert!(
-            csv.contains("\r\n\"A;\"\"B\"\"\";2026-03-12;;;;;;\r\n"),
+            csv.contains("\r\n\"A;\"\"B\"\"\";2026-03-12;;;;;;;\r\n"),
             "{csv}"
         );
         let csv = history_csv("=HYPERLINK(\"x\")", &points, Step::Day);

@@ -135,10 +135,6 @@ pub struct Point {
 }
 
 impl Point {
-    /// Appends `points` as a JSON array: the same bytes as `serde_json::to_vec(points)`, written
-    /// field by field without serde's per-key and per-value machinery. A year of daily history
-    /// is 365 points, and serializing them was a third of the API process's CPU for that request
-    /// under `ebok bench api` (perf). Tests compare with serde_json for arbitrary points.
     /// A period without anything the viewer may see.
     pub fn empty(period_start: NaiveDate) -> Point {
         Point {
@@ -150,6 +146,10 @@ impl Point {
         }
     }
 
+    /// Appends `points` as a JSON array: the same bytes as `serde_json::to_vec(points)`, written
+    /// field by field without serde's per-key and per-value machinery. A year of daily history
+    /// is 365 points, and serializing them was a third of the API process's CPU for that request
+    /// under `ebok bench api` (perf). Tests compare with serde_json for arbitrary points.
     pub fn push_json_array(out: &mut Vec<u8>, points: &[Point]) {
         use ebok_common::json::{push_date, push_i64, push_instant, push_str};
         out.push(b'[');
@@ -287,10 +287,10 @@ pub struct Around {
     pub installed: Option<Sample>,
     /// The first reading after the last day given.
     pub after: Option<Sample>,
-    /// The viewer's window: their first contract day's start and, for a former tenant, their
-    /// last contract day's end (a boundary is never taken beyond either).
-    pub visible_from: DateTime<Utc>,
-    pub visible_until: Option<DateTime<Utc>>,
+    /// The viewer's window: their first contract day and, for a former tenant, their last
+    /// (a boundary is never taken beyond either).
+    pub first_day: NaiveDate,
+    pub last_day: Option<NaiveDate>,
     /// Now: a period that has not begun has no register at its end.
     pub now: DateTime<Utc>,
 }
@@ -310,21 +310,24 @@ pub fn points(
     let Some(first) = periods.first() else {
         return Vec::new();
     };
-    // The boundaries: every period's start, and the last one's end, kept within the window.
-    let clamp = |at: DateTime<Utc>| {
-        let at = at.max(around.visible_from);
-        around.visible_until.map_or(at, |until| at.min(until))
+    // The boundaries: every period's first day and the day after the last one, kept within the
+    // window, and their Warsaw midnights. Days are compared as days: a history is 366 of them,
+    // and converting instants to Warsaw days and back for each would be most of its CPU.
+    let end_day = around.last_day.map(|d| d + Days::new(1));
+    let clamp = |day: NaiveDate| {
+        let day = day.max(around.first_day);
+        end_day.map_or(day, |end| day.min(end))
     };
-    let boundaries: Vec<DateTime<Utc>> = std::iter::once(first.start())
-        .chain(periods.iter().map(Period::end))
+    let boundary_days: Vec<NaiveDate> = std::iter::once(first.first_day)
+        .chain(periods.iter().map(|p| p.last_day + Days::new(1)))
         .map(clamp)
         .collect();
-    // One sweep: `next` is the first day at or after the boundary.
+    // One sweep: `next` is the first day with readings at or after the boundary.
     let mut next = 0;
-    let registers: Vec<Option<RegisterAt>> = boundaries
+    let registers: Vec<Option<RegisterAt>> = boundary_days
         .iter()
-        .map(|&at| {
-            let day = local_day(at);
+        .map(|&day| {
+            let at = day_start(day);
             while next < days.len() && days[next].day < day {
                 next += 1;
             }
@@ -332,11 +335,20 @@ pub fn points(
                 0 => around.before.or(around.installed.filter(|i| i.at < at)),
                 n => Some(days[n - 1].last.sample()),
             };
-            let after = days.get(next).map(|d| d.first).or(around.after);
+            // A boundary moved up to the viewer's first day can lie after the first reading
+            // past the range: that reading is then not after it.
+            let after = days
+                .get(next)
+                .map(|d| d.first)
+                .or(around.after)
+                .filter(|a| a.at >= at);
             boundary::register_at(register, max_flow_litres_per_hour, at, before, after)
         })
         .collect();
 
+    let visible_from = day_start(around.first_day);
+    let installed_day = around.installed.map(|i| local_day(i.at));
+    let today = local_day(around.now);
     let mut day = 0;
     periods
         .iter()
@@ -350,23 +362,21 @@ pub fn points(
                 }
                 day += 1;
             }
-            let visible = period.last_day >= local_day(around.visible_from)
-                && around
-                    .visible_until
-                    .is_none_or(|until| period.start() < until);
+            let visible = period.last_day >= around.first_day
+                && end_day.is_none_or(|end| period.first_day < end);
             if !visible {
                 return Point::empty(period.first_day);
             }
-            let reading = reading.filter(|r| r.measured_at >= around.visible_from);
-            let installed_here = around
-                .installed
-                .filter(|i| i.at >= period.start() && i.at < period.end());
+            let reading = reading.filter(|r| r.measured_at >= visible_from);
+            let installed_here = around.installed.filter(|_| {
+                installed_day.is_some_and(|d| d >= period.first_day && d <= period.last_day)
+            });
             let start = pair[0].or(installed_here.map(|i| RegisterAt {
                 at: i.at,
                 litres: i.litres,
                 interpolated: false,
             }));
-            let end = pair[1].filter(|_| period.start() <= around.now);
+            let end = pair[1].filter(|_| period.first_day <= today);
             let (consumption_litres, consumption_interpolated) = match (start, end) {
                 (Some(start), Some(end)) => {
                     boundary::between(register, max_flow_litres_per_hour, start, end)
@@ -689,9 +699,9 @@ pub async fn meter_info(
 ///
 /// One statement: the visibility window, the meter's facts, the last reading before the range
 /// (the baseline, however long ago), the packed months that overlap the range (one byte string)
-/// and the day rows after the packing mark (as arrays), all in one row of one snapshot. Days are
-/// assigned to periods here (a month's periods are grouped here too). Each meter's open day is
-/// its latest reading (see the module docs).
+/// and the day rows after the packing mark (as arrays), and the first reading after the range,
+/// all in one row of one snapshot; [`points`] does the rest. The open day's last reading is the
+/// meter's latest reading (see the module docs).
 pub async fn history(
     conn: &mut PgConnection,
     viewer: Viewer,
@@ -817,8 +827,8 @@ pub async fn history(
         before: sample(row.base_at, row.base_litres),
         installed: sample(row.installed_at, row.install_reading_litres),
         after: sample(row.next_at, row.next_litres),
-        visible_from: day_start(row.first_day),
-        visible_until: row.last_day.map(|last| day_start(last + Days::new(1))),
+        first_day: row.first_day,
+        last_day: row.last_day,
         now: Utc::now(),
     };
     let register = Register::new(row.register_max_litres).expect("meters.register_max_litres > 0");
@@ -908,8 +918,8 @@ mod tests {
             before: before.map(|(at, litres)| Sample { at: t(at), litres }),
             installed: None,
             after: next,
-            visible_from: day_start(d(2000, 1, 1)),
-            visible_until: None,
+            first_day: d(2000, 1, 1),
+            last_day: None,
             now: t("2099-01-01T00:00:00Z"),
         };
         points(register, DN15, &periods, &days, &around)
@@ -1029,8 +1039,8 @@ mod tests {
                 at: readings[1].0,
                 litres: readings[1].1,
             }),
-            visible_from: day_start(d(2026, 1, 1)),
-            visible_until: Some(day_start(d(2026, 3, 3))),
+            first_day: d(2026, 1, 1),
+            last_day: Some(d(2026, 3, 2)),
             now: t("2026-03-02T12:00:00Z"),
         };
         let points = points(reg, DN15, &periods, &days, &around);
@@ -1117,8 +1127,8 @@ mod tests {
                 .iter()
                 .find(|(at, _)| local_day(*at) >= after)
                 .map(sample),
-            visible_from: day_start(d(2000, 1, 1)),
-            visible_until: None,
+            first_day: d(2000, 1, 1),
+            last_day: None,
             now: t("2099-01-01T00:00:00Z"),
         };
         points(reg, DN15, &periods, &days, &around)
@@ -1270,8 +1280,8 @@ mod tests {
                     .map(|&(at, litres)| Sample { at, litres }),
                 installed: None,
                 after: None,
-                visible_from: day_start(d(2000, 1, 1)),
-                visible_until: None,
+                first_day: d(2000, 1, 1),
+                last_day: None,
                 now: t("2099-01-01T00:00:00Z"),
             };
             for point in points(register, DN15, &periods, &days, &around) {

@@ -798,6 +798,23 @@ async fn a_new_tenant_does_not_see_days_before_their_contract() {
     // Their first day counts from the register at the handover midnight (halfway from the
     // previous tenant's 1,100 to 1,300), so each household pays for its own water.
     assert_eq!(consumptions(&points), vec![None, None, Some(100)]);
+    // A range that ends days before their first day (the previous tenant's readings after it)
+    // is empty, not an error.
+    let before = history_both(
+        pool,
+        w.owner,
+        w.meter,
+        d(2026, 3, 1),
+        d(2026, 3, 28),
+        Step::Day,
+    )
+    .await
+    .unwrap();
+    assert!(
+        before
+            .iter()
+            .all(|p| p.end.is_none() && p.consumption_litres.is_none())
+    );
     assert!(points[0].reading.is_none() && points[1].reading.is_none());
 }
 

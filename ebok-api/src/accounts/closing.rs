@@ -1,7 +1,8 @@
 //! Closing a resident account at the resident's request (GDPR art. 17, the right to erasure).
 //!
-//! Erased at once, in one transaction: the account's e-mail (a placeholder takes its place, so
-//! the address is free to register again), name and password; its sessions (ended, the client
+//! Erased at once, in one transaction: the account's e-mail (a placeholder with a random part
+//! takes its place, so the address is free to register again and nobody can take the
+//! placeholder ahead), name and password; its sessions (ended, the client
 //! names wiped), devices, unused links, notices and their deliveries, notification
 //! preferences, alarm rules with their history, the events addressed to it, and the
 //! throttling records of its address; its links to customers end, so it sees nothing any more.
@@ -12,6 +13,15 @@
 //! ordinance); the readings the resident entered (a meter's record, used in billing); the
 //! consent history (proof of what was agreed, art. 7(1)); and the audit log. The account row
 //! stays as `closed`, without personal data, for those records to point at.
+//!
+//! Each crate erases its own tables (`ebok_alarm_rules::erase_account`,
+//! `mobile_push::inbox::erase_account`, `mobile_push::registry::erase_account`), in an order
+//! that waits for the writers in flight instead of missing what they commit: the account row is
+//! locked FOR NO KEY UPDATE (which does not block rows pointing at it), the rules before the
+//! events an evaluation may still write, the events locked before the notices a dispatcher may
+//! still make of them. One race is left: an outage broadcast being expanded at that moment from
+//! a snapshot taken before the consent was withdrawn may still give the closed account a notice
+//! (about an area, not about the person), which nobody can read any more.
 //!
 //! Closing needs the account's password, like a change of e-mail. The old address gets one
 //! last e-mail saying so when a mail server is configured; closing does not wait for it.
@@ -37,9 +47,12 @@ pub async fn close_account(
 ) -> Result<(), AccountError> {
     let email = confirm_current_password(pool, hasher, utility.id, account_id, password).await?;
     let mut tx = pool.begin().await?;
+    // NO KEY UPDATE: other writers may still insert rows that point at the account (an alarm's
+    // event, a notice) while this waits for them; what they commit is erased below, statement by
+    // statement, each seeing what committed before it.
     let account = sqlx::query!(
         r#"SELECT display_name, status::text AS "status!" FROM user_accounts
-           WHERE id = $1 AND utility_id = $2 AND role = 'resident' FOR UPDATE"#,
+           WHERE id = $1 AND utility_id = $2 AND role = 'resident' FOR NO KEY UPDATE"#,
         account_id,
         utility.id
     )
@@ -52,43 +65,24 @@ pub async fn close_account(
     for kind in [ConsentKind::EInvoice, ConsentKind::Notifications] {
         consent::withdraw(&mut tx, utility.id, account_id, kind, actor).await?;
     }
-    sqlx::query!(
-        r#"DELETE FROM notification_deliveries WHERE notification_id IN
-               (SELECT id FROM notifications WHERE account_id = $1 AND utility_id = $2)"#,
-        account_id,
-        utility.id
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "DELETE FROM notifications WHERE account_id = $1 AND utility_id = $2",
-        account_id,
-        utility.id
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "DELETE FROM outbox WHERE recipient_account_id = $1 AND utility_id = $2",
-        account_id,
-        utility.id
-    )
-    .execute(&mut *tx)
-    .await?;
+    // The rules first (an evaluation in flight holds its rule and may still write an event for
+    // the account), then the events addressed to the account, locked so that no dispatcher
+    // turns one into a notice meanwhile, then the notices and the events.
+    ebok_alarm_rules::erase_account(&mut tx, utility.id, account_id).await?;
+    mobile_push::inbox::erase_account(&mut tx, utility.id, account_id).await?;
+    mobile_push::registry::erase_account(&mut tx, utility.id, account_id).await?;
     for statement in [
-        "DELETE FROM notification_preferences WHERE account_id = $1 AND utility_id = $2",
-        "DELETE FROM push_devices WHERE account_id = $1 AND utility_id = $2",
         "DELETE FROM account_tokens WHERE account_id = $1 AND utility_id = $2",
-        "DELETE FROM resident_alarm_triggers WHERE utility_id = $2 AND rule_id IN
-             (SELECT id FROM resident_alarm_rules WHERE account_id = $1)",
-        "DELETE FROM resident_alarm_rules WHERE account_id = $1 AND utility_id = $2",
         "DELETE FROM account_customers WHERE account_id = $1 AND utility_id = $2",
         "UPDATE sessions SET client = NULL,
                 revoked_at = coalesce(revoked_at, now()),
                 revoked_reason = coalesce(revoked_reason, 'account closed')
          WHERE account_id = $1 AND utility_id = $2",
+        // A placeholder nobody can register ahead: the account's id and a random part.
         "UPDATE user_accounts
-            SET email = 'zamkniete-' || id || '@konto.invalid', display_name = 'Konto zamknięte',
-                password_hash = NULL, status = 'closed', closed_at = now(), last_login_at = NULL
+            SET email = 'zamkniete-' || id || '-' || md5(random()::text) || '@konto.invalid',
+                display_name = 'Konto zamknięte', password_hash = NULL, status = 'closed',
+                closed_at = now(), last_login_at = NULL
           WHERE id = $1 AND utility_id = $2",
     ] {
         sqlx::query(statement)

@@ -207,7 +207,8 @@ pub async fn personal_data(
 ) -> Result<Json<crate::personal_data::PersonalData>, ApiError> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(
-        crate::personal_data::gather(&mut conn, who.viewer()).await?,
+        crate::personal_data::gather(&mut conn, who.viewer(), crate::personal_data::Readings::All)
+            .await?,
     ))
 }
 

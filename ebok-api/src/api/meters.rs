@@ -159,7 +159,8 @@ pub struct History {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub step: Step,
-    /// One point per day or month: the period's last reading and its consumption.
+    /// One point per day or month: the register at its end, its consumption by the day rule
+    /// (see `end` and `consumption_interpolated`), and the period's last reading as sent.
     pub points: Vec<Point>,
 }
 

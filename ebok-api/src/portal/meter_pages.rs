@@ -255,7 +255,7 @@ async fn meter_page(
             Ok(day) => match history::on_day(&mut conn, viewer, id, day).await {
                 Ok(Some(r)) => {
                     day_result = Some(format!(
-                        "Stan na koniec dnia {}: {} (odczyt z {}).",
+                        "Ostatni odczyt do końca dnia {}: {} (z {}).",
                         polish::day(day),
                         polish::volume(r.litres),
                         polish::instant(r.measured_at)

@@ -21,7 +21,7 @@ use super::page_error::Page;
 use super::shell::{Ctx, Layout};
 use crate::accounts;
 use crate::auth::web;
-use crate::personal_data::{self, PersonalData};
+use crate::personal_data::{self, PersonalData, Readings};
 use crate::state::AppState;
 
 /// One part of the data, shown as a table (a card per row on a phone).
@@ -47,7 +47,7 @@ struct DataPage {
 pub async fn data_page(State(state): State<AppState>, ctx: Ctx) -> Page {
     let session = ctx.resident()?;
     let mut conn = state.pool.acquire().await?;
-    let data = personal_data::gather(&mut conn, session.viewer()).await?;
+    let data = personal_data::gather(&mut conn, session.viewer(), Readings::FirstAndLast).await?;
     Ok(DataPage {
         layout: ctx.layout(&state, "konto").await,
         exported_at: polish::instant(data.exported_at),
@@ -71,7 +71,7 @@ pub async fn data_page(State(state): State<AppState>, ctx: Ctx) -> Page {
 pub async fn data_json(State(state): State<AppState>, ctx: Ctx) -> Page {
     let session = ctx.resident()?;
     let mut conn = state.pool.acquire().await?;
-    let data = personal_data::gather(&mut conn, session.viewer()).await?;
+    let data = personal_data::gather(&mut conn, session.viewer(), Readings::All).await?;
     let body = serde_json::to_vec_pretty(&data).map_err(anyhow::Error::from)?;
     Ok((
         [
@@ -173,7 +173,7 @@ fn sections(data: &PersonalData) -> Vec<Section> {
                         m.address.clone(),
                         optional_instant(m.installed_at),
                         m.legalised_until.map_or_else(|| "—".into(), polish::day),
-                        polish::integer(m.readings.len() as i64),
+                        polish::integer(m.reading_count),
                         reading(first),
                         reading(last),
                     ]

@@ -20,16 +20,16 @@
 //! [`copy_deferred`] is the only COPY into `meter_readings` in the writer and the only code that
 //! sets `ebok.day_readings`; it copies exactly [`Plan::copied`], and a reading gets there only
 //! through the plan's `copy`, which records the day fold the reading owes in the same plan's
-//! [`Pending`] (a newest reading owes its latest row, and its day once a newer reading closes
-//! it). The pending folds are written by the batch's own transaction or kept until one does
+//! [`Pending`] (a newest reading owes its latest row, its day when it opens the day, and its day
+//! again once a newer reading closes it). The pending folds are written by the batch's own transaction or kept until one does
 //! (`Writer::applied`). So a COPY without the setting (the days folded twice) or a setting
 //! without the fold (days lost) would have to be written into this module on purpose;
 //! `ingest/tests/day_folds.rs` fails on either, and the plan's property tests check that every
 //! copied reading's day is owed or carried by its latest reading.
 //!
 //! Why not a check in the database (a commit-time constraint trigger refusing deferred rows
-//! whose fold did not run): the fold is coalesced across transactions by design, and the open
-//! day is never folded by the transaction that copies it, so the database could only check that
+//! whose fold did not run): the fold is coalesced across transactions by design (a batch's folds
+//! may go out with a later batch's flush), so the database could only check that
 //! *a* fold statement ran, which an empty one satisfies, at the cost of folding per batch and a
 //! ledger table. Why not drop the switch: see docs/ingest.md ("Day readings fold with the same
 //! flush"), measured again for this change.
@@ -58,7 +58,8 @@ pub(super) struct LatestRow {
 pub(super) struct Pending {
     /// Each meter's newest reading.
     pub latest: HashMap<i64, LatestRow>,
-    /// Warsaw days of copied readings to refold: closed by a newer reading, or touched late.
+    /// Warsaw days of copied readings to refold: opened or closed by a newest reading, or
+    /// touched late.
     pub days: HashSet<(i64, NaiveDate)>,
 }
 

@@ -20,11 +20,12 @@
 //!   same transaction;
 //! - `meter_latest_readings` is updated from a coalesced map of each meter's newest reading at
 //!   most every `latest_flush` (one upsert per meter per flush instead of one per reading);
-//! - `meter_day_readings` (each meter's last reading of each closed Warsaw day, migration 0012)
-//!   in the same flush: the COPY tells that table's trigger that the writer folds its rows
-//!   itself, and the flush refolds from the stored readings only the days that a newer reading
-//!   closed or a late reading touched, so a meter costs one day row a day, not one per batch.
-//!   The open day is the latest reading. Readings on the careful path go through the trigger.
+//! - `meter_day_readings` (each meter's first and last reading of each Warsaw day, migrations
+//!   0012 and 0020) in the same flush: the COPY tells that table's trigger that the writer folds
+//!   its rows itself, and the flush refolds from the stored readings only the days that a
+//!   newest reading opened or closed or a late reading touched, so a meter costs two day-row
+//!   writes a day, not one per batch. The open day's last reading is the latest reading.
+//!   Readings on the careful path go through the trigger.
 //!   Setting the trigger aside and owing the fold are one act (see `folds`);
 //! - each flush records a watermark; after a crash, [`repair_latest`] replays readings received
 //!   since the oldest watermark into both tables, so neither is ever lost nor moves back.

@@ -620,7 +620,7 @@ mod tests {
         /// A newer reading on a later day closes the day of the meter's previous newest
         /// reading, whichever path it takes: that day is owed a fold.
         #[test]
-        fn the_day_a_newer_reading_closes_is_owed_a_fold(
+        fn the_days_a_newer_reading_closes_and_opens_are_owed_a_fold(
             states in states(),
             items in batch(),
             paths in paths(),
@@ -629,10 +629,15 @@ mod tests {
             let plan = plan(&states, &batch, now(), paths, &policy());
             for (meter, after) in &plan.states {
                 let after = after.newest.expect("moved");
-                if let Some(before) = newest_of(&states, *meter)
-                    && local_day(before.measured_at) < local_day(after.measured_at)
-                {
-                    prop_assert!(plan.pending.days.contains(&(*meter, local_day(before.measured_at))));
+                let opened = local_day(after.measured_at);
+                match newest_of(&states, *meter) {
+                    Some(before) if local_day(before.measured_at) < opened => {
+                        prop_assert!(plan.pending.days.contains(&(*meter, local_day(before.measured_at))));
+                        prop_assert!(plan.pending.days.contains(&(*meter, opened)));
+                    }
+                    // A meter's first reading opens its day.
+                    None => prop_assert!(plan.pending.days.contains(&(*meter, opened))),
+                    Some(_) => {}
                 }
             }
         }
