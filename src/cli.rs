@@ -61,6 +61,13 @@ enum Command {
     TokenKeys(crate::token_keys::TokenKeysCommand),
     /// Apply database migrations.
     Migrate(MigrateArgs),
+    /// Print the current code of an authenticator key (base32, as the demo banner prints it),
+    /// as an authenticator app would show it: for signing in to the demo's back office without
+    /// a phone.
+    Totp {
+        /// The key, e.g. `MVBE 6SZN …` (spaces and case do not matter).
+        key: String,
+    },
     /// Manage the private local PostgreSQL and Mosquitto under the data folder.
     #[command(subcommand)]
     Stack(StackCommand),
@@ -190,6 +197,9 @@ pub async fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    if let Command::Totp { key } = &cli.command {
+        return print_totp(key);
+    }
     let config = Config::load(cli.config.as_deref())?;
     crate::telemetry::init_logs(&config.log);
     match cli.command {
@@ -218,6 +228,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             crate::token_keys::run(&config, command).map(|()| ExitCode::SUCCESS)
         }
         Command::Migrate(args) => migrate(config, args).await,
+        Command::Totp { .. } => unreachable!("answered before the configuration is read"),
         Command::Stack(command) => stack_command(config, command).await,
         Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)
             .await
@@ -339,4 +350,19 @@ fn print_exports(config: &Config, endpoints: &stack::Endpoints) -> Result<()> {
         println!("export {key}='{value}'");
     }
     Ok(())
+}
+
+/// `ebok totp <key>`: the code of now and how long it stays.
+fn print_totp(key: &str) -> Result<ExitCode> {
+    use ebok_api::staff::totp;
+    let secret = totp::parse_secret(key)
+        .filter(|s| s.len() >= 16)
+        .ok_or_else(|| anyhow::anyhow!("not an authenticator key (base32, at least 26 letters)"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let left = totp::STEP_SECS - now % totp::STEP_SECS;
+    println!("{}", totp::code_at(&secret, now));
+    eprintln!("(valid for {left} more seconds, and the 30 after)");
+    Ok(ExitCode::SUCCESS)
 }

@@ -154,6 +154,35 @@ pub fn m3_plain(litres: i64) -> String {
     format!("{sign}{},{:03}", abs / 1_000, abs % 1_000)
 }
 
+/// Parses what a resident or a clerk types from a meter's dial: cubic metres with up to three decimals, comma
+/// or dot (`123,456`, `123.4`, `123`); spaces allowed between digit groups. Returns litres.
+pub fn parse_m3(raw: &str) -> Option<i64> {
+    let cleaned: String = raw
+        .trim()
+        .trim_end_matches("m³")
+        .trim_end_matches("m3")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+        .collect();
+    let (whole, frac) = match cleaned.split_once([',', '.']) {
+        Some((w, f)) => (w, f),
+        None => (cleaned.as_str(), ""),
+    };
+    if whole.is_empty() || whole.len() > 9 || frac.len() > 3 {
+        return None;
+    }
+    if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<3}").parse().ok()?
+    };
+    Some(whole * 1000 + frac)
+}
+
 /// "1 234,56 zł".
 pub fn money(amount: Money) -> String {
     let grosze = amount.grosze();
@@ -329,6 +358,18 @@ fn below_thousand(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dial_readings_parse_to_litres() {
+        assert_eq!(parse_m3("123,456"), Some(123_456));
+        assert_eq!(parse_m3("123.4"), Some(123_400));
+        assert_eq!(parse_m3(" 1 234,5 m³"), Some(1_234_500));
+        assert_eq!(parse_m3("0"), Some(0));
+        assert_eq!(parse_m3("12,3456"), None);
+        assert_eq!(parse_m3("-5"), None);
+        assert_eq!(parse_m3("abc"), None);
+        assert_eq!(parse_m3(""), None);
+    }
     use chrono::TimeZone;
     use proptest::prelude::*;
 

@@ -94,6 +94,8 @@ const CONSTRAINT_FIELDS: &[(&str, &str)] = &[
     ("push_devices_active_token", "token"),
     ("push_devices_token_check", "token"),
     ("resident_alarm_rules_label_check", "label"),
+    ("meters_utility_id_serial_key", "serial"),
+    ("meters_radio_id_key", "radio_id"),
 ];
 
 fn constraint_field(constraint: Option<&str>) -> Option<String> {

@@ -1,6 +1,6 @@
 //! The HTTP side of the eBOK: the JSON API for the mobile app and other clients (under
-//! `/api/v1`, described at `/api/openapi.json`), the server-rendered portal, and the health
-//! endpoints.
+//! `/api/v1`, described at `/api/openapi.json`), the server-rendered resident portal
+//! (`/u/<slug>/`) and staff back office (`/panel/<slug>/`), and the health endpoints.
 //!
 //! The caller owns the listener, the pool and the shutdown signal: [`router`] builds the app from
 //! a state, [`serve`] runs it on a listener until the token is cancelled. Tests bind port 0.
@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod backoffice;
 pub mod client;
 pub mod consent_forms;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod password;
 pub mod personal_data;
 pub mod portal;
 mod secret;
+pub mod staff;
 pub mod state;
 mod telemetry;
 pub mod utilities;
@@ -56,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .layer(headers::docs_policy());
     let app = Router::new()
         .merge(portal::router())
+        .merge(backoffice::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(

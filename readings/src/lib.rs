@@ -2,8 +2,9 @@
 //! account may see ([`access`]), the reading on a day and history with daily and monthly
 //! consumption ([`history`]; concurrent lookups answered together by [`coalesce`]; closed months
 //! read packed, [`month_pack`]), the same shown as a consumption chart in SVG ([`chart`]) and as
-//! CSV ([`export`]), and the readings residents give themselves ([`self_reading`]: checked for
-//! plausibility and stored beside the meters' own). Ingest writes the meters' readings; alarm
+//! CSV ([`export`]), the readings residents give themselves ([`self_reading`]: checked for
+//! plausibility and stored beside the meters' own), and how any reading entered by hand is
+//! stored ([`store`]). Ingest writes the meters' readings; alarm
 //! rules over them are the `ebok-alarm-rules` crate.
 //!
 //! Pure cores (consumption arithmetic, plausibility, chart layout) are plain functions over
@@ -18,3 +19,4 @@ pub mod month_pack;
 #[cfg(feature = "openapi")]
 pub mod names;
 pub mod self_reading;
+pub mod store;

@@ -483,39 +483,11 @@ pub async fn submit(
         ReadingFlags::default()
     };
 
-    let inserted = sqlx::query!(
-        r#"INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source, flags)
-           VALUES ($1, $2, $3, 'manual', $4)
-           ON CONFLICT (meter_id, measured_at) DO NOTHING"#,
-        meter_id,
-        at,
-        litres,
-        flags.0,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Err(SelfReadingError::Duplicate);
-    }
-    let became_latest = sqlx::query!(
-        r#"INSERT INTO meter_latest_readings AS l
-               (meter_id, measured_at, volume_litres, source, flags, received_at)
-           VALUES ($1, $2, $3, 'manual', $4, now())
-           ON CONFLICT (meter_id) DO UPDATE
-               SET measured_at = EXCLUDED.measured_at, volume_litres = EXCLUDED.volume_litres,
-                   source = EXCLUDED.source, flags = EXCLUDED.flags,
-                   received_at = EXCLUDED.received_at
-               WHERE l.measured_at < EXCLUDED.measured_at"#,
-        meter_id,
-        at,
-        litres,
-        flags.0,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let became_latest =
+        match crate::store::record_manual(&mut tx, meter_id, at, litres, flags).await? {
+            crate::store::Recorded::Stored { latest } => latest,
+            crate::store::Recorded::Duplicate => return Err(SelfReadingError::Duplicate),
+        };
     let (photo_type, photo_bytes) = match photo {
         Some((t, b)) => (Some(t), Some(b)),
         None => (None, None),

@@ -21,7 +21,7 @@ use ebok_common::Config;
 
 use crate::cli::DemoArgs;
 use crate::run::{Boot, System};
-use seed::{DEMO_PASSWORD, Seeded, UtilitySpec};
+use seed::{DEMO_PASSWORD, DEMO_TOTP_SECRET, Seeded, UtilitySpec};
 
 /// The demo utilities; the main one's size comes from the command line.
 pub fn utilities(args: &DemoArgs) -> [UtilitySpec; 2] {
@@ -394,7 +394,11 @@ fn print_banner(
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{api}"));
-            out.push_str(&format!("    log in:    {url}/u/{}/logowanie\n", spec.slug));
+            out.push_str(&format!("    residents: {url}/u/{}/logowanie\n", spec.slug));
+            out.push_str(&format!(
+                "    staff:     {url}/panel/{}/logowanie\n",
+                spec.slug
+            ));
         }
         if let Some((number, code)) = &result.link_code {
             out.push_str(&format!(
@@ -402,8 +406,12 @@ fn print_banner(
             ));
         }
     }
+    let key = ebok_api::staff::totp::typed_secret(DEMO_TOTP_SECRET);
     out.push_str(&format!(
-        "\n  Every demo account's password: {DEMO_PASSWORD}\n  Ctrl-C stops the demo.\n"
+        "\n  Every demo account's password: {DEMO_PASSWORD}\n  \
+         Staff's second factor (demo only): add the key {key} to an authenticator app,\n  \
+         or print the current code with: cargo run -- totp '{key}'\n  \
+         Ctrl-C stops the demo.\n"
     ));
     eprintln!("{out}");
 }

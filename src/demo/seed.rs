@@ -30,6 +30,11 @@ pub fn fleet_start() -> DateTime<Utc> {
 /// The password of every demo account, printed in the demo banner.
 pub const DEMO_PASSWORD: &str = "Demo-eBOK-2026";
 
+/// The authenticator key of every demo staff account (160 bits, as RFC 4226 recommends),
+/// published like the password: the banner prints it for an authenticator app, and
+/// `ebok totp <key>` prints its current code. Only the demo's own utilities use it.
+pub const DEMO_TOTP_SECRET: &[u8; 20] = b"eBOK-demo-2026-TOTP!";
+
 /// One demo utility.
 pub struct UtilitySpec {
     pub slug: &'static str,
@@ -86,6 +91,8 @@ pub async fn ensure_utility(
             .await?;
     if let Some(utility_id) = existing {
         let readings_added = top_up_readings(pool, spec, utility_id, now).await?;
+        // A demo database from before staff had a second factor gets the demo key too.
+        enrol_staff(&mut *pool.acquire().await?, utility_id).await?;
         return Ok(Seeded {
             utility_id,
             created: false,
@@ -99,6 +106,7 @@ pub async fn ensure_utility(
     let population = Population::generate(spec, now);
     let meters = insert_population(&mut tx, spec, utility_id, &population).await?;
     let mut logins = insert_staff(&mut tx, spec, utility_id).await?;
+    enrol_staff(&mut tx, utility_id).await?;
     logins.extend(insert_residents(&mut tx, spec, utility_id, &population, now).await?);
     let from = (now - chrono::Duration::days(i64::from(days))).max(fleet_start());
     let readings_added = insert_readings(&mut tx, &meters, from, now).await?
@@ -701,6 +709,22 @@ async fn insert_staff(
         });
     }
     Ok(logins)
+}
+
+/// Gives every staff account of the demo utility without an authenticator the demo key, in
+/// effect (so the banner's key signs them in).
+async fn enrol_staff(conn: &mut PgConnection, utility_id: i64) -> Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO staff_authenticators (account_id, utility_id, secret, confirmed_at)
+           SELECT id, utility_id, $2, now() FROM user_accounts
+           WHERE utility_id = $1 AND role <> 'resident'
+           ON CONFLICT (account_id) DO NOTHING"#,
+        utility_id,
+        DEMO_TOTP_SECRET.as_slice(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn insert_account(

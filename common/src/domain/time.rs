@@ -23,6 +23,15 @@ pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     (day_start(day), day_start(day + Days::new(1)))
 }
 
+/// The instant of a Warsaw wall-clock time, as a person enters it; the earlier one of the hour
+/// that repeats in October, `None` for the hour skipped in March.
+pub fn local_instant(day: NaiveDate, time: chrono::NaiveTime) -> Option<DateTime<Utc>> {
+    BILLING_TZ
+        .from_local_datetime(&day.and_time(time))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The Warsaw calendar day an instant falls on.
 pub fn local_day(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&BILLING_TZ).date_naive()

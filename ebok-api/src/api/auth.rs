@@ -140,11 +140,9 @@ pub async fn token(
         &body.email,
         &body.password,
         peer,
+        accounts::Door::Residents,
     )
     .await?;
-    if who.role != "resident" {
-        return Err(ApiError::Forbidden);
-    }
     Ok(Json(
         app::start(
             &state.pool,

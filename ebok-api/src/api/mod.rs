@@ -12,6 +12,7 @@ pub mod me;
 pub mod meters;
 pub mod names;
 pub mod rules;
+pub mod staff;
 
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -38,7 +39,8 @@ use crate::state::AppState;
         (name = "alarms", description = "Alarmy mieszkańca · resident alarm rules"),
         (name = "consents", description = "Zgody · consents"),
         (name = "notifications", description = "Powiadomienia i urządzenia · inbox, preferences, devices"),
-        (name = "public", description = "Publiczne · public information")
+        (name = "public", description = "Publiczne · public information"),
+        (name = "staff", description = "Pracownicy przedsiębiorstwa · the utility's staff (sign-in with a second factor)")
     )
 )]
 pub struct ApiDoc;
@@ -109,4 +111,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rules::get, rules::delete))
         .routes(routes!(rules::set_enabled))
         .routes(routes!(rules::triggers))
+        .routes(routes!(staff::token))
+        .routes(routes!(staff::search))
+        .routes(routes!(staff::customer))
 }

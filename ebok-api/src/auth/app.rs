@@ -21,6 +21,9 @@ use crate::secret;
 pub const ACCESS_TTL_SECS: i64 = 600;
 /// Refresh tokens (and so app sessions without use) live this long (seconds).
 pub const REFRESH_TTL_SECS: i64 = 60 * 24 * 3600;
+/// A staff member's app session (a technician's shift) ends this long after sign-in, however
+/// often it is refreshed (seconds).
+pub const STAFF_MAX_SECS: i64 = 12 * 3600;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,10 +137,13 @@ pub async fn refresh(
         r#"UPDATE sessions s SET previous_token_hash = s.token_hash, token_hash = $2,
                   last_used_at = now(),
                   expires_at = least(now() + make_interval(secs => $3),
-                                     s.created_at + make_interval(secs => $4))
+                                     s.created_at + make_interval(secs =>
+                                         CASE WHEN a.role = 'resident' THEN $4::float8 ELSE $5::float8 END))
            FROM user_accounts a
            WHERE s.token_hash = $1 AND s.kind = 'app' AND s.revoked_at IS NULL
-             AND s.expires_at > now() AND s.created_at + make_interval(secs => $4) > now()
+             AND s.expires_at > now()
+             AND s.created_at + make_interval(secs =>
+                     CASE WHEN a.role = 'resident' THEN $4::float8 ELSE $5::float8 END) > now()
              AND a.id = s.account_id AND a.status = 'active'
            RETURNING s.id, s.account_id, s.utility_id, a.role::text AS "role!",
                      extract(epoch FROM s.expires_at - now())::bigint AS "expires_in!""#,
@@ -145,6 +151,7 @@ pub async fn refresh(
         secret::digest(&next),
         REFRESH_TTL_SECS as f64,
         lifetime.max_age.as_secs_f64(),
+        STAFF_MAX_SECS as f64,
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -12,7 +12,8 @@
 //!   revoke sessions, and their access tokens stop working at once ([`revoked`]).
 //!
 //! [`Resident`] is the extractor handlers use for the API; the portal uses
-//! [`web::PortalSession`].
+//! [`web::PortalSession`]. Staff sign in with a second factor and have their own extractor
+//! and sessions (`crate::staff`); a token of one kind is refused where the other is asked for.
 
 pub mod app;
 pub mod keys;
@@ -48,22 +49,7 @@ impl FromRequestParts<AppState> for Resident {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        let claims = state
-            .keys
-            .verify(token.trim())
-            .map_err(|_| ApiError::Unauthorized)?;
-        if state.revoked.contains(claims.sid) {
-            return Err(ApiError::Unauthorized);
-        }
+        let claims = bearer_claims(parts, state)?;
         if claims.role != "resident" {
             return Err(ApiError::Forbidden);
         }
@@ -73,4 +59,26 @@ impl FromRequestParts<AppState> for Resident {
             session_id: claims.sid,
         })
     }
+}
+
+/// The claims of the request's bearer access token, checked (signature, expiry, the session
+/// not ended); 401 without a valid one.
+pub fn bearer_claims(parts: &Parts, state: &AppState) -> Result<app::Verified, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthorized)?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let claims = state
+        .keys
+        .verify(token.trim())
+        .map_err(|_| ApiError::Unauthorized)?;
+    if state.revoked.contains(claims.sid) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(claims)
 }

@@ -41,8 +41,14 @@ impl PortalSession {
     }
 }
 
-/// Starts a web session; returns the cookie value.
-pub async fn start(pool: &PgPool, who: &LoggedIn, client: Option<&str>) -> sqlx::Result<String> {
+/// Starts a web session ending at the latest `absolute_secs` from now (residents':
+/// [`ABSOLUTE_SECS`]); returns the cookie value.
+pub async fn start(
+    pool: &PgPool,
+    who: &LoggedIn,
+    client: Option<&str>,
+    absolute_secs: i64,
+) -> sqlx::Result<String> {
     let token = secret::new_token();
     let client = client.map(|c| c.chars().take(200).collect::<String>());
     sqlx::query!(
@@ -54,7 +60,7 @@ pub async fn start(pool: &PgPool, who: &LoggedIn, client: Option<&str>) -> sqlx:
         secret::digest(&token),
         secret::new_token(),
         client,
-        ABSOLUTE_SECS as f64,
+        absolute_secs as f64,
     )
     .execute(pool)
     .await?;

@@ -41,7 +41,8 @@ pub trait FormFields: DeserializeOwned + Send + 'static {
 
 /// A form sent to a portal page, checked (see the module documentation).
 pub struct PortalForm<T, A: Access> {
-    pub ctx: Ctx,
+    /// The page's context: the utility of the path and the session of the cookie.
+    pub ctx: A::Ctx,
     /// The session the form was sent in, as the access rule `A` has it.
     pub session: A::Session,
     pub fields: T,
@@ -56,28 +57,33 @@ pub type PublicForm<T> = PortalForm<T, Public>;
 /// A form of a logged-in resident.
 pub type ResidentForm<T> = PortalForm<T, Resident>;
 
-/// Who may send a form, and which session's token it must carry.
+/// Who may send a form, and which session's token it must carry. The resident portal's rules
+/// read its [`Ctx`]; the back office's read its own (`crate::backoffice`).
 pub trait Access {
+    /// The context of the pages the form belongs to.
+    type Ctx: FromRequestParts<AppState, Rejection = PageError> + Send;
     type Session: Send;
     /// The session the form may be sent in, or the answer to a visitor who may not send it;
     /// `page` is the page showing the form.
-    fn admit(ctx: &Ctx, page: &str) -> Result<Self::Session, PageError>;
-    /// The session whose CSRF token the form must carry, if any.
-    fn token_of(session: &Self::Session) -> Option<&PortalSession>;
+    fn admit(ctx: &Self::Ctx, page: &str) -> Result<Self::Session, PageError>;
+    /// Whether `submitted` is the CSRF token of the session the form was sent in; a form sent
+    /// without a session carries none and passes.
+    fn csrf_matches(session: &Self::Session, submitted: Option<&str>) -> bool;
 }
 
 /// Registration, login, activation, password reset: anyone, with or without a session.
 pub struct Public;
 
 impl Access for Public {
+    type Ctx = Ctx;
     type Session = ();
 
     fn admit(_: &Ctx, _: &str) -> Result<(), PageError> {
         Ok(())
     }
 
-    fn token_of(_: &()) -> Option<&PortalSession> {
-        None
+    fn csrf_matches(_: &(), _: Option<&str>) -> bool {
+        true
     }
 }
 
@@ -85,14 +91,15 @@ impl Access for Public {
 pub struct Resident;
 
 impl Access for Resident {
+    type Ctx = Ctx;
     type Session = PortalSession;
 
     fn admit(ctx: &Ctx, page: &str) -> Result<PortalSession, PageError> {
         ctx.require(page).cloned()
     }
 
-    fn token_of(session: &PortalSession) -> Option<&PortalSession> {
-        Some(session)
+    fn csrf_matches(session: &PortalSession, submitted: Option<&str>) -> bool {
+        submitted.is_some_and(|token| session.csrf_matches(token))
     }
 }
 
@@ -101,14 +108,18 @@ impl Access for Resident {
 pub struct MaybeResident;
 
 impl Access for MaybeResident {
+    type Ctx = Ctx;
     type Session = Option<PortalSession>;
 
     fn admit(ctx: &Ctx, _: &str) -> Result<Option<PortalSession>, PageError> {
         Ok(ctx.session.clone())
     }
 
-    fn token_of(session: &Option<PortalSession>) -> Option<&PortalSession> {
-        session.as_ref()
+    fn csrf_matches(session: &Option<PortalSession>, submitted: Option<&str>) -> bool {
+        match session {
+            Some(session) => submitted.is_some_and(|token| session.csrf_matches(token)),
+            None => true,
+        }
     }
 }
 
@@ -120,17 +131,13 @@ impl<T: FormFields, A: Access> FromRequest<AppState> for PortalForm<T, A> {
         if !from_origin(&parts.headers, &state.origin()) {
             return Err(PageError::Forbidden);
         }
-        let ctx = Ctx::from_request_parts(&mut parts, state).await?;
+        let ctx = A::Ctx::from_request_parts(&mut parts, state).await?;
         let params = RawPathParams::from_request_parts(&mut parts, state)
             .await
             .map_err(|_| PageError::NotFound)?;
         let session = A::admit(&ctx, &fill_route(T::PAGE, params.iter()))?;
         let sent = Sent::read(Request::from_parts(parts, body), state).await?;
-        if let Some(owner) = A::token_of(&session)
-            && !sent
-                .value("csrf")
-                .is_some_and(|token| owner.csrf_matches(token))
-        {
+        if !A::csrf_matches(&session, sent.value("csrf")) {
             return Err(PageError::Forbidden);
         }
         let fields = typed(&sent.values).map_err(|error| {

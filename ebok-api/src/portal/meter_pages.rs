@@ -403,40 +403,11 @@ pub async fn csv(
     Ok(csv.into_response())
 }
 
-/// Parses what a resident types from the dial: cubic metres with up to three decimals, comma
-/// or dot (`123,456`, `123.4`, `123`); spaces allowed between digit groups. Returns litres.
-pub fn parse_m3(raw: &str) -> Option<i64> {
-    let cleaned: String = raw
-        .trim()
-        .trim_end_matches("m³")
-        .trim_end_matches("m3")
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
-        .collect();
-    let (whole, frac) = match cleaned.split_once([',', '.']) {
-        Some((w, f)) => (w, f),
-        None => (cleaned.as_str(), ""),
-    };
-    if whole.is_empty() || whole.len() > 9 || frac.len() > 3 {
-        return None;
-    }
-    if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let frac: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<3}").parse().ok()?
-    };
-    Some(whole * 1000 + frac)
-}
-
 /// The self-reading form of a meter's page (multipart: it may carry a photo of the dial).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct SelfReadingFields {
-    /// The reading as typed, in m³ ([`parse_m3`]).
+    /// The reading as typed, in m³ ([`polish::parse_m3`]).
     stan: String,
 }
 
@@ -472,7 +443,7 @@ pub async fn self_reading(
             return again(form).await;
         }
     };
-    let Some(litres) = parse_m3(&fields.stan) else {
+    let Some(litres) = polish::parse_m3(&fields.stan) else {
         form.add("stan", "Podaj stan licznika w m³, np. 123,456.");
         return again(form).await;
     };
@@ -490,22 +461,5 @@ pub async fn self_reading(
             }
             None => Err(e.into()),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_m3;
-
-    #[test]
-    fn dial_readings_parse_to_litres() {
-        assert_eq!(parse_m3("123,456"), Some(123_456));
-        assert_eq!(parse_m3("123.4"), Some(123_400));
-        assert_eq!(parse_m3(" 1 234,5 m³"), Some(1_234_500));
-        assert_eq!(parse_m3("0"), Some(0));
-        assert_eq!(parse_m3("12,3456"), None);
-        assert_eq!(parse_m3("-5"), None);
-        assert_eq!(parse_m3("abc"), None);
-        assert_eq!(parse_m3(""), None);
     }
 }

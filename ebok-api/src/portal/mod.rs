@@ -12,15 +12,15 @@
 
 mod account_pages;
 mod browser_name;
-mod form;
-mod form_state;
+pub(crate) mod form;
+pub(crate) mod form_state;
 mod mailbox_page;
 mod meter_pages;
-mod page_error;
-mod params;
+pub(crate) mod page_error;
+pub(crate) mod params;
 mod personal_data_pages;
 mod resident_pages;
-mod shell;
+pub(crate) mod shell;
 mod sign_in_pages;
 
 use askama::Template;

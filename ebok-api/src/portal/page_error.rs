@@ -25,6 +25,10 @@ pub enum PageError {
     Forbidden,
     /// 303 to the utility's login page, which comes back to `back_to` afterwards.
     LoginRequired { slug: String, back_to: String },
+    /// 303 to the back office's sign-in page of the utility, coming back to `back_to`.
+    StaffSignInRequired { slug: String, back_to: String },
+    /// 403: a staff member whose role does not allow the page or the action.
+    NotAllowed,
     /// A request the page cannot do that is not about one field of a form (a hand-made link,
     /// too many attempts, a body too large): its status and Polish message.
     Refused { status: StatusCode, detail: String },
@@ -83,6 +87,18 @@ impl IntoResponse for PageError {
                 let next = super::shell::url_encode(&back_to);
                 return Redirect::to(&format!("/u/{slug}/logowanie?next={next}")).into_response();
             }
+            PageError::StaffSignInRequired { slug, back_to } => {
+                let next = super::shell::url_encode(&back_to);
+                return Redirect::to(&format!("/panel/{slug}/logowanie?next={next}"))
+                    .into_response();
+            }
+            PageError::NotAllowed => (
+                StatusCode::FORBIDDEN,
+                "Brak uprawnień",
+                "Twoja rola nie pozwala na tę czynność. Jeśli jest potrzebna w Twojej pracy,                  poproś administratora o zmianę roli."
+                    .to_string(),
+                None,
+            ),
             PageError::Refused { status, detail } => {
                 (status, "Nie można wykonać tej operacji", detail, None)
             }

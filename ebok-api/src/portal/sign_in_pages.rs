@@ -195,7 +195,7 @@ async fn start_session(
     let client = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let token = web::start(&state.pool, who, client).await?;
+    let token = web::start(&state.pool, who, client, web::ABSOLUTE_SECS).await?;
     let jar = jar.add(web::cookie(token, &ctx.utility.slug, state.secure_cookies));
     Ok((jar, Redirect::to(next)).into_response())
 }
@@ -283,6 +283,7 @@ pub async fn login(
         &fields.email,
         &fields.password,
         peer,
+        accounts::Door::Residents,
     )
     .await;
     match result {

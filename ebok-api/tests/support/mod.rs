@@ -301,3 +301,126 @@ pub fn error_id(html: &str) -> String {
         + r#"id="error-id">"#.len();
     html[at..].split('<').next().unwrap().to_string()
 }
+
+/// A staff member with password [`PASSWORD`] and an authenticator app in effect.
+pub struct StaffMember {
+    pub account_id: i64,
+    pub utility_id: i64,
+    pub slug: String,
+    pub email: String,
+    pub secret: Vec<u8>,
+}
+
+impl StaffMember {
+    /// A code the authenticator shows: the next step's, so two sign-ins in one 30-second step
+    /// each have a code never used before (one step ahead is accepted for clock drift).
+    pub fn code(&self, steps_ahead: u64) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        ebok_api::staff::totp::code_at(&self.secret, now + steps_ahead * 30)
+    }
+}
+
+/// A staff member of `role` (`clerk`, `billing`, `technician`, `admin`), enrolled.
+pub async fn staff(pool: &PgPool, utility_id: i64, slug: &str, role: &str) -> StaffMember {
+    let email = format!("{role}.{}@{slug}.example", ebok_testkit::mqtt::unique("s"));
+    let account_id: i64 = sqlx::query_scalar(
+        "INSERT INTO user_accounts (utility_id, email, password_hash, role, status, display_name,
+                                    activated_at)
+         VALUES ($1, $2, $3, $4::text::account_role, 'active', 'Pracownik ' || $4, now())
+         RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(&email)
+    .bind(ebok_api::password::hash(PASSWORD).unwrap())
+    .bind(role)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let secret = ebok_api::staff::totp::new_secret();
+    sqlx::query(
+        "INSERT INTO staff_authenticators (account_id, utility_id, secret, confirmed_at)
+         VALUES ($1, $2, $3, now())",
+    )
+    .bind(account_id)
+    .bind(utility_id)
+    .bind(&secret)
+    .execute(pool)
+    .await
+    .unwrap();
+    StaffMember {
+        account_id,
+        utility_id,
+        slug: slug.to_string(),
+        email,
+        secret,
+    }
+}
+
+impl App {
+    /// Signs a staff member in to the back office (password, then a code `steps_ahead`);
+    /// returns the `name=value` of the staff session cookie.
+    pub async fn staff_web_login(&self, who: &StaffMember, steps_ahead: u64) -> String {
+        let slug = &who.slug;
+        let response = self
+            .server
+            .client
+            .post(self.url(&format!("/panel/{slug}/logowanie")))
+            .header(ORIGIN, PORTAL_ORIGIN)
+            .form(&[
+                ("email", who.email.as_str()),
+                ("password", PASSWORD),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "password of {}", who.email);
+        let pending = cookie_of(&response, "ebok_panel_login");
+        let response = self
+            .server
+            .client
+            .post(self.url(&format!("/panel/{slug}/logowanie/kod")))
+            .header(ORIGIN, PORTAL_ORIGIN)
+            .header(COOKIE, &pending)
+            .form(&[("code", who.code(steps_ahead).as_str()), ("next", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "code of {}", who.email);
+        assert_eq!(response.headers()[LOCATION], format!("/panel/{slug}/"));
+        cookie_of(&response, "ebok_panel")
+    }
+
+    /// Signs a staff member in through the staff API; returns the access token.
+    pub async fn staff_token(&self, who: &StaffMember, steps_ahead: u64) -> String {
+        let response = self
+            .post(
+                None,
+                &format!("/api/v1/staff/utilities/{}/token", who.slug),
+                json!({ "email": who.email, "password": PASSWORD,
+                        "code": who.code(steps_ahead), "client": "test" }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "staff token of {}", who.email);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// The `name=value` of the cookie `name` a response sets (with a value).
+pub fn cookie_of(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with(&format!("{name}=")) && !c.starts_with(&format!("{name}=;")))
+        .unwrap_or_else(|| panic!("no cookie {name}"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}

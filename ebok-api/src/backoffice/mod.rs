@@ -1,0 +1,41 @@
+//! The back office: the utility's staff at work, server-rendered in Polish like the resident
+//! portal, under `/panel/<slug>/`, with its own session cookie scoped there
+//! ([`crate::staff::sessions`]). Pages share the portal's machinery (forms with CSRF tokens
+//! and typed fields, the Polish error page, typed path and query parameters) through their own
+//! context ([`shell::StaffCtx`]); every page checks the role's permission
+//! ([`crate::staff::Permission`]) and reads only the staff member's utility.
+
+mod customer_pages;
+mod meter_pages;
+mod shell;
+mod sign_in_pages;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/panel/{slug}/", get(customer_pages::home))
+        .route(
+            "/panel/{slug}/logowanie",
+            get(sign_in_pages::sign_in_form).post(sign_in_pages::sign_in),
+        )
+        .route(
+            "/panel/{slug}/logowanie/kod",
+            get(sign_in_pages::code_form).post(sign_in_pages::code),
+        )
+        .route(
+            "/panel/{slug}/logowanie/aplikacja",
+            get(sign_in_pages::enrol_form).post(sign_in_pages::enrol),
+        )
+        .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
+        .route("/panel/{slug}/klienci", get(customer_pages::search))
+        .route("/panel/{slug}/klienci/{id}", get(customer_pages::card))
+        .route("/panel/{slug}/liczniki/{id}", get(meter_pages::meter))
+        .route(
+            "/panel/{slug}/liczniki/{id}/wymiana",
+            post(meter_pages::replace),
+        )
+}

@@ -1,0 +1,428 @@
+//! Meters as staff change them. A replacement ([`replace`]) is one transaction: the old meter
+//! comes off at an instant with its final register, the new one goes on at the same instant
+//! with its initial register and a link to the one it replaced (the chain `replaces_meter_id`),
+//! both registers are stored as readings (source `manual`), and the audit log names the clerk.
+//! History and billing then count the old meter up to its final register and the new one from
+//! its initial register, so a household's consumption across the replacement is whole.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::domain::ReadingFlags;
+use ebok_common::polish;
+use ebok_readings::store::{self, Recorded};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::error::ApiError;
+
+/// A replacement as the clerk entered it.
+#[derive(Debug, Clone)]
+pub struct Replacement {
+    pub old_meter_id: i64,
+    /// The instant of the swap.
+    pub at: DateTime<Utc>,
+    /// The old meter's register when it came off (litres).
+    pub final_litres: i64,
+    pub serial: String,
+    /// The new meter's radio id (eight hex digits), if it has a radio.
+    pub radio_id: Option<String>,
+    /// `wmbus`, `modbus` or `manual`.
+    pub channel: String,
+    /// End of the new meter's legalisation.
+    pub legalised_until: Option<NaiveDate>,
+    /// The new meter's register when it went on (litres).
+    pub initial_litres: i64,
+}
+
+/// Who did it.
+#[derive(Debug, Clone, Copy)]
+pub struct ByStaff {
+    pub utility_id: i64,
+    pub account_id: i64,
+}
+
+/// A swap may be entered at most this far ahead of the clock (clocks differ).
+const FUTURE_TOLERANCE: Duration = Duration::minutes(10);
+
+/// The new meter's fields, checked; each problem at its field, in Polish.
+pub fn check(
+    r: &Replacement,
+    register_max: i64,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if r.at > now + FUTURE_TOLERANCE {
+        problems.push(("at", "Data wymiany nie może być w przyszłości.".to_string()));
+    }
+    if r.final_litres < 0 || r.final_litres > register_max {
+        problems.push((
+            "final",
+            format!("Podaj stan od 0 do {}.", polish::volume(register_max)),
+        ));
+    }
+    let serial = r.serial.trim();
+    if serial.is_empty() || serial.chars().count() > 40 {
+        problems.push((
+            "serial",
+            "Podaj numer fabryczny nowego wodomierza (najwyżej 40 znaków).".to_string(),
+        ));
+    }
+    if let Some(radio) = &r.radio_id
+        && !(radio.len() == 8 && radio.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        problems.push((
+            "radio_id",
+            "Identyfikator radiowy to 8 znaków szesnastkowych (0–9, a–f), np. 1a2b3c4d."
+                .to_string(),
+        ));
+    }
+    if !matches!(r.channel.as_str(), "wmbus" | "modbus" | "manual") {
+        problems.push(("channel", "Wybierz sposób odczytu.".to_string()));
+    } else if r.channel == "wmbus" && r.radio_id.is_none() {
+        problems.push((
+            "radio_id",
+            "Wodomierz radiowy wymaga identyfikatora radiowego.".to_string(),
+        ));
+    }
+    if r.initial_litres < 0 || r.initial_litres > register_max {
+        problems.push((
+            "initial",
+            format!("Podaj stan od 0 do {}.", polish::volume(register_max)),
+        ));
+    }
+    problems
+}
+
+/// Replaces an installed meter of the staff member's utility (see the module docs); returns
+/// the new meter's id. A meter of another utility is not found.
+pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64, ApiError> {
+    let at = r.at.trunc_micros();
+    let old = sqlx::query!(
+        r#"SELECT supply_point_id, installed_at, removed_at, register_max_litres,
+                  purpose::text AS "purpose!", manufacturer, model, diameter_mm
+           FROM meters WHERE id = $1 AND utility_id = $2"#,
+        r.old_meter_id,
+        by.utility_id,
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let problems = check(r, old.register_max_litres, Utc::now());
+    if let Some((field, detail)) = problems.into_iter().next() {
+        return Err(ApiError::invalid(field, detail));
+    }
+    let (Some(point), Some(installed_at)) = (old.supply_point_id, old.installed_at) else {
+        return Err(ApiError::invalid(
+            "meter",
+            "Ten wodomierz nie jest zamontowany w żadnym punkcie poboru.",
+        ));
+    };
+    if old.removed_at.is_some() {
+        return Err(ApiError::invalid(
+            "meter",
+            "Ten wodomierz został już zdjęty.",
+        ));
+    }
+    if at <= installed_at {
+        return Err(ApiError::invalid(
+            "at",
+            format!(
+                "Wymiana musi nastąpić po montażu wodomierza ({}).",
+                polish::instant(installed_at)
+            ),
+        ));
+    }
+    // The month's partition of readings, before the transaction (creating one locks the table).
+    sqlx::query_scalar!("SELECT ebok_ensure_reading_partitions($1, $1)", at)
+        .fetch_one(pool)
+        .await?;
+
+    let mut tx = pool.begin().await?;
+    // One replacement of a meter at a time: the second finds it removed.
+    let still = sqlx::query_scalar!(
+        "SELECT removed_at IS NULL FROM meters WHERE id = $1 FOR UPDATE",
+        r.old_meter_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if still != Some(true) {
+        return Err(ApiError::invalid(
+            "meter",
+            "Ten wodomierz został już zdjęty.",
+        ));
+    }
+    let newest = sqlx::query!(
+        r#"SELECT measured_at, volume_litres FROM meter_readings
+           WHERE meter_id = $1 ORDER BY measured_at DESC LIMIT 1"#,
+        r.old_meter_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(newest) = &newest {
+        if newest.measured_at > at {
+            return Err(ApiError::invalid(
+                "at",
+                format!(
+                    "Wodomierz ma odczyt późniejszy niż podana chwila wymiany ({}, {}). Podaj \
+                     chwilę wymiany nie wcześniejszą.",
+                    polish::instant(newest.measured_at),
+                    polish::volume(newest.volume_litres)
+                ),
+            ));
+        }
+        if newest.volume_litres > r.final_litres {
+            return Err(ApiError::invalid(
+                "final",
+                format!(
+                    "Stan końcowy jest mniejszy niż ostatni odczyt wodomierza ({}, {}).",
+                    polish::volume(newest.volume_litres),
+                    polish::instant(newest.measured_at)
+                ),
+            ));
+        }
+    }
+    let serial = r.serial.trim();
+    let taken = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM meters WHERE utility_id = $1 AND serial = $2)
+                  AS "serial!",
+                  EXISTS (SELECT 1 FROM meters WHERE utility_id = $1 AND radio_id = $3)
+                  AS "radio!""#,
+        by.utility_id,
+        serial,
+        r.radio_id.as_deref().map(str::to_ascii_lowercase),
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map(|row| (row.serial, row.radio))?;
+    if taken.0 {
+        return Err(ApiError::invalid(
+            "serial",
+            "Wodomierz o tym numerze fabrycznym jest już w systemie.",
+        ));
+    }
+    if taken.1 {
+        return Err(ApiError::invalid(
+            "radio_id",
+            "Ten identyfikator radiowy ma już inny wodomierz.",
+        ));
+    }
+    sqlx::query!(
+        "UPDATE meters SET removed_at = $2, removal_reading_litres = $3 WHERE id = $1",
+        r.old_meter_id,
+        at,
+        r.final_litres,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let new_id = sqlx::query_scalar!(
+        r#"INSERT INTO meters (utility_id, serial, radio_id, manufacturer, model, channel,
+                               purpose, register_max_litres, diameter_mm, legalised_until,
+                               supply_point_id, installed_at, install_reading_litres,
+                               replaces_meter_id)
+           VALUES ($1, $2, $3, $4, $5, $6::text::meter_channel, $7::text::meter_purpose, $8, $9,
+                   $10, $11, $12, $13, $14)
+           RETURNING id"#,
+        by.utility_id,
+        serial,
+        r.radio_id.as_deref().map(str::to_ascii_lowercase),
+        old.manufacturer,
+        old.model,
+        r.channel,
+        old.purpose,
+        old.register_max_litres,
+        old.diameter_mm,
+        r.legalised_until,
+        point,
+        at,
+        r.initial_litres,
+        r.old_meter_id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let flags = ReadingFlags::default();
+    if let Recorded::Duplicate =
+        store::record_manual(&mut tx, r.old_meter_id, at, r.final_litres, flags).await?
+        && newest.as_ref().map(|n| n.volume_litres) != Some(r.final_litres)
+    {
+        return Err(ApiError::invalid(
+            "final",
+            "W tej chwili wodomierz ma już inny odczyt.",
+        ));
+    }
+    store::record_manual(&mut tx, new_id, at, r.initial_litres, flags).await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            utility_id: Some(by.utility_id),
+            actor: Actor::Staff {
+                account_id: by.account_id,
+                on_behalf_of: None,
+            },
+            action: "meter.replaced",
+            entity_type: Some("meter"),
+            entity_id: Some(r.old_meter_id.to_string()),
+            details: json!({
+                "supply_point_id": point,
+                "at": at,
+                "final_litres": r.final_litres,
+                "new_meter_id": new_id,
+                "new_serial": serial,
+                "initial_litres": r.initial_litres,
+            }),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(new_id)
+}
+
+/// One meter as staff see it: where it stands, its chain, its newest readings.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MeterCard {
+    pub id: i64,
+    pub serial: String,
+    pub radio_id: Option<String>,
+    pub channel: String,
+    pub purpose: String,
+    pub register_max_litres: i64,
+    pub legalised_until: Option<NaiveDate>,
+    pub supply_point_id: Option<i64>,
+    pub supply_point_code: Option<String>,
+    pub supply_point_address: Option<String>,
+    pub installed_at: Option<DateTime<Utc>>,
+    pub install_reading_litres: Option<i64>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removal_reading_litres: Option<i64>,
+    /// The meter this one replaced, and the one that replaced it.
+    pub replaces: Option<(i64, String)>,
+    pub replaced_by: Option<(i64, String)>,
+    /// The customer of the point's newest signed contract.
+    pub customer: Option<(i64, String)>,
+    /// The newest readings, newest first (at most 10).
+    pub readings: Vec<(DateTime<Utc>, i64, String)>,
+}
+
+/// The card of meter `id` of `utility_id`; `None` if the utility has no such meter.
+pub async fn card(pool: &PgPool, utility_id: i64, id: i64) -> sqlx::Result<Option<MeterCard>> {
+    let Some(m) = sqlx::query!(
+        r#"SELECT m.id, m.serial, m.radio_id, m.channel::text AS "channel!",
+                  m.purpose::text AS "purpose!", m.register_max_litres, m.legalised_until,
+                  m.supply_point_id, sp.code AS "supply_point_code?",
+                  ebok_address(sp.street, sp.building_no, sp.apartment_no, sp.postal_code,
+                               sp.city, sp.post_town) AS supply_point_address,
+                  m.installed_at, m.install_reading_litres, m.removed_at,
+                  m.removal_reading_litres,
+                  o.id AS "replaces_id?", o.serial AS "replaces_serial?",
+                  n.id AS "replaced_by_id?", n.serial AS "replaced_by_serial?",
+                  c.id AS "customer_id?", c.name AS "customer_name?"
+           FROM meters m
+           LEFT JOIN supply_points sp ON sp.id = m.supply_point_id
+           LEFT JOIN meters o ON o.id = m.replaces_meter_id
+           LEFT JOIN meters n ON n.replaces_meter_id = m.id
+           LEFT JOIN LATERAL (
+               SELECT k.customer_id FROM contracts k
+               WHERE k.supply_point_id = m.supply_point_id AND k.status <> 'draft'
+               ORDER BY k.valid_from DESC LIMIT 1) k ON true
+           LEFT JOIN customers c ON c.id = k.customer_id
+           WHERE m.id = $1 AND m.utility_id = $2"#,
+        id,
+        utility_id,
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let readings = sqlx::query!(
+        r#"SELECT measured_at, volume_litres, source::text AS "source!" FROM meter_readings
+           WHERE meter_id = $1 ORDER BY measured_at DESC LIMIT 10"#,
+        id,
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.measured_at, r.volume_litres, r.source))
+    .collect();
+    Ok(Some(MeterCard {
+        id: m.id,
+        serial: m.serial,
+        radio_id: m.radio_id,
+        channel: m.channel,
+        purpose: m.purpose,
+        register_max_litres: m.register_max_litres,
+        legalised_until: m.legalised_until,
+        supply_point_id: m.supply_point_id,
+        supply_point_code: m.supply_point_code,
+        supply_point_address: m.supply_point_address,
+        installed_at: m.installed_at,
+        install_reading_litres: m.install_reading_litres,
+        removed_at: m.removed_at,
+        removal_reading_litres: m.removal_reading_litres,
+        replaces: m.replaces_id.zip(m.replaces_serial),
+        replaced_by: m.replaced_by_id.zip(m.replaced_by_serial),
+        customer: m.customer_id.zip(m.customer_name),
+        readings,
+    }))
+}
+
+trait TruncMicros {
+    fn trunc_micros(self) -> Self;
+}
+
+impl TruncMicros for DateTime<Utc> {
+    /// What the database stores, so comparisons with stored instants are exact.
+    fn trunc_micros(self) -> Self {
+        chrono::SubsecRound::trunc_subsecs(self, 6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replacement() -> Replacement {
+        Replacement {
+            old_meter_id: 1,
+            at: Utc::now(),
+            final_litres: 120_000,
+            serial: "SN-NEW-1".into(),
+            radio_id: Some("1a2b3c4d".into()),
+            channel: "wmbus".into(),
+            legalised_until: None,
+            initial_litres: 3,
+        }
+    }
+
+    #[test]
+    fn a_complete_replacement_has_no_problems() {
+        assert!(check(&replacement(), 99_999_999, Utc::now()).is_empty());
+    }
+
+    #[test]
+    fn each_wrong_field_is_named() {
+        let now = Utc::now();
+        let fields = |r: Replacement| -> Vec<&str> {
+            check(&r, 99_999_999, now)
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect()
+        };
+        let mut r = replacement();
+        r.at = now + Duration::hours(1);
+        assert_eq!(fields(r), ["at"]);
+        let mut r = replacement();
+        r.serial = "  ".into();
+        r.radio_id = Some("xyz".into());
+        assert_eq!(fields(r), ["serial", "radio_id"]);
+        let mut r = replacement();
+        r.radio_id = None;
+        assert_eq!(fields(r), ["radio_id"]);
+        let mut r = replacement();
+        r.channel = "manual".into();
+        r.radio_id = None;
+        r.final_litres = -1;
+        r.initial_litres = 100_000_000;
+        assert_eq!(fields(r), ["final", "initial"]);
+    }
+}

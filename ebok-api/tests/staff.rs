@@ -1,0 +1,802 @@
+//! The back office's door and the staff API: sign-in with a password and a second factor
+//! (enrolment with a QR code, codes accepted once, recovery codes, throttling), shorter
+//! sessions, separate doors for residents and staff, and the customer search and card, each
+//! scoped to the staff member's utility.
+
+mod support;
+
+use ebok_api::staff::totp;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
+use serde_json::{Value, json};
+use support::{App, PASSWORD, PORTAL_ORIGIN, StaffMember, cookie_of, html_page, problem};
+
+async fn form(
+    app: &App,
+    cookie: Option<&str>,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = app
+        .server
+        .client
+        .post(app.url(path))
+        .header(ORIGIN, PORTAL_ORIGIN)
+        .form(fields);
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
+async fn get(app: &App, cookie: &str, path: &str) -> reqwest::Response {
+    app.web_get(cookie, path).await
+}
+
+/// The password step; returns the half-done sign-in's cookie.
+async fn password_step(app: &App, slug: &str, email: &str) -> String {
+    let response = form(
+        app,
+        None,
+        &format!("/panel/{slug}/logowanie"),
+        &[("email", email), ("password", PASSWORD), ("next", "")],
+    )
+    .await;
+    assert_eq!(response.status(), 303, "password of {email}");
+    cookie_of(&response, "ebok_panel_login")
+}
+
+async fn audit_actions(app: &App, account_id: i64) -> Vec<String> {
+    sqlx::query_scalar("SELECT action FROM audit_log WHERE actor_account_id = $1 ORDER BY id")
+        .bind(account_id)
+        .fetch_all(app.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_first_sign_in_sets_up_the_authenticator_and_shows_recovery_codes_once() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let who = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    sqlx::query("DELETE FROM staff_authenticators WHERE account_id = $1")
+        .bind(who.account_id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+
+    let pending = password_step(&app, "mlynary", &who.email).await;
+    let response = get(&app, &pending, "/panel/mlynary/logowanie/kod").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/logowanie/aplikacja?next="
+    );
+    let html = html_page(get(&app, &pending, "/panel/mlynary/logowanie/aplikacja").await).await;
+    assert!(html.contains("<svg role=\"img\""), "a QR code: {html}");
+    let typed = html
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the secret to type by hand");
+    let secret = totp::parse_secret(typed).expect("base32");
+
+    // A mistyped code shows the same secret again.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let wrong = if totp::code_at(&secret, now) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let response = form(
+        &app,
+        Some(&pending),
+        "/panel/mlynary/logowanie/aplikacja",
+        &[("code", wrong), ("next", "")],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    assert!(html.contains("Kod jest nieprawidłowy"), "{html}");
+    assert!(html.contains(typed), "the same secret: {html}");
+
+    let response = form(
+        &app,
+        Some(&pending),
+        "/panel/mlynary/logowanie/aplikacja",
+        &[("code", &totp::code_at(&secret, now)), ("next", "")],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let session = cookie_of(&response, "ebok_panel");
+    let html = html_page(response).await;
+    let codes: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10, "{html}");
+    assert_eq!(get(&app, &session, "/panel/mlynary/").await.status(), 200);
+    // The half-done sign-in is over: its cookie no longer leads anywhere.
+    let response = get(&app, &pending, "/panel/mlynary/logowanie/aplikacja").await;
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/logowanie?powod=wygaslo"
+    );
+
+    // Later, without the phone: a recovery code works once.
+    for (attempt, expected) in [(1, 303), (2, 422)] {
+        let pending = password_step(&app, "mlynary", &who.email).await;
+        let response = form(
+            &app,
+            Some(&pending),
+            "/panel/mlynary/logowanie/kod",
+            &[
+                ("code", &codes[0].to_lowercase().replace('-', " ")),
+                ("next", ""),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), expected, "attempt {attempt}");
+    }
+    assert_eq!(
+        audit_actions(&app, who.account_id).await,
+        [
+            "staff.sign_in_failed",
+            "staff.authenticator_enrolled",
+            "staff.signed_in",
+            "staff.recovery_code_used",
+            "staff.signed_in",
+            "staff.sign_in_failed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_code_is_accepted_once_and_wrong_codes_end_the_sign_in_and_then_the_account_waits() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let who = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    app.staff_web_login(&who, 0).await;
+
+    // The same code again (a shoulder-surfer, a replayed request) is refused.
+    let pending = password_step(&app, "mlynary", &who.email).await;
+    let response = form(
+        &app,
+        Some(&pending),
+        "/panel/mlynary/logowanie/kod",
+        &[("code", &who.code(0)), ("next", "")],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+
+    // Four more wrong codes: the half-done sign-in is over…
+    for _ in 0..4 {
+        let response = form(
+            &app,
+            Some(&pending),
+            "/panel/mlynary/logowanie/kod",
+            &[("code", "12345"), ("next", "")],
+        )
+        .await;
+        assert_eq!(response.status(), 422);
+    }
+    let response = get(&app, &pending, "/panel/mlynary/logowanie/kod").await;
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/logowanie?powod=wygaslo"
+    );
+    // …and the account takes no code for a while, even a right one.
+    let pending = password_step(&app, "mlynary", &who.email).await;
+    let response = form(
+        &app,
+        Some(&pending),
+        "/panel/mlynary/logowanie/kod",
+        &[("code", &who.code(1)), ("next", "")],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response).await.contains("Zbyt wiele"),
+        "the wait is explained"
+    );
+}
+
+#[tokio::test]
+async fn residents_and_staff_each_have_their_own_door() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let resident = support::resident(app.pool(), utility, "mlynary", "jan@example.pl", 3).await;
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+
+    // A resident's password does not open the back office, and a staff password does not
+    // open the resident portal or the residents' API: both answer as for a wrong password.
+    let response = form(
+        &app,
+        None,
+        "/panel/mlynary/logowanie",
+        &[
+            ("email", "jan@example.pl"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let response = form(
+        &app,
+        None,
+        "/u/mlynary/logowanie",
+        &[
+            ("email", &clerk.email),
+            ("password", PASSWORD),
+            ("next", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let response = app
+        .post(
+            None,
+            "/api/v1/utilities/mlynary/token",
+            json!({ "email": clerk.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+
+    // Tokens and cookies of one kind do not work at the other's endpoints.
+    let resident_token = app.login("mlynary", &resident.email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let staff_token = app.staff_token(&clerk, 0).await;
+    let response = app
+        .get(&resident_token, "/api/v1/staff/customers?q=Nowak")
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(problem(response).await["status"], 403);
+    assert_eq!(app.get(&staff_token, "/api/v1/me").await.status(), 403);
+    assert_eq!(app.get(&staff_token, "/api/v1/meters").await.status(), 403);
+    let resident_cookie = app.web_login("mlynary", &resident.email).await;
+    let response = get(&app, &resident_cookie, "/panel/mlynary/klienci").await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        response.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/panel/mlynary/logowanie?next="),
+    );
+    let staff_cookie = app.staff_web_login(&clerk, 1).await;
+    let response = get(&app, &staff_cookie, "/u/mlynary/pulpit").await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        response.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/u/mlynary/logowanie"),
+    );
+}
+
+#[tokio::test]
+async fn a_staff_member_of_one_utility_sees_nothing_of_another() {
+    let app = App::start().await;
+    let a = support::utility(app.pool(), "mlynary").await;
+    let b = support::utility(app.pool(), "kurowo").await;
+    let theirs = support::resident(app.pool(), b, "kurowo", "ola@example.pl", 3).await;
+    let serial: String = sqlx::query_scalar("SELECT serial FROM meters WHERE id = $1")
+        .bind(theirs.meter_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let admin = support::staff(app.pool(), a, "mlynary", "admin").await;
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let token = app.staff_token(&admin, 1).await;
+
+    // The cookie is not a session of the other utility's back office.
+    let response = get(&app, &cookie, "/panel/kurowo/").await;
+    assert_eq!(response.status(), 303);
+    let response = get(
+        &app,
+        &cookie,
+        &format!("/panel/mlynary/klienci/{}", theirs.customer_id),
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let response = app
+        .get(
+            &token,
+            &format!("/api/v1/staff/customers/{}", theirs.customer_id),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    for q in [serial.as_str(), "Nowak", "Lipowa 1"] {
+        let body: Value = app
+            .get(
+                &token,
+                &format!("/api/v1/staff/customers?q={}", urlencode(q)),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["customers"], json!([]), "{q}");
+    }
+    // Signing in to the other utility's back office with this account fails too.
+    let response = form(
+        &app,
+        None,
+        "/panel/kurowo/logowanie",
+        &[
+            ("email", &admin.email),
+            ("password", PASSWORD),
+            ("next", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_clerk_finds_a_customer_by_what_the_counter_hears_and_opens_the_card() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 3).await;
+    let (number, serial): (String, String) = sqlx::query_as(
+        "SELECT c.customer_number, m.serial FROM customers c, meters m
+         WHERE c.id = $1 AND m.id = $2",
+    )
+    .bind(home.customer_id)
+    .bind(home.meter_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE customers SET pesel = '85010112345' WHERE id = $1")
+        .bind(home.customer_id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE meters SET radio_id = '1a2b3c4d' WHERE id = $1")
+        .bind(home.meter_id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let community: i64 = sqlx::query_scalar(
+        "INSERT INTO customers (utility_id, customer_number, kind, name, nip, city)
+         VALUES ($1, 'W-1', 'housing_community', 'Wspólnota Mieszkaniowa Dworcowa 5',
+                 '1234563218', 'Młynary') RETURNING id",
+    )
+    .bind(utility)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let token = app.staff_token(&clerk, 0).await;
+
+    for (q, id, matched) in [
+        ("nowak", home.customer_id, "name"),
+        ("Anna No", home.customer_id, "name"),
+        ("lipowa 1", home.customer_id, "address"),
+        (serial.as_str(), home.customer_id, "meter"),
+        ("1A2B3C4D", home.customer_id, "meter"),
+        (number.as_str(), home.customer_id, "number"),
+        ("850 101 123 45", home.customer_id, "pesel"),
+        ("123-456-32-18", community, "nip"),
+        ("wspólnota", community, "name"),
+    ] {
+        let response = app
+            .get(
+                &token,
+                &format!("/api/v1/staff/customers?q={}", urlencode(q)),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{q}");
+        let body: Value = response.json().await.unwrap();
+        let found = body["customers"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{q}: {body}");
+        assert_eq!(found[0]["id"], id, "{q}");
+        assert_eq!(found[0]["matched"], matched, "{q}");
+    }
+    let response = app.get(&token, "/api/v1/staff/customers?q=x").await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(problem(response).await["field"], "q");
+
+    let card: Value = app
+        .get(
+            &token,
+            &format!("/api/v1/staff/customers/{}", home.customer_id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(card["customer"]["pesel"], "85010112345");
+    assert_eq!(card["meters"][0]["serial"], serial.as_str());
+    assert_eq!(card["meters"][0]["latest_litres"], 100_450);
+    assert_eq!(card["accounts"][0]["email"], "anna@example.pl");
+    assert_eq!(card["contracts"].as_array().unwrap().len(), 1);
+
+    let cookie = app.staff_web_login(&clerk, 1).await;
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            &format!("/panel/mlynary/klienci?q={}", urlencode(&serial)),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        html.contains(&format!("/panel/mlynary/klienci/{}", home.customer_id)),
+        "{html}"
+    );
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            &format!("/panel/mlynary/klienci/{}", home.customer_id),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("Anna Nowak"), "{html}");
+    assert!(html.contains(&serial), "{html}");
+    assert!(html.contains("100,450\u{a0}m³"), "{html}");
+}
+
+#[tokio::test]
+async fn staff_sessions_end_after_twenty_idle_minutes_or_four_hours() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let who = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    for (step, change) in [
+        (
+            0,
+            "UPDATE sessions SET last_used_at = now() - interval '21 minutes'
+             WHERE account_id = $1 AND revoked_at IS NULL",
+        ),
+        (
+            1,
+            "UPDATE sessions SET created_at = now() - interval '5 hours',
+                                 expires_at = now() - interval '1 hour'
+             WHERE account_id = $1 AND revoked_at IS NULL",
+        ),
+    ] {
+        let cookie = app.staff_web_login(&who, step).await;
+        assert_eq!(get(&app, &cookie, "/panel/mlynary/").await.status(), 200);
+        sqlx::query(change)
+            .bind(who.account_id)
+            .execute(app.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            get(&app, &cookie, "/panel/mlynary/").await.status(),
+            303,
+            "{change}"
+        );
+    }
+    let expires: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM max(expires_at - created_at))::float8 FROM sessions
+         WHERE account_id = $1",
+    )
+    .bind(who.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert!(expires <= 4.0 * 3600.0 + 1.0, "{expires}");
+}
+
+#[tokio::test]
+async fn the_staff_api_wants_the_code_and_its_sessions_end_within_a_shift() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let who: StaffMember = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    for code in ["", "000000x", "123"] {
+        let response = app
+            .post(
+                None,
+                "/api/v1/staff/utilities/mlynary/token",
+                json!({ "email": who.email, "password": PASSWORD, "code": code }),
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{code:?}");
+        assert_eq!(problem(response).await["field"], "code");
+    }
+    let response = app
+        .post(
+            None,
+            "/api/v1/staff/utilities/mlynary/token",
+            json!({ "email": who.email, "password": PASSWORD, "code": who.code(0) }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let pair: Value = response.json().await.unwrap();
+    assert!(pair["refresh_expires_in"].as_i64().unwrap() <= 12 * 3600);
+    sqlx::query(
+        "UPDATE sessions SET created_at = now() - interval '13 hours' WHERE account_id = $1",
+    )
+    .bind(who.account_id)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let response = app
+        .post(
+            None,
+            "/api/v1/token/refresh",
+            json!({ "refresh_token": pair["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+    let failures: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE actor_account_id = $1
+           AND action = 'staff.sign_in_failed' AND details->>'via' = 'api'",
+    )
+    .bind(who.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(failures, 3);
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_of_an_unknown_address_is_audited_as_such() {
+    let app = App::start().await;
+    support::utility(app.pool(), "mlynary").await;
+    let response = form(
+        &app,
+        None,
+        "/panel/mlynary/logowanie",
+        &[
+            ("email", "Nikt@Example.pl"),
+            ("password", "zgadywane-haslo"),
+            ("next", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let (actor, email): (String, String) = sqlx::query_as(
+        "SELECT actor::text, details->>'unknown_email' FROM audit_log
+         WHERE action = 'staff.sign_in_failed'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (actor.as_str(), email.as_str()),
+        ("system", "nikt@example.pl")
+    );
+}
+
+/// The replacement form's fields for a swap now (Warsaw time, to the minute).
+fn replacement_now(serial: &str, final_m3: &str, initial_m3: &str) -> Vec<(String, String)> {
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Warsaw);
+    [
+        ("day", now.format("%Y-%m-%d").to_string()),
+        ("time", now.format("%H:%M").to_string()),
+        ("final", final_m3.to_string()),
+        ("serial", serial.to_string()),
+        ("channel", "wmbus".to_string()),
+        ("radio_id", "0badcafe".to_string()),
+        ("initial", initial_m3.to_string()),
+        ("legalised_until", "2031-12-31".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+async fn staff_form(
+    app: &App,
+    cookie: &str,
+    path: &str,
+    fields: &[(String, String)],
+) -> reqwest::Response {
+    let csrf = app.web_csrf(cookie, path.rsplit_once('/').unwrap().0).await;
+    let mut all: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.push(("csrf", &csrf));
+    app.web_post(cookie, path, &all).await
+}
+
+#[tokio::test]
+async fn a_replaced_meter_ends_at_its_final_register_and_the_new_one_counts_from_its_first() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 5).await;
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let path = format!("/panel/mlynary/liczniki/{}/wymiana", home.meter_id);
+
+    // A final register below the last reading is refused at its field.
+    let response = staff_form(
+        &app,
+        &cookie,
+        &path,
+        &replacement_now("NOWY-1", "100,7", "0,012"),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    assert!(
+        html.contains("Stan końcowy jest mniejszy niż ostatni odczyt"),
+        "{html}"
+    );
+
+    let response = staff_form(
+        &app,
+        &cookie,
+        &path,
+        &replacement_now("NOWY-1", "100,800", "0,012"),
+    )
+    .await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+    let new_id: i64 = sqlx::query_scalar("SELECT id FROM meters WHERE replaces_meter_id = $1")
+        .bind(home.meter_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        location,
+        format!("/panel/mlynary/liczniki/{new_id}?wymieniono=1")
+    );
+    let html = html_page(get(&app, &cookie, &location).await).await;
+    assert!(html.contains("Wodomierz wymieniony"), "{html}");
+    assert!(html.contains("Zastąpił"), "{html}");
+
+    // The old meter is off: a second replacement of it is refused.
+    let response = staff_form(
+        &app,
+        &cookie,
+        &path,
+        &replacement_now("NOWY-2", "100,900", "0"),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    assert!(html_page(response).await.contains("został już zdjęty"));
+
+    // The resident sees both meters; the old one's last day ends at its final register, the
+    // new one's first day starts at its initial register.
+    let token = app.login("mlynary", "anna@example.pl").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let meters: Value = app
+        .get(&token, "/api/v1/meters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = meters
+        .as_array()
+        .or_else(|| meters["meters"].as_array())
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().or_else(|| m["meter_id"].as_i64()).unwrap())
+        .collect();
+    assert!(
+        ids.contains(&home.meter_id) && ids.contains(&new_id),
+        "{meters}"
+    );
+    let history = |id: i64| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let body: Value = app
+                .get(&token, &format!("/api/v1/meters/{id}/history"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["points"].as_array().unwrap().clone()
+        }
+    };
+    let old = history(home.meter_id).await;
+    let (yesterday, today) = (&old[old.len() - 2], &old[old.len() - 1]);
+    assert_eq!(today["end"]["litres"], 100_800, "{today}");
+    assert_eq!(
+        today["consumption_litres"].as_i64().unwrap(),
+        100_800 - yesterday["end"]["litres"].as_i64().unwrap(),
+        "{yesterday} {today}"
+    );
+    let new = history(new_id).await;
+    let first = new
+        .iter()
+        .find(|p| !p["end"].is_null())
+        .expect("the new meter has a register");
+    assert_eq!(first["end"]["litres"], 12, "{first}");
+    assert!(
+        new.iter()
+            .all(|p| p["consumption_litres"].as_i64().unwrap_or(0) == 0),
+        "nothing used on the new meter yet: {new:?}"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'meter.replaced'
+           AND actor_account_id = $1 AND (details->>'new_meter_id')::bigint = $2",
+    )
+    .bind(clerk.account_id)
+    .bind(new_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn only_roles_that_manage_meters_replace_them_and_only_in_their_utility() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 3).await;
+    let theirs = support::resident(app.pool(), other, "kurowo", "ola@example.pl", 3).await;
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let cookie = app.staff_web_login(&billing, 0).await;
+    // Billing sees the meter but is not offered the form, and its request is refused.
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            &format!("/panel/mlynary/liczniki/{}", home.meter_id),
+        )
+        .await,
+    )
+    .await;
+    assert!(!html.contains("Wymiana wodomierza"), "{html}");
+    let csrf = app.web_csrf(&cookie, "/panel/mlynary/klienci").await;
+    let mut fields = replacement_now("NOWY-1", "100,800", "0");
+    fields.push(("csrf".into(), csrf.clone()));
+    let all: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let response = app
+        .web_post(
+            &cookie,
+            &format!("/panel/mlynary/liczniki/{}/wymiana", home.meter_id),
+            &all,
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert!(html_page(response).await.contains("Brak uprawnień"));
+
+    // A technician of this utility cannot reach the other utility's meter.
+    let technician = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    let cookie = app.staff_web_login(&technician, 1).await;
+    let response = get(
+        &app,
+        &cookie,
+        &format!("/panel/mlynary/liczniki/{}", theirs.meter_id),
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let csrf = app.web_csrf(&cookie, "/panel/mlynary/klienci").await;
+    let mut fields = replacement_now("NOWY-1", "100,800", "0");
+    fields.push(("csrf".into(), csrf));
+    let all: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let response = app
+        .web_post(
+            &cookie,
+            &format!("/panel/mlynary/liczniki/{}/wymiana", theirs.meter_id),
+            &all,
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let removed: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT removed_at FROM meters WHERE id = $1")
+            .bind(theirs.meter_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(removed, None);
+}
