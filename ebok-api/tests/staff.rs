@@ -800,3 +800,115 @@ async fn only_roles_that_manage_meters_replace_them_and_only_in_their_utility() 
             .unwrap();
     assert_eq!(removed, None);
 }
+
+async fn hold(app: &App, utility_id: i64, radio_id: &str, litres: i64) {
+    sqlx::query(
+        "INSERT INTO ingest_quarantine (utility_id, source, origin, meter_ref_kind, meter_ref,
+                                        measured_at, volume_litres, flags, reading_source, detail)
+         VALUES ($1, 'mqtt', 'test', 'radio_id', $2, now() - interval '1 hour', $3, 0, 'radio',
+                 'unknown meter')",
+    )
+    .bind(utility_id)
+    .bind(radio_id)
+    .bind(litres)
+    .execute(app.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_quarantine_is_the_utilitys_own_and_for_roles_that_handle_ingest_problems() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let ours = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let theirs = support::resident(app.pool(), other, "kurowo", "ola@example.pl", 1).await;
+    hold(&app, utility, "0badf00d", 20_015).await;
+    hold(&app, other, "cafebabe", 7_000).await;
+    let their_serial: String = sqlx::query_scalar("SELECT serial FROM meters WHERE id = $1")
+        .bind(theirs.meter_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let cookie = app.staff_web_login(&billing, 0).await;
+    let response = get(&app, &cookie, "/panel/mlynary/kwarantanna").await;
+    assert_eq!(response.status(), 403);
+
+    let technician = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    let cookie = app.staff_web_login(&technician, 1).await;
+    let html = html_page(get(&app, &cookie, "/panel/mlynary/kwarantanna").await).await;
+    assert!(html.contains("0badf00d"), "{html}");
+    assert!(
+        !html.contains("cafebabe"),
+        "another utility's held readings: {html}"
+    );
+    let csrf = app.web_csrf(&cookie, "/panel/mlynary/kwarantanna").await;
+    // Neither another utility's held readings nor another utility's meter can be reached.
+    for (meter_ref, serial, status) in [
+        ("cafebabe", "SN-X", 422),
+        ("0badf00d", their_serial.as_str(), 422),
+        ("cafebabe", their_serial.as_str(), 422),
+    ] {
+        let response = app
+            .web_post(
+                &cookie,
+                "/panel/mlynary/kwarantanna/przypisz",
+                &[
+                    ("csrf", &csrf),
+                    ("kind", "radio_id"),
+                    ("meter_ref", meter_ref),
+                    ("serial", serial),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), status, "{meter_ref} → {serial}");
+    }
+    let assigned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ingest_quarantine WHERE assigned_meter_id IS NOT NULL",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(assigned, 0);
+    let our_serial: String = sqlx::query_scalar("SELECT serial FROM meters WHERE id = $1")
+        .bind(ours.meter_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let response = app
+        .web_post(
+            &cookie,
+            "/panel/mlynary/kwarantanna/przypisz",
+            &[
+                ("csrf", &csrf),
+                ("kind", "radio_id"),
+                ("meter_ref", "cafebabe"),
+                ("serial", &our_serial),
+            ],
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        404,
+        "another utility's held readings are not found"
+    );
+    let response = app
+        .web_post(
+            &cookie,
+            "/panel/mlynary/kwarantanna/przypisz",
+            &[
+                ("csrf", &csrf),
+                ("kind", "radio_id"),
+                ("meter_ref", "0badf00d"),
+                ("serial", &our_serial),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/kwarantanna?przypisano=1&radio=1"
+    );
+}

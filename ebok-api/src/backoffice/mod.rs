@@ -6,6 +6,7 @@
 //! ([`crate::staff::Permission`]) and reads only the staff member's utility.
 
 mod customer_pages;
+mod ingest_pages;
 mod meter_pages;
 mod shell;
 mod sign_in_pages;
@@ -34,6 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/panel/{slug}/klienci", get(customer_pages::search))
         .route("/panel/{slug}/klienci/{id}", get(customer_pages::card))
         .route("/panel/{slug}/liczniki/{id}", get(meter_pages::meter))
+        .route("/panel/{slug}/kwarantanna", get(ingest_pages::quarantine))
+        .route(
+            "/panel/{slug}/kwarantanna/przypisz",
+            post(ingest_pages::assign),
+        )
         .route(
             "/panel/{slug}/liczniki/{id}/wymiana",
             post(meter_pages::replace),
