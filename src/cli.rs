@@ -86,8 +86,9 @@ enum BenchCommand {
     /// the FCM HTTP v1 protocol. Last line: `push sends_per_s=N p99_ms=N`.
     Push(crate::bench::push::PushBenchArgs),
     /// The resident API's hot reads (reading on a day, a year of daily history) over HTTP with
-    /// concurrent clients, on 100,000 meters × 365 days. Last line:
-    /// `api reading_on_day_p99_ms=N history_year_p99_ms=N rps=N`.
+    /// concurrent clients, and staff's customer search, on 100,000 meters × 365 days. Last line:
+    /// `api reading_on_day_p99_ms=N history_year_p99_ms=N rps=N staff_address_p99_ms=N
+    /// staff_serial_p99_ms=N`.
     Api(crate::bench::api::ApiBenchArgs),
 }
 

@@ -19,6 +19,29 @@ fn ebok_on(db: &ebok_testkit::TestDb) -> Command {
 }
 
 #[tokio::test]
+async fn totp_prints_the_code_an_authenticator_app_shows_now() {
+    let secret = ebok_api::staff::totp::new_secret();
+    let key = ebok_api::staff::totp::typed_secret(&secret);
+    let out = ebok().args(["totp", &key]).output().await.unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The code of now, or of the step before when the step changed while it ran.
+    assert!(
+        [now, now - 30]
+            .iter()
+            .any(|t| ebok_api::staff::totp::code_at(&secret, *t) == printed),
+        "{printed}"
+    );
+    let out = ebok().args(["totp", "not a key!"]).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an authenticator key"));
+}
+
+#[tokio::test]
 async fn every_subcommand_has_help() {
     for sub in [
         "demo",
@@ -32,6 +55,7 @@ async fn every_subcommand_has_help() {
         "migrate",
         "stack",
         "bench",
+        "totp",
     ] {
         let out = ebok().args([sub, "--help"]).output().await.unwrap();
         assert!(out.status.success(), "ebok {sub} --help failed");
@@ -455,8 +479,8 @@ async fn migrate_check_reports_current_schema_of_a_migrated_database() {
 }
 
 /// `ebok bench api` on a tiny dataset: it generates the data, checks an answer, measures every
-/// scenario (the HTTP floor, the two reads over real HTTP, the raw lookup) and prints its summary
-/// line. The figures are the bench's to report, not a test's to judge; that there are figures,
+/// scenario (the HTTP floor, the two reads over real HTTP, the raw lookup, staff's two searches)
+/// and prints its summary line. The figures are the bench's to report, not a test's to judge; that there are figures,
 /// and that every request succeeded (the bench fails on any other status), is.
 #[tokio::test]
 async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
@@ -495,7 +519,13 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
     let names: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
     assert_eq!(
         names,
-        ["reading_on_day_p99_ms", "history_year_p99_ms", "rps"],
+        [
+            "reading_on_day_p99_ms",
+            "history_year_p99_ms",
+            "rps",
+            "staff_address_p99_ms",
+            "staff_serial_p99_ms"
+        ],
         "{last}"
     );
     let figures: Vec<f64> = pairs.iter().map(|(_, value)| *value).collect();
@@ -505,6 +535,8 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
         "reading on a day",
         "one year of daily history",
         "raw on-day lookup",
+        "staff search by address",
+        "staff search by meter serial",
     ] {
         assert!(stdout.contains(scenario), "{scenario} missing: {stdout}");
     }

@@ -93,6 +93,37 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
     assert!(banner.iter().any(|l| l.contains("bok@zgk-mlynary.example")));
     assert!(banner.iter().any(|l| l.contains(seed::DEMO_PASSWORD)));
 
+    // Staff sign in with the banner's authenticator key: its current code opens the staff API.
+    let staff_page = url_after(&banner, "staff:");
+    assert!(
+        staff_page.ends_with("/panel/mlynary/logowanie"),
+        "{staff_page}"
+    );
+    let key_line = banner
+        .iter()
+        .find(|l| l.contains("authenticator app"))
+        .expect("the banner prints the demo's authenticator key");
+    let key = key_line
+        .split("add the key ")
+        .nth(1)
+        .and_then(|rest| rest.split(" to an").next())
+        .unwrap();
+    let secret = ebok_api::staff::totp::parse_secret(key).expect("a base32 key");
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let signed_in = http
+        .post(api.replace("/utilities", "/staff/utilities/mlynary/token"))
+        .json(&serde_json::json!({
+            "email": "bok@zgk-mlynary.example", "password": seed::DEMO_PASSWORD,
+            "code": ebok_api::staff::totp::code_at(&secret, seconds)
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+
     // Without a mail server, a resident's e-mail lands on the demo's mailbox page.
     let mailbox = url_after(&banner, "mailbox:");
     let mailbox = mailbox.split_whitespace().next().unwrap().to_string();

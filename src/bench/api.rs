@@ -14,8 +14,15 @@
 //!
 //! For comparison the same on-day lookup is also timed without HTTP, through the library
 //! function at the same concurrency (`raw`): the difference is what HTTP, JSON and the token
-//! cost. Access tokens are minted with the installation's key, as a login would. Last line:
-//! `api reading_on_day_p99_ms=N history_year_p99_ms=N rps=N` (rps of the on-day scenario).
+//! cost. Access tokens are minted with the installation's key, as a login would.
+//!
+//! The staff scenarios are the back office's customer search at `--staff-clients` concurrent
+//! clerks (16: a city utility's counter and phone line at their busiest), through the staff API
+//! with a clerk's token: by the start of an address (`Długa 4821`, a random building; the
+//! dataset's supply points are `Długa 1` … `Długa 100000`, so a short number matches many) and
+//! by a meter's serial (`SN4821`, exact). Last line: `api reading_on_day_p99_ms=N
+//! history_year_p99_ms=N rps=N staff_address_p99_ms=N staff_serial_p99_ms=N` (rps of the on-day
+//! scenario; with `--only`, the figures of the scenarios that ran).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +38,7 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ApiBenchArgs {
     /// Meters, each with its own resident account.
     #[arg(long, default_value_t = 100_000)]
@@ -42,6 +49,9 @@ pub struct ApiBenchArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// Concurrent staff clients of the staff scenarios.
+    #[arg(long, default_value_t = 16)]
+    pub staff_clients: usize,
     /// Seconds measured per scenario and repeat (after a warm-up of a quarter of it).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
@@ -75,6 +85,10 @@ pub enum Scenario {
     History,
     /// The on-day lookup through the library, without HTTP.
     Raw,
+    /// Staff's customer search by the start of an address.
+    StaffAddress,
+    /// Staff's customer search by a meter's serial.
+    StaffSerial,
 }
 
 const DATABASE: &str = "ebok_bench_api";
@@ -152,6 +166,19 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
             .collect(),
     );
 
+    // A clerk of the utility, whose token the staff scenarios use.
+    let clerk: i64 = sqlx::query_scalar(
+        "INSERT INTO user_accounts (utility_id, email, role, status, display_name, activated_at)
+         VALUES ($1, 'bok@bench.example', 'clerk', 'active', 'Biuro Obsługi Klienta', now())
+         ON CONFLICT (utility_id, lower(email)) DO UPDATE SET role = 'clerk'
+         RETURNING id",
+    )
+    .bind(utility_id)
+    .fetch_one(&pool)
+    .await?;
+    let staff_tokens: Arc<Vec<(i64, String)>> =
+        Arc::new(vec![(0, keys.sign(clerk, utility_id, 0, "clerk"))]);
+
     let today = local_day(Utc::now());
     let first_day = today - Days::new(args.days as u64);
     let base = format!("http://{addr}/api/v1");
@@ -179,6 +206,26 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     let mut on_day = Vec::new();
     let mut history = Vec::new();
     let mut raw = Vec::new();
+    let mut staff_address = Vec::new();
+    let mut staff_serial = Vec::new();
+    let staff_args = ApiBenchArgs {
+        clients: args.staff_clients,
+        ..args.clone()
+    };
+    for (what, q) in [("address", "D%C5%82uga%2012"), ("serial", "SN12")] {
+        let found: serde_json::Value = client
+            .get(format!("{base}/staff/customers?q={q}"))
+            .bearer_auth(&staff_tokens[0].1)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        ensure!(
+            found["customers"].as_array().is_some_and(|c| !c.is_empty()),
+            "the staff search by {what} found nothing: {found}"
+        );
+    }
     for repeat in 1..=args.repeats {
         let days = args.days;
         if args.runs(Scenario::Floor) {
@@ -249,17 +296,43 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
             );
             raw.push(r);
         }
+        let meters = args.meters;
+        if args.runs(Scenario::StaffAddress) {
+            let r = measure_get(&staff_args, addr, &staff_tokens, true, move |_, rng| {
+                let building = rng.random_range(1..=meters);
+                format!("/api/v1/staff/customers?q=D%C5%82uga%20{building}")
+            })
+            .await?;
+            eprintln!(
+                "bench: repeat {repeat} staff search by address: {}",
+                r.describe()
+            );
+            staff_address.push(r);
+        }
+        if args.runs(Scenario::StaffSerial) {
+            let r = measure_get(&staff_args, addr, &staff_tokens, true, move |_, rng| {
+                let n = rng.random_range(1..=meters);
+                format!("/api/v1/staff/customers?q=SN{n}")
+            })
+            .await?;
+            eprintln!(
+                "bench: repeat {repeat} staff search by meter serial: {}",
+                r.describe()
+            );
+            staff_serial.push(r);
+        }
     }
     shutdown.cancel();
     let _ = server.await;
 
     let med = |rs: &[Run], f: fn(&Run) -> f64| super::median(rs.iter().map(f).collect());
     println!(
-        "api dataset: {} meters × {} days; {} clients; {} database connections; {} s per \
-         scenario, {} repeats (medians)",
+        "api dataset: {} meters × {} days; {} clients ({} in the staff scenarios); {} database \
+         connections; {} s per scenario, {} repeats (medians)",
         args.meters,
         args.days,
         args.clients,
+        args.staff_clients,
         args.connections(),
         args.seconds,
         args.repeats
@@ -273,6 +346,8 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         (&on_day, "reading on a day", "requests"),
         (&history, "one year of daily history", "requests"),
         (&raw, "raw on-day lookup (library, no HTTP)", "lookups"),
+        (&staff_address, "staff search by address", "requests"),
+        (&staff_serial, "staff search by meter serial", "requests"),
     ] {
         if !runs.is_empty() {
             println!(
@@ -283,15 +358,26 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
             );
         }
     }
-    if on_day.is_empty() || history.is_empty() {
-        return Ok(());
+    // The summary line: the figures of the scenarios that ran.
+    let mut summary = Vec::new();
+    if !on_day.is_empty() && !history.is_empty() {
+        summary.push(format!(
+            "reading_on_day_p99_ms={:.2} history_year_p99_ms={:.2} rps={:.0}",
+            med(&on_day, |r| r.p99_ms),
+            med(&history, |r| r.p99_ms),
+            med(&on_day, |r| r.rps)
+        ));
     }
-    println!(
-        "api reading_on_day_p99_ms={:.2} history_year_p99_ms={:.2} rps={:.0}",
-        med(&on_day, |r| r.p99_ms),
-        med(&history, |r| r.p99_ms),
-        med(&on_day, |r| r.rps)
-    );
+    if !staff_address.is_empty() && !staff_serial.is_empty() {
+        summary.push(format!(
+            "staff_address_p99_ms={:.2} staff_serial_p99_ms={:.2}",
+            med(&staff_address, |r| r.p99_ms),
+            med(&staff_serial, |r| r.p99_ms)
+        ));
+    }
+    if !summary.is_empty() {
+        println!("api {}", summary.join(" "));
+    }
     Ok(())
 }
 
