@@ -211,6 +211,25 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
     assert_eq!(new[0].consumption_litres.unwrap_or(0), 0);
     drop(conn);
 
+    // The utility's meter alarms, acknowledged from the list.
+    sqlx::query(
+        "INSERT INTO meter_alarms (utility_id, meter_id, kind, raised_at)
+         VALUES ($1, $2, 'leak', now() - interval '1 hour')",
+    )
+    .bind(utility)
+    .bind(second.meter_id)
+    .execute(pool)
+    .await
+    .unwrap();
+    browser.goto(&page("alarmy")).await;
+    browser.assert_no_serious_violations("meter alarms").await;
+    browser.fill("note", "Jadę na miejsce").await;
+    browser.submit("form.inline").await;
+    browser.wait_for_text("main", "Alarm przyjęty").await;
+    browser
+        .assert_no_serious_violations("meter alarms after acknowledging")
+        .await;
+
     // Telegrams of a radio id nobody has registered are held, not lost…
     let gateway = mqtt::Gateway::new(SLUG, &[&wmbus]).await;
     let (client, mut events) = AsyncClient::new(gateway.options(&mqtt::unique("radio")), 16);

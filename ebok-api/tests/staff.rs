@@ -912,3 +912,312 @@ async fn the_quarantine_is_the_utilitys_own_and_for_roles_that_handle_ingest_pro
         "/panel/mlynary/kwarantanna?przypisano=1&radio=1"
     );
 }
+
+async fn alarm(app: &App, utility_id: i64, meter_id: i64, kind: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO meter_alarms (utility_id, meter_id, kind, raised_at)
+         VALUES ($1, $2, $3::text::meter_alarm_kind, now() - interval '2 hours') RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(meter_id)
+    .bind(kind)
+    .fetch_one(app.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn staff_acknowledge_an_alarm_and_clear_it_with_a_note() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let leak = alarm(&app, utility, home.meter_id, "leak").await;
+    let battery = alarm(&app, utility, home.meter_id, "low_battery").await;
+    let technician = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    let token = app.staff_token(&technician, 0).await;
+
+    let list: Value = app
+        .get(&token, "/api/v1/staff/alarms?kind=leak")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["alarms"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["alarms"][0]["customer_name"], "Anna Nowak");
+    let post = |path: String, note: &str| {
+        let body = json!({ "note": note });
+        let app = &app;
+        let token = token.clone();
+        async move { app.post(Some(&token), &path, body).await }
+    };
+    let ack = format!("/api/v1/staff/alarms/{leak}/acknowledge");
+    assert_eq!(post(ack.clone(), "").await.status(), 204);
+    assert_eq!(post(ack, "").await.status(), 409);
+    let clear = format!("/api/v1/staff/alarms/{leak}/clear");
+    let response = post(clear.clone(), "  ").await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(problem(response).await["field"], "note");
+    assert_eq!(
+        post(clear.clone(), "Wyciek usunięty, wymieniono zawór.")
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(post(clear, "again").await.status(), 409);
+
+    let list: Value = app
+        .get(&token, "/api/v1/staff/alarms?state=cleared")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cleared = &list["alarms"][0];
+    assert_eq!(cleared["id"], leak);
+    assert_eq!(
+        cleared["cleared_note"],
+        "Wyciek usunięty, wymieniono zawór."
+    );
+    assert_eq!(cleared["cleared_by"], "Pracownik technician");
+    assert!(cleared["acknowledged_at"].is_string());
+    let open: Value = app
+        .get(&token, "/api/v1/staff/alarms")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = open["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [battery]);
+    let response = app.get(&token, "/api/v1/staff/alarms?kind=flood").await;
+    assert_eq!(response.status(), 422);
+
+    // The same in the back office's page.
+    let cookie = app.staff_web_login(&technician, 1).await;
+    let csrf = app.web_csrf(&cookie, "/panel/mlynary/alarmy").await;
+    let response = app
+        .web_post(
+            &cookie,
+            &format!("/panel/mlynary/alarmy/{battery}/zamknij"),
+            &[
+                ("csrf", &csrf),
+                ("note", ""),
+                ("rodzaj", ""),
+                ("stan", "open"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response)
+            .await
+            .contains("dlaczego zamykasz alarm")
+    );
+    let response = app
+        .web_post(
+            &cookie,
+            &format!("/panel/mlynary/alarmy/{battery}/przyjmij"),
+            &[
+                ("csrf", &csrf),
+                ("note", "Bateria do wymiany w przyszłym tygodniu"),
+                ("rodzaj", ""),
+                ("stan", "open"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let html = html_page(get(&app, &cookie, "/panel/mlynary/alarmy").await).await;
+    assert!(html.contains("Bateria do wymiany"), "{html}");
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE entity_type = 'meter_alarm' ORDER BY id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        [
+            "meter_alarm.acknowledged",
+            "meter_alarm.cleared_by_staff",
+            "meter_alarm.acknowledged"
+        ]
+    );
+}
+
+/// Every staff endpoint and page: who may reach it. A resident's token or cookie never does; a
+/// role without the permission gets 403 and nothing; a staff member of another utility does
+/// not find the other utility's records (404) or sees an empty list.
+#[tokio::test]
+async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_utilities() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 2).await;
+    let leak = alarm(&app, utility, home.meter_id, "leak").await;
+    hold(&app, utility, "0badf00d", 1_000).await;
+    let resident = app.login("mlynary", "anna@example.pl").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resident_cookie = app.web_login("mlynary", "anna@example.pl").await;
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let billing_token = app.staff_token(&billing, 0).await;
+    let billing_cookie = app.staff_web_login(&billing, 1).await;
+    let stranger = support::staff(app.pool(), other, "kurowo", "admin").await;
+    let stranger_token = app.staff_token(&stranger, 0).await;
+
+    // (method, path, body, may billing?, what another utility's admin gets)
+    let replacement = json!({
+        "at": chrono::Utc::now(), "final_litres": 200_000, "serial": "X-1",
+        "radio_id": "12345678", "channel": "wmbus", "initial_litres": 0
+    });
+    let api: Vec<(reqwest::Method, String, Option<Value>, bool, u16)> = vec![
+        (
+            reqwest::Method::GET,
+            "/api/v1/staff/customers?q=Nowak".into(),
+            None,
+            true,
+            200,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/staff/customers/{}", home.customer_id),
+            None,
+            true,
+            404,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/staff/meters/{}", home.meter_id),
+            None,
+            true,
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/staff/meters/{}/replacement", home.meter_id),
+            Some(replacement),
+            false,
+            404,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/staff/alarms".into(),
+            None,
+            false,
+            200,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/staff/alarms/{leak}/acknowledge"),
+            Some(json!({})),
+            false,
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/staff/alarms/{leak}/clear"),
+            Some(json!({"note": "x"})),
+            false,
+            404,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/staff/quarantine".into(),
+            None,
+            false,
+            200,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/staff/quarantine/assignments".into(),
+            Some(json!({"kind": "radio_id", "meter_ref": "0badf00d", "serial": "SN-1"})),
+            false,
+            422,
+        ),
+    ];
+    for (method, path, body, billing_may, stranger_gets) in api {
+        let response = app
+            .send(method.clone(), Some(&resident), &path, body.clone())
+            .await;
+        assert_eq!(response.status(), 403, "resident: {method} {path}");
+        let response = app.send(method.clone(), None, &path, body.clone()).await;
+        assert_eq!(response.status(), 401, "nobody: {method} {path}");
+        if !billing_may {
+            let response = app
+                .send(method.clone(), Some(&billing_token), &path, body.clone())
+                .await;
+            assert_eq!(response.status(), 403, "billing: {method} {path}");
+        }
+        let response = app
+            .send(method.clone(), Some(&stranger_token), &path, body.clone())
+            .await;
+        assert_eq!(
+            response.status(),
+            stranger_gets,
+            "another utility: {method} {path}"
+        );
+        if stranger_gets == 200 {
+            let body: Value = response.json().await.unwrap();
+            let list = body
+                .as_object()
+                .unwrap()
+                .values()
+                .next()
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .clone();
+            assert!(
+                list.is_empty(),
+                "another utility sees: {method} {path}: {body}"
+            );
+        }
+    }
+    // Nothing changed by any of them.
+    let (state, removed): (String, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+        "SELECT a.state::text, m.removed_at FROM meter_alarms a JOIN meters m ON m.id = a.meter_id
+         WHERE a.id = $1",
+    )
+    .bind(leak)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), removed), ("raised", None));
+
+    // Pages: a resident's cookie is no staff session; billing may not open these.
+    for path in [
+        "/panel/mlynary/".to_string(),
+        "/panel/mlynary/klienci?q=Nowak".into(),
+        format!("/panel/mlynary/klienci/{}", home.customer_id),
+        format!("/panel/mlynary/liczniki/{}", home.meter_id),
+        "/panel/mlynary/alarmy".into(),
+        "/panel/mlynary/kwarantanna".into(),
+    ] {
+        let response = get(&app, &resident_cookie, &path).await;
+        assert_eq!(response.status(), 303, "resident: {path}");
+        let billing_may = !path.contains("alarmy") && !path.contains("kwarantanna");
+        let response = get(&app, &billing_cookie, &path).await;
+        assert_eq!(
+            response.status(),
+            if billing_may { 200 } else { 403 },
+            "billing: {path}"
+        );
+    }
+    let csrf = app
+        .web_csrf(&billing_cookie, "/panel/mlynary/klienci")
+        .await;
+    for path in [
+        format!("/panel/mlynary/alarmy/{leak}/przyjmij"),
+        format!("/panel/mlynary/alarmy/{leak}/zamknij"),
+        "/panel/mlynary/kwarantanna/przypisz".to_string(),
+    ] {
+        let response = app
+            .web_post(&billing_cookie, &path, &[("csrf", &csrf), ("note", "x")])
+            .await;
+        assert_eq!(response.status(), 403, "billing: {path}");
+    }
+}

@@ -114,4 +114,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::token))
         .routes(routes!(staff::search))
         .routes(routes!(staff::customer))
+        .routes(routes!(staff::meter))
+        .routes(routes!(staff::replace_meter))
+        .routes(routes!(staff::alarm_list))
+        .routes(routes!(staff::acknowledge_alarm))
+        .routes(routes!(staff::clear_alarm))
+        .routes(routes!(staff::quarantine_list))
+        .routes(routes!(staff::quarantine_assign))
 }

@@ -13,7 +13,10 @@ use crate::auth::app::{self, Lifetime, STAFF_MAX_SECS, TokenPair};
 use crate::client::ClientAddr;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Path, Query};
+use crate::staff::alarms::{self, AlarmFilter, AlarmItem, Handling};
 use crate::staff::customers::{self, CustomerCard, FoundCustomer, SearchTerms};
+use crate::staff::meters::{self, ByStaff, MeterCard, Replacement};
+use crate::staff::quarantine::{self, Assigned, HeldGroup};
 use crate::staff::{Permission, StaffCaller, sign_in};
 use crate::state::AppState;
 
@@ -120,4 +123,205 @@ pub async fn customer(
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
+}
+
+impl StaffCaller {
+    fn by(&self) -> ByStaff {
+        ByStaff {
+            utility_id: self.utility_id,
+            account_id: self.account_id,
+        }
+    }
+}
+
+/// A meter: where it stands, its chain, its newest readings.
+#[utoipa::path(get, path = "/staff/meters/{id}", tag = "staff", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = MeterCard), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn meter(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<MeterCard>, ApiError> {
+    who.require(Permission::ViewCustomers)?;
+    meters::card(&state.pool, who.utility_id, id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReplacementRequest {
+    /// The instant of the swap (not in the future, after the old meter's last reading).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The old meter's register when it came off, litres.
+    #[schema(minimum = 0)]
+    pub final_litres: i64,
+    #[schema(min_length = 1, max_length = 40)]
+    pub serial: String,
+    /// Eight hexadecimal digits; required for a radio meter.
+    #[schema(pattern = "^[0-9a-fA-F]{8}$")]
+    pub radio_id: Option<String>,
+    /// `wmbus`, `modbus` or `manual`.
+    #[schema(pattern = "^(wmbus|modbus|manual)$")]
+    pub channel: String,
+    pub legalised_until: Option<chrono::NaiveDate>,
+    /// The new meter's register when it went on, litres.
+    #[schema(minimum = 0)]
+    pub initial_litres: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Replaced {
+    /// The new meter.
+    pub meter_id: i64,
+}
+
+/// Replace a meter: the old one comes off with its final register, the new one goes on at the
+/// same instant with its initial register.
+#[utoipa::path(post, path = "/staff/meters/{id}/replacement", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = ReplacementRequest,
+    responses((status = 201, body = Replaced), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn replace_meter(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<ReplacementRequest>,
+) -> Result<(axum::http::StatusCode, Json<Replaced>), ApiError> {
+    who.require(Permission::ManageMeters)?;
+    let replacement = Replacement {
+        old_meter_id: id,
+        at: body.at,
+        final_litres: body.final_litres,
+        serial: body.serial,
+        radio_id: body.radio_id.map(|r| r.to_ascii_lowercase()),
+        channel: body.channel,
+        legalised_until: body.legalised_until,
+        initial_litres: body.initial_litres,
+    };
+    let meter_id = meters::replace(&state.pool, who.by(), &replacement).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(Replaced { meter_id })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmList {
+    /// Newest first, at most 200.
+    pub alarms: Vec<AlarmItem>,
+}
+
+/// The utility's meter alarms, open ones by default.
+#[utoipa::path(get, path = "/staff/alarms", tag = "staff", security(("bearer" = [])),
+    params(AlarmFilter),
+    responses((status = 200, body = AlarmList), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn alarm_list(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Query(filter): Query<AlarmFilter>,
+) -> Result<Json<AlarmList>, ApiError> {
+    who.require(Permission::HandleAlarms)?;
+    Ok(Json(AlarmList {
+        alarms: alarms::list(&state.pool, who.utility_id, &filter).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AlarmNote {
+    /// Optional to acknowledge; to clear, why the alarm is over.
+    #[schema(max_length = 1000)]
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Acknowledge an alarm (someone is on it).
+#[utoipa::path(post, path = "/staff/alarms/{id}/acknowledge", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = AlarmNote,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn acknowledge_alarm(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<AlarmNote>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    who.require(Permission::HandleAlarms)?;
+    alarms::handle(&state.pool, who.by(), id, Handling::Acknowledge, &body.note).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Clear an alarm with a note saying why it is over.
+#[utoipa::path(post, path = "/staff/alarms/{id}/clear", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = AlarmNote,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn clear_alarm(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<AlarmNote>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    who.require(Permission::HandleAlarms)?;
+    alarms::handle(&state.pool, who.by(), id, Handling::Clear, &body.note).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Quarantine {
+    /// Held readings by reference, most first (at most 200 references).
+    pub held: Vec<HeldGroup>,
+}
+
+/// Readings of meters nobody registered, held by ingest, by radio id or serial.
+#[utoipa::path(get, path = "/staff/quarantine", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = Quarantine), (status = 401, body = Problem),
+              (status = 403, body = Problem)))]
+pub async fn quarantine_list(
+    State(state): State<AppState>,
+    who: StaffCaller,
+) -> Result<Json<Quarantine>, ApiError> {
+    who.require(Permission::HandleIngestProblems)?;
+    Ok(Json(Quarantine {
+        held: quarantine::held(&state.pool, who.utility_id).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignRequest {
+    /// `radio_id` or `serial`: what the held readings came with.
+    #[schema(pattern = "^(radio_id|serial)$")]
+    pub kind: String,
+    #[schema(min_length = 1, max_length = 100)]
+    pub meter_ref: String,
+    /// The serial of the utility's meter that gets them.
+    #[schema(min_length = 1, max_length = 40)]
+    pub serial: String,
+}
+
+/// Assign the held readings of a reference to a meter; ingest replays them into it.
+#[utoipa::path(post, path = "/staff/quarantine/assignments", tag = "staff",
+    security(("bearer" = [])), request_body = AssignRequest,
+    responses((status = 200, body = Assigned), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn quarantine_assign(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Json(body): Json<AssignRequest>,
+) -> Result<Json<Assigned>, ApiError> {
+    who.require(Permission::HandleIngestProblems)?;
+    Ok(Json(
+        quarantine::assign(
+            &state.pool,
+            who.by(),
+            &body.kind,
+            &body.meter_ref,
+            &body.serial,
+        )
+        .await?,
+    ))
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::labels as label;
 use super::shell::{StaffCtx, StaffLayout};
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath, PageQuery};
@@ -121,88 +122,6 @@ impl CardPage {
             "company" => "firma",
             "housing_community" => "wspólnota mieszkaniowa",
             "public_institution" => "instytucja publiczna",
-            _ => "",
-        }
-    }
-}
-
-/// Polish labels of the card's codes.
-mod label {
-    pub fn contract_status(status: &str) -> &'static str {
-        match status {
-            "draft" => "projekt",
-            "active" => "obowiązuje",
-            "terminated" => "rozwiązana",
-            _ => "",
-        }
-    }
-
-    pub fn account_status(status: &str) -> &'static str {
-        match status {
-            "pending_activation" => "czeka na aktywację",
-            "active" => "aktywne",
-            "locked" => "zablokowane",
-            "disabled" => "wyłączone",
-            "closed" => "zamknięte",
-            _ => "",
-        }
-    }
-
-    pub fn linked_via(via: &str) -> &'static str {
-        match via {
-            "activation_code" => "kod z pisma",
-            "last_invoice" => "dane z faktury",
-            "staff" => "w biurze",
-            _ => "",
-        }
-    }
-
-    pub fn consent(kind: &str) -> &'static str {
-        match kind {
-            "e_invoice" => "e-faktura",
-            "notifications" => "powiadomienia",
-            _ => "",
-        }
-    }
-
-    pub fn purpose(purpose: &str) -> &'static str {
-        match purpose {
-            "main" => "główny",
-            "garden" => "ogrodowy",
-            "sewage" => "ścieki",
-            _ => "",
-        }
-    }
-
-    pub fn channel(channel: &str) -> &'static str {
-        match channel {
-            "wmbus" => "radiowy",
-            "modbus" => "Modbus",
-            "manual" => "odczyt ręczny",
-            _ => "",
-        }
-    }
-
-    pub fn alarm(kind: &str) -> &'static str {
-        match kind {
-            "leak" => "wyciek",
-            "burst" => "pęknięcie",
-            "backflow" => "przepływ zwrotny",
-            "tamper" => "ingerencja",
-            "dry" => "brak wody",
-            "low_battery" => "słaba bateria",
-            "device_error" => "błąd urządzenia",
-            "no_data" => "brak danych",
-            "continuous_flow" => "ciągły przepływ",
-            _ => "",
-        }
-    }
-
-    pub fn alarm_state(state: &str) -> &'static str {
-        match state {
-            "raised" => "nowy",
-            "acknowledged" => "przyjęty",
-            "cleared" => "zamknięty",
             _ => "",
         }
     }

@@ -5,8 +5,10 @@
 //! context ([`shell::StaffCtx`]); every page checks the role's permission
 //! ([`crate::staff::Permission`]) and reads only the staff member's utility.
 
+mod alarm_pages;
 mod customer_pages;
 mod ingest_pages;
+mod labels;
 mod meter_pages;
 mod shell;
 mod sign_in_pages;
@@ -35,6 +37,15 @@ pub fn router() -> Router<AppState> {
         .route("/panel/{slug}/klienci", get(customer_pages::search))
         .route("/panel/{slug}/klienci/{id}", get(customer_pages::card))
         .route("/panel/{slug}/liczniki/{id}", get(meter_pages::meter))
+        .route("/panel/{slug}/alarmy", get(alarm_pages::alarms))
+        .route(
+            "/panel/{slug}/alarmy/{id}/przyjmij",
+            post(alarm_pages::acknowledge),
+        )
+        .route(
+            "/panel/{slug}/alarmy/{id}/zamknij",
+            post(alarm_pages::clear),
+        )
         .route("/panel/{slug}/kwarantanna", get(ingest_pages::quarantine))
         .route(
             "/panel/{slug}/kwarantanna/przypisz",

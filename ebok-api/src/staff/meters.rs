@@ -295,12 +295,37 @@ pub struct MeterCard {
     pub removed_at: Option<DateTime<Utc>>,
     pub removal_reading_litres: Option<i64>,
     /// The meter this one replaced, and the one that replaced it.
-    pub replaces: Option<(i64, String)>,
-    pub replaced_by: Option<(i64, String)>,
+    pub replaces: Option<Named>,
+    pub replaced_by: Option<Named>,
     /// The customer of the point's newest signed contract.
-    pub customer: Option<(i64, String)>,
+    pub customer: Option<Named>,
     /// The newest readings, newest first (at most 10).
-    pub readings: Vec<(DateTime<Utc>, i64, String)>,
+    pub readings: Vec<StoredReading>,
+}
+
+/// A record named by its id and what people call it (a meter's serial, a customer's name).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+}
+
+impl Named {
+    fn of(id: Option<i64>, name: Option<String>) -> Option<Named> {
+        Some(Named {
+            id: id?,
+            name: name?,
+        })
+    }
+}
+
+/// A reading as stored.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredReading {
+    pub measured_at: DateTime<Utc>,
+    pub litres: i64,
+    /// `radio`, `modbus`, `manual` or `estimate`.
+    pub source: String,
 }
 
 /// The card of meter `id` of `utility_id`; `None` if the utility has no such meter.
@@ -334,16 +359,15 @@ pub async fn card(pool: &PgPool, utility_id: i64, id: i64) -> sqlx::Result<Optio
     else {
         return Ok(None);
     };
-    let readings = sqlx::query!(
-        r#"SELECT measured_at, volume_litres, source::text AS "source!" FROM meter_readings
+    let readings = sqlx::query_as!(
+        StoredReading,
+        r#"SELECT measured_at, volume_litres AS litres, source::text AS "source!"
+           FROM meter_readings
            WHERE meter_id = $1 ORDER BY measured_at DESC LIMIT 10"#,
         id,
     )
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| (r.measured_at, r.volume_litres, r.source))
-    .collect();
+    .await?;
     Ok(Some(MeterCard {
         id: m.id,
         serial: m.serial,
@@ -359,9 +383,9 @@ pub async fn card(pool: &PgPool, utility_id: i64, id: i64) -> sqlx::Result<Optio
         install_reading_litres: m.install_reading_litres,
         removed_at: m.removed_at,
         removal_reading_litres: m.removal_reading_litres,
-        replaces: m.replaces_id.zip(m.replaces_serial),
-        replaced_by: m.replaced_by_id.zip(m.replaced_by_serial),
-        customer: m.customer_id.zip(m.customer_name),
+        replaces: Named::of(m.replaces_id, m.replaces_serial),
+        replaced_by: Named::of(m.replaced_by_id, m.replaced_by_serial),
+        customer: Named::of(m.customer_id, m.customer_name),
         readings,
     }))
 }
