@@ -356,6 +356,11 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
     browser.assert_no_serious_violations("recovery codes").await;
     browser.click_and_wait("main p.link a").await;
     assert_eq!(browser.current_path().await, format!("/panel/{SLUG}/"));
+    // The admin reads the audit log: the enrolment and the sign-in are in it.
+    browser.goto(&format!("{url}/panel/{SLUG}/dziennik")).await;
+    browser.assert_no_serious_violations("audit log").await;
+    let log = browser.text("main").await;
+    assert!(log.contains("staff.authenticator_enrolled"), "{log}");
     browser.close().await;
     shutdown.cancel();
     let _ = portal.await;

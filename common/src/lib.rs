@@ -11,6 +11,7 @@ pub mod config;
 pub mod consent;
 pub mod db;
 pub mod domain;
+pub mod excel_csv;
 pub mod json;
 pub mod outbox;
 pub mod polish;

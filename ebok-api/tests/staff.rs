@@ -1196,10 +1196,14 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         format!("/panel/mlynary/liczniki/{}", home.meter_id),
         "/panel/mlynary/alarmy".into(),
         "/panel/mlynary/kwarantanna".into(),
+        "/panel/mlynary/dziennik".into(),
+        "/panel/mlynary/dziennik.csv".into(),
     ] {
         let response = get(&app, &resident_cookie, &path).await;
         assert_eq!(response.status(), 303, "resident: {path}");
-        let billing_may = !path.contains("alarmy") && !path.contains("kwarantanna");
+        let billing_may = !["alarmy", "kwarantanna", "dziennik"]
+            .iter()
+            .any(|p| path.contains(p));
         let response = get(&app, &billing_cookie, &path).await;
         assert_eq!(
             response.status(),
@@ -1220,4 +1224,108 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
             .await;
         assert_eq!(response.status(), 403, "billing: {path}");
     }
+}
+
+#[tokio::test]
+async fn admins_read_the_audit_log_by_staff_member_customer_action_and_period_and_as_csv() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let neighbour = support::resident(app.pool(), utility, "mlynary", "jan@example.pl", 1).await;
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let admin = support::staff(app.pool(), utility, "mlynary", "admin").await;
+    let stranger = support::staff(app.pool(), other, "kurowo", "admin").await;
+    let clerk_token = app.staff_token(&clerk, 0).await;
+    // The clerk handles an alarm on Anna's meter and one on Jan's.
+    for meter in [home.meter_id, neighbour.meter_id] {
+        let id = alarm(&app, utility, meter, "leak").await;
+        let response = app
+            .post(
+                Some(&clerk_token),
+                &format!("/api/v1/staff/alarms/{id}/acknowledge"),
+                json!({ "note": format!("licznik {meter}") }),
+            )
+            .await;
+        assert_eq!(response.status(), 204);
+    }
+    let number: String = sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+        .bind(home.customer_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let html = html_page(get(&app, &cookie, "/panel/mlynary/dziennik").await).await;
+    assert!(html.contains("meter_alarm.acknowledged"), "{html}");
+    assert!(html.contains("staff.signed_in"), "{html}");
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            &format!(
+                "/panel/mlynary/dziennik?pracownik={}&akcja=meter_alarm",
+                clerk.account_id
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        html.matches("<code>meter_alarm.acknowledged</code>")
+            .count(),
+        2,
+        "{html}"
+    );
+    assert!(!html.contains("<code>staff.signed_in</code>"), "{html}");
+
+    let response = get(&app, &cookie, "/panel/mlynary/dziennik.csv?klient=NIE-MA").await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(get(&app, &cookie, "/panel/mlynary/dziennik?klient=NIE-MA").await).await;
+    assert!(html.contains("Nie ma klienta o tym numerze"), "{html}");
+
+    let response = get(
+        &app,
+        &cookie,
+        &format!(
+            "/panel/mlynary/dziennik.csv?klient={}&akcja=meter_alarm",
+            urlencode(&number)
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"dziennik-mlynary-"),
+    );
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert!(lines[0].starts_with("\u{feff}Czas;Kto;Rola"), "{csv}");
+    // About Anna: her meter's alarm, not Jan's.
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].contains(&format!("licznik {}", home.meter_id)) && lines[1].contains(";clerk;"),
+        "{csv}"
+    );
+
+    // A period with nothing in it, and a clerk, and another utility's admin.
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            "/panel/mlynary/dziennik?od=2020-01-01&do=2020-01-31",
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("Brak zdarzeń"), "{html}");
+    let clerk_cookie = app.staff_web_login(&clerk, 1).await;
+    for path in ["/panel/mlynary/dziennik", "/panel/mlynary/dziennik.csv"] {
+        assert_eq!(get(&app, &clerk_cookie, path).await.status(), 403, "{path}");
+    }
+    let stranger_cookie = app.staff_web_login(&stranger, 1).await;
+    let html = html_page(get(&app, &stranger_cookie, "/panel/kurowo/dziennik").await).await;
+    assert!(!html.contains("meter_alarm.acknowledged"), "{html}");
 }

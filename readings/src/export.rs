@@ -1,12 +1,10 @@
-//! History as CSV that Polish Excel opens correctly by double-click: UTF-8 with a byte order
-//! mark (or Excel guesses Windows-1250 and garbles "Zużycie"), `;` between fields (the Polish
-//! list separator), decimal commas, times in Europe/Warsaw local time, CRLF line ends, fields
-//! quoted only when they must be, and text cells that Excel would run as a formula (starting
-//! with `=`, `+`, `-`, `@`) prefixed with an apostrophe.
+//! History as CSV that Polish Excel opens correctly by double-click (the rules of every export:
+//! `ebok_common::excel_csv`), with decimal commas and times in Europe/Warsaw local time.
 
 use std::fmt::Write;
 
 use ebok_common::domain::time::BILLING_TZ;
+use ebok_common::excel_csv::text_cell;
 use ebok_common::polish;
 
 use crate::history::{Point, Step};
@@ -71,24 +69,6 @@ pub fn source_label(source: &str) -> &str {
         "manual" => "ręczny",
         "estimate" => "szacunkowy",
         other => other,
-    }
-}
-
-/// A text field: defused if Excel would read it as a formula, quoted if it holds the
-/// separator, a quote, a line break or edge spaces.
-fn text_cell(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    let needs_quotes = defused.contains([';', '"', '\n', '\r'])
-        || defused.starts_with(' ')
-        || defused.ends_with(' ');
-    if needs_quotes {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
     }
 }
 

@@ -6,6 +6,7 @@
 //! ([`crate::staff::Permission`]) and reads only the staff member's utility.
 
 mod alarm_pages;
+mod audit_pages;
 mod customer_pages;
 mod ingest_pages;
 mod labels;
@@ -47,6 +48,8 @@ pub fn router() -> Router<AppState> {
             post(alarm_pages::clear),
         )
         .route("/panel/{slug}/kwarantanna", get(ingest_pages::quarantine))
+        .route("/panel/{slug}/dziennik", get(audit_pages::audit_log))
+        .route("/panel/{slug}/dziennik.csv", get(audit_pages::audit_csv))
         .route(
             "/panel/{slug}/kwarantanna/przypisz",
             post(ingest_pages::assign),
