@@ -148,8 +148,21 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
     browser
         .click_and_wait(&format!("a[href$='/klienci/{}']", home.customer_id))
         .await;
-    browser.assert_no_serious_violations("customer card").await;
+    browser
+        .assert_no_serious_violations("customer card with its forms")
+        .await;
     assert!(browser.text("main").await.contains("Anna Nowak"));
+    // The form of a new customer, sent empty: every error at its field.
+    browser.goto(&page("klienci/nowy")).await;
+    browser.assert_no_serious_violations("new customer").await;
+    browser.click_submit().await;
+    browser.wait_for_text("main", "Podaj imię.").await;
+    browser
+        .assert_no_serious_violations("new customer with errors")
+        .await;
+    browser
+        .goto(&page(&format!("klienci/{}", home.customer_id)))
+        .await;
     browser
         .click_and_wait(&format!("a[href$='/liczniki/{}']", home.meter_id))
         .await;

@@ -1329,3 +1329,312 @@ async fn admins_read_the_audit_log_by_staff_member_customer_action_and_period_an
     let html = html_page(get(&app, &stranger_cookie, "/panel/kurowo/dziennik").await).await;
     assert!(!html.contains("meter_alarm.acknowledged"), "{html}");
 }
+
+/// A staff form sent with the session's CSRF token (taken from `page`).
+async fn send_form(
+    app: &App,
+    cookie: &str,
+    page: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = app.web_csrf(cookie, page).await;
+    let mut all = fields.to_vec();
+    all.push(("csrf", &csrf));
+    app.web_post(cookie, path, &all).await
+}
+
+#[tokio::test]
+async fn a_clerk_registers_a_customer_a_supply_point_and_a_contract_and_ends_it() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let existing = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    sqlx::query("UPDATE customers SET pesel = '44051401359' WHERE id = $1")
+        .bind(existing.customer_id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let new = "/panel/mlynary/klienci/nowy";
+
+    // Every wrong field at its place, in Polish; then a PESEL another customer has.
+    let mut person = vec![
+        ("kind", "person"),
+        ("first_name", "Jan"),
+        ("last_name", ""),
+        ("pesel", "44051401358"),
+        ("street", "Dworcowa"),
+        ("building_no", "5"),
+        ("apartment_no", "2"),
+        ("postal_code", "14-42"),
+        ("city", "Młynary"),
+        ("email", ""),
+        ("phone", "55 123 45 67"),
+    ];
+    let response = send_form(&app, &cookie, new, new, &person).await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    for message in [
+        "Podaj nazwisko.",
+        "cyfrę kontrolną",
+        "Kod pocztowy musi mieć 5 cyfr",
+    ] {
+        assert!(html.contains(message), "{message}: {html}");
+    }
+    assert!(
+        html.contains("value=\"Dworcowa\""),
+        "what was typed stays: {html}"
+    );
+    person[2] = ("last_name", "Kowalski");
+    person[3] = ("pesel", "44051401359");
+    person[7] = ("postal_code", "14-420");
+    let response = send_form(&app, &cookie, new, new, &person).await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response)
+            .await
+            .contains("Ten numer ma już klient Anna Nowak")
+    );
+    person[3] = ("pesel", "");
+    let response = send_form(&app, &cookie, new, new, &person).await;
+    assert_eq!(response.status(), 303);
+    let card = response.headers()[LOCATION].to_str().unwrap().to_string();
+    let id: i64 = card
+        .trim_start_matches("/panel/mlynary/klienci/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let number: String = sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(number, format!("K{id:07}"));
+
+    // A change of one field is audited as that field.
+    let edit = format!("/panel/mlynary/klienci/{id}/edycja");
+    let mut changed = person.clone();
+    changed[10] = ("phone", "600 100 200");
+    let response = send_form(&app, &cookie, &edit, &edit, &changed).await;
+    assert_eq!(response.status(), 303);
+    let fields: Value = sqlx::query_scalar(
+        "SELECT details->'changed' FROM audit_log WHERE action = 'customer.updated'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(fields, json!(["phone"]));
+
+    // A supply point, then a contract on it from today.
+    let card_path = format!("/panel/mlynary/klienci/{id}");
+    let response = send_form(
+        &app,
+        &cookie,
+        &card_path,
+        &format!("{card_path}/punkty"),
+        &[
+            ("street", "Dworcowa"),
+            ("building_no", "5"),
+            ("apartment_no", "2"),
+            ("postal_code", "14-420"),
+            ("city", "Młynary"),
+            ("sewage", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+    let code = location.split("punkt=").nth(1).unwrap().to_string();
+    assert!(code.starts_with("PP"), "{location}");
+    let html = html_page(get(&app, &cookie, &location).await).await;
+    assert!(
+        html.contains(&format!("value=\"{code}\"")),
+        "the new point in the form: {html}"
+    );
+    sqlx::query(
+        "INSERT INTO tariff_groups (utility_id, code, name) VALUES ($1, 'G1', 'Gospodarstwa domowe')
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(utility)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Warsaw)
+        .date_naive();
+    let contract = |from: String| {
+        let code = code.clone();
+        vec![
+            ("supply_point", code),
+            ("tariff_group", "G1".to_string()),
+            ("valid_from", from),
+        ]
+    };
+    let send_contract = |customer: i64, from: String| {
+        let fields = contract(from);
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let page = format!("/panel/mlynary/klienci/{customer}");
+            send_form(app, &cookie, &page, &format!("{page}/umowy"), &fields).await
+        }
+    };
+    let response = send_contract(id, today.to_string()).await;
+    assert_eq!(response.status(), 303);
+    let (contract_id, contract_number): (i64, String) =
+        sqlx::query_as("SELECT id, number FROM contracts WHERE customer_id = $1")
+            .bind(id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+
+    // Another customer cannot take the point while the contract is in force: the message
+    // names the contract in the way.
+    let response = send_contract(
+        existing.customer_id,
+        (today + chrono::Days::new(10)).to_string(),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    assert!(
+        html.contains(&format!("umowę nr {contract_number}")),
+        "{html}"
+    );
+    assert!(html.contains("Jan Kowalski"), "{html}");
+
+    // Ended on its ninth day, the point is free from the tenth.
+    let last_day = (today + chrono::Days::new(9)).to_string();
+    let response = send_form(
+        &app,
+        &cookie,
+        &card_path,
+        &format!("/panel/mlynary/umowy/{contract_id}/zakoncz"),
+        &[("last_day", &last_day)],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let response = send_contract(
+        existing.customer_id,
+        (today + chrono::Days::new(10)).to_string(),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor_account_id = $1 AND action NOT LIKE 'staff.%'
+         ORDER BY id",
+    )
+    .bind(clerk.account_id)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "customer.created",
+            "customer.updated",
+            "supply_point.created",
+            "contract.started",
+            "contract.ended",
+            "contract.started"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_roles_that_edit_customers_change_them_and_only_their_utilitys() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let theirs = support::resident(app.pool(), other, "kurowo", "ola@example.pl", 1).await;
+    let ours = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let technician = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    let cookie = app.staff_web_login(&technician, 0).await;
+    assert_eq!(
+        get(&app, &cookie, "/panel/mlynary/klienci/nowy")
+            .await
+            .status(),
+        403
+    );
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            &format!("/panel/mlynary/klienci/{}", ours.customer_id),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        !html.contains("Nowa umowa") && !html.contains("Zmień dane klienta"),
+        "{html}"
+    );
+    let response = send_form(
+        &app,
+        &cookie,
+        "/panel/mlynary/klienci",
+        &format!(
+            "/panel/mlynary/umowy/{}/zakoncz",
+            support_contract(&app, ours.customer_id).await
+        ),
+        &[("last_day", "2030-01-01")],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let cookie = app.staff_web_login(&billing, 1).await;
+    assert_eq!(
+        get(&app, &cookie, "/panel/mlynary/klienci/nowy")
+            .await
+            .status(),
+        200
+    );
+    for path in [format!(
+        "/panel/mlynary/klienci/{}/edycja",
+        theirs.customer_id
+    )] {
+        assert_eq!(get(&app, &cookie, &path).await.status(), 404, "{path}");
+    }
+    let their_contract = support_contract(&app, theirs.customer_id).await;
+    let response = send_form(
+        &app,
+        &cookie,
+        "/panel/mlynary/klienci",
+        &format!("/panel/mlynary/umowy/{their_contract}/zakoncz"),
+        &[("last_day", "2030-01-01")],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let response = send_form(
+        &app,
+        &cookie,
+        "/panel/mlynary/klienci",
+        &format!("/panel/mlynary/klienci/{}/umowy", theirs.customer_id),
+        &[
+            ("supply_point", "PP-1"),
+            ("tariff_group", "G1"),
+            ("valid_from", "2030-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let until: Option<chrono::NaiveDate> =
+        sqlx::query_scalar("SELECT valid_until FROM contracts WHERE id = $1")
+            .bind(their_contract)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(until, None);
+}
+
+async fn support_contract(app: &App, customer_id: i64) -> i64 {
+    sqlx::query_scalar("SELECT id FROM contracts WHERE customer_id = $1")
+        .bind(customer_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap()
+}

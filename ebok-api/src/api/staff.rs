@@ -17,6 +17,7 @@ use crate::staff::alarms::{self, AlarmFilter, AlarmItem, Handling};
 use crate::staff::customers::{self, CustomerCard, FoundCustomer, SearchTerms};
 use crate::staff::meters::{self, ByStaff, MeterCard, Replacement};
 use crate::staff::quarantine::{self, Assigned, HeldGroup};
+use crate::staff::records::{self, ContractDraft, CustomerDraft, PointDraft};
 use crate::staff::{Permission, StaffCaller, sign_in};
 use crate::state::AppState;
 
@@ -324,4 +325,98 @@ pub async fn quarantine_assign(
         )
         .await?,
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// Register a customer (a person, a company, a housing community, a public institution); the
+/// customer number is assigned (`K` and seven digits). Every field is checked (PESEL, NIP and
+/// REGON check digits, postal code); a PESEL or NIP another customer has is refused naming them.
+#[utoipa::path(post, path = "/staff/customers", tag = "staff", security(("bearer" = [])),
+    request_body = CustomerDraft,
+    responses((status = 201, body = Created), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_customer(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Json(body): Json<CustomerDraft>,
+) -> Result<(axum::http::StatusCode, Json<Created>), ApiError> {
+    who.require(Permission::EditCustomers)?;
+    let id = records::create_customer(&state.pool, who.by(), &body).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Change a customer's data (all fields, as on the form).
+#[utoipa::path(put, path = "/staff/customers/{id}", tag = "staff", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = CustomerDraft,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_customer(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<CustomerDraft>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    who.require(Permission::EditCustomers)?;
+    records::update_customer(&state.pool, who.by(), id, &body).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Register a supply point (water supplied; sewage collected when `sewage`); its code is
+/// assigned (`PP` and seven digits).
+#[utoipa::path(post, path = "/staff/supply-points", tag = "staff", security(("bearer" = [])),
+    request_body = PointDraft,
+    responses((status = 201, body = Created), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_point(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Json(body): Json<PointDraft>,
+) -> Result<(axum::http::StatusCode, Json<Created>), ApiError> {
+    who.require(Permission::EditCustomers)?;
+    let id = records::create_point(&state.pool, who.by(), &body).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Start a customer's contract on a supply point (signed now). One binding contract per point
+/// and day: an overlapping one is refused (422 at `valid_from`) naming the contract in force.
+#[utoipa::path(post, path = "/staff/customers/{id}/contracts", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = ContractDraft,
+    responses((status = 201, body = Created), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn start_contract(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<ContractDraft>,
+) -> Result<(axum::http::StatusCode, Json<Created>), ApiError> {
+    who.require(Permission::EditCustomers)?;
+    let id = records::start_contract(&state.pool, who.by(), id, &body).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EndRequest {
+    /// The contract's last day (inclusive, Warsaw).
+    pub last_day: chrono::NaiveDate,
+}
+
+/// End a contract on its last day; terminated once that day has come.
+#[utoipa::path(post, path = "/staff/contracts/{id}/end", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = EndRequest,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn end_contract(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<EndRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    who.require(Permission::EditCustomers)?;
+    records::end_contract(&state.pool, who.by(), id, body.last_day).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

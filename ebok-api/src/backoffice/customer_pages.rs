@@ -10,10 +10,12 @@ use serde::Deserialize;
 
 use super::labels as label;
 use super::shell::{StaffCtx, StaffLayout};
+use crate::portal::form_state::FormState;
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath, PageQuery};
 use crate::staff::Permission;
 use crate::staff::customers::{self, CustomerCard, FoundCustomer, SearchTerms};
+use crate::staff::sessions::StaffSession;
 use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
@@ -101,6 +103,21 @@ pub async fn search(
 struct CardPage {
     layout: StaffLayout,
     card: CustomerCard,
+    /// The forms of the card, for a role that edits customers.
+    forms: Option<CardForms>,
+    notice: Option<&'static str>,
+}
+
+/// The card's forms (a new supply point, a new contract, ending a contract), each with its
+/// values and errors, and the tariff groups to choose from.
+#[derive(Debug, Clone, Default)]
+pub struct CardForms {
+    pub csrf: String,
+    pub point: FormState,
+    pub contract: FormState,
+    pub end: FormState,
+    /// `(code, name)` of the utility's tariff groups.
+    pub tariffs: Vec<(String, String)>,
 }
 
 impl CardPage {
@@ -127,19 +144,78 @@ impl CardPage {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct CardQuery {
+    zapisano: Option<String>,
+    /// A supply point just created: its code goes into the contract form.
+    punkt: Option<String>,
+}
+
 /// `GET /panel/{slug}/klienci/{id}`
 pub async fn card(
     State(state): State<AppState>,
     ctx: StaffCtx,
     PagePath(Id { id }): PagePath<Id>,
+    PageQuery(q): PageQuery<CardQuery>,
 ) -> Page {
-    let session = ctx.staff(Permission::ViewCustomers)?;
+    let session = ctx.staff(Permission::ViewCustomers)?.clone();
+    let notice = match (q.zapisano.as_deref(), &q.punkt) {
+        (_, Some(_)) => Some("Punkt poboru dodany. Zawrzyj na niego umowę poniżej."),
+        (Some("klient"), _) => Some("Dane klienta zapisane."),
+        (Some("umowa"), _) => Some("Umowa zawarta."),
+        (Some("koniec"), _) => Some("Umowa zakończona."),
+        _ => None,
+    };
+    let mut forms = CardForms::default();
+    if let Some(code) = q.punkt {
+        forms.contract = forms.contract.with("supply_point", code);
+    }
+    let today = ebok_common::domain::time::local_day(chrono::Utc::now());
+    forms.contract = forms.contract.with("valid_from", today.to_string());
+    forms.end = forms.end.with("last_day", today.to_string());
+    render_card(&state, &ctx, &session, id, forms, notice).await
+}
+
+/// The card of customer `id` with its forms as given (shown again with errors after a form).
+pub async fn render_card(
+    state: &AppState,
+    ctx: &StaffCtx,
+    session: &StaffSession,
+    id: i64,
+    mut forms: CardForms,
+    notice: Option<&'static str>,
+) -> Page {
     let card = customers::card(&state.pool, session.utility_id, id)
         .await?
         .ok_or(PageError::NotFound)?;
-    Ok(CardPage {
-        layout: ctx.layout("klienci"),
-        card,
-    }
-    .into_response())
+    let status = [&forms.point, &forms.contract, &forms.end]
+        .iter()
+        .map(|f| f.status())
+        .max()
+        .unwrap_or(StatusCode::OK);
+    let forms = if session.may(Permission::EditCustomers) {
+        forms.csrf = session.csrf.clone();
+        forms.tariffs = sqlx::query!(
+            "SELECT code, name FROM tariff_groups WHERE utility_id = $1 ORDER BY code",
+            session.utility_id
+        )
+        .fetch_all(&state.pool)
+        .await?
+        .into_iter()
+        .map(|t| (t.code, t.name))
+        .collect();
+        Some(forms)
+    } else {
+        None
+    };
+    Ok((
+        status,
+        CardPage {
+            layout: ctx.layout("klienci"),
+            card,
+            forms,
+            notice,
+        },
+    )
+        .into_response())
 }

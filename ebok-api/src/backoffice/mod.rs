@@ -11,6 +11,7 @@ mod customer_pages;
 mod ingest_pages;
 mod labels;
 mod meter_pages;
+mod record_pages;
 mod shell;
 mod sign_in_pages;
 
@@ -36,7 +37,27 @@ pub fn router() -> Router<AppState> {
         )
         .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
         .route("/panel/{slug}/klienci", get(customer_pages::search))
+        .route(
+            "/panel/{slug}/klienci/nowy",
+            get(record_pages::new_customer_form).post(record_pages::create_customer),
+        )
         .route("/panel/{slug}/klienci/{id}", get(customer_pages::card))
+        .route(
+            "/panel/{slug}/klienci/{id}/edycja",
+            get(record_pages::edit_customer_form).post(record_pages::update_customer),
+        )
+        .route(
+            "/panel/{slug}/klienci/{id}/punkty",
+            post(record_pages::create_point),
+        )
+        .route(
+            "/panel/{slug}/klienci/{id}/umowy",
+            post(record_pages::start_contract),
+        )
+        .route(
+            "/panel/{slug}/umowy/{id}/zakoncz",
+            post(record_pages::end_contract),
+        )
         .route("/panel/{slug}/liczniki/{id}", get(meter_pages::meter))
         .route("/panel/{slug}/alarmy", get(alarm_pages::alarms))
         .route(

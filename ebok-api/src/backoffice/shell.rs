@@ -26,6 +26,13 @@ pub struct StaffLayout {
 }
 
 impl StaffLayout {
+    /// Whether the signed-in person's role may do `what` (pages offer only that).
+    pub fn may(&self, what: Permission) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|(_, role, _)| role.may(what))
+    }
+
     pub fn aria_current(&self, entry: &str) -> &'static str {
         if self.current == entry {
             "page"

@@ -1,7 +1,7 @@
 //! The utility's own people at work, without HTTP: how they sign in ([`sign_in`], with the
 //! second factor's arithmetic in [`totp`]), their sessions in the back office ([`sessions`]),
-//! what each role may do ([`roles`]), what they look up and change ([`customers`], [`meters`],
-//! [`alarms`], [`quarantine`]), and the audit log admins read ([`audit`]). The back office's
+//! what each role may do ([`roles`]), what they look up and change ([`customers`], [`records`],
+//! [`meters`], [`alarms`], [`quarantine`]), and the audit log admins read ([`audit`]). The back office's
 //! pages (`crate::backoffice`) and the staff API (`crate::api::staff`) call these.
 
 pub mod alarms;
@@ -9,6 +9,7 @@ pub mod audit;
 pub mod customers;
 pub mod meters;
 pub mod quarantine;
+pub mod records;
 pub mod roles;
 pub mod sessions;
 pub mod sign_in;
