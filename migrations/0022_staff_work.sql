@@ -8,3 +8,7 @@ ALTER TABLE meter_alarms
     ADD COLUMN cleared_note text CHECK (length(cleared_note) <= 1000);
 -- The back office lists a utility's alarms newest first, open or all.
 CREATE INDEX meter_alarms_by_utility ON meter_alarms (utility_id, raised_at DESC);
+
+-- The meters whose legalisation ends soon: a replacement campaign's monthly list.
+CREATE INDEX meters_legalisation ON meters (utility_id, legalised_until)
+    WHERE removed_at IS NULL AND supply_point_id IS NOT NULL;

@@ -224,6 +224,18 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
     assert_eq!(new[0].consumption_litres.unwrap_or(0), 0);
     drop(conn);
 
+    // The replacement campaign's list and the installation form.
+    browser
+        .goto(&page("liczniki/legalizacja?miesiace=12"))
+        .await;
+    browser
+        .assert_no_serious_violations("legalisation list")
+        .await;
+    browser.goto(&page("liczniki/nowy")).await;
+    browser
+        .assert_no_serious_violations("meter installation")
+        .await;
+
     // The utility's meter alarms, acknowledged from the list.
     sqlx::query(
         "INSERT INTO meter_alarms (utility_id, meter_id, kind, raised_at)

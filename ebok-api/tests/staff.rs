@@ -1198,12 +1198,22 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         "/panel/mlynary/kwarantanna".into(),
         "/panel/mlynary/dziennik".into(),
         "/panel/mlynary/dziennik.csv".into(),
+        "/panel/mlynary/liczniki/legalizacja".into(),
+        "/panel/mlynary/liczniki/nowy".into(),
+        "/panel/mlynary/klienci/nowy".into(),
+        format!("/panel/mlynary/klienci/{}/edycja", home.customer_id),
     ] {
         let response = get(&app, &resident_cookie, &path).await;
         assert_eq!(response.status(), 303, "resident: {path}");
-        let billing_may = !["alarmy", "kwarantanna", "dziennik"]
-            .iter()
-            .any(|p| path.contains(p));
+        let billing_may = ![
+            "alarmy",
+            "kwarantanna",
+            "dziennik",
+            "liczniki/legalizacja",
+            "liczniki/nowy",
+        ]
+        .iter()
+        .any(|p| path.contains(p));
         let response = get(&app, &billing_cookie, &path).await;
         assert_eq!(
             response.status(),
@@ -1215,6 +1225,10 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         .web_csrf(&billing_cookie, "/panel/mlynary/klienci")
         .await;
     for path in [
+        format!("/panel/mlynary/liczniki/{}/zdjecie", home.meter_id),
+        format!("/panel/mlynary/liczniki/{}/odczyt", home.meter_id),
+        format!("/panel/mlynary/liczniki/{}/wymiana", home.meter_id),
+        "/panel/mlynary/liczniki/nowy".to_string(),
         format!("/panel/mlynary/alarmy/{leak}/przyjmij"),
         format!("/panel/mlynary/alarmy/{leak}/zamknij"),
         "/panel/mlynary/kwarantanna/przypisz".to_string(),
@@ -1637,4 +1651,241 @@ async fn support_contract(app: &App, customer_id: i64) -> i64 {
         .fetch_one(app.pool())
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_technician_takes_a_meter_off_installs_another_and_enters_a_reading() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 3).await;
+    let code: String = sqlx::query_scalar("SELECT code FROM supply_points WHERE id = $1")
+        .bind(home.supply_point_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let technician = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    let cookie = app.staff_web_login(&technician, 0).await;
+    let local = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Warsaw);
+    let (day, time) = (
+        local.format("%Y-%m-%d").to_string(),
+        local.format("%H:%M").to_string(),
+    );
+    let install = |serial: &'static str| {
+        vec![
+            ("supply_point", code.clone()),
+            ("purpose", "main".to_string()),
+            ("serial", serial.to_string()),
+            ("channel", "manual".to_string()),
+            ("radio_id", String::new()),
+            ("register_max", "99 999,999".to_string()),
+            ("legalised_until", "2031-12-31".to_string()),
+            ("day", day.clone()),
+            ("time", time.clone()),
+            ("initial", "0,005".to_string()),
+        ]
+    };
+    let post_install = |serial: &'static str| {
+        let fields = install(serial);
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send_form(
+                app,
+                &cookie,
+                "/panel/mlynary/liczniki/nowy",
+                "/panel/mlynary/liczniki/nowy",
+                &fields,
+            )
+            .await
+        }
+    };
+    // The point has its main meter: a second is refused naming it.
+    let response = post_install("NOWY-1").await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    assert!(
+        html.contains("W tym punkcie stoi już wodomierz tego rodzaju"),
+        "{html}"
+    );
+
+    // Off with it: a final register below its last reading is refused at its field.
+    let meter_page = format!("/panel/mlynary/liczniki/{}", home.meter_id);
+    let remove = format!("{meter_page}/zdjecie");
+    let response = send_form(
+        &app,
+        &cookie,
+        &meter_page,
+        &remove,
+        &[
+            ("remove_day", &day),
+            ("remove_time", &time),
+            ("remove_final", "100"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response)
+            .await
+            .contains("id=\"remove_final-error\"")
+    );
+    let response = send_form(
+        &app,
+        &cookie,
+        &meter_page,
+        &remove,
+        &[
+            ("remove_day", &day),
+            ("remove_time", &time),
+            ("remove_final", "100,600"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+
+    // Now the new one goes on, and the technician enters a reading of it an hour on.
+    let response = post_install("NOWY-1").await;
+    assert_eq!(
+        response.status(),
+        303,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let new_id: i64 = sqlx::query_scalar("SELECT id FROM meters WHERE serial = 'NOWY-1'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let new_page = format!("/panel/mlynary/liczniki/{new_id}");
+    let reading = format!("{new_page}/odczyt");
+    // A few minutes on (a clock a little ahead is allowed): never below the initial register.
+    let later = local + chrono::Duration::minutes(5);
+    let (later_day, later_time) = (
+        later.format("%Y-%m-%d").to_string(),
+        later.format("%H:%M").to_string(),
+    );
+    let response = send_form(
+        &app,
+        &cookie,
+        &new_page,
+        &reading,
+        &[
+            ("reading_day", &later_day),
+            ("reading_time", &later_time),
+            ("reading_m3", "0,001"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422, "below the initial register");
+    assert!(
+        html_page(response)
+            .await
+            .contains("mniejszy niż poprzedni odczyt")
+    );
+    let response = send_form(
+        &app,
+        &cookie,
+        &new_page,
+        &reading,
+        &[
+            ("reading_day", &later_day),
+            ("reading_time", &later_time),
+            ("reading_m3", "0,008"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let (source, litres): (String, i64) = sqlx::query_as(
+        "SELECT source::text, volume_litres FROM meter_readings WHERE meter_id = $1
+         ORDER BY measured_at DESC LIMIT 1",
+    )
+    .bind(new_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!((source.as_str(), litres), ("manual", 8));
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor_account_id = $1 AND action LIKE 'meter%'
+         ORDER BY id",
+    )
+    .bind(technician.account_id)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        ["meter.removed", "meter.installed", "meter_reading.entered"]
+    );
+}
+
+#[tokio::test]
+async fn the_legalisation_list_shows_what_ends_within_the_months_asked_ended_first() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let mut meters = Vec::new();
+    for (email, until) in [
+        ("a@example.pl", Some("current_date - 10")),
+        ("b@example.pl", Some("current_date + 60")),
+        ("c@example.pl", Some("current_date + 300")),
+        ("d@example.pl", None),
+    ] {
+        let home = support::resident(app.pool(), utility, "mlynary", email, 1).await;
+        if let Some(until) = until {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE meters SET legalised_until = {until} WHERE id = $1"
+            )))
+            .bind(home.meter_id)
+            .execute(app.pool())
+            .await
+            .unwrap();
+        }
+        let serial: String = sqlx::query_scalar("SELECT serial FROM meters WHERE id = $1")
+            .bind(home.meter_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+        meters.push(serial);
+    }
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            "/panel/mlynary/liczniki/legalizacja?miesiace=3",
+        )
+        .await,
+    )
+    .await;
+    let at = |serial: &str| html.find(serial);
+    assert!(
+        at(&meters[0]).unwrap() < at(&meters[1]).unwrap(),
+        "ended first"
+    );
+    assert!(
+        at(&meters[1]).unwrap() < at(&meters[3]).unwrap(),
+        "without a date last"
+    );
+    assert!(
+        at(&meters[2]).is_none(),
+        "ten months away is not due: {html}"
+    );
+    assert!(html.contains("po terminie"), "{html}");
+    let html = html_page(
+        get(
+            &app,
+            &cookie,
+            "/panel/mlynary/liczniki/legalizacja?miesiace=12",
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains(&meters[2]), "{html}");
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let cookie = app.staff_web_login(&billing, 1).await;
+    for path in [
+        "/panel/mlynary/liczniki/legalizacja",
+        "/panel/mlynary/liczniki/nowy",
+    ] {
+        assert_eq!(get(&app, &cookie, path).await.status(), 403, "{path}");
+    }
 }

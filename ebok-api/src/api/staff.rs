@@ -420,3 +420,132 @@ pub async fn end_contract(
     records::end_contract(&state.pool, who.by(), id, body.last_day).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InstallRequest {
+    /// The supply point's code.
+    #[schema(min_length = 1, max_length = 40)]
+    pub supply_point: String,
+    #[schema(min_length = 1, max_length = 40)]
+    pub serial: String,
+    #[schema(pattern = "^[0-9a-fA-F]{8}$")]
+    pub radio_id: Option<String>,
+    #[schema(pattern = "^(wmbus|modbus|manual)$")]
+    pub channel: String,
+    #[schema(pattern = "^(main|garden|sewage)$")]
+    pub purpose: String,
+    /// The register's capacity: it wraps to 0 after this many litres.
+    #[schema(minimum = 1000, maximum = 999_999_999_999_i64)]
+    pub register_max_litres: i64,
+    pub legalised_until: Option<chrono::NaiveDate>,
+    pub at: chrono::DateTime<chrono::Utc>,
+    #[schema(minimum = 0)]
+    pub initial_litres: i64,
+}
+
+/// Install a new meter at a supply point with its initial register; one meter of each purpose
+/// per point at a time (422 at `supply_point` naming the one there).
+#[utoipa::path(post, path = "/staff/meters", tag = "staff", security(("bearer" = [])),
+    request_body = InstallRequest,
+    responses((status = 201, body = Created), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn install_meter(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Json(body): Json<InstallRequest>,
+) -> Result<(axum::http::StatusCode, Json<Created>), ApiError> {
+    who.require(Permission::ManageMeters)?;
+    let installation = meters::Installation {
+        supply_point: body.supply_point,
+        serial: body.serial,
+        radio_id: body.radio_id.map(|r| r.to_ascii_lowercase()),
+        channel: body.channel,
+        purpose: body.purpose,
+        register_max_litres: body.register_max_litres,
+        legalised_until: body.legalised_until,
+        at: body.at,
+        initial_litres: body.initial_litres,
+    };
+    let id = meters::install(&state.pool, who.by(), &installation).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RemovalRequest {
+    pub at: chrono::DateTime<chrono::Utc>,
+    #[schema(minimum = 0)]
+    pub final_litres: i64,
+}
+
+/// Take a meter off its supply point without a successor, with its final register.
+#[utoipa::path(post, path = "/staff/meters/{id}/removal", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = RemovalRequest,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn remove_meter(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<RemovalRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    who.require(Permission::ManageMeters)?;
+    meters::remove(&state.pool, who.by(), id, body.at, body.final_litres).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StaffReading {
+    pub at: chrono::DateTime<chrono::Utc>,
+    #[schema(minimum = 0)]
+    pub litres: i64,
+}
+
+/// A reading a staff member read from the dial (source `manual`; who entered it is audited):
+/// while the meter stood at its point, between the readings around it.
+#[utoipa::path(post, path = "/staff/meters/{id}/readings", tag = "staff",
+    security(("bearer" = [])), params(("id" = i64, Path)), request_body = StaffReading,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn enter_reading(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<StaffReading>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    who.require(Permission::ManageMeters)?;
+    meters::enter_reading(&state.pool, who.by(), id, body.at, body.litres).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DueQuery {
+    /// Legalisation ending within this many months (1 to 36, default 3).
+    #[param(minimum = 1, maximum = 36)]
+    pub months: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DueMeters {
+    /// Ended first, then soonest; meters without a date last; at most 1,000.
+    pub meters: Vec<meters::DueMeter>,
+}
+
+/// Installed meters whose legalisation ends within the months asked (a replacement campaign).
+#[utoipa::path(get, path = "/staff/meters/legalisation", tag = "staff",
+    security(("bearer" = [])), params(DueQuery),
+    responses((status = 200, body = DueMeters), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn legalisation(
+    State(state): State<AppState>,
+    who: StaffCaller,
+    Query(q): Query<DueQuery>,
+) -> Result<Json<DueMeters>, ApiError> {
+    who.require(Permission::ManageMeters)?;
+    let months = q.months.unwrap_or(3);
+    if !(1..=36).contains(&months) {
+        return Err(ApiError::invalid("months", "Od 1 do 36 miesięcy."));
+    }
+    Ok(Json(DueMeters {
+        meters: meters::due_for_legalisation(&state.pool, who.utility_id, months, 1_000).await?,
+    }))
+}

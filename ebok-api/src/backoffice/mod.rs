@@ -58,6 +58,14 @@ pub fn router() -> Router<AppState> {
             "/panel/{slug}/umowy/{id}/zakoncz",
             post(record_pages::end_contract),
         )
+        .route(
+            "/panel/{slug}/liczniki/nowy",
+            get(meter_pages::install_form).post(meter_pages::install),
+        )
+        .route(
+            "/panel/{slug}/liczniki/legalizacja",
+            get(meter_pages::legalisation),
+        )
         .route("/panel/{slug}/liczniki/{id}", get(meter_pages::meter))
         .route("/panel/{slug}/alarmy", get(alarm_pages::alarms))
         .route(
@@ -78,5 +86,13 @@ pub fn router() -> Router<AppState> {
         .route(
             "/panel/{slug}/liczniki/{id}/wymiana",
             post(meter_pages::replace),
+        )
+        .route(
+            "/panel/{slug}/liczniki/{id}/zdjecie",
+            post(meter_pages::remove),
+        )
+        .route(
+            "/panel/{slug}/liczniki/{id}/odczyt",
+            post(meter_pages::enter_reading),
         )
 }

@@ -97,51 +97,371 @@ pub fn check(
 /// the new meter's id. A meter of another utility is not found.
 pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64, ApiError> {
     let at = r.at.trunc_micros();
-    let old = sqlx::query!(
-        r#"SELECT supply_point_id, installed_at, removed_at, register_max_litres,
-                  purpose::text AS "purpose!", manufacturer, model, diameter_mm
-           FROM meters WHERE id = $1 AND utility_id = $2"#,
-        r.old_meter_id,
+    let old = installed(pool, by, r.old_meter_id).await?;
+    let problems = check(r, old.register_max_litres, Utc::now());
+    if let Some((field, detail)) = problems.into_iter().next() {
+        return Err(ApiError::invalid(field, detail));
+    }
+    ensure_partition(pool, at).await?;
+    let mut tx = pool.begin().await?;
+    take_off(&mut tx, &old, at, r.final_litres).await?;
+    let new_id = put_on(
+        &mut tx,
+        by,
+        &NewMeter {
+            serial: r.serial.trim(),
+            radio_id: r.radio_id.as_deref(),
+            channel: &r.channel,
+            purpose: &old.purpose,
+            register_max_litres: old.register_max_litres,
+            manufacturer: old.manufacturer.as_deref(),
+            model: old.model.as_deref(),
+            diameter_mm: old.diameter_mm,
+            legalised_until: r.legalised_until,
+        },
+        old.supply_point_id,
+        at,
+        r.initial_litres,
+        Some(old.id),
+    )
+    .await?;
+    record(
+        &mut tx,
+        by,
+        "meter.replaced",
+        old.id,
+        json!({
+            "supply_point_id": old.supply_point_id,
+            "at": at,
+            "final_litres": r.final_litres,
+            "new_meter_id": new_id,
+            "new_serial": r.serial.trim(),
+            "initial_litres": r.initial_litres,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(new_id)
+}
+
+/// A meter going on at a supply point.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    /// The supply point's code.
+    pub supply_point: String,
+    pub serial: String,
+    pub radio_id: Option<String>,
+    /// `wmbus`, `modbus` or `manual`.
+    pub channel: String,
+    /// `main`, `garden` or `sewage`.
+    pub purpose: String,
+    pub register_max_litres: i64,
+    pub legalised_until: Option<NaiveDate>,
+    pub at: DateTime<Utc>,
+    pub initial_litres: i64,
+}
+
+/// Installs a new meter at a supply point of the staff member's utility; returns its id. The
+/// point may have one meter of each purpose at a time: a second is refused naming the first.
+pub async fn install(pool: &PgPool, by: ByStaff, i: &Installation) -> Result<i64, ApiError> {
+    let at = i.at.trunc_micros();
+    if !matches!(i.purpose.as_str(), "main" | "garden" | "sewage") {
+        return Err(ApiError::invalid("purpose", "Wybierz rodzaj wodomierza."));
+    }
+    if !(1_000..=999_999_999_999).contains(&i.register_max_litres) {
+        return Err(ApiError::invalid(
+            "register_max",
+            "Podaj pojemność liczydła, np. 99 999,999 m³.",
+        ));
+    }
+    let as_replacement = Replacement {
+        old_meter_id: 0,
+        at,
+        final_litres: 0,
+        serial: i.serial.clone(),
+        radio_id: i.radio_id.clone(),
+        channel: i.channel.clone(),
+        legalised_until: i.legalised_until,
+        initial_litres: i.initial_litres,
+    };
+    let problems = check(&as_replacement, i.register_max_litres, Utc::now());
+    if let Some((field, detail)) = problems.into_iter().next() {
+        return Err(ApiError::invalid(field, detail));
+    }
+    let point = sqlx::query_scalar!(
+        "SELECT id FROM supply_points WHERE utility_id = $1 AND code = $2",
+        by.utility_id,
+        i.supply_point.trim(),
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ApiError::invalid("supply_point", "Nie ma punktu poboru o tym kodzie."))?;
+    ensure_partition(pool, at).await?;
+    let mut tx = pool.begin().await?;
+    let occupied = sqlx::query!(
+        r#"SELECT serial FROM meters
+           WHERE supply_point_id = $1 AND purpose::text = $2
+             AND tstzrange(installed_at, removed_at) && tstzrange($3, NULL)
+           FOR UPDATE"#,
+        point,
+        i.purpose,
+        at,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(m) = occupied {
+        return Err(ApiError::invalid(
+            "supply_point",
+            format!(
+                "W tym punkcie stoi już wodomierz tego rodzaju ({}). Wymień go albo najpierw \
+                 zdejmij.",
+                m.serial
+            ),
+        ));
+    }
+    let id = put_on(
+        &mut tx,
+        by,
+        &NewMeter {
+            serial: i.serial.trim(),
+            radio_id: i.radio_id.as_deref(),
+            channel: &i.channel,
+            purpose: &i.purpose,
+            register_max_litres: i.register_max_litres,
+            manufacturer: None,
+            model: None,
+            diameter_mm: None,
+            legalised_until: i.legalised_until,
+        },
+        point,
+        at,
+        i.initial_litres,
+        None,
+    )
+    .await?;
+    record(
+        &mut tx,
+        by,
+        "meter.installed",
+        id,
+        json!({ "supply_point_id": point, "at": at, "initial_litres": i.initial_litres }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Takes an installed meter off its supply point without a successor (the point closes, or
+/// the new meter comes later), with its final register.
+pub async fn remove(
+    pool: &PgPool,
+    by: ByStaff,
+    meter_id: i64,
+    at: DateTime<Utc>,
+    final_litres: i64,
+) -> Result<(), ApiError> {
+    let at = at.trunc_micros();
+    let old = installed(pool, by, meter_id).await?;
+    if at > Utc::now() + FUTURE_TOLERANCE {
+        return Err(ApiError::invalid("at", "Data nie może być w przyszłości."));
+    }
+    if !(0..=old.register_max_litres).contains(&final_litres) {
+        return Err(ApiError::invalid(
+            "final",
+            format!(
+                "Podaj stan od 0 do {}.",
+                polish::volume(old.register_max_litres)
+            ),
+        ));
+    }
+    ensure_partition(pool, at).await?;
+    let mut tx = pool.begin().await?;
+    take_off(&mut tx, &old, at, final_litres).await?;
+    record(
+        &mut tx,
+        by,
+        "meter.removed",
+        meter_id,
+        json!({ "supply_point_id": old.supply_point_id, "at": at, "final_litres": final_litres }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores a reading a staff member read from the dial (source `manual`), at any instant the
+/// meter stood at its point, between the readings around it (the register never goes back).
+pub async fn enter_reading(
+    pool: &PgPool,
+    by: ByStaff,
+    meter_id: i64,
+    at: DateTime<Utc>,
+    litres: i64,
+) -> Result<(), ApiError> {
+    let at = at.trunc_micros();
+    let m = sqlx::query!(
+        r#"SELECT installed_at, removed_at, register_max_litres FROM meters
+           WHERE id = $1 AND utility_id = $2"#,
+        meter_id,
         by.utility_id,
     )
     .fetch_optional(pool)
     .await?
     .ok_or(ApiError::NotFound)?;
-    let problems = check(r, old.register_max_litres, Utc::now());
-    if let Some((field, detail)) = problems.into_iter().next() {
-        return Err(ApiError::invalid(field, detail));
+    if at > Utc::now() + FUTURE_TOLERANCE {
+        return Err(ApiError::invalid("at", "Data nie może być w przyszłości."));
     }
-    let (Some(point), Some(installed_at)) = (old.supply_point_id, old.installed_at) else {
+    let stood = m.installed_at.is_some_and(|from| at >= from)
+        && m.removed_at.is_none_or(|until| at <= until);
+    if !stood {
+        return Err(ApiError::invalid(
+            "at",
+            "W tej chwili wodomierz nie był zamontowany w punkcie poboru.",
+        ));
+    }
+    if !(0..=m.register_max_litres).contains(&litres) {
+        return Err(ApiError::invalid(
+            "litres",
+            format!(
+                "Podaj stan od 0 do {}.",
+                polish::volume(m.register_max_litres)
+            ),
+        ));
+    }
+    ensure_partition(pool, at).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "SELECT id FROM meters WHERE id = $1 FOR NO KEY UPDATE",
+        meter_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let around = sqlx::query!(
+        r#"SELECT (SELECT volume_litres FROM meter_readings
+                   WHERE meter_id = $1 AND measured_at < $2
+                   ORDER BY measured_at DESC LIMIT 1) AS before,
+                  (SELECT volume_litres FROM meter_readings
+                   WHERE meter_id = $1 AND measured_at > $2
+                   ORDER BY measured_at LIMIT 1) AS after"#,
+        meter_id,
+        at,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(before) = around.before.filter(|b| *b > litres) {
+        return Err(ApiError::invalid(
+            "litres",
+            format!(
+                "Stan jest mniejszy niż poprzedni odczyt ({}).",
+                polish::volume(before)
+            ),
+        ));
+    }
+    if let Some(after) = around.after.filter(|a| *a < litres) {
+        return Err(ApiError::invalid(
+            "litres",
+            format!(
+                "Stan jest większy niż następny odczyt ({}).",
+                polish::volume(after)
+            ),
+        ));
+    }
+    match store::record_manual(&mut tx, meter_id, at, litres, ReadingFlags::default()).await? {
+        Recorded::Stored { .. } => {}
+        Recorded::Duplicate => {
+            return Err(ApiError::invalid(
+                "at",
+                "W tej chwili wodomierz ma już odczyt.",
+            ));
+        }
+    }
+    record(
+        &mut tx,
+        by,
+        "meter_reading.entered",
+        meter_id,
+        json!({ "at": at, "litres": litres }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An installed meter's facts, checked to be the utility's and standing at a point.
+struct Installed {
+    id: i64,
+    supply_point_id: i64,
+    installed_at: DateTime<Utc>,
+    register_max_litres: i64,
+    purpose: String,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    diameter_mm: Option<i16>,
+}
+
+async fn installed(pool: &PgPool, by: ByStaff, meter_id: i64) -> Result<Installed, ApiError> {
+    let m = sqlx::query!(
+        r#"SELECT id, supply_point_id, installed_at, removed_at, register_max_litres,
+                  purpose::text AS "purpose!", manufacturer, model, diameter_mm
+           FROM meters WHERE id = $1 AND utility_id = $2"#,
+        meter_id,
+        by.utility_id,
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let (Some(supply_point_id), Some(installed_at)) = (m.supply_point_id, m.installed_at) else {
         return Err(ApiError::invalid(
             "meter",
             "Ten wodomierz nie jest zamontowany w żadnym punkcie poboru.",
         ));
     };
-    if old.removed_at.is_some() {
+    if m.removed_at.is_some() {
         return Err(ApiError::invalid(
             "meter",
             "Ten wodomierz został już zdjęty.",
         ));
     }
-    if at <= installed_at {
-        return Err(ApiError::invalid(
-            "at",
-            format!(
-                "Wymiana musi nastąpić po montażu wodomierza ({}).",
-                polish::instant(installed_at)
-            ),
-        ));
-    }
-    // The month's partition of readings, before the transaction (creating one locks the table).
+    Ok(Installed {
+        id: m.id,
+        supply_point_id,
+        installed_at,
+        register_max_litres: m.register_max_litres,
+        purpose: m.purpose,
+        manufacturer: m.manufacturer,
+        model: m.model,
+        diameter_mm: m.diameter_mm,
+    })
+}
+
+/// The month's partition of readings, before the transaction (creating one locks the table).
+async fn ensure_partition(pool: &PgPool, at: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query_scalar!("SELECT ebok_ensure_reading_partitions($1, $1)", at)
         .fetch_one(pool)
         .await?;
+    Ok(())
+}
 
-    let mut tx = pool.begin().await?;
-    // One replacement of a meter at a time: the second finds it removed.
+/// The old meter comes off at `at` with its final register, stored as its last reading. One
+/// change of a meter at a time: a second finds it removed.
+async fn take_off(
+    tx: &mut sqlx::PgConnection,
+    old: &Installed,
+    at: DateTime<Utc>,
+    final_litres: i64,
+) -> Result<(), ApiError> {
+    if at <= old.installed_at {
+        return Err(ApiError::invalid(
+            "at",
+            format!(
+                "Zdjęcie musi nastąpić po montażu wodomierza ({}).",
+                polish::instant(old.installed_at)
+            ),
+        ));
+    }
     let still = sqlx::query_scalar!(
         "SELECT removed_at IS NULL FROM meters WHERE id = $1 FOR UPDATE",
-        r.old_meter_id
+        old.id
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -154,7 +474,7 @@ pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64,
     let newest = sqlx::query!(
         r#"SELECT measured_at, volume_litres FROM meter_readings
            WHERE meter_id = $1 ORDER BY measured_at DESC LIMIT 1"#,
-        r.old_meter_id,
+        old.id,
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -163,14 +483,14 @@ pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64,
             return Err(ApiError::invalid(
                 "at",
                 format!(
-                    "Wodomierz ma odczyt późniejszy niż podana chwila wymiany ({}, {}). Podaj \
-                     chwilę wymiany nie wcześniejszą.",
+                    "Wodomierz ma odczyt późniejszy niż podana chwila ({}, {}). Podaj chwilę \
+                     nie wcześniejszą.",
                     polish::instant(newest.measured_at),
                     polish::volume(newest.volume_litres)
                 ),
             ));
         }
-        if newest.volume_litres > r.final_litres {
+        if newest.volume_litres > final_litres {
             return Err(ApiError::invalid(
                 "final",
                 format!(
@@ -181,40 +501,76 @@ pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64,
             ));
         }
     }
-    let serial = r.serial.trim();
+    sqlx::query!(
+        "UPDATE meters SET removed_at = $2, removal_reading_litres = $3 WHERE id = $1",
+        old.id,
+        at,
+        final_litres,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if let Recorded::Duplicate =
+        store::record_manual(tx, old.id, at, final_litres, ReadingFlags::default()).await?
+        && newest.as_ref().map(|n| n.volume_litres) != Some(final_litres)
+    {
+        return Err(ApiError::invalid(
+            "final",
+            "W tej chwili wodomierz ma już inny odczyt.",
+        ));
+    }
+    Ok(())
+}
+
+/// What a new meter is.
+struct NewMeter<'a> {
+    serial: &'a str,
+    radio_id: Option<&'a str>,
+    channel: &'a str,
+    purpose: &'a str,
+    register_max_litres: i64,
+    manufacturer: Option<&'a str>,
+    model: Option<&'a str>,
+    diameter_mm: Option<i16>,
+    legalised_until: Option<NaiveDate>,
+}
+
+/// A new meter goes on at `point` at `at` with its initial register, stored as its first
+/// reading; a serial or radio id another meter of the utility has is refused at its field.
+#[allow(clippy::too_many_arguments)]
+async fn put_on(
+    tx: &mut sqlx::PgConnection,
+    by: ByStaff,
+    new: &NewMeter<'_>,
+    point: i64,
+    at: DateTime<Utc>,
+    initial_litres: i64,
+    replaces: Option<i64>,
+) -> Result<i64, ApiError> {
+    let radio_id = new.radio_id.map(str::to_ascii_lowercase);
     let taken = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM meters WHERE utility_id = $1 AND serial = $2)
                   AS "serial!",
                   EXISTS (SELECT 1 FROM meters WHERE utility_id = $1 AND radio_id = $3)
                   AS "radio!""#,
         by.utility_id,
-        serial,
-        r.radio_id.as_deref().map(str::to_ascii_lowercase),
+        new.serial,
+        radio_id,
     )
     .fetch_one(&mut *tx)
-    .await
-    .map(|row| (row.serial, row.radio))?;
-    if taken.0 {
+    .await?;
+    if taken.serial {
         return Err(ApiError::invalid(
             "serial",
             "Wodomierz o tym numerze fabrycznym jest już w systemie.",
         ));
     }
-    if taken.1 {
+    if taken.radio {
         return Err(ApiError::invalid(
             "radio_id",
             "Ten identyfikator radiowy ma już inny wodomierz.",
         ));
     }
-    sqlx::query!(
-        "UPDATE meters SET removed_at = $2, removal_reading_litres = $3 WHERE id = $1",
-        r.old_meter_id,
-        at,
-        r.final_litres,
-    )
-    .execute(&mut *tx)
-    .await?;
-    let new_id = sqlx::query_scalar!(
+    let id = sqlx::query_scalar!(
         r#"INSERT INTO meters (utility_id, serial, radio_id, manufacturer, model, channel,
                                purpose, register_max_litres, diameter_mm, legalised_until,
                                supply_point_id, installed_at, install_reading_litres,
@@ -223,58 +579,99 @@ pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64,
                    $10, $11, $12, $13, $14)
            RETURNING id"#,
         by.utility_id,
-        serial,
-        r.radio_id.as_deref().map(str::to_ascii_lowercase),
-        old.manufacturer,
-        old.model,
-        r.channel,
-        old.purpose,
-        old.register_max_litres,
-        old.diameter_mm,
-        r.legalised_until,
+        new.serial,
+        radio_id,
+        new.manufacturer,
+        new.model,
+        new.channel,
+        new.purpose,
+        new.register_max_litres,
+        new.diameter_mm,
+        new.legalised_until,
         point,
         at,
-        r.initial_litres,
-        r.old_meter_id,
+        initial_litres,
+        replaces,
     )
     .fetch_one(&mut *tx)
     .await?;
-    let flags = ReadingFlags::default();
-    if let Recorded::Duplicate =
-        store::record_manual(&mut tx, r.old_meter_id, at, r.final_litres, flags).await?
-        && newest.as_ref().map(|n| n.volume_litres) != Some(r.final_litres)
-    {
-        return Err(ApiError::invalid(
-            "final",
-            "W tej chwili wodomierz ma już inny odczyt.",
-        ));
-    }
-    store::record_manual(&mut tx, new_id, at, r.initial_litres, flags).await?;
+    store::record_manual(tx, id, at, initial_litres, ReadingFlags::default()).await?;
+    Ok(id)
+}
+
+async fn record(
+    tx: &mut sqlx::PgConnection,
+    by: ByStaff,
+    action: &str,
+    meter_id: i64,
+    details: serde_json::Value,
+) -> sqlx::Result<i64> {
     audit::record(
-        &mut tx,
+        tx,
         &AuditEntry {
             utility_id: Some(by.utility_id),
             actor: Actor::Staff {
                 account_id: by.account_id,
                 on_behalf_of: None,
             },
-            action: "meter.replaced",
+            action,
             entity_type: Some("meter"),
-            entity_id: Some(r.old_meter_id.to_string()),
-            details: json!({
-                "supply_point_id": point,
-                "at": at,
-                "final_litres": r.final_litres,
-                "new_meter_id": new_id,
-                "new_serial": serial,
-                "initial_litres": r.initial_litres,
-            }),
+            entity_id: Some(meter_id.to_string()),
+            details,
             request_id: None,
         },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(new_id)
+    .await
+}
+
+/// An installed meter whose legalisation ends soon (or has ended), for a replacement campaign.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DueMeter {
+    pub meter_id: i64,
+    pub serial: String,
+    /// `None`: the date is not known (the meter needs checking too).
+    pub legalised_until: Option<NaiveDate>,
+    pub supply_point_code: String,
+    pub address: Option<String>,
+    pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
+}
+
+/// The utility's installed meters whose legalisation ends before `months` from today (ended
+/// ones first), then those without a date; at most `limit`.
+pub async fn due_for_legalisation(
+    pool: &PgPool,
+    utility_id: i64,
+    months: u32,
+    limit: i64,
+) -> sqlx::Result<Vec<DueMeter>> {
+    let today = ebok_common::domain::time::local_day(Utc::now());
+    let before = today
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap_or(today);
+    sqlx::query_as!(
+        DueMeter,
+        r#"SELECT m.id AS meter_id, m.serial, m.legalised_until, sp.code AS supply_point_code,
+                  ebok_address(sp.street, sp.building_no, sp.apartment_no, sp.postal_code,
+                               sp.city, sp.post_town) AS address,
+                  c.id AS "customer_id?", c.name AS "customer_name?"
+           FROM meters m
+           JOIN supply_points sp ON sp.id = m.supply_point_id
+           LEFT JOIN LATERAL (
+               SELECT k.customer_id FROM contracts k
+               WHERE k.supply_point_id = m.supply_point_id AND k.status <> 'draft'
+               ORDER BY k.valid_from DESC LIMIT 1) k ON true
+           LEFT JOIN customers c ON c.id = k.customer_id
+           WHERE m.utility_id = $1 AND m.removed_at IS NULL
+             AND (m.legalised_until IS NULL OR m.legalised_until < $2)
+           ORDER BY m.legalised_until NULLS LAST, sp.code
+           LIMIT $3"#,
+        utility_id,
+        before,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// One meter as staff see it: where it stands, its chain, its newest readings.
