@@ -318,6 +318,14 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Rejections by reason, and the notices that could not be delivered.
+    browser.goto(&page("odrzucone")).await;
+    browser
+        .assert_no_serious_violations("rejected readings")
+        .await;
+    browser.goto(&page("niedostarczone")).await;
+    browser.assert_no_serious_violations("dead letters").await;
+
     let radio: Option<String> = sqlx::query_scalar("SELECT radio_id FROM meters WHERE id = $1")
         .bind(second.meter_id)
         .fetch_one(pool)

@@ -1889,3 +1889,112 @@ async fn the_legalisation_list_shows_what_ends_within_the_months_asked_ended_fir
         assert_eq!(get(&app, &cookie, path).await.status(), 403, "{path}");
     }
 }
+
+#[tokio::test]
+async fn staff_see_rejections_by_reason_and_requeue_dead_letters_of_their_utility_only() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let theirs = support::resident(app.pool(), other, "kurowo", "ola@example.pl", 1).await;
+    for (u, reason, n) in [
+        (utility, "negative_value", 3),
+        (utility, "future_timestamp", 1),
+        (other, "malformed_payload", 5),
+    ] {
+        for _ in 0..n {
+            sqlx::query(
+                "INSERT INTO ingest_rejections (utility_id, source, origin, reason, detail,
+                                                meter_ref, sample)
+                 VALUES ($1, 'mqtt', 'ebok/x/readings', $2::text::ingest_reject_reason,
+                         'litres must not be negative', 'SN-1', '{\"litres\":-5}')",
+            )
+            .bind(u)
+            .bind(reason)
+            .execute(app.pool())
+            .await
+            .unwrap();
+        }
+    }
+    let dead = |utility_id: i64, account_id: i64, key: &'static str| {
+        let app = &app;
+        async move {
+            let notification = support::notification(app.pool(), utility_id, account_id).await;
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO notification_deliveries (utility_id, notification_id, channel, email,
+                     idempotency_key, status, attempts, settled_at, last_error)
+                 VALUES ($1, $2, 'email', 'x@example.pl', $3, 'dead', 8, now(), '550 mailbox full')
+                 RETURNING id",
+            )
+            .bind(utility_id)
+            .bind(notification)
+            .bind(key)
+            .fetch_one(app.pool())
+            .await
+            .unwrap()
+        }
+    };
+    let ours = dead(utility, home.account_id, "k1").await;
+    let foreign = dead(other, theirs.account_id, "k2").await;
+
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let html = html_page(get(&app, &cookie, "/panel/mlynary/odrzucone").await).await;
+    assert!(html.contains("<code>negative_value</code>: 3"), "{html}");
+    assert!(html.contains("<code>future_timestamp</code>: 1"), "{html}");
+    assert!(
+        !html.contains("malformed_payload</code>:"),
+        "another utility's: {html}"
+    );
+    assert!(html.contains("litres must not be negative"), "{html}");
+    let response = get(&app, &cookie, "/panel/mlynary/odrzucone?powod=flood").await;
+    assert_eq!(response.status(), 422);
+
+    let html = html_page(get(&app, &cookie, "/panel/mlynary/niedostarczone").await).await;
+    assert!(html.contains("550 mailbox full"), "{html}");
+    assert!(
+        html.contains(&format!("name=\"id\" value=\"{ours}\"")),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&format!("name=\"id\" value=\"{foreign}\"")),
+        "{html}"
+    );
+    let page = "/panel/mlynary/niedostarczone";
+    let requeue = "/panel/mlynary/niedostarczone/ponow";
+    let foreign_id = foreign.to_string();
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        requeue,
+        &[("what", "delivery"), ("id", &foreign_id)],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let ours_id = ours.to_string();
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        requeue,
+        &[("what", "delivery"), ("id", &ours_id)],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let statuses: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, status::text FROM notification_deliveries ORDER BY id")
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        statuses,
+        [(ours, "pending".to_string()), (foreign, "dead".to_string())]
+    );
+
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let cookie = app.staff_web_login(&billing, 1).await;
+    for path in ["/panel/mlynary/odrzucone", "/panel/mlynary/niedostarczone"] {
+        assert_eq!(get(&app, &cookie, path).await.status(), 403, "{path}");
+    }
+}

@@ -14,7 +14,7 @@ use ebok_testkit::TestDb;
 use ebok_testkit::fixtures;
 use ebok_testkit::smtp::{SmtpOptions, TestSmtp};
 use mobile_push::channel::{MailSender, PushSender};
-use mobile_push::dispatcher::{Dispatcher, dead_letters, requeue_dead};
+use mobile_push::dispatcher::{Dispatcher, dead_letters, requeue_dead, requeue_dead_event};
 use mobile_push::email::SmtpMailer;
 use mobile_push::fcm::emulator::FcmEmulator;
 use mobile_push::notice::Category;
@@ -672,6 +672,22 @@ async fn an_event_nobody_can_read_is_dead_lettered_with_the_reason() {
         reason(broken)
     );
     assert_eq!(fcm.received_count(), 0);
+    // Put back in line (as after a release that reads it), it is tried again; still unreadable
+    // here, it is dead again, not lost and not looping. Another utility cannot requeue it.
+    let other = fixtures::utility(&db.pool, "pieniezno").await;
+    assert!(!requeue_dead_event(&mut conn, other, unknown).await.unwrap());
+    assert!(
+        requeue_dead_event(&mut conn, utility, unknown)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !requeue_dead_event(&mut conn, utility, unknown)
+            .await
+            .unwrap()
+    );
+    let report = d.try_dispatch_once().await.unwrap();
+    assert_eq!(report.dead, 1, "{report:?}");
 }
 
 #[tokio::test]

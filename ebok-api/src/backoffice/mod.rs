@@ -77,6 +77,15 @@ pub fn router() -> Router<AppState> {
             post(alarm_pages::clear),
         )
         .route("/panel/{slug}/kwarantanna", get(ingest_pages::quarantine))
+        .route("/panel/{slug}/odrzucone", get(ingest_pages::rejections))
+        .route(
+            "/panel/{slug}/niedostarczone",
+            get(ingest_pages::dead_letters),
+        )
+        .route(
+            "/panel/{slug}/niedostarczone/ponow",
+            post(ingest_pages::requeue),
+        )
         .route("/panel/{slug}/dziennik", get(audit_pages::audit_log))
         .route("/panel/{slug}/dziennik.csv", get(audit_pages::audit_csv))
         .route(

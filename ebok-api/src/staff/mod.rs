@@ -1,13 +1,15 @@
 //! The utility's own people at work, without HTTP: how they sign in ([`sign_in`], with the
 //! second factor's arithmetic in [`totp`]), their sessions in the back office ([`sessions`]),
 //! what each role may do ([`roles`]), what they look up and change ([`customers`], [`records`],
-//! [`meters`], [`alarms`], [`quarantine`]), and the audit log admins read ([`audit`]). The back office's
-//! pages (`crate::backoffice`) and the staff API (`crate::api::staff`) call these.
+//! [`meters`], [`alarms`], [`quarantine`], [`problems`]), and the audit log admins read
+//! ([`audit`]). The back office's pages (`crate::backoffice`) and the staff API
+//! (`crate::api::staff`) call these.
 
 pub mod alarms;
 pub mod audit;
 pub mod customers;
 pub mod meters;
+pub mod problems;
 pub mod quarantine;
 pub mod records;
 pub mod roles;

@@ -1,6 +1,6 @@
 //! What could not be delivered, for staff: dead deliveries (retries exhausted) and dead outbox
-//! events (a payload nobody can read), newest first, and putting a dead delivery back in line
-//! once the cause is fixed.
+//! events (a payload nobody can read), newest first, and putting a dead delivery or event back
+//! in line once the cause is fixed (a mail server back up, a new release that reads the event).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -61,6 +61,25 @@ pub async fn requeue_dead(
            WHERE utility_id = $1 AND id = $2 AND status = 'dead'"#,
         utility_id,
         delivery_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a dead outbox event of the utility back in line with fresh attempts (after a release
+/// that reads it); returns whether it was dead.
+pub async fn requeue_dead_event(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    outbox_id: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        r#"UPDATE outbox
+           SET status = 'pending', attempts = 0, next_attempt_at = now(), processed_at = NULL
+           WHERE utility_id = $1 AND id = $2 AND status = 'dead'"#,
+        utility_id,
+        outbox_id,
     )
     .execute(conn)
     .await?;

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::channel::{MailSender, PushSender};
 
-pub use dead_letters::{DeadLetter, dead_letters, requeue_dead};
+pub use dead_letters::{DeadLetter, dead_letters, requeue_dead, requeue_dead_event};
 
 /// Runs the outbox → notification → delivery pipeline.
 pub struct Dispatcher {
