@@ -394,6 +394,8 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
     browser.assert_no_serious_violations("audit log").await;
     let log = browser.text("main").await;
     assert!(log.contains("staff.authenticator_enrolled"), "{log}");
+    browser.goto(&format!("{url}/panel/{SLUG}/zespol")).await;
+    browser.assert_no_serious_violations("staff accounts").await;
     browser.close().await;
     shutdown.cancel();
     let _ = portal.await;

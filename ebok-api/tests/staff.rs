@@ -1998,3 +1998,219 @@ async fn staff_see_rejections_by_reason_and_requeue_dead_letters_of_their_utilit
         assert_eq!(get(&app, &cookie, path).await.status(), 403, "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_admin_invites_a_staff_member_changes_their_role_switches_them_off_and_forgets_their_phone()
+ {
+    let (app, smtp) = App::with_smtp().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let admin = support::staff(app.pool(), utility, "mlynary", "admin").await;
+    let stranger = support::staff(app.pool(), other, "kurowo", "clerk").await;
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let page = "/panel/mlynary/zespol";
+
+    // The admin cannot change their own role or switch themselves off.
+    let own = admin.account_id.to_string();
+    for action in ["rola", "wylacz"] {
+        let response = send_form(
+            &app,
+            &cookie,
+            page,
+            &format!("/panel/mlynary/zespol/{own}/{action}"),
+            &[("role", "clerk")],
+        )
+        .await;
+        assert_eq!(response.status(), 422, "{action}");
+    }
+    // Another utility's staff member is not found.
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        &format!("/panel/mlynary/zespol/{}/wylacz", stranger.account_id),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+
+    // A new clerk, invited by e-mail.
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        "/panel/mlynary/zespol/nowy",
+        &[
+            ("email", "nowa@mlynary.example"),
+            ("display_name", "Nowa Pracownica"),
+            ("role", "clerk"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let mails = smtp.wait_for(1, std::time::Duration::from_secs(10)).await;
+    assert!(
+        mails[0].subject().contains("Konto pracownika"),
+        "{}",
+        mails[0].subject()
+    );
+    let text = mails[0].text().unwrap();
+    let start = text.find("/haslo/nowe?token=").expect("the link");
+    let token: String = text[start + 18..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let response = app
+        .server
+        .client
+        .post(app.url("/u/mlynary/haslo/nowe"))
+        .header(ORIGIN, PORTAL_ORIGIN)
+        .form(&[
+            ("token", token.as_str()),
+            ("password", PASSWORD),
+            ("password_repeat", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/logowanie?powod=haslo"
+    );
+    let new_id: i64 =
+        sqlx::query_scalar("SELECT id FROM user_accounts WHERE email = 'nowa@mlynary.example'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    // Her first sign-in sets up the app.
+    let pending = password_step(&app, "mlynary", "nowa@mlynary.example").await;
+    let response = get(&app, &pending, "/panel/mlynary/logowanie/kod").await;
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/logowanie/aplikacja?next="
+    );
+
+    // A technician now: the role changes and her sessions end.
+    let member = StaffMember {
+        account_id: new_id,
+        utility_id: utility,
+        slug: "mlynary".into(),
+        email: "nowa@mlynary.example".into(),
+        secret: totp::new_secret(),
+    };
+    sqlx::query(
+        "INSERT INTO staff_authenticators (account_id, utility_id, secret, confirmed_at)
+         VALUES ($1, $2, $3, now())",
+    )
+    .bind(new_id)
+    .bind(utility)
+    .bind(&member.secret)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let her = app.staff_web_login(&member, 0).await;
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        &format!("/panel/mlynary/zespol/{new_id}/rola"),
+        &[("role", "technician")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        get(&app, &her, "/panel/mlynary/").await.status(),
+        303,
+        "signed out"
+    );
+    let role: String = sqlx::query_scalar("SELECT role::text FROM user_accounts WHERE id = $1")
+        .bind(new_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(role, "technician");
+
+    // Her phone is lost: the authenticator is forgotten and the next sign-in sets it up again.
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        &format!("/panel/mlynary/zespol/{new_id}/aplikacja"),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let pending = password_step(&app, "mlynary", "nowa@mlynary.example").await;
+    let response = get(&app, &pending, "/panel/mlynary/logowanie/kod").await;
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/panel/mlynary/logowanie/aplikacja?next="
+    );
+
+    // Switched off, she cannot sign in; switched on again, she can.
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        &format!("/panel/mlynary/zespol/{new_id}/wylacz"),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let response = form(
+        &app,
+        None,
+        "/panel/mlynary/logowanie",
+        &[
+            ("email", "nowa@mlynary.example"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        &format!("/panel/mlynary/zespol/{new_id}/wlacz"),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    password_step(&app, "mlynary", "nowa@mlynary.example").await;
+
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor_account_id = $1 AND action LIKE 'staff.%'
+           AND action NOT LIKE 'staff.sign%' ORDER BY id",
+    )
+    .bind(admin.account_id)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "staff.account_created",
+            "staff.role_changed",
+            "staff.authenticator_reset",
+            "staff.account_disabled",
+            "staff.account_enabled"
+        ]
+    );
+
+    // Nobody but an admin manages staff.
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let clerk_cookie = app.staff_web_login(&clerk, 1).await;
+    assert_eq!(get(&app, &clerk_cookie, page).await.status(), 403);
+    let response = send_form(
+        &app,
+        &clerk_cookie,
+        "/panel/mlynary/klienci",
+        &format!("/panel/mlynary/zespol/{new_id}/wylacz"),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+}

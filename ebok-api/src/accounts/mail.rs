@@ -37,6 +37,10 @@ pub(crate) enum Mail {
     EmailChangeToUsedAddress,
     /// To the address of an account just closed: the last message it gets.
     AccountClosed,
+    /// A staff account an admin created: the link that sets its first password.
+    StaffInvitation {
+        token: String,
+    },
 }
 
 #[derive(Template)]
@@ -140,6 +144,20 @@ impl AccountMailer {
                 Some(format!("{base}/haslo/nowe?token={token}")),
                 "Ustaw nowe hasło",
                 "Open the link to set a new password (valid for one hour, once).",
+            ),
+            Mail::StaffInvitation { token } => (
+                format!("Konto pracownika w eBOK — {}", utility.name),
+                vec![
+                    "Administrator założył Ci konto pracownika w panelu eBOK.".to_string(),
+                    "Ustaw hasło poniższym linkiem (ważny 48 godzin, działa jeden raz). Potem \
+                     zaloguj się w panelu pracownika i skonfiguruj aplikację uwierzytelniającą \
+                     w telefonie: logowanie wymaga hasła i kodu z aplikacji."
+                        .to_string(),
+                    "Jeśli nie spodziewasz się tej wiadomości, zignoruj ją.".to_string(),
+                ],
+                Some(format!("{base}/haslo/nowe?token={token}")),
+                "Ustaw hasło",
+                "An administrator created your staff account: set its password (48 hours).",
             ),
             Mail::EmailChange { token } => (
                 format!("Potwierdź nowy adres e-mail w eBOK — {}", utility.name),

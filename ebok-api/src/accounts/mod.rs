@@ -443,6 +443,44 @@ pub async fn request_password_reset(
         .await
 }
 
+/// E-mails a staff account (created by an admin, without a password) the link that sets its
+/// first password (48 hours); earlier invitations stop working. The staff member then signs in
+/// to the back office and sets up the authenticator app.
+pub async fn invite_staff(
+    pool: &PgPool,
+    mailer: &AccountMailer,
+    utility: &UtilityRef,
+    account_id: i64,
+) -> Result<(), AccountError> {
+    mailer.require()?;
+    let mut tx = pool.begin().await?;
+    let account = sqlx::query!(
+        r#"SELECT email, display_name FROM user_accounts
+           WHERE id = $1 AND utility_id = $2 AND role <> 'resident'"#,
+        account_id,
+        utility.id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let token = new_link(
+        &mut tx,
+        utility.id,
+        account_id,
+        Purpose::StaffInvitation,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    mailer
+        .send(
+            utility,
+            &account.email,
+            Some(&account.display_name),
+            mail::Mail::StaffInvitation { token },
+        )
+        .await
+}
+
 /// Sets a new password from a reset link; every session of the account ends. An account still
 /// waiting for activation becomes active: the link proved the address.
 pub async fn reset_password(
@@ -655,13 +693,16 @@ enum Purpose {
     Activation,
     PasswordReset,
     EmailChange,
+    /// A staff member's first password, set through a reset link that lives as long as an
+    /// activation link (the invitation may wait a weekend).
+    StaffInvitation,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Purpose::Activation => "activation",
-            Purpose::PasswordReset => "password_reset",
+            Purpose::PasswordReset | Purpose::StaffInvitation => "password_reset",
             Purpose::EmailChange => "email_change",
         }
     }
@@ -670,6 +711,7 @@ impl Purpose {
         match self {
             Purpose::Activation => ACTIVATION_TTL,
             Purpose::PasswordReset => RESET_TTL,
+            Purpose::StaffInvitation => ACTIVATION_TTL,
             Purpose::EmailChange => EMAIL_CHANGE_TTL,
         }
     }

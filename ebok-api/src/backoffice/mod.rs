@@ -14,6 +14,7 @@ mod meter_pages;
 mod record_pages;
 mod shell;
 mod sign_in_pages;
+mod team_pages;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -85,6 +86,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/panel/{slug}/niedostarczone/ponow",
             post(ingest_pages::requeue),
+        )
+        .route("/panel/{slug}/zespol", get(team_pages::team))
+        .route("/panel/{slug}/zespol/nowy", post(team_pages::create))
+        .route(
+            "/panel/{slug}/zespol/{id}/{action}",
+            post(team_pages::change),
         )
         .route("/panel/{slug}/dziennik", get(audit_pages::audit_log))
         .route("/panel/{slug}/dziennik.csv", get(audit_pages::audit_csv))

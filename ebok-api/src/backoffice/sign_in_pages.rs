@@ -62,6 +62,9 @@ pub async fn sign_in_form(ctx: StaffCtx, PageQuery(q): PageQuery<NextQuery>) -> 
             Some("Logowanie wygasło albo było zbyt wiele błędnych kodów. Zaloguj się ponownie.")
         }
         Some("wylogowano") => Some("Wylogowano."),
+        Some("haslo") => Some(
+            "Hasło ustawione. Zaloguj się; przy pierwszym logowaniu skonfigurujesz aplikację uwierzytelniającą.",
+        ),
         _ => None,
     };
     Ok(SignInPage {

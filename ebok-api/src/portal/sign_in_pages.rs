@@ -457,8 +457,22 @@ pub async fn new_password(
     )
     .await;
     match result {
-        Ok(_) => {
+        Ok(account_id) => {
             state.revoked.catch_up(&state.pool).await?;
+            // A staff member (a first password from an invitation) signs in to the back office.
+            let staff = sqlx::query_scalar!(
+                r#"SELECT role <> 'resident' AS "staff!" FROM user_accounts WHERE id = $1"#,
+                account_id
+            )
+            .fetch_one(&state.pool)
+            .await?;
+            if staff {
+                return Ok(Redirect::to(&format!(
+                    "/panel/{}/logowanie?powod=haslo",
+                    ctx.utility.slug
+                ))
+                .into_response());
+            }
             Ok(ctx.redirect("logowanie?haslo=1"))
         }
         Err(AccountError::LinkInvalid) => Ok(ctx.redirect("logowanie?link=niewazny")),

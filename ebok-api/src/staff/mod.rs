@@ -1,9 +1,9 @@
 //! The utility's own people at work, without HTTP: how they sign in ([`sign_in`], with the
 //! second factor's arithmetic in [`totp`]), their sessions in the back office ([`sessions`]),
 //! what each role may do ([`roles`]), what they look up and change ([`customers`], [`records`],
-//! [`meters`], [`alarms`], [`quarantine`], [`problems`]), and the audit log admins read
-//! ([`audit`]). The back office's pages (`crate::backoffice`) and the staff API
-//! (`crate::api::staff`) call these.
+//! [`meters`], [`alarms`], [`quarantine`], [`problems`]), and what admins do: the staff
+//! accounts ([`team`]) and the audit log ([`audit`]). The back office's pages
+//! (`crate::backoffice`) and the staff API (`crate::api::staff`) call these.
 
 pub mod alarms;
 pub mod audit;
@@ -15,6 +15,7 @@ pub mod records;
 pub mod roles;
 pub mod sessions;
 pub mod sign_in;
+pub mod team;
 pub mod totp;
 
 use axum::extract::FromRequestParts;
