@@ -19,6 +19,7 @@ pub mod housekeeping;
 pub mod password;
 pub mod personal_data;
 pub mod portal;
+pub mod proxy_acts;
 mod secret;
 pub mod staff;
 pub mod state;

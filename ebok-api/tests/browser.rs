@@ -543,6 +543,28 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     .fetch_one(pool)
     .await
     .unwrap();
+    // Customer service gave a consent in the resident's name: the consents page asks to accept it.
+    let clerk: i64 = sqlx::query_scalar(
+        "INSERT INTO user_accounts (utility_id, email, role, status, display_name, activated_at)
+         VALUES ($1, 'bok@example.pl', 'clerk', 'active', 'Ewa z BOK', now()) RETURNING id",
+    )
+    .bind(utility_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO proxy_acts (utility_id, account_id, customer_id, kind, payload, note,
+                                 requested_by)
+         VALUES ($1, $2, $3, 'consent.grant', '{\"kind\": \"e_invoice\", \"form_version\": \"2026-11\"}',
+                 'przy okienku', $4)",
+    )
+    .bind(utility_id)
+    .bind(resident.account_id)
+    .bind(resident.customer_id)
+    .bind(clerk)
+    .execute(pool)
+    .await
+    .unwrap();
     let portal = Portal::start(pool, None).await;
     let browser = Browser::start_phone().await;
 

@@ -2214,3 +2214,214 @@ async fn an_admin_invites_a_staff_member_changes_their_role_switches_them_off_an
     .await;
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn a_consent_given_in_a_residents_name_takes_effect_only_when_the_resident_accepts_it() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let other = support::utility(app.pool(), "kurowo").await;
+    let anna = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let jan = support::resident(app.pool(), utility, "mlynary", "jan@example.pl", 1).await;
+    let theirs = support::resident(app.pool(), other, "kurowo", "ola@example.pl", 1).await;
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let card = format!("/panel/mlynary/klienci/{}", anna.customer_id);
+    let propose = |customer: i64, account: i64, act: &'static str| {
+        let (app, cookie, card) = (&app, cookie.clone(), card.clone());
+        async move {
+            let account = account.to_string();
+            send_form(
+                app,
+                &cookie,
+                &card,
+                &format!("/panel/mlynary/klienci/{customer}/w-imieniu"),
+                &[
+                    ("account", &account),
+                    ("act", act),
+                    ("note", "przy okienku"),
+                ],
+            )
+            .await
+        }
+    };
+    // Jan's account is not Anna's customer's; the other utility's customer is not found.
+    assert_eq!(
+        propose(anna.customer_id, jan.account_id, "grant:e_invoice")
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        propose(theirs.customer_id, theirs.account_id, "grant:e_invoice")
+            .await
+            .status(),
+        404
+    );
+    // Withdrawing what is not in force is refused at the consent.
+    assert_eq!(
+        propose(anna.customer_id, anna.account_id, "withdraw:e_invoice")
+            .await
+            .status(),
+        422
+    );
+    let response = propose(anna.customer_id, anna.account_id, "grant:e_invoice").await;
+    assert_eq!(response.status(), 303);
+    let html = html_page(get(&app, &cookie, &card).await).await;
+    assert!(html.contains("czeka na akceptację klienta"), "{html}");
+
+    // Not in force yet.
+    let in_force: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM consents WHERE account_id = $1 AND withdrawn_at IS NULL",
+    )
+    .bind(anna.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(in_force, 0);
+    let act: i64 = sqlx::query_scalar("SELECT id FROM proxy_acts")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+
+    // Jan cannot decide it; Anna sees it on her consents page and accepts.
+    let jan_token = app.login("mlynary", "jan@example.pl").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = app
+        .post(
+            Some(&jan_token),
+            &format!("/api/v1/me/proxy-acts/{act}/accept"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let resident = app.web_login("mlynary", "anna@example.pl").await;
+    let html = html_page(app.web_get(&resident, "/u/mlynary/zgody").await).await;
+    assert!(html.contains("Do Twojej akceptacji"), "{html}");
+    assert!(
+        html.contains("Udzielenie zgody: Zgoda na fakturę elektroniczną"),
+        "{html}"
+    );
+    let csrf = app.web_csrf(&resident, "/u/mlynary/zgody").await;
+    let response = app
+        .web_post(
+            &resident,
+            &format!("/u/mlynary/zgody/wnioski/{act}/akceptuj"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let version: String = sqlx::query_scalar(
+        "SELECT form_version FROM consents WHERE account_id = $1 AND kind = 'e_invoice'
+           AND withdrawn_at IS NULL",
+    )
+    .bind(anna.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(version, ebok_api::consent_forms::E_INVOICE.version);
+
+    // A withdrawal proposed next, declined through the API: the consent stays.
+    assert_eq!(
+        propose(anna.customer_id, anna.account_id, "withdraw:e_invoice")
+            .await
+            .status(),
+        303
+    );
+    let anna_token = app.login("mlynary", "anna@example.pl").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let acts: Value = app
+        .get(&anna_token, "/api/v1/me/proxy-acts")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(acts["acts"][0]["state"], "awaiting");
+    assert_eq!(acts["acts"][0]["kind"], "consent.withdraw");
+    let withdrawal = acts["acts"][0]["id"].as_i64().unwrap();
+    let response = app
+        .post(
+            Some(&anna_token),
+            &format!("/api/v1/me/proxy-acts/{withdrawal}/decline"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let response = app
+        .post(
+            Some(&anna_token),
+            &format!("/api/v1/me/proxy-acts/{withdrawal}/accept"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 404, "decided already");
+    let still: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM consents WHERE account_id = $1 AND withdrawn_at IS NULL",
+    )
+    .bind(anna.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(still, 1);
+
+    // Both steps are audited: who, when, for whom.
+    let entries: Vec<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT action, actor::text, actor_account_id, on_behalf_of_account_id FROM audit_log
+         WHERE action LIKE 'proxy_act.%' OR action LIKE 'consent.%' ORDER BY id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        entries,
+        [
+            (
+                "proxy_act.proposed".into(),
+                "staff".into(),
+                Some(clerk.account_id),
+                Some(anna.account_id)
+            ),
+            (
+                "consent.granted".into(),
+                "resident".into(),
+                Some(anna.account_id),
+                None
+            ),
+            (
+                "proxy_act.accepted".into(),
+                "resident".into(),
+                Some(anna.account_id),
+                None
+            ),
+            (
+                "proxy_act.proposed".into(),
+                "staff".into(),
+                Some(clerk.account_id),
+                Some(anna.account_id)
+            ),
+            (
+                "proxy_act.declined".into(),
+                "resident".into(),
+                Some(anna.account_id),
+                None
+            ),
+        ]
+    );
+
+    // Roles that do not act for residents are refused.
+    let technician = support::staff(app.pool(), utility, "mlynary", "technician").await;
+    let cookie = app.staff_web_login(&technician, 1).await;
+    let account = anna.account_id.to_string();
+    let response = send_form(
+        &app,
+        &cookie,
+        &card,
+        &format!("{card}/w-imieniu"),
+        &[("account", &account), ("act", "grant:notifications")],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+}

@@ -74,6 +74,9 @@ pub async fn close_account(
     for statement in [
         "DELETE FROM account_tokens WHERE account_id = $1 AND utility_id = $2",
         "DELETE FROM account_customers WHERE account_id = $1 AND utility_id = $2",
+        // What a clerk proposed in the account's name will never be accepted now.
+        "UPDATE proxy_acts SET state = 'declined', decided_at = now()
+         WHERE account_id = $1 AND utility_id = $2 AND state = 'awaiting'",
         "UPDATE sessions SET client = NULL,
                 revoked_at = coalesce(revoked_at, now()),
                 revoked_reason = coalesce(revoked_reason, 'account closed')

@@ -144,3 +144,50 @@ pub(crate) fn parse_kind(raw: &str) -> Result<ConsentKind, ApiError> {
         )
     })
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProxyActs {
+    /// What customer service did in the account's name: awaiting acceptance first.
+    pub acts: Vec<crate::proxy_acts::ProxyAct>,
+}
+
+/// What customer service did in the account's name (a consent given or withdrawn at the
+/// counter or on the phone); an awaiting one takes effect only when accepted here.
+#[utoipa::path(get, path = "/me/proxy-acts", tag = "consents", security(("bearer" = [])),
+    responses((status = 200, body = ProxyActs), (status = 401, body = Problem)))]
+pub async fn proxy_acts(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<ProxyActs>, ApiError> {
+    Ok(Json(ProxyActs {
+        acts: crate::proxy_acts::list(&state.pool, who.utility_id, Some(who.account_id), None)
+            .await?,
+    }))
+}
+
+/// Accept an act awaiting acceptance: it takes effect now, as the account holder's own.
+#[utoipa::path(post, path = "/me/proxy-acts/{id}/accept", tag = "consents",
+    security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "The consent's wording changed since")))]
+pub async fn accept_proxy_act(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    crate::proxy_acts::decide(&state.pool, who.utility_id, who.account_id, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Decline an act awaiting acceptance: nothing changes.
+#[utoipa::path(post, path = "/me/proxy-acts/{id}/decline", tag = "consents",
+    security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn decline_proxy_act(
+    State(state): State<AppState>,
+    who: Resident,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    crate::proxy_acts::decide(&state.pool, who.utility_id, who.account_id, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -105,6 +105,8 @@ struct CardPage {
     card: CustomerCard,
     /// The forms of the card, for a role that edits customers.
     forms: Option<CardForms>,
+    /// Acting in the customer's name, for a role that may: the form and the acts so far.
+    proxy: Option<(String, FormState, Vec<crate::proxy_acts::ProxyAct>)>,
     notice: Option<&'static str>,
 }
 
@@ -116,6 +118,8 @@ pub struct CardForms {
     pub point: FormState,
     pub contract: FormState,
     pub end: FormState,
+    /// Acting in the customer's name.
+    pub proxy: FormState,
     /// `(code, name)` of the utility's tariff groups.
     pub tariffs: Vec<(String, String)>,
 }
@@ -164,6 +168,9 @@ pub async fn card(
         (Some("klient"), _) => Some("Dane klienta zapisane."),
         (Some("umowa"), _) => Some("Umowa zawarta."),
         (Some("koniec"), _) => Some("Umowa zakończona."),
+        (Some("wniosek"), _) => Some(
+            "Zapisano w imieniu klienta. Zacznie obowiązywać, gdy klient zaakceptuje to w eBOK.",
+        ),
         _ => None,
     };
     let mut forms = CardForms::default();
@@ -188,11 +195,17 @@ pub async fn render_card(
     let card = customers::card(&state.pool, session.utility_id, id)
         .await?
         .ok_or(PageError::NotFound)?;
-    let status = [&forms.point, &forms.contract, &forms.end]
+    let status = [&forms.point, &forms.contract, &forms.end, &forms.proxy]
         .iter()
         .map(|f| f.status())
         .max()
         .unwrap_or(StatusCode::OK);
+    let proxy = if session.may(Permission::ActForResidents) {
+        let acts = crate::proxy_acts::list(&state.pool, session.utility_id, None, Some(id)).await?;
+        Some((session.csrf.clone(), forms.proxy.clone(), acts))
+    } else {
+        None
+    };
     let forms = if session.may(Permission::EditCustomers) {
         forms.csrf = session.csrf.clone();
         forms.tariffs = sqlx::query!(
@@ -214,6 +227,7 @@ pub async fn render_card(
             layout: ctx.layout("klienci"),
             card,
             forms,
+            proxy,
             notice,
         },
     )

@@ -56,6 +56,10 @@ pub fn router() -> Router<AppState> {
             post(record_pages::start_contract),
         )
         .route(
+            "/panel/{slug}/klienci/{id}/w-imieniu",
+            post(record_pages::act_for_customer),
+        )
+        .route(
             "/panel/{slug}/umowy/{id}/zakoncz",
             post(record_pages::end_contract),
         )

@@ -374,3 +374,82 @@ pub async fn end_contract(
     };
     render_card(&state, &ctx, &session, customer, forms, None).await
 }
+
+/// Acting in the customer's name: which account, what, and the clerk's note.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProxyFields {
+    account: i64,
+    /// `grant:<consent>` or `withdraw:<consent>`.
+    act: String,
+    note: String,
+}
+
+impl FormFields for ProxyFields {
+    const PAGE: &'static str = "/panel/{slug}/klienci/{id}";
+}
+
+/// `POST /panel/{slug}/klienci/{id}/w-imieniu`: a consent given or withdrawn in the customer's
+/// name, awaiting the resident's acceptance.
+pub async fn act_for_customer(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: StaffForm<ProxyFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    if !session.may(Permission::ActForResidents) {
+        return Err(PageError::NotAllowed);
+    }
+    customer_of_utility(&state, &session, id).await?;
+    // An unknown act names no consent, which the proposal refuses at its field.
+    let (grant, consent) = match fields.act.split_once(':') {
+        Some(("withdraw", consent)) => (false, consent),
+        Some(("grant", consent)) => (true, consent),
+        _ => (true, ""),
+    };
+    match crate::proxy_acts::propose_consent(
+        &state.pool,
+        session.utility_id,
+        session.account_id,
+        id,
+        fields.account,
+        consent,
+        grant,
+        &fields.note,
+    )
+    .await
+    {
+        Ok(_) => Ok(ctx.redirect(&format!("klienci/{id}?zapisano=wniosek"))),
+        Err(e) => {
+            form.add_failure(e)?;
+            let forms = CardForms {
+                proxy: form,
+                ..CardForms::default()
+            };
+            render_card(&state, &ctx, &session, id, forms, None).await
+        }
+    }
+}
+
+/// Not found unless customer `id` is the staff member's utility's.
+async fn customer_of_utility(
+    state: &AppState,
+    session: &StaffSession,
+    id: i64,
+) -> Result<(), PageError> {
+    sqlx::query_scalar!(
+        "SELECT id FROM customers WHERE id = $1 AND utility_id = $2",
+        id,
+        session.utility_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(PageError::NotFound)?;
+    Ok(())
+}

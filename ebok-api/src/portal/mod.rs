@@ -129,6 +129,14 @@ pub fn router() -> Router<AppState> {
             post(resident_pages::grant_consent),
         )
         .route(
+            "/u/{slug}/zgody/wnioski/{id}/akceptuj",
+            post(resident_pages::accept_proxy_act),
+        )
+        .route(
+            "/u/{slug}/zgody/wnioski/{id}/odrzuc",
+            post(resident_pages::decline_proxy_act),
+        )
+        .route(
             "/u/{slug}/zgody/{kind}/wycofaj",
             post(resident_pages::withdraw_consent),
         )

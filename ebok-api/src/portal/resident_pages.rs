@@ -288,6 +288,9 @@ struct ConsentsPage {
     notice: Option<String>,
     forms: Vec<ConsentView>,
     history: Vec<(String, String, String, String)>,
+    /// What customer service did in the resident's name and awaits their acceptance:
+    /// `(id, what, who and when, note)`.
+    proxy: Vec<(i64, String, String, Option<String>)>,
 }
 
 /// `GET /u/{slug}/zgody`.
@@ -300,6 +303,8 @@ pub async fn consents(
     let notice = match q.ok.as_deref() {
         Some("udzielono") => Some("Zgoda udzielona.".to_string()),
         Some("wycofano") => Some("Zgoda wycofana.".to_string()),
+        Some("zaakceptowano") => Some("Zaakceptowano; zmiana obowiązuje od teraz.".to_string()),
+        Some("odrzucono") => Some("Odrzucono; nic się nie zmieniło.".to_string()),
         _ => None,
     };
     consents_page(&state, &ctx, session, None, notice).await
@@ -312,6 +317,21 @@ async fn consents_page(
     error: Option<(&str, String)>,
     notice: Option<String>,
 ) -> Page {
+    let proxy = crate::proxy_acts::list(
+        &state.pool,
+        session.utility_id,
+        Some(session.account_id),
+        None,
+    )
+    .await?
+    .into_iter()
+    .filter(|a| a.state == "awaiting")
+    .map(|a| {
+        let what = polish::capitalized(&a.describe());
+        let by = format!("{}, {}", a.requested_by, polish::instant(a.requested_at));
+        (a.id, what, by, a.note)
+    })
+    .collect();
     let mut conn = state.pool.acquire().await?;
     let history = consent::history(&mut conn, session.utility_id, session.account_id).await?;
     let forms = consent_forms::ALL
@@ -357,6 +377,7 @@ async fn consents_page(
             notice,
             forms,
             history,
+            proxy,
         },
     )
         .into_response())
@@ -423,6 +444,54 @@ pub async fn grant_consent(
     )
     .await?;
     Ok(ctx.redirect("zgody?ok=udzielono"))
+}
+
+/// Accepting or declining what customer service did in the resident's name: only the token.
+#[derive(Debug, Default, Deserialize)]
+pub struct ProxyDecisionFields {}
+
+impl FormFields for ProxyDecisionFields {
+    const PAGE: &'static str = "/u/{slug}/zgody";
+}
+
+/// `POST /u/{slug}/zgody/wnioski/{id}/akceptuj`: it takes effect now, as the resident's.
+pub async fn accept_proxy_act(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<ProxyDecisionFields>,
+) -> Page {
+    decide_proxy_act(state, id, post, true).await
+}
+
+/// `POST /u/{slug}/zgody/wnioski/{id}/odrzuc`
+pub async fn decline_proxy_act(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<ProxyDecisionFields>,
+) -> Page {
+    decide_proxy_act(state, id, post, false).await
+}
+
+async fn decide_proxy_act(
+    state: AppState,
+    id: i64,
+    post: ResidentForm<ProxyDecisionFields>,
+    accept: bool,
+) -> Page {
+    let PortalForm { ctx, session, .. } = post;
+    crate::proxy_acts::decide(
+        &state.pool,
+        session.utility_id,
+        session.account_id,
+        id,
+        accept,
+    )
+    .await?;
+    Ok(ctx.redirect(if accept {
+        "zgody?ok=zaakceptowano"
+    } else {
+        "zgody?ok=odrzucono"
+    }))
 }
 
 /// The withdraw button of a granted consent: only the CSRF token.
