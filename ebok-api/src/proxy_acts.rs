@@ -2,13 +2,15 @@
 //! customer what the customer would do in their eBOK. What binds the resident — a consent given
 //! or withdrawn now, an application later — is a *proxy act*: proposed by the clerk
 //! ([`propose_consent`]), it takes effect only when the resident accepts it in their eBOK
-//! ([`decide`]); declined, nothing happens. Both steps are in the audit log: the proposal with
+//! ([`decide`]); declined, nothing happens. The resident is told of a proposal through the
+//! outbox (`proxy_act.proposed`: inbox, push and e-mail by preference). Both steps are in the audit log: the proposal with
 //! the clerk as actor and the resident named as the one acted for, the decision with the
 //! resident as actor and the clerk who proposed it.
 
 use chrono::{DateTime, Utc};
 use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::consent::{self, ConsentKind};
+use ebok_common::outbox::{self, Addressee, Event, OutboxEvent, ProxyActProposed};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
@@ -124,6 +126,22 @@ pub async fn propose_consent(
         clerk_id,
     )
     .fetch_one(&mut *tx)
+    .await?;
+    // The resident is told (inbox, push, e-mail by their preferences) in the same transaction.
+    let what = if grant {
+        format!("udzielenie zgody: {}", form.title)
+    } else {
+        format!("wycofanie zgody: {}", form.title)
+    };
+    outbox::enqueue(
+        &mut tx,
+        &OutboxEvent {
+            utility_id,
+            event: Event::ProxyActProposed(ProxyActProposed { act_id: id, what }),
+            to: Addressee::Account(account_id),
+            dedup_key: Some(format!("proxy_act:{id}")),
+        },
+    )
     .await?;
     audit::record(
         &mut tx,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ebok_common::domain::AlarmKind;
 use ebok_common::outbox::{
     Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
-    PaymentReceived, ResidentAlarm, StoredEventError,
+    PaymentReceived, ProxyActProposed, ResidentAlarm, StoredEventError,
 };
 use ebok_common::polish;
 use serde_json::Value;
@@ -74,6 +74,7 @@ pub async fn notice_for(
         Event::BookingConfirmed(b) => booking(b, BookingChange::Confirmed),
         Event::BookingChanged(b) => booking(b, BookingChange::Moved),
         Event::BookingCancelled(b) => booking(b, BookingChange::Cancelled),
+        Event::ProxyActProposed(p) => proxy_act_proposed(p),
     };
     n.kind = event.kind().to_string();
     n.data.insert("kind".into(), n.kind.clone());
@@ -230,6 +231,22 @@ fn document_published(d: &DocumentPublished) -> Notice {
     );
     n.document_waiting = true;
     n.details = vec![("Dokument".into(), d.title.clone())];
+    n
+}
+
+fn proxy_act_proposed(p: &ProxyActProposed) -> Notice {
+    let mut n = notice(
+        Category::CaseStages,
+        "Do Twojej akceptacji w eBOK".into(),
+        format!(
+            "Biuro obsługi klienta zapisało w Twoim imieniu: {}. Zmiana zacznie obowiązywać, \
+             gdy ją zaakceptujesz w eBOK (Zgody).",
+            p.what
+        ),
+        "/zgody".into(),
+        &[("proxy_act_id", p.act_id.to_string())],
+    );
+    n.details = vec![("Czego dotyczy".into(), polish::capitalized(&p.what))];
     n
 }
 

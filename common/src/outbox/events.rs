@@ -53,6 +53,10 @@ pub enum Event {
     BookingChanged(Booking),
     #[serde(rename = "booking.cancelled")]
     BookingCancelled(Booking),
+    /// Customer service did something in the resident's name that waits for their acceptance
+    /// (the back office).
+    #[serde(rename = "proxy_act.proposed")]
+    ProxyActProposed(ProxyActProposed),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +131,13 @@ pub struct Booking {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyActProposed {
+    pub act_id: i64,
+    /// What it does, Polish ("udzielenie zgody: Zgoda na fakturę elektroniczną").
+    pub what: String,
+}
+
 /// Why a stored event could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum StoredEventError {
@@ -138,7 +149,7 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
@@ -152,6 +163,7 @@ impl Event {
         "booking.confirmed",
         "booking.changed",
         "booking.cancelled",
+        "proxy_act.proposed",
     ];
 
     /// The kind as stored (`outbox.kind`).
@@ -170,6 +182,7 @@ impl Event {
             Event::BookingConfirmed(_) => "booking.confirmed",
             Event::BookingChanged(_) => "booking.changed",
             Event::BookingCancelled(_) => "booking.cancelled",
+            Event::ProxyActProposed(_) => "proxy_act.proposed",
         }
     }
 
@@ -258,6 +271,10 @@ mod tests {
             Event::BookingConfirmed(booking.clone()),
             Event::BookingChanged(booking.clone()),
             Event::BookingCancelled(booking),
+            Event::ProxyActProposed(ProxyActProposed {
+                act_id: 11,
+                what: "udzielenie zgody: Zgoda na fakturę elektroniczną".into(),
+            }),
         ]
     }
 

@@ -7,7 +7,7 @@ mod events;
 
 pub use events::{
     Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
-    PaymentReceived, ResidentAlarm, StoredEventError,
+    PaymentReceived, ProxyActProposed, ResidentAlarm, StoredEventError,
 };
 use serde_json::Value;
 use sqlx::PgConnection;
