@@ -396,6 +396,12 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
     assert!(log.contains("staff.authenticator_enrolled"), "{log}");
     browser.goto(&format!("{url}/panel/{SLUG}/zespol")).await;
     browser.assert_no_serious_violations("staff accounts").await;
+    browser
+        .goto(&format!("{url}/panel/{SLUG}/ustawienia"))
+        .await;
+    browser
+        .assert_no_serious_violations("utility settings")
+        .await;
     browser.close().await;
     shutdown.cancel();
     let _ = portal.await;

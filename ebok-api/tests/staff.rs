@@ -2425,3 +2425,83 @@ async fn a_consent_given_in_a_residents_name_takes_effect_only_when_the_resident
     .await;
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn an_admin_sets_what_the_portal_tells_residents_about_the_utility() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let admin = support::staff(app.pool(), utility, "mlynary", "admin").await;
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let page = "/panel/mlynary/ustawienia";
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        page,
+        &[
+            ("email", "bok@"),
+            ("phone", "55 248 10 20"),
+            ("website", "wodociagi.pl"),
+            ("office_hours", "pon.–pt. 7:00–15:00"),
+            ("emergency_phone", "tel. 994"),
+            ("terms_text", ""),
+            ("privacy_text", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    for field in ["email-error", "website-error", "emergency_phone-error"] {
+        assert!(html.contains(field), "{field}: {html}");
+    }
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        page,
+        &[
+            ("email", "bok@mlynary.example"),
+            ("phone", "55 248 10 20"),
+            ("website", "https://mlynary.example"),
+            ("office_hours", "pon.–pt. 7:00–15:00"),
+            ("emergency_phone", "55 248 10 99"),
+            (
+                "terms_text",
+                "Pierwszy akapit regulaminu.\r\n\r\nDrugi akapit.",
+            ),
+            ("privacy_text", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let home = html_page(app.server.get("/u/mlynary/").await).await;
+    assert!(
+        home.contains("pon.–pt. 7:00–15:00") && home.contains("55 248 10 99"),
+        "{home}"
+    );
+    let terms = html_page(app.server.get("/u/mlynary/regulamin").await).await;
+    assert!(
+        terms.contains("Pierwszy akapit regulaminu.") && terms.contains("Drugi akapit."),
+        "{terms}"
+    );
+    let changed: Value = sqlx::query_scalar(
+        "SELECT details->'changed' FROM audit_log WHERE action = 'utility.settings_changed'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        changed,
+        json!([
+            "email",
+            "phone",
+            "website",
+            "office_hours",
+            "emergency_phone",
+            "terms_text"
+        ])
+    );
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 1).await;
+    assert_eq!(get(&app, &cookie, page).await.status(), 403);
+}

@@ -92,6 +92,10 @@ pub fn router() -> Router<AppState> {
             post(ingest_pages::requeue),
         )
         .route("/panel/{slug}/zespol", get(team_pages::team))
+        .route(
+            "/panel/{slug}/ustawienia",
+            get(team_pages::settings).post(team_pages::save_settings),
+        )
         .route("/panel/{slug}/zespol/nowy", post(team_pages::create))
         .route(
             "/panel/{slug}/zespol/{id}/{action}",

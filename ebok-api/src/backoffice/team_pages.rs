@@ -221,3 +221,87 @@ pub async fn change(
         }
     }
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "staff/settings.html")]
+struct SettingsPage {
+    layout: StaffLayout,
+    csrf: String,
+    f: FormState,
+    saved: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsQuery {
+    zapisano: Option<String>,
+}
+
+/// `GET /panel/{slug}/ustawienia`: what the utility tells residents about itself.
+pub async fn settings(
+    State(state): State<AppState>,
+    ctx: StaffCtx,
+    PageQuery(q): PageQuery<SettingsQuery>,
+) -> Page {
+    let session = ctx.staff(Permission::ManageStaff)?.clone();
+    let s = crate::staff::settings::current(&state.pool, session.utility_id).await?;
+    let f = FormState::from_values(
+        [
+            ("email", s.email),
+            ("phone", s.phone),
+            ("website", s.website),
+            ("office_hours", s.office_hours),
+            ("emergency_phone", s.emergency_phone),
+            ("terms_text", s.terms_text),
+            ("privacy_text", s.privacy_text),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    Ok(SettingsPage {
+        layout: ctx.layout("ustawienia"),
+        csrf: session.csrf,
+        f,
+        saved: q.zapisano.is_some(),
+    }
+    .into_response())
+}
+
+impl FormFields for crate::staff::settings::UtilitySettings {
+    const PAGE: &'static str = "/panel/{slug}/ustawienia";
+}
+
+/// `POST /panel/{slug}/ustawienia`
+pub async fn save_settings(
+    State(state): State<AppState>,
+    post: StaffForm<crate::staff::settings::UtilitySettings>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let by = admin(&session)?;
+    let problems = fields.problems();
+    if problems.is_empty() {
+        match crate::staff::settings::save(&state.pool, by, &fields).await {
+            Ok(()) => return Ok(ctx.redirect("ustawienia?zapisano=1")),
+            Err(e) => form.add_failure(e)?,
+        }
+    } else {
+        for (field, message) in problems {
+            form.add(field, message);
+        }
+    }
+    Ok((
+        form.status(),
+        SettingsPage {
+            layout: ctx.layout("ustawienia"),
+            csrf: session.csrf,
+            f: form,
+            saved: false,
+        },
+    )
+        .into_response())
+}

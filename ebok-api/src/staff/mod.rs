@@ -2,7 +2,7 @@
 //! second factor's arithmetic in [`totp`]), their sessions in the back office ([`sessions`]),
 //! what each role may do ([`roles`]), what they look up and change ([`customers`], [`records`],
 //! [`meters`], [`alarms`], [`quarantine`], [`problems`]), and what admins do: the staff
-//! accounts ([`team`]) and the audit log ([`audit`]). The back office's pages
+//! accounts ([`team`]), the utility's settings ([`settings`]) and the audit log ([`audit`]). The back office's pages
 //! (`crate::backoffice`) and the staff API (`crate::api::staff`) call these.
 
 pub mod alarms;
@@ -14,6 +14,7 @@ pub mod quarantine;
 pub mod records;
 pub mod roles;
 pub mod sessions;
+pub mod settings;
 pub mod sign_in;
 pub mod team;
 pub mod totp;

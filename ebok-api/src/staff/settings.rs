@@ -1,0 +1,172 @@
+//! What a utility tells residents about itself, as its admin sets it: contact (e-mail, phone,
+//! opening hours, the emergency number) and the eBOK terms and GDPR clause shown in the portal.
+//! An empty field means the portal's default (994 for emergencies, the default texts).
+
+use ebok_common::audit::{self, Actor, AuditEntry};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::staff::meters::ByStaff;
+
+/// The settings as the form shows and sends them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct UtilitySettings {
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[schema(max_length = 30)]
+    pub phone: String,
+    #[schema(max_length = 200)]
+    pub website: String,
+    #[schema(max_length = 500)]
+    pub office_hours: String,
+    #[schema(max_length = 20)]
+    pub emergency_phone: String,
+    #[schema(max_length = 50000)]
+    pub terms_text: String,
+    #[schema(max_length = 50000)]
+    pub privacy_text: String,
+}
+
+/// The utility's settings now.
+pub async fn current(pool: &PgPool, utility_id: i64) -> sqlx::Result<UtilitySettings> {
+    let u = sqlx::query!(
+        r#"SELECT email, phone, website, office_hours, emergency_phone, terms_text, privacy_text
+           FROM utilities WHERE id = $1"#,
+        utility_id
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(UtilitySettings {
+        email: u.email.unwrap_or_default(),
+        phone: u.phone.unwrap_or_default(),
+        website: u.website.unwrap_or_default(),
+        office_hours: u.office_hours.unwrap_or_default(),
+        emergency_phone: u.emergency_phone.unwrap_or_default(),
+        terms_text: u.terms_text.unwrap_or_default(),
+        privacy_text: u.privacy_text.unwrap_or_default(),
+    })
+}
+
+fn value(text: &str) -> Option<String> {
+    let text = text.trim().replace("\r\n", "\n");
+    (!text.is_empty()).then_some(text)
+}
+
+fn phone_ok(text: &str) -> bool {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    text.chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (i == 0 && c == '+'))
+        && (3..=15).contains(&digits)
+}
+
+impl UtilitySettings {
+    /// Every wrong field at once, in Polish.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        for (field, text, max) in [
+            ("email", &self.email, 254),
+            ("phone", &self.phone, 30),
+            ("website", &self.website, 200),
+            ("office_hours", &self.office_hours, 500),
+            ("emergency_phone", &self.emergency_phone, 20),
+            ("terms_text", &self.terms_text, 50_000),
+            ("privacy_text", &self.privacy_text, 50_000),
+        ] {
+            if text.chars().count() > max {
+                problems.push((field, format!("Najwyżej {max} znaków.")));
+            }
+        }
+        if let Some(e) = value(&self.email)
+            && crate::accounts::parse_email(&e).is_err()
+        {
+            problems.push((
+                "email",
+                "Podaj poprawny adres e-mail, np. bok@wodociagi.pl.".into(),
+            ));
+        }
+        for (field, text) in [
+            ("phone", &self.phone),
+            ("emergency_phone", &self.emergency_phone),
+        ] {
+            if let Some(p) = value(text)
+                && !phone_ok(&p)
+            {
+                problems.push((
+                    field,
+                    "Podaj numer z cyframi i spacjami, np. 55 248 10 20.".into(),
+                ));
+            }
+        }
+        if let Some(w) = value(&self.website)
+            && !(w.starts_with("https://") || w.starts_with("http://"))
+        {
+            problems.push(("website", "Podaj adres strony od https://.".into()));
+        }
+        problems
+    }
+}
+
+/// Saves the settings; the audit entry names the fields changed.
+pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(), ApiError> {
+    if let Some((field, detail)) = s.problems().into_iter().next() {
+        return Err(ApiError::invalid(field, detail));
+    }
+    let before = current(pool, by.utility_id).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        r#"UPDATE utilities SET email = $2, phone = $3, website = $4, office_hours = $5,
+                  emergency_phone = $6, terms_text = $7, privacy_text = $8
+           WHERE id = $1"#,
+        by.utility_id,
+        value(&s.email),
+        value(&s.phone),
+        value(&s.website),
+        value(&s.office_hours),
+        value(&s.emergency_phone),
+        value(&s.terms_text),
+        value(&s.privacy_text),
+    )
+    .execute(&mut *tx)
+    .await?;
+    let pairs = [
+        ("email", &before.email, &s.email),
+        ("phone", &before.phone, &s.phone),
+        ("website", &before.website, &s.website),
+        ("office_hours", &before.office_hours, &s.office_hours),
+        (
+            "emergency_phone",
+            &before.emergency_phone,
+            &s.emergency_phone,
+        ),
+        ("terms_text", &before.terms_text, &s.terms_text),
+        ("privacy_text", &before.privacy_text, &s.privacy_text),
+    ];
+    let changed: Vec<&str> = pairs
+        .iter()
+        .filter(|(_, a, b)| value(a) != value(b))
+        .map(|(f, _, _)| *f)
+        .collect();
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            utility_id: Some(by.utility_id),
+            actor: Actor::Staff {
+                account_id: by.account_id,
+                on_behalf_of: None,
+            },
+            action: "utility.settings_changed",
+            entity_type: Some("utility"),
+            entity_id: Some(by.utility_id.to_string()),
+            details: json!({ "changed": changed }),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
