@@ -2505,3 +2505,184 @@ async fn an_admin_sets_what_the_portal_tells_residents_about_the_utility() {
     let cookie = app.staff_web_login(&clerk, 1).await;
     assert_eq!(get(&app, &cookie, page).await.status(), 403);
 }
+
+#[tokio::test]
+async fn a_reading_the_customer_gives_on_the_phone_is_entered_in_their_name() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let anna = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 2).await;
+    let jan = support::resident(app.pool(), utility, "mlynary", "jan@example.pl", 2).await;
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let card = format!("/panel/mlynary/klienci/{}", anna.customer_id);
+    let later =
+        chrono::Utc::now().with_timezone(&chrono_tz::Europe::Warsaw) + chrono::Duration::minutes(5);
+    let (day, time) = (
+        later.format("%Y-%m-%d").to_string(),
+        later.format("%H:%M").to_string(),
+    );
+    // Jan's meter is not Anna's.
+    let jans = jan.meter_id.to_string();
+    let response = send_form(
+        &app,
+        &cookie,
+        &card,
+        &format!("{card}/odczyt"),
+        &[
+            ("meter", &jans),
+            ("reading_day", &day),
+            ("reading_time", &time),
+            ("reading_m3", "100,900"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response)
+            .await
+            .contains("nie jest wodomierz w punkcie obecnej umowy klienta")
+    );
+    let annas = anna.meter_id.to_string();
+    let response = send_form(
+        &app,
+        &cookie,
+        &card,
+        &format!("{card}/odczyt"),
+        &[
+            ("meter", &annas),
+            ("reading_day", &day),
+            ("reading_time", &time),
+            ("reading_m3", "100,900"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let (actor, behalf, customer): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT actor_account_id, on_behalf_of_account_id,
+                (details->>'reported_by_customer')::bigint
+         FROM audit_log WHERE action = 'meter_reading.entered'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (actor, behalf, customer),
+        (
+            clerk.account_id,
+            Some(anna.account_id),
+            Some(anna.customer_id)
+        )
+    );
+    let latest: i64 =
+        sqlx::query_scalar("SELECT volume_litres FROM meter_latest_readings WHERE meter_id = $1")
+            .bind(anna.meter_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(latest, 100_900);
+    let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
+    let cookie = app.staff_web_login(&billing, 1).await;
+    let response = send_form(
+        &app,
+        &cookie,
+        &card,
+        &format!("{card}/odczyt"),
+        &[
+            ("meter", &annas),
+            ("reading_day", &day),
+            ("reading_time", &time),
+            ("reading_m3", "101"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn two_admins_cannot_take_each_others_rights_away_and_leave_the_utility_without_one() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let a = support::staff(app.pool(), utility, "mlynary", "admin").await;
+    let b = support::staff(app.pool(), utility, "mlynary", "admin").await;
+    let by = |who: &StaffMember| ebok_api::staff::meters::ByStaff {
+        utility_id: utility,
+        account_id: who.account_id,
+    };
+    // A demotes B; B's request in flight (authenticated before) then finds B no admin.
+    ebok_api::staff::team::set_role(app.pool(), by(&a), b.account_id, "clerk")
+        .await
+        .unwrap();
+    let refused = ebok_api::staff::team::set_role(app.pool(), by(&b), a.account_id, "clerk").await;
+    assert!(refused.is_err());
+    let refused = ebok_api::staff::team::set_active(app.pool(), by(&b), a.account_id, false).await;
+    assert!(refused.is_err());
+    let admins: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_accounts WHERE utility_id = $1 AND role = 'admin' AND status = 'active'",
+    )
+    .bind(utility)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(admins, 1);
+}
+
+#[tokio::test]
+async fn quarantined_readings_go_only_to_an_installed_meter_and_a_duplicate_nip_is_named_at_nip() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    hold(&app, utility, "0badf00d", 1_000).await;
+    sqlx::query(
+        "UPDATE meters SET removed_at = now(), removal_reading_litres = 100150 WHERE id = $1",
+    )
+    .bind(home.meter_id)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let serial: String = sqlx::query_scalar("SELECT serial FROM meters WHERE id = $1")
+        .bind(home.meter_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let clerk = support::staff(app.pool(), utility, "mlynary", "clerk").await;
+    let cookie = app.staff_web_login(&clerk, 0).await;
+    let page = "/panel/mlynary/kwarantanna";
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        "/panel/mlynary/kwarantanna/przypisz",
+        &[
+            ("kind", "radio_id"),
+            ("meter_ref", "0badf00d"),
+            ("serial", &serial),
+        ],
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        422,
+        "a removed meter takes no held readings"
+    );
+
+    let new = "/panel/mlynary/klienci/nowy";
+    let company = [
+        ("kind", "company"),
+        ("name", "Piekarnia Kłos"),
+        ("nip", "123-456-32-18"),
+        ("building_no", "5"),
+        ("postal_code", "14-420"),
+        ("city", "Młynary"),
+    ];
+    assert_eq!(
+        send_form(&app, &cookie, new, new, &company).await.status(),
+        303
+    );
+    let response = send_form(&app, &cookie, new, new, &company).await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    assert!(
+        html.contains("id=\"nip-error\"") && html.contains("Piekarnia Kłos"),
+        "{html}"
+    );
+}

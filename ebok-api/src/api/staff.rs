@@ -513,7 +513,7 @@ pub async fn enter_reading(
     Json(body): Json<StaffReading>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     who.require(Permission::ManageMeters)?;
-    meters::enter_reading(&state.pool, who.by(), id, body.at, body.litres).await?;
+    meters::enter_reading(&state.pool, who.by(), id, body.at, body.litres, None).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

@@ -105,8 +105,14 @@ struct CardPage {
     card: CustomerCard,
     /// The forms of the card, for a role that edits customers.
     forms: Option<CardForms>,
-    /// Acting in the customer's name, for a role that may: the form and the acts so far.
-    proxy: Option<(String, FormState, Vec<crate::proxy_acts::ProxyAct>)>,
+    /// Acting in the customer's name, for a role that may: the consent form, the reading form
+    /// and the acts so far.
+    proxy: Option<(
+        String,
+        FormState,
+        FormState,
+        Vec<crate::proxy_acts::ProxyAct>,
+    )>,
     notice: Option<&'static str>,
 }
 
@@ -120,6 +126,8 @@ pub struct CardForms {
     pub end: FormState,
     /// Acting in the customer's name.
     pub proxy: FormState,
+    /// A reading the customer gave.
+    pub reading: FormState,
     /// `(code, name)` of the utility's tariff groups.
     pub tariffs: Vec<(String, String)>,
 }
@@ -168,6 +176,7 @@ pub async fn card(
         (Some("klient"), _) => Some("Dane klienta zapisane."),
         (Some("umowa"), _) => Some("Umowa zawarta."),
         (Some("koniec"), _) => Some("Umowa zakończona."),
+        (Some("odczyt"), _) => Some("Odczyt podany przez klienta zapisany."),
         (Some("wniosek"), _) => Some(
             "Zapisano w imieniu klienta. Zacznie obowiązywać, gdy klient zaakceptuje to w eBOK.",
         ),
@@ -180,6 +189,11 @@ pub async fn card(
     let today = ebok_common::domain::time::local_day(chrono::Utc::now());
     forms.contract = forms.contract.with("valid_from", today.to_string());
     forms.end = forms.end.with("last_day", today.to_string());
+    let now = chrono::Utc::now().with_timezone(&ebok_common::domain::time::BILLING_TZ);
+    forms.reading = forms
+        .reading
+        .with("reading_day", today.to_string())
+        .with("reading_time", now.format("%H:%M").to_string());
     render_card(&state, &ctx, &session, id, forms, notice).await
 }
 
@@ -195,14 +209,25 @@ pub async fn render_card(
     let card = customers::card(&state.pool, session.utility_id, id)
         .await?
         .ok_or(PageError::NotFound)?;
-    let status = [&forms.point, &forms.contract, &forms.end, &forms.proxy]
-        .iter()
-        .map(|f| f.status())
-        .max()
-        .unwrap_or(StatusCode::OK);
+    let status = [
+        &forms.point,
+        &forms.contract,
+        &forms.end,
+        &forms.proxy,
+        &forms.reading,
+    ]
+    .iter()
+    .map(|f| f.status())
+    .max()
+    .unwrap_or(StatusCode::OK);
     let proxy = if session.may(Permission::ActForResidents) {
         let acts = crate::proxy_acts::list(&state.pool, session.utility_id, None, Some(id)).await?;
-        Some((session.csrf.clone(), forms.proxy.clone(), acts))
+        Some((
+            session.csrf.clone(),
+            forms.proxy.clone(),
+            forms.reading.clone(),
+            acts,
+        ))
     } else {
         None
     };

@@ -354,7 +354,7 @@ pub async fn enter_reading(
         form.add("reading_m3", "Podaj stan w m³, np. 123,456.");
     }
     if let (Some(at), Some(litres)) = (at, litres) {
-        match meters::enter_reading(&state.pool, by(&session), id, at, litres).await {
+        match meters::enter_reading(&state.pool, by(&session), id, at, litres, None).await {
             Ok(()) => return Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=odczyt"))),
             Err(e) => form.add_failure(renamed(e, "reading_"))?,
         }
@@ -373,9 +373,19 @@ fn by(session: &StaffSession) -> ByStaff {
     }
 }
 
+/// The instant of a day and a time typed in Warsaw time, for the other pages' forms.
+pub(super) fn instant_typed(
+    form: &mut FormState,
+    day_field: &'static str,
+    day: &str,
+    time: &str,
+) -> Option<chrono::DateTime<Utc>> {
+    typed_instant(form, day_field, day, time)
+}
+
 /// An error at a field of the meters module (`at`, `final`, `litres`) named as the form's
 /// field with `prefix` (`remove_day`, `remove_final`, `reading_m3`), so it shows at its field.
-fn renamed(error: crate::error::ApiError, prefix: &str) -> crate::error::ApiError {
+pub(super) fn renamed(error: crate::error::ApiError, prefix: &str) -> crate::error::ApiError {
     match error {
         crate::error::ApiError::Invalid { field, detail } => {
             let field = match field.as_str() {

@@ -60,6 +60,10 @@ pub fn router() -> Router<AppState> {
             post(record_pages::act_for_customer),
         )
         .route(
+            "/panel/{slug}/klienci/{id}/odczyt",
+            post(record_pages::reported_reading),
+        )
+        .route(
             "/panel/{slug}/umowy/{id}/zakoncz",
             post(record_pages::end_contract),
         )

@@ -453,3 +453,79 @@ async fn customer_of_utility(
     .ok_or(PageError::NotFound)?;
     Ok(())
 }
+
+/// A reading the customer read from their dial and gave (on the phone, at the counter).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReportedReadingFields {
+    meter: i64,
+    reading_day: String,
+    reading_time: String,
+    reading_m3: String,
+}
+
+impl FormFields for ReportedReadingFields {
+    const PAGE: &'static str = "/panel/{slug}/klienci/{id}";
+}
+
+/// `POST /panel/{slug}/klienci/{id}/odczyt`: entered in the customer's name (a reading binds
+/// nobody: it is stored at once, and the audit log names the clerk and the customer's account).
+pub async fn reported_reading(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: StaffForm<ReportedReadingFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    if !session.may(Permission::ActForResidents) {
+        return Err(PageError::NotAllowed);
+    }
+    customer_of_utility(&state, &session, id).await?;
+    let at = super::meter_pages::instant_typed(
+        &mut form,
+        "reading_day",
+        &fields.reading_day,
+        &fields.reading_time,
+    );
+    let litres = ebok_common::polish::parse_m3(&fields.reading_m3);
+    if litres.is_none() {
+        form.add("reading_m3", "Podaj stan w m³, np. 123,456.");
+    }
+    if let (Some(at), Some(litres)) = (at, litres) {
+        let account = sqlx::query_scalar!(
+            r#"SELECT account_id FROM account_customers
+               WHERE utility_id = $1 AND customer_id = $2 ORDER BY linked_at LIMIT 1"#,
+            session.utility_id,
+            id,
+        )
+        .fetch_optional(&state.pool)
+        .await?;
+        let reported = crate::staff::meters::ReportedBy {
+            customer_id: id,
+            account_id: account,
+        };
+        match crate::staff::meters::enter_reading(
+            &state.pool,
+            by(&session),
+            fields.meter,
+            at,
+            litres,
+            Some(reported),
+        )
+        .await
+        {
+            Ok(()) => return Ok(ctx.redirect(&format!("klienci/{id}?zapisano=odczyt"))),
+            Err(e) => form.add_failure(super::meter_pages::renamed(e, "reading_"))?,
+        }
+    }
+    let forms = CardForms {
+        reading: form,
+        ..CardForms::default()
+    };
+    render_card(&state, &ctx, &session, id, forms, None).await
+}

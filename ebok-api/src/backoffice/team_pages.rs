@@ -62,6 +62,10 @@ pub async fn team(
             Some("Pracownik dodany; zaproszenie do ustawienia hasła wysłane e-mailem.")
         }
         Some("zaproszenie") => Some("Zaproszenie wysłane ponownie."),
+        Some("bez-zaproszenia") => Some(
+            "Pracownik dodany, ale e-maila z zaproszeniem nie udało się wysłać. Wyślij je \
+             ponownie przyciskiem przy pracowniku.",
+        ),
         Some("rola") => Some("Rola zmieniona; sesje pracownika zakończone."),
         Some("wylaczono") => Some("Konto wyłączone; sesje pracownika zakończone."),
         Some("wlaczono") => Some("Konto włączone."),
@@ -145,7 +149,8 @@ pub async fn create(State(state): State<AppState>, post: StaffForm<NewMemberFiel
     )
     .await
     {
-        Ok(_) => Ok(ctx.redirect("zespol?zrobione=dodano")),
+        Ok((_, true)) => Ok(ctx.redirect("zespol?zrobione=dodano")),
+        Ok((_, false)) => Ok(ctx.redirect("zespol?zrobione=bez-zaproszenia")),
         Err(e) => {
             form.add_failure(e)?;
             page(&state, &ctx, &session, form, None).await

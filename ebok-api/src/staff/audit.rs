@@ -2,9 +2,10 @@
 //! customer, action and period ([`entries`]), and the same as CSV for a spreadsheet
 //! ([`csv`]). The log itself is append-only (a trigger refuses changes); this only reads it.
 //!
-//! "About a customer" means: the customer record itself, its contracts, the meters that stood
-//! at its supply points and their alarms, its linked eBOK accounts (as the entry's subject, its
-//! actor, or the resident a clerk acted for).
+//! "About a customer" means: the customer record itself, its contracts, what was done to the
+//! meters at its supply points while its contract was in force there and their alarms raised
+//! then (not the tenants' before or after), its linked eBOK accounts (as the entry's subject,
+//! its actor, or the resident a clerk acted for).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ebok_common::domain::time::{BILLING_TZ, day_start};
@@ -73,15 +74,23 @@ pub async fn entries(
                   OR (l.entity_type = 'customer' AND l.entity_id = $6::text)
                   OR (l.entity_type = 'contract' AND l.entity_id IN (
                         SELECT id::text FROM contracts WHERE utility_id = $1 AND customer_id = $6))
-                  OR (l.entity_type = 'meter' AND l.entity_id IN (
-                        SELECT m.id::text FROM contracts k
+                  OR (l.entity_type = 'meter' AND EXISTS (
+                        SELECT 1 FROM contracts k
                         JOIN meters m ON m.supply_point_id = k.supply_point_id
-                        WHERE k.utility_id = $1 AND k.customer_id = $6))
-                  OR (l.entity_type = 'meter_alarm' AND l.entity_id IN (
-                        SELECT a.id::text FROM contracts k
+                        WHERE k.utility_id = $1 AND k.customer_id = $6 AND k.status <> 'draft'
+                          AND m.id::text = l.entity_id
+                          AND l.at >= k.valid_from::timestamp AT TIME ZONE 'Europe/Warsaw'
+                          AND (k.valid_until IS NULL OR l.at <
+                               (k.valid_until + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')))
+                  OR (l.entity_type = 'meter_alarm' AND EXISTS (
+                        SELECT 1 FROM contracts k
                         JOIN meters m ON m.supply_point_id = k.supply_point_id
                         JOIN meter_alarms a ON a.meter_id = m.id
-                        WHERE k.utility_id = $1 AND k.customer_id = $6))
+                        WHERE k.utility_id = $1 AND k.customer_id = $6 AND k.status <> 'draft'
+                          AND a.id::text = l.entity_id
+                          AND a.raised_at >= k.valid_from::timestamp AT TIME ZONE 'Europe/Warsaw'
+                          AND (k.valid_until IS NULL OR a.raised_at <
+                               (k.valid_until + 1)::timestamp AT TIME ZONE 'Europe/Warsaw')))
                   OR (l.entity_type = 'account' AND l.entity_id IN (
                         SELECT account_id::text FROM account_customers
                         WHERE utility_id = $1 AND customer_id = $6))

@@ -5,7 +5,7 @@
 //! History and billing then count the old meter up to its final register and the new one from
 //! its initial register, so a household's consumption across the replacement is whole.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::domain::ReadingFlags;
 use ebok_common::polish;
@@ -104,6 +104,12 @@ pub async fn replace(pool: &PgPool, by: ByStaff, r: &Replacement) -> Result<i64,
     }
     ensure_partition(pool, at).await?;
     let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "SELECT id FROM supply_points WHERE id = $1 FOR UPDATE",
+        old.supply_point_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     take_off(&mut tx, &old, at, r.final_litres).await?;
     let new_id = put_on(
         &mut tx,
@@ -198,6 +204,13 @@ pub async fn install(pool: &PgPool, by: ByStaff, i: &Installation) -> Result<i64
     .ok_or_else(|| ApiError::invalid("supply_point", "Nie ma punktu poboru o tym kodzie."))?;
     ensure_partition(pool, at).await?;
     let mut tx = pool.begin().await?;
+    // Changes of one point's meters one after another: the check below sees the one before.
+    sqlx::query!(
+        "SELECT id FROM supply_points WHERE id = $1 FOR UPDATE",
+        point
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     let occupied = sqlx::query!(
         r#"SELECT serial FROM meters
            WHERE supply_point_id = $1 AND purpose::text = $2
@@ -289,27 +302,71 @@ pub async fn remove(
     Ok(())
 }
 
-/// Stores a reading a staff member read from the dial (source `manual`), at any instant the
-/// meter stood at its point, between the readings around it (the register never goes back).
+/// The customer who read their dial and gave the reading (on the phone, at the counter): a
+/// clerk enters it in their name.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportedBy {
+    pub customer_id: i64,
+    /// The customer's eBOK account, named in the audit log as the one acted for.
+    pub account_id: Option<i64>,
+}
+
+/// Stores a reading read from the dial (source `manual`) by a staff member, or given by the
+/// customer (`reported`: a meter at a point of their contract in force today), at any instant
+/// the meter stood at its point, between the readings around it (the register never goes
+/// back).
 pub async fn enter_reading(
     pool: &PgPool,
     by: ByStaff,
     meter_id: i64,
     at: DateTime<Utc>,
     litres: i64,
+    reported: Option<ReportedBy>,
 ) -> Result<(), ApiError> {
     let at = at.trunc_micros();
+    if at > Utc::now() + FUTURE_TOLERANCE {
+        return Err(ApiError::invalid("at", "Data nie może być w przyszłości."));
+    }
+    // The month's partition, before the transaction; no reading is older than this century.
+    if at.year() >= 2000 {
+        ensure_partition(pool, at).await?;
+    }
+    let mut tx = pool.begin().await?;
+    // Read and lock the meter in the transaction: a removal committing meanwhile is seen.
     let m = sqlx::query!(
         r#"SELECT installed_at, removed_at, register_max_litres FROM meters
-           WHERE id = $1 AND utility_id = $2"#,
+           WHERE id = $1 AND utility_id = $2 FOR NO KEY UPDATE"#,
         meter_id,
         by.utility_id,
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
-    if at > Utc::now() + FUTURE_TOLERANCE {
-        return Err(ApiError::invalid("at", "Data nie może być w przyszłości."));
+    if let Some(r) = reported {
+        // A meter at a point of the customer's contract, and an instant within that contract.
+        let theirs = sqlx::query_scalar!(
+            r#"SELECT EXISTS (
+                   SELECT 1 FROM meters m
+                   JOIN contracts k ON k.supply_point_id = m.supply_point_id
+                   WHERE m.id = $1 AND m.utility_id = $2 AND k.utility_id = $2
+                     AND k.customer_id = $3 AND k.status <> 'draft'
+                     AND $4 >= k.valid_from::timestamp AT TIME ZONE 'Europe/Warsaw'
+                     AND (k.valid_until IS NULL
+                          OR $4 < (k.valid_until + 1)::timestamp AT TIME ZONE 'Europe/Warsaw'))
+               AS "theirs!""#,
+            meter_id,
+            by.utility_id,
+            r.customer_id,
+            at,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !theirs {
+            return Err(ApiError::invalid(
+                "meter",
+                "To nie jest wodomierz w punkcie obecnej umowy klienta.",
+            ));
+        }
     }
     let stood = m.installed_at.is_some_and(|from| at >= from)
         && m.removed_at.is_none_or(|until| at <= until);
@@ -328,14 +385,6 @@ pub async fn enter_reading(
             ),
         ));
     }
-    ensure_partition(pool, at).await?;
-    let mut tx = pool.begin().await?;
-    sqlx::query!(
-        "SELECT id FROM meters WHERE id = $1 FOR NO KEY UPDATE",
-        meter_id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
     let around = sqlx::query!(
         r#"SELECT (SELECT volume_litres FROM meter_readings
                    WHERE meter_id = $1 AND measured_at < $2
@@ -375,12 +424,17 @@ pub async fn enter_reading(
             ));
         }
     }
-    record(
+    record_as(
         &mut tx,
         by,
+        reported.and_then(|r| r.account_id),
         "meter_reading.entered",
         meter_id,
-        json!({ "at": at, "litres": litres }),
+        json!({
+            "at": at,
+            "litres": litres,
+            "reported_by_customer": reported.map(|r| r.customer_id),
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -606,13 +660,25 @@ async fn record(
     meter_id: i64,
     details: serde_json::Value,
 ) -> sqlx::Result<i64> {
+    record_as(tx, by, None, action, meter_id, details).await
+}
+
+/// An audit entry of the staff member, acting for a resident's account when given.
+async fn record_as(
+    tx: &mut sqlx::PgConnection,
+    by: ByStaff,
+    on_behalf_of: Option<i64>,
+    action: &str,
+    meter_id: i64,
+    details: serde_json::Value,
+) -> sqlx::Result<i64> {
     audit::record(
         tx,
         &AuditEntry {
             utility_id: Some(by.utility_id),
             actor: Actor::Staff {
                 account_id: by.account_id,
-                on_behalf_of: None,
+                on_behalf_of,
             },
             action,
             entity_type: Some("meter"),

@@ -78,7 +78,10 @@ pub async fn assign(
     }
     let mut tx = pool.begin().await?;
     let meter = sqlx::query!(
-        "SELECT id, radio_id FROM meters WHERE utility_id = $1 AND serial = $2 FOR UPDATE",
+        r#"SELECT id, radio_id FROM meters
+           WHERE utility_id = $1 AND serial = $2
+             AND supply_point_id IS NOT NULL AND removed_at IS NULL
+           FOR UPDATE"#,
         by.utility_id,
         serial.trim(),
     )
@@ -87,7 +90,8 @@ pub async fn assign(
     .ok_or_else(|| {
         ApiError::invalid(
             "serial",
-            "Nie ma wodomierza o tym numerze fabrycznym. Najpierw zamontuj go w punkcie poboru.",
+            "Nie ma zamontowanego wodomierza o tym numerze fabrycznym (ingest odrzuciłby odczyty \
+             wodomierza w magazynie albo zdjętego). Najpierw zamontuj go w punkcie poboru.",
         )
     })?;
     let readings = sqlx::query!(

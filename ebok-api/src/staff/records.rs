@@ -272,7 +272,7 @@ async fn duplicate(
     c: &ValidCustomer,
 ) -> sqlx::Result<Option<(&'static str, String)>> {
     let found = sqlx::query!(
-        r#"SELECT customer_number, name, (pesel IS NOT DISTINCT FROM $3) AS "by_pesel!"
+        r#"SELECT customer_number, name, coalesce(pesel = $3, false) AS "by_pesel!"
            FROM customers
            WHERE utility_id = $1 AND id IS DISTINCT FROM $2
              AND ((pesel IS NOT NULL AND pesel = $3)

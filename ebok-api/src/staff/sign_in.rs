@@ -185,22 +185,27 @@ pub async fn finish_enrolment(
     )
     .fetch_optional(pool)
     .await?;
-    let step = secret.and_then(|s| totp::matching_step(&s, code, unix_now()));
-    let Some(step) = step else {
+    let checked = secret.and_then(|s| Some((totp::matching_step(&s, code, unix_now())?, s)));
+    let Some((step, secret)) = checked else {
         return Err(wrong_code(pool, pending, attempt).await?);
     };
     let codes = totp::new_recovery_codes();
     let mut tx = pool.begin().await?;
+    // The secret the code was checked against: another page load may have replaced it since.
     let confirmed = sqlx::query!(
         r#"UPDATE staff_authenticators SET confirmed_at = now(), last_step = $2
-           WHERE account_id = $1 AND confirmed_at IS NULL"#,
+           WHERE account_id = $1 AND confirmed_at IS NULL AND secret = $3"#,
         pending.account_id,
         step as i64,
+        secret,
     )
     .execute(&mut *tx)
     .await?;
     if confirmed.rows_affected() == 0 {
-        return Err(AccountError::invalid("code", "Kod jest nieprawidłowy."));
+        return Err(AccountError::invalid(
+            "code",
+            "Kod QR zmienił się (strona była otwarta ponownie). Zeskanuj kod widoczny teraz.",
+        ));
     }
     replace_recovery_codes(&mut tx, pending.utility_id, pending.account_id, &codes).await?;
     audit::record(

@@ -49,7 +49,9 @@ pub async fn members(pool: &PgPool, utility_id: i64) -> sqlx::Result<Vec<Member>
     .await
 }
 
-/// Creates a staff member of `role` and e-mails the invitation; returns the account's id.
+/// Creates a staff member of `role` and e-mails the invitation; returns the account's id and
+/// whether the invitation went out (when the mail server fails after the account is made, the
+/// account stays and the admin sends the invitation again).
 pub async fn create(
     pool: &PgPool,
     mailer: &AccountMailer,
@@ -58,7 +60,7 @@ pub async fn create(
     email: &str,
     display_name: &str,
     role: &str,
-) -> Result<i64, ApiError> {
+) -> Result<(i64, bool), ApiError> {
     let email = accounts::parse_email(email)?;
     let name = display_name
         .split_whitespace()
@@ -108,8 +110,14 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    accounts::invite_staff(pool, mailer, utility, id).await?;
-    Ok(id)
+    let invited = match accounts::invite_staff(pool, mailer, utility, id).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, account = id, "the staff invitation was not sent");
+            false
+        }
+    };
+    Ok((id, invited))
 }
 
 /// E-mails a new invitation to a staff member who has not set a password yet.
@@ -139,6 +147,9 @@ pub async fn set_role(pool: &PgPool, by: ByStaff, id: i64, role: &str) -> Result
     not_self(by, id)?;
     member_status(pool, by, id).await?;
     let mut tx = pool.begin().await?;
+    if role != StaffRole::Admin {
+        keeps_an_admin(&mut tx, by, id).await?;
+    }
     sqlx::query!(
         "UPDATE user_accounts SET role = $2::text::account_role WHERE id = $1",
         id,
@@ -179,6 +190,7 @@ pub async fn set_active(pool: &PgPool, by: ByStaff, id: i64, active: bool) -> Re
         .await?;
         record(&mut tx, by, "staff.account_enabled", id, json!({})).await?;
     } else {
+        keeps_an_admin(&mut tx, by, id).await?;
         sqlx::query!(
             "UPDATE user_accounts SET status = 'disabled' WHERE id = $1",
             id
@@ -206,6 +218,40 @@ pub async fn reset_authenticator(pool: &PgPool, by: ByStaff, id: i64) -> Result<
     end_sessions(&mut tx, id, "authenticator reset").await?;
     record(&mut tx, by, "staff.authenticator_reset", id, json!({})).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Changes that take admin rights away happen one at a time per utility, and only while the
+/// acting admin is still one and another active admin than `id` remains: two admins demoting
+/// each other at once cannot leave the utility without one.
+async fn keeps_an_admin(tx: &mut sqlx::PgConnection, by: ByStaff, id: i64) -> Result<(), ApiError> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(7017, $1::int)",
+        by.utility_id as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    let others = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM user_accounts
+           WHERE utility_id = $1 AND role = 'admin' AND status = 'active' AND id <> $2"#,
+        by.utility_id,
+        id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let acting = sqlx::query_scalar!(
+        r#"SELECT (role = 'admin' AND status = 'active') AS "admin!" FROM user_accounts
+           WHERE id = $1"#,
+        by.account_id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !acting || others == 0 {
+        return Err(ApiError::invalid(
+            "id",
+            "Przedsiębiorstwo musi mieć aktywnego administratora; ta zmiana by go odebrała.",
+        ));
+    }
     Ok(())
 }
 
