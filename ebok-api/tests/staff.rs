@@ -2604,7 +2604,7 @@ async fn two_admins_cannot_take_each_others_rights_away_and_leave_the_utility_wi
     let utility = support::utility(app.pool(), "mlynary").await;
     let a = support::staff(app.pool(), utility, "mlynary", "admin").await;
     let b = support::staff(app.pool(), utility, "mlynary", "admin").await;
-    let by = |who: &StaffMember| ebok_api::staff::meters::ByStaff {
+    let by = |who: &StaffMember| ebok_api::staff::ByStaff {
         utility_id: utility,
         account_id: who.account_id,
     };

@@ -15,7 +15,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Path, Query};
 use crate::staff::alarms::{self, AlarmFilter, AlarmItem, Handling};
 use crate::staff::customers::{self, CustomerCard, FoundCustomer, SearchTerms};
-use crate::staff::meters::{self, ByStaff, MeterCard, Replacement};
+use crate::staff::meters::{self, MeterCard, Replacement};
 use crate::staff::quarantine::{self, Assigned, HeldGroup};
 use crate::staff::records::{self, ContractDraft, CustomerDraft, PointDraft};
 use crate::staff::{Permission, StaffCaller, sign_in};
@@ -124,15 +124,6 @@ pub async fn customer(
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
-}
-
-impl StaffCaller {
-    fn by(&self) -> ByStaff {
-        ByStaff {
-            utility_id: self.utility_id,
-            account_id: self.account_id,
-        }
-    }
 }
 
 /// A meter: where it stands, its chain, its newest readings.

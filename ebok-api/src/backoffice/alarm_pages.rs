@@ -15,7 +15,6 @@ use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath, PageQuery};
 use crate::staff::Permission;
 use crate::staff::alarms::{self, AlarmFilter, AlarmItem, Handling};
-use crate::staff::meters::ByStaff;
 use crate::staff::sessions::StaffSession;
 use crate::state::AppState;
 
@@ -138,10 +137,7 @@ async fn handle(
     if !session.may(Permission::HandleAlarms) {
         return Err(PageError::NotAllowed);
     }
-    let by = ByStaff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    };
+    let by = session.by();
     match alarms::handle(&state.pool, by, id, handling, &fields.note).await {
         Ok(()) => {
             let done = match handling {

@@ -15,7 +15,6 @@ use crate::portal::form_state::FormState;
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::PageQuery;
 use crate::staff::Permission;
-use crate::staff::meters::ByStaff;
 use crate::staff::problems;
 use crate::staff::quarantine::{self, HeldGroup};
 use crate::staff::sessions::StaffSession;
@@ -129,10 +128,7 @@ pub async fn assign(State(state): State<AppState>, post: StaffForm<AssignFields>
     if !session.may(Permission::HandleIngestProblems) {
         return Err(PageError::NotAllowed);
     }
-    let by = ByStaff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    };
+    let by = session.by();
     match quarantine::assign(
         &state.pool,
         by,
@@ -309,10 +305,7 @@ pub async fn requeue(State(state): State<AppState>, post: StaffForm<RequeueField
     if !session.may(Permission::HandleIngestProblems) {
         return Err(PageError::NotAllowed);
     }
-    let by = ByStaff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    };
+    let by = session.by();
     match problems::requeue(&state.pool, by, &fields.what, fields.id).await {
         Ok(()) => Ok(ctx.redirect("niedostarczone?ponowiono=1")),
         Err(e) => {

@@ -17,7 +17,7 @@ use crate::portal::form_state::FormState;
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath, PageQuery};
 use crate::staff::Permission;
-use crate::staff::meters::{self, ByStaff, MeterCard, Replacement};
+use crate::staff::meters::{self, MeterCard, Replacement};
 use crate::staff::sessions::StaffSession;
 use crate::state::AppState;
 
@@ -244,10 +244,7 @@ pub async fn replace(
             legalised_until,
             initial_litres,
         };
-        let by = ByStaff {
-            utility_id: session.utility_id,
-            account_id: session.account_id,
-        };
+        let by = session.by();
         match meters::replace(&state.pool, by, &replacement).await {
             Ok(new_id) => return Ok(ctx.redirect(&format!("liczniki/{new_id}?wymieniono=1"))),
             Err(e) => form.add_failure(e)?,
@@ -301,7 +298,7 @@ pub async fn remove(
         form.add("remove_final", "Podaj stan w m³, np. 123,456.");
     }
     if let (Some(at), Some(litres)) = (at, litres) {
-        match meters::remove(&state.pool, by(&session), id, at, litres).await {
+        match meters::remove(&state.pool, session.by(), id, at, litres).await {
             Ok(()) => return Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=zdjety"))),
             Err(e) => form.add_failure(renamed(e, "remove_"))?,
         }
@@ -354,7 +351,7 @@ pub async fn enter_reading(
         form.add("reading_m3", "Podaj stan w m³, np. 123,456.");
     }
     if let (Some(at), Some(litres)) = (at, litres) {
-        match meters::enter_reading(&state.pool, by(&session), id, at, litres, None).await {
+        match meters::enter_reading(&state.pool, session.by(), id, at, litres, None).await {
             Ok(()) => return Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=odczyt"))),
             Err(e) => form.add_failure(renamed(e, "reading_"))?,
         }
@@ -364,13 +361,6 @@ pub async fn enter_reading(
         ..MeterForms::now()
     };
     page(&state, &ctx, &session, id, forms, None).await
-}
-
-fn by(session: &StaffSession) -> ByStaff {
-    ByStaff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    }
 }
 
 /// The instant of a day and a time typed in Warsaw time, for the other pages' forms.
@@ -494,7 +484,7 @@ pub async fn install(State(state): State<AppState>, post: StaffForm<InstallField
             at,
             initial_litres: initial,
         };
-        match meters::install(&state.pool, by(&session), &installation).await {
+        match meters::install(&state.pool, session.by(), &installation).await {
             Ok(id) => return Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=zamontowany"))),
             Err(e) => form.add_failure(e)?,
         }

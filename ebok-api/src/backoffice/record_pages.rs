@@ -16,7 +16,6 @@ use crate::portal::form_state::FormState;
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath};
 use crate::staff::Permission;
-use crate::staff::meters::ByStaff;
 use crate::staff::records::{self, ContractDraft, CustomerDraft, PointDraft};
 use crate::staff::sessions::StaffSession;
 use crate::state::AppState;
@@ -39,13 +38,6 @@ impl CustomerFormPage {
 
 fn editor(ctx: &StaffCtx) -> Result<StaffSession, PageError> {
     ctx.staff(Permission::EditCustomers).cloned()
-}
-
-fn by(session: &StaffSession) -> ByStaff {
-    ByStaff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    }
 }
 
 /// `GET /panel/{slug}/klienci/nowy`
@@ -84,7 +76,7 @@ pub async fn create_customer(
             form.add(field, message);
         }
     } else {
-        match records::create_customer(&state.pool, by(&session), &fields).await {
+        match records::create_customer(&state.pool, session.by(), &fields).await {
             Ok(id) => return Ok(ctx.redirect(&format!("klienci/{id}?zapisano=klient"))),
             Err(e) => form.add_failure(e)?,
         }
@@ -180,7 +172,7 @@ pub async fn update_customer(
             form.add(field, message);
         }
     } else {
-        match records::update_customer(&state.pool, by(&session), id, &fields.0).await {
+        match records::update_customer(&state.pool, session.by(), id, &fields.0).await {
             Ok(()) => return Ok(ctx.redirect(&format!("klienci/{id}?zapisano=klient"))),
             Err(e) => form.add_failure(e)?,
         }
@@ -240,7 +232,7 @@ pub async fn create_point(
         post_town: fields.post_town,
         sewage: fields.sewage.0,
     };
-    match records::create_point(&state.pool, by(&session), &draft).await {
+    match records::create_point(&state.pool, session.by(), &draft).await {
         Ok(point) => {
             let code = sqlx::query_scalar!("SELECT code FROM supply_points WHERE id = $1", point)
                 .fetch_one(&state.pool)
@@ -315,7 +307,7 @@ pub async fn start_contract(
             valid_from,
             valid_until,
         };
-        match records::start_contract(&state.pool, by(&session), id, &draft).await {
+        match records::start_contract(&state.pool, session.by(), id, &draft).await {
             Ok(_) => return Ok(ctx.redirect(&format!("klienci/{id}?zapisano=umowa"))),
             Err(e) => form.add_failure(e)?,
         }
@@ -363,7 +355,7 @@ pub async fn end_contract(
     .await?
     .ok_or(PageError::NotFound)?;
     if let Some(last_day) = date(&mut form, "last_day", &fields.last_day, true) {
-        match records::end_contract(&state.pool, by(&session), id, last_day).await {
+        match records::end_contract(&state.pool, session.by(), id, last_day).await {
             Ok(()) => return Ok(ctx.redirect(&format!("klienci/{customer}?zapisano=koniec"))),
             Err(e) => form.add_failure(e)?,
         }
@@ -511,7 +503,7 @@ pub async fn reported_reading(
         };
         match crate::staff::meters::enter_reading(
             &state.pool,
-            by(&session),
+            session.by(),
             fields.meter,
             at,
             litres,

@@ -14,7 +14,7 @@ use crate::portal::form::{FormFields, PortalForm};
 use crate::portal::form_state::FormState;
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{PagePath, PageQuery};
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 use crate::staff::sessions::StaffSession;
 use crate::staff::team::{self, Member};
 use crate::staff::{Permission, StaffRole};
@@ -110,10 +110,7 @@ fn admin(session: &StaffSession) -> Result<ByStaff, PageError> {
     if !session.may(Permission::ManageStaff) {
         return Err(PageError::NotAllowed);
     }
-    Ok(ByStaff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    })
+    Ok(session.by())
 }
 
 #[derive(Debug, Default, Deserialize)]

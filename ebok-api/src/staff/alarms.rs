@@ -4,14 +4,13 @@
 //! clears one that ingest cannot (a leak fixed, a meter taken off), and the note says why.
 
 use chrono::{DateTime, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 
 /// Alarms of one list at most.
 pub const LIST_LIMIT: i64 = 200;
@@ -201,22 +200,8 @@ pub async fn handle(
             .await?;
         }
     }
-    audit::record(
-        &mut tx,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of: None,
-            },
-            action,
-            entity_type: Some("meter_alarm"),
-            entity_id: Some(id.to_string()),
-            details: json!({ "note": note }),
-            request_id: None,
-        },
-    )
-    .await?;
+    by.audit(&mut tx, action, "meter_alarm", id, json!({ "note": note }))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -6,13 +6,13 @@
 //! its initial register, so a household's consumption across the replacement is whole.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::domain::ReadingFlags;
 use ebok_common::polish;
 use ebok_readings::store::{self, Recorded};
 use serde_json::json;
 use sqlx::PgPool;
 
+use super::ByStaff;
 use crate::error::ApiError;
 
 /// A replacement as the clerk entered it.
@@ -32,13 +32,6 @@ pub struct Replacement {
     pub legalised_until: Option<NaiveDate>,
     /// The new meter's register when it went on (litres).
     pub initial_litres: i64,
-}
-
-/// Who did it.
-#[derive(Debug, Clone, Copy)]
-pub struct ByStaff {
-    pub utility_id: i64,
-    pub account_id: i64,
 }
 
 /// A swap may be entered at most this far ahead of the clock (clocks differ).
@@ -424,11 +417,11 @@ pub async fn enter_reading(
             ));
         }
     }
-    record_as(
+    by.audit_for(
         &mut tx,
-        by,
         reported.and_then(|r| r.account_id),
         "meter_reading.entered",
+        "meter",
         meter_id,
         json!({
             "at": at,
@@ -660,34 +653,7 @@ async fn record(
     meter_id: i64,
     details: serde_json::Value,
 ) -> sqlx::Result<i64> {
-    record_as(tx, by, None, action, meter_id, details).await
-}
-
-/// An audit entry of the staff member, acting for a resident's account when given.
-async fn record_as(
-    tx: &mut sqlx::PgConnection,
-    by: ByStaff,
-    on_behalf_of: Option<i64>,
-    action: &str,
-    meter_id: i64,
-    details: serde_json::Value,
-) -> sqlx::Result<i64> {
-    audit::record(
-        tx,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of,
-            },
-            action,
-            entity_type: Some("meter"),
-            entity_id: Some(meter_id.to_string()),
-            details,
-            request_id: None,
-        },
-    )
-    .await
+    by.audit(tx, action, "meter", meter_id, details).await
 }
 
 /// An installed meter whose legalisation ends soon (or has ended), for a replacement campaign.

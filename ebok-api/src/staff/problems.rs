@@ -5,14 +5,13 @@
 //! fixed ([`requeue`], audited).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 
 /// The reasons ingest rejects a reading for, as the database names them.
 pub const REASONS: [&str; 12] = [
@@ -111,24 +110,16 @@ pub async fn requeue(pool: &PgPool, by: ByStaff, what: &str, id: i64) -> Result<
     if !done {
         return Err(ApiError::NotFound);
     }
-    audit::record(
+    by.audit(
         &mut tx,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of: None,
-            },
-            action: "dead_letter.requeued",
-            entity_type: Some(if what == "event" {
-                "outbox"
-            } else {
-                "delivery"
-            }),
-            entity_id: Some(id.to_string()),
-            details: json!({}),
-            request_id: None,
+        "dead_letter.requeued",
+        if what == "event" {
+            "outbox"
+        } else {
+            "delivery"
         },
+        id,
+        json!({}),
     )
     .await?;
     tx.commit().await?;

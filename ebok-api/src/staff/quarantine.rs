@@ -6,14 +6,13 @@
 //! meter that radio id, so its next telegrams go straight to it.
 
 use chrono::{DateTime, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 
 /// The held readings of one reference.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,25 +130,17 @@ pub async fn assign(
     } else {
         false
     };
-    audit::record(
+    by.audit(
         &mut tx,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of: None,
-            },
-            action: "ingest_quarantine.assigned",
-            entity_type: Some("meter"),
-            entity_id: Some(meter.id.to_string()),
-            details: json!({
-                "kind": kind,
-                "meter_ref": meter_ref,
-                "readings": readings,
-                "radio_id_set": radio_id_set,
-            }),
-            request_id: None,
-        },
+        "ingest_quarantine.assigned",
+        "meter",
+        meter.id,
+        json!({
+            "kind": kind,
+            "meter_ref": meter_ref,
+            "readings": readings,
+            "radio_id_set": radio_id_set,
+        }),
     )
     .await?;
     tx.commit().await?;

@@ -6,7 +6,6 @@
 //! on the same supply point names the contract in force (`one_contract_per_point_and_day`).
 
 use chrono::{NaiveDate, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::domain::identifiers::{Nip, Pesel, PostalCode, Regon};
 use ebok_common::domain::time::local_day;
 use ebok_common::polish;
@@ -16,7 +15,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 
 /// Problems of a form: each field with its Polish message.
 pub type Problems = Vec<(&'static str, String)>;
@@ -342,9 +341,8 @@ pub async fn create_customer(
     )
     .execute(&mut *tx)
     .await?;
-    record(
+    by.audit(
         &mut tx,
-        by,
         "customer.created",
         "customer",
         id,
@@ -417,9 +415,8 @@ pub async fn update_customer(
                 .collect()
         })
         .unwrap_or_default();
-    record(
+    by.audit(
         &mut tx,
-        by,
         "customer.updated",
         "customer",
         id,
@@ -506,9 +503,8 @@ pub async fn create_point(pool: &PgPool, by: ByStaff, draft: &PointDraft) -> Res
     )
     .execute(&mut *tx)
     .await?;
-    record(
+    by.audit(
         &mut tx,
-        by,
         "supply_point.created",
         "supply_point",
         id,
@@ -626,9 +622,8 @@ pub async fn start_contract(
     )
     .execute(&mut *tx)
     .await?;
-    record(
+    by.audit(
         &mut tx,
-        by,
         "contract.started",
         "contract",
         id,
@@ -689,9 +684,8 @@ pub async fn end_contract(
     )
     .execute(&mut *tx)
     .await?;
-    record(
+    by.audit(
         &mut tx,
-        by,
         "contract.ended",
         "contract",
         id,
@@ -722,32 +716,6 @@ fn first_problem(problems: Problems) -> ApiError {
         .next()
         .unwrap_or(("form", "Formularz jest niepełny.".to_string()));
     ApiError::invalid(field, detail)
-}
-
-async fn record(
-    conn: &mut sqlx::PgConnection,
-    by: ByStaff,
-    action: &str,
-    entity: &str,
-    id: i64,
-    details: serde_json::Value,
-) -> sqlx::Result<i64> {
-    audit::record(
-        conn,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of: None,
-            },
-            action,
-            entity_type: Some(entity),
-            entity_id: Some(id.to_string()),
-            details,
-            request_id: None,
-        },
-    )
-    .await
 }
 
 #[cfg(test)]

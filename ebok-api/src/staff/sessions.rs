@@ -36,6 +36,14 @@ impl StaffSession {
         self.role.may(what)
     }
 
+    /// Who the audit log names for this staff member's changes.
+    pub fn by(&self) -> super::ByStaff {
+        super::ByStaff {
+            utility_id: self.utility_id,
+            account_id: self.account_id,
+        }
+    }
+
     /// Whether a submitted form's `csrf` field is this session's token (constant time).
     pub fn csrf_matches(&self, submitted: &str) -> bool {
         let (a, b) = (self.csrf.as_bytes(), submitted.as_bytes());

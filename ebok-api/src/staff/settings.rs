@@ -2,14 +2,13 @@
 //! opening hours, the emergency number) and the eBOK terms and GDPR clause shown in the portal.
 //! An empty field means the portal's default (994 for emergencies, the default texts).
 
-use ebok_common::audit::{self, Actor, AuditEntry};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 
 /// The settings as the form shows and sends them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -151,20 +150,12 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
         .filter(|(_, a, b)| value(a) != value(b))
         .map(|(f, _, _)| *f)
         .collect();
-    audit::record(
+    by.audit(
         &mut tx,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of: None,
-            },
-            action: "utility.settings_changed",
-            entity_type: Some("utility"),
-            entity_id: Some(by.utility_id.to_string()),
-            details: json!({ "changed": changed }),
-            request_id: None,
-        },
+        "utility.settings_changed",
+        "utility",
+        by.utility_id,
+        json!({ "changed": changed }),
     )
     .await?;
     tx.commit().await?;

@@ -6,7 +6,6 @@
 //! not change their own role or switch themselves off (the utility would keep no admin).
 
 use chrono::{DateTime, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
@@ -15,7 +14,7 @@ use utoipa::ToSchema;
 use super::roles::StaffRole;
 use crate::accounts::{self, AccountMailer, UtilityRef};
 use crate::error::ApiError;
-use crate::staff::meters::ByStaff;
+use crate::staff::ByStaff;
 
 /// A staff member as admins see them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -298,20 +297,5 @@ async fn record(
     id: i64,
     details: serde_json::Value,
 ) -> sqlx::Result<i64> {
-    audit::record(
-        conn,
-        &AuditEntry {
-            utility_id: Some(by.utility_id),
-            actor: Actor::Staff {
-                account_id: by.account_id,
-                on_behalf_of: None,
-            },
-            action,
-            entity_type: Some("account"),
-            entity_id: Some(id.to_string()),
-            details,
-            request_id: None,
-        },
-    )
-    .await
+    by.audit(conn, action, "account", id, details).await
 }
