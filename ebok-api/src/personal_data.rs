@@ -7,7 +7,8 @@
 //! another person, e.g. a landlord), the meters it sees with every reading within its visibility
 //! window (the readable page asks only for their count, first and last: [`Readings`]), the readings
 //! the resident entered, alarm rules (also deleted ones, whose history is kept) and what they
-//! recorded, consents with their history, notices, the app's devices (without their push
+//! recorded, consents with their history, what customer service did in the account's name
+//! (proxy acts), notices, the app's devices (without their push
 //! tokens, which are credentials of the device), sessions and notification preferences.
 //! Invoices and cases join it when billing and cases exist.
 //!
@@ -33,6 +34,8 @@ pub struct PersonalData {
     pub self_readings: Vec<SelfReadingData>,
     pub alarm_rules: Vec<RuleData>,
     pub consents: Vec<ConsentData>,
+    /// What customer service did in the account's name, and whether it was accepted.
+    pub proxy_acts: Vec<ProxyActData>,
     pub notifications: Vec<NotificationData>,
     pub notification_preferences: Vec<PreferenceData>,
     pub devices: Vec<DeviceData>,
@@ -140,6 +143,21 @@ pub struct ConsentData {
     pub form_version: String,
     pub granted_at: DateTime<Utc>,
     pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProxyActData {
+    /// `consent.grant` or `consent.withdraw`.
+    pub kind: String,
+    /// `e_invoice` or `notifications`.
+    pub consent: String,
+    pub note: Option<String>,
+    /// The staff member who proposed it.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    /// `awaiting`, `accepted` or `declined`.
+    pub state: String,
+    pub decided_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -386,6 +404,19 @@ pub async fn gather(
             withdrawn_at: c.withdrawn_at,
         })
         .collect();
+    let proxy_acts = sqlx::query_as!(
+        ProxyActData,
+        r#"SELECT p.kind, p.payload->>'kind' AS "consent!", p.note,
+                  s.display_name AS requested_by, p.requested_at, p.state::text AS "state!",
+                  p.decided_at
+           FROM proxy_acts p JOIN user_accounts s ON s.id = p.requested_by
+           WHERE p.account_id = $1 AND p.utility_id = $2
+           ORDER BY p.requested_at, p.id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let notifications = sqlx::query_as!(
         NotificationData,
         r#"SELECT created_at, category::text AS "category!", title, body, read_at
@@ -445,6 +476,7 @@ pub async fn gather(
         self_readings,
         alarm_rules,
         consents,
+        proxy_acts,
         notifications,
         notification_preferences,
         devices,

@@ -2366,6 +2366,20 @@ async fn a_consent_given_in_a_residents_name_takes_effect_only_when_the_resident
     .await
     .unwrap();
     assert_eq!(still, 1);
+    // Her data export lists both, with their outcome.
+    let data: Value = app
+        .get(&anna_token, "/api/v1/me/data")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<&str> = data["proxy_acts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["accepted", "declined"], "{data}");
 
     // Both steps are audited: who, when, for whom.
     let entries: Vec<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(

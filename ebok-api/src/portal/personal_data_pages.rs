@@ -267,6 +267,36 @@ fn sections(data: &PersonalData) -> Vec<Section> {
             none: "Nie udzielałeś zgód.",
         },
         Section {
+            id: "w-imieniu",
+            title: "Zapisane w Twoim imieniu przez biuro obsługi",
+            columns: vec!["Zapisano", "Czego dotyczy", "Kto", "Stan"],
+            rows: data
+                .proxy_acts
+                .iter()
+                .map(|a| {
+                    let title = ConsentKind::parse(&a.consent)
+                        .map_or("", |k| crate::consent_forms::for_kind(k).title);
+                    let what = if a.kind == "consent.grant" {
+                        format!("udzielenie zgody: {title}")
+                    } else {
+                        format!("wycofanie zgody: {title}")
+                    };
+                    let state = match (a.state.as_str(), a.decided_at) {
+                        ("accepted", Some(at)) => format!("zaakceptowane {}", polish::instant(at)),
+                        ("declined", Some(at)) => format!("odrzucone {}", polish::instant(at)),
+                        _ => "czeka na akceptację".to_string(),
+                    };
+                    vec![
+                        polish::instant(a.requested_at),
+                        what,
+                        a.requested_by.clone(),
+                        state,
+                    ]
+                })
+                .collect(),
+            none: "Biuro obsługi niczego nie zapisało w Twoim imieniu.",
+        },
+        Section {
             id: "powiadomienia",
             title: "Powiadomienia",
             columns: vec!["Wysłane", "Tytuł", "Treść", "Przeczytane"],
