@@ -287,17 +287,11 @@ pub async fn remove(
     if !session.may(Permission::ManageMeters) {
         return Err(PageError::NotAllowed);
     }
-    let at = typed_instant(
+    if let Some((at, litres)) = typed_register(
         &mut form,
-        "remove_day",
-        &fields.remove_day,
-        &fields.remove_time,
-    );
-    let litres = polish::parse_m3(&fields.remove_final);
-    if litres.is_none() {
-        form.add("remove_final", "Podaj stan w m³, np. 123,456.");
-    }
-    if let (Some(at), Some(litres)) = (at, litres) {
+        ("remove_day", &fields.remove_day, &fields.remove_time),
+        ("remove_final", &fields.remove_final),
+    ) {
         match meters::remove(&state.pool, session.by(), id, at, litres).await {
             Ok(()) => return Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=zdjety"))),
             Err(e) => form.add_failure(renamed(e, "remove_"))?,
@@ -340,17 +334,11 @@ pub async fn enter_reading(
     if !session.may(Permission::ManageMeters) {
         return Err(PageError::NotAllowed);
     }
-    let at = typed_instant(
+    if let Some((at, litres)) = typed_register(
         &mut form,
-        "reading_day",
-        &fields.reading_day,
-        &fields.reading_time,
-    );
-    let litres = polish::parse_m3(&fields.reading_m3);
-    if litres.is_none() {
-        form.add("reading_m3", "Podaj stan w m³, np. 123,456.");
-    }
-    if let (Some(at), Some(litres)) = (at, litres) {
+        ("reading_day", &fields.reading_day, &fields.reading_time),
+        ("reading_m3", &fields.reading_m3),
+    ) {
         match meters::enter_reading(&state.pool, session.by(), id, at, litres, None).await {
             Ok(()) => return Ok(ctx.redirect(&format!("liczniki/{id}?zapisano=odczyt"))),
             Err(e) => form.add_failure(renamed(e, "reading_"))?,
@@ -363,14 +351,19 @@ pub async fn enter_reading(
     page(&state, &ctx, &session, id, forms, None).await
 }
 
-/// The instant of a day and a time typed in Warsaw time, for the other pages' forms.
-pub(super) fn instant_typed(
+/// A register read at an instant, as a form types them: the day and time (Warsaw), and m³.
+/// Each that does not parse is an error at its field (`day_field`, `register_field`).
+pub(super) fn typed_register(
     form: &mut FormState,
-    day_field: &'static str,
-    day: &str,
-    time: &str,
-) -> Option<chrono::DateTime<Utc>> {
-    typed_instant(form, day_field, day, time)
+    (day_field, day, time): (&'static str, &str, &str),
+    (register_field, register): (&'static str, &str),
+) -> Option<(chrono::DateTime<Utc>, i64)> {
+    let at = typed_instant(form, day_field, day, time);
+    let litres = polish::parse_m3(register);
+    if litres.is_none() {
+        form.add(register_field, "Podaj stan w m³, np. 123,456.");
+    }
+    at.zip(litres)
 }
 
 /// An error at a field of the meters module (`at`, `final`, `litres`) named as the form's

@@ -478,17 +478,11 @@ pub async fn reported_reading(
         return Err(PageError::NotAllowed);
     }
     customer_of_utility(&state, &session, id).await?;
-    let at = super::meter_pages::instant_typed(
+    if let Some((at, litres)) = super::meter_pages::typed_register(
         &mut form,
-        "reading_day",
-        &fields.reading_day,
-        &fields.reading_time,
-    );
-    let litres = ebok_common::polish::parse_m3(&fields.reading_m3);
-    if litres.is_none() {
-        form.add("reading_m3", "Podaj stan w m³, np. 123,456.");
-    }
-    if let (Some(at), Some(litres)) = (at, litres) {
+        ("reading_day", &fields.reading_day, &fields.reading_time),
+        ("reading_m3", &fields.reading_m3),
+    ) {
         let account = sqlx::query_scalar!(
             r#"SELECT account_id FROM account_customers
                WHERE utility_id = $1 AND customer_id = $2 ORDER BY linked_at LIMIT 1"#,
