@@ -1058,6 +1058,12 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
     let home = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 2).await;
     let leak = alarm(&app, utility, home.meter_id, "leak").await;
     hold(&app, utility, "0badf00d", 1_000).await;
+    let contract = support_contract(&app, home.customer_id).await;
+    let point_code: String = sqlx::query_scalar("SELECT code FROM supply_points WHERE id = $1")
+        .bind(home.supply_point_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
     let resident = app.login("mlynary", "anna@example.pl").await["access_token"]
         .as_str()
         .unwrap()
@@ -1075,6 +1081,41 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         "radio_id": "12345678", "channel": "wmbus", "initial_litres": 0
     });
     let api: Vec<(reqwest::Method, String, Option<Value>, bool, u16)> = vec![
+        (
+            reqwest::Method::POST,
+            "/api/v1/staff/customers".into(),
+            Some(
+                json!({"kind": "person", "first_name": "Ewa", "last_name": "Lis", "building_no": "2",
+                     "postal_code": "14-420", "city": "Młynary"}),
+            ),
+            true,
+            201,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/staff/supply-points".into(),
+            Some(json!({"building_no": "3", "postal_code": "14-420", "city": "Młynary"})),
+            true,
+            201,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/staff/contracts/{contract}/end"),
+            Some(json!({"last_day": "2030-01-01"})),
+            true,
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/staff/meters".into(),
+            Some(
+                json!({"supply_point": point_code, "serial": "X-2", "channel": "manual",
+                     "purpose": "garden", "register_max_litres": 99_999_999,
+                     "at": chrono::Utc::now(), "initial_litres": 0}),
+            ),
+            false,
+            422,
+        ),
         (
             reqwest::Method::GET,
             "/api/v1/staff/customers?q=Nowak".into(),
