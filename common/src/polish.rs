@@ -196,6 +196,43 @@ pub fn money(amount: Money) -> String {
     out
 }
 
+/// A postal address in two lines, in the house style of the SQL function `ebok_address`
+/// (migration 0018): "Lipowa 5/2" or, where a village has no streets, "Kurowo 5"; a village with
+/// streets and a post office elsewhere adds its name ("Lipowa 5, Kurowo"); the second line is the
+/// postal code and the post town ("14-420 Młynary").
+pub fn address_lines(
+    street: Option<&str>,
+    building_no: &str,
+    apartment_no: Option<&str>,
+    postal_code: Option<&str>,
+    city: &str,
+    post_town: Option<&str>,
+) -> (String, String) {
+    fn nonempty(s: Option<&str>) -> Option<&str> {
+        s.map(str::trim).filter(|s| !s.is_empty())
+    }
+    let (street, apartment, post_town) = (
+        nonempty(street),
+        nonempty(apartment_no),
+        nonempty(post_town),
+    );
+    let mut first = format!("{} {}", street.unwrap_or(city), building_no.trim());
+    if let Some(a) = apartment {
+        first.push('/');
+        first.push_str(a);
+    }
+    if street.is_some() && post_town.is_some_and(|t| t != city) {
+        first.push_str(", ");
+        first.push_str(city);
+    }
+    let second = [nonempty(postal_code), Some(post_town.unwrap_or(city))]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (first, second)
+}
+
 /// The text with its first letter capitalised ("wyciek wody" at the start of a line).
 pub fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
@@ -357,6 +394,37 @@ fn below_thousand(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn addresses_in_two_lines_as_ebok_address_writes_them() {
+        assert_eq!(
+            address_lines(
+                Some("Lipowa"),
+                "5",
+                Some("2"),
+                Some("14-420"),
+                "Młynary",
+                None
+            ),
+            ("Lipowa 5/2".into(), "14-420 Młynary".into())
+        );
+        assert_eq!(
+            address_lines(None, "5", None, Some("14-420"), "Kurowo", Some("Młynary")),
+            ("Kurowo 5".into(), "14-420 Młynary".into())
+        );
+        assert_eq!(
+            address_lines(
+                Some("Polna"),
+                "1",
+                None,
+                Some("14-420"),
+                "Kurowo",
+                Some("Młynary")
+            ),
+            ("Polna 1, Kurowo".into(), "14-420 Młynary".into())
+        );
+    }
+
     use super::*;
 
     #[test]
