@@ -3,6 +3,9 @@
 # binary knows nothing of it):
 #   - python3-aiosmtpd: the test SMTP server (ebok_testkit::smtp)
 #   - chromium, chromium-driver, fonts-liberation: the portal's browser tests (ebok_testkit::browser)
+#   - libxml2-utils: xmllint, which validates the invoices' FA(3) XML against the KSeF schema
+#     (ebok-billing's ksef tests)
+#   - poppler-utils: pdftotext, which reads the invoice PDFs back (ebok-billing's pdf tests)
 #   - axe-core, pinned, from the npm registry (it is no Debian package) into
 #     <data folder>/test-tools/node_modules/axe-core/axe.min.js, where the browser tests find it
 #   - schemathesis, pinned, from PyPI into a virtual environment, <data folder>/test-tools/venv,
@@ -31,6 +34,8 @@ env -u PYTHONPATH -u PYTHONHOME PYTHONNOUSERSITE=1 /usr/bin/python3 -c 'import a
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -d /usr/share/fonts/truetype/liberation ]] || missing+=(fonts-liberation)
+[[ -x /usr/bin/xmllint ]] || missing+=(libxml2-utils)
+[[ -x /usr/bin/pdftotext ]] || missing+=(poppler-utils)
 tools="$data/test-tools"
 installed_axe() {
     [[ -f "$tools/node_modules/axe-core/axe.min.js" ]] &&
