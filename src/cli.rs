@@ -68,6 +68,9 @@ enum Command {
         /// The key, e.g. `MVBE 6SZN …` (spaces and case do not matter).
         key: String,
     },
+    /// Bill a month, or export an issued invoice's PDF or FA(3) XML.
+    #[command(subcommand)]
+    Billing(crate::billing::BillingCommand),
     /// Manage the private local PostgreSQL and Mosquitto under the data folder.
     #[command(subcommand)]
     Stack(StackCommand),
@@ -90,6 +93,10 @@ enum BenchCommand {
     /// `api reading_on_day_p99_ms=N history_year_p99_ms=N rps=N staff_address_p99_ms=N
     /// staff_serial_p99_ms=N`.
     Api(crate::bench::api::ApiBenchArgs),
+    /// A monthly billing run for 100,000 customers with daily readings, compared with a raw
+    /// insert of the same rows, then the PDF pass. Last line: `billing invoices_per_s=N
+    /// pdf_per_s=N raw_invoices_per_s=N pdf_render_only_per_s=N`.
+    Billing(crate::bench::billing::BillingBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +236,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             crate::token_keys::run(&config, command).map(|()| ExitCode::SUCCESS)
         }
         Command::Migrate(args) => migrate(config, args).await,
+        Command::Billing(command) => crate::billing::run(config, command)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Totp { .. } => unreachable!("answered before the configuration is read"),
         Command::Stack(command) => stack_command(config, command).await,
         Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)
@@ -238,6 +248,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Api(args)) => crate::bench::api::run(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Billing(args)) => crate::bench::billing::run(config, args)
             .await
             .map(|()| ExitCode::SUCCESS),
     }

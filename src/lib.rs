@@ -2,6 +2,7 @@
 //! private local stack, the demo utility, gateway accounts and access-token keys.
 
 pub mod bench;
+pub mod billing;
 pub mod cli;
 pub mod demo;
 pub mod gateway;

@@ -12,6 +12,7 @@
 //! communities and institutions are served over Modbus TCP and polled by ingest, so current
 //! readings and alarms move in the portal as they would in a utility.
 
+mod billing;
 mod names;
 pub mod seed;
 
@@ -83,7 +84,21 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         let started = std::time::Instant::now();
         let result = seed::ensure_utility(&system.pool, &spec, args.days, Utc::now()).await;
         let result = match result {
-            Ok(r) => r,
+            Ok(mut r) => {
+                // The months the demo's readings cover (earlier ones were billed by an earlier
+                // run, or have no readings).
+                let from = (Utc::now() - chrono::Duration::days(i64::from(args.days)))
+                    .max(seed::fleet_start());
+                match billing::ensure_billed(&system.pool, r.utility_id, from, Utc::now()).await {
+                    Ok(issued) => r.invoices_issued = issued,
+                    Err(e) => {
+                        system.shutdown.cancel();
+                        system.run_until_shutdown().await.ok();
+                        return Err(e.context(format!("billing demo utility {}", spec.slug)));
+                    }
+                }
+                r
+            }
             Err(e) => {
                 system.shutdown.cancel();
                 system.run_until_shutdown().await.ok();
@@ -370,7 +385,7 @@ fn print_banner(
     }
     for (spec, result) in seeded {
         out.push_str(&format!(
-            "\n  {} ({}): {} supply points, {} readings {}\n",
+            "\n  {} ({}): {} supply points, {} readings {}, {} invoices issued\n",
             spec.municipality,
             spec.slug,
             spec.supply_points,
@@ -379,7 +394,8 @@ fn print_banner(
                 "generated"
             } else {
                 "added since the last run"
-            }
+            },
+            result.invoices_issued
         ));
         for login in &result.logins {
             out.push_str(&format!(

@@ -72,6 +72,8 @@ pub struct Seeded {
     /// A customer nobody has linked yet and a fresh code from its "paper invoice", to try
     /// linking an account: (customer number, code).
     pub link_code: Option<(String, String)>,
+    /// Invoices issued by this run (filled in by the demo's billing).
+    pub invoices_issued: usize,
 }
 
 fn fleet(spec: &UtilitySpec) -> FleetSpec {
@@ -99,6 +101,7 @@ pub async fn ensure_utility(
             readings_added,
             logins: logins_of(pool, utility_id, spec).await?,
             link_code: link_code(pool, utility_id).await?,
+            invoices_issued: 0,
         });
     }
     let mut tx = pool.begin().await?;
@@ -135,6 +138,7 @@ pub async fn ensure_utility(
         readings_added,
         logins,
         link_code: link_code(pool, utility_id).await?,
+        invoices_issued: 0,
     })
 }
 
