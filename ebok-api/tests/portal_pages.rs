@@ -556,7 +556,7 @@ async fn a_mistyped_portal_address_is_a_polish_page_and_the_site_has_its_icon() 
     let app = App::start().await;
     utility(app.pool(), "mlynary").await;
     for path in [
-        "/u/mlynary/faktury",
+        "/u/mlynary/rachunki",
         "/u/mlynary/pulpit/x",
         "/zly-adres",
         "/static/nic.css",

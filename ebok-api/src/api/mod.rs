@@ -8,6 +8,7 @@ pub mod auth;
 pub mod consents;
 mod contract;
 pub mod inbox;
+pub mod invoices;
 pub mod me;
 pub mod meters;
 pub mod names;
@@ -27,7 +28,7 @@ use crate::state::AppState;
     info(
         title = "eBOK API",
         description = "Elektroniczne Biuro Obsługi Klienta przedsiębiorstwa wodociągowego: \
-                       konto, liczniki i odczyty, alarmy, zgody, powiadomienia. \
+                       konto, liczniki i odczyty, faktury i saldo, alarmy, zgody, powiadomienia. \
                        The customer portal API of a water and sewage utility. Errors are \
                        `application/problem+json` with the offending `field` named."
     ),
@@ -38,6 +39,7 @@ use crate::state::AppState;
         (name = "meters", description = "Liczniki i odczyty · meters and readings"),
         (name = "alarms", description = "Alarmy mieszkańca · resident alarm rules"),
         (name = "consents", description = "Zgody · consents"),
+        (name = "invoices", description = "Faktury i saldo · invoices and balance"),
         (name = "notifications", description = "Powiadomienia i urządzenia · inbox, preferences, devices"),
         (name = "public", description = "Publiczne · public information"),
         (name = "staff", description = "Pracownicy przedsiębiorstwa · the utility's staff (sign-in with a second factor)")
@@ -102,6 +104,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::preferences, inbox::set_preferences))
         .routes(routes!(inbox::register_device))
         .routes(routes!(inbox::unregister_device))
+        .routes(routes!(invoices::balance))
+        .routes(routes!(invoices::list))
+        .routes(routes!(invoices::get))
+        .routes(routes!(invoices::pdf))
+        .routes(routes!(invoices::xml))
         .routes(routes!(meters::list))
         .routes(routes!(meters::current))
         .routes(routes!(meters::reading_on_day))

@@ -103,6 +103,9 @@ struct Dashboard {
     chart_meter: String,
     alarms: Vec<(String, String)>,
     inbox: Vec<InboxItem>,
+    balances: Vec<super::invoice_pages::BalanceLine>,
+    /// (id, number, amount to pay) of the newest invoice.
+    last_invoice: Option<(i64, String, String)>,
 }
 
 /// `GET /u/{slug}/pulpit`.
@@ -138,6 +141,21 @@ pub async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Page {
     };
     let alarms = open_alarms(&state, session).await?;
     let inbox = inbox::list(&state.pool, viewer.utility_id, viewer.account_id, None, 5).await?;
+    let balances = super::invoice_pages::balance_lines(&state, session).await?;
+    let scope = ebok_billing::statement::Scope::Account {
+        utility_id: viewer.utility_id,
+        account_id: viewer.account_id,
+    };
+    let last_invoice = ebok_billing::statement::invoices(&state.pool, scope, 1)
+        .await?
+        .first()
+        .map(|i| {
+            (
+                i.id,
+                i.number.clone(),
+                format!("do zapłaty {}", polish::money(i.amount_due_grosze)),
+            )
+        });
     Ok(Dashboard {
         layout: ctx.layout(&state, "pulpit").await,
         display_name: session.display_name.clone(),
@@ -147,6 +165,8 @@ pub async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Page {
         chart_meter,
         alarms,
         inbox,
+        balances,
+        last_invoice,
     }
     .into_response())
 }

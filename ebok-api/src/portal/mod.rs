@@ -14,6 +14,7 @@ mod account_pages;
 mod browser_name;
 pub(crate) mod form;
 pub(crate) mod form_state;
+mod invoice_pages;
 mod mailbox_page;
 mod meter_pages;
 pub(crate) mod page_error;
@@ -101,6 +102,10 @@ pub fn router() -> Router<AppState> {
             get(account_pages::link_form).post(account_pages::link),
         )
         .route("/u/{slug}/pulpit", get(meter_pages::dashboard))
+        .route("/u/{slug}/faktury", get(invoice_pages::invoices))
+        .route("/u/{slug}/faktury/{id}", get(invoice_pages::invoice))
+        .route("/u/{slug}/faktury/{id}/pdf", get(invoice_pages::pdf))
+        .route("/u/{slug}/faktury/{id}/xml", get(invoice_pages::xml))
         .route("/u/{slug}/liczniki/{id}", get(meter_pages::meter))
         .route("/u/{slug}/liczniki/{id}/odczyty.csv", get(meter_pages::csv))
         .route(
