@@ -73,6 +73,9 @@ CREATE TABLE billing_runs (
     -- The staff account that started it; NULL from the command line.
     started_by       bigint,
     started_at       timestamptz NOT NULL DEFAULT now(),
+    -- Progress is recorded after every batch: a running run not updated for minutes has died
+    -- with its process (a new run of the month bills what it did not).
+    updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
     UNIQUE (utility_id, id),
     FOREIGN KEY (utility_id, started_by) REFERENCES user_accounts (utility_id, id)

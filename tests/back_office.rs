@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{Days, Utc};
+use chrono::{Datelike, Days, Utc};
 use ebok_api::AppState;
 use ebok_common::config::IngestConfig;
 use ebok_common::domain::time::local_day;
@@ -401,6 +401,87 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
         .await;
     browser
         .assert_no_serious_violations("utility settings")
+        .await;
+
+    // Billing: the tariffs (a new one with its errors first), a month's run followed to its
+    // end, and the invoice on the customer's card.
+    let home = fixtures::household(pool, utility, "anna@example.pl").await;
+    let today = local_day(Utc::now());
+    let month = today.with_day(1).unwrap() - chrono::Months::new(1);
+    sqlx::query(
+        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
+                postal_code = '14-420', city = 'Młynary' WHERE id = $1",
+    )
+    .bind(utility)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tariffs (utility_id, tariff_group_id, valid_from, water_price_grosze,
+                              sewage_price_grosze, subscription_grosze, garden_subscription_grosze, vat_rate)
+         SELECT $1, id, '2020-01-01', 512, 790, 950, 300, 8 FROM tariff_groups WHERE utility_id = $1",
+    )
+    .bind(utility)
+    .execute(pool)
+    .await
+    .unwrap();
+    for (day, litres) in [(month, 10_000), (month + chrono::Months::new(1), 14_321)] {
+        fixtures::radio_reading(
+            pool,
+            home.meter_id,
+            ebok_common::domain::time::day_start(day),
+            litres,
+        )
+        .await;
+    }
+    browser.goto(&format!("{url}/panel/{SLUG}/taryfy")).await;
+    browser.assert_no_serious_violations("tariffs").await;
+    browser.fill("water_price", "pięć").await;
+    browser.submit("main form[action$='/taryfy']").await;
+    browser.find("div.error-summary").await;
+    browser
+        .assert_no_serious_violations("new tariff with errors")
+        .await;
+    browser
+        .goto(&format!("{url}/panel/{SLUG}/rozliczenia"))
+        .await;
+    browser.assert_no_serious_violations("billing runs").await;
+    // The month is last month's by default.
+    assert_eq!(
+        browser
+            .find("#period")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(month.format("%Y-%m").to_string().as_str())
+    );
+    browser.submit("main form[action$='/rozliczenia']").await;
+    let mut state = String::new();
+    for _ in 0..50 {
+        state = browser.text("main").await;
+        if state.contains("zakończone") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        browser.goto(&browser.current_url().await).await;
+    }
+    assert!(
+        state.contains("Wystawione faktury") && state.contains("zakończone"),
+        "{state}"
+    );
+    browser.assert_no_serious_violations("billing run").await;
+    browser
+        .goto(&format!("{url}/panel/{SLUG}/klienci/{}", home.customer_id))
+        .await;
+    let card = browser.text("main").await;
+    assert!(
+        card.contains("Rozliczenia") && card.contains("FV/"),
+        "{card}"
+    );
+    browser
+        .assert_no_serious_violations("customer card with invoices")
         .await;
     browser.close().await;
     shutdown.cancel();

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use ebok_common::domain::boundary::{self, Sample};
 use ebok_common::domain::time::{day_start, local_day};
@@ -108,11 +108,18 @@ pub async fn seller(conn: &mut PgConnection, utility_id: i64) -> anyhow::Result<
     .await?
     .context("no such utility")?;
     let Some(nip) = u.nip else {
-        bail!("the utility has no NIP: invoices cannot be issued without the seller's NIP");
+        return Err(RunRefused::Seller(
+            "Zakład nie ma NIP-u w ustawieniach: bez NIP-u sprzedawcy faktury nie można wystawić."
+                .into(),
+        )
+        .into());
     };
     let (Some(building), Some(postal_code), Some(city)) = (u.building_no, u.postal_code, u.city)
     else {
-        bail!("the utility's address is incomplete: invoices need the seller's address");
+        return Err(RunRefused::Seller(
+            "Adres zakładu w ustawieniach jest niepełny: faktura wymaga adresu sprzedawcy.".into(),
+        )
+        .into());
     };
     let (line1, line2) = address_lines(
         u.street.as_deref(),
@@ -136,21 +143,48 @@ pub async fn seller(conn: &mut PgConnection, utility_id: i64) -> anyhow::Result<
     })
 }
 
-/// Runs the billing of a month for a utility.
+/// Why a run is refused before it starts (Polish, for staff; the command line prints it too).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunRefused {
+    #[error("Miesiąc {month} jeszcze trwa: można go rozliczyć od {from}.")]
+    MonthNotOver { month: String, from: String },
+    #[error("{0}")]
+    Seller(String),
+}
+
+/// A run recorded and ready to go: [`execute`] bills it.
+pub struct Started {
+    pub run_id: i64,
+    pub contracts_total: usize,
+    request: RunRequest,
+    seller: Seller,
+    tariffs: HashMap<i64, Vec<Tariff>>,
+    contracts: Vec<i64>,
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+/// Runs the billing of a month for a utility: [`start`], then [`execute`].
 pub async fn run(
     pool: &PgPool,
     req: &RunRequest,
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> anyhow::Result<Outcome> {
+    let started = start(pool, req).await?;
+    execute(pool, started, progress).await
+}
+
+/// Checks that the month can be billed, records the run (`billing_runs`, state running) and
+/// lists the contracts to bill. A refusal is a [`RunRefused`].
+pub async fn start(pool: &PgPool, req: &RunRequest) -> anyhow::Result<Started> {
     let first = req.month.with_day(1).expect("day 1");
     let last = first + Months::new(1) - Days::new(1);
     if req.issue_date <= last {
-        bail!(
-            "the month {} has not ended by {}: it can be billed from {}",
-            first.format("%Y-%m"),
-            req.issue_date,
-            last + Days::new(1)
-        );
+        return Err(RunRefused::MonthNotOver {
+            month: first.format("%m.%Y").to_string(),
+            from: (last + Days::new(1)).format("%d.%m.%Y").to_string(),
+        }
+        .into());
     }
     let mut conn = pool.acquire().await?;
     let seller = seller(&mut conn, req.utility_id).await?;
@@ -181,8 +215,36 @@ pub async fn run(
     )
     .execute(&mut *conn)
     .await?;
-    drop(conn);
+    Ok(Started {
+        run_id,
+        contracts_total: contracts.len(),
+        request: req.clone(),
+        seller,
+        tariffs,
+        contracts,
+        first,
+        last,
+    })
+}
 
+/// Bills a started run's contracts batch by batch, recording progress after each; a failure
+/// marks the run failed (what was issued before it stays issued, and a new run of the month
+/// bills the rest).
+pub async fn execute(
+    pool: &PgPool,
+    started: Started,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<Outcome> {
+    let Started {
+        run_id,
+        request: req,
+        seller,
+        tariffs,
+        contracts,
+        first,
+        last,
+        ..
+    } = started;
     let mut outcome = Outcome {
         run_id,
         contracts_total: contracts.len(),
@@ -246,7 +308,7 @@ pub async fn run(
         outcome.problems.extend(batch_outcome.problems);
         sqlx::query!(
             r#"UPDATE billing_runs SET contracts_done = $2, invoices_issued = $3, already_billed = $4,
-                                      estimated = $5
+                                      estimated = $5, updated_at = now()
                WHERE id = $1"#,
             run_id,
             done as i32,

@@ -503,5 +503,6 @@ async fn a_month_not_over_is_not_billed() {
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("has not ended"), "{err}");
+    assert!(err.to_string().contains("jeszcze trwa"), "{err}");
+    assert!(err.downcast_ref::<run::RunRefused>().is_some());
 }

@@ -531,6 +531,27 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     let utility_id = fixtures::utility(pool, SLUG).await;
     let resident = support::resident(pool, utility_id, SLUG, EMAIL, 40).await;
     let notice = support::notification(pool, utility_id, resident.account_id).await;
+    // Last month billed: the invoices page and an invoice.
+    support::billing_ready(pool, utility_id).await;
+    let today = ebok_common::domain::time::local_day(Utc::now());
+    ebok_billing::run::run(
+        pool,
+        &ebok_billing::run::RunRequest {
+            utility_id,
+            month: chrono::Datelike::with_day(&today, 1).unwrap() - chrono::Months::new(1),
+            issue_date: today,
+            started_by: None,
+            batch: 100,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let invoice: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE customer_id = $1")
+        .bind(resident.customer_id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
     // A garden sub-meter without radio: its page has the self-reading form.
     let garden: i64 = sqlx::query_scalar(
         "INSERT INTO meters (utility_id, serial, channel, purpose, register_max_litres,
@@ -592,7 +613,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
         ("regulamin", "regulamin"),
         ("ochrona-danych", "ochrona danych"),
         ("haslo", "reset hasła"),
-        ("faktury", "strona, której nie ma"),
+        ("rachunki", "strona, której nie ma"),
         ("rejestracja", "rejestracja"),
     ] {
         check(path, name).await;
@@ -623,6 +644,8 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     let garden = format!("liczniki/{garden}");
     for (path, name) in [
         ("pulpit", "pulpit"),
+        ("faktury", "faktury i saldo"),
+        (&format!("faktury/{invoice}"), "faktura"),
         (meter.as_str(), "licznik"),
         (
             &format!("{meter}?od=2026-11-30&do=2026-11-01"),
@@ -649,6 +672,146 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
         ebok_testkit::browser::PHONE_WIDTH,
         problems.join("\n")
     );
+    browser.close().await;
+    portal.stop().await;
+}
+
+/// Fetches `path` of the portal with the browser's own session (as a click on a download link
+/// would): the status and the first bytes of the body.
+async fn fetch_in_browser(browser: &Browser, path: &str) -> (u64, Vec<u8>) {
+    let result = browser
+        .client()
+        .execute_async(
+            "const [url, done] = arguments;
+             fetch(url, {credentials: 'same-origin'})
+               .then(r => r.arrayBuffer().then(b => done([r.status, Array.from(new Uint8Array(b.slice(0, 8)))])))
+               .catch(e => done([0, []]));",
+            vec![serde_json::json!(path)],
+        )
+        .await
+        .expect("fetching in the browser");
+    let status = result[0].as_u64().unwrap();
+    let bytes = result[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    (status, bytes)
+}
+
+#[tokio::test]
+async fn a_resident_sees_a_new_invoice_and_the_balance_downloads_it_and_no_one_else_can() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility_id = fixtures::utility(pool, SLUG).await;
+    let other_utility = fixtures::utility(pool, "tolkmicko").await;
+    let anna = support::resident(pool, utility_id, SLUG, EMAIL, 70).await;
+    let jan = support::resident(pool, utility_id, SLUG, "jan@example.pl", 70).await;
+    let eva = support::resident(pool, other_utility, "tolkmicko", "eva@example.pl", 70).await;
+    for utility in [utility_id, other_utility] {
+        support::billing_ready(pool, utility).await;
+        let today = ebok_common::domain::time::local_day(Utc::now());
+        ebok_billing::run::run(
+            pool,
+            &ebok_billing::run::RunRequest {
+                utility_id: utility,
+                month: chrono::Datelike::with_day(&today, 1).unwrap() - chrono::Months::new(1),
+                issue_date: today,
+                started_by: None,
+                batch: 100,
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    }
+    let (invoice, number): (i64, String) =
+        sqlx::query_as("SELECT id, number FROM invoices WHERE customer_id = $1")
+            .bind(anna.customer_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let portal = Portal::start(pool, None).await;
+    let browser = Browser::start().await;
+
+    // Anna: the notice on the dashboard, the balance, the invoice, its documents.
+    browser.goto(&portal.page("logowanie")).await;
+    browser.fill("email", EMAIL).await;
+    browser.fill("password", support::PASSWORD).await;
+    browser.click_submit().await;
+    let dashboard = browser.text("#saldo").await;
+    assert!(
+        dashboard.contains("Do zapłaty") && dashboard.contains(&number),
+        "{dashboard}"
+    );
+    browser.click_and_wait("#saldo p.link a").await;
+    assert_eq!(browser.current_path().await, format!("/u/{SLUG}/faktury"));
+    browser
+        .assert_no_serious_violations("invoices and balance")
+        .await;
+    let list = browser.text("main").await;
+    assert!(
+        list.contains(&number) && list.contains("Historia rozliczeń"),
+        "{list}"
+    );
+    browser
+        .click_and_wait(&format!("a[href$='/faktury/{invoice}']"))
+        .await;
+    browser.assert_no_serious_violations("invoice").await;
+    let page = browser.text("main").await;
+    assert!(
+        page.contains("Do zapłaty") && page.contains("Słownie") && page.contains("Dostawa wody"),
+        "{page}"
+    );
+    let (status, head) =
+        fetch_in_browser(&browser, &format!("/u/{SLUG}/faktury/{invoice}/pdf")).await;
+    assert_eq!((status, &head[..5]), (200, &b"%PDF-"[..]));
+    let (status, head) =
+        fetch_in_browser(&browser, &format!("/u/{SLUG}/faktury/{invoice}/xml")).await;
+    assert_eq!((status, &head[..5]), (200, &b"<?xml"[..]));
+    portal.assert_no_csp_violations(&browser).await;
+
+    // Jan, of the same utility: not found.
+    browser.goto(&portal.page("konto")).await;
+    browser.submit("form.logout").await;
+    browser.goto(&portal.page("logowanie")).await;
+    browser.fill("email", &jan.email).await;
+    browser.fill("password", support::PASSWORD).await;
+    browser.click_submit().await;
+    for suffix in ["", "/pdf", "/xml"] {
+        let (status, _) =
+            fetch_in_browser(&browser, &format!("/u/{SLUG}/faktury/{invoice}{suffix}")).await;
+        assert_eq!(status, 404, "Jan at {suffix}");
+    }
+    browser.goto(&portal.page("faktury")).await;
+    assert!(
+        !browser
+            .html()
+            .await
+            .contains(&format!("/faktury/{invoice}\""))
+    );
+
+    // Eva, of another utility: not found in hers, and no session in this one.
+    browser.goto(&portal.page("konto")).await;
+    browser.submit("form.logout").await;
+    browser
+        .goto(&format!("{}/u/tolkmicko/logowanie", portal.url))
+        .await;
+    browser.fill("email", &eva.email).await;
+    browser.fill("password", support::PASSWORD).await;
+    browser.click_submit().await;
+    for suffix in ["", "/pdf", "/xml"] {
+        let (status, _) =
+            fetch_in_browser(&browser, &format!("/u/tolkmicko/faktury/{invoice}{suffix}")).await;
+        assert_eq!(status, 404, "Eva at {suffix}");
+        let (status, head) =
+            fetch_in_browser(&browser, &format!("/u/{SLUG}/faktury/{invoice}{suffix}")).await;
+        assert!(
+            status != 200 || !head.starts_with(b"%PDF") && !head.starts_with(b"<?xml"),
+            "Eva at {suffix}: {status}"
+        );
+    }
     browser.close().await;
     portal.stop().await;
 }

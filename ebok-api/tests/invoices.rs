@@ -12,36 +12,10 @@ use ebok_common::domain::time::local_day;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use support::{App, resident, utility};
+use support::{App, billing_ready, resident, utility};
 
 fn token(login: &Value) -> String {
     login["access_token"].as_str().unwrap().to_string()
-}
-
-/// A utility that can issue invoices (NIP, address) with a tariff for the fixtures' group G1.
-async fn billing_utility(pool: &PgPool, slug: &str) -> i64 {
-    let id = utility(pool, slug).await;
-    sqlx::query(
-        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
-                postal_code = '14-420', city = 'Młynary' WHERE id = $1",
-    )
-    .bind(id)
-    .execute(pool)
-    .await
-    .unwrap();
-    id
-}
-
-async fn tariff(pool: &PgPool, utility_id: i64) {
-    sqlx::query(
-        "INSERT INTO tariffs (utility_id, tariff_group_id, valid_from, water_price_grosze,
-                              sewage_price_grosze, subscription_grosze, garden_subscription_grosze, vat_rate)
-         SELECT $1, id, '2020-01-01', 512, 790, 950, 300, 8 FROM tariff_groups WHERE utility_id = $1",
-    )
-    .bind(utility_id)
-    .execute(pool)
-    .await
-    .unwrap();
 }
 
 /// Bills last month for the utility; the invoices' ids.
@@ -72,13 +46,13 @@ async fn bill_last_month(pool: &PgPool, utility_id: i64) -> Vec<i64> {
 #[tokio::test]
 async fn a_resident_sees_and_downloads_their_invoices_and_no_one_else_does() {
     let app = App::start().await;
-    let a = billing_utility(app.pool(), "mlynary").await;
-    let b = billing_utility(app.pool(), "tolkmicko").await;
+    let a = utility(app.pool(), "mlynary").await;
+    let b = utility(app.pool(), "tolkmicko").await;
     let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 70).await;
     let ola = resident(app.pool(), a, "mlynary", "ola@example.pl", 70).await;
     let eva = resident(app.pool(), b, "tolkmicko", "eva@example.pl", 70).await;
-    tariff(app.pool(), a).await;
-    tariff(app.pool(), b).await;
+    billing_ready(app.pool(), a).await;
+    billing_ready(app.pool(), b).await;
     let issued = bill_last_month(app.pool(), a).await;
     assert_eq!(issued.len(), 2, "Jan and Ola");
     bill_last_month(app.pool(), b).await;

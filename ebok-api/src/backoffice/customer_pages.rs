@@ -114,6 +114,8 @@ struct CardPage {
         Vec<crate::proxy_acts::ProxyAct>,
     )>,
     notice: Option<&'static str>,
+    /// Balance, invoices and ledger, for a role that sees invoices.
+    billing: Option<crate::staff::billing::CustomerBilling>,
 }
 
 /// The card's forms (a new supply point, a new contract, ending a contract), each with its
@@ -143,6 +145,14 @@ impl CardPage {
 
     fn m3(&self, litres: &i64) -> String {
         ebok_common::polish::volume(*litres)
+    }
+
+    fn money(&self, amount: &ebok_common::domain::Money) -> String {
+        ebok_common::polish::money(*amount)
+    }
+
+    fn money_abs(&self, amount: &ebok_common::domain::Money) -> String {
+        ebok_common::polish::money(amount.abs())
     }
 
     fn kind(&self) -> &'static str {
@@ -246,6 +256,11 @@ pub async fn render_card(
     } else {
         None
     };
+    let billing = if session.may(Permission::ViewInvoices) {
+        Some(crate::staff::billing::customer_billing(&state.pool, session.utility_id, id).await?)
+    } else {
+        None
+    };
     Ok((
         status,
         CardPage {
@@ -254,6 +269,7 @@ pub async fn render_card(
             forms,
             proxy,
             notice,
+            billing,
         },
     )
         .into_response())

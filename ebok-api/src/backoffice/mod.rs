@@ -7,6 +7,7 @@
 
 mod alarm_pages;
 mod audit_pages;
+mod billing_pages;
 mod customer_pages;
 mod ingest_pages;
 mod labels;
@@ -76,6 +77,31 @@ pub fn router() -> Router<AppState> {
             get(meter_pages::legalisation),
         )
         .route("/panel/{slug}/liczniki/{id}", get(meter_pages::meter))
+        .route(
+            "/panel/{slug}/taryfy",
+            get(billing_pages::tariffs).post(billing_pages::add_tariff),
+        )
+        .route(
+            "/panel/{slug}/taryfy/{id}/wycofaj",
+            post(billing_pages::withdraw_tariff),
+        )
+        .route(
+            "/panel/{slug}/rozliczenia",
+            get(billing_pages::runs).post(billing_pages::start_run),
+        )
+        .route("/panel/{slug}/rozliczenia/{id}", get(billing_pages::run))
+        .route(
+            "/panel/{slug}/rozliczenia/{id}/druk.pdf",
+            get(billing_pages::print_batch),
+        )
+        .route(
+            "/panel/{slug}/faktury/{id}/pdf",
+            get(billing_pages::invoice_pdf),
+        )
+        .route(
+            "/panel/{slug}/faktury/{id}/xml",
+            get(billing_pages::invoice_xml),
+        )
         .route("/panel/{slug}/alarmy", get(alarm_pages::alarms))
         .route(
             "/panel/{slug}/alarmy/{id}/przyjmij",

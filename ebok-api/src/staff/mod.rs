@@ -7,6 +7,7 @@
 
 pub mod alarms;
 pub mod audit;
+pub mod billing;
 pub mod customers;
 pub mod meters;
 pub mod problems;

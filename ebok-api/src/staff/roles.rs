@@ -32,6 +32,10 @@ pub enum Permission {
     HandleIngestProblems,
     /// Act in a resident's name (binding acts wait for the resident's acceptance).
     ActForResidents,
+    /// See customers' invoices, balances and ledgers, and download invoices.
+    ViewInvoices,
+    /// Tariffs, billing runs and their print batches.
+    ManageBilling,
     /// Read the audit log.
     ViewAudit,
     /// Staff accounts, roles and utility settings.
@@ -90,8 +94,12 @@ impl StaffRole {
                     | HandleAlarms
                     | HandleIngestProblems
                     | ActForResidents
+                    | ViewInvoices
             ),
-            StaffRole::Billing => matches!(what, ViewCustomers | EditCustomers),
+            StaffRole::Billing => matches!(
+                what,
+                ViewCustomers | EditCustomers | ViewInvoices | ManageBilling
+            ),
             StaffRole::Technician => {
                 matches!(
                     what,
@@ -138,6 +146,16 @@ mod tests {
         assert!(!StaffRole::Technician.may(Permission::ActForResidents));
         assert!(!StaffRole::Billing.may(Permission::ActForResidents));
         assert!(!StaffRole::Billing.may(Permission::ManageMeters));
+    }
+
+    #[test]
+    fn billing_manages_tariffs_and_runs_the_counter_only_sees_invoices() {
+        assert!(StaffRole::Billing.may(Permission::ManageBilling));
+        assert!(StaffRole::Admin.may(Permission::ManageBilling));
+        assert!(!StaffRole::Clerk.may(Permission::ManageBilling));
+        assert!(!StaffRole::Technician.may(Permission::ManageBilling));
+        assert!(StaffRole::Clerk.may(Permission::ViewInvoices));
+        assert!(!StaffRole::Technician.may(Permission::ViewInvoices));
         assert!(!StaffRole::Technician.may(Permission::EditCustomers));
     }
 }

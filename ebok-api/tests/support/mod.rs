@@ -234,6 +234,28 @@ pub async fn resident(
     }
 }
 
+/// Makes a utility able to issue invoices (NIP and address, as the seller) with a tariff from
+/// 2020 for every tariff group it has (the fixtures' contracts are in group G1).
+pub async fn billing_ready(pool: &PgPool, utility_id: i64) {
+    sqlx::query(
+        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
+                postal_code = '14-420', city = 'Młynary' WHERE id = $1",
+    )
+    .bind(utility_id)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tariffs (utility_id, tariff_group_id, valid_from, water_price_grosze,
+                              sewage_price_grosze, subscription_grosze, garden_subscription_grosze, vat_rate)
+         SELECT $1, id, '2020-01-01', 512, 790, 950, 300, 8 FROM tariff_groups WHERE utility_id = $1",
+    )
+    .bind(utility_id)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// Stores a reading and moves the latest reading forward, as ingest does.
 pub async fn reading(pool: &PgPool, meter_id: i64, at: DateTime<Utc>, litres: i64) {
     fixtures::radio_reading(pool, meter_id, at, litres).await;

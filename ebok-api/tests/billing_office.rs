@@ -1,0 +1,288 @@
+//! Billing in the back office against a real PostgreSQL: billing staff add and withdraw tariffs
+//! (never one in force), start a month's run and follow it to the end, download the print batch
+//! of paper invoices; the counter sees a customer's invoices on their card and downloads them;
+//! a technician sees none of it, a clerk cannot run billing, and another utility's billing staff
+//! reach nothing of this utility's runs and invoices.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{Datelike, Months, Utc};
+use ebok_common::domain::time::local_day;
+use support::{App, billing_ready, resident, staff, utility};
+
+#[tokio::test]
+async fn billing_staff_manage_tariffs_and_run_a_month_and_others_reach_only_what_their_role_may() {
+    let app = App::start().await;
+    let a = utility(app.pool(), "mlynary").await;
+    let b = utility(app.pool(), "tolkmicko").await;
+    let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 70).await;
+    billing_ready(app.pool(), a).await;
+    billing_ready(app.pool(), b).await;
+    let billing = staff(app.pool(), a, "mlynary", "billing").await;
+    let clerk = staff(app.pool(), a, "mlynary", "clerk").await;
+    let technician = staff(app.pool(), a, "mlynary", "technician").await;
+    let other = staff(app.pool(), b, "tolkmicko", "billing").await;
+    let web = app.staff_web_login(&billing, 1).await;
+
+    // Tariffs: one in force cannot change; a new one starts tomorrow at the earliest.
+    let page = app
+        .web_get(&web, "/panel/mlynary/taryfy")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Nowa taryfa") && page.contains("obowiązuje"),
+        "{page}"
+    );
+    let group: i64 = sqlx::query_scalar("SELECT id FROM tariff_groups WHERE utility_id = $1")
+        .bind(a)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let in_force: i64 = sqlx::query_scalar("SELECT id FROM tariffs WHERE utility_id = $1")
+        .bind(a)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let csrf = app.web_csrf(&web, "/panel/mlynary/taryfy").await;
+    let today = local_day(Utc::now());
+    let tariff = |from: String, water: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("tariff_group_id", group.to_string()),
+            ("valid_from", from),
+            ("water_price", water.to_string()),
+            ("sewage_price", "7,90".to_string()),
+            ("subscription", "9,50".to_string()),
+            ("garden_subscription", "3,00".to_string()),
+            ("vat_rate", "8".to_string()),
+            ("basis", "Uchwała nr XII/85/2026".to_string()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let web = web.clone();
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.web_post(&web, "/panel/mlynary/taryfy", &form).await
+        }
+    };
+    let refused = post(tariff(today.to_string(), "5,67")).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("najwcześniej od jutra"), "{html}");
+    let refused = post(tariff((today + chrono::Days::new(30)).to_string(), "pięć")).await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Podaj kwotę w złotych")
+    );
+    let added = post(tariff((today + chrono::Days::new(30)).to_string(), "5,67")).await;
+    assert_eq!(added.status(), 303);
+    let future: i64 = sqlx::query_scalar(
+        "SELECT id FROM tariffs WHERE utility_id = $1 AND valid_from > current_date",
+    )
+    .bind(a)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    let page = app
+        .web_get(&web, "/panel/mlynary/taryfy")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("5,67") && page.contains("Uchwała nr XII/85/2026"),
+        "{page}"
+    );
+    let withdrawn = app
+        .web_post(
+            &web,
+            &format!("/panel/mlynary/taryfy/{future}/wycofaj"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(withdrawn.status(), 303);
+    let kept = app
+        .web_post(
+            &web,
+            &format!("/panel/mlynary/taryfy/{in_force}/wycofaj"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(kept.status(), 422);
+    assert!(kept.text().await.unwrap().contains("już obowiązuje"));
+    // The database refuses it too, whoever asks.
+    let err = sqlx::query("UPDATE tariffs SET water_price_grosze = 1 WHERE id = $1")
+        .bind(in_force)
+        .execute(app.pool())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("supersede"), "{err}");
+
+    // A run of last month, started here and followed to the end.
+    let period = (today.with_day(1).unwrap() - Months::new(1))
+        .format("%Y-%m")
+        .to_string();
+    let csrf = app.web_csrf(&web, "/panel/mlynary/rozliczenia").await;
+    let too_early = app
+        .web_post(
+            &web,
+            "/panel/mlynary/rozliczenia",
+            &[
+                ("csrf", csrf.as_str()),
+                ("period", &today.format("%Y-%m").to_string()),
+                ("issue_date", ""),
+            ],
+        )
+        .await;
+    assert_eq!(too_early.status(), 422);
+    assert!(too_early.text().await.unwrap().contains("jeszcze trwa"));
+    let started = app
+        .web_post(
+            &web,
+            "/panel/mlynary/rozliczenia",
+            &[
+                ("csrf", csrf.as_str()),
+                ("period", &period),
+                ("issue_date", ""),
+            ],
+        )
+        .await;
+    assert_eq!(started.status(), 303);
+    let run_page = started.headers()["location"].to_str().unwrap().to_string();
+    let run_id: i64 = run_page.rsplit('/').next().unwrap().parse().unwrap();
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = app.web_get(&web, &run_page).await.text().await.unwrap();
+        if html.contains("zakończone") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(html.contains("zakończone"), "{html}");
+    let invoice: (i64, String) =
+        sqlx::query_as("SELECT id, number FROM invoices WHERE customer_id = $1")
+            .bind(jan.customer_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    // Jan gave no e-invoice consent: his invoice goes on paper, in the print batch.
+    assert!(html.contains("druk.pdf"), "{html}");
+    let batch = app.web_get(&web, &format!("{run_page}/druk.pdf")).await;
+    assert_eq!(batch.status(), 200);
+    assert!(batch.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE utility_id = $1 AND action LIKE ANY ('{tariff.%,billing.%}') ORDER BY id",
+    )
+    .bind(a)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        ["tariff.added", "tariff.withdrawn", "billing.run_started"]
+    );
+
+    // The counter: tariffs to read, invoices on the card, no runs.
+    let counter = app.staff_web_login(&clerk, 1).await;
+    let page = app
+        .web_get(&counter, "/panel/mlynary/taryfy")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("9,50") && !page.contains("Nowa taryfa"),
+        "{page}"
+    );
+    assert_eq!(
+        app.web_get(&counter, "/panel/mlynary/rozliczenia")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.web_get(&counter, &run_page).await.status(), 403);
+    let card = app
+        .web_get(
+            &counter,
+            &format!("/panel/mlynary/klienci/{}", jan.customer_id),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        card.contains("Rozliczenia") && card.contains(&invoice.1),
+        "{card}"
+    );
+    let pdf = app
+        .web_get(
+            &counter,
+            &format!("/panel/mlynary/faktury/{}/pdf", invoice.0),
+        )
+        .await;
+    assert_eq!(pdf.status(), 200);
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+
+    // A technician: none of it.
+    let tech = app.staff_web_login(&technician, 1).await;
+    assert_eq!(
+        app.web_get(&tech, "/panel/mlynary/taryfy").await.status(),
+        403
+    );
+    assert_eq!(
+        app.web_get(&tech, "/panel/mlynary/rozliczenia")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.web_get(&tech, &format!("/panel/mlynary/faktury/{}/xml", invoice.0))
+            .await
+            .status(),
+        403
+    );
+    let card = app
+        .web_get(
+            &tech,
+            &format!("/panel/mlynary/klienci/{}", jan.customer_id),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!card.contains(&invoice.1), "{card}");
+
+    // Another utility's billing staff: not found.
+    let theirs = app.staff_web_login(&other, 1).await;
+    for path in [
+        format!("/panel/tolkmicko/rozliczenia/{run_id}"),
+        format!("/panel/tolkmicko/rozliczenia/{run_id}/druk.pdf"),
+        format!("/panel/tolkmicko/faktury/{}/pdf", invoice.0),
+        format!("/panel/tolkmicko/faktury/{}/xml", invoice.0),
+    ] {
+        assert_eq!(app.web_get(&theirs, &path).await.status(), 404, "{path}");
+    }
+    let csrf = app.web_csrf(&theirs, "/panel/tolkmicko/taryfy").await;
+    let foreign = app
+        .web_post(
+            &theirs,
+            &format!("/panel/tolkmicko/taryfy/{in_force}/wycofaj"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(foreign.status(), 404);
+    // And their session is no key to this utility's panel.
+    assert_ne!(
+        app.web_get(&theirs, "/panel/mlynary/taryfy").await.status(),
+        200
+    );
+}
