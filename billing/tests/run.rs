@@ -506,3 +506,75 @@ async fn a_month_not_over_is_not_billed() {
     assert!(err.to_string().contains("jeszcze trwa"), "{err}");
     assert!(err.downcast_ref::<run::RunRefused>().is_some());
 }
+
+#[tokio::test]
+async fn a_settlement_on_request_bills_up_to_the_chosen_day_and_the_run_the_rest() {
+    let w = World::new().await;
+    let (_, point, contract) = w.contract(w.changing, true).await;
+    let meter = w.meter(point, "main", midnight(2025, 6, 1), 0).await;
+    w.reading(meter, midnight(2026, 11, 1), 100_000).await;
+    w.reading(meter, midnight(2026, 11, 16), 104_321).await;
+    w.reading(meter, midnight(2026, 12, 1), 110_000).await;
+    // The contract began on 1 November.
+    sqlx::query("UPDATE contracts SET valid_from = '2026-11-01' WHERE id = $1")
+        .bind(contract)
+        .execute(w.pool())
+        .await
+        .unwrap();
+    // A day whose end the meter has not reported: refused, not estimated.
+    let silent =
+        ebok_billing::settlement::preview(w.pool(), w.utility_id, contract, d(2026, 12, 2))
+            .await
+            .unwrap_err();
+    assert!(
+        silent.to_string().contains("wcześniejszy dzień"),
+        "{silent}"
+    );
+    let preview =
+        ebok_billing::settlement::preview(w.pool(), w.utility_id, contract, d(2026, 11, 15))
+            .await
+            .unwrap();
+    assert_eq!(
+        (preview.from, preview.through),
+        (d(2026, 11, 1), d(2026, 11, 15))
+    );
+    let id = ebok_billing::settlement::issue(w.pool(), w.utility_id, contract, d(2026, 11, 15))
+        .await
+        .unwrap();
+    let settled = w.invoice(contract, d(2026, 11, 1)).await;
+    let kind: String = sqlx::query_scalar("SELECT kind::text FROM invoices WHERE id = $1")
+        .bind(id)
+        .fetch_one(w.pool())
+        .await
+        .unwrap();
+    assert_eq!(kind, "settlement");
+    // 1–15 November: 4,321 m³ of water and sewage, half the fee.
+    assert_eq!(
+        settled.amounts(),
+        [(4_321, 512, 2_212), (4_321, 789, 3_409), (1_000, 475, 475)]
+    );
+    // 60,96 zł net, 8% of it 4,8768 → 4,88 zł.
+    assert_eq!(
+        (settled.net, settled.vat, settled.gross),
+        (6_096, 488, 6_584)
+    );
+    assert_eq!(
+        preview.document.gross.grosze(),
+        settled.gross,
+        "the preview is what was issued"
+    );
+    // Asking again for the same day: nothing left.
+    let again = ebok_billing::settlement::issue(w.pool(), w.utility_id, contract, d(2026, 11, 15))
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("już rozliczone"), "{again}");
+    // The month's run bills 16–30 November only.
+    w.run(d(2026, 11, 1), d(2026, 12, 2)).await;
+    let rest = w.invoice(contract, d(2026, 11, 16)).await;
+    assert_eq!(
+        rest.amounts(),
+        [(5_679, 567, 3_220), (5_679, 801, 4_549), (1_000, 500, 500)]
+    );
+    // 82,69 zł net, 8% of it 6,6152 → 6,62 zł.
+    assert_eq!((rest.net, rest.vat, rest.gross), (8_269, 662, 8_931));
+}

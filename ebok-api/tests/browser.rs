@@ -770,6 +770,18 @@ async fn a_resident_sees_a_new_invoice_and_the_balance_downloads_it_and_no_one_e
     let (status, head) =
         fetch_in_browser(&browser, &format!("/u/{SLUG}/faktury/{invoice}/xml")).await;
     assert_eq!((status, &head[..5]), (200, &b"<?xml"[..]));
+    // The settlement form (and its preview, when this month has days to settle).
+    browser.goto(&portal.page("faktury/rozliczenie")).await;
+    browser
+        .assert_no_serious_violations("settlement on request")
+        .await;
+    if browser.exists("form[action$='/rozliczenie/podglad']").await {
+        browser.submit("form[action$='/rozliczenie/podglad']").await;
+        browser.find("#podglad-h").await;
+        browser
+            .assert_no_serious_violations("settlement preview")
+            .await;
+    }
     portal.assert_no_csp_violations(&browser).await;
 
     // Jan, of the same utility: not found.

@@ -226,3 +226,125 @@ async fn a_resident_sees_and_downloads_their_invoices_and_no_one_else_does() {
         .await;
     assert_ne!(anonymous.status(), 200);
 }
+
+#[tokio::test]
+async fn a_resident_settles_up_to_yesterday_after_a_preview_and_no_one_else_can_settle_their_contract()
+ {
+    let app = App::start().await;
+    let a = utility(app.pool(), "mlynary").await;
+    let b = utility(app.pool(), "tolkmicko").await;
+    let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 40).await;
+    let ola = resident(app.pool(), a, "mlynary", "ola@example.pl", 40).await;
+    let eva = resident(app.pool(), b, "tolkmicko", "eva@example.pl", 40).await;
+    billing_ready(app.pool(), a).await;
+    billing_ready(app.pool(), b).await;
+    let contract: i64 = sqlx::query_scalar("SELECT id FROM contracts WHERE customer_id = $1")
+        .bind(jan.customer_id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    let yesterday = local_day(Utc::now()) - chrono::Days::new(1);
+    let body = serde_json::json!({ "contract_id": contract, "through": yesterday });
+
+    // Others: not found, before anything is read of the contract.
+    for (other, slug) in [(&ola, "mlynary"), (&eva, "tolkmicko")] {
+        let t = token(&app.login(slug, &other.email).await);
+        let theirs: Value = app
+            .get(&t, "/api/v1/settlements")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            theirs
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["contract_id"] != contract),
+            "{theirs}"
+        );
+        for path in ["/api/v1/settlements/preview", "/api/v1/settlements"] {
+            let r = app.post(Some(&t), path, body.clone()).await;
+            assert_eq!(r.status(), 404, "{} at {path}", other.email);
+        }
+        let web = app.web_login(slug, &other.email).await;
+        let csrf = app
+            .web_csrf(&web, &format!("/u/{slug}/faktury/rozliczenie"))
+            .await;
+        let page = app
+            .web_post(
+                &web,
+                &format!("/u/{slug}/faktury/rozliczenie"),
+                &[
+                    ("csrf", &csrf),
+                    ("umowa", &contract.to_string()),
+                    ("dzien", &yesterday.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(page.status(), 422, "{}", other.email);
+        assert!(page.text().await.unwrap().contains("Wybierz umowę z listy"));
+    }
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM invoices")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+
+    // Jan: the day must be over; then a preview, then the invoice, which is the preview.
+    let jan_t = token(&app.login("mlynary", &jan.email).await);
+    let today = serde_json::json!({ "contract_id": contract, "through": local_day(Utc::now()) });
+    let refused = app
+        .post(Some(&jan_t), "/api/v1/settlements/preview", today)
+        .await;
+    let status = refused.status();
+    let problem = support::problem(refused).await;
+    assert_eq!(
+        (status.as_u16(), &problem["field"]),
+        (422, &serde_json::json!("through")),
+        "{problem}"
+    );
+    let options: Value = app
+        .get(&jan_t, "/api/v1/settlements")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options[0]["contract_id"], contract, "{options}");
+    let preview: Value = app
+        .post(Some(&jan_t), "/api/v1/settlements/preview", body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["through"], yesterday.to_string(), "{preview}");
+    let issued = app
+        .post(Some(&jan_t), "/api/v1/settlements", body.clone())
+        .await;
+    assert_eq!(issued.status(), 201);
+    let id = issued.json::<Value>().await.unwrap()["invoice_id"]
+        .as_i64()
+        .unwrap();
+    let invoice: Value = app
+        .get(&jan_t, &format!("/api/v1/invoices/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invoice["invoice"]["kind"], "settlement");
+    assert_eq!(invoice["document"]["gross"], preview["document"]["gross"]);
+    assert_eq!(invoice["invoice"]["period_to"], yesterday.to_string());
+    // A second time: nothing left to settle through that day.
+    let again = app.post(Some(&jan_t), "/api/v1/settlements", body).await;
+    assert_eq!(again.status(), 422);
+
+    // The portal's form says the same.
+    let web = app.web_login("mlynary", &jan.email).await;
+    let page = app
+        .web_get(&web, "/u/mlynary/faktury/rozliczenie")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Nie masz umów do rozliczenia"), "{page}");
+}

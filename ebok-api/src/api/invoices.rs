@@ -5,11 +5,13 @@
 //! not found.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use chrono::NaiveDate;
 use ebok_billing::document::InvoiceDocument;
+use ebok_billing::settlement::{self, Settleable, SettlementError};
 use ebok_billing::statement::{self, Balance, InvoiceSummary, LedgerEntry, Scope};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Resident;
@@ -168,4 +170,112 @@ pub(crate) async fn document_response(
         ],
         bytes,
     ))
+}
+
+impl From<SettlementError> for ApiError {
+    fn from(error: SettlementError) -> Self {
+        match error {
+            SettlementError::NotFound => ApiError::NotFound,
+            SettlementError::Invalid { field, message } => ApiError::invalid(field, message),
+            SettlementError::Db(e) => e.into(),
+            SettlementError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// Not found unless contract `contract_id` is of a customer linked to the account (checked
+/// before anything is read of it).
+pub(crate) async fn own_contract(
+    state: &AppState,
+    utility_id: i64,
+    account_id: i64,
+    contract_id: i64,
+) -> Result<(), ApiError> {
+    if settlement::is_accounts(&state.pool, utility_id, account_id, contract_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// The account's contracts that can be settled up to a chosen day, with the days it would
+/// cover (from the first day not billed yet to yesterday at the latest).
+#[utoipa::path(get, path = "/settlements", tag = "invoices", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Settleable>), (status = 401, body = Problem)))]
+pub async fn settleable(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<Vec<Settleable>>, ApiError> {
+    Ok(Json(
+        settlement::settleable(&state.pool, who.utility_id, who.account_id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SettlementRequest {
+    pub contract_id: i64,
+    /// The last day to settle (Europe/Warsaw), `YYYY-MM-DD`: yesterday at the latest.
+    #[schema(pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub through: NaiveDate,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementPreview {
+    pub contract_id: i64,
+    pub from: NaiveDate,
+    pub through: NaiveDate,
+    /// The invoice as it would be issued (its number comes at issue).
+    pub document: InvoiceDocument,
+}
+
+/// What a settlement up to `through` would be, without issuing it.
+#[utoipa::path(post, path = "/settlements/preview", tag = "invoices", security(("bearer" = [])),
+    request_body = SettlementRequest,
+    responses((status = 200, body = SettlementPreview), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn preview_settlement(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(request): Json<SettlementRequest>,
+) -> Result<Json<SettlementPreview>, ApiError> {
+    own_contract(&state, who.utility_id, who.account_id, request.contract_id).await?;
+    let preview = settlement::preview(
+        &state.pool,
+        who.utility_id,
+        request.contract_id,
+        request.through,
+    )
+    .await?;
+    Ok(Json(SettlementPreview {
+        contract_id: preview.contract_id,
+        from: preview.from,
+        through: preview.through,
+        document: preview.document,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementIssued {
+    pub invoice_id: i64,
+}
+
+/// Issues the settlement up to `through`: an invoice for the contract's days not billed yet.
+#[utoipa::path(post, path = "/settlements", tag = "invoices", security(("bearer" = [])),
+    request_body = SettlementRequest,
+    responses((status = 201, body = SettlementIssued), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn issue_settlement(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(request): Json<SettlementRequest>,
+) -> Result<(StatusCode, Json<SettlementIssued>), ApiError> {
+    own_contract(&state, who.utility_id, who.account_id, request.contract_id).await?;
+    let invoice_id = settlement::issue(
+        &state.pool,
+        who.utility_id,
+        request.contract_id,
+        request.through,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(SettlementIssued { invoice_id })))
 }

@@ -109,6 +109,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::get))
         .routes(routes!(invoices::pdf))
         .routes(routes!(invoices::xml))
+        .routes(routes!(invoices::settleable, invoices::issue_settlement))
+        .routes(routes!(invoices::preview_settlement))
         .routes(routes!(meters::list))
         .routes(routes!(meters::current))
         .routes(routes!(meters::reading_on_day))

@@ -8,11 +8,15 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use ebok_billing::document::{InvoiceDocument, Line, RateTotal};
+use ebok_billing::settlement::{self, SettlementError};
 use ebok_billing::statement::{self, Balance, InvoiceSummary, LedgerEntry, Scope};
 use ebok_common::domain::Money;
 use ebok_common::polish;
+use serde::Deserialize;
 
 use super::PageError;
+use super::form::{FormFields, PortalForm, ResidentForm};
+use super::form_state::FormState;
 use super::page_error::Page;
 use super::params::{Id, PagePath};
 use super::shell::{Ctx, Layout};
@@ -192,6 +196,25 @@ struct PrintedReading {
     used: String,
 }
 
+fn printed_reading(r: &ebok_billing::document::MeterReading) -> PrintedReading {
+    PrintedReading {
+        serial: r.serial.clone(),
+        from: format!(
+            "{}: {}{}",
+            polish::instant(r.from_at),
+            polish::m3(r.from_litres),
+            kind_note(&r.from_kind)
+        ),
+        to: format!(
+            "{}: {}{}",
+            polish::instant(r.to_at),
+            polish::m3(r.to_litres),
+            kind_note(&r.to_kind)
+        ),
+        used: polish::m3(r.litres),
+    }
+}
+
 fn kind_note(kind: &str) -> &'static str {
     match kind {
         "interpolated" => " (interpolacja o północy)",
@@ -280,26 +303,7 @@ pub async fn invoice(
                     .unwrap_or_else(|_| nrb.to_string())
             })
             .unwrap_or_else(|| "numer rachunku poda biuro obsługi klienta".into()),
-        readings: d
-            .readings
-            .iter()
-            .map(|r| PrintedReading {
-                serial: r.serial.clone(),
-                from: format!(
-                    "{}: {}{}",
-                    polish::instant(r.from_at),
-                    polish::m3(r.from_litres),
-                    kind_note(&r.from_kind)
-                ),
-                to: format!(
-                    "{}: {}{}",
-                    polish::instant(r.to_at),
-                    polish::m3(r.to_litres),
-                    kind_note(&r.to_kind)
-                ),
-                used: polish::m3(r.litres),
-            })
-            .collect(),
+        readings: d.readings.iter().map(printed_reading).collect(),
         notes: d.notes.clone(),
         xml_sha256: detail.xml_sha256,
     }
@@ -328,4 +332,189 @@ pub async fn xml(
     Ok(document_response(&state, scope(session), id, Format::Xml)
         .await?
         .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settlement.html")]
+struct SettlementPage {
+    layout: Layout,
+    csrf: String,
+    /// (contract id, "U/2024/0012 — Lipowa 5, 14-420 Młynary", first unbilled day as text).
+    contracts: Vec<(i64, String, String)>,
+    form: FormState,
+    /// The settlement as it would be issued, once asked for.
+    preview: Option<SettlementShown>,
+}
+
+struct SettlementShown {
+    contract_id: i64,
+    through: String,
+    period: String,
+    lines: Vec<PrintedLine>,
+    readings: Vec<PrintedReading>,
+    gross: String,
+    to_pay: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SettlementFields {
+    umowa: String,
+    dzien: String,
+}
+
+impl FormFields for SettlementFields {
+    const PAGE: &'static str = "/u/{slug}/faktury/rozliczenie";
+}
+
+/// `GET /u/{slug}/faktury/rozliczenie`: choose a contract and a day.
+pub async fn settlement_form(State(state): State<AppState>, ctx: Ctx) -> Page {
+    let session = ctx.resident()?;
+    let yesterday = ebok_common::domain::time::local_day(chrono::Utc::now()) - chrono::Days::new(1);
+    settlement_page(
+        &state,
+        &ctx,
+        session,
+        FormState::default().with("dzien", yesterday.to_string()),
+        None,
+    )
+    .await
+}
+
+async fn settlement_page(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &PortalSession,
+    form: FormState,
+    preview: Option<SettlementShown>,
+) -> Page {
+    let settleable =
+        settlement::settleable(&state.pool, session.utility_id, session.account_id).await?;
+    Ok((
+        form.status(),
+        SettlementPage {
+            layout: ctx.layout(state, "faktury").await,
+            csrf: session.csrf.clone(),
+            contracts: settleable
+                .iter()
+                .map(|s| {
+                    (
+                        s.contract_id,
+                        format!("umowa {} — {}", s.contract_number, s.supply_point),
+                        polish::day(s.from),
+                    )
+                })
+                .collect(),
+            form,
+            preview,
+        },
+    )
+        .into_response())
+}
+
+/// The contract and day of a settlement form, checked: the contract is the resident's.
+async fn settlement_input(
+    state: &AppState,
+    session: &PortalSession,
+    fields: &SettlementFields,
+    form: &mut FormState,
+) -> Result<Option<(i64, chrono::NaiveDate)>, PageError> {
+    let contract = fields.umowa.trim().parse::<i64>().ok();
+    let day = chrono::NaiveDate::parse_from_str(fields.dzien.trim(), "%Y-%m-%d").ok();
+    let Some(contract) = contract else {
+        form.add("umowa", "Wybierz umowę.");
+        return Ok(None);
+    };
+    let Some(day) = day else {
+        form.add("dzien", "Podaj dzień, do którego rozliczyć zużycie.");
+        return Ok(None);
+    };
+    match crate::api::invoices::own_contract(
+        state,
+        session.utility_id,
+        session.account_id,
+        contract,
+    )
+    .await
+    {
+        Ok(_) => Ok(Some((contract, day))),
+        Err(crate::error::ApiError::NotFound) => {
+            form.add("umowa", "Wybierz umowę z listy.");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn settlement_failure(form: &mut FormState, error: SettlementError) -> Result<(), PageError> {
+    match error {
+        // The form's day field is `dzien`.
+        SettlementError::Invalid { message, .. } => {
+            form.add("dzien", message);
+            Ok(())
+        }
+        other => form.add_failure(crate::error::ApiError::from(other)),
+    }
+}
+
+/// `POST /u/{slug}/faktury/rozliczenie/podglad`: the settlement as it would be issued.
+pub async fn settlement_preview(
+    State(state): State<AppState>,
+    post: ResidentForm<SettlementFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let Some((contract, day)) = settlement_input(&state, &session, &fields, &mut form).await?
+    else {
+        return settlement_page(&state, &ctx, &session, form, None).await;
+    };
+    match settlement::preview(&state.pool, session.utility_id, contract, day).await {
+        Ok(p) => {
+            let d = &p.document;
+            let shown = SettlementShown {
+                contract_id: contract,
+                through: day.to_string(),
+                period: format!("{} – {}", polish::day(p.from), polish::day(p.through)),
+                lines: d.lines.iter().map(PrintedLine::from).collect(),
+                readings: d.readings.iter().map(printed_reading).collect(),
+                gross: polish::money(d.gross),
+                to_pay: polish::money(d.amount_due),
+            };
+            settlement_page(&state, &ctx, &session, form, Some(shown)).await
+        }
+        Err(e) => {
+            settlement_failure(&mut form, e)?;
+            settlement_page(&state, &ctx, &session, form, None).await
+        }
+    }
+}
+
+/// `POST /u/{slug}/faktury/rozliczenie`: issues the settlement, then shows its invoice.
+pub async fn settlement_issue(
+    State(state): State<AppState>,
+    post: ResidentForm<SettlementFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    let Some((contract, day)) = settlement_input(&state, &session, &fields, &mut form).await?
+    else {
+        return settlement_page(&state, &ctx, &session, form, None).await;
+    };
+    match settlement::issue(&state.pool, session.utility_id, contract, day).await {
+        Ok(id) => Ok(ctx.redirect(&format!("faktury/{id}"))),
+        Err(e) => {
+            settlement_failure(&mut form, e)?;
+            settlement_page(&state, &ctx, &session, form, None).await
+        }
+    }
 }

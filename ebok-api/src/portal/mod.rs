@@ -103,6 +103,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/u/{slug}/pulpit", get(meter_pages::dashboard))
         .route("/u/{slug}/faktury", get(invoice_pages::invoices))
+        .route(
+            "/u/{slug}/faktury/rozliczenie",
+            get(invoice_pages::settlement_form).post(invoice_pages::settlement_issue),
+        )
+        .route(
+            "/u/{slug}/faktury/rozliczenie/podglad",
+            post(invoice_pages::settlement_preview),
+        )
         .route("/u/{slug}/faktury/{id}", get(invoice_pages::invoice))
         .route("/u/{slug}/faktury/{id}/pdf", get(invoice_pages::pdf))
         .route("/u/{slug}/faktury/{id}/xml", get(invoice_pages::xml))
