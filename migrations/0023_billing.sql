@@ -147,6 +147,8 @@ CREATE TABLE invoices (
 ALTER TABLE invoices SET (toast_tuple_target = 4080);
 ALTER TABLE invoices ALTER COLUMN document SET COMPRESSION lz4;
 ALTER TABLE invoices ALTER COLUMN ksef_xml SET COMPRESSION lz4;
+-- An invoice is corrected once (a second correction would correct the correction).
+CREATE UNIQUE INDEX invoices_corrected_once ON invoices (corrects_id) WHERE corrects_id IS NOT NULL;
 CREATE INDEX invoices_customer ON invoices (customer_id, issue_date DESC, id DESC);
 CREATE INDEX invoices_run ON invoices (billing_run_id) WHERE billing_run_id IS NOT NULL;
 CREATE INDEX invoices_contract ON invoices (contract_id, period_to DESC) WHERE contract_id IS NOT NULL;

@@ -483,6 +483,20 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
     browser
         .assert_no_serious_violations("customer card with invoices")
         .await;
+    let invoice: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE customer_id = $1")
+        .bind(home.customer_id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    browser
+        .goto(&format!("{url}/panel/{SLUG}/faktury/{invoice}/korekta"))
+        .await;
+    browser.fill("reason", "Błędny odczyt").await;
+    browser.submit("form[action$='/korekta/podglad']").await;
+    browser.find("div.error-summary").await;
+    browser
+        .assert_no_serious_violations("invoice correction")
+        .await;
     browser.close().await;
     shutdown.cancel();
     let _ = portal.await;

@@ -101,6 +101,17 @@ pub struct PricedLine {
     pub tariff_id: Option<i64>,
 }
 
+/// A stored line's kind as the static name billing uses ("service" for anything else).
+pub fn line_kind(kind: &str) -> &'static str {
+    match kind {
+        "water" => "water",
+        "sewage" => "sewage",
+        "subscription" => "subscription",
+        "garden_subscription" => "garden_subscription",
+        _ => "service",
+    }
+}
+
 /// The outcome of billing a contract's days.
 #[derive(Debug, Clone)]
 pub struct Billed {

@@ -9,11 +9,13 @@
 
 pub mod amounts;
 pub mod consumption;
+pub mod correction;
 pub mod document;
 pub mod documents;
 pub mod invoice;
 pub mod issuing;
 pub mod ksef;
+pub mod manual;
 pub mod pdf;
 pub mod pricing;
 pub mod run;

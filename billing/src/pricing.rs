@@ -114,8 +114,17 @@ pub(crate) struct Ctx<'a> {
     pub last: NaiveDate,
     pub issue_date: NaiveDate,
     pub run_id: Option<i64>,
-    /// "periodic" for a run, "settlement" for a settlement on request.
+    /// "periodic" for a run, "settlement" for a settlement on request, "correction" when the
+    /// days of an invoice are priced again ([`crate::correction`]).
     pub kind: &'static str,
+}
+
+impl Ctx<'_> {
+    /// Pricing again the days `first ..= last` an invoice billed: they count as unbilled, and
+    /// each meter starts where the invoices before them left it.
+    fn rebilling(&self) -> bool {
+        self.kind == "correction"
+    }
 }
 
 /// A contract as billing needs it.
@@ -188,7 +197,9 @@ pub(crate) async fn prepare(
                 .map(move |m| (c.id, m, c.from_day, c.to_day))
         })
         .collect();
-    let mut facts = facts(&mut *conn, &pairs).await?.into_iter();
+    let mut facts = facts(&mut *conn, &pairs, ctx.rebilling())
+        .await?
+        .into_iter();
     // The midnights inside each contract's days where a tariff or a month changes.
     let inner_days = |c: &ContractRow| -> Vec<NaiveDate> {
         let tariffs = ctx
@@ -313,9 +324,11 @@ pub(crate) async fn contracts(
 ) -> sqlx::Result<Vec<ContractRow>> {
     let rows = sqlx::query!(
         r#"SELECT c.id, c.number, c.customer_id, c.supply_point_id, c.tariff_group_id,
-                  greatest($2::date, c.valid_from,
-                           (SELECT max(i.period_to) + 1 FROM invoices i
-                            WHERE i.contract_id = c.id AND i.kind IN ('periodic', 'settlement'))) AS "from_day!",
+                  CASE WHEN $5 THEN $2::date
+                       ELSE greatest($2::date, c.valid_from,
+                                     (SELECT max(i.period_to) + 1 FROM invoices i
+                                      WHERE i.contract_id = c.id
+                                        AND i.kind IN ('periodic', 'settlement'))) END AS "from_day!",
                   least($3::date, c.valid_until) AS "to_day!",
                   cu.customer_number, cu.name, cu.nip, cu.street, cu.building_no, cu.apartment_no,
                   cu.postal_code, cu.city, cu.post_town,
@@ -335,7 +348,8 @@ pub(crate) async fn contracts(
         ids,
         ctx.first,
         ctx.last,
-        ctx.utility_id
+        ctx.utility_id,
+        ctx.rebilling()
     )
     .fetch_all(conn)
     .await?;
@@ -386,6 +400,67 @@ pub(crate) async fn contracts(
             }
         })
         .collect())
+}
+
+/// A customer as the buyer on an invoice (the correspondence address, else the address of a
+/// supply point of theirs), and whether they take e-invoices; `None` when the customer is not
+/// the utility's.
+pub(crate) async fn buyer(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    customer_id: i64,
+) -> sqlx::Result<Option<(Party, bool)>> {
+    let Some(r) = sqlx::query!(
+        r#"SELECT cu.customer_number, cu.name, cu.nip, cu.street, cu.building_no, cu.apartment_no,
+                  cu.postal_code, cu.city, cu.post_town,
+                  sp.street AS "sp_street?", sp.building_no AS "sp_building?",
+                  sp.apartment_no AS "sp_apartment?", sp.postal_code AS "sp_postal_code?",
+                  sp.city AS "sp_city?", sp.post_town AS "sp_post_town?",
+                  EXISTS (SELECT 1 FROM account_customers ac
+                          JOIN consents k ON k.account_id = ac.account_id
+                          WHERE ac.customer_id = cu.id AND k.kind = 'e_invoice'
+                            AND k.withdrawn_at IS NULL) AS "e_invoice!"
+           FROM customers cu
+           LEFT JOIN LATERAL (SELECT sp.* FROM contracts c JOIN supply_points sp ON sp.id = c.supply_point_id
+                              WHERE c.customer_id = cu.id ORDER BY c.valid_from DESC LIMIT 1) sp ON true
+           WHERE cu.id = $1 AND cu.utility_id = $2"#,
+        customer_id,
+        utility_id
+    )
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let (line1, line2) = match (&r.building_no, &r.sp_building, &r.sp_city) {
+        (Some(building), _, _) => address_lines(
+            r.street.as_deref(),
+            building,
+            r.apartment_no.as_deref(),
+            r.postal_code.as_deref(),
+            &r.city,
+            r.post_town.as_deref(),
+        ),
+        (None, Some(building), Some(city)) => address_lines(
+            r.sp_street.as_deref(),
+            building,
+            r.sp_apartment.as_deref(),
+            r.sp_postal_code.as_deref(),
+            city,
+            r.sp_post_town.as_deref(),
+        ),
+        _ => (r.city.clone(), String::new()),
+    };
+    Ok(Some((
+        Party {
+            name: r.name,
+            nip: r.nip,
+            address_line1: line1,
+            address_line2: line2,
+            customer_number: Some(r.customer_number),
+        },
+        r.e_invoice,
+    )))
 }
 
 /// A meter of a supply point as billing reads it.
@@ -455,11 +530,18 @@ struct Facts {
 async fn facts(
     conn: &mut PgConnection,
     pairs: &[(i64, &MeterRow, NaiveDate, NaiveDate)],
+    rebilling: bool,
 ) -> sqlx::Result<Vec<Facts>> {
     let meters: Vec<i64> = pairs.iter().map(|p| p.1.id).collect();
     let firsts: Vec<NaiveDate> = pairs.iter().map(|p| p.2).collect();
     let afters: Vec<NaiveDate> = pairs.iter().map(|p| p.3 + Days::new(1)).collect();
-    let ends: Vec<DateTime<Utc>> = afters.iter().map(|d| day_start(*d)).collect();
+    // Where the previous invoices left each meter: by the period's end, or, when its days are
+    // priced again, by its start.
+    let billed_by: Vec<DateTime<Utc>> = if rebilling {
+        firsts.iter().map(|d| day_start(*d)).collect()
+    } else {
+        afters.iter().map(|d| day_start(*d)).collect()
+    };
     let rows = sqlx::query!(
         r#"SELECT p.n AS "n!",
                   g.at AS "g_at?", g.litres AS "g_litres?", g.estimated_litres AS "g_est?",
@@ -468,10 +550,10 @@ async fn facts(
                   eb.measured_at AS "eb_at?", eb.volume_litres AS "eb_litres?",
                   ea.measured_at AS "ea_at?", ea.volume_litres AS "ea_litres?"
            FROM unnest($1::bigint[], $2::date[], $3::date[], $4::timestamptz[]) WITH ORDINALITY
-                AS p(meter_id, first_day, after_day, end_at, n)
+                AS p(meter_id, first_day, after_day, billed_by, n)
            LEFT JOIN LATERAL (
                SELECT at, litres, estimated_litres FROM meter_billed_registers r
-               WHERE r.meter_id = p.meter_id AND r.at <= p.end_at
+               WHERE r.meter_id = p.meter_id AND r.at <= p.billed_by
                ORDER BY r.at DESC, r.invoice_id DESC LIMIT 1) g ON true
            LEFT JOIN LATERAL meter_reading_by_day(p.meter_id, p.first_day - 1) sb ON g.at IS NULL
            LEFT JOIN LATERAL meter_first_reading_from_day(p.meter_id, p.first_day) sa ON g.at IS NULL
@@ -481,7 +563,7 @@ async fn facts(
         &meters,
         &firsts,
         &afters,
-        &ends
+        &billed_by
     )
     .fetch_all(conn)
     .await?;

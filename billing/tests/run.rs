@@ -135,20 +135,33 @@ impl World {
     /// The invoice of a contract for the days from `from`: number, net, VAT, gross and lines
     /// (name, quantity in litres, net).
     async fn invoice(&self, contract: i64, from: NaiveDate) -> Invoice {
-        let row: (i64, String, i64, i64, i64, String) = sqlx::query_as(
-            "SELECT id, number, net_grosze, vat_grosze, gross_grosze, ksef_xml FROM invoices
-             WHERE contract_id = $1 AND period_from = $2",
+        let id: i64 = sqlx::query_scalar(
+            "SELECT id FROM invoices WHERE contract_id = $1 AND period_from = $2 AND kind <> 'correction'",
         )
         .bind(contract)
         .bind(from)
         .fetch_one(self.pool())
         .await
         .unwrap();
+        self.invoice_by_id(id, false).await
+    }
+
+    /// Invoice `id` (its lines before a correction when `before`).
+    async fn invoice_by_id(&self, id: i64, before: bool) -> Invoice {
+        let row: (i64, String, i64, i64, i64, String) = sqlx::query_as(
+            "SELECT id, number, net_grosze, vat_grosze, gross_grosze, ksef_xml FROM invoices
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await
+        .unwrap();
         let lines: Vec<(String, i64, i64, i64)> = sqlx::query_as(
             "SELECT name, quantity_milli, unit_price_grosze, net_grosze FROM invoice_lines
-             WHERE invoice_id = $1 ORDER BY line_no",
+             WHERE invoice_id = $1 AND before_correction = $2 ORDER BY line_no",
         )
         .bind(row.0)
+        .bind(before)
         .fetch_all(self.pool())
         .await
         .unwrap();
@@ -577,4 +590,151 @@ async fn a_settlement_on_request_bills_up_to_the_chosen_day_and_the_run_the_rest
     );
     // 82,69 zł net, 8% of it 6,6152 → 6,62 zł.
     assert_eq!((rest.net, rest.vat, rest.gross), (8_269, 662, 8_931));
+}
+
+#[tokio::test]
+async fn a_correction_prices_the_days_again_and_books_the_difference() {
+    let w = World::new().await;
+    // Billed in the wrong group: the plain tariff instead of the one that changed on 16 November.
+    let (customer, point, contract) = w.contract(w.plain, true).await;
+    let meter = w.meter(point, "main", midnight(2025, 6, 1), 0).await;
+    w.reading(meter, midnight(2026, 11, 1), 10_000).await;
+    w.reading(meter, midnight(2026, 11, 16), 14_321).await;
+    w.reading(meter, midnight(2026, 12, 1), 20_000).await;
+    w.run(d(2026, 11, 1), d(2026, 12, 2)).await;
+    let wrong = w.invoice(contract, d(2026, 11, 1)).await;
+    // 10 m³ at 5,12 and 7,90 zł and the fee: 139,70 zł net, 11,176 → 11,18 zł VAT.
+    assert_eq!((wrong.net, wrong.vat, wrong.gross), (13_970, 1_118, 15_088));
+    let wrong_id: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE contract_id = $1")
+        .bind(contract)
+        .fetch_one(w.pool())
+        .await
+        .unwrap();
+    use ebok_billing::correction;
+    // Nothing changed yet: nothing to correct.
+    let same = correction::preview(w.pool(), w.utility_id, wrong_id, "Błędna grupa taryfowa")
+        .await
+        .unwrap_err();
+    assert!(same.to_string().contains("te same pozycje"), "{same}");
+    let no_reason = correction::issue(w.pool(), w.utility_id, wrong_id, " ")
+        .await
+        .unwrap_err();
+    assert!(no_reason.to_string().contains("przyczynę"), "{no_reason}");
+
+    sqlx::query("UPDATE contracts SET tariff_group_id = $2 WHERE id = $1")
+        .bind(contract)
+        .bind(w.changing)
+        .execute(w.pool())
+        .await
+        .unwrap();
+    let kor = correction::issue(w.pool(), w.utility_id, wrong_id, "Błędna grupa taryfowa")
+        .await
+        .unwrap();
+    let after = w.invoice_by_id(kor, false).await;
+    let before = w.invoice_by_id(kor, true).await;
+    assert_eq!(before.amounts(), wrong.amounts());
+    assert_eq!(
+        after.amounts(),
+        [
+            (4_321, 512, 2_212),
+            (4_321, 789, 3_409),
+            (1_000, 475, 475),
+            (5_679, 567, 3_220),
+            (5_679, 801, 4_549),
+            (1_000, 500, 500),
+        ]
+    );
+    // The difference: 143,65 − 139,70 = 3,95 zł net; VAT 11,49 − 11,18 = 0,31 zł (each side's
+    // VAT on its own total), 4,26 zł gross.
+    assert_eq!((after.net, after.vat, after.gross), (395, 31, 426));
+    let month = ebok_common::domain::time::local_day(chrono::Utc::now()).format("%Y/%m");
+    assert_eq!(after.number, format!("KOR/{month}/000001"));
+    let balance: i64 =
+        sqlx::query_scalar("SELECT balance_grosze FROM customer_balances WHERE customer_id = $1")
+            .bind(customer)
+            .fetch_one(w.pool())
+            .await
+            .unwrap();
+    assert_eq!(balance, 15_088 + 426);
+    let again = correction::issue(w.pool(), w.utility_id, wrong_id, "Jeszcze raz")
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("ma już korektę"), "{again}");
+    // December starts where the correction left the meter.
+    w.reading(meter, midnight(2027, 1, 1), 21_000).await;
+    w.run(d(2026, 12, 1), d(2027, 1, 2)).await;
+    let december = w.invoice(contract, d(2026, 12, 1)).await;
+    assert_eq!(december.amounts()[0].0, 1_000);
+}
+
+#[tokio::test]
+async fn a_manual_invoice_for_services_totals_vat_per_rate() {
+    use ebok_billing::manual::{self, ManualLine};
+    use ebok_common::domain::Money;
+    let w = World::new().await;
+    let (customer, _, _) = w.contract(w.plain, false).await;
+    let line =
+        |name: &str, unit: &str, quantity_milli: i64, grosze: i64, vat_rate: u8| ManualLine {
+            name: name.into(),
+            unit: unit.into(),
+            quantity_milli,
+            unit_price: Money::from_grosze(grosze),
+            vat_rate,
+        };
+    let today = ebok_common::domain::time::local_day(chrono::Utc::now());
+    let refused = manual::issue(
+        w.pool(),
+        w.utility_id,
+        customer,
+        today,
+        &[line("", "szt.", 1_000, 100, 23)],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&refused, manual::ManualError::Invalid { field, .. } if field == "lines[0].name"),
+        "{refused}"
+    );
+    let id = manual::issue(
+        w.pool(),
+        w.utility_id,
+        customer,
+        today,
+        &[
+            line(
+                "Sprawdzenie wodomierza na wniosek klienta",
+                "szt.",
+                1_000,
+                15_000,
+                23,
+            ),
+            line("Plombowanie wodomierza", "szt.", 2_000, 1_234, 8),
+        ],
+    )
+    .await
+    .unwrap();
+    let invoice = w.invoice_by_id(id, false).await;
+    assert_eq!(
+        invoice.amounts(),
+        [(1_000, 15_000, 15_000), (2_000, 1_234, 2_468)]
+    );
+    // 23% of 150,00 = 34,50 zł; 8% of 24,68 = 1,9744 → 1,97 zł.
+    assert_eq!(
+        (invoice.net, invoice.vat, invoice.gross),
+        (17_468, 3_647, 21_115)
+    );
+    // Another utility cannot invoice this customer.
+    let other = fixtures::utility(w.pool(), "inna-gmina").await;
+    let foreign = manual::issue(
+        w.pool(),
+        other,
+        customer,
+        today,
+        &[line("x", "szt.", 1_000, 1, 8)],
+    )
+    .await;
+    assert!(
+        matches!(foreign, Err(manual::ManualError::NotFound)),
+        "{foreign:?}"
+    );
 }

@@ -191,6 +191,107 @@ async fn billing_staff_manage_tariffs_and_run_a_month_and_others_reach_only_what
         ["tariff.added", "tariff.withdrawn", "billing.run_started"]
     );
 
+    // An invoice for services from the card (a wrong price first), and a correction of the
+    // month's invoice after the contract moves to another group.
+    let card = format!("/panel/mlynary/klienci/{}", jan.customer_id);
+    let csrf = app.web_csrf(&web, &card).await;
+    let today_text = today.to_string();
+    let manual = |price: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("sale_date", today_text.clone()),
+            ("name_0", "Sprawdzenie wodomierza".to_string()),
+            ("unit_0", "usł.".to_string()),
+            ("quantity_0", "1".to_string()),
+            ("price_0", "150,00".to_string()),
+            ("vat_0", "23".to_string()),
+            ("name_1", "Plombowanie".to_string()),
+            ("unit_1", "szt.".to_string()),
+            ("quantity_1", "2".to_string()),
+            ("price_1", price.to_string()),
+            ("vat_1", "8".to_string()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>, path: String| {
+        let web = web.clone();
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.web_post(&web, &path, &form).await
+        }
+    };
+    let refused = send(manual("dwanaście"), format!("{card}/faktury")).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("Podaj cenę netto") && html.contains("href=\"#price_1\""),
+        "{html}"
+    );
+    let issued = send(manual("12,34"), format!("{card}/faktury")).await;
+    assert_eq!(issued.status(), 303);
+    let manual_gross: i64 = sqlx::query_scalar(
+        "SELECT gross_grosze FROM invoices WHERE customer_id = $1 AND kind = 'manual'",
+    )
+    .bind(jan.customer_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(manual_gross, 21_115);
+    let second: i64 = sqlx::query_scalar(
+        "INSERT INTO tariff_groups (utility_id, code, name) VALUES ($1, 'G2', 'Druga grupa') RETURNING id",
+    )
+    .bind(a)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tariffs (utility_id, tariff_group_id, valid_from, water_price_grosze,
+                              sewage_price_grosze, subscription_grosze, garden_subscription_grosze, vat_rate)
+         VALUES ($1, $2, '2020-01-01', 612, 890, 1050, 300, 8)",
+    )
+    .bind(a)
+    .bind(second)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let correction = format!("/panel/mlynary/faktury/{}/korekta", invoice.0);
+    let page = app.web_get(&web, &correction).await.text().await.unwrap();
+    assert!(page.contains("Przyczyna korekty"), "{page}");
+    let csrf = app.web_csrf(&web, &correction).await;
+    let same = send(
+        vec![("csrf", csrf.clone()), ("reason", "Zła grupa".into())],
+        format!("{correction}/podglad"),
+    )
+    .await;
+    assert_eq!(same.status(), 422);
+    assert!(same.text().await.unwrap().contains("te same pozycje"));
+    let moved = send(
+        vec![("csrf", csrf.clone()), ("tariff_group", "G2".into())],
+        format!("{correction}/grupa"),
+    )
+    .await;
+    assert_eq!(moved.status(), 303);
+    let preview = send(
+        vec![("csrf", csrf.clone()), ("reason", "Zła grupa".into())],
+        format!("{correction}/podglad"),
+    )
+    .await;
+    assert_eq!(preview.status(), 200);
+    assert!(preview.text().await.unwrap().contains("Po korekcie"));
+    let corrected = send(
+        vec![("csrf", csrf.clone()), ("reason", "Zła grupa".into())],
+        correction.clone(),
+    )
+    .await;
+    assert_eq!(corrected.status(), 303);
+    let kor: (String, i64) =
+        sqlx::query_as("SELECT number, gross_grosze FROM invoices WHERE corrects_id = $1")
+            .bind(invoice.0)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert!(kor.0.starts_with("KOR/") && kor.1 > 0, "{kor:?}");
+
     // The counter: tariffs to read, invoices on the card, no runs.
     let counter = app.staff_web_login(&clerk, 1).await;
     let page = app
@@ -268,6 +369,7 @@ async fn billing_staff_manage_tariffs_and_run_a_month_and_others_reach_only_what
         format!("/panel/tolkmicko/rozliczenia/{run_id}/druk.pdf"),
         format!("/panel/tolkmicko/faktury/{}/pdf", invoice.0),
         format!("/panel/tolkmicko/faktury/{}/xml", invoice.0),
+        format!("/panel/tolkmicko/faktury/{}/korekta", invoice.0),
     ] {
         assert_eq!(app.web_get(&theirs, &path).await.status(), 404, "{path}");
     }

@@ -363,3 +363,286 @@ pub async fn invoice_xml(
         .await?
         .into_response())
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "staff/correction.html")]
+struct CorrectionPage {
+    layout: StaffLayout,
+    csrf: String,
+    target: billing::CorrectionTarget,
+    /// `(code, name)` of the tariff groups.
+    groups: Vec<(String, String)>,
+    form: FormState,
+    /// The correction as it would be issued: (lines before, lines after, net, VAT, gross of the
+    /// difference), each line (name, quantity, price, net).
+    preview: Option<CorrectionShown>,
+}
+
+struct CorrectionShown {
+    before: Vec<(String, String, String, String)>,
+    after: Vec<(String, String, String, String)>,
+    net: String,
+    vat: String,
+    gross: String,
+}
+
+fn shown_lines(lines: &[ebok_billing::document::Line]) -> Vec<(String, String, String, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l.name.clone(),
+                format!(
+                    "{},{:03} {}",
+                    l.quantity_milli / 1000,
+                    (l.quantity_milli % 1000).abs(),
+                    l.unit
+                ),
+                ebok_common::polish::money(l.unit_price),
+                ebok_common::polish::money(l.net),
+            )
+        })
+        .collect()
+}
+
+async fn correction_page(
+    state: &AppState,
+    ctx: &StaffCtx,
+    session: &StaffSession,
+    invoice_id: i64,
+    form: FormState,
+    preview: Option<CorrectionShown>,
+) -> Page {
+    let target = billing::correction_target(&state.pool, session.utility_id, invoice_id).await?;
+    let groups = sqlx::query!(
+        "SELECT code, name FROM tariff_groups WHERE utility_id = $1 ORDER BY code",
+        session.utility_id
+    )
+    .fetch_all(&state.pool)
+    .await?
+    .into_iter()
+    .map(|g| (g.code, g.name))
+    .collect();
+    Ok((
+        form.status(),
+        CorrectionPage {
+            layout: ctx.layout("klienci"),
+            csrf: session.csrf.clone(),
+            target,
+            groups,
+            form,
+            preview,
+        },
+    )
+        .into_response())
+}
+
+/// `GET /panel/{slug}/faktury/{id}/korekta`
+pub async fn correction_form(
+    State(state): State<AppState>,
+    ctx: StaffCtx,
+    PagePath(Id { id }): PagePath<Id>,
+) -> Page {
+    let session = ctx.staff(Permission::ManageBilling)?.clone();
+    correction_page(&state, &ctx, &session, id, FormState::default(), None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CorrectionFields {
+    reason: String,
+    tariff_group: String,
+}
+
+impl FormFields for CorrectionFields {
+    const PAGE: &'static str = "/panel/{slug}/faktury/{id}/korekta";
+}
+
+/// `POST /panel/{slug}/faktury/{id}/korekta/grupa`: the contract's tariff group changed.
+pub async fn correction_group(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: StaffForm<CorrectionFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    if !session.may(Permission::ManageBilling) {
+        return Err(PageError::NotAllowed);
+    }
+    let target = billing::correction_target(&state.pool, session.utility_id, id).await?;
+    match billing::change_tariff_group(
+        &state.pool,
+        session.by(),
+        target.contract_id,
+        &fields.tariff_group,
+    )
+    .await
+    {
+        Ok(()) => Ok(ctx.redirect(&format!("faktury/{id}/korekta"))),
+        Err(e) => {
+            form.add_failure(e)?;
+            correction_page(&state, &ctx, &session, id, form, None).await
+        }
+    }
+}
+
+/// `POST /panel/{slug}/faktury/{id}/korekta/podglad`
+pub async fn correction_preview(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: StaffForm<CorrectionFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    if !session.may(Permission::ManageBilling) {
+        return Err(PageError::NotAllowed);
+    }
+    match billing::preview_correction(&state.pool, session.utility_id, id, &fields.reason).await {
+        Ok(doc) => {
+            let shown = CorrectionShown {
+                before: shown_lines(&doc.lines_before),
+                after: shown_lines(&doc.lines),
+                net: ebok_common::polish::money(doc.net),
+                vat: ebok_common::polish::money(doc.vat),
+                gross: ebok_common::polish::money(doc.gross),
+            };
+            correction_page(&state, &ctx, &session, id, form, Some(shown)).await
+        }
+        Err(e) => {
+            form.add_failure(e)?;
+            correction_page(&state, &ctx, &session, id, form, None).await
+        }
+    }
+}
+
+/// `POST /panel/{slug}/faktury/{id}/korekta`: issues the correction, then the customer's card.
+pub async fn correction_issue(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: StaffForm<CorrectionFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        ..
+    } = post;
+    if !session.may(Permission::ManageBilling) {
+        return Err(PageError::NotAllowed);
+    }
+    let target = billing::correction_target(&state.pool, session.utility_id, id).await?;
+    match billing::correct(&state.pool, session.by(), id, &fields.reason).await {
+        Ok(_) => Ok(ctx.redirect(&format!(
+            "klienci/{}?zapisano=korekta#rozliczenia",
+            target.customer_id
+        ))),
+        Err(e) => {
+            form.add_failure(e)?;
+            correction_page(&state, &ctx, &session, id, form, None).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ManualFields {
+    sale_date: String,
+    name_0: String,
+    unit_0: String,
+    quantity_0: String,
+    price_0: String,
+    vat_0: String,
+    name_1: String,
+    unit_1: String,
+    quantity_1: String,
+    price_1: String,
+    vat_1: String,
+    name_2: String,
+    unit_2: String,
+    quantity_2: String,
+    price_2: String,
+    vat_2: String,
+}
+
+impl FormFields for ManualFields {
+    const PAGE: &'static str = "/panel/{slug}/klienci/{id}";
+}
+
+/// `POST /panel/{slug}/klienci/{id}/faktury`: an invoice for services.
+pub async fn manual_invoice(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: StaffForm<ManualFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields: f,
+        mut form,
+        ..
+    } = post;
+    if !session.may(Permission::ManageBilling) {
+        return Err(PageError::NotAllowed);
+    }
+    let line =
+        |name: &str, unit: &str, quantity: &str, price: &str, vat: &str| billing::ManualLineInput {
+            name: name.into(),
+            unit: unit.into(),
+            quantity: quantity.into(),
+            unit_price: price.into(),
+            vat_rate: vat.into(),
+        };
+    let lines = [
+        line(&f.name_0, &f.unit_0, &f.quantity_0, &f.price_0, &f.vat_0),
+        line(&f.name_1, &f.unit_1, &f.quantity_1, &f.price_1, &f.vat_1),
+        line(&f.name_2, &f.unit_2, &f.quantity_2, &f.price_2, &f.vat_2),
+    ];
+    match billing::manual_invoice(&state.pool, session.by(), id, &f.sale_date, &lines).await {
+        Ok(_) => Ok(ctx.redirect(&format!("klienci/{id}?zapisano=faktura#rozliczenia"))),
+        Err(e) => {
+            // The form's fields are named after the line: lines[1].unit is unit_1.
+            let e = match e {
+                crate::error::ApiError::Invalid { field, detail } => {
+                    crate::error::ApiError::Invalid {
+                        field: manual_field(&field),
+                        detail,
+                    }
+                }
+                other => other,
+            };
+            form.add_failure(e)?;
+            let forms = super::customer_pages::CardForms {
+                manual: form,
+                ..super::customer_pages::CardForms::default()
+            };
+            super::customer_pages::render_card(&state, &ctx, &session, id, forms, None).await
+        }
+    }
+}
+
+/// `lines[1].unit_price` → `price_1`; other names as they are.
+fn manual_field(field: &str) -> String {
+    let Some(rest) = field.strip_prefix("lines[") else {
+        return field.to_string();
+    };
+    let Some((index, name)) = rest.split_once("].") else {
+        return field.to_string();
+    };
+    let name = match name {
+        "unit_price" => "price",
+        "vat_rate" => "vat",
+        other => other,
+    };
+    format!("{name}_{index}")
+}

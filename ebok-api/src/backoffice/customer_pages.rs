@@ -116,6 +116,8 @@ struct CardPage {
     notice: Option<&'static str>,
     /// Balance, invoices and ledger, for a role that sees invoices.
     billing: Option<crate::staff::billing::CustomerBilling>,
+    /// The form of an invoice for services (csrf, values and errors), for billing staff.
+    manual: Option<(String, FormState)>,
 }
 
 /// The card's forms (a new supply point, a new contract, ending a contract), each with its
@@ -130,6 +132,8 @@ pub struct CardForms {
     pub proxy: FormState,
     /// A reading the customer gave.
     pub reading: FormState,
+    /// An invoice for services.
+    pub manual: FormState,
     /// `(code, name)` of the utility's tariff groups.
     pub tariffs: Vec<(String, String)>,
 }
@@ -187,6 +191,8 @@ pub async fn card(
         (Some("umowa"), _) => Some("Umowa zawarta."),
         (Some("koniec"), _) => Some("Umowa zakończona."),
         (Some("odczyt"), _) => Some("Odczyt podany przez klienta zapisany."),
+        (Some("faktura"), _) => Some("Faktura za usługę wystawiona."),
+        (Some("korekta"), _) => Some("Faktura korygująca wystawiona."),
         (Some("wniosek"), _) => Some(
             "Zapisano w imieniu klienta. Zacznie obowiązywać, gdy klient zaakceptuje to w eBOK.",
         ),
@@ -225,6 +231,7 @@ pub async fn render_card(
         &forms.end,
         &forms.proxy,
         &forms.reading,
+        &forms.manual,
     ]
     .iter()
     .map(|f| f.status())
@@ -241,6 +248,18 @@ pub async fn render_card(
     } else {
         None
     };
+    // The form of an invoice for services, for billing staff.
+    let manual = session.may(Permission::ManageBilling).then(|| {
+        let today = ebok_common::domain::time::local_day(chrono::Utc::now());
+        let mut form = forms.manual.clone();
+        if form.value("sale_date").is_empty() {
+            form = form
+                .with("sale_date", today.to_string())
+                .with("unit_0", "usł.")
+                .with("vat_0", "23");
+        }
+        (session.csrf.clone(), form)
+    });
     let forms = if session.may(Permission::EditCustomers) {
         forms.csrf = session.csrf.clone();
         forms.tariffs = sqlx::query!(
@@ -270,6 +289,7 @@ pub async fn render_card(
             proxy,
             notice,
             billing,
+            manual,
         },
     )
         .into_response())

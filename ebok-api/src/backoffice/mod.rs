@@ -102,6 +102,22 @@ pub fn router() -> Router<AppState> {
             "/panel/{slug}/faktury/{id}/xml",
             get(billing_pages::invoice_xml),
         )
+        .route(
+            "/panel/{slug}/faktury/{id}/korekta",
+            get(billing_pages::correction_form).post(billing_pages::correction_issue),
+        )
+        .route(
+            "/panel/{slug}/faktury/{id}/korekta/podglad",
+            post(billing_pages::correction_preview),
+        )
+        .route(
+            "/panel/{slug}/faktury/{id}/korekta/grupa",
+            post(billing_pages::correction_group),
+        )
+        .route(
+            "/panel/{slug}/klienci/{id}/faktury",
+            post(billing_pages::manual_invoice),
+        )
         .route("/panel/{slug}/alarmy", get(alarm_pages::alarms))
         .route(
             "/panel/{slug}/alarmy/{id}/przyjmij",

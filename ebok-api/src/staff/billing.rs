@@ -6,6 +6,9 @@
 //! their utility and writes the audit log.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use ebok_billing::correction::{self, CorrectionError};
+use ebok_billing::document::InvoiceDocument;
+use ebok_billing::manual::{self, ManualError, ManualLine};
 use ebok_billing::run::{self, RunRefused, RunRequest};
 use ebok_billing::statement::{self, Balance, InvoiceSummary, LedgerEntry, Scope};
 use ebok_common::domain::Money;
@@ -501,4 +504,207 @@ pub async fn invoice_scope(
         utility_id,
         customer_id,
     })
+}
+
+impl From<CorrectionError> for ApiError {
+    fn from(error: CorrectionError) -> Self {
+        match error {
+            CorrectionError::NotFound => ApiError::NotFound,
+            CorrectionError::Invalid { field, message } => ApiError::invalid(field, message),
+            CorrectionError::Db(e) => e.into(),
+            CorrectionError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ManualError> for ApiError {
+    fn from(error: ManualError) -> Self {
+        match error {
+            ManualError::NotFound => ApiError::NotFound,
+            ManualError::Invalid { field, message } => ApiError::invalid(field, message),
+            ManualError::Db(e) => e.into(),
+            ManualError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// An invoice to correct, as its page shows it: the customer, the contract and its tariff group.
+#[derive(Debug, Clone)]
+pub struct CorrectionTarget {
+    pub invoice_id: i64,
+    pub number: String,
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub contract_id: i64,
+    pub contract_number: String,
+    pub tariff_group: String,
+}
+
+/// The invoice `invoice_id` of the utility with its contract, if it has one.
+pub async fn correction_target(
+    pool: &PgPool,
+    utility_id: i64,
+    invoice_id: i64,
+) -> Result<CorrectionTarget, ApiError> {
+    let r = sqlx::query!(
+        r#"SELECT i.id, i.number, i.customer_id, cu.name, c.id AS contract_id, c.number AS contract_number,
+                  g.code AS tariff_group
+           FROM invoices i
+           JOIN customers cu ON cu.id = i.customer_id
+           JOIN contracts c ON c.id = i.contract_id
+           JOIN tariff_groups g ON g.id = c.tariff_group_id
+           WHERE i.id = $1 AND i.utility_id = $2"#,
+        invoice_id,
+        utility_id
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    Ok(CorrectionTarget {
+        invoice_id: r.id,
+        number: r.number,
+        customer_id: r.customer_id,
+        customer_name: r.name,
+        contract_id: r.contract_id,
+        contract_number: r.contract_number,
+        tariff_group: r.tariff_group,
+    })
+}
+
+/// Moves a contract to another tariff group (when it was billed in the wrong one; a correction
+/// then prices its latest invoice again). Audited.
+pub async fn change_tariff_group(
+    pool: &PgPool,
+    by: ByStaff,
+    contract_id: i64,
+    group_code: &str,
+) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    let group = sqlx::query_scalar!(
+        "SELECT id FROM tariff_groups WHERE utility_id = $1 AND code = $2",
+        by.utility_id,
+        group_code
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::invalid("tariff_group", "Wybierz grupę taryfową."))?;
+    let before = sqlx::query_scalar!(
+        r#"UPDATE contracts c SET tariff_group_id = $3
+           FROM contracts old JOIN tariff_groups g ON g.id = old.tariff_group_id
+           WHERE c.id = $1 AND c.utility_id = $2 AND old.id = c.id
+           RETURNING g.code"#,
+        contract_id,
+        by.utility_id,
+        group
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    by.audit(
+        &mut tx,
+        "contract.tariff_group_changed",
+        "contract",
+        contract_id,
+        json!({"from": before, "to": group_code}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a correction of invoice `invoice_id` would be.
+pub async fn preview_correction(
+    pool: &PgPool,
+    utility_id: i64,
+    invoice_id: i64,
+    reason: &str,
+) -> Result<InvoiceDocument, ApiError> {
+    Ok(correction::preview(pool, utility_id, invoice_id, reason)
+        .await?
+        .document)
+}
+
+/// Issues the correction of invoice `invoice_id`. Audited.
+pub async fn correct(
+    pool: &PgPool,
+    by: ByStaff,
+    invoice_id: i64,
+    reason: &str,
+) -> Result<i64, ApiError> {
+    let id = correction::issue(pool, by.utility_id, invoice_id, reason).await?;
+    let mut conn = pool.acquire().await?;
+    by.audit(
+        &mut conn,
+        "invoice.corrected",
+        "invoice",
+        invoice_id,
+        json!({"correction_id": id, "reason": reason.trim()}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// A line of a manual invoice as staff type it (amounts as people write them).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ManualLineInput {
+    pub name: String,
+    pub unit: String,
+    /// "1", "2,5".
+    pub quantity: String,
+    /// Net, "150,00".
+    pub unit_price: String,
+    /// "23", "8".
+    pub vat_rate: String,
+}
+
+/// Issues an invoice for services to customer `customer_id`; blank lines are skipped. Audited.
+pub async fn manual_invoice(
+    pool: &PgPool,
+    by: ByStaff,
+    customer_id: i64,
+    sale_date: &str,
+    lines: &[ManualLineInput],
+) -> Result<i64, ApiError> {
+    let sale_date = NaiveDate::parse_from_str(sale_date.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid("sale_date", "Podaj datę wykonania usługi."))?;
+    let mut parsed = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if [&l.name, &l.quantity, &l.unit_price]
+            .iter()
+            .all(|f| f.trim().is_empty())
+        {
+            continue;
+        }
+        let at = |field: &str| format!("lines[{i}].{field}");
+        let quantity_milli = ebok_common::polish::parse_m3(&l.quantity)
+            .ok_or_else(|| ApiError::invalid(at("quantity"), "Podaj ilość, np. 1 albo 2,5."))?;
+        let unit_price = Money::parse(&l.unit_price).map_err(|_| {
+            ApiError::invalid(at("unit_price"), "Podaj cenę netto w złotych, np. 150,00.")
+        })?;
+        let vat_rate = l
+            .vat_rate
+            .trim()
+            .trim_end_matches('%')
+            .parse::<u8>()
+            .map_err(|_| ApiError::invalid(at("vat_rate"), "Stawka VAT: 0, 5, 8 albo 23%."))?;
+        parsed.push(ManualLine {
+            name: l.name.clone(),
+            unit: l.unit.clone(),
+            quantity_milli,
+            unit_price,
+            vat_rate,
+        });
+    }
+    let id = manual::issue(pool, by.utility_id, customer_id, sale_date, &parsed).await?;
+    let mut conn = pool.acquire().await?;
+    by.audit(
+        &mut conn,
+        "invoice.issued_manually",
+        "invoice",
+        id,
+        json!({"customer_id": customer_id}),
+    )
+    .await?;
+    Ok(id)
 }
