@@ -497,6 +497,23 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
     browser
         .assert_no_serious_violations("invoice correction")
         .await;
+    let xml: String = sqlx::query_scalar("SELECT ksef_xml FROM invoices WHERE id = $1")
+        .bind(invoice)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), xml).unwrap();
+    let valid = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", ebok_billing::ksef::FA3_SCHEMA])
+        .arg(file.path())
+        .output()
+        .expect("xmllint (libxml2-utils) must be installed: scripts/test-tools.sh installs it");
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
     browser.close().await;
     shutdown.cancel();
     let _ = portal.await;

@@ -56,6 +56,7 @@ async fn every_subcommand_has_help() {
         "stack",
         "bench",
         "totp",
+        "billing",
     ] {
         let out = ebok().args([sub, "--help"]).output().await.unwrap();
         assert!(out.status.success(), "ebok {sub} --help failed");
@@ -540,4 +541,196 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
     ] {
         assert!(stdout.contains(scenario), "{scenario} missing: {stdout}");
     }
+}
+
+#[tokio::test]
+async fn billing_run_and_export_from_the_command_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let pool = &db.pool;
+    let utility = ebok_testkit::fixtures::utility(pool, "mlynary").await;
+    sqlx::query(
+        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
+                postal_code = '14-420', city = 'Młynary' WHERE id = $1",
+    )
+    .bind(utility)
+    .execute(pool)
+    .await
+    .unwrap();
+    let home = ebok_testkit::fixtures::household(pool, utility, "anna@example.pl").await;
+    sqlx::query(
+        "INSERT INTO tariffs (utility_id, tariff_group_id, valid_from, water_price_grosze,
+                              sewage_price_grosze, subscription_grosze, garden_subscription_grosze, vat_rate)
+         SELECT $1, id, '2020-01-01', 512, 790, 950, 300, 8 FROM tariff_groups WHERE utility_id = $1",
+    )
+    .bind(utility)
+    .execute(pool)
+    .await
+    .unwrap();
+    let today = ebok_common::domain::time::local_day(chrono::Utc::now());
+    let month = chrono::Datelike::with_day(&today, 1).unwrap() - chrono::Months::new(1);
+    for day in [month, month + chrono::Months::new(1)] {
+        sqlx::query("SELECT ebok_ensure_reading_partitions($1, $1 + interval '1 day')")
+            .bind(ebok_common::domain::time::day_start(day))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    ebok_testkit::fixtures::radio_reading(
+        pool,
+        home.meter_id,
+        ebok_common::domain::time::day_start(month),
+        1_000,
+    )
+    .await;
+    ebok_testkit::fixtures::radio_reading(
+        pool,
+        home.meter_id,
+        ebok_common::domain::time::day_start(month + chrono::Months::new(1)),
+        5_500,
+    )
+    .await;
+    let period = month.format("%Y-%m").to_string();
+    let out = ebok_on(&db)
+        .args([
+            "billing",
+            "run",
+            "--utility",
+            "mlynary",
+            "--period",
+            &period,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 invoices issued"), "{stdout}");
+    let number: String = sqlx::query_scalar("SELECT number FROM invoices")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (format, file) in [("ksef", "faktura.xml"), ("pdf", "faktura.pdf")] {
+        let path = dir.path().join(file);
+        let out = ebok_on(&db)
+            .args([
+                "billing",
+                "export",
+                "--utility",
+                "mlynary",
+                "--invoice",
+                &number,
+                "--format",
+                format,
+            ])
+            .arg("--out")
+            .arg(&path)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let xml = dir.path().join("faktura.xml");
+    let valid = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", ebok_billing::ksef::FA3_SCHEMA])
+        .arg(&xml)
+        .output()
+        .expect("xmllint (libxml2-utils) must be installed: scripts/test-tools.sh installs it");
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+    assert!(
+        std::fs::read(dir.path().join("faktura.pdf"))
+            .unwrap()
+            .starts_with(b"%PDF-")
+    );
+    // A month that has not ended: one clear line.
+    let out = ebok_on(&db)
+        .args([
+            "billing",
+            "run",
+            "--utility",
+            "mlynary",
+            "--period",
+            &today.format("%Y-%m").to_string(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jeszcze trwa"));
+    // An invoice that does not exist.
+    let out = ebok_on(&db)
+        .args([
+            "billing",
+            "export",
+            "--utility",
+            "mlynary",
+            "--invoice",
+            "FV/1999/01/000001",
+            "--format",
+            "pdf",
+            "--out",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no invoice"));
+}
+
+#[tokio::test]
+async fn bench_billing_bills_a_tiny_dataset_and_prints_its_summary_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let out = ebok_on(&db)
+        .args([
+            "bench",
+            "billing",
+            "--customers",
+            "40",
+            "--days",
+            "40",
+            "--pdfs",
+            "10",
+            "--repeats",
+            "1",
+            "--regenerate",
+        ])
+        .env("EBOK__METRICS__ENABLED", "false")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let names: Vec<&str> = last
+        .strip_prefix("billing ")
+        .unwrap_or_else(|| panic!("summary line: {last}"))
+        .split(' ')
+        .map(|pair| pair.split_once('=').expect("name=value").0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "invoices_per_s",
+            "pdf_per_s",
+            "raw_invoices_per_s",
+            "pdf_render_only_per_s"
+        ]
+    );
 }

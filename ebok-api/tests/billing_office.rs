@@ -387,4 +387,5 @@ async fn billing_staff_manage_tariffs_and_run_a_month_and_others_reach_only_what
         app.web_get(&theirs, "/panel/mlynary/taryfy").await.status(),
         200
     );
+    support::validate_every_fa3(app.pool()).await;
 }

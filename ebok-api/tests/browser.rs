@@ -824,6 +824,7 @@ async fn a_resident_sees_a_new_invoice_and_the_balance_downloads_it_and_no_one_e
             "Eva at {suffix}: {status}"
         );
     }
+    support::validate_every_fa3(pool).await;
     browser.close().await;
     portal.stop().await;
 }

@@ -225,6 +225,7 @@ async fn a_resident_sees_and_downloads_their_invoices_and_no_one_else_does() {
         .web_get("", &format!("/u/mlynary/faktury/{jan_invoice}/pdf"))
         .await;
     assert_ne!(anonymous.status(), 200);
+    support::validate_every_fa3(app.pool()).await;
 }
 
 #[tokio::test]
@@ -347,4 +348,5 @@ async fn a_resident_settles_up_to_yesterday_after_a_preview_and_no_one_else_can_
         .await
         .unwrap();
     assert!(page.contains("Nie masz umów do rozliczenia"), "{page}");
+    support::validate_every_fa3(app.pool()).await;
 }

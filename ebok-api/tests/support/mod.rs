@@ -256,6 +256,36 @@ pub async fn billing_ready(pool: &PgPool, utility_id: i64) {
     .unwrap();
 }
 
+/// Validates the FA(3) XML of every invoice in the database against the official schema with
+/// xmllint (the test command installs it; its absence fails the test).
+pub async fn validate_every_fa3(pool: &PgPool) {
+    let all: Vec<(String, String)> = sqlx::query_as("SELECT number, ksef_xml FROM invoices")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(!all.is_empty(), "no invoices to validate");
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, xml))| {
+            let path = dir.path().join(format!("{i}.xml"));
+            std::fs::write(&path, xml).unwrap();
+            path
+        })
+        .collect();
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", ebok_billing::ksef::FA3_SCHEMA])
+        .args(&files)
+        .output()
+        .expect("xmllint (libxml2-utils) must be installed: scripts/test-tools.sh installs it");
+    assert!(
+        out.status.success(),
+        "FA(3) XML invalid: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Stores a reading and moves the latest reading forward, as ingest does.
 pub async fn reading(pool: &PgPool, meter_id: i64, at: DateTime<Utc>, litres: i64) {
     fixtures::radio_reading(pool, meter_id, at, litres).await;
