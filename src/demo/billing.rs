@@ -58,6 +58,19 @@ pub async fn ensure_billed(
         + Months::new(1);
     let mut issued = 0;
     while month + Months::new(1) <= today {
+        // A month an earlier start billed is not run again (it would only say so).
+        let billed: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM billing_runs
+                              WHERE utility_id = $1 AND period = $2 AND state = 'finished') AS "exists!""#,
+            utility_id,
+            month
+        )
+        .fetch_one(pool)
+        .await?;
+        if billed {
+            month = month + Months::new(1);
+            continue;
+        }
         let issue_date = (month + Months::new(1) + Days::new(1)).min(today);
         let outcome = run::run(
             pool,
