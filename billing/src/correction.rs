@@ -1,6 +1,6 @@
 //! Corrections (faktura korygująca, KOR) of a periodic invoice or a settlement whose readings or
-//! tariff were wrong: its days are priced again with what the database holds now (a reading
-//! staff corrected, the contract's tariff group as it is now), each meter starting where the
+//! tariff were wrong: its days are priced again with what the database holds now (readings that
+//! arrived since, the contract's tariff group as it is now), each meter starting where the
 //! invoices before it left it, and the correction shows the lines before and after with the
 //! difference as its amount. Only a contract's latest invoice is corrected this way (the next
 //! invoice starts where it ended), and only once (a second correction would correct the
