@@ -16,7 +16,9 @@ CREATE TABLE tariffs (
     subscription_grosze          integer NOT NULL CHECK (subscription_grosze >= 0),
     garden_subscription_grosze   integer NOT NULL CHECK (garden_subscription_grosze >= 0),
     -- Percent: 8 for water supply and sewage collection today.
-    vat_rate                     smallint NOT NULL CHECK (vat_rate BETWEEN 0 AND 99),
+    -- The rates in force in Poland (8 for water supply and sewage collection); KSeF's FA(3)
+    -- has no other.
+    vat_rate                     smallint NOT NULL CHECK (vat_rate IN (0, 5, 8, 23)),
     -- The resolution or decision that approved it ("Uchwała nr XII/85/2025").
     basis                        text,
     created_at                   timestamptz NOT NULL DEFAULT now(),
@@ -28,7 +30,8 @@ CREATE TABLE tariffs (
 
 CREATE FUNCTION tariffs_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF OLD.valid_from <= (now() AT TIME ZONE 'Europe/Warsaw')::date THEN
+    IF OLD.valid_from <= (now() AT TIME ZONE 'Europe/Warsaw')::date
+       OR (TG_OP = 'UPDATE' AND NEW.valid_from <= (now() AT TIME ZONE 'Europe/Warsaw')::date) THEN
         RAISE EXCEPTION 'tariff % is in force since %: supersede it with a new tariff', OLD.id, OLD.valid_from
             USING ERRCODE = 'check_violation', CONSTRAINT = 'tariff_in_force';
     END IF;
@@ -246,6 +249,8 @@ BEGIN
             entries = b.entries + 1,
             updated_at = now()
     RETURNING b.balance_grosze, b.entries INTO NEW.balance_after_grosze, NEW.seq;
+    -- After the balance row's lock: entries of a customer are in booking order by time too.
+    NEW.booked_at := clock_timestamp();
     RETURN NEW;
 END $$;
 CREATE TRIGGER ledger_append BEFORE INSERT ON ledger_entries

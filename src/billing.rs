@@ -82,6 +82,12 @@ pub async fn run(config: Config, command: BillingCommand) -> Result<()> {
         BillingCommand::Run(args) => {
             let utility_id = utility_of(args.utility.clone()).await?;
             let month = parse_period(&args.period)?;
+            let today = local_day(Utc::now());
+            if let Some(date) = args.issue_date
+                && (date > today || date < today - chrono::Days::new(7))
+            {
+                bail!("--issue-date {date}: today or up to 7 days back");
+            }
             let request = RunRequest {
                 utility_id,
                 month,

@@ -9,7 +9,7 @@
 use chrono::{NaiveDate, Utc};
 use ebok_common::domain::Money;
 use ebok_common::domain::time::local_day;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::amounts;
 use crate::document::{Corrected, InvoiceDocument, Kind, Line};
@@ -63,7 +63,7 @@ struct Original {
 }
 
 async fn original(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     utility_id: i64,
     invoice_id: i64,
 ) -> Result<Original, CorrectionError> {
@@ -78,7 +78,7 @@ async fn original(
         invoice_id,
         utility_id
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(CorrectionError::NotFound)?;
     let (Some(contract_id), Some(from), Some(to)) =
@@ -110,7 +110,7 @@ async fn original(
            FROM invoice_lines WHERE invoice_id = $1 AND NOT before_correction ORDER BY line_no"#,
         invoice_id
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .map(|l| PricedLine {
@@ -142,7 +142,7 @@ async fn original(
 /// The correction of invoice `invoice_id` for `reason`, without a number: `issue` decides
 /// it. Refused when pricing the days again gives the same lines.
 async fn draft(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     utility_id: i64,
     invoice_id: i64,
     reason: &str,
@@ -158,10 +158,9 @@ async fn draft(
             "Przyczyna może mieć najwyżej 256 znaków.",
         ));
     }
-    let original = original(pool, utility_id, invoice_id).await?;
-    let mut conn = pool.acquire().await?;
-    let seller = pricing::seller(&mut conn, utility_id).await?;
-    let tariffs = pricing::tariffs(&mut conn, utility_id).await?;
+    let original = original(&mut *conn, utility_id, invoice_id).await?;
+    let seller = pricing::seller(&mut *conn, utility_id).await?;
+    let tariffs = pricing::tariffs(&mut *conn, utility_id).await?;
     let today = local_day(Utc::now());
     let ctx = Ctx {
         utility_id,
@@ -173,7 +172,7 @@ async fn draft(
         run_id: None,
         kind: "correction",
     };
-    let prepared = pricing::prepare(&mut conn, &ctx, &[original.contract_id]).await?;
+    let prepared = pricing::prepare(&mut *conn, &ctx, &[original.contract_id]).await?;
     if let Some(problem) = prepared.problems.first() {
         return Err(invalid(
             "reason",
@@ -195,6 +194,13 @@ async fn draft(
         ));
     }
     let (rates, net, vat, gross) = amounts::correction_totals(&before, &after);
+    // An increase is paid from the customer's overpayment first, like any invoice.
+    let balance = issuing::balances(&mut *conn, &[original.customer_id])
+        .await?
+        .get(&original.customer_id)
+        .copied()
+        .unwrap_or_default();
+    let credit_used = (-balance).max(Money::ZERO).min(gross.max(Money::ZERO));
     let document = InvoiceDocument {
         kind: Kind::Correction(Corrected {
             number: original.number.clone(),
@@ -216,13 +222,19 @@ async fn draft(
         net,
         vat,
         gross,
-        credit_used: Money::ZERO,
-        amount_due: gross.max(Money::ZERO),
+        credit_used,
+        amount_due: (gross - credit_used).max(Money::ZERO),
         due_date: today + chrono::Days::new(u64::from(seller.payment_term_days)),
         bank_account: seller.bank_account.clone(),
         readings: billed.readings.clone(),
         notes: {
             let mut notes = billed.notes.clone();
+            if credit_used > Money::ZERO {
+                notes.push(format!(
+                    "Zaliczono nadpłatę z poprzednich okresów: {}.",
+                    ebok_common::polish::money(credit_used)
+                ));
+            }
             if gross.is_negative() {
                 notes.push(format!(
                     "Kwota {} zmniejsza saldo i zostanie zaliczona na poczet kolejnych należności.",
@@ -259,7 +271,9 @@ pub async fn preview(
     invoice_id: i64,
     reason: &str,
 ) -> Result<Preview, CorrectionError> {
-    let draft = draft(pool, utility_id, invoice_id, reason, "(podgląd)".into()).await?;
+    // In a transaction that is rolled back: the balance is read with a lock, nothing is kept.
+    let mut tx = pool.begin().await?;
+    let draft = draft(&mut tx, utility_id, invoice_id, reason, "(podgląd)".into()).await?;
     Ok(Preview {
         document: draft.doc,
     })
@@ -274,11 +288,12 @@ pub async fn issue(
 ) -> Result<i64, CorrectionError> {
     let today = local_day(Utc::now());
     let mut tx = pool.begin().await?;
+    // Under the issuing lock: a concurrent correction of the same invoice, a run or a settlement
+    // of the contract has committed or waits, and what follows reads it in this transaction.
+    issuing::lock_issuing(&mut tx, utility_id).await?;
     let last = issuing::lock_counter(&mut tx, utility_id, SERIES, today).await?;
-    // Under the counter's lock: a concurrent correction of the same invoice has committed or
-    // waits, and `original` sees it.
     let number = issuing::invoice_number(SERIES, today, last + 1);
-    let draft = draft(pool, utility_id, invoice_id, reason, number).await?;
+    let draft = draft(&mut tx, utility_id, invoice_id, reason, number).await?;
     let ids = issuing::store(
         &mut tx,
         &Issue {

@@ -96,6 +96,20 @@ pub(crate) struct Issue {
     pub run_id: Option<i64>,
 }
 
+/// Serialises everything that issues invoices for a utility (runs, settlements, corrections,
+/// invoices for services), whatever their series and month: taken first by each issuing
+/// transaction, held until it ends. Within it, invoice ids grow in commit order, and what one
+/// issuer read of another's invoices is what was committed.
+pub(crate) async fn lock_issuing(conn: &mut PgConnection, utility_id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtext('ebok-billing-issue'), $1::int)",
+        utility_id as i32
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Locks the counter of `series` for the month of `issue_date` (creating it at 0) and returns
 /// its last number. Held until the transaction ends.
 pub(crate) async fn lock_counter(
@@ -169,6 +183,7 @@ pub(crate) async fn issue(
     prepared: Prepared,
 ) -> anyhow::Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
+    lock_issuing(&mut tx, ctx.utility_id).await?;
     let last_number = lock_counter(&mut tx, ctx.utility_id, SERIES, ctx.issue_date).await?;
     let stale = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM invoices

@@ -100,6 +100,7 @@ pub async fn issue(
     let today = local_day(Utc::now());
     check(sale_date, lines, today)?;
     let mut tx = pool.begin().await?;
+    issuing::lock_issuing(&mut tx, utility_id).await?;
     let (buyer, e_invoice) = pricing::buyer(&mut tx, utility_id, customer_id)
         .await?
         .ok_or(ManualError::NotFound)?;

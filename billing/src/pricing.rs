@@ -120,8 +120,8 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Pricing again the days `first ..= last` an invoice billed: they count as unbilled, and
-    /// each meter starts where the invoices before them left it.
+    /// Pricing again the days `first ..= last` an invoice billed: they count as unbilled (each
+    /// meter starts where the invoices before them left it, as always).
     fn rebilling(&self) -> bool {
         self.kind == "correction"
     }
@@ -197,9 +197,7 @@ pub(crate) async fn prepare(
                 .map(move |m| (c.id, m, c.from_day, c.to_day))
         })
         .collect();
-    let mut facts = facts(&mut *conn, &pairs, ctx.rebilling())
-        .await?
-        .into_iter();
+    let mut facts = facts(&mut *conn, &pairs).await?.into_iter();
     // The midnights inside each contract's days where a tariff or a month changes.
     let inner_days = |c: &ContractRow| -> Vec<NaiveDate> {
         let tariffs = ctx
@@ -325,10 +323,10 @@ pub(crate) async fn contracts(
     let rows = sqlx::query!(
         r#"SELECT c.id, c.number, c.customer_id, c.supply_point_id, c.tariff_group_id,
                   CASE WHEN $5 THEN $2::date
-                       ELSE greatest($2::date, c.valid_from,
-                                     (SELECT max(i.period_to) + 1 FROM invoices i
+                       ELSE coalesce((SELECT max(i.period_to) + 1 FROM invoices i
                                       WHERE i.contract_id = c.id
-                                        AND i.kind IN ('periodic', 'settlement'))) END AS "from_day!",
+                                        AND i.kind IN ('periodic', 'settlement')),
+                                     greatest($2::date, c.valid_from)) END AS "from_day!",
                   least($3::date, c.valid_until) AS "to_day!",
                   cu.customer_number, cu.name, cu.nip, cu.street, cu.building_no, cu.apartment_no,
                   cu.postal_code, cu.city, cu.post_town,
@@ -530,18 +528,14 @@ struct Facts {
 async fn facts(
     conn: &mut PgConnection,
     pairs: &[(i64, &MeterRow, NaiveDate, NaiveDate)],
-    rebilling: bool,
 ) -> sqlx::Result<Vec<Facts>> {
     let meters: Vec<i64> = pairs.iter().map(|p| p.1.id).collect();
     let firsts: Vec<NaiveDate> = pairs.iter().map(|p| p.2).collect();
     let afters: Vec<NaiveDate> = pairs.iter().map(|p| p.3 + Days::new(1)).collect();
-    // Where the previous invoices left each meter: by the period's end, or, when its days are
-    // priced again, by its start.
-    let billed_by: Vec<DateTime<Utc>> = if rebilling {
-        firsts.iter().map(|d| day_start(*d)).collect()
-    } else {
-        afters.iter().map(|d| day_start(*d)).collect()
-    };
+    // Where an invoice left each meter exactly at the period's first midnight (the contract's
+    // previous invoice, or the previous tenant's last one): anything else is not this
+    // contract's start (a register from before a gap, or a later invoice).
+    let starts: Vec<DateTime<Utc>> = firsts.iter().map(|d| day_start(*d)).collect();
     let rows = sqlx::query!(
         r#"SELECT p.n AS "n!",
                   g.at AS "g_at?", g.litres AS "g_litres?", g.estimated_litres AS "g_est?",
@@ -550,11 +544,11 @@ async fn facts(
                   eb.measured_at AS "eb_at?", eb.volume_litres AS "eb_litres?",
                   ea.measured_at AS "ea_at?", ea.volume_litres AS "ea_litres?"
            FROM unnest($1::bigint[], $2::date[], $3::date[], $4::timestamptz[]) WITH ORDINALITY
-                AS p(meter_id, first_day, after_day, billed_by, n)
+                AS p(meter_id, first_day, after_day, start_at, n)
            LEFT JOIN LATERAL (
                SELECT at, litres, estimated_litres FROM meter_billed_registers r
-               WHERE r.meter_id = p.meter_id AND r.at <= p.billed_by
-               ORDER BY r.at DESC, r.invoice_id DESC LIMIT 1) g ON true
+               WHERE r.meter_id = p.meter_id AND r.at = p.start_at
+               ORDER BY r.invoice_id DESC LIMIT 1) g ON true
            LEFT JOIN LATERAL meter_reading_by_day(p.meter_id, p.first_day - 1) sb ON g.at IS NULL
            LEFT JOIN LATERAL meter_first_reading_from_day(p.meter_id, p.first_day) sa ON g.at IS NULL
            LEFT JOIN LATERAL meter_reading_by_day(p.meter_id, p.after_day - 1) eb ON true
@@ -563,7 +557,7 @@ async fn facts(
         &meters,
         &firsts,
         &afters,
-        &billed_by
+        &starts
     )
     .fetch_all(conn)
     .await?;

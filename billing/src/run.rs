@@ -121,7 +121,7 @@ pub async fn start(pool: &PgPool, req: &RunRequest) -> anyhow::Result<Started> {
     .await?;
     let contracts = sqlx::query_scalar!(
         r#"SELECT id FROM contracts
-           WHERE utility_id = $1 AND status = 'active' AND valid_from <= $3
+           WHERE utility_id = $1 AND status <> 'draft' AND valid_from <= $3
              AND (valid_until IS NULL OR valid_until >= $2)
            ORDER BY id"#,
         req.utility_id,

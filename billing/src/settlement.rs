@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate, Utc};
 use ebok_common::domain::time::local_day;
 use serde::Serialize;
 use sqlx::{PgExecutor, PgPool};
@@ -102,8 +102,8 @@ pub async fn settleable(
         .collect())
 }
 
-/// Whether contract `contract_id` is of a customer linked to the account (a settlement is asked
-/// for only by them).
+/// Whether contract `contract_id` is in force and of a customer linked to the account (a
+/// settlement is asked for only by them).
 pub async fn is_accounts(
     db: impl PgExecutor<'_>,
     utility_id: i64,
@@ -114,7 +114,7 @@ pub async fn is_accounts(
         r#"SELECT EXISTS (SELECT 1 FROM contracts c
                           JOIN account_customers ac ON ac.customer_id = c.customer_id
                           WHERE c.id = $3 AND c.utility_id = $1 AND ac.account_id = $2
-                            AND ac.utility_id = $1) AS "exists!""#,
+                            AND ac.utility_id = $1 AND c.status = 'active') AS "exists!""#,
         utility_id,
         account_id,
         contract_id
@@ -204,12 +204,22 @@ async fn priced(
             format!("Tej umowy nie da się teraz rozliczyć: {}.", problem.reason),
         ));
     }
-    let Some((_, billed)) = prepared.priced.first() else {
+    let Some((contract, billed)) = prepared.priced.first() else {
         return Err(invalid(
             "through",
             "Dni do wybranego włącznie są już rozliczone: wybierz późniejszy dzień.",
         ));
     };
+    // A contract never billed (since before its last months) is settled by the monthly runs
+    // first, not in one invoice over years.
+    let floor = ctx.issue_date.with_day(1).expect("day 1") - chrono::Months::new(1);
+    if contract.from_day < floor {
+        return Err(invalid(
+            "through",
+            "Ta umowa ma wcześniejsze nierozliczone miesiące: rozliczy je faktura miesięczna, \
+             a w razie pytań biuro obsługi klienta.",
+        ));
+    }
     if billed.estimated {
         return Err(invalid(
             "through",

@@ -738,3 +738,51 @@ async fn a_manual_invoice_for_services_totals_vat_per_rate() {
         "{foreign:?}"
     );
 }
+
+#[tokio::test]
+async fn a_tenant_who_moves_out_mid_month_pays_to_their_last_day_and_the_next_from_their_first() {
+    let w = World::new().await;
+    let (_, point, leaving) = w.contract(w.plain, false).await;
+    let meter = w.meter(point, "main", midnight(2025, 6, 1), 0).await;
+    w.reading(meter, midnight(2026, 10, 1), 500).await;
+    w.reading(meter, midnight(2026, 11, 1), 1_000).await;
+    w.reading(meter, midnight(2026, 11, 16), 3_000).await;
+    w.reading(meter, midnight(2026, 12, 1), 4_500).await;
+    w.run(d(2026, 10, 1), d(2026, 11, 2)).await;
+    // The first tenant's contract ended on 15 November (recorded after the fact: terminated);
+    // the next one's began on the 16th.
+    sqlx::query(
+        "UPDATE contracts SET valid_until = '2026-11-15', status = 'terminated' WHERE id = $1",
+    )
+    .bind(leaving)
+    .execute(w.pool())
+    .await
+    .unwrap();
+    let newcomer = fixtures::person(w.pool(), w.utility_id).await;
+    let arriving: i64 = sqlx::query_scalar(
+        "INSERT INTO contracts (utility_id, number, customer_id, supply_point_id, tariff_group_id,
+                                valid_from, status, signed_at)
+         VALUES ($1, 'U/nowy', $2, $3, $4, '2026-11-16', 'active', now()) RETURNING id",
+    )
+    .bind(w.utility_id)
+    .bind(newcomer)
+    .bind(point)
+    .bind(w.plain)
+    .fetch_one(w.pool())
+    .await
+    .unwrap();
+    let november = w.run(d(2026, 11, 1), d(2026, 12, 2)).await;
+    assert_eq!(november.invoices_issued, 2, "{november:?}");
+    let last = w.invoice(leaving, d(2026, 11, 1)).await;
+    assert_eq!(
+        last.amounts()[0],
+        (2_000, 512, 1_024),
+        "1–15 November, 2 m³"
+    );
+    let first = w.invoice(arriving, d(2026, 11, 16)).await;
+    assert_eq!(
+        first.amounts()[0],
+        (1_500, 512, 768),
+        "16–30 November, 1,5 m³"
+    );
+}

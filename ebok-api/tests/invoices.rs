@@ -234,16 +234,21 @@ async fn a_resident_settles_up_to_yesterday_after_a_preview_and_no_one_else_can_
     let app = App::start().await;
     let a = utility(app.pool(), "mlynary").await;
     let b = utility(app.pool(), "tolkmicko").await;
-    let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 40).await;
-    let ola = resident(app.pool(), a, "mlynary", "ola@example.pl", 40).await;
-    let eva = resident(app.pool(), b, "tolkmicko", "eva@example.pl", 40).await;
+    let jan = resident(app.pool(), a, "mlynary", "jan@example.pl", 70).await;
+    let ola = resident(app.pool(), a, "mlynary", "ola@example.pl", 70).await;
+    let eva = resident(app.pool(), b, "tolkmicko", "eva@example.pl", 70).await;
     billing_ready(app.pool(), a).await;
     billing_ready(app.pool(), b).await;
-    let contract: i64 = sqlx::query_scalar("SELECT id FROM contracts WHERE customer_id = $1")
-        .bind(jan.customer_id)
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
+    // Jan's contract began on the first day of last month (a settlement covers at most the
+    // months since the last one; older unbilled months are the monthly runs').
+    let contract: i64 = sqlx::query_scalar(
+        "UPDATE contracts SET valid_from = date_trunc('month', current_date - interval '1 month')
+         WHERE customer_id = $1 RETURNING id",
+    )
+    .bind(jan.customer_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
     let yesterday = local_day(Utc::now()) - chrono::Days::new(1);
     let body = serde_json::json!({ "contract_id": contract, "through": yesterday });
 

@@ -170,8 +170,13 @@ pub async fn add_tariff(pool: &PgPool, by: ByStaff, input: &NewTariff) -> Result
         .trim()
         .parse()
         .ok()
-        .filter(|v| (0..=99).contains(v))
-        .ok_or_else(|| ApiError::invalid("vat_rate", "Podaj stawkę VAT w procentach, np. 8."))?;
+        .filter(|v| [0, 5, 8, 23].contains(v))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "vat_rate",
+                "Stawka VAT: 0, 5, 8 albo 23 (dla wody i ścieków 8).",
+            )
+        })?;
     let basis = Some(input.basis.trim()).filter(|b| !b.is_empty());
     if basis.is_some_and(|b| b.chars().count() > 300) {
         return Err(ApiError::invalid(
