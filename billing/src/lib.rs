@@ -3,9 +3,16 @@
 //! their documents (PDF for people, FA(3) XML for KSeF) and the customers' ledger.
 //!
 //! The pure core, tested without a database: [`tariff`] (prices in force over a period),
-//! [`consumption`] (litres per meter and tariff segment from registers), [`amounts`] (lines,
-//! VAT per rate, rounding), [`document`] (an invoice as its documents show it), [`ksef`] and
-//! [`pdf`] (the renderers). The database side: [`run`] (a monthly billing run) and [`ledger`].
+//! [`consumption`] (litres per meter and piece of a period from registers), [`invoice`] (the
+//! lines of a contract's days), [`amounts`] (line nets, VAT per rate, rounding), [`document`]
+//! (an invoice as its documents show it), [`ksef`] and [`pdf`] (the renderers).
+//!
+//! The database side: [`pricing`] reads and prices contracts, [`issuing`] numbers and stores
+//! invoices with their ledger entries and notices; on top of them [`run`] (a monthly run),
+//! [`settlement`] (up to a chosen day, on request), [`correction`] (KOR) and [`manual`]
+//! (services). [`documents`] serves an invoice's XML and PDF, [`statement`] what residents and
+//! staff see of invoices, balances and the ledger (kept by migration 0023's triggers).
+//! docs/billing.md tells the whole story.
 
 pub mod amounts;
 pub mod consumption;
