@@ -324,6 +324,10 @@ async fn billing_staff_manage_tariffs_and_run_a_month_and_others_reach_only_what
         card.contains("Rozliczenia") && card.contains(&invoice.1),
         "{card}"
     );
+    assert!(
+        !card.contains("/korekta") && !card.contains("Faktura za usługę"),
+        "{card}"
+    );
     let pdf = app
         .web_get(
             &counter,
@@ -382,6 +386,51 @@ async fn billing_staff_manage_tariffs_and_run_a_month_and_others_reach_only_what
         )
         .await;
     assert_eq!(foreign.status(), 404);
+    for path in [
+        format!("/panel/tolkmicko/faktury/{}/korekta", invoice.0),
+        format!("/panel/tolkmicko/faktury/{}/korekta/podglad", invoice.0),
+        format!("/panel/tolkmicko/faktury/{}/korekta/grupa", invoice.0),
+        format!("/panel/tolkmicko/klienci/{}/faktury", jan.customer_id),
+    ] {
+        let r = app
+            .web_post(
+                &theirs,
+                &path,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("reason", "Zła grupa"),
+                    ("tariff_group", "G1"),
+                    ("sale_date", &today.to_string()),
+                    ("name_0", "Usługa"),
+                    ("unit_0", "usł."),
+                    ("quantity_0", "1"),
+                    ("price_0", "1,00"),
+                    ("vat_0", "23"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // A clerk and a technician may not correct or invoice.
+    for (who, session) in [("clerk", &counter), ("technician", &tech)] {
+        let csrf = app.web_csrf(session, "/panel/mlynary/").await;
+        for path in [
+            format!("/panel/mlynary/faktury/{}/korekta", invoice.0),
+            format!("/panel/mlynary/faktury/{}/korekta/podglad", invoice.0),
+            format!("/panel/mlynary/faktury/{}/korekta/grupa", invoice.0),
+            format!("/panel/mlynary/klienci/{}/faktury", jan.customer_id),
+        ] {
+            let r = app
+                .web_post(session, &path, &[("csrf", csrf.as_str()), ("reason", "x")])
+                .await;
+            assert_eq!(r.status(), 403, "{who} at {path}");
+        }
+    }
+    let kors: i64 = sqlx::query_scalar("SELECT count(*) FROM invoices WHERE kind = 'correction'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(kors, 1, "only billing staff's correction");
     // And their session is no key to this utility's panel.
     assert_ne!(
         app.web_get(&theirs, "/panel/mlynary/taryfy").await.status(),

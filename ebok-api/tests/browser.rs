@@ -645,6 +645,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     for (path, name) in [
         ("pulpit", "pulpit"),
         ("faktury", "faktury i saldo"),
+        ("faktury/rozliczenie", "rozliczenie na żądanie"),
         (&format!("faktury/{invoice}"), "faktura"),
         (meter.as_str(), "licznik"),
         (
