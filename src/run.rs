@@ -165,7 +165,11 @@ impl System {
             &public_url,
             self.single_machine,
         )?;
-        let mut state = ebok_api::AppState::new(self.pool.clone(), settings).await;
+        let mut state = ebok_api::AppState::new(self.pool.clone(), settings)
+            .await
+            .with_payments(ebok_payments::online::Providers::from_config(
+                &self.config.payments,
+            ));
         if let Some(mailbox) = &self.mailbox {
             state = state.with_mailbox(mailbox.clone());
         } else if self.config.notify.email.enabled {

@@ -11,6 +11,7 @@ use ebok_common::domain::Money;
 use ebok_common::domain::time::local_day;
 use sqlx::{PgConnection, PgPool};
 
+use crate::allocation;
 use crate::amounts;
 use crate::document::{Corrected, InvoiceDocument, Kind, Line};
 use crate::invoice::PricedLine;
@@ -305,6 +306,24 @@ pub async fn issue(
     )
     .await?;
     issuing::set_counter(&mut tx, utility_id, SERIES, today, last + 1).await?;
+    if draft.doc.gross < Money::ZERO {
+        // A correction downwards is a credit: it pays what is open of the corrected invoice
+        // first, then the oldest others; the rest is an overpayment.
+        let entry = sqlx::query_scalar!(
+            "SELECT id FROM ledger_entries WHERE invoice_id = $1 AND kind = 'correction'",
+            ids[0]
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        allocation::allocate(
+            &mut tx,
+            draft.customer_id,
+            entry,
+            draft.doc.gross.abs(),
+            Some(invoice_id),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(ids[0])
 }

@@ -12,9 +12,10 @@
 //! [`settlement`] (up to a chosen day, on request), [`correction`] (KOR) and [`manual`]
 //! (services). [`documents`] serves an invoice's XML and PDF, [`statement`] what residents and
 //! staff see of invoices, balances and the ledger (kept by migration 0023's triggers).
-//! [`signatures`] checks and makes the payment providers' signatures (Przelewy24, Stripe) that
-//! the payments of issue 19 rest on. docs/billing.md tells the whole story.
+//! [`allocation`] says what a payment or a credit paid. The payment providers and the bank
+//! statements are the `ebok-payments` crate's. docs/billing.md tells the whole story.
 
+pub mod allocation;
 pub mod amounts;
 pub mod consumption;
 pub mod correction;
@@ -28,6 +29,5 @@ pub mod pdf;
 pub mod pricing;
 pub mod run;
 pub mod settlement;
-pub mod signatures;
 pub mod statement;
 pub mod tariff;

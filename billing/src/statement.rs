@@ -19,7 +19,8 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn parts(self) -> (i64, Option<i64>, Option<i64>) {
+    /// (utility, account, customer): the filter every statement of the scope applies.
+    pub fn parts(self) -> (i64, Option<i64>, Option<i64>) {
         match self {
             Scope::Account {
                 utility_id,
@@ -43,7 +44,7 @@ pub struct Balance {
     /// Grosze.
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub balance_grosze: Money,
-    /// The earliest due date among invoices with something to pay, if any.
+    /// The earliest due date among invoices with something left to pay, while anything is owed.
     pub next_due_date: Option<NaiveDate>,
 }
 
@@ -64,6 +65,9 @@ pub struct InvoiceSummary {
     pub gross_grosze: Money,
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub amount_due_grosze: Money,
+    /// What is left to pay of the amount due after the payments and credits allocated to it.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub open_grosze: Money,
     /// Some consumption on it is an estimate.
     pub estimated: bool,
     /// electronic or paper.
@@ -103,7 +107,10 @@ pub async fn balances(db: impl PgExecutor<'_>, scope: Scope) -> sqlx::Result<Vec
     let rows = sqlx::query!(
         r#"SELECT c.id, c.customer_number, c.name, coalesce(b.balance_grosze, 0) AS "balance!",
                   (SELECT min(i.due_date) FROM invoices i
-                   WHERE i.customer_id = c.id AND i.amount_due_grosze > 0) AS next_due
+                   WHERE i.customer_id = c.id
+                     AND i.amount_due_grosze > (SELECT coalesce(sum(a.amount_grosze), 0)
+                                                FROM invoice_allocations a WHERE a.invoice_id = i.id))
+                  AS next_due
            FROM customers c
            LEFT JOIN customer_balances b ON b.customer_id = c.id
            WHERE c.utility_id = $1
@@ -124,8 +131,6 @@ pub async fn balances(db: impl PgExecutor<'_>, scope: Scope) -> sqlx::Result<Vec
             customer_number: r.customer_number,
             customer_name: r.name,
             balance_grosze: Money::from_grosze(r.balance),
-            // Until payments are booked (and allocated) an invoice's own amount due is all
-            // there is to go by: the date shows only while something is owed at all.
             next_due_date: r.next_due.filter(|_| r.balance > 0),
         })
         .collect())
@@ -142,6 +147,8 @@ pub async fn invoices(
         InvoiceSummaryRow,
         r#"SELECT i.id, i.number, i.kind::text AS "kind!", c.customer_number, i.issue_date,
                   i.due_date, i.period_from, i.period_to, i.gross_grosze, i.amount_due_grosze,
+                  i.amount_due_grosze - (SELECT coalesce(sum(a.amount_grosze), 0) FROM invoice_allocations a
+                                         WHERE a.invoice_id = i.id)::bigint AS "open_grosze!",
                   i.estimated, i.delivery::text AS "delivery!"
            FROM invoices i
            JOIN customers c ON c.id = i.customer_id
@@ -171,6 +178,8 @@ pub async fn invoice(
     let Some(r) = sqlx::query!(
         r#"SELECT i.id, i.number, i.kind::text AS "kind!", c.customer_number, i.issue_date,
                   i.due_date, i.period_from, i.period_to, i.gross_grosze, i.amount_due_grosze,
+                  i.amount_due_grosze - (SELECT coalesce(sum(a.amount_grosze), 0) FROM invoice_allocations a
+                                         WHERE a.invoice_id = i.id)::bigint AS "open_grosze!",
                   i.estimated, i.delivery::text AS "delivery!", i.document,
                   encode(i.ksef_xml_sha256, 'hex') AS "xml_sha256!", encode(i.pdf_sha256, 'hex') AS pdf_sha256
            FROM invoices i
@@ -201,6 +210,7 @@ pub async fn invoice(
             period_to: r.period_to,
             gross_grosze: r.gross_grosze,
             amount_due_grosze: r.amount_due_grosze,
+            open_grosze: r.open_grosze,
             estimated: r.estimated,
             delivery: r.delivery,
         }),
@@ -259,6 +269,7 @@ struct InvoiceSummaryRow {
     period_to: Option<NaiveDate>,
     gross_grosze: i64,
     amount_due_grosze: i64,
+    open_grosze: i64,
     estimated: bool,
     delivery: String,
 }
@@ -276,6 +287,7 @@ impl From<InvoiceSummaryRow> for InvoiceSummary {
             period_to: r.period_to,
             gross_grosze: Money::from_grosze(r.gross_grosze),
             amount_due_grosze: Money::from_grosze(r.amount_due_grosze),
+            open_grosze: Money::from_grosze(r.open_grosze),
             estimated: r.estimated,
             delivery: r.delivery,
         }

@@ -668,6 +668,57 @@ async fn a_correction_prices_the_days_again_and_books_the_difference() {
 }
 
 #[tokio::test]
+async fn a_correction_downwards_pays_off_the_corrected_invoice_first() {
+    let w = World::new().await;
+    // Billed in the group whose tariff rose on 16 November, though the plain one was right.
+    let (customer, point, contract) = w.contract(w.changing, true).await;
+    let meter = w.meter(point, "main", midnight(2025, 6, 1), 0).await;
+    w.reading(meter, midnight(2026, 11, 1), 10_000).await;
+    w.reading(meter, midnight(2026, 11, 16), 14_321).await;
+    w.reading(meter, midnight(2026, 12, 1), 20_000).await;
+    w.run(d(2026, 11, 1), d(2026, 12, 2)).await;
+    let wrong_id: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE contract_id = $1")
+        .bind(contract)
+        .fetch_one(w.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE contracts SET tariff_group_id = $2 WHERE id = $1")
+        .bind(contract)
+        .bind(w.plain)
+        .execute(w.pool())
+        .await
+        .unwrap();
+    let kor = ebok_billing::correction::issue(w.pool(), w.utility_id, wrong_id, "Błędna grupa")
+        .await
+        .unwrap();
+    assert_eq!(w.invoice_by_id(kor, false).await.gross, -426);
+    // The credit of the correction is allocated to the invoice it corrects.
+    let allocated: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT a.invoice_id, a.amount_grosze FROM invoice_allocations a
+         JOIN ledger_entries e ON e.id = a.ledger_entry_id WHERE e.invoice_id = $1",
+    )
+    .bind(kor)
+    .fetch_all(w.pool())
+    .await
+    .unwrap();
+    assert_eq!(allocated, vec![(wrong_id, 426)]);
+    let (balance, open): (i64, i64) = sqlx::query_as(
+        "SELECT b.balance_grosze,
+                (SELECT (i.amount_due_grosze - coalesce(sum(a.amount_grosze), 0))::bigint
+                 FROM invoices i LEFT JOIN invoice_allocations a ON a.invoice_id = i.id
+                 WHERE i.id = $2 GROUP BY i.id)
+         FROM customer_balances b WHERE b.customer_id = $1",
+    )
+    .bind(customer)
+    .bind(wrong_id)
+    .fetch_one(w.pool())
+    .await
+    .unwrap();
+    assert_eq!(balance, 15_514 - 426);
+    assert_eq!(open, balance, "what is owed is what is open");
+}
+
+#[tokio::test]
 async fn a_manual_invoice_for_services_totals_vat_per_rate() {
     use ebok_billing::manual::{self, ManualLine};
     use ebok_common::domain::Money;

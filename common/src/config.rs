@@ -30,6 +30,10 @@ pub struct Config {
     pub log: LogConfig,
     pub ingest: IngestConfig,
     pub notify: NotifyConfig,
+    /// Online payments, per utility by its slug: `[payments.mlynary]` with
+    /// `provider = "przelewy24"` or `"stripe"` (`EBOK__PAYMENTS__MLYNARY__PROVIDER`). A utility
+    /// without an entry takes bank transfers only.
+    pub payments: std::collections::BTreeMap<String, PaymentProviderConfig>,
 }
 
 /// Where PostgreSQL is. Without a URL the commands that manage the local stack start a private
@@ -86,6 +90,10 @@ pub struct ApiConfig {
     /// The address residents use, for links in emails and the demo banner; defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
+    /// Where payment providers post their notifications (`{callback_url}/hooks/…`); defaults
+    /// to the public URL. Set it when providers reach the API at another address than
+    /// residents do.
+    pub callback_url: Option<String>,
     /// Reverse proxies (CIDRs, e.g. `["10.0.0.0/8"]`) whose forwarding header names the real
     /// client. From any other peer the header is ignored: a client could write it itself.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -110,6 +118,7 @@ impl Default for ApiConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            callback_url: None,
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::XForwardedFor,
             token_key_file: None,
@@ -484,6 +493,70 @@ pub enum SmtpSecurity {
     Starttls,
     /// TLS from the first byte (SMTPS).
     Tls,
+}
+
+/// The online payment provider of one utility, with its credentials (redacted in `Debug`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum PaymentProviderConfig {
+    Przelewy24(Przelewy24Config),
+    Stripe(StripeConfig),
+}
+
+/// Przelewy24 REST v1 (the merchant panel: *Moje dane* → *Dane API i konfiguracja*).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Przelewy24Config {
+    /// `https://secure.przelewy24.pl`, or `https://sandbox.przelewy24.pl` for the sandbox; the
+    /// API is under `/api/v1` and the payment page at `/trnRequest/{token}`.
+    #[serde(default = "Przelewy24Config::production")]
+    pub base_url: String,
+    pub merchant_id: i64,
+    /// The shop's id; most merchants have one shop whose id is the merchant's.
+    pub pos_id: Option<i64>,
+    /// The API key (*Klucz do raportów*): the password of HTTP Basic, with the pos id.
+    pub api_key: SecretString,
+    /// The CRC key the signatures are made with.
+    pub crc: SecretString,
+    #[serde(default = "default_payment_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Przelewy24Config {
+    fn production() -> String {
+        "https://secure.przelewy24.pl".into()
+    }
+
+    /// The shop's id: `pos_id`, or the merchant's.
+    pub fn pos_id(&self) -> i64 {
+        self.pos_id.unwrap_or(self.merchant_id)
+    }
+}
+
+/// Stripe Checkout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeConfig {
+    #[serde(default = "StripeConfig::production")]
+    pub api_base_url: String,
+    /// The secret API key (`sk_live_…`, `sk_test_…`).
+    pub secret_key: SecretString,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub webhook_secret: SecretString,
+    /// The previous signing secret while a rotation is under way (Stripe signs with both).
+    pub previous_webhook_secret: Option<SecretString>,
+    #[serde(default = "default_payment_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl StripeConfig {
+    fn production() -> String {
+        "https://api.stripe.com".into()
+    }
+}
+
+fn default_payment_timeout_ms() -> u64 {
+    10_000
 }
 
 /// Configuration could not be read; the message names the file or variable at fault.

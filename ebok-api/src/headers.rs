@@ -38,6 +38,21 @@ const CSP_DOCS: &str = "default-src 'self'; img-src 'self' data:; \
                         report-uri /csp-report";
 const HSTS: &str = "max-age=31536000";
 
+/// The portal's policy with forms allowed to post to `origin` as well: the payment page, whose
+/// form is answered with a redirect to the payment provider (browsers apply `form-action` to
+/// where a form's answer redirects).
+pub fn policy_with_form_target(origin: &str) -> HeaderValue {
+    let origin: String = origin
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-'))
+        .collect();
+    HeaderValue::from_str(&CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    ))
+    .unwrap_or(HeaderValue::from_static(CSP))
+}
+
 /// The API documentation's own policy; set on its routes, kept by [`around`].
 pub fn docs_policy() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(

@@ -13,8 +13,9 @@ pub mod client;
 pub mod consent_forms;
 pub mod error;
 pub mod extract;
-mod headers;
+pub(crate) mod headers;
 pub mod health;
+pub mod hooks;
 pub mod housekeeping;
 pub mod password;
 pub mod personal_data;
@@ -62,6 +63,11 @@ pub fn router(state: AppState) -> Router {
         .merge(backoffice::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/hooks/przelewy24/{slug}",
+            axum::routing::post(hooks::przelewy24)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
         .route(
             "/csp-report",
             axum::routing::post(headers::report)

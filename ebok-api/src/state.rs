@@ -25,6 +25,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Settings {
     /// Where residents reach the portal (see [`Shared::public_url`]).
     pub public_url: String,
+    /// Where payment providers reach this API (see [`Shared::callback_url`]).
+    pub callback_url: String,
     /// The keys of the app's access tokens.
     pub keys: Keys,
     /// Reverse proxies whose forwarding header names the client (see [`crate::client`]).
@@ -53,6 +55,10 @@ impl Settings {
         })?;
         Ok(Settings {
             public_url: public_url.to_string(),
+            callback_url: api
+                .callback_url
+                .clone()
+                .unwrap_or_else(|| public_url.to_string()),
             keys,
             proxies: ProxyTrust {
                 proxies: api.trusted_proxies.clone(),
@@ -75,6 +81,7 @@ impl Settings {
     pub fn new(public_url: &str, keys: Keys) -> Settings {
         Settings {
             public_url: public_url.to_string(),
+            callback_url: public_url.to_string(),
             keys,
             proxies: ProxyTrust::default(),
             app_sessions: Lifetime::default(),
@@ -93,6 +100,11 @@ pub struct Shared {
     /// Cookies carry `Secure` (and responses `Strict-Transport-Security`) when the portal is
     /// served over TLS.
     pub secure_cookies: bool,
+    /// Where payment providers post their notifications (no trailing slash): the public URL
+    /// unless `api.callback_url` says otherwise.
+    pub callback_url: String,
+    /// Each utility's online payment provider (none: bank transfers only).
+    pub payments: ebok_payments::online::Providers,
     pub keys: Keys,
     /// App sessions that ended while their access tokens may still be unexpired.
     pub revoked: RevokedSessions,
@@ -149,6 +161,8 @@ impl AppState {
             reads: KeptConnections::new(pool.clone(), READ_CONNECTIONS),
             pool,
             public_url,
+            callback_url: settings.callback_url.trim_end_matches('/').to_string(),
+            payments: ebok_payments::online::Providers::default(),
             keys: settings.keys,
             revoked,
             proxies: settings.proxies,
@@ -160,6 +174,13 @@ impl AppState {
     pub fn with_mailer(self, sender: Arc<dyn MailSender>) -> Self {
         let mut shared = Arc::unwrap_or_clone(self.0);
         shared.mailer = AccountMailer::new(Some(sender), &shared.public_url);
+        Self(Arc::new(shared))
+    }
+
+    /// Online payments through `providers` (each utility's, by slug).
+    pub fn with_payments(self, providers: ebok_payments::online::Providers) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.payments = providers;
         Self(Arc::new(shared))
     }
 

@@ -16,9 +16,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(app: axum::Router) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(Self::listener().await, app).await
+    }
+
+    /// A listener on a free loopback port, for an app that must know its own address before
+    /// it is built (where payment providers call it back).
+    pub async fn listener() -> tokio::net::TcpListener {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("binding port 0");
+            .expect("binding port 0")
+    }
+
+    /// Serves `app` on `listener`.
+    pub async fn start_on(listener: tokio::net::TcpListener, app: axum::Router) -> TestServer {
         let addr = listener.local_addr().expect("bound address");
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();

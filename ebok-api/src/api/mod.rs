@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod me;
 pub mod meters;
 pub mod names;
+pub mod payments;
 pub mod rules;
 pub mod staff;
 
@@ -111,6 +112,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::xml))
         .routes(routes!(invoices::settleable, invoices::issue_settlement))
         .routes(routes!(invoices::preview_settlement))
+        .routes(routes!(payments::list, payments::start))
+        .routes(routes!(payments::get))
         .routes(routes!(meters::list))
         .routes(routes!(meters::current))
         .routes(routes!(meters::reading_on_day))

@@ -19,6 +19,7 @@ mod mailbox_page;
 mod meter_pages;
 pub(crate) mod page_error;
 pub(crate) mod params;
+mod payment_pages;
 mod personal_data_pages;
 mod resident_pages;
 pub(crate) mod shell;
@@ -112,6 +113,11 @@ pub fn router() -> Router<AppState> {
             post(invoice_pages::settlement_preview),
         )
         .route("/u/{slug}/faktury/{id}", get(invoice_pages::invoice))
+        .route(
+            "/u/{slug}/platnosci",
+            get(payment_pages::payments).post(payment_pages::pay),
+        )
+        .route("/u/{slug}/platnosci/{id}", get(payment_pages::payment))
         .route("/u/{slug}/faktury/{id}/pdf", get(invoice_pages::pdf))
         .route("/u/{slug}/faktury/{id}/xml", get(invoice_pages::xml))
         .route("/u/{slug}/liczniki/{id}", get(meter_pages::meter))

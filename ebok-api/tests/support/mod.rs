@@ -51,15 +51,33 @@ impl App {
         mailer: Option<Arc<dyn MailSender>>,
         adjust: impl FnOnce(&mut Settings),
     ) -> App {
+        Self::start_full(mailer, adjust, ebok_payments::online::Providers::default()).await
+    }
+
+    /// A server whose utilities take online payments through `providers`.
+    pub async fn with_payments(providers: ebok_payments::online::Providers) -> App {
+        Self::start_full(None, |_| {}, providers).await
+    }
+
+    async fn start_full(
+        mailer: Option<Arc<dyn MailSender>>,
+        adjust: impl FnOnce(&mut Settings),
+        providers: ebok_payments::online::Providers,
+    ) -> App {
         let db = TestDb::new().await;
+        let listener = TestServer::listener().await;
         // Links in e-mails start with this URL; tests that follow them take path and query.
         let mut settings = Settings::new(PORTAL_ORIGIN, Keys::generate());
+        // Payment providers (their emulators) call the server itself back.
+        settings.callback_url = format!("http://{}", listener.local_addr().unwrap());
         adjust(&mut settings);
-        let mut state = AppState::new(db.pool.clone(), settings).await;
+        let mut state = AppState::new(db.pool.clone(), settings)
+            .await
+            .with_payments(providers);
         if let Some(mailer) = mailer {
             state = state.with_mailer(mailer);
         }
-        let server = TestServer::start(router(state.clone())).await;
+        let server = TestServer::start_on(listener, router(state.clone())).await;
         App { db, server, state }
     }
 

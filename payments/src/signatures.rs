@@ -1,5 +1,5 @@
-//! The signatures the payment providers put on what they send and ask of what they receive
-//! (issue 19 builds the providers' clients and notification endpoints on these).
+//! The signatures the payment providers put on what they send and ask of what they receive:
+//! the clients, the notification endpoints and the emulators all sign and check with these.
 //!
 //! - **Przelewy24** REST v1: `sign` is the SHA-384 hex of a compact JSON object with the fields
 //!   in a fixed order per message (integers as numbers, strings unescaped beyond JSON's own
@@ -157,6 +157,16 @@ pub enum StripeSignatureError {
     NoMatch,
 }
 
+/// The `v1` signature Stripe puts on a webhook body sent at Unix time `t` (the emulator signs
+/// with it; [`stripe_check`] compares with it).
+pub fn stripe_signature(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex(&mac.finalize().into_bytes())
+}
+
 /// Checks a Stripe webhook: `header` is the `Stripe-Signature` value, `body` the raw request
 /// body, `secrets` the endpoint's signing secrets (several while one is rotated), `now` the
 /// current Unix time. `v0` (test-mode) signatures are ignored.
@@ -187,12 +197,7 @@ pub fn stripe_check(
         });
     }
     for secret in secrets {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-        mac.update(t.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        let expected = hex(&mac.finalize().into_bytes());
+        let expected = stripe_signature(secret, t, body);
         if signatures
             .iter()
             .any(|s| equal_in_constant_time(expected.as_bytes(), s.as_bytes()))

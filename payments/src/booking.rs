@@ -1,0 +1,125 @@
+//! Booking a payment: into the customer's ledger exactly once, allocated to their invoices
+//! (the one the resident chose, then the oldest; the rest is an overpayment kept as credit),
+//! announced to the resident ("payment received", through the outbox) and audited — all in
+//! the caller's transaction, so a payment is booked with all of that or not at all.
+//!
+//! Exactly once, twice over: the payment's row is locked and its status read first (a replayed
+//! notification waits for the first one's transaction and then finds the payment booked), and
+//! the ledger refuses a second entry with the same provider reference
+//! (`ledger_reference_once`), whatever path the money came by.
+
+use ebok_billing::allocation::{self, Allocation};
+use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::domain::Money;
+use ebok_common::outbox::{self, Addressee, Event, OutboxEvent, PaymentReceived};
+use serde_json::json;
+use sqlx::PgConnection;
+
+/// What booking did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Booking {
+    Booked {
+        ledger_entry_id: i64,
+        allocations: Vec<Allocation>,
+    },
+    /// The payment (or its provider reference) was booked before: nothing was done.
+    AlreadyBooked,
+}
+
+/// The money of one payment as the provider confirmed it.
+#[derive(Debug, Clone)]
+pub struct Confirmed<'a> {
+    pub payment_id: i64,
+    /// The provider's reference of the money (P24 order id, Stripe PaymentIntent).
+    pub provider_reference: &'a str,
+    /// How it was paid, as the provider says.
+    pub method: Option<&'a str>,
+    /// The ledger's description, Polish (the resident reads it).
+    pub description: &'a str,
+}
+
+/// Books payment `c.payment_id` (which must be `started`, or `booked` for a replay) in the
+/// caller's transaction.
+pub async fn book(conn: &mut PgConnection, c: &Confirmed<'_>) -> sqlx::Result<Booking> {
+    let p = sqlx::query!(
+        r#"SELECT utility_id, customer_id, provider::text AS "provider!", status::text AS "status!",
+                  amount_grosze, invoice_id
+           FROM payments WHERE id = $1 FOR UPDATE"#,
+        c.payment_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if p.status == "booked" {
+        return Ok(Booking::AlreadyBooked);
+    }
+    let reference = format!("{}:{}", p.provider, c.provider_reference);
+    let Some(entry) = sqlx::query_scalar!(
+        r#"INSERT INTO ledger_entries (utility_id, customer_id, kind, amount_grosze, reference,
+                                       description)
+           VALUES ($1, $2, 'payment', $3, $4, $5)
+           ON CONFLICT (utility_id, kind, reference) WHERE reference IS NOT NULL DO NOTHING
+           RETURNING id"#,
+        p.utility_id,
+        p.customer_id,
+        -p.amount_grosze,
+        reference,
+        c.description
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Booking::AlreadyBooked);
+    };
+    let amount = Money::from_grosze(p.amount_grosze);
+    let allocations =
+        allocation::allocate(conn, p.customer_id, entry, amount, p.invoice_id).await?;
+    sqlx::query!(
+        r#"UPDATE payments SET status = 'booked', ledger_entry_id = $2, provider_reference = $3,
+                               method = coalesce($4, method), problem = NULL,
+                               booked_at = now(), updated_at = now()
+           WHERE id = $1"#,
+        c.payment_id,
+        entry,
+        c.provider_reference,
+        c.method
+    )
+    .execute(&mut *conn)
+    .await?;
+    outbox::enqueue(
+        conn,
+        &OutboxEvent {
+            utility_id: p.utility_id,
+            event: Event::PaymentReceived(PaymentReceived {
+                payment_id: c.payment_id,
+                amount_grosze: amount,
+            }),
+            to: Addressee::Customer(p.customer_id),
+            dedup_key: Some(format!("payment:{}", c.payment_id)),
+        },
+    )
+    .await?;
+    audit::record(
+        conn,
+        &AuditEntry {
+            utility_id: Some(p.utility_id),
+            actor: Actor::System,
+            action: "payment.booked",
+            entity_type: Some("payment"),
+            entity_id: Some(c.payment_id.to_string()),
+            details: json!({
+                "amount_grosze": amount.grosze(),
+                "reference": reference,
+                "ledger_entry_id": entry,
+                "allocations": allocations.iter()
+                    .map(|a| json!({"invoice_id": a.invoice_id, "amount_grosze": a.amount.grosze()}))
+                    .collect::<Vec<_>>(),
+            }),
+            request_id: None,
+        },
+    )
+    .await?;
+    Ok(Booking::Booked {
+        ledger_entry_id: entry,
+        allocations,
+    })
+}

@@ -1,0 +1,19 @@
+//! Money in: a resident pays online and the payment is booked into the ledger exactly once.
+//!
+//! - [`przelewy24`]: the Przelewy24 REST v1 client and its local [`przelewy24::emulator`];
+//! - [`signatures`]: the providers' signatures (Przelewy24's SHA-384 signs, Stripe's webhook
+//!   HMAC), checked in constant time;
+//! - [`online`]: each utility's provider, starting a payment and taking the provider's
+//!   notification (checked, verified, booked);
+//! - [`booking`]: a confirmed payment into the ledger, allocated to invoices
+//!   (`ebok_billing::allocation`), announced and audited, once;
+//! - [`history`]: what residents and staff see of payments.
+//!
+//! Split from `ebok-billing` because it speaks HTTP to the outside and runs emulators; billing
+//! stays a crate of documents and arithmetic over the database.
+
+pub mod booking;
+pub mod history;
+pub mod online;
+pub mod przelewy24;
+pub mod signatures;
