@@ -823,6 +823,50 @@ mod tests {
     }
 
     #[test]
+    fn payment_providers_load_per_utility_from_file_and_environment_with_secrets_redacted() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "ebok.toml",
+                r#"
+                [payments.mlynary]
+                provider = "przelewy24"
+                base_url = "https://sandbox.przelewy24.pl"
+                merchant_id = 111111
+                api_key = "key-in-file"
+                crc = "crc-in-file"
+                "#,
+            )?;
+            jail.set_env("EBOK__PAYMENTS__PIENIEZNO__PROVIDER", "stripe");
+            jail.set_env("EBOK__PAYMENTS__PIENIEZNO__SECRET_KEY", "sk_test_secret");
+            jail.set_env("EBOK__PAYMENTS__PIENIEZNO__WEBHOOK_SECRET", "whsec_secret");
+            let config = Config::load(None).expect("loads");
+            let PaymentProviderConfig::Przelewy24(p24) = &config.payments["mlynary"] else {
+                panic!("{:?}", config.payments);
+            };
+            assert_eq!(p24.pos_id(), 111_111, "the merchant's shop by default");
+            assert_eq!(p24.timeout_ms, 10_000);
+            let PaymentProviderConfig::Stripe(stripe) = &config.payments["pieniezno"] else {
+                panic!("{:?}", config.payments);
+            };
+            assert_eq!(stripe.api_base_url, "https://api.stripe.com");
+            let shown = format!("{config:?}");
+            for secret in [
+                "key-in-file",
+                "crc-in-file",
+                "sk_test_secret",
+                "whsec_secret",
+            ] {
+                assert!(!shown.contains(secret), "{secret} shown");
+            }
+            // A provider we do not know is refused.
+            jail.set_env("EBOK__PAYMENTS__X__PROVIDER", "paypal");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn lists_can_be_given_in_the_environment() {
         Jail::expect_with(|jail| {
             jail.clear_env();

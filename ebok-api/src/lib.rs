@@ -69,6 +69,11 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
         )
         .route(
+            "/hooks/stripe/{slug}",
+            axum::routing::post(hooks::stripe)
+                .layer(axum::extract::DefaultBodyLimit::max(256 * 1024)),
+        )
+        .route(
             "/csp-report",
             axum::routing::post(headers::report)
                 .layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),

@@ -41,6 +41,15 @@ struct Portal {
 impl Portal {
     /// Serves the portal; account e-mails go to `smtp` when given.
     async fn start(pool: &PgPool, smtp: Option<&TestSmtp>) -> Portal {
+        Self::start_paying(pool, smtp, ebok_payments::online::Providers::default()).await
+    }
+
+    /// Serves the portal with online payments through `providers`.
+    async fn start_paying(
+        pool: &PgPool,
+        smtp: Option<&TestSmtp>,
+        providers: ebok_payments::online::Providers,
+    ) -> Portal {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding port 0");
@@ -49,7 +58,8 @@ impl Portal {
             pool.clone(),
             ebok_api::state::Settings::new(&url, ebok_api::auth::keys::Keys::generate()),
         )
-        .await;
+        .await
+        .with_payments(providers);
         if let Some(smtp) = smtp {
             let mailer = SmtpMailer::from_config(&smtp.config(SmtpSecurity::Plain))
                 .expect("a mailer for the test SMTP server");
@@ -826,6 +836,101 @@ async fn a_resident_sees_a_new_invoice_and_the_balance_downloads_it_and_no_one_e
         );
     }
     support::validate_every_fa3(pool).await;
+    browser.close().await;
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn a_resident_pays_what_they_owe_with_blik_and_sees_it_booked_and_announced() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility_id = fixtures::utility(pool, SLUG).await;
+    let anna = support::resident(pool, utility_id, SLUG, EMAIL, 70).await;
+    support::billing_ready(pool, utility_id).await;
+    let today = ebok_common::domain::time::local_day(Utc::now());
+    ebok_billing::run::run(
+        pool,
+        &ebok_billing::run::RunRequest {
+            utility_id,
+            month: chrono::Datelike::with_day(&today, 1).unwrap() - chrono::Months::new(1),
+            issue_date: today,
+            started_by: None,
+            batch: 100,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let p24 = ebok_payments::przelewy24::emulator::Przelewy24Emulator::start()
+        .await
+        .unwrap();
+    let providers = ebok_payments::online::Providers::default().with(
+        SLUG,
+        ebok_payments::online::Provider::Przelewy24(ebok_payments::przelewy24::Przelewy24::new(
+            &p24.config(),
+        )),
+    );
+    let portal = Portal::start_paying(pool, None, providers).await;
+    let browser = Browser::start_phone().await;
+
+    browser.goto(&portal.page("logowanie")).await;
+    browser.fill("email", EMAIL).await;
+    browser.fill("password", support::PASSWORD).await;
+    browser.click_submit().await;
+    browser.goto(&portal.page("faktury")).await;
+    browser.click_and_wait("a[href$='/platnosci']").await;
+    browser.assert_no_serious_violations("payments").await;
+    assert!(browser.phone_layout_problems().await.is_empty());
+    let owed = browser.text("ul.balances").await;
+    assert!(owed.contains("Do zapłaty"), "{owed}");
+    // BLIK is chosen; the amount owed is proposed: off to Przelewy24.
+    browser.submit("form[action$='/platnosci']").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .starts_with(&format!("{}/trnRequest/", p24.url())),
+        "{}",
+        browser.current_url().await
+    );
+    browser.fill("blik_code", "777123").await;
+    browser.click_submit().await;
+
+    // Back in the portal: booked, nothing owed.
+    assert!(
+        browser
+            .current_path()
+            .await
+            .starts_with(&format!("/u/{SLUG}/platnosci/"))
+    );
+    let page = browser.text("main").await;
+    assert!(page.contains("Dziękujemy, płatność zaksięgowana"), "{page}");
+    assert!(page.contains("Rozliczone"), "{page}");
+    browser.assert_no_serious_violations("payment booked").await;
+
+    // The notice travels through the outbox to the inbox.
+    let dispatcher = mobile_push::dispatcher::Dispatcher::new(
+        pool.clone(),
+        ebok_common::config::DispatcherConfig::default(),
+        None,
+        None,
+        &portal.url,
+    );
+    dispatcher.try_dispatch_once().await.unwrap();
+    browser.goto(&portal.page("powiadomienia")).await;
+    let inbox = browser.text("main").await;
+    assert!(inbox.contains("Płatność zaksięgowana"), "{inbox}");
+    browser.goto(&portal.page("faktury")).await;
+    assert!(browser.text("#saldo").await.contains("Rozliczone"));
+    portal.assert_no_csp_violations(&browser).await;
+    let booked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ledger_entries WHERE customer_id = $1 AND kind = 'payment'",
+    )
+    .bind(anna.customer_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(booked, 1);
     browser.close().await;
     portal.stop().await;
 }

@@ -671,3 +671,52 @@ async fn the_portal_sends_the_resident_to_przelewy24_and_shows_the_payment_booke
     assert!(html.contains("Dziękujemy, płatność zaksięgowana"), "{html}");
     assert_eq!(t.owed().await, 0);
 }
+
+#[tokio::test]
+async fn staff_who_see_invoices_see_the_payments_to_check_and_no_one_else_does() {
+    let t = paying().await;
+    t.p24.set_faults(Faults {
+        notification: NotificationFault::AmountChanged(1),
+        ..Faults::default()
+    });
+    let (_, token) = t.start(json!({})).await;
+    t.p24.pay(&token, METHOD_BLIK).await.unwrap();
+    let customer_number: String =
+        sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+            .bind(t.jan.customer_id)
+            .fetch_one(t.app.pool())
+            .await
+            .unwrap();
+    let u = t.jan.utility_id;
+    let clerk = support::staff(t.app.pool(), u, "mlynary", "clerk").await;
+    let technician = support::staff(t.app.pool(), u, "mlynary", "technician").await;
+    let tolkmicko = utility(t.app.pool(), "tolkmicko").await;
+    let other = support::staff(t.app.pool(), tolkmicko, "tolkmicko", "billing").await;
+
+    let web = t.app.staff_web_login(&clerk, 1).await;
+    let page = t.app.web_get(&web, "/panel/mlynary/platnosci").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let to_check =
+        &html[html.find("Do wyjaśnienia").unwrap()..html.find("Ostatnie płatności").unwrap()];
+    assert!(to_check.contains(&customer_number), "{to_check}");
+    assert!(
+        to_check.contains("0,01"),
+        "the amount the provider reported: {to_check}"
+    );
+
+    let web = t.app.staff_web_login(&technician, 1).await;
+    assert_eq!(
+        t.app
+            .web_get(&web, "/panel/mlynary/platnosci")
+            .await
+            .status(),
+        403
+    );
+    let web = t.app.staff_web_login(&other, 1).await;
+    let page = t.app.web_get(&web, "/panel/tolkmicko/platnosci").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Nie ma płatności do wyjaśnienia"), "{html}");
+    assert!(!html.contains(&customer_number));
+}

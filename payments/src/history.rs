@@ -98,6 +98,31 @@ pub async fn payments(
     .map(|rows| rows.into_iter().map(Payment::from).collect())
 }
 
+/// The utility's payments, newest first, at most `limit`.
+pub async fn recent(
+    db: impl PgExecutor<'_>,
+    utility_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Payment>> {
+    sqlx::query_as!(
+        Row,
+        r#"SELECT p.id, p.customer_id, c.customer_number, p.provider::text AS "provider!",
+                  p.status::text AS "status!", p.amount_grosze, i.number AS "invoice_number?",
+                  p.method, p.problem, p.created_at, p.booked_at
+           FROM payments p
+           JOIN customers c ON c.id = p.customer_id
+           LEFT JOIN invoices i ON i.id = p.invoice_id
+           WHERE p.utility_id = $1
+           ORDER BY p.created_at DESC, p.id DESC
+           LIMIT $2"#,
+        utility_id,
+        limit
+    )
+    .fetch_all(db)
+    .await
+    .map(|rows| rows.into_iter().map(Payment::from).collect())
+}
+
 /// The utility's payments that wait for staff (the provider reported another amount), newest
 /// first.
 pub async fn to_check(db: impl PgExecutor<'_>, utility_id: i64) -> sqlx::Result<Vec<Payment>> {

@@ -1,6 +1,7 @@
 //! Money in: a resident pays online and the payment is booked into the ledger exactly once.
 //!
 //! - [`przelewy24`]: the Przelewy24 REST v1 client and its local [`przelewy24::emulator`];
+//! - [`stripe`]: Stripe Checkout and its webhook events, and its [`stripe::emulator`];
 //! - [`signatures`]: the providers' signatures (Przelewy24's SHA-384 signs, Stripe's webhook
 //!   HMAC), checked in constant time;
 //! - [`online`]: each utility's provider, starting a payment and taking the provider's
@@ -17,3 +18,4 @@ pub mod history;
 pub mod online;
 pub mod przelewy24;
 pub mod signatures;
+pub mod stripe;

@@ -1,10 +1,12 @@
 //! Online payments from the resident's "Zapłać" to the booking: [`Providers`] holds each
 //! utility's provider (from `[payments.<slug>]`), [`start`] records a payment and registers it
-//! with the provider, and [`przelewy24_notification`] takes what Przelewy24 says about it.
+//! with the provider, and [`przelewy24_notification`] and [`stripe_event`] take what the
+//! providers say about it.
 //!
 //! A notification is believed only when it is signed with the shop's key and names a payment
-//! of ours for the same amount and currency; then it is verified with the provider (only a
-//! verified payment is booked) and booked once ([`crate::booking`]). What goes wrong is kept:
+//! of ours for the same amount and currency; then Przelewy24's is verified with Przelewy24 (only
+//! a verified payment is booked; Stripe's signed event is itself the confirmation) and the
+//! payment is booked once ([`crate::booking`]). What goes wrong is kept:
 //! a forged notification is refused and audited, an amount that differs from ours is never
 //! booked and the payment waits for staff (`mismatch`), a failed verification is left for the
 //! provider's next notification. Every step is in the audit log.
@@ -20,6 +22,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::booking::{self, Booking, Confirmed};
 use crate::przelewy24::{P24Error, P24Notification, Przelewy24, Register};
+use crate::stripe::{Checkout, Stripe, StripeError};
 
 /// The largest payment taken online (the provider's own limits are higher).
 pub const MAX_ONLINE: Money = Money::from_grosze(10_000_000);
@@ -28,12 +31,14 @@ pub const MAX_ONLINE: Money = Money::from_grosze(10_000_000);
 #[derive(Debug, Clone)]
 pub enum Provider {
     Przelewy24(Przelewy24),
+    Stripe(Stripe),
 }
 
 impl Provider {
     pub fn name(&self) -> &'static str {
         match self {
             Provider::Przelewy24(_) => "przelewy24",
+            Provider::Stripe(_) => "stripe",
         }
     }
 
@@ -42,6 +47,7 @@ impl Provider {
     pub fn checkout_origin(&self) -> String {
         match self {
             Provider::Przelewy24(p) => p.origin(),
+            Provider::Stripe(s) => s.checkout_origin(),
         }
     }
 
@@ -49,6 +55,7 @@ impl Provider {
     pub fn display_name(&self) -> &'static str {
         match self {
             Provider::Przelewy24(_) => "Przelewy24",
+            Provider::Stripe(_) => "Stripe",
         }
     }
 }
@@ -65,8 +72,8 @@ impl Providers {
                 PaymentProviderConfig::Przelewy24(p) => {
                     out.insert(slug.clone(), Provider::Przelewy24(Przelewy24::new(p)));
                 }
-                PaymentProviderConfig::Stripe(_) => {
-                    tracing::warn!(utility = %slug, "Stripe payments are not built yet; the utility takes bank transfers only");
+                PaymentProviderConfig::Stripe(s) => {
+                    out.insert(slug.clone(), Provider::Stripe(Stripe::new(s)));
                 }
             }
         }
@@ -130,7 +137,7 @@ pub enum StartError {
     },
     /// The provider did not answer (after retries) or refused: the resident may try later.
     #[error("the payment provider: {0}")]
-    Provider(P24Error),
+    Provider(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -246,7 +253,20 @@ pub async fn start(
                 transfer_label: "Woda i scieki",
             })
             .await
-            .map(|token| (p24.payment_page(&token), token)),
+            .map(|token| (p24.payment_page(&token), token))
+            .map_err(|e: P24Error| e.to_string()),
+        Provider::Stripe(stripe) => stripe
+            .checkout(&Checkout {
+                session_id: &session,
+                amount: s.amount,
+                description: s.description,
+                email: s.email,
+                success_url: &url_return,
+                cancel_url: s.return_to,
+            })
+            .await
+            .map(|c| (c.url, c.id))
+            .map_err(|e: StripeError| e.to_string()),
     };
     match registered {
         Ok((redirect_to, token)) => {
@@ -292,16 +312,165 @@ pub async fn start(
 pub enum Notified {
     /// Verified and booked now.
     Booked { payment_id: i64 },
-    /// Booked before (a replay, or P24's resend): nothing done.
+    /// Booked before (a replay, or the provider's resend): nothing done.
     AlreadyBooked { payment_id: i64 },
-    /// Not signed with the shop's key, or for another shop: refused.
+    /// Not signed with the shop's key, or for another shop, or too old: refused.
     Forged,
+    /// Signed, but not a notification we can read.
+    Unreadable,
     /// No payment of ours has that session id.
     Unknown,
     /// Another amount or currency than ours: not verified, not booked; staff look at it.
     Mismatch { payment_id: i64 },
     /// The provider did not confirm the money (yet); its next notification tries again.
     VerifyFailed { payment_id: i64, error: P24Error },
+    /// The provider says the payer has not paid yet (an asynchronous method): later.
+    Pending { payment_id: i64 },
+    /// The provider says the payment failed or was abandoned.
+    Failed { payment_id: i64 },
+    /// An event about something else: nothing to do.
+    Ignored,
+}
+
+impl Notified {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Notified::Booked { .. } => "booked",
+            Notified::AlreadyBooked { .. } => "replay",
+            Notified::Forged => "forged",
+            Notified::Unreadable => "unreadable",
+            Notified::Unknown => "unknown",
+            Notified::Mismatch { .. } => "mismatch",
+            Notified::VerifyFailed { .. } => "verify_failed",
+            Notified::Pending { .. } => "pending",
+            Notified::Failed { .. } => "failed",
+            Notified::Ignored => "ignored",
+        }
+    }
+}
+
+fn counted(provider: &'static str, n: Notified) -> Notified {
+    metrics::counter!("ebok_payment_notifications_total", "provider" => provider, "outcome" => n.outcome())
+        .increment(1);
+    n
+}
+
+/// Our record of a payment, as a notification is checked against it.
+struct Ours {
+    id: i64,
+    amount: Money,
+    currency: String,
+    status: String,
+}
+
+async fn ours(
+    pool: &PgPool,
+    utility_id: i64,
+    provider: &str,
+    session_id: &str,
+) -> sqlx::Result<Option<Ours>> {
+    let row = sqlx::query!(
+        r#"SELECT id, amount_grosze, currency, status::text AS "status!"
+           FROM payments
+           WHERE session_id = $1 AND utility_id = $2 AND provider = $3::text::payment_provider"#,
+        session_id,
+        utility_id,
+        provider
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Ours {
+        id: r.id,
+        amount: Money::from_grosze(r.amount_grosze),
+        currency: r.currency,
+        status: r.status,
+    }))
+}
+
+async fn audited(
+    pool: &PgPool,
+    utility_id: i64,
+    action: &str,
+    payment_id: Option<i64>,
+    details: serde_json::Value,
+) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    audit_payment(
+        &mut conn,
+        utility_id,
+        Actor::System,
+        action,
+        payment_id,
+        details,
+    )
+    .await
+}
+
+/// The provider reported `reported` of `currency` for our payment `p`: kept for staff, never
+/// booked.
+async fn mismatch(
+    pool: &PgPool,
+    utility_id: i64,
+    p: &Ours,
+    reported: Money,
+    currency: &str,
+    reference: &str,
+    details: serde_json::Value,
+) -> sqlx::Result<Notified> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        r#"UPDATE payments SET status = 'mismatch', provider_reference = coalesce(provider_reference, $2),
+                               problem = $3, updated_at = now()
+           WHERE id = $1 AND status <> 'booked'"#,
+        p.id,
+        reference,
+        format!(
+            "Operator zgłosił wpłatę {} {}, a płatność była na {} {}: nie zaksięgowano jej i nie potwierdzono operatorowi.",
+            ebok_common::polish::money(reported),
+            currency.to_uppercase(),
+            ebok_common::polish::money(p.amount),
+            p.currency
+        )
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit_payment(
+        &mut tx,
+        utility_id,
+        Actor::System,
+        "payment.amount_mismatch",
+        Some(p.id),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Notified::Mismatch { payment_id: p.id })
+}
+
+/// Books payment `p`, confirmed by the provider with `reference`.
+async fn book_now(
+    pool: &PgPool,
+    p: &Ours,
+    reference: &str,
+    method: Option<&str>,
+    description: &str,
+) -> sqlx::Result<Notified> {
+    let mut tx = pool.begin().await?;
+    let booking = booking::book(
+        &mut tx,
+        &Confirmed {
+            payment_id: p.id,
+            provider_reference: reference,
+            method,
+            description,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match booking {
+        Booking::Booked { .. } => Notified::Booked { payment_id: p.id },
+        Booking::AlreadyBooked => Notified::AlreadyBooked { payment_id: p.id },
+    })
 }
 
 /// Takes a Przelewy24 notification to utility `utility_id`'s shop.
@@ -311,6 +480,7 @@ pub async fn przelewy24_notification(
     p24: &Przelewy24,
     n: &P24Notification,
 ) -> sqlx::Result<Notified> {
+    const P24: &str = "przelewy24";
     let summary = json!({ "session_id": n.session_id, "order_id": n.order_id,
                           "amount_grosze": n.amount, "currency": n.currency });
     if !p24.is_genuine(n) {
@@ -319,80 +489,45 @@ pub async fn przelewy24_notification(
             order_id = n.order_id,
             "a Przelewy24 notification with a wrong sign or shop was refused"
         );
-        metrics::counter!("ebok_payment_notifications_total", "provider" => "przelewy24", "outcome" => "forged").increment(1);
-        let mut conn = pool.acquire().await?;
-        audit_payment(
-            &mut conn,
+        audited(
+            pool,
             utility_id,
-            Actor::System,
             "payment.notification_forged",
             None,
             summary,
         )
         .await?;
-        return Ok(Notified::Forged);
+        return Ok(counted(P24, Notified::Forged));
     }
-    let Some(p) = sqlx::query!(
-        r#"SELECT id, amount_grosze, currency, status::text AS "status!"
-           FROM payments
-           WHERE session_id = $1 AND utility_id = $2 AND provider = 'przelewy24'"#,
-        n.session_id,
-        utility_id
-    )
-    .fetch_optional(pool)
-    .await?
-    else {
-        metrics::counter!("ebok_payment_notifications_total", "provider" => "przelewy24", "outcome" => "unknown").increment(1);
-        let mut conn = pool.acquire().await?;
-        audit_payment(
-            &mut conn,
+    let Some(p) = ours(pool, utility_id, P24, &n.session_id).await? else {
+        audited(
+            pool,
             utility_id,
-            Actor::System,
             "payment.notification_unknown",
             None,
             summary,
         )
         .await?;
-        return Ok(Notified::Unknown);
+        return Ok(counted(P24, Notified::Unknown));
     };
     if p.status == "booked" {
-        metrics::counter!("ebok_payment_notifications_total", "provider" => "przelewy24", "outcome" => "replay").increment(1);
-        return Ok(Notified::AlreadyBooked { payment_id: p.id });
+        return Ok(counted(P24, Notified::AlreadyBooked { payment_id: p.id }));
     }
-    if n.amount != p.amount_grosze || n.currency != p.currency {
-        metrics::counter!("ebok_payment_notifications_total", "provider" => "przelewy24", "outcome" => "mismatch").increment(1);
-        let mut tx = pool.begin().await?;
-        sqlx::query!(
-            r#"UPDATE payments SET status = 'mismatch', provider_reference = coalesce(provider_reference, $2),
-                                   problem = $3, updated_at = now()
-               WHERE id = $1 AND status <> 'booked'"#,
-            p.id,
-            n.order_id.to_string(),
-            format!(
-                "Operator zgłosił wpłatę {} {}, a płatność była na {} {}: nie zaksięgowano jej i nie potwierdzono operatorowi.",
-                ebok_common::polish::money(Money::from_grosze(n.amount)),
-                n.currency,
-                ebok_common::polish::money(Money::from_grosze(p.amount_grosze)),
-                p.currency
-            )
-        )
-        .execute(&mut *tx)
-        .await?;
-        audit_payment(
-            &mut tx,
+    let reference = n.order_id.to_string();
+    if n.amount != p.amount.grosze() || n.currency != p.currency {
+        let m = mismatch(
+            pool,
             utility_id,
-            Actor::System,
-            "payment.amount_mismatch",
-            Some(p.id),
+            &p,
+            Money::from_grosze(n.amount),
+            &n.currency,
+            &reference,
             summary,
         )
         .await?;
-        tx.commit().await?;
-        return Ok(Notified::Mismatch { payment_id: p.id });
+        return Ok(counted(P24, m));
     }
-    let amount = Money::from_grosze(p.amount_grosze);
-    if let Err(error) = p24.verify(&n.session_id, n.order_id, amount).await {
-        metrics::counter!("ebok_payment_notifications_total", "provider" => "przelewy24", "outcome" => "verify_failed").increment(1);
+    if let Err(error) = p24.verify(&n.session_id, n.order_id, p.amount).await {
         let mut tx = pool.begin().await?;
         sqlx::query!(
             "UPDATE payments SET problem = $2, updated_at = now() WHERE id = $1 AND status = 'started'",
@@ -411,34 +546,135 @@ pub async fn przelewy24_notification(
         )
         .await?;
         tx.commit().await?;
-        return Ok(Notified::VerifyFailed {
-            payment_id: p.id,
-            error,
-        });
+        return Ok(counted(
+            P24,
+            Notified::VerifyFailed {
+                payment_id: p.id,
+                error,
+            },
+        ));
     }
     let method = n.method_id.to_string();
     let description = match n.method_id {
         crate::przelewy24::METHOD_BLIK => "Wpłata online (Przelewy24, BLIK)",
         _ => "Wpłata online (Przelewy24)",
     };
-    let mut tx = pool.begin().await?;
-    let booking = booking::book(
-        &mut tx,
-        &Confirmed {
-            payment_id: p.id,
-            provider_reference: &n.order_id.to_string(),
-            method: Some(&method),
-            description,
-        },
+    let booked = book_now(pool, &p, &reference, Some(&method), description).await?;
+    Ok(counted(P24, booked))
+}
+
+/// Takes a Stripe webhook request (its `Stripe-Signature` header and raw body) for utility
+/// `utility_id`'s account, at Unix time `now`.
+pub async fn stripe_event(
+    pool: &PgPool,
+    utility_id: i64,
+    stripe: &Stripe,
+    signature: &str,
+    body: &[u8],
+    now: i64,
+) -> sqlx::Result<Notified> {
+    const STRIPE: &str = "stripe";
+    let event = match stripe.event(signature, body, now) {
+        Err(refused) => {
+            tracing::warn!(utility_id, %refused, "a Stripe webhook with a bad signature was refused");
+            audited(
+                pool,
+                utility_id,
+                "payment.notification_forged",
+                None,
+                json!({ "provider": STRIPE, "reason": refused.to_string() }),
+            )
+            .await?;
+            return Ok(counted(STRIPE, Notified::Forged));
+        }
+        Ok(Err(_)) => return Ok(counted(STRIPE, Notified::Unreadable)),
+        Ok(Ok(event)) => event,
+    };
+    let kind = event.kind.as_str();
+    if !matches!(
+        kind,
+        "checkout.session.completed"
+            | "checkout.session.async_payment_succeeded"
+            | "checkout.session.async_payment_failed"
+            | "checkout.session.expired"
+    ) {
+        return Ok(counted(STRIPE, Notified::Ignored));
+    }
+    let session = &event.data.object;
+    let summary = json!({ "event": event.id, "type": kind, "checkout_session": session.id,
+                          "amount_grosze": session.amount_total, "currency": session.currency });
+    let Some(p) = (match &session.client_reference_id {
+        Some(ours_id) => ours(pool, utility_id, STRIPE, ours_id).await?,
+        None => None,
+    }) else {
+        audited(
+            pool,
+            utility_id,
+            "payment.notification_unknown",
+            None,
+            summary,
+        )
+        .await?;
+        return Ok(counted(STRIPE, Notified::Unknown));
+    };
+    if p.status == "booked" {
+        return Ok(counted(
+            STRIPE,
+            Notified::AlreadyBooked { payment_id: p.id },
+        ));
+    }
+    if matches!(
+        kind,
+        "checkout.session.async_payment_failed" | "checkout.session.expired"
+    ) {
+        let mut tx = pool.begin().await?;
+        sqlx::query!(
+            r#"UPDATE payments SET status = 'failed', problem = $2, updated_at = now()
+               WHERE id = $1 AND status = 'started'"#,
+            p.id,
+            if kind == "checkout.session.expired" {
+                "Płatność porzucona: sesja płatności wygasła."
+            } else {
+                "Operator płatności odrzucił płatność."
+            }
+        )
+        .execute(&mut *tx)
+        .await?;
+        audit_payment(
+            &mut tx,
+            utility_id,
+            Actor::System,
+            "payment.failed",
+            Some(p.id),
+            summary,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(counted(STRIPE, Notified::Failed { payment_id: p.id }));
+    }
+    if session.payment_status.as_deref() != Some("paid") {
+        return Ok(counted(STRIPE, Notified::Pending { payment_id: p.id }));
+    }
+    let reference = session
+        .payment_intent
+        .clone()
+        .unwrap_or_else(|| session.id.clone());
+    let currency = session.currency.clone().unwrap_or_default();
+    let reported = Money::from_grosze(session.amount_total.unwrap_or(0));
+    if reported != p.amount || !currency.eq_ignore_ascii_case(&p.currency) {
+        let m = mismatch(
+            pool, utility_id, &p, reported, &currency, &reference, summary,
+        )
+        .await?;
+        return Ok(counted(STRIPE, m));
+    }
+    let booked = book_now(
+        pool,
+        &p,
+        &reference,
+        Some("stripe"),
+        "Wpłata online (Stripe)",
     )
     .await?;
-    tx.commit().await?;
-    let outcome = match booking {
-        Booking::Booked { .. } => Notified::Booked { payment_id: p.id },
-        Booking::AlreadyBooked => Notified::AlreadyBooked { payment_id: p.id },
-    };
-    metrics::counter!("ebok_payment_notifications_total", "provider" => "przelewy24",
-        "outcome" => if matches!(outcome, Notified::Booked { .. }) { "booked" } else { "replay" })
-    .increment(1);
-    Ok(outcome)
+    Ok(counted(STRIPE, booked))
 }

@@ -126,7 +126,9 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         // the demo's mailbox page instead of being sent or logged.
         system.mailbox = Some(std::sync::Arc::new(mobile_push::email::Mailbox::new(500)));
     }
+    let payments = DemoPayments::start(&mut system).await?;
     let api = system.start_api(true).await?;
+    payments.listen(&system.portal_base(Some(api)));
     let now = Utc::now();
     let bulk = serve_bulk_meters(&mut system, &args, now).await?;
     let mut ingest = system.start_ingest().await?;
@@ -153,11 +155,79 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
             phones.registered
         );
     }
+    payments.print();
     eprintln!(
         "  live meters: {publishing} publishing hourly; {} bulk meters on Modbus TCP {}\n",
         bulk.meters, bulk.address
     );
     system.run_until_shutdown().await
+}
+
+/// The stand-ins for the payment providers: Młynary takes payments through a Przelewy24
+/// emulator, Pieniężno through a Stripe emulator, unless the configuration names a provider
+/// for them (`[payments.<slug>]`). Residents of the demo pay on their pages (BLIK code: any six
+/// digits) and the payment is booked through the same notification path as in production.
+struct DemoPayments {
+    p24: Option<ebok_payments::przelewy24::emulator::Przelewy24Emulator>,
+    stripe: Option<ebok_payments::stripe::emulator::StripeEmulator>,
+}
+
+impl DemoPayments {
+    const P24_UTILITY: &str = "mlynary";
+    const STRIPE_UTILITY: &str = "pieniezno";
+
+    async fn start(system: &mut System) -> Result<DemoPayments> {
+        use ebok_common::config::PaymentProviderConfig;
+        let mut out = DemoPayments {
+            p24: None,
+            stripe: None,
+        };
+        if !system.config.payments.contains_key(Self::P24_UTILITY) {
+            let p24 = ebok_payments::przelewy24::emulator::Przelewy24Emulator::start().await?;
+            system.config.payments.insert(
+                Self::P24_UTILITY.into(),
+                PaymentProviderConfig::Przelewy24(p24.config()),
+            );
+            out.p24 = Some(p24);
+        }
+        if !system.config.payments.contains_key(Self::STRIPE_UTILITY) {
+            let stripe = ebok_payments::stripe::emulator::StripeEmulator::start().await?;
+            system.config.payments.insert(
+                Self::STRIPE_UTILITY.into(),
+                PaymentProviderConfig::Stripe(stripe.config()),
+            );
+            out.stripe = Some(stripe);
+        }
+        Ok(out)
+    }
+
+    /// Points the Stripe emulator's webhook at the API (`callback` is its public URL).
+    fn listen(&self, callback: &str) {
+        if let Some(stripe) = &self.stripe {
+            stripe.set_webhook(&format!(
+                "{}/hooks/stripe/{}",
+                callback.trim_end_matches('/'),
+                Self::STRIPE_UTILITY
+            ));
+        }
+    }
+
+    fn print(&self) {
+        if let Some(p24) = &self.p24 {
+            eprintln!(
+                "  payments:  {} pays through a Przelewy24 emulator {} (BLIK: any six digits)",
+                Self::P24_UTILITY,
+                p24.url()
+            );
+        }
+        if let Some(stripe) = &self.stripe {
+            eprintln!(
+                "             {} through a Stripe Checkout emulator {}",
+                Self::STRIPE_UTILITY,
+                stripe.url()
+            );
+        }
+    }
 }
 
 /// The stand-in for Firebase and the phones registered with it.

@@ -12,6 +12,7 @@ mod customer_pages;
 mod ingest_pages;
 mod labels;
 mod meter_pages;
+mod payment_pages;
 mod record_pages;
 mod shell;
 mod sign_in_pages;
@@ -85,6 +86,7 @@ pub fn router() -> Router<AppState> {
             "/panel/{slug}/taryfy/{id}/wycofaj",
             post(billing_pages::withdraw_tariff),
         )
+        .route("/panel/{slug}/platnosci", get(payment_pages::payments))
         .route(
             "/panel/{slug}/rozliczenia",
             get(billing_pages::runs).post(billing_pages::start_run),
