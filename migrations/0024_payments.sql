@@ -80,3 +80,42 @@ CREATE UNIQUE INDEX payments_provider_reference ON payments (provider, provider_
 CREATE INDEX payments_customer ON payments (customer_id, created_at DESC);
 CREATE INDEX payments_utility ON payments (utility_id, created_at DESC);
 CREATE INDEX payments_to_check ON payments (utility_id, updated_at DESC) WHERE status = 'mismatch';
+
+-- Virtual accounts for bank transfers (ebok_billing::transfer): the sort code (bank and branch)
+-- the utility's bank gave it and its client prefix; each customer's account is the prefix and
+-- the customer's id. Without them invoices show the utility's own account.
+ALTER TABLE utilities
+    ADD COLUMN virtual_account_sort_code text CHECK (virtual_account_sort_code ~ '^[0-9]{8}$'),
+    ADD COLUMN virtual_account_prefix text NOT NULL DEFAULT ''
+        CHECK (virtual_account_prefix ~ '^[0-9]{0,6}$');
+
+-- A ledger entry with a reference (a payment) is booked once, whatever the insert looks like.
+-- ledger_append moves the customer's balance before the row is stored, so a plain unique index
+-- is not enough: `INSERT … ON CONFLICT DO NOTHING` runs BEFORE triggers first and would move
+-- the balance for a row it then skips (a replayed payment notification did exactly that in
+-- `ebok bench payments`). So an entry with a reference first takes a transaction lock on the
+-- reference, and is skipped (the trigger returns NULL, nothing changes) when the reference is
+-- already booked; a concurrent booking of it holds the lock until it commits or rolls back.
+-- Entries without a reference (invoices, corrections) are unaffected.
+CREATE OR REPLACE FUNCTION ledger_append() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.reference IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended(
+            'ledger:' || NEW.utility_id || ':' || NEW.kind || ':' || NEW.reference, 0));
+        IF EXISTS (SELECT 1 FROM ledger_entries
+                   WHERE utility_id = NEW.utility_id AND kind = NEW.kind
+                     AND reference = NEW.reference) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    INSERT INTO customer_balances AS b (customer_id, utility_id, balance_grosze, entries)
+    VALUES (NEW.customer_id, NEW.utility_id, NEW.amount_grosze, 1)
+    ON CONFLICT (customer_id) DO UPDATE
+        SET balance_grosze = b.balance_grosze + excluded.balance_grosze,
+            entries = b.entries + 1,
+            updated_at = now()
+    RETURNING b.balance_grosze, b.entries INTO NEW.balance_after_grosze, NEW.seq;
+    -- After the balance row's lock: entries of a customer are in booking order by time too.
+    NEW.booked_at := clock_timestamp();
+    RETURN NEW;
+END $$;

@@ -88,6 +88,10 @@ enum BenchCommand {
     /// Fan-out of one outage notice to registered devices through a local server that speaks
     /// the FCM HTTP v1 protocol. Last line: `push sends_per_s=N p99_ms=N`.
     Push(crate::bench::push::PushBenchArgs),
+    /// Przelewy24 notifications at once, half of them replays: checked, verified, booked once,
+    /// compared with plain requests to the API. Last line: `payments notifications_per_s=N
+    /// floor_per_s=N`.
+    Payments(crate::bench::payments::PaymentsBenchArgs),
     /// The resident API's hot reads (reading on a day, a year of daily history) over HTTP with
     /// concurrent clients, and staff's customer search, on 100,000 meters × 365 days. Last line:
     /// `api reading_on_day_p99_ms=N history_year_p99_ms=N rps=N staff_address_p99_ms=N
@@ -242,6 +246,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Totp { .. } => unreachable!("answered before the configuration is read"),
         Command::Stack(command) => stack_command(config, command).await,
         Command::Bench(BenchCommand::Ingest(args)) => crate::bench::ingest(config, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Payments(args)) => crate::bench::payments::run(config, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Push(args)) => crate::bench::push::run(config, args)

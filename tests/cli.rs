@@ -734,3 +734,37 @@ async fn bench_billing_bills_a_tiny_dataset_and_prints_its_summary_line() {
         ]
     );
 }
+
+#[tokio::test]
+async fn bench_payments_books_a_few_notifications_once_and_prints_its_summary_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let out = ebok_on(&db)
+        .args([
+            "bench",
+            "payments",
+            "--payments",
+            "30",
+            "--concurrency",
+            "8",
+            "--repeats",
+            "1",
+        ])
+        .env("EBOK__METRICS__ENABLED", "false")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let names: Vec<&str> = last
+        .strip_prefix("payments ")
+        .unwrap_or_else(|| panic!("summary line: {last}"))
+        .split(' ')
+        .map(|pair| pair.split_once('=').expect("name=value").0)
+        .collect();
+    assert_eq!(names, ["notifications_per_s", "floor_per_s"]);
+}

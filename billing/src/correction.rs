@@ -226,7 +226,7 @@ async fn draft(
         credit_used,
         amount_due: (gross - credit_used).max(Money::ZERO),
         due_date: today + chrono::Days::new(u64::from(seller.payment_term_days)),
-        bank_account: seller.bank_account.clone(),
+        bank_account: seller.account_for(contract.customer_id),
         readings: billed.readings.clone(),
         notes: {
             let mut notes = billed.notes.clone();

@@ -31,3 +31,4 @@ pub mod run;
 pub mod settlement;
 pub mod statement;
 pub mod tariff;
+pub mod transfer;

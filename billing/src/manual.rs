@@ -157,7 +157,7 @@ pub async fn issue(
         credit_used,
         amount_due: gross - credit_used,
         due_date: today + Days::new(u64::from(seller.payment_term_days)),
-        bank_account: seller.bank_account.clone(),
+        bank_account: seller.account_for(customer_id),
         readings: Vec::new(),
         notes,
         created_at: Utc::now(),

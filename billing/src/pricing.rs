@@ -27,14 +27,30 @@ pub struct Seller {
     pub party: Party,
     pub city: String,
     pub bank_account: Option<String>,
+    /// The sort code and client prefix of its customers' virtual accounts, when it has them.
+    pub virtual_accounts: Option<(String, String)>,
     pub payment_term_days: u32,
+}
+
+impl Seller {
+    /// The account customer `customer_id` pays to: their virtual account, or the utility's.
+    pub fn account_for(&self, customer_id: i64) -> Option<String> {
+        match &self.virtual_accounts {
+            Some((sort_code, prefix)) => {
+                crate::transfer::virtual_account(sort_code, prefix, customer_id)
+                    .map(|nrb| nrb.as_str().to_string())
+                    .or_else(|| self.bank_account.clone())
+            }
+            None => self.bank_account.clone(),
+        }
+    }
 }
 
 /// The utility's seller data; a utility without a NIP cannot issue invoices.
 pub async fn seller(conn: &mut PgConnection, utility_id: i64) -> anyhow::Result<Seller> {
     let u = sqlx::query!(
         r#"SELECT name, nip, street, building_no, postal_code, city, post_town, bank_account,
-                  payment_term_days
+                  payment_term_days, virtual_account_sort_code, virtual_account_prefix
            FROM utilities WHERE id = $1"#,
         utility_id
     )
@@ -73,6 +89,9 @@ pub async fn seller(conn: &mut PgConnection, utility_id: i64) -> anyhow::Result<
         },
         city,
         bank_account: u.bank_account,
+        virtual_accounts: u
+            .virtual_account_sort_code
+            .map(|code| (code, u.virtual_account_prefix)),
         payment_term_days: u.payment_term_days as u32,
     })
 }
@@ -307,7 +326,7 @@ pub(crate) fn document(
         credit_used,
         amount_due: (gross - credit_used).max(Money::ZERO),
         due_date: ctx.issue_date + Days::new(u64::from(ctx.seller.payment_term_days)),
-        bank_account: ctx.seller.bank_account.clone(),
+        bank_account: ctx.seller.account_for(c.customer_id),
         readings: billed.readings.clone(),
         notes,
         created_at,

@@ -21,6 +21,7 @@ pub mod password;
 pub mod personal_data;
 pub mod portal;
 pub mod proxy_acts;
+mod qr;
 mod secret;
 pub mod staff;
 pub mod state;

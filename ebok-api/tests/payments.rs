@@ -720,3 +720,46 @@ async fn staff_who_see_invoices_see_the_payments_to_check_and_no_one_else_does()
     assert!(html.contains("Nie ma płatności do wyjaśnienia"), "{html}");
     assert!(!html.contains(&customer_number));
 }
+
+#[tokio::test]
+async fn a_customer_transfers_to_their_own_virtual_account_printed_on_the_invoice() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 70).await;
+    billing_ready(app.pool(), u).await;
+    sqlx::query(
+        "UPDATE utilities SET virtual_account_sort_code = '10201026', virtual_account_prefix = '77'
+         WHERE id = $1",
+    )
+    .bind(u)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    bill_last_month(app.pool(), u).await;
+    let expected =
+        ebok_billing::transfer::virtual_account("10201026", "77", jan.customer_id).unwrap();
+    let (document, xml): (Value, String) =
+        sqlx::query_as("SELECT document::jsonb, ksef_xml FROM invoices WHERE customer_id = $1")
+            .bind(jan.customer_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(document["bank_account"], expected.as_str());
+    assert!(
+        xml.contains(expected.as_str()),
+        "the FA(3) XML names the account"
+    );
+
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let html = app
+        .web_get(&cookie, "/u/mlynary/platnosci")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&expected.formatted()), "{html}");
+    assert!(html.contains("indywidualny numer rachunku"));
+    assert!(html.contains(r#"<svg role="img" aria-label="Kod QR przelewu"#));
+    // Online payments are off here: the page says so and offers the transfer.
+    assert!(html.contains("Płatności online nie są jeszcze dostępne"));
+}

@@ -3,10 +3,10 @@
 //! announced to the resident ("payment received", through the outbox) and audited — all in
 //! the caller's transaction, so a payment is booked with all of that or not at all.
 //!
-//! Exactly once, twice over: the payment's row is locked and its status read first (a replayed
-//! notification waits for the first one's transaction and then finds the payment booked), and
-//! the ledger refuses a second entry with the same provider reference
-//! (`ledger_reference_once`), whatever path the money came by.
+//! Exactly once: the ledger refuses a second entry with the same provider reference
+//! (`ledger_reference_once`), whatever path the money came by, and a concurrent replay waits on
+//! that index for the first booking to end and then books nothing; a payment already booked is
+//! not booked again under another reference.
 
 use ebok_billing::allocation::{self, Allocation};
 use ebok_common::audit::{self, Actor, AuditEntry};
@@ -41,50 +41,45 @@ pub struct Confirmed<'a> {
 /// Books payment `c.payment_id` (which must be `started`, or `booked` for a replay) in the
 /// caller's transaction.
 pub async fn book(conn: &mut PgConnection, c: &Confirmed<'_>) -> sqlx::Result<Booking> {
-    let p = sqlx::query!(
-        r#"SELECT utility_id, customer_id, provider::text AS "provider!", status::text AS "status!",
-                  amount_grosze, invoice_id
-           FROM payments WHERE id = $1 FOR UPDATE"#,
-        c.payment_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if p.status == "booked" {
-        return Ok(Booking::AlreadyBooked);
-    }
-    let reference = format!("{}:{}", p.provider, c.provider_reference);
-    let Some(entry) = sqlx::query_scalar!(
-        r#"INSERT INTO ledger_entries (utility_id, customer_id, kind, amount_grosze, reference,
-                                       description)
-           VALUES ($1, $2, 'payment', $3, $4, $5)
-           ON CONFLICT (utility_id, kind, reference) WHERE reference IS NOT NULL DO NOTHING
-           RETURNING id"#,
-        p.utility_id,
-        p.customer_id,
-        -p.amount_grosze,
-        reference,
-        c.description
+    // One statement: the ledger entry, unless its reference is booked already (the unique
+    // index makes a concurrent booking of the same reference wait for this one to end, then
+    // insert nothing), and the payment marked booked with it. A payment booked before has no
+    // row in `p`, so nothing is inserted either.
+    let Some(p) = sqlx::query!(
+        r#"WITH p AS (
+               SELECT utility_id, customer_id, provider::text || ':' || $2 AS reference,
+                      amount_grosze, invoice_id
+               FROM payments WHERE id = $1 AND status <> 'booked'),
+           entry AS (
+               INSERT INTO ledger_entries (utility_id, customer_id, kind, amount_grosze,
+                                           reference, description)
+               SELECT utility_id, customer_id, 'payment', -amount_grosze, reference, $3 FROM p
+               ON CONFLICT (utility_id, kind, reference) WHERE reference IS NOT NULL DO NOTHING
+               RETURNING id),
+           booked AS (
+               UPDATE payments SET status = 'booked', ledger_entry_id = entry.id,
+                                   provider_reference = $2, method = coalesce($4, method),
+                                   problem = NULL, booked_at = now(), updated_at = now()
+               FROM entry WHERE payments.id = $1
+               RETURNING payments.id)
+           SELECT entry.id AS "entry!", p.utility_id AS "utility_id!",
+                  p.customer_id AS "customer_id!", p.reference AS "reference!",
+                  p.amount_grosze AS "amount_grosze!", p.invoice_id
+           FROM entry, p"#,
+        c.payment_id,
+        c.provider_reference,
+        c.description,
+        c.method
     )
     .fetch_optional(&mut *conn)
     .await?
     else {
         return Ok(Booking::AlreadyBooked);
     };
+    let (entry, reference) = (p.entry, p.reference);
     let amount = Money::from_grosze(p.amount_grosze);
     let allocations =
         allocation::allocate(conn, p.customer_id, entry, amount, p.invoice_id).await?;
-    sqlx::query!(
-        r#"UPDATE payments SET status = 'booked', ledger_entry_id = $2, provider_reference = $3,
-                               method = coalesce($4, method), problem = NULL,
-                               booked_at = now(), updated_at = now()
-           WHERE id = $1"#,
-        c.payment_id,
-        entry,
-        c.provider_reference,
-        c.method
-    )
-    .execute(&mut *conn)
-    .await?;
     outbox::enqueue(
         conn,
         &OutboxEvent {

@@ -358,33 +358,52 @@ fn counted(provider: &'static str, n: Notified) -> Notified {
 /// Our record of a payment, as a notification is checked against it.
 struct Ours {
     id: i64,
+    utility_id: i64,
     amount: Money,
     currency: String,
     status: String,
 }
 
+/// The payment of utility `slug` with `provider` and our `session_id`.
 async fn ours(
     pool: &PgPool,
-    utility_id: i64,
+    slug: &str,
     provider: &str,
     session_id: &str,
 ) -> sqlx::Result<Option<Ours>> {
     let row = sqlx::query!(
-        r#"SELECT id, amount_grosze, currency, status::text AS "status!"
-           FROM payments
-           WHERE session_id = $1 AND utility_id = $2 AND provider = $3::text::payment_provider"#,
+        r#"SELECT p.id, p.utility_id, p.amount_grosze, p.currency, p.status::text AS "status!"
+           FROM payments p JOIN utilities u ON u.id = p.utility_id
+           WHERE p.session_id = $1 AND u.slug = $2 AND p.provider = $3::text::payment_provider"#,
         session_id,
-        utility_id,
+        slug,
         provider
     )
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| Ours {
         id: r.id,
+        utility_id: r.utility_id,
         amount: Money::from_grosze(r.amount_grosze),
         currency: r.currency,
         status: r.status,
     }))
+}
+
+/// An audit entry of utility `slug` about a notification that names no payment of ours.
+async fn audited_for(
+    pool: &PgPool,
+    slug: &str,
+    action: &str,
+    details: serde_json::Value,
+) -> sqlx::Result<()> {
+    let utility_id = sqlx::query_scalar!("SELECT id FROM utilities WHERE slug = $1", slug)
+        .fetch_optional(pool)
+        .await?;
+    match utility_id {
+        Some(id) => audited(pool, id, action, None, details).await,
+        None => Ok(()),
+    }
 }
 
 async fn audited(
@@ -473,10 +492,10 @@ async fn book_now(
     })
 }
 
-/// Takes a Przelewy24 notification to utility `utility_id`'s shop.
+/// Takes a Przelewy24 notification to utility `slug`'s shop.
 pub async fn przelewy24_notification(
     pool: &PgPool,
-    utility_id: i64,
+    slug: &str,
     p24: &Przelewy24,
     n: &P24Notification,
 ) -> sqlx::Result<Notified> {
@@ -485,31 +504,18 @@ pub async fn przelewy24_notification(
                           "amount_grosze": n.amount, "currency": n.currency });
     if !p24.is_genuine(n) {
         tracing::warn!(
-            utility_id,
+            utility = slug,
             order_id = n.order_id,
             "a Przelewy24 notification with a wrong sign or shop was refused"
         );
-        audited(
-            pool,
-            utility_id,
-            "payment.notification_forged",
-            None,
-            summary,
-        )
-        .await?;
+        audited_for(pool, slug, "payment.notification_forged", summary).await?;
         return Ok(counted(P24, Notified::Forged));
     }
-    let Some(p) = ours(pool, utility_id, P24, &n.session_id).await? else {
-        audited(
-            pool,
-            utility_id,
-            "payment.notification_unknown",
-            None,
-            summary,
-        )
-        .await?;
+    let Some(p) = ours(pool, slug, P24, &n.session_id).await? else {
+        audited_for(pool, slug, "payment.notification_unknown", summary).await?;
         return Ok(counted(P24, Notified::Unknown));
     };
+    let utility_id = p.utility_id;
     if p.status == "booked" {
         return Ok(counted(P24, Notified::AlreadyBooked { payment_id: p.id }));
     }
@@ -564,10 +570,10 @@ pub async fn przelewy24_notification(
 }
 
 /// Takes a Stripe webhook request (its `Stripe-Signature` header and raw body) for utility
-/// `utility_id`'s account, at Unix time `now`.
+/// `slug`'s account, at Unix time `now`.
 pub async fn stripe_event(
     pool: &PgPool,
-    utility_id: i64,
+    slug: &str,
     stripe: &Stripe,
     signature: &str,
     body: &[u8],
@@ -576,12 +582,11 @@ pub async fn stripe_event(
     const STRIPE: &str = "stripe";
     let event = match stripe.event(signature, body, now) {
         Err(refused) => {
-            tracing::warn!(utility_id, %refused, "a Stripe webhook with a bad signature was refused");
-            audited(
+            tracing::warn!(utility = slug, %refused, "a Stripe webhook with a bad signature was refused");
+            audited_for(
                 pool,
-                utility_id,
+                slug,
                 "payment.notification_forged",
-                None,
                 json!({ "provider": STRIPE, "reason": refused.to_string() }),
             )
             .await?;
@@ -604,19 +609,13 @@ pub async fn stripe_event(
     let summary = json!({ "event": event.id, "type": kind, "checkout_session": session.id,
                           "amount_grosze": session.amount_total, "currency": session.currency });
     let Some(p) = (match &session.client_reference_id {
-        Some(ours_id) => ours(pool, utility_id, STRIPE, ours_id).await?,
+        Some(ours_id) => ours(pool, slug, STRIPE, ours_id).await?,
         None => None,
     }) else {
-        audited(
-            pool,
-            utility_id,
-            "payment.notification_unknown",
-            None,
-            summary,
-        )
-        .await?;
+        audited_for(pool, slug, "payment.notification_unknown", summary).await?;
         return Ok(counted(STRIPE, Notified::Unknown));
     };
+    let utility_id = p.utility_id;
     if p.status == "booked" {
         return Ok(counted(
             STRIPE,

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod billing;
 pub mod ingest;
+pub mod payments;
 pub mod push;
 
 pub use ingest::{IngestBenchArgs, ingest};

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use ebok_billing::statement::{self, Scope};
+use ebok_billing::transfer;
 use ebok_common::domain::Money;
 use ebok_common::polish;
 use ebok_payments::history::{self, Payment};
@@ -47,6 +48,19 @@ struct OpenInvoice {
     due: String,
     open: String,
     overdue: bool,
+}
+
+/// How one customer pays by transfer.
+struct TransferLine {
+    customer: String,
+    account: String,
+    /// The account is the customer's own: any title will do.
+    virtual_account: bool,
+    recipient: String,
+    title: String,
+    amount: Option<String>,
+    /// The payment QR code (ZBP) of what is owed, as inline SVG.
+    qr: Option<String>,
 }
 
 struct PaymentLine {
@@ -89,6 +103,7 @@ struct PaymentsPage {
     /// (customer id, "Jan Kowalski (nr klienta 000123)") when the account has several.
     customers: Vec<(i64, String)>,
     open: Vec<OpenInvoice>,
+    transfers: Vec<TransferLine>,
     /// The invoice chosen with `?faktura=`.
     chosen: Option<(i64, String)>,
     payments: Vec<PaymentLine>,
@@ -169,6 +184,35 @@ async fn payments_page(
         }
     }
     let payments = history::payments(&state.pool, scope(session), None, 20).await?;
+    let mut transfers = Vec::new();
+    for b in &balances {
+        let Some(d) = transfer::details(&state.pool, session.utility_id, b.customer_id).await?
+        else {
+            continue;
+        };
+        let title = format!("Klient {}", b.customer_number);
+        let owed = (b.balance_grosze > Money::ZERO).then_some(b.balance_grosze);
+        let payload = transfer::zbp_qr_payload(
+            d.nip.as_deref(),
+            &d.account,
+            owed.unwrap_or(Money::ZERO),
+            &d.recipient,
+            &title,
+        );
+        transfers.push(TransferLine {
+            customer: format!("{} (nr klienta {})", b.customer_name, b.customer_number),
+            account: d.account.formatted(),
+            virtual_account: d.virtual_account,
+            recipient: d.recipient.clone(),
+            title,
+            amount: owed.map(polish::money),
+            qr: crate::qr::svg(
+                &payload,
+                "Kod QR przelewu: zeskanuj go w aplikacji banku, aby wypełnić przelew",
+                180,
+            ),
+        });
+    }
     let status = form.status();
     let mut response = PaymentsPage {
         layout: ctx.layout(state, "faktury").await,
@@ -199,6 +243,7 @@ async fn payments_page(
             })
             .collect(),
         chosen,
+        transfers,
         payments: payments.iter().map(PaymentLine::from).collect(),
         form,
     }

@@ -70,20 +70,12 @@ pub fn otpauth_uri(secret: &[u8], issuer: &str, account: &str) -> String {
 
 /// The QR code of `uri` as an inline SVG element with a text alternative.
 pub fn qr_svg(uri: &str) -> String {
-    let code = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M)
-        .expect("an otpauth URI fits a QR code");
-    let svg = code
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(220, 220)
-        .quiet_zone(true)
-        .build();
-    // Drop the XML declaration; give the picture a role and a name for screen readers.
-    let start = svg.find("<svg").unwrap_or(0);
-    svg[start..].replacen(
-        "<svg",
-        r#"<svg role="img" aria-label="Kod QR do zeskanowania aplikacją uwierzytelniającą""#,
-        1,
+    crate::qr::svg(
+        uri,
+        "Kod QR do zeskanowania aplikacją uwierzytelniającą",
+        220,
     )
+    .expect("an otpauth URI fits a QR code")
 }
 
 /// The code of the step that contains `unix_secs` (the demo and tests make codes with it).

@@ -90,7 +90,10 @@ struct Transaction {
 }
 
 struct Shared {
+    /// By session id.
     transactions: Mutex<HashMap<String, Transaction>>,
+    /// Token → session id.
+    tokens: Mutex<HashMap<String, String>>,
     faults: Mutex<Faults>,
     sent: Mutex<Vec<SentNotification>>,
     verified: Mutex<Vec<(String, i64)>>,
@@ -130,6 +133,7 @@ impl Przelewy24Emulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             transactions: Mutex::default(),
+            tokens: Mutex::default(),
             faults: Mutex::default(),
             sent: Mutex::default(),
             verified: Mutex::default(),
@@ -177,9 +181,9 @@ impl Przelewy24Emulator {
 
     /// The token of the transaction registered with `session_id`.
     pub fn token_of(&self, session_id: &str) -> Option<String> {
-        Shared::lock(&self.shared.transactions)
+        Shared::lock(&self.shared.tokens)
             .iter()
-            .find(|(_, t)| t.session_id == session_id)
+            .find(|(_, s)| *s == session_id)
             .map(|(token, _)| token.clone())
     }
 
@@ -189,11 +193,33 @@ impl Przelewy24Emulator {
         pay(&self.shared, token, method_id).await.map(|(o, _)| o)
     }
 
+    /// A transaction registered and paid by BLIK as if through the API and the payment page,
+    /// whose signed notification is returned for the caller to send (the benchmark sends many
+    /// at once) instead of being sent.
+    pub fn paid_unnotified(&self, session_id: &str, amount: i64) -> P24Notification {
+        let order_id = self.shared.next_order.fetch_add(1, Ordering::Relaxed);
+        let t = Transaction {
+            session_id: session_id.to_string(),
+            amount,
+            currency: "PLN".into(),
+            description: String::new(),
+            url_return: String::new(),
+            url_status: String::new(),
+            channel: super::CHANNEL_BLIK,
+            order_id: Some(order_id),
+            method_id: Some(METHOD_BLIK),
+            verified: false,
+        };
+        let n = notification_of(&t, amount, CRC).expect("paid");
+        Shared::lock(&self.shared.transactions).insert(session_id.to_string(), t);
+        n
+    }
+
     /// Sends the notification of a paid transaction again (P24 does until it is verified).
     pub async fn resend(&self, session_id: &str) -> Option<u16> {
         let (n, url) = {
             let transactions = Shared::lock(&self.shared.transactions);
-            let t = transactions.values().find(|t| t.session_id == session_id)?;
+            let t = transactions.get(session_id)?;
             (notification_of(t, t.amount, CRC)?, t.url_status.clone())
         };
         notify(&self.shared, &url, n).await
@@ -329,7 +355,7 @@ fn register_inner(shared: &Shared, headers: &HeaderMap, body: &Value) -> Result<
         return Err(p24_error(StatusCode::BAD_REQUEST, "Incorrect sign"));
     }
     let mut transactions = Shared::lock(&shared.transactions);
-    if transactions.values().any(|t| t.session_id == session_id) {
+    if transactions.contains_key(&session_id) {
         return Err(p24_error(
             StatusCode::BAD_REQUEST,
             "Transaction with this sessionId already exists",
@@ -341,8 +367,9 @@ fn register_inner(shared: &Shared, headers: &HeaderMap, body: &Value) -> Result<
         rand::random::<u32>(),
         rand::random::<u32>()
     );
+    Shared::lock(&shared.tokens).insert(token.clone(), session_id.clone());
     transactions.insert(
-        token.clone(),
+        session_id.clone(),
         Transaction {
             session_id,
             amount,
@@ -385,8 +412,8 @@ async fn verify(
         }
         let mut transactions = Shared::lock(&shared.transactions);
         let t = transactions
-            .values_mut()
-            .find(|t| t.session_id == session_id && t.order_id == Some(order_id))
+            .get_mut(&session_id)
+            .filter(|t| t.order_id == Some(order_id))
             .ok_or_else(|| p24_error(StatusCode::BAD_REQUEST, "Transaction not found"))?;
         if t.amount != amount || t.currency != currency {
             return Err(p24_error(StatusCode::BAD_REQUEST, "Invalid amount"));
@@ -440,8 +467,9 @@ async fn notify(shared: &Shared, url: &str, n: P24Notification) -> Option<u16> {
 /// to send the payer back.
 async fn pay(shared: &Arc<Shared>, token: &str, method_id: i64) -> Option<(i64, String)> {
     let (t, order_id) = {
+        let session = Shared::lock(&shared.tokens).get(token).cloned()?;
         let mut transactions = Shared::lock(&shared.transactions);
-        let t = transactions.get_mut(token)?;
+        let t = transactions.get_mut(&session)?;
         let order_id = match t.order_id {
             Some(o) => o,
             None => {
@@ -487,7 +515,8 @@ fn escape(s: &str) -> String {
 }
 
 async fn payment_page(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
-    let Some(t) = Shared::lock(&shared.transactions).get(&token).cloned() else {
+    let session = Shared::lock(&shared.tokens).get(&token).cloned();
+    let Some(t) = session.and_then(|s| Shared::lock(&shared.transactions).get(&s).cloned()) else {
         return (
             StatusCode::NOT_FOUND,
             Html("<h1>Nie znaleziono transakcji</h1>"),
