@@ -119,3 +119,48 @@ BEGIN
     NEW.booked_at := clock_timestamp();
     RETURN NEW;
 END $$;
+
+-- Bank statements staff import (MT940), and each line: matched to a customer (by the virtual
+-- account, else an invoice number in the title) and booked as a payment, or left for staff to
+-- assign, or money going out (not ours to book). A line is known by its key (a hash of what
+-- the bank says of it and its place among identical lines), so importing a statement again,
+-- or another one that overlaps it, adds and books nothing twice.
+CREATE TABLE bank_statements (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    utility_id   bigint NOT NULL REFERENCES utilities (id),
+    account      text NOT NULL,
+    number       text NOT NULL,
+    format       text NOT NULL,
+    file_sha256  bytea NOT NULL CHECK (length(file_sha256) = 32),
+    lines_total  integer NOT NULL,
+    lines_new    integer NOT NULL,
+    imported_by  bigint REFERENCES user_accounts (id),
+    imported_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (utility_id, id)
+);
+
+CREATE TYPE statement_line_status AS ENUM ('booked', 'unmatched', 'outgoing');
+
+CREATE TABLE bank_statement_lines (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    utility_id      bigint NOT NULL,
+    statement_id    bigint NOT NULL,
+    line_key        text NOT NULL,
+    value_date      date NOT NULL,
+    credit          boolean NOT NULL,
+    amount_grosze   bigint NOT NULL CHECK (amount_grosze > 0),
+    title           text NOT NULL,
+    counterparty    text NOT NULL,
+    counterparty_account text,
+    status          statement_line_status NOT NULL,
+    -- How it was matched: virtual_account, invoice_number, or by_hand.
+    matched_by      text,
+    customer_id     bigint,
+    payment_id      bigint REFERENCES payments (id),
+    UNIQUE (utility_id, line_key),
+    FOREIGN KEY (utility_id, statement_id) REFERENCES bank_statements (utility_id, id),
+    FOREIGN KEY (utility_id, customer_id) REFERENCES customers (utility_id, id),
+    CONSTRAINT booked_has_payment CHECK ((status = 'booked') = (payment_id IS NOT NULL))
+);
+CREATE INDEX bank_statement_lines_unmatched ON bank_statement_lines (utility_id, value_date)
+    WHERE status = 'unmatched';

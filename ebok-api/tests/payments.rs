@@ -763,3 +763,137 @@ async fn a_customer_transfers_to_their_own_virtual_account_printed_on_the_invoic
     // Online payments are off here: the page says so and offers the transfer.
     assert!(html.contains("Płatności online nie są jeszcze dostępne"));
 }
+
+#[tokio::test]
+async fn billing_staff_import_a_statement_and_assign_what_was_not_matched() {
+    let app = App::start().await;
+    let u = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 70).await;
+    billing_ready(app.pool(), u).await;
+    sqlx::query(
+        "UPDATE utilities SET virtual_account_sort_code = '10201026', virtual_account_prefix = '77'
+         WHERE id = $1",
+    )
+    .bind(u)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    bill_last_month(app.pool(), u).await;
+    let jan_account =
+        ebok_billing::transfer::virtual_account("10201026", "77", jan.customer_id).unwrap();
+    let customer_number: String =
+        sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+            .bind(jan.customer_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    let file = format!(
+        ":20:X\n:25:/PL61109010140000071219812874\n:28C:1/1\n\
+         :61:261201C30,00NTRF//A\n:86:020~20Woda~38PL{}\n\
+         :61:261201C12,34NTRF//B\n:86:020~20Nie wiem za co~32ANNA\n:62F:C261201PLN42,34\n-",
+        jan_account.as_str()
+    );
+    let billing = support::staff(app.pool(), u, "mlynary", "billing").await;
+    let clerk = support::staff(app.pool(), u, "mlynary", "clerk").await;
+    let tolkmicko = utility(app.pool(), "tolkmicko").await;
+    let other = support::staff(app.pool(), tolkmicko, "tolkmicko", "billing").await;
+
+    let upload = |cookie: String, csrf: String, slug: &'static str| {
+        let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+            "plik",
+            reqwest::multipart::Part::bytes(file.clone().into_bytes()).file_name("wyciag.sta"),
+        );
+        app.server
+            .client
+            .post(app.url(&format!("/panel/{slug}/wyciagi")))
+            .header(reqwest::header::COOKIE, cookie)
+            .header(reqwest::header::ORIGIN, support::PORTAL_ORIGIN)
+            .multipart(form)
+            .send()
+    };
+    let web = app.staff_web_login(&billing, 1).await;
+    let csrf = app.web_csrf(&web, "/panel/mlynary/wyciagi").await;
+    let page = upload(web.clone(), csrf.clone(), "mlynary").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("zaksięgowano 1, do przypisania 1, wypłaty 0"),
+        "{html}"
+    );
+    assert!(html.contains("Nie wiem za co"));
+    // Again: nothing twice.
+    let html = upload(web.clone(), csrf.clone(), "mlynary")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("zaksięgowano 0, do przypisania 0"), "{html}");
+    assert!(html.contains("wczytane już wcześniej 2"), "{html}");
+
+    let line: i64 =
+        sqlx::query_scalar("SELECT id FROM bank_statement_lines WHERE status = 'unmatched'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    // A customer number nobody has: the form again with the message at the line.
+    let wrong = app
+        .web_post(
+            &web,
+            &format!("/panel/mlynary/wyciagi/{line}/przypisz"),
+            &[("csrf", &csrf), ("klient", "999999999")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains(&format!("id=\"klient-{line}-error\""))
+    );
+    // A clerk may not, another utility's billing staff cannot find it.
+    let counter = app.staff_web_login(&clerk, 1).await;
+    assert_eq!(
+        app.web_get(&counter, "/panel/mlynary/wyciagi")
+            .await
+            .status(),
+        403
+    );
+    let counter_csrf = app.web_csrf(&counter, "/panel/mlynary/platnosci").await;
+    let refused = app
+        .web_post(
+            &counter,
+            &format!("/panel/mlynary/wyciagi/{line}/przypisz"),
+            &[("csrf", &counter_csrf), ("klient", &customer_number)],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let theirs = app.staff_web_login(&other, 1).await;
+    let their_csrf = app.web_csrf(&theirs, "/panel/tolkmicko/wyciagi").await;
+    let foreign = app
+        .web_post(
+            &theirs,
+            &format!("/panel/tolkmicko/wyciagi/{line}/przypisz"),
+            &[("csrf", &their_csrf), ("klient", &customer_number)],
+        )
+        .await;
+    assert_eq!(foreign.status(), 422, "their customer numbers are not ours");
+
+    let assigned = app
+        .web_post(
+            &web,
+            &format!("/panel/mlynary/wyciagi/{line}/przypisz"),
+            &[("csrf", &csrf), ("klient", &customer_number)],
+        )
+        .await;
+    assert_eq!(assigned.status(), 303);
+    let paid: Vec<i64> = sqlx::query_scalar(
+        "SELECT amount_grosze FROM ledger_entries WHERE customer_id = $1 AND kind = 'payment' ORDER BY id",
+    )
+    .bind(jan.customer_id)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(paid, vec![-3_000, -1_234]);
+}

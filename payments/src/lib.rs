@@ -8,6 +8,8 @@
 //!   notification (checked, verified, booked);
 //! - [`booking`]: a confirmed payment into the ledger, allocated to invoices
 //!   (`ebok_billing::allocation`), announced and audited, once;
+//! - [`statements`]: bank statements (MT940) imported, matched to customers by virtual account
+//!   or invoice number and booked, the rest assigned by staff;
 //! - [`history`]: what residents and staff see of payments.
 //!
 //! Split from `ebok-billing` because it speaks HTTP to the outside and runs emulators; billing
@@ -18,4 +20,5 @@ pub mod history;
 pub mod online;
 pub mod przelewy24;
 pub mod signatures;
+pub mod statements;
 pub mod stripe;

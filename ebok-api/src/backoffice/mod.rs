@@ -16,6 +16,7 @@ mod payment_pages;
 mod record_pages;
 mod shell;
 mod sign_in_pages;
+mod statement_pages;
 mod team_pages;
 
 use axum::Router;
@@ -87,6 +88,18 @@ pub fn router() -> Router<AppState> {
             post(billing_pages::withdraw_tariff),
         )
         .route("/panel/{slug}/platnosci", get(payment_pages::payments))
+        .route(
+            "/panel/{slug}/wyciagi",
+            get(statement_pages::statements_page)
+                .post(statement_pages::import)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    statement_pages::STATEMENT_FORM_LIMIT,
+                )),
+        )
+        .route(
+            "/panel/{slug}/wyciagi/{id}/przypisz",
+            axum::routing::post(statement_pages::assign),
+        )
         .route(
             "/panel/{slug}/rozliczenia",
             get(billing_pages::runs).post(billing_pages::start_run),
