@@ -88,7 +88,7 @@ async fn transfers_are_matched_booked_once_and_the_rest_assigned_by_hand() {
          :62F:C261203PLN163,00\n-",
         jan = jan_account.as_str(),
     );
-    let done = statements::import_mt940(pool, u, file.as_bytes(), None)
+    let done = statements::import(pool, u, file.as_bytes(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -134,7 +134,7 @@ async fn transfers_are_matched_booked_once_and_the_rest_assigned_by_hand() {
     assert_eq!(announced, 2);
 
     // The same file again: every line known, nothing booked twice.
-    let again = statements::import_mt940(pool, u, file.as_bytes(), None)
+    let again = statements::import(pool, u, file.as_bytes(), None)
         .await
         .unwrap();
     assert_eq!((again.known, again.booked, again.unmatched), (4, 0, 0));
@@ -193,9 +193,7 @@ async fn a_windows_1250_statement_of_another_layout_is_matched_by_virtual_accoun
     )
     .into_bytes();
     file.extend_from_slice(b"\xb3ata za wod\xea<27Ola \xa3\xf3dzka\r\n:62F:C261203PLN99,00\r\n-");
-    let done = statements::import_mt940(pool, u, &file, None)
-        .await
-        .unwrap();
+    let done = statements::import(pool, u, &file, None).await.unwrap();
     assert_eq!((done.booked, done.unmatched), (1, 0));
     assert_eq!(paid(pool, ola.customer_id).await, vec![-9_900]);
     let (title, counterparty): (String, String) =
@@ -206,9 +204,42 @@ async fn a_windows_1250_statement_of_another_layout_is_matched_by_virtual_accoun
     assert!(title.ends_with("Zapłata za wodę"), "{title}");
     assert_eq!(counterparty, "Ola Łódzka");
     // Not a statement: refused, nothing imported.
-    assert!(
-        statements::import_mt940(pool, u, b"garbage", None)
-            .await
-            .is_err()
+    assert!(statements::import(pool, u, b"garbage", None).await.is_err());
+}
+
+#[tokio::test]
+async fn a_csv_export_is_imported_like_mt940_and_only_once() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let u = ready(pool, "mlynary").await;
+    let jan = fixtures::household(pool, u, "jan@example.pl").await;
+    let ola = fixtures::household(pool, u, "ola@example.pl").await;
+    let (_, ola_number) = invoice(pool, u, ola.customer_id, 4_000).await;
+    let jan_account = virtual_account("10201026", "77", jan.customer_id).unwrap();
+    let file = format!(
+        "Rachunek;PL61109010140000071219812874\n\n\
+         Data operacji;Tytuł;Nadawca;Rachunek nadawcy;Rachunek odbiorcy;Kwota;Identyfikator\n\
+         01.12.2026;Woda;JAN;;{};\"25,00\";T1\n\
+         02.12.2026;\"Zapłata {ola_number}\";OLA;;;40,00;T2\n\
+         02.12.2026;Prowizja;BANK;;;-3,00;T3\n",
+        jan_account.formatted()
     );
+    let done = statements::import(pool, u, file.as_bytes(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.lines, done.booked, done.unmatched, done.outgoing),
+        (3, 2, 0, 1)
+    );
+    assert_eq!(paid(pool, jan.customer_id).await, vec![-2_500]);
+    assert_eq!(paid(pool, ola.customer_id).await, vec![-4_000]);
+    let again = statements::import(pool, u, file.as_bytes(), None)
+        .await
+        .unwrap();
+    assert_eq!((again.known, again.booked), (3, 0));
+    let format: String = sqlx::query_scalar("SELECT format FROM bank_statements LIMIT 1")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(format, "csv");
 }

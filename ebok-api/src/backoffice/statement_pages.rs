@@ -1,4 +1,5 @@
-//! Bank statements in the back office (billing staff): import the utility's MT940 statement —
+//! Bank statements in the back office (billing staff): import the utility's statement (MT940
+//! or the web banking's CSV) —
 //! transfers to customers' virtual accounts or naming an invoice are booked at once — and
 //! assign what nobody could be told for to a customer by their number. Importing a statement
 //! again books nothing twice.
@@ -124,7 +125,7 @@ pub async fn import(State(state): State<AppState>, post: StaffForm<ImportFields>
     let file = match uploads.take("plik") {
         Ok(Some(file)) if !file.bytes.is_empty() => file,
         Ok(_) => {
-            form.add("plik", "Wybierz plik wyciągu (MT940).");
+            form.add("plik", "Wybierz plik wyciągu (MT940 albo CSV).");
             return page(&state, &ctx, &session, form, None).await;
         }
         Err(_) => {
@@ -132,7 +133,7 @@ pub async fn import(State(state): State<AppState>, post: StaffForm<ImportFields>
             return page(&state, &ctx, &session, form, None).await;
         }
     };
-    match statements::import_mt940(
+    match statements::import(
         &state.pool,
         session.utility_id,
         &file.bytes,
@@ -144,7 +145,7 @@ pub async fn import(State(state): State<AppState>, post: StaffForm<ImportFields>
         Err(ImportError::Unreadable(e)) => {
             form.add(
                 "plik",
-                format!("To nie jest wyciąg MT940, który umiemy odczytać ({e})."),
+                format!("To nie jest wyciąg MT940 ani CSV, który umiemy odczytać ({e})."),
             );
             page(&state, &ctx, &session, form, None).await
         }

@@ -1,4 +1,5 @@
-//! Bank statements: staff import the utility's statement ([`mt940`]), each incoming transfer is
+//! Bank statements: staff import the utility's statement ([`mt940`] or [`csv`], told apart by
+//! their content), each incoming transfer is
 //! matched to a customer — by their virtual account anywhere in what the bank says of it
 //! (`ebok_billing::transfer`), else by an invoice number in the title — and booked as a
 //! payment like an online one ([`crate::booking`]: ledger once, allocation, notice, audit);
@@ -10,6 +11,7 @@
 //! details, and its place among identical lines of the file — which is unique per utility and
 //! is also the payment's ledger reference.
 
+pub mod csv;
 pub mod mt940;
 
 use ebok_billing::transfer;
@@ -39,8 +41,9 @@ pub struct Imported {
 /// Why a statement was not imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// Neither MT940 nor CSV we can read; says which line failed.
     #[error("{0}")]
-    Unreadable(#[from] mt940::Mt940Error),
+    Unreadable(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -198,14 +201,28 @@ async fn book_transfer(
     Ok(payment_id)
 }
 
-/// Imports an MT940 file of utility `utility_id` in one transaction.
-pub async fn import_mt940(
+/// The statements of a file: MT940 when it has MT940's fields, else CSV.
+fn read(bytes: &[u8]) -> Result<(&'static str, Vec<Statement>), ImportError> {
+    let text = mt940::decode(bytes);
+    if text.contains(":20:") && text.contains(":61:") {
+        mt940::parse(&text)
+            .map(|s| ("mt940", s))
+            .map_err(|e| ImportError::Unreadable(format!("MT940: {e}")))
+    } else {
+        csv::parse(&text)
+            .map(|s| ("csv", vec![s]))
+            .map_err(|e| ImportError::Unreadable(format!("CSV: {e}")))
+    }
+}
+
+/// Imports a statement file (MT940 or CSV) of utility `utility_id` in one transaction.
+pub async fn import(
     pool: &PgPool,
     utility_id: i64,
     bytes: &[u8],
     imported_by: Option<i64>,
 ) -> Result<Imported, ImportError> {
-    let statements = mt940::parse(&mt940::decode(bytes))?;
+    let (format, statements) = read(bytes)?;
     let file_sha256 = Sha256::digest(bytes).to_vec();
     let mut tx = pool.begin().await?;
     let settings = sqlx::query!(
@@ -225,10 +242,11 @@ pub async fn import_mt940(
         let statement_id = sqlx::query_scalar!(
             r#"INSERT INTO bank_statements (utility_id, account, number, format, file_sha256,
                                             lines_total, lines_new, imported_by)
-               VALUES ($1, $2, $3, 'mt940', $4, $5, 0, $6) RETURNING id"#,
+               VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id"#,
             utility_id,
             s.account.trim_start_matches('/'),
             s.number,
+            format,
             file_sha256,
             s.lines.len() as i32,
             imported_by
