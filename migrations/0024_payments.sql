@@ -93,15 +93,23 @@ ALTER TABLE utilities
 -- ledger_append moves the customer's balance before the row is stored, so a plain unique index
 -- is not enough: `INSERT … ON CONFLICT DO NOTHING` runs BEFORE triggers first and would move
 -- the balance for a row it then skips (a replayed payment notification did exactly that in
--- `ebok bench payments`). So an entry with a reference first takes a transaction lock on the
--- reference, and is skipped (the trigger returns NULL, nothing changes) when the reference is
--- already booked; a concurrent booking of it holds the lock until it commits or rolls back.
--- Entries without a reference (invoices, corrections) are unaffected.
+-- `ebok bench payments`). So an entry with a reference first locks the customer's balance row
+-- (made empty if it is their first entry), which waits for any other booking of the customer to
+-- end, and is then skipped (the trigger returns NULL, nothing changes) when the reference is
+-- booked already. A reference belongs to one customer's payment; should two customers' entries
+-- ever carry the same reference at once, the unique index refuses the second (callers insert
+-- without ON CONFLICT, so that refusal rolls back whatever it moved). No lock per reference is
+-- held: a statement import books tens of thousands of references in one transaction.
+-- Entries without a reference (invoices, corrections) take the plain path.
+ALTER TABLE customer_balances DROP CONSTRAINT customer_balances_entries_check;
+ALTER TABLE customer_balances ADD CONSTRAINT customer_balances_entries_check CHECK (entries >= 0);
 CREATE OR REPLACE FUNCTION ledger_append() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.reference IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended(
-            'ledger:' || NEW.utility_id || ':' || NEW.kind || ':' || NEW.reference, 0));
+        INSERT INTO customer_balances (customer_id, utility_id, balance_grosze, entries)
+        VALUES (NEW.customer_id, NEW.utility_id, 0, 0)
+        ON CONFLICT (customer_id) DO NOTHING;
+        PERFORM 1 FROM customer_balances WHERE customer_id = NEW.customer_id FOR UPDATE;
         IF EXISTS (SELECT 1 FROM ledger_entries
                    WHERE utility_id = NEW.utility_id AND kind = NEW.kind
                      AND reference = NEW.reference) THEN

@@ -746,6 +746,8 @@ async fn bench_payments_books_a_few_notifications_once_and_prints_its_summary_li
             "30",
             "--concurrency",
             "8",
+            "--statement-lines",
+            "50",
             "--repeats",
             "1",
         ])
@@ -766,5 +768,12 @@ async fn bench_payments_books_a_few_notifications_once_and_prints_its_summary_li
         .split(' ')
         .map(|pair| pair.split_once('=').expect("name=value").0)
         .collect();
-    assert_eq!(names, ["notifications_per_s", "floor_per_s"]);
+    assert_eq!(
+        names,
+        [
+            "notifications_per_s",
+            "floor_per_s",
+            "statement_lines_per_s"
+        ]
+    );
 }

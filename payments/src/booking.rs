@@ -3,10 +3,10 @@
 //! announced to the resident ("payment received", through the outbox) and audited — all in
 //! the caller's transaction, so a payment is booked with all of that or not at all.
 //!
-//! Exactly once: the ledger refuses a second entry with the same provider reference
-//! (`ledger_reference_once`), whatever path the money came by, and a concurrent replay waits on
-//! that index for the first booking to end and then books nothing; a payment already booked is
-//! not booked again under another reference.
+//! Exactly once: the ledger skips an entry whose provider reference is booked already
+//! (migration 0024's `ledger_append`), whatever path the money came by — a concurrent replay
+//! waits on the customer's balance row for the first booking to end and then books nothing —
+//! and a payment already booked is not booked again under another reference.
 
 use ebok_billing::allocation::{self, Allocation};
 use ebok_common::audit::{self, Actor, AuditEntry};
@@ -41,10 +41,10 @@ pub struct Confirmed<'a> {
 /// Books payment `c.payment_id` (which must be `started`, or `booked` for a replay) in the
 /// caller's transaction.
 pub async fn book(conn: &mut PgConnection, c: &Confirmed<'_>) -> sqlx::Result<Booking> {
-    // One statement: the ledger entry, unless its reference is booked already (the unique
-    // index makes a concurrent booking of the same reference wait for this one to end, then
-    // insert nothing), and the payment marked booked with it. A payment booked before has no
-    // row in `p`, so nothing is inserted either.
+    // One statement: the ledger entry, unless its reference is booked already (the ledger
+    // skips it: a concurrent booking of it waits on the customer's balance and then finds it),
+    // and the payment marked booked with it. A payment booked before has no row in `p`, so
+    // nothing is inserted either.
     let Some(p) = sqlx::query!(
         r#"WITH p AS (
                SELECT utility_id, customer_id, provider::text || ':' || $2 AS reference,
@@ -54,7 +54,6 @@ pub async fn book(conn: &mut PgConnection, c: &Confirmed<'_>) -> sqlx::Result<Bo
                INSERT INTO ledger_entries (utility_id, customer_id, kind, amount_grosze,
                                            reference, description)
                SELECT utility_id, customer_id, 'payment', -amount_grosze, reference, $3 FROM p
-               ON CONFLICT (utility_id, kind, reference) WHERE reference IS NOT NULL DO NOTHING
                RETURNING id),
            booked AS (
                UPDATE payments SET status = 'booked', ledger_entry_id = entry.id,

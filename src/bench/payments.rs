@@ -15,8 +15,13 @@
 //! The floor, in the same run: the same number of requests to the API's `/healthz` (HTTP, the
 //! router and one `SELECT 1` on the pool), what the machine serves when nothing is booked.
 //!
-//! Last line: `payments notifications_per_s=N floor_per_s=N`. (The statement import of the
-//! issue's bench comes with bank statements.)
+//! Then, in the same database, a bank statement of `--statement-lines` transfers (MT940, nine
+//! in ten to customers' virtual accounts, one in ten nobody can be told for) is imported
+//! through `ebok_payments::statements::import`, timed; the check: every matched line booked
+//! once (one `bank_transfer` ledger entry each), the rest left to assign, and a second import
+//! of the same file books nothing.
+//!
+//! Last line: `payments notifications_per_s=N floor_per_s=N statement_lines_per_s=N`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +47,9 @@ pub struct PaymentsBenchArgs {
     /// The API's database connections (default: `database.max_connections`, as `ebok serve`).
     #[arg(long)]
     pub connections: Option<u32>,
+    /// Lines of the bank statement imported after the notifications.
+    #[arg(long, default_value_t = 100_000)]
+    pub statement_lines: usize,
     /// Repeats; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
@@ -59,6 +67,7 @@ pub async fn run(config: Config, args: PaymentsBenchArgs) -> Result<()> {
 async fn bench(config: Config, args: &PaymentsBenchArgs) -> Result<()> {
     let mut rates = Vec::new();
     let mut floors = Vec::new();
+    let mut statement_rates = Vec::new();
     for repeat in 1..=args.repeats {
         let connections = args.connections.unwrap_or(config.database.max_connections);
         let pool = super::fresh_database(&config, "ebok_bench_payments", connections).await?;
@@ -128,15 +137,22 @@ async fn bench(config: Config, args: &PaymentsBenchArgs) -> Result<()> {
         );
         rates.push(rate);
         floors.push(floor.per_s);
+        let lines_per_s = statement(&pool, utility_id, args.statement_lines).await?;
+        eprintln!(
+            "bench: repeat {repeat}: a statement of {} lines imported at {lines_per_s:.0} lines/s",
+            args.statement_lines
+        );
+        statement_rates.push(lines_per_s);
         shutdown.cancel();
         let _ = server.await;
         pool.close().await;
     }
     super::drop_database(&config, "ebok_bench_payments").await?;
     println!(
-        "payments notifications_per_s={:.0} floor_per_s={:.0}",
+        "payments notifications_per_s={:.0} floor_per_s={:.0} statement_lines_per_s={:.0}",
         super::median(rates),
-        super::median(floors)
+        super::median(floors),
+        super::median(statement_rates)
     );
     Ok(())
 }
@@ -252,4 +268,69 @@ async fn seed(pool: &PgPool, n: i64) -> Result<i64> {
     }
     sqlx::query("ANALYZE").execute(pool).await?;
     Ok(utility_id)
+}
+
+/// Imports a statement of `lines` transfers to the utility's customers; lines per second.
+async fn statement(pool: &PgPool, utility_id: i64, lines: usize) -> Result<f64> {
+    sqlx::query(
+        "UPDATE utilities SET virtual_account_sort_code = '10201026', virtual_account_prefix = '77'
+         WHERE id = $1",
+    )
+    .bind(utility_id)
+    .execute(pool)
+    .await?;
+    let customers: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM customers WHERE utility_id = $1 ORDER BY id")
+            .bind(utility_id)
+            .fetch_all(pool)
+            .await?;
+    ensure!(!customers.is_empty(), "no customers to pay");
+    let mut file = String::from(
+        ":20:BENCH\n:25:/PL61109010140000071219812874\n:28C:1/1\n:60F:C261130PLN0,00\n",
+    );
+    let mut matched = 0;
+    for i in 0..lines {
+        let grosze = 100 + (i % 10_000);
+        file.push_str(&format!(
+            ":61:261201C{},{:02}NTRF//L{i}\n",
+            grosze / 100,
+            grosze % 100
+        ));
+        if i % 10 == 9 {
+            file.push_str(&format!(":86:020~20darowizna {i}~32ANONIM\n"));
+        } else {
+            let customer = customers[i % customers.len()];
+            let account = ebok_billing::transfer::virtual_account("10201026", "77", customer)
+                .context("a virtual account")?;
+            file.push_str(&format!(
+                ":86:020~20Woda i scieki {i}~32KLIENT~31{}\n",
+                account.as_str()
+            ));
+            matched += 1;
+        }
+    }
+    file.push_str(":62F:C261201PLN0,00\n-\n");
+    let started = Instant::now();
+    let done = ebok_payments::statements::import(pool, utility_id, file.as_bytes(), None).await?;
+    let took = started.elapsed();
+    let booked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ledger_entries WHERE utility_id = $1 AND kind = 'payment'
+           AND reference LIKE 'bank_transfer:%'",
+    )
+    .bind(utility_id)
+    .fetch_one(pool)
+    .await?;
+    ensure!(
+        done.lines == lines
+            && done.booked == matched
+            && done.unmatched == lines - matched
+            && booked == matched as i64,
+        "statement: {done:?}, {booked} bank transfers in the ledger, {matched} expected"
+    );
+    let again = ebok_payments::statements::import(pool, utility_id, file.as_bytes(), None).await?;
+    ensure!(
+        again.known == lines && again.booked == 0,
+        "a second import did something: {again:?}"
+    );
+    Ok(lines as f64 / took.as_secs_f64())
 }

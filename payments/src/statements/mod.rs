@@ -74,7 +74,11 @@ fn line_keys(s: &Statement) -> Vec<String> {
         .collect()
 }
 
-/// Every 26-digit account number (NRB or IBAN without `PL`) written in `text`.
+/// Every valid 26-digit account number (NRB, or IBAN without `PL`) written in `text`. A run of
+/// digits may be longer than an account: MT940 writes a subfield's two-digit number right before
+/// it (`~3161109…`), so every 26-digit window of a run up to 40 digits long is tried (a window
+/// that is not the account is almost never a valid NRB, and never one of our customers' unless
+/// it carries the utility's sort code and prefix in place).
 fn accounts_in(text: &str) -> Vec<Nrb> {
     let mut out = Vec::new();
     for candidate in [text.to_string(), text.replace(' ', "")] {
@@ -82,15 +86,18 @@ fn accounts_in(text: &str) -> Vec<Nrb> {
         for c in candidate.chars().chain(std::iter::once(' ')) {
             if c.is_ascii_digit() {
                 run.push(c);
-            } else {
-                if run.len() == 26
-                    && let Ok(nrb) = Nrb::parse(&run)
-                    && !out.contains(&nrb)
-                {
-                    out.push(nrb);
-                }
-                run.clear();
+                continue;
             }
+            if (26..=40).contains(&run.len()) {
+                for start in 0..=run.len() - 26 {
+                    if let Ok(nrb) = Nrb::parse(&run[start..start + 26])
+                        && !out.contains(&nrb)
+                    {
+                        out.push(nrb);
+                    }
+                }
+            }
+            run.clear();
         }
     }
     out
@@ -516,9 +523,16 @@ mod tests {
         let text =
             format!("~38PL61109010140000071219812874 i {spaced} ~20 12345678901234567890123456");
         let found: Vec<Nrb> = accounts_in(&text);
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert_eq!(found[0].as_str(), "61109010140000071219812874");
-        assert_eq!(found[1], other);
+        assert!(
+            found
+                .iter()
+                .any(|n| n.as_str() == "61109010140000071219812874"),
+            "{found:?}"
+        );
+        assert!(found.contains(&other), "{found:?}");
+        // Right after a subfield's number.
+        let glued = accounts_in(&format!("020~20Woda~31{}", other.as_str()));
+        assert!(glued.contains(&other), "{glued:?}");
     }
 
     #[test]
