@@ -164,16 +164,18 @@ async fn link_code(pool: &PgPool, utility_id: i64) -> Result<Option<(String, Str
 
 async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i64> {
     let nip = nip_near(spec.nip_first_nine);
-    // A virtual collection account in a made-up bank branch, with real check digits.
+    // A collection account in a made-up bank branch, with real check digits; each customer
+    // pays to a virtual account of their own in the same branch (prefix 77).
     let bank = Nrb::from_bank_and_account(
         "10203040",
         &format!("{:016}", spec.seed % 10_000_000_000_000_000),
     )?;
     let id = sqlx::query_scalar!(
         r#"INSERT INTO utilities (slug, municipality, name, nip, street, building_no, postal_code,
-                                  city, email, phone, website, bank_account, office_hours)
+                                  city, email, phone, website, bank_account, office_hours,
+                                  virtual_account_sort_code, virtual_account_prefix)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00')
+                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00', '10203040', '77')
            RETURNING id"#,
         spec.slug,
         spec.municipality,
