@@ -17,7 +17,7 @@ use ebok_payments::przelewy24::{METHOD_BLIK, P24Notification, Przelewy24};
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::{App, billing_ready, resident, utility};
+use support::{App, billing_ready, payments_booked, resident, utility};
 
 struct Paying {
     app: App,
@@ -74,18 +74,6 @@ async fn balance(pool: &PgPool, customer_id: i64) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
-}
-
-/// The customer's payment entries in the ledger: (amount, reference).
-async fn payments_booked(pool: &PgPool, customer_id: i64) -> Vec<(i64, String)> {
-    sqlx::query_as(
-        "SELECT amount_grosze, reference FROM ledger_entries
-         WHERE customer_id = $1 AND kind = 'payment' ORDER BY id",
-    )
-    .bind(customer_id)
-    .fetch_all(pool)
-    .await
-    .unwrap()
 }
 
 async fn status(pool: &PgPool, payment_id: i64) -> (String, Option<String>) {

@@ -12,7 +12,6 @@ use ebok_payments::online::{Provider, Providers};
 use ebok_payments::stripe::Stripe;
 use ebok_payments::stripe::emulator::{Faults, StripeEmulator, WEBHOOK_SECRET};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use support::{App, billing_ready, resident, utility};
 
 struct Paying {
@@ -93,7 +92,7 @@ impl Paying {
     }
 
     async fn booked(&self) -> Vec<(i64, String)> {
-        booked(self.app.pool(), self.jan.customer_id).await
+        support::payments_booked(self.app.pool(), self.jan.customer_id).await
     }
 
     async fn status(&self, id: i64) -> String {
@@ -103,17 +102,6 @@ impl Paying {
             .await
             .unwrap()
     }
-}
-
-async fn booked(pool: &PgPool, customer_id: i64) -> Vec<(i64, String)> {
-    sqlx::query_as(
-        "SELECT amount_grosze, reference FROM ledger_entries
-         WHERE customer_id = $1 AND kind = 'payment' ORDER BY id",
-    )
-    .bind(customer_id)
-    .fetch_all(pool)
-    .await
-    .unwrap()
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes` (signatures, statement line keys).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         out.push_str(&format!("{b:02x}"));

@@ -494,3 +494,15 @@ pub fn cookie_of(response: &reqwest::Response, name: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The customer's payment entries in the ledger, oldest first: (amount, reference).
+pub async fn payments_booked(pool: &PgPool, customer_id: i64) -> Vec<(i64, String)> {
+    sqlx::query_as(
+        "SELECT amount_grosze, reference FROM ledger_entries
+         WHERE customer_id = $1 AND kind = 'payment' ORDER BY id",
+    )
+    .bind(customer_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}

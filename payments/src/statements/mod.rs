@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
 use crate::booking::{self, Confirmed};
+use crate::signatures::hex;
 use mt940::{Line, Statement};
 
 /// What an import did.
@@ -46,10 +47,6 @@ pub enum ImportError {
     Unreadable(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The keys of a statement's lines, in order.
