@@ -10,6 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use ebok_billing::run::{self, RunRequest};
 use ebok_common::Config;
 use ebok_common::domain::time::local_day;
+use ebok_payments::dunning::interest::RateKind;
+use ebok_payments::dunning::rates;
 
 #[derive(Debug, Subcommand)]
 pub enum BillingCommand {
@@ -18,6 +20,34 @@ pub enum BillingCommand {
     Run(RunArgs),
     /// Write one issued invoice's document to a file.
     Export(ExportArgs),
+    /// List the statutory interest rates interest notes are computed from.
+    InterestRates,
+    /// Add a statutory interest rate in force from a day (the same for every utility here;
+    /// rates are never changed, so notes computed earlier stay the same).
+    AddInterestRate(AddRateArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RateKindArg {
+    /// Art. 481 § 2 KC: NBP reference rate + 5.5 pp (people, housing communities).
+    Consumer,
+    /// Commercial transactions: reference rate of 1 January / 1 July + 10 pp (businesses).
+    Commercial,
+}
+
+#[derive(Debug, Args)]
+pub struct AddRateArgs {
+    #[arg(long, value_enum)]
+    kind: RateKindArg,
+    /// The first day it applies, YYYY-MM-DD.
+    #[arg(long)]
+    from: NaiveDate,
+    /// Percent a year, e.g. 9,25.
+    #[arg(long)]
+    rate: String,
+    /// Where it comes from, e.g. "obwieszczenie MS, M.P. 2026 poz. 123".
+    #[arg(long)]
+    source: String,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +109,30 @@ pub async fn run(config: Config, command: BillingCommand) -> Result<()> {
         }
     };
     match command {
+        BillingCommand::InterestRates => {
+            let mut conn = pool.acquire().await?;
+            for r in rates::all(&mut conn).await? {
+                println!(
+                    "{:<10} from {}  {}  {}",
+                    r.kind,
+                    r.valid_from,
+                    ebok_common::polish::percent_bp(r.basis_points.max(0) as u32),
+                    r.source
+                );
+            }
+        }
+        BillingCommand::AddInterestRate(args) => {
+            let basis_points = rates::parse_percent(&args.rate)
+                .with_context(|| format!("--rate {:?}: a percent like 9,25", args.rate))?;
+            let kind = match args.kind {
+                RateKindArg::Consumer => RateKind::Consumer,
+                RateKindArg::Commercial => RateKind::Commercial,
+            };
+            let mut tx = pool.begin().await?;
+            rates::add(&mut tx, kind, args.from, basis_points, &args.source).await?;
+            tx.commit().await?;
+            println!("{} rate from {} added", kind.as_str(), args.from);
+        }
         BillingCommand::Run(args) => {
             let utility_id = utility_of(args.utility.clone()).await?;
             let month = parse_period(&args.period)?;

@@ -200,6 +200,17 @@ impl System {
             .await;
             Ok(())
         });
+        // Payment reminders due today are sent every quarter of an hour in the daytime.
+        let (pool, shutdown) = (self.pool.clone(), self.shutdown.clone());
+        self.spawn_part("payment reminders", async move {
+            ebok_payments::dunning::reminders::run(
+                pool,
+                std::time::Duration::from_secs(900),
+                shutdown,
+            )
+            .await;
+            Ok(())
+        });
         tracing::info!(%addr, "api listening");
         Ok(addr)
     }

@@ -497,6 +497,17 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
     browser
         .assert_no_serious_violations("invoice correction")
         .await;
+    // Money in: payments, statements, debts and a customer's interest note.
+    for (path, name) in [
+        ("platnosci".to_string(), "payments"),
+        ("wyciagi".to_string(), "bank statements"),
+        ("zaleglosci".to_string(), "overdue customers"),
+        (format!("zaleglosci/{}", home.customer_id), "interest note"),
+    ] {
+        browser.goto(&format!("{url}/panel/{SLUG}/{path}")).await;
+        browser.find("main h1").await;
+        browser.assert_no_serious_violations(name).await;
+    }
     let xml: String = sqlx::query_scalar("SELECT ksef_xml FROM invoices WHERE id = $1")
         .bind(invoice)
         .fetch_one(pool)

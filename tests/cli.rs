@@ -777,3 +777,51 @@ async fn bench_payments_books_a_few_notifications_once_and_prints_its_summary_li
         ]
     );
 }
+
+#[tokio::test]
+async fn billing_interest_rates_are_listed_and_added_never_changed() {
+    let db = ebok_testkit::TestDb::new().await;
+    let add = |from: &'static str, rate: &'static str| {
+        let mut command = ebok_on(&db);
+        command.args([
+            "billing",
+            "add-interest-rate",
+            "--kind",
+            "consumer",
+            "--from",
+            from,
+            "--rate",
+            rate,
+            "--source",
+            "stopa referencyjna NBP 3,75% + 5,5 pp",
+        ]);
+        command
+    };
+    let out = add("2027-01-14", "9,25").output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ebok_on(&db)
+        .args(["billing", "interest-rates"])
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("consumer   from 2027-01-14  9,25%"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("commercial from 2026-01-01  14,00%"),
+        "{listed}"
+    );
+    // The same day again: refused, the rate stays.
+    let out = add("2027-01-14", "9,00").output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = add("2027-02-01", "nine").output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
+}

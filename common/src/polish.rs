@@ -263,6 +263,11 @@ pub fn plural<'a>(n: i64, one: &'a str, few: &'a str, many: &'a str) -> &'a str 
     }
 }
 
+/// A yearly rate in hundredths of a percent: 950 → "9,50%".
+pub fn percent_bp(basis_points: u32) -> String {
+    format!("{},{:02}%", basis_points / 100, basis_points % 100)
+}
+
 /// An amount in words as invoices print it: złoty in words, grosze as a fraction:
 /// "sto dwadzieścia trzy złote 45/100", "jeden złoty 00/100", "zero złotych 07/100".
 pub fn money_in_words(amount: Money) -> String {

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use ebok_common::domain::AlarmKind;
 use ebok_common::outbox::{
     Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
-    PaymentReceived, ProxyActProposed, ResidentAlarm, StoredEventError,
+    PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
+    StoredEventError,
 };
 use ebok_common::polish;
 use serde_json::Value;
@@ -66,6 +67,7 @@ pub async fn notice_for(
         Event::ResidentAlarmTriggered(r) => resident_alarm(conn, utility_id, r).await?,
         Event::InvoiceIssued(i) => invoice_issued(i),
         Event::PaymentReceived(p) => payment_received(p),
+        Event::PaymentReminder(r) => payment_reminder(r),
         Event::DocumentPublished(d) => document_published(d),
         Event::CaseStageChanged(c) => case_stage_changed(c),
         Event::OutageAnnounced(o) => outage(o, OutageStage::Announced),
@@ -218,6 +220,49 @@ fn payment_received(p: &PaymentReceived) -> Notice {
         &[("payment_id", p.payment_id.to_string())],
     );
     n.details = vec![("Kwota".into(), amount)];
+    n
+}
+
+fn payment_reminder(r: &PaymentReminder) -> Notice {
+    let amount = polish::money(r.open_grosze);
+    let due = polish::day(r.due_date);
+    let (title, body) = match r.stage {
+        ReminderStage::BeforeDue => (
+            "Zbliża się termin płatności".to_string(),
+            format!(
+                "Termin płatności faktury {} mija {due}. Do zapłaty: {amount}.",
+                r.number
+            ),
+        ),
+        ReminderStage::Overdue => (
+            "Minął termin płatności".to_string(),
+            format!(
+                "Nie otrzymaliśmy jeszcze zapłaty za fakturę {} (termin {due}). Do zapłaty: \
+                 {amount}. Jeśli już zapłacono, prosimy zignorować tę wiadomość.",
+                r.number
+            ),
+        ),
+        ReminderStage::Demand => (
+            "Wezwanie do zapłaty".to_string(),
+            format!(
+                "Wzywamy do zapłaty {amount} za fakturę {} (termin minął {due}). Od dnia \
+                 po terminie naliczane są odsetki ustawowe za opóźnienie.",
+                r.number
+            ),
+        ),
+    };
+    let mut n = notice(
+        Category::InvoicesPayments,
+        title,
+        body,
+        "/platnosci".into(),
+        &[("invoice_id", r.invoice_id.to_string())],
+    );
+    n.details = vec![
+        ("Faktura".into(), r.number.clone()),
+        ("Do zapłaty".into(), amount),
+        ("Termin płatności".into(), due),
+    ];
     n
 }
 

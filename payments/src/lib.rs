@@ -10,12 +10,15 @@
 //!   (`ebok_billing::allocation`), announced and audited, once;
 //! - [`statements`]: bank statements (MT940) imported, matched to customers by virtual account
 //!   or invoice number and booked, the rest assigned by staff;
-//! - [`history`]: what residents and staff see of payments.
+//! - [`history`]: what residents and staff see of payments;
+//! - [`dunning`]: reminders before and after the due date, the overdue customers and the
+//!   statutory interest for late payment.
 //!
 //! Split from `ebok-billing` because it speaks HTTP to the outside and runs emulators; billing
 //! stays a crate of documents and arithmetic over the database.
 
 pub mod booking;
+pub mod dunning;
 pub mod history;
 pub mod online;
 pub mod przelewy24;

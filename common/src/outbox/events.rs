@@ -32,6 +32,9 @@ pub enum Event {
     /// A payment was booked (payments).
     #[serde(rename = "payment.received")]
     PaymentReceived(PaymentReceived),
+    /// An invoice is due soon or overdue (payments' reminders).
+    #[serde(rename = "invoice.payment_reminder")]
+    PaymentReminder(PaymentReminder),
     /// A document (a decision, a letter) waits in the eBOK (cases).
     #[serde(rename = "document.published")]
     DocumentPublished(DocumentPublished),
@@ -95,6 +98,28 @@ pub struct PaymentReceived {
     pub amount_grosze: Money,
 }
 
+/// Which reminder of an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderStage {
+    /// The due date is near (as the resident chose).
+    BeforeDue,
+    /// The due date passed a few days ago.
+    Overdue,
+    /// The demand for payment, with interest from the due date.
+    Demand,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentReminder {
+    pub invoice_id: i64,
+    pub number: String,
+    pub stage: ReminderStage,
+    /// What is left to pay.
+    pub open_grosze: Money,
+    pub due_date: NaiveDate,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentPublished {
     pub document_id: i64,
@@ -149,12 +174,13 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 15] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
         "invoice.issued",
         "payment.received",
+        "invoice.payment_reminder",
         "document.published",
         "case.stage_changed",
         "outage.announced",
@@ -174,6 +200,7 @@ impl Event {
             Event::ResidentAlarmTriggered(_) => "resident_alarm.triggered",
             Event::InvoiceIssued(_) => "invoice.issued",
             Event::PaymentReceived(_) => "payment.received",
+            Event::PaymentReminder(_) => "invoice.payment_reminder",
             Event::DocumentPublished(_) => "document.published",
             Event::CaseStageChanged(_) => "case.stage_changed",
             Event::OutageAnnounced(_) => "outage.announced",
@@ -255,6 +282,13 @@ mod tests {
             Event::PaymentReceived(PaymentReceived {
                 payment_id: 7,
                 amount_grosze: Money::from_grosze(500),
+            }),
+            Event::PaymentReminder(PaymentReminder {
+                invoice_id: 42,
+                number: "FV/2026/11/000042".into(),
+                stage: ReminderStage::Overdue,
+                open_grosze: Money::from_grosze(12_345),
+                due_date: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
             }),
             Event::DocumentPublished(DocumentPublished {
                 document_id: 8,

@@ -7,7 +7,8 @@ mod events;
 
 pub use events::{
     Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
-    PaymentReceived, ProxyActProposed, ResidentAlarm, StoredEventError,
+    PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
+    StoredEventError,
 };
 use serde_json::Value;
 use sqlx::PgConnection;

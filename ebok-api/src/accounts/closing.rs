@@ -15,7 +15,8 @@
 //! stays as `closed`, without personal data, for those records to point at.
 //!
 //! Each crate erases its own tables (`ebok_alarm_rules::erase_account`,
-//! `mobile_push::inbox::erase_account`, `mobile_push::registry::erase_account`), in an order
+//! `mobile_push::inbox::erase_account`, `mobile_push::registry::erase_account`,
+//! `ebok_payments::dunning::reminders::erase_account`), in an order
 //! that waits for the writers in flight instead of missing what they commit: the account row is
 //! locked FOR NO KEY UPDATE (which does not block rows pointing at it), the rules before the
 //! events an evaluation may still write, the events locked before the notices a dispatcher may
@@ -71,6 +72,7 @@ pub async fn close_account(
     ebok_alarm_rules::erase_account(&mut tx, utility.id, account_id).await?;
     mobile_push::inbox::erase_account(&mut tx, utility.id, account_id).await?;
     mobile_push::registry::erase_account(&mut tx, utility.id, account_id).await?;
+    ebok_payments::dunning::reminders::erase_account(&mut tx, utility.id, account_id).await?;
     for statement in [
         "DELETE FROM account_tokens WHERE account_id = $1 AND utility_id = $2",
         "DELETE FROM account_customers WHERE account_id = $1 AND utility_id = $2",

@@ -114,6 +114,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::preview_settlement))
         .routes(routes!(payments::list, payments::start))
         .routes(routes!(payments::get))
+        .routes(routes!(
+            payments::reminder_preference,
+            payments::set_reminder_preference
+        ))
         .routes(routes!(meters::list))
         .routes(routes!(meters::current))
         .routes(routes!(meters::reading_on_day))

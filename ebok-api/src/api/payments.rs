@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ebok_billing::statement::{self, Scope};
 use ebok_common::domain::Money;
+use ebok_payments::dunning::reminders;
 use ebok_payments::history::{self, Payment};
 use ebok_payments::online::{self, Method, Start, StartError, Started};
 use serde::{Deserialize, Serialize};
@@ -238,4 +239,49 @@ pub async fn get(
         .pop()
         .map(Json)
         .ok_or(ApiError::NotFound)
+}
+
+/// When the account is reminded of a payment before its due date.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentReminderPreference {
+    /// Days before the due date (1–14); `null`: no reminder before it. Reminders after the due
+    /// date are sent regardless, by the channels chosen for `invoices_payments`.
+    #[schema(minimum = 1, maximum = 14)]
+    pub days_before: Option<i16>,
+}
+
+/// When the account wants to be reminded before an invoice's due date (3 days unless chosen).
+#[utoipa::path(get, path = "/payment-reminders", tag = "invoices", security(("bearer" = [])),
+    responses((status = 200, body = PaymentReminderPreference), (status = 401, body = Problem)))]
+pub async fn reminder_preference(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<Json<PaymentReminderPreference>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let days_before = reminders::days_before(&mut conn, who.utility_id, who.account_id).await?;
+    Ok(Json(PaymentReminderPreference { days_before }))
+}
+
+/// Chooses when to be reminded before an invoice's due date.
+#[utoipa::path(put, path = "/payment-reminders", tag = "invoices", security(("bearer" = [])),
+    request_body = PaymentReminderPreference,
+    responses((status = 200, body = PaymentReminderPreference), (status = 422, body = Problem)))]
+pub async fn set_reminder_preference(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(body): Json<PaymentReminderPreference>,
+) -> Result<Json<PaymentReminderPreference>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    reminders::set_days_before(&mut tx, who.utility_id, who.account_id, body.days_before)
+        .await
+        .map_err(|e| match e {
+            reminders::SetError::OutOfRange => ApiError::invalid(
+                "days_before",
+                "Podaj liczbę dni od 1 do 14 albo null, by nie przypominać.",
+            ),
+            reminders::SetError::Db(e) => e.into(),
+        })?;
+    tx.commit().await?;
+    Ok(Json(body))
 }

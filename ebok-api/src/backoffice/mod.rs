@@ -9,6 +9,7 @@ mod alarm_pages;
 mod audit_pages;
 mod billing_pages;
 mod customer_pages;
+mod dunning_pages;
 mod ingest_pages;
 mod labels;
 mod meter_pages;
@@ -88,6 +89,12 @@ pub fn router() -> Router<AppState> {
             post(billing_pages::withdraw_tariff),
         )
         .route("/panel/{slug}/platnosci", get(payment_pages::payments))
+        .route("/panel/{slug}/zaleglosci", get(dunning_pages::overdue))
+        .route("/panel/{slug}/zaleglosci/{id}", get(dunning_pages::note))
+        .route(
+            "/panel/{slug}/zaleglosci/{id}/list",
+            axum::routing::post(dunning_pages::letter_sent),
+        )
         .route(
             "/panel/{slug}/wyciagi",
             get(statement_pages::statements_page)

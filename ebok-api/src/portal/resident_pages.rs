@@ -11,6 +11,7 @@ use ebok_alarm_rules::{self as rules, NewRule, RuleKind};
 use ebok_common::audit::Actor;
 use ebok_common::consent::{self, ConsentKind};
 use ebok_common::polish;
+use ebok_payments::dunning::reminders;
 use ebok_readings::access;
 use mobile_push::inbox;
 use mobile_push::notice::Category;
@@ -25,6 +26,7 @@ use super::params::{Id, PagePath, PageQuery};
 use super::shell::{Ctx, Layout};
 use crate::auth::web::PortalSession;
 use crate::consent_forms;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
@@ -656,6 +658,8 @@ struct SettingsPage {
     csrf: String,
     notice: Option<String>,
     prefs: Vec<(&'static str, &'static str, bool, bool)>,
+    /// (value, label, chosen) of the reminder before a due date.
+    reminder: Vec<(String, String, bool)>,
     devices: Vec<String>,
 }
 
@@ -669,7 +673,21 @@ pub async fn settings(
     let mut conn = state.pool.acquire().await?;
     let prefs = registry::preferences(&mut conn, session.utility_id, session.account_id).await?;
     let devices = registry::devices(&mut conn, session.utility_id, session.account_id).await?;
+    let days_before =
+        reminders::days_before(&mut conn, session.utility_id, session.account_id).await?;
+    let reminder = std::iter::once(None)
+        .chain(reminders::DAYS_BEFORE_CHOICES.into_iter().map(Some))
+        .map(|choice| {
+            let (value, label) = match choice {
+                None => ("nie".to_string(), "Nie przypominaj".to_string()),
+                Some(1) => ("1".to_string(), "1 dzień przed terminem".to_string()),
+                Some(d) => (d.to_string(), format!("{d} dni przed terminem")),
+            };
+            (value, label, choice == days_before)
+        })
+        .collect();
     Ok(SettingsPage {
+        reminder,
         layout: ctx.layout(&state, "konto").await,
         csrf: session.csrf.clone(),
         notice: q.ok.map(|_| "Ustawienia zapisane.".to_string()),
@@ -699,6 +717,8 @@ pub async fn settings(
 #[derive(Debug, Default)]
 pub struct SettingsFields {
     ticked: BTreeMap<Category, Channels>,
+    /// `przypomnienie`: days before a due date, or `nie`.
+    reminder: Option<String>,
 }
 
 impl SettingsFields {
@@ -744,6 +764,10 @@ impl<'de> Deserialize<'de> for SettingsFields {
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<SettingsFields, M::Error> {
                 let mut fields = SettingsFields::default();
                 while let Some(name) = map.next_key::<String>()? {
+                    if name == "przypomnienie" {
+                        fields.reminder = Some(map.next_value::<String>()?);
+                        continue;
+                    }
                     map.next_value::<IgnoredAny>()?;
                     fields.tick(&name);
                 }
@@ -780,6 +804,28 @@ pub async fn save_settings(
             fields.channels(category),
         )
         .await?;
+    }
+    // A value not offered (a hand-made request) leaves the choice as it was.
+    let days = match fields.reminder.as_deref().map(str::trim) {
+        Some("nie") => Some(None),
+        Some(raw) => raw
+            .parse::<i16>()
+            .ok()
+            .filter(|d| reminders::DAYS_BEFORE_CHOICES.contains(d))
+            .map(Some),
+        None => None,
+    };
+    if let Some(days) = days {
+        reminders::set_days_before(&mut tx, session.utility_id, session.account_id, days)
+            .await
+            .map_err(|e| {
+                PageError::from(match e {
+                    reminders::SetError::Db(e) => ApiError::from(e),
+                    reminders::SetError::OutOfRange => {
+                        ApiError::invalid("przypomnienie", "Wybierz jedną z podanych możliwości.")
+                    }
+                })
+            })?;
     }
     tx.commit().await?;
     Ok(ctx.redirect("ustawienia/powiadomienia?ok=1"))
