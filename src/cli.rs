@@ -43,8 +43,8 @@ enum Command {
     Api,
     /// Run only meter-reading ingest (MQTT and Modbus).
     Ingest,
-    /// Run only the notification dispatcher (outbox → push through FCM and e-mail over SMTP;
-    /// see the `[notify]` configuration).
+    /// Run only what talks to the outside: the notification dispatcher (outbox → push through
+    /// FCM and e-mail over SMTP; see `[notify]`) and the sender of invoices to KSeF (`[ksef]`).
     Notify,
     /// Run simulated meter fleets publishing to the broker (and serving Modbus bulk meters).
     ///

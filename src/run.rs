@@ -285,6 +285,26 @@ impl System {
         Ok(())
     }
 
+    /// Starts the KSeF sender as a part when a utility has `[ksef.<slug>]` (several processes
+    /// may run one: each invoice is claimed by one).
+    pub async fn start_ksef_sender(&mut self) -> Result<()> {
+        if self.config.ksef.is_empty() {
+            return Ok(());
+        }
+        let sender =
+            ebok_ksef::sender::Sender::from_config(self.pool.clone(), &self.config.ksef).await?;
+        if sender.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(utilities = self.config.ksef.len(), "KSeF sender started");
+        let shutdown = self.shutdown.clone();
+        self.spawn_part("ksef", async move {
+            sender.run(shutdown).await;
+            Ok(())
+        });
+        Ok(())
+    }
+
     /// Starts the evaluator of residents' alarm rules as a part (several processes may run one).
     pub fn start_rule_evaluator(&mut self) {
         let evaluator = ebok_alarm_rules::Evaluator::new(
@@ -382,6 +402,9 @@ pub async fn serve(config: Config, services: Services) -> Result<()> {
     if services.dispatch && system.config.notify.dispatcher.enabled {
         let portal = system.portal_base(bound);
         system.start_dispatcher(&portal)?;
+    }
+    if services.dispatch {
+        system.start_ksef_sender().await?;
     }
     system.run_until_shutdown().await
 }

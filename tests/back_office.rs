@@ -503,6 +503,7 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
         ("wyciagi".to_string(), "bank statements"),
         ("zaleglosci".to_string(), "overdue customers"),
         (format!("zaleglosci/{}", home.customer_id), "interest note"),
+        ("ksef".to_string(), "KSeF"),
     ] {
         browser.goto(&format!("{url}/panel/{SLUG}/{path}")).await;
         browser.find("main h1").await;

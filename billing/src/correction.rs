@@ -61,6 +61,8 @@ struct Original {
     from: NaiveDate,
     to: NaiveDate,
     lines: Vec<PricedLine>,
+    /// Its KSeF number, when KSeF accepted it.
+    ksef_number: Option<String>,
 }
 
 async fn original(
@@ -74,8 +76,10 @@ async fn original(
                   EXISTS (SELECT 1 FROM invoices k WHERE k.corrects_id = i.id) AS "corrected!",
                   EXISTS (SELECT 1 FROM invoices l
                           WHERE l.contract_id = i.contract_id AND l.kind IN ('periodic', 'settlement')
-                            AND l.period_from > i.period_to) AS "later!"
-           FROM invoices i WHERE i.id = $1 AND i.utility_id = $2"#,
+                            AND l.period_from > i.period_to) AS "later!",
+                  k.state::text AS "ksef_state?", k.ksef_number AS "ksef_number?"
+           FROM invoices i LEFT JOIN ksef_invoices k ON k.invoice_id = i.id
+           WHERE i.id = $1 AND i.utility_id = $2"#,
         invoice_id,
         utility_id
     )
@@ -98,6 +102,13 @@ async fn original(
     }
     if row.corrected {
         return Err(invalid("reason", "Ta faktura ma już korektę."));
+    }
+    // A correction names the KSeF number of what it corrects: not before KSeF gave one.
+    if matches!(row.ksef_state.as_deref(), Some("queued" | "sent")) {
+        return Err(invalid(
+            "reason",
+            "Faktura czeka na numer KSeF: skoryguj ją, gdy KSeF ją przyjmie.",
+        ));
     }
     if row.later {
         return Err(invalid(
@@ -137,6 +148,7 @@ async fn original(
         from,
         to,
         lines,
+        ksef_number: row.ksef_number,
     })
 }
 
@@ -206,7 +218,7 @@ async fn draft(
         kind: Kind::Correction(Corrected {
             number: original.number.clone(),
             issue_date: original.issue_date,
-            ksef_number: None,
+            ksef_number: original.ksef_number.clone(),
             reason: reason.to_string(),
         }),
         number,

@@ -1,6 +1,7 @@
 //! Issuing invoices: numbering them gap-free and storing them with everything that goes with
 //! an invoice (its lines, the registers it billed each meter to, the ledger entry, the
-//! resident's notice).
+//! resident's notice, and its place in the queue to KSeF when the utility sends that buyer's
+//! invoices there).
 //!
 //! **Gap-free numbers.** The last number per utility, series and month of issue is a row of
 //! `invoice_counters`; [`issue`] locks it first, in the transaction that stores the invoices,
@@ -456,6 +457,20 @@ pub(crate) async fn store(
         &g_amount,
         &g_text,
         &g_kind
+    )
+    .execute(&mut *conn)
+    .await?;
+    // The invoices the utility sends to KSeF wait for the sender (the ebok-ksef crate).
+    sqlx::query!(
+        r#"INSERT INTO ksef_invoices (invoice_id, utility_id)
+           SELECT i.id, i.utility_id
+           FROM invoices i
+           JOIN utilities u ON u.id = i.utility_id
+           JOIN customers c ON c.id = i.customer_id
+           WHERE i.id = ANY($2) AND i.utility_id = $1
+             AND (u.ksef_scope = 'all' OR (u.ksef_scope = 'with_nip' AND c.nip IS NOT NULL))"#,
+        issue.utility_id,
+        &ids,
     )
     .execute(&mut *conn)
     .await?;

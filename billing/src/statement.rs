@@ -99,6 +99,8 @@ pub struct InvoiceDetail {
     pub xml_sha256: String,
     /// SHA-256 of the PDF once rendered, hex.
     pub pdf_sha256: Option<String>,
+    /// The number KSeF gave it, once it did.
+    pub ksef_number: Option<String>,
 }
 
 /// The balances of the customers in scope, by customer number.
@@ -181,9 +183,11 @@ pub async fn invoice(
                   i.amount_due_grosze - (SELECT coalesce(sum(a.amount_grosze), 0) FROM invoice_allocations a
                                          WHERE a.invoice_id = i.id)::bigint AS "open_grosze!",
                   i.estimated, i.delivery::text AS "delivery!", i.document,
-                  encode(i.ksef_xml_sha256, 'hex') AS "xml_sha256!", encode(i.pdf_sha256, 'hex') AS pdf_sha256
+                  encode(i.ksef_xml_sha256, 'hex') AS "xml_sha256!", encode(i.pdf_sha256, 'hex') AS pdf_sha256,
+                  k.ksef_number AS "ksef_number?"
            FROM invoices i
            JOIN customers c ON c.id = i.customer_id
+           LEFT JOIN ksef_invoices k ON k.invoice_id = i.id
            WHERE i.utility_id = $1 AND i.id = $4
              AND (($2::bigint IS NOT NULL AND i.customer_id IN (SELECT customer_id FROM account_customers
                                                                 WHERE account_id = $2 AND utility_id = $1))
@@ -217,6 +221,7 @@ pub async fn invoice(
         document: serde_json::from_value(r.document)?,
         xml_sha256: r.xml_sha256,
         pdf_sha256: r.pdf_sha256,
+        ksef_number: r.ksef_number,
     }))
 }
 

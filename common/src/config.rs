@@ -34,6 +34,10 @@ pub struct Config {
     /// `provider = "przelewy24"` or `"stripe"` (`EBOK__PAYMENTS__MLYNARY__PROVIDER`). A utility
     /// without an entry takes bank transfers only.
     pub payments: std::collections::BTreeMap<String, PaymentProviderConfig>,
+    /// Sending invoices to KSeF 2.0, per utility by its slug: `[ksef.mlynary]` with the KSeF
+    /// token (`EBOK__KSEF__MLYNARY__TOKEN`). Which invoices go and to which environment is the
+    /// utility's setting in the back office; a utility without an entry sends nothing.
+    pub ksef: std::collections::BTreeMap<String, KsefConfig>,
 }
 
 /// Where PostgreSQL is. Without a URL the commands that manage the local stack start a private
@@ -557,6 +561,31 @@ impl StripeConfig {
 
 fn default_payment_timeout_ms() -> u64 {
     10_000
+}
+
+/// A utility's access to KSeF 2.0.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KsefConfig {
+    /// The API's address (…/v2); by default that of the utility's KSeF environment (test,
+    /// demo or production, set in the back office).
+    pub base_url: Option<String>,
+    /// The KSeF token generated in KSeF for the utility's NIP, with the right to issue
+    /// invoices.
+    pub token: SecretString,
+    #[serde(default = "default_ksef_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How often the sender looks for invoices to send and for KSeF's verdicts, seconds.
+    #[serde(default = "default_ksef_interval_s")]
+    pub interval_s: u64,
+}
+
+fn default_ksef_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_ksef_interval_s() -> u64 {
+    30
 }
 
 /// Configuration could not be read; the message names the file or variable at fault.

@@ -112,7 +112,7 @@ pub async fn run(config: Config, args: BillingBenchArgs) -> Result<()> {
         for half in halves {
             threads.push(std::thread::spawn(move || -> Result<usize> {
                 for (doc, xml) in &half {
-                    documents::render(doc, xml, KSEF_QR_BASE_TEST)?;
+                    documents::render(doc, xml, KSEF_QR_BASE_TEST, None)?;
                 }
                 Ok(half.len())
             }));
@@ -125,15 +125,9 @@ pub async fn run(config: Config, args: BillingBenchArgs) -> Result<()> {
 
         // The pass: render and store the same invoices' PDFs (the first ones without a PDF).
         let started = Instant::now();
-        let stored = documents::render_missing(
-            &pool,
-            utility_id,
-            Some(outcome.run_id),
-            Some(args.pdfs),
-            KSEF_QR_BASE_TEST,
-            2,
-        )
-        .await?;
+        let stored =
+            documents::render_missing(&pool, utility_id, Some(outcome.run_id), Some(args.pdfs), 2)
+                .await?;
         let pdf_rate = stored as f64 / started.elapsed().as_secs_f64();
 
         eprintln!(

@@ -41,6 +41,8 @@ pub fn utilities(args: &DemoArgs) -> [UtilitySpec; 2] {
             localities: names::MLYNARY,
             supply_points: args.supply_points,
             seed: args.seed,
+            // Its business customers' invoices go to KSeF (the demo's emulator).
+            ksef_scope: "with_nip",
         },
         UtilitySpec {
             slug: "pieniezno",
@@ -56,6 +58,7 @@ pub fn utilities(args: &DemoArgs) -> [UtilitySpec; 2] {
             localities: names::PIENIEZNO,
             supply_points: (args.supply_points / 8).max(10),
             seed: args.seed.wrapping_add(1),
+            ksef_scope: "off",
         },
     ]
 }
@@ -147,6 +150,7 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
     }
     let publishing = start_simulators(&mut system, &args, now).await?;
     let phones = start_notifications(&mut system, api).await?;
+    let ksef = DemoKsef::start(&mut system).await?;
     print_banner(&system, Some(api), &seeded);
     if let Some(phones) = &phones {
         eprintln!(
@@ -156,6 +160,7 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
         );
     }
     payments.print();
+    ksef.print();
     eprintln!(
         "  live meters: {publishing} publishing hourly; {} bulk meters on Modbus TCP {}\n",
         bulk.meters, bulk.address
@@ -225,6 +230,56 @@ impl DemoPayments {
                 "             {} through a Stripe Checkout emulator {}",
                 Self::STRIPE_UTILITY,
                 stripe.url()
+            );
+        }
+    }
+}
+
+/// The stand-in for KSeF: Młynary sends its business customers' invoices (`ksef_scope`
+/// `with_nip`) to a KSeF 2.0 emulator with a demo token, unless the configuration names KSeF
+/// for it (`[ksef.mlynary]`), and the sender runs in the demo's process.
+struct DemoKsef {
+    emulator: Option<ebok_ksef::emulator::KsefEmulator>,
+}
+
+impl DemoKsef {
+    const UTILITY: &str = "mlynary";
+    const TOKEN: &str = "demo-ksef-token";
+
+    async fn start(system: &mut System) -> Result<DemoKsef> {
+        let mut out = DemoKsef { emulator: None };
+        if !system.config.ksef.contains_key(Self::UTILITY) {
+            let nip: Option<String> =
+                sqlx::query_scalar("SELECT nip FROM utilities WHERE slug = $1")
+                    .bind(Self::UTILITY)
+                    .fetch_optional(&system.pool)
+                    .await?
+                    .flatten();
+            if let Some(nip) = nip {
+                let emulator = ebok_ksef::emulator::KsefEmulator::start().await?;
+                emulator.accept_token(Self::TOKEN, &nip);
+                system.config.ksef.insert(
+                    Self::UTILITY.into(),
+                    ebok_common::config::KsefConfig {
+                        base_url: Some(emulator.base_url()),
+                        token: Self::TOKEN.to_string().into(),
+                        timeout_ms: 30_000,
+                        interval_s: 5,
+                    },
+                );
+                out.emulator = Some(emulator);
+            }
+        }
+        system.start_ksef_sender().await?;
+        Ok(out)
+    }
+
+    fn print(&self) {
+        if let Some(emulator) = &self.emulator {
+            eprintln!(
+                "  KSeF:      {} sends its business customers' invoices to a KSeF 2.0 emulator {}",
+                Self::UTILITY,
+                emulator.base_url()
             );
         }
     }

@@ -51,6 +51,8 @@ pub struct UtilitySpec {
     pub localities: &'static [Locality],
     pub supply_points: u32,
     pub seed: u64,
+    /// Which invoices it sends to KSeF (`ksef_scope`): the demo sends through its emulator.
+    pub ksef_scope: &'static str,
 }
 
 /// A login printed in the banner.
@@ -173,9 +175,10 @@ async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i
     let id = sqlx::query_scalar!(
         r#"INSERT INTO utilities (slug, municipality, name, nip, street, building_no, postal_code,
                                   city, email, phone, website, bank_account, office_hours,
-                                  virtual_account_sort_code, virtual_account_prefix)
+                                  virtual_account_sort_code, virtual_account_prefix, ksef_scope)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00', '10203040', '77')
+                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00', '10203040', '77',
+                   $13::text::ksef_scope)
            RETURNING id"#,
         spec.slug,
         spec.municipality,
@@ -189,6 +192,7 @@ async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i
         spec.phone,
         format!("https://{}", spec.domain),
         bank.as_str(),
+        spec.ksef_scope,
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -69,6 +69,8 @@ pub struct InvoiceView {
     pub xml_sha256: String,
     /// SHA-256 (hex) of the PDF, once it has been rendered (at the first download).
     pub pdf_sha256: Option<String>,
+    /// The number the national e-invoice system (KSeF) gave the invoice, once it did.
+    pub ksef_number: Option<String>,
 }
 
 /// One invoice with its lines, VAT, readings and notes.
@@ -89,6 +91,7 @@ pub async fn get(
         document: detail.document,
         xml_sha256: detail.xml_sha256,
         pdf_sha256: detail.pdf_sha256,
+        ksef_number: detail.ksef_number,
     }))
 }
 
@@ -139,15 +142,10 @@ pub(crate) async fn document_response(
     let file = detail.summary.number.replace('/', "-");
     let (bytes, content_type, extension) = match format {
         Format::Pdf => (
-            ebok_billing::documents::pdf_of(
-                &state.pool,
-                utility_id,
-                id,
-                ebok_billing::documents::KSEF_QR_BASE_TEST,
-            )
-            .await
-            .map_err(ApiError::Internal)?
-            .ok_or(ApiError::NotFound)?,
+            ebok_billing::documents::pdf_of(&state.pool, utility_id, id)
+                .await
+                .map_err(ApiError::Internal)?
+                .ok_or(ApiError::NotFound)?,
             "application/pdf",
             "pdf",
         ),

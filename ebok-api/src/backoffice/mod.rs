@@ -11,6 +11,7 @@ mod billing_pages;
 mod customer_pages;
 mod dunning_pages;
 mod ingest_pages;
+mod ksef_pages;
 mod labels;
 mod meter_pages;
 mod payment_pages;
@@ -89,6 +90,16 @@ pub fn router() -> Router<AppState> {
             post(billing_pages::withdraw_tariff),
         )
         .route("/panel/{slug}/platnosci", get(payment_pages::payments))
+        .route("/panel/{slug}/ksef", get(ksef_pages::ksef))
+        .route(
+            "/panel/{slug}/ksef/ustawienia",
+            axum::routing::post(ksef_pages::save_settings),
+        )
+        .route(
+            "/panel/{slug}/ksef/{id}/ponow",
+            axum::routing::post(ksef_pages::send_again),
+        )
+        .route("/panel/{slug}/ksef/{id}/upo.xml", get(ksef_pages::upo))
         .route("/panel/{slug}/zaleglosci", get(dunning_pages::overdue))
         .route("/panel/{slug}/zaleglosci/{id}", get(dunning_pages::note))
         .route(

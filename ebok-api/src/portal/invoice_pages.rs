@@ -249,6 +249,7 @@ struct InvoicePage {
     readings: Vec<PrintedReading>,
     notes: Vec<String>,
     xml_sha256: String,
+    ksef_number: Option<String>,
 }
 
 /// `GET /u/{slug}/faktury/{id}`.
@@ -306,6 +307,7 @@ pub async fn invoice(
         readings: d.readings.iter().map(printed_reading).collect(),
         notes: d.notes.clone(),
         xml_sha256: detail.xml_sha256,
+        ksef_number: detail.ksef_number,
     }
     .into_response())
 }

@@ -436,8 +436,11 @@ pub async fn print_batch(
         return Ok(None);
     }
     let rows = sqlx::query!(
-        r#"SELECT i.document, i.ksef_xml
+        r#"SELECT i.document, i.ksef_xml, k.ksef_number AS "ksef_number?",
+                  u.ksef_environment::text AS "environment!"
            FROM invoices i JOIN customers c ON c.id = i.customer_id
+           JOIN utilities u ON u.id = i.utility_id
+           LEFT JOIN ksef_invoices k ON k.invoice_id = i.id
            WHERE i.billing_run_id = $1 AND i.utility_id = $2 AND i.delivery = 'paper'
            ORDER BY c.postal_code, c.city, c.street, c.building_no, i.number"#,
         run_id,
@@ -448,10 +451,12 @@ pub async fn print_batch(
     let rendered = tokio::task::spawn_blocking(move || {
         let mut docs = Vec::with_capacity(rows.len());
         for r in rows {
-            let doc: ebok_billing::document::InvoiceDocument = serde_json::from_value(r.document)?;
+            let mut doc: ebok_billing::document::InvoiceDocument =
+                serde_json::from_value(r.document)?;
+            doc.ksef_number = r.ksef_number.or(doc.ksef_number);
             let nip = doc.seller.nip.clone().unwrap_or_default();
             let url = ebok_billing::ksef::verification_url(
-                ebok_billing::documents::KSEF_QR_BASE_TEST,
+                ebok_billing::documents::qr_base(&r.environment),
                 &nip,
                 doc.issue_date,
                 r.ksef_xml.as_bytes(),
