@@ -33,16 +33,23 @@ pub struct AuditEntry<'a> {
     pub request_id: Option<&'a str>,
 }
 
+impl Actor {
+    /// (`audit_actor`, acting account, account acted for).
+    fn parts(self) -> (&'static str, Option<i64>, Option<i64>) {
+        match self {
+            Actor::System => ("system", None, None),
+            Actor::Resident { account_id } => ("resident", Some(account_id), None),
+            Actor::Staff {
+                account_id,
+                on_behalf_of,
+            } => ("staff", Some(account_id), on_behalf_of),
+        }
+    }
+}
+
 /// Appends one entry on the caller's connection (inside the transaction of the action itself).
 pub async fn record(conn: &mut PgConnection, entry: &AuditEntry<'_>) -> sqlx::Result<i64> {
-    let (actor, account, on_behalf_of) = match entry.actor {
-        Actor::System => ("system", None, None),
-        Actor::Resident { account_id } => ("resident", Some(account_id), None),
-        Actor::Staff {
-            account_id,
-            on_behalf_of,
-        } => ("staff", Some(account_id), on_behalf_of),
-    };
+    let (actor, account, on_behalf_of) = entry.actor.parts();
     sqlx::query_scalar!(
         r#"INSERT INTO audit_log (utility_id, actor, actor_account_id, on_behalf_of_account_id,
                                   action, entity_type, entity_id, details, request_id)
@@ -60,4 +67,36 @@ pub async fn record(conn: &mut PgConnection, entry: &AuditEntry<'_>) -> sqlx::Re
     )
     .fetch_one(conn)
     .await
+}
+
+/// Appends one entry per entity in one statement: the same action by the same actor on many
+/// records (a statement's payments), `details` matching `entity_ids` one to one.
+pub async fn record_many(
+    conn: &mut PgConnection,
+    utility_id: Option<i64>,
+    actor: Actor,
+    action: &str,
+    entity_type: &str,
+    entity_ids: &[String],
+    details: &[Value],
+) -> sqlx::Result<()> {
+    assert_eq!(entity_ids.len(), details.len(), "one detail per entity");
+    let (actor, account, on_behalf_of) = actor.parts();
+    sqlx::query!(
+        r#"INSERT INTO audit_log (utility_id, actor, actor_account_id, on_behalf_of_account_id,
+                                  action, entity_type, entity_id, details)
+           SELECT $1, $2::text::audit_actor, $3, $4, $5, $6, u.entity_id, u.details
+           FROM unnest($7::text[], $8::jsonb[]) AS u(entity_id, details)"#,
+        utility_id,
+        actor,
+        account,
+        on_behalf_of,
+        action,
+        entity_type,
+        entity_ids,
+        details,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

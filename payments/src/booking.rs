@@ -9,9 +9,8 @@
 //! and a payment already booked is not booked again under another reference.
 
 use ebok_billing::allocation::{self, Allocation};
-use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::domain::Money;
-use ebok_common::outbox::{self, Addressee, Event, OutboxEvent, PaymentReceived};
+use ebok_common::outbox::{Event, PaymentReceived};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -77,40 +76,50 @@ pub async fn book(conn: &mut PgConnection, c: &Confirmed<'_>) -> sqlx::Result<Bo
     };
     let (entry, reference) = (p.entry, p.reference);
     let amount = Money::from_grosze(p.amount_grosze);
-    let allocations =
-        allocation::allocate(conn, p.customer_id, entry, amount, p.invoice_id).await?;
-    outbox::enqueue(
-        conn,
-        &OutboxEvent {
-            utility_id: p.utility_id,
-            event: Event::PaymentReceived(PaymentReceived {
-                payment_id: c.payment_id,
-                amount_grosze: amount,
-            }),
-            to: Addressee::Customer(p.customer_id),
-            dedup_key: Some(format!("payment:{}", c.payment_id)),
-        },
+    // What the payment pays, read after the ledger entry locked the customer's balance (so a
+    // concurrent booking of the customer has committed its allocations, or waits for ours).
+    let open = allocation::open_invoices(conn, p.customer_id).await?;
+    let allocations = allocation::plan(&open, amount, p.invoice_id);
+    // The allocations, the notice and the audit entry in one statement: a booking is paid for
+    // in round trips to the database more than in work (`ebok bench payments`). The outbox
+    // and audit rows are those `outbox::enqueue` and `audit::record` write.
+    let event = Event::PaymentReceived(PaymentReceived {
+        payment_id: c.payment_id,
+        amount_grosze: amount,
+    });
+    let details = json!({
+        "amount_grosze": amount.grosze(),
+        "reference": reference,
+        "ledger_entry_id": entry,
+        "allocations": allocations.iter()
+            .map(|a| json!({"invoice_id": a.invoice_id, "amount_grosze": a.amount.grosze()}))
+            .collect::<Vec<_>>(),
+    });
+    sqlx::query!(
+        r#"WITH allocated AS (
+               INSERT INTO invoice_allocations (ledger_entry_id, invoice_id, amount_grosze)
+               SELECT $1, * FROM unnest($2::bigint[], $3::bigint[])),
+           announced AS (
+               INSERT INTO outbox (utility_id, kind, payload, recipient_customer_id, dedup_key)
+               VALUES ($4, $5, $6, $7, $8)
+               ON CONFLICT (utility_id, dedup_key) DO NOTHING)
+           INSERT INTO audit_log (utility_id, actor, action, entity_type, entity_id, details)
+           VALUES ($4, 'system', 'payment.booked', 'payment', $9, $10)"#,
+        entry,
+        &allocations.iter().map(|a| a.invoice_id).collect::<Vec<_>>(),
+        &allocations
+            .iter()
+            .map(|a| a.amount.grosze())
+            .collect::<Vec<_>>(),
+        p.utility_id,
+        event.kind(),
+        event.payload(),
+        p.customer_id,
+        format!("payment:{}", c.payment_id),
+        c.payment_id.to_string(),
+        details,
     )
-    .await?;
-    audit::record(
-        conn,
-        &AuditEntry {
-            utility_id: Some(p.utility_id),
-            actor: Actor::System,
-            action: "payment.booked",
-            entity_type: Some("payment"),
-            entity_id: Some(c.payment_id.to_string()),
-            details: json!({
-                "amount_grosze": amount.grosze(),
-                "reference": reference,
-                "ledger_entry_id": entry,
-                "allocations": allocations.iter()
-                    .map(|a| json!({"invoice_id": a.invoice_id, "amount_grosze": a.amount.grosze()}))
-                    .collect::<Vec<_>>(),
-            }),
-            request_id: None,
-        },
-    )
+    .execute(&mut *conn)
     .await?;
     Ok(Booking::Booked {
         ledger_entry_id: entry,

@@ -243,3 +243,73 @@ async fn a_csv_export_is_imported_like_mt940_and_only_once() {
         .unwrap();
     assert_eq!(format, "csv");
 }
+
+#[tokio::test]
+async fn several_transfers_of_one_customer_pay_the_oldest_first_in_the_statements_order() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let u = ready(pool, "mlynary").await;
+    let jan = fixtures::household(pool, u, "jan@example.pl").await;
+    let (first, _) = invoice(pool, u, jan.customer_id, 3_000).await;
+    let (second, second_number) = invoice(pool, u, jan.customer_id, 5_000).await;
+    let account = virtual_account("10201026", "77", jan.customer_id).unwrap();
+    // 20 zł to the virtual account, then 50 zł naming the second invoice, then 30 zł more:
+    // 20 pays the first invoice in part; 50 pays the second (named) in full; 30 pays the
+    // rest of the first (10) and leaves 20 as credit.
+    let file = format!(
+        ":20:MT940\n:25:/PL61109010140000071219812874\n:28C:00043/001\n:60F:C261201PLN0,00\n\
+         :61:2612011201C20,00NTRFNONREF//A1\n{account}\n:86:020~00PRZELEW~20Woda\n\
+         :61:2612011201C50,00NTRFNONREF//A2\n\
+         :86:020~00PRZELEW~20Faktura {second_number}~32JAN KOWALSKI\n\
+         :61:2612021202C30,00NTRFNONREF//A3\n{account}\n:86:020~00PRZELEW~20Woda reszta\n\
+         :62F:C261202PLN100,00\n-",
+        account = account.as_str(),
+    );
+    let done = statements::import(pool, u, file.as_bytes(), None)
+        .await
+        .unwrap();
+    assert_eq!((done.lines, done.booked), (3, 3));
+    let allocated: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT a.invoice_id, a.amount_grosze FROM invoice_allocations a
+         JOIN ledger_entries e ON e.id = a.ledger_entry_id ORDER BY e.seq, a.invoice_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        allocated,
+        vec![(first, 2_000), (second, 5_000), (first, 1_000)]
+    );
+    // The balance is the sum of the entries, the ledger's order the statement's.
+    let (balance, entries): (i64, i64) = sqlx::query_as(
+        "SELECT balance_grosze, entries FROM customer_balances WHERE customer_id = $1",
+    )
+    .bind(jan.customer_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let sum: i64 = sqlx::query_scalar(
+        "SELECT sum(amount_grosze)::bigint FROM ledger_entries WHERE customer_id = $1",
+    )
+    .bind(jan.customer_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((balance, entries), (sum, 5));
+    assert_eq!(balance, 8_000 - 10_000);
+    assert_eq!(
+        paid(pool, jan.customer_id).await,
+        vec![-2_000, -5_000, -3_000]
+    );
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'payment.booked'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let announced: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'payment.received'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((audited, announced), (3, 3));
+}

@@ -2,9 +2,9 @@
 //! their content), each incoming transfer is
 //! matched to a customer — by their virtual account anywhere in what the bank says of it
 //! (`ebok_billing::transfer`), else by an invoice number in the title — and booked as a
-//! payment like an online one ([`crate::booking`]: ledger once, allocation, notice, audit);
-//! the rest waits for staff to assign it by hand ([`assign`]). Money going out is listed, not
-//! booked.
+//! payment like an online one (ledger once, allocation, notice, audit: [`crate::booking`] for
+//! one payment, `book_transfers` for a statement's, set-based); the rest waits for staff to
+//! assign it by hand ([`assign`]). Money going out is listed, not booked.
 //!
 //! Importing the same statement again, or another that overlaps it, books nothing twice: each
 //! line is known by a key — the SHA-256 of the account, date, direction, amount, references and
@@ -14,10 +14,14 @@
 pub mod csv;
 pub mod mt940;
 
+use std::collections::{HashMap, HashSet};
+
+use ebok_billing::allocation;
 use ebok_billing::transfer;
 use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::domain::Money;
 use ebok_common::domain::identifiers::Nrb;
+use ebok_common::outbox::{Event, PaymentReceived};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
@@ -129,43 +133,93 @@ fn invoice_numbers_in(title: &str) -> Vec<String> {
     out
 }
 
-/// Who paid a line, and how we know; `None` when nobody can be told.
-async fn match_line(
+/// How a line was matched to a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Match {
+    customer_id: i64,
+    /// The invoice named in the title (paid first).
+    invoice_id: Option<i64>,
+    by: &'static str,
+}
+
+/// Who paid each incoming line, and how we know (`None`: nobody can be told): the first of the
+/// utility's customers whose virtual account appears in what the bank says, else the first of
+/// its invoices whose number is in the title. Two queries for the whole statement.
+async fn match_lines(
     conn: &mut PgConnection,
     utility_id: i64,
     virtual_accounts: Option<&(String, String)>,
-    line: &Line,
-) -> sqlx::Result<Option<(i64, Option<i64>, &'static str)>> {
-    if let Some((sort_code, prefix)) = virtual_accounts {
-        let text = format!("{} {}", line.references, line.details.raw);
-        for nrb in accounts_in(&text) {
-            if let Some(customer) = transfer::customer_of(&nrb, sort_code, prefix) {
-                let exists = sqlx::query_scalar!(
-                    "SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1 AND utility_id = $2)",
-                    customer,
-                    utility_id
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-                if exists == Some(true) {
-                    return Ok(Some((customer, None, "virtual_account")));
-                }
+    lines: &[&Line],
+) -> sqlx::Result<Vec<Option<Match>>> {
+    let by_account: Vec<Vec<i64>> = lines
+        .iter()
+        .map(|line| match (line.credit, virtual_accounts) {
+            (true, Some((sort_code, prefix))) => {
+                accounts_in(&format!("{} {}", line.references, line.details.raw))
+                    .iter()
+                    .filter_map(|nrb| transfer::customer_of(nrb, sort_code, prefix))
+                    .collect()
             }
-        }
-    }
-    for number in invoice_numbers_in(&line.details.title) {
-        if let Some(r) = sqlx::query!(
-            "SELECT id, customer_id FROM invoices WHERE utility_id = $1 AND number = $2",
-            utility_id,
-            number
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-        {
-            return Ok(Some((r.customer_id, Some(r.id), "invoice_number")));
-        }
-    }
-    Ok(None)
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut wanted: Vec<i64> = by_account.iter().flatten().copied().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let customers: HashSet<i64> = sqlx::query_scalar!(
+        "SELECT id FROM customers WHERE utility_id = $1 AND id = ANY($2)",
+        utility_id,
+        &wanted
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let by_number: Vec<Vec<String>> = lines
+        .iter()
+        .zip(&by_account)
+        .map(|(line, accounts)| {
+            if line.credit && !accounts.iter().any(|c| customers.contains(c)) {
+                invoice_numbers_in(&line.details.title)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut numbers: Vec<String> = by_number.iter().flatten().cloned().collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let invoices: HashMap<String, (i64, i64)> = sqlx::query!(
+        "SELECT number, id, customer_id FROM invoices WHERE utility_id = $1 AND number = ANY($2)",
+        utility_id,
+        &numbers
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.number, (r.id, r.customer_id)))
+    .collect();
+    Ok(by_account
+        .iter()
+        .zip(&by_number)
+        .map(|(accounts, numbers)| {
+            if let Some(&customer_id) = accounts.iter().find(|c| customers.contains(c)) {
+                return Some(Match {
+                    customer_id,
+                    invoice_id: None,
+                    by: "virtual_account",
+                });
+            }
+            numbers
+                .iter()
+                .find_map(|n| invoices.get(n))
+                .map(|&(id, customer_id)| Match {
+                    customer_id,
+                    invoice_id: Some(id),
+                    by: "invoice_number",
+                })
+        })
+        .collect())
 }
 
 /// A payment of `amount` by bank transfer from customer `customer_id`, booked under `key`; its
@@ -220,6 +274,10 @@ fn read(bytes: &[u8]) -> Result<(&'static str, Vec<Statement>), ImportError> {
 }
 
 /// Imports a statement file (MT940 or CSV) of utility `utility_id` in one transaction.
+///
+/// Set-based, so a city's monthly statement takes seconds: the lines are matched with two
+/// queries, stored with one (the ones known from an earlier import are skipped by their key),
+/// and the new matched ones booked together ([`book_transfers`]).
 pub async fn import(
     pool: &PgPool,
     utility_id: i64,
@@ -257,76 +315,117 @@ pub async fn import(
         )
         .fetch_one(&mut *tx)
         .await?;
-        let mut new = 0;
-        for (line, key) in s.lines.iter().zip(line_keys(s)) {
-            done.lines += 1;
-            let matched = if line.credit {
-                match_line(&mut tx, utility_id, virtual_accounts.as_ref(), line).await?
-            } else {
-                None
-            };
-            let status = match (line.credit, matched) {
+        let keys = line_keys(s);
+        let lines: Vec<&Line> = s.lines.iter().collect();
+        let matches = match_lines(&mut tx, utility_id, virtual_accounts.as_ref(), &lines).await?;
+        done.lines += lines.len();
+
+        // The lines imported before (this file or an overlapping one) are left alone.
+        let known: HashSet<String> = sqlx::query_scalar!(
+            "SELECT line_key FROM bank_statement_lines WHERE utility_id = $1 AND line_key = ANY($2)",
+            utility_id,
+            &keys
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut transfers = Vec::new();
+        for ((line, key), m) in lines.iter().zip(&keys).zip(&matches) {
+            if known.contains(key) {
+                continue;
+            }
+            if let (true, Some(m)) = (line.credit, m) {
+                transfers.push(Transfer {
+                    customer_id: m.customer_id,
+                    invoice_id: m.invoice_id,
+                    amount: line.amount,
+                    key: key.clone(),
+                });
+            }
+        }
+        let paid_by = book_transfers(&mut tx, utility_id, &transfers).await?;
+
+        // Every new line in its final state: booked with its payment, unmatched, or outgoing.
+        // (A line another import is storing at this moment was skipped by the ledger above,
+        // which waited for that import's bookings, and is skipped here.)
+        let fresh: Vec<usize> = (0..lines.len())
+            .filter(|&i| !known.contains(&keys[i]))
+            .collect();
+        let payment_of = |i: usize| paid_by.get(&keys[i]).copied();
+        let status: Vec<String> = fresh
+            .iter()
+            .map(|&i| match (lines[i].credit, payment_of(i)) {
                 (false, _) => "outgoing",
                 (true, Some(_)) => "booked",
                 (true, None) => "unmatched",
-            };
-            let Some(line_id) = sqlx::query_scalar!(
-                r#"INSERT INTO bank_statement_lines
-                       (utility_id, statement_id, line_key, value_date, credit, amount_grosze, title,
-                        counterparty, counterparty_account, status, matched_by, customer_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                           CASE WHEN $10 = 'booked' THEN 'unmatched' ELSE $10 END::statement_line_status,
-                           $11, $12)
-                   ON CONFLICT (utility_id, line_key) DO NOTHING
-                   RETURNING id"#,
-                utility_id,
-                statement_id,
-                key,
-                line.value_date,
-                line.credit,
-                line.amount.grosze(),
-                line.details.title,
-                line.details.counterparty,
-                line.details.counterparty_account,
-                status,
-                matched.map(|m| m.2),
-                matched.map(|m| m.0)
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-            else {
-                done.known += 1;
-                continue;
-            };
-            new += 1;
-            match (status, matched) {
-                ("booked", Some((customer_id, invoice_id, _))) => {
-                    let payment_id = book_transfer(
-                        &mut tx,
-                        utility_id,
-                        customer_id,
-                        invoice_id,
-                        line.amount,
-                        &key,
-                    )
-                    .await?;
-                    sqlx::query!(
-                        "UPDATE bank_statement_lines SET status = 'booked', payment_id = $2 WHERE id = $1",
-                        line_id,
-                        payment_id
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    done.booked += 1;
-                }
-                ("outgoing", _) => done.outgoing += 1,
+            })
+            .map(str::to_string)
+            .collect();
+        let stored = sqlx::query!(
+            r#"INSERT INTO bank_statement_lines
+                   (utility_id, statement_id, line_key, value_date, credit, amount_grosze, title,
+                    counterparty, counterparty_account, status, matched_by, customer_id,
+                    payment_id)
+               SELECT $1, $2, u.key, u.day, u.credit, u.amount, u.title, u.counterparty,
+                      u.account, u.status::statement_line_status, u.matched_by, u.customer_id,
+                      u.payment_id
+               FROM unnest($3::text[], $4::date[], $5::bool[], $6::bigint[], $7::text[],
+                           $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[],
+                           $13::bigint[])
+                    AS u(key, day, credit, amount, title, counterparty, account, status,
+                         matched_by, customer_id, payment_id)
+               ON CONFLICT (utility_id, line_key) DO NOTHING
+               RETURNING status::text AS "status!""#,
+            utility_id,
+            statement_id,
+            &fresh.iter().map(|&i| keys[i].clone()).collect::<Vec<_>>(),
+            &fresh
+                .iter()
+                .map(|&i| lines[i].value_date)
+                .collect::<Vec<_>>(),
+            &fresh.iter().map(|&i| lines[i].credit).collect::<Vec<_>>(),
+            &fresh
+                .iter()
+                .map(|&i| lines[i].amount.grosze())
+                .collect::<Vec<_>>(),
+            &fresh
+                .iter()
+                .map(|&i| lines[i].details.title.clone())
+                .collect::<Vec<_>>(),
+            &fresh
+                .iter()
+                .map(|&i| lines[i].details.counterparty.clone())
+                .collect::<Vec<_>>(),
+            &fresh
+                .iter()
+                .map(|&i| lines[i].details.counterparty_account.clone())
+                .collect::<Vec<_>>() as &[Option<String>],
+            &status,
+            &fresh
+                .iter()
+                .map(|&i| matches[i].map(|m| m.by.to_string()))
+                .collect::<Vec<_>>() as &[Option<String>],
+            &fresh
+                .iter()
+                .map(|&i| matches[i].map(|m| m.customer_id))
+                .collect::<Vec<_>>() as &[Option<i64>],
+            &fresh.iter().map(|&i| payment_of(i)).collect::<Vec<_>>() as &[Option<i64>],
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        done.known += lines.len() - stored.len();
+        for st in &stored {
+            match st.status.as_str() {
+                "booked" => done.booked += 1,
+                "outgoing" => done.outgoing += 1,
                 _ => done.unmatched += 1,
             }
         }
         sqlx::query!(
             "UPDATE bank_statements SET lines_new = $2 WHERE id = $1",
             statement_id,
-            new
+            stored.len() as i32
         )
         .execute(&mut *tx)
         .await?;
@@ -354,6 +453,179 @@ pub async fn import(
     .await?;
     tx.commit().await?;
     Ok(done)
+}
+
+/// A new statement line to book as a customer's payment.
+struct Transfer {
+    customer_id: i64,
+    invoice_id: Option<i64>,
+    amount: Money,
+    key: String,
+}
+
+/// Books statement lines as payments by bank transfer, all at once, as [`crate::booking`] does
+/// one online payment: the ledger entry (reference `bank_transfer:<line key>`; the ledger skips
+/// one booked before, also by an import running at the same moment, which it waits for), a
+/// `payments` row already booked, the allocation to the customer's invoices (the invoice in
+/// the title first, then the oldest; several lines of one customer in the statement's order),
+/// a "payment received" notice and an audit entry each. Each row is written once in its final
+/// state (no update after): the line key → its payment.
+async fn book_transfers(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    transfers: &[Transfer],
+) -> sqlx::Result<HashMap<String, i64>> {
+    if transfers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The ledger entries, in the statement's order per customer (the trigger locks each
+    // customer's balance until the transaction ends, so the allocations below see all of it).
+    let entries: HashMap<String, i64> = sqlx::query!(
+        r#"INSERT INTO ledger_entries (utility_id, customer_id, kind, amount_grosze, reference,
+                                       description)
+           SELECT $1, u.customer_id, 'payment', -u.amount, 'bank_transfer:' || u.key,
+                  'Wpłata przelewem'
+           FROM unnest($2::bigint[], $3::bigint[], $4::text[]) WITH ORDINALITY
+                AS u(customer_id, amount, key, n)
+           ORDER BY u.n
+           RETURNING id, reference AS "reference!""#,
+        utility_id,
+        &transfers.iter().map(|t| t.customer_id).collect::<Vec<_>>(),
+        &transfers
+            .iter()
+            .map(|t| t.amount.grosze())
+            .collect::<Vec<_>>(),
+        &transfers.iter().map(|t| t.key.clone()).collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter_map(|r| {
+        r.reference
+            .strip_prefix("bank_transfer:")
+            .map(|key| (key.to_string(), r.id))
+    })
+    .collect();
+    let booked: Vec<(&Transfer, i64)> = transfers
+        .iter()
+        .filter_map(|t| entries.get(&t.key).map(|&entry| (t, entry)))
+        .collect();
+    let payments: HashMap<String, i64> = sqlx::query!(
+        r#"INSERT INTO payments (utility_id, customer_id, provider, session_id, invoice_id,
+                                 amount_grosze, provider_token, status, provider_reference,
+                                 method, ledger_entry_id, booked_at)
+           SELECT $1, u.customer_id, 'bank_transfer', 'bank-' || left(u.key, 32), u.invoice_id,
+                  u.amount, u.key, 'booked', u.key, 'przelew', u.entry, now()
+           FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])
+                AS u(customer_id, invoice_id, amount, key, entry)
+           RETURNING id, provider_token AS "key!""#,
+        utility_id,
+        &booked.iter().map(|b| b.0.customer_id).collect::<Vec<_>>(),
+        &booked.iter().map(|b| b.0.invoice_id).collect::<Vec<_>>() as &[Option<i64>],
+        &booked
+            .iter()
+            .map(|b| b.0.amount.grosze())
+            .collect::<Vec<_>>(),
+        &booked.iter().map(|b| b.0.key.clone()).collect::<Vec<_>>(),
+        &booked.iter().map(|b| b.1).collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.key, r.id))
+    .collect();
+
+    // Allocation: each customer's open invoices, oldest first, used up line by line.
+    let mut affected: Vec<i64> = booked.iter().map(|b| b.0.customer_id).collect();
+    affected.sort_unstable();
+    affected.dedup();
+    let mut open: HashMap<i64, Vec<allocation::Open>> = HashMap::new();
+    for r in sqlx::query!(
+        r#"SELECT i.customer_id, i.id, i.amount_due_grosze - coalesce(a.paid, 0) AS "open!"
+           FROM invoices i
+           LEFT JOIN LATERAL (SELECT sum(amount_grosze)::bigint AS paid FROM invoice_allocations
+                              WHERE invoice_id = i.id) a ON true
+           WHERE i.customer_id = ANY($1) AND i.amount_due_grosze > coalesce(a.paid, 0)
+           ORDER BY i.customer_id, i.due_date, i.id"#,
+        &affected
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        open.entry(r.customer_id)
+            .or_default()
+            .push(allocation::Open {
+                invoice_id: r.id,
+                open: Money::from_grosze(r.open),
+            });
+    }
+    let (mut a_entry, mut a_invoice, mut a_amount) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut customers, mut payloads, mut details) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (t, entry) in &booked {
+        let payment_id = payments[&t.key];
+        let invoices = open.entry(t.customer_id).or_default();
+        let plan = allocation::plan(invoices, t.amount, t.invoice_id);
+        for a in &plan {
+            a_entry.push(*entry);
+            a_invoice.push(a.invoice_id);
+            a_amount.push(a.amount.grosze());
+            if let Some(o) = invoices.iter_mut().find(|o| o.invoice_id == a.invoice_id) {
+                o.open -= a.amount;
+            }
+        }
+        invoices.retain(|o| o.open > Money::ZERO);
+        ids.push(payment_id);
+        customers.push(t.customer_id);
+        payloads.push(
+            Event::PaymentReceived(PaymentReceived {
+                payment_id,
+                amount_grosze: t.amount,
+            })
+            .payload(),
+        );
+        details.push(json!({
+            "amount_grosze": t.amount.grosze(),
+            "reference": format!("bank_transfer:{}", t.key),
+            "ledger_entry_id": entry,
+            "allocations": plan.iter()
+                .map(|a| json!({"invoice_id": a.invoice_id, "amount_grosze": a.amount.grosze()}))
+                .collect::<Vec<_>>(),
+        }));
+    }
+    sqlx::query!(
+        r#"INSERT INTO invoice_allocations (ledger_entry_id, invoice_id, amount_grosze)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"#,
+        &a_entry,
+        &a_invoice,
+        &a_amount,
+    )
+    .execute(&mut *conn)
+    .await?;
+    // The notices and the audit entries, one each, as for an online payment.
+    sqlx::query!(
+        r#"INSERT INTO outbox (utility_id, kind, payload, recipient_customer_id, dedup_key)
+           SELECT $1, 'payment.received', u.payload, u.customer_id, 'payment:' || u.payment_id
+           FROM unnest($2::jsonb[], $3::bigint[], $4::bigint[]) AS u(payload, customer_id, payment_id)
+           ON CONFLICT (utility_id, dedup_key) DO NOTHING"#,
+        utility_id,
+        &payloads,
+        &customers,
+        &ids,
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record_many(
+        conn,
+        Some(utility_id),
+        Actor::System,
+        "payment.booked",
+        "payment",
+        &ids.iter().map(i64::to_string).collect::<Vec<_>>(),
+        &details,
+    )
+    .await?;
+    Ok(payments)
 }
 
 /// Why a line could not be assigned.
