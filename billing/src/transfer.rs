@@ -35,6 +35,21 @@ pub fn virtual_account(sort_code: &str, prefix: &str, customer_id: i64) -> Optio
     Nrb::from_bank_and_account(sort_code, &format!("{prefix}{id}")).ok()
 }
 
+/// Is `code` a bank sort code (numer rozliczeniowy): 8 digits whose last is the check digit
+/// of the first seven, weighted 3, 9, 7, 1, 3, 9, 7 (mod 10)?
+pub fn sort_code_ok(code: &str) -> bool {
+    let b = code.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = b[..7]
+        .iter()
+        .zip([3, 9, 7, 1, 3, 9, 7])
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    u32::from(b[7] - b'0') == (10 - sum % 10) % 10
+}
+
 /// The customer whose virtual account `account` is, under `sort_code` and `prefix`.
 pub fn customer_of(account: &Nrb, sort_code: &str, prefix: &str) -> Option<i64> {
     let digits = account.as_str();
@@ -119,6 +134,17 @@ pub async fn details(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_codes_carry_their_check_digit() {
+        // PKO BP's and mBank's head offices, and the demo's made-up branch.
+        for code in ["10201026", "11402004", "10203046"] {
+            assert!(sort_code_ok(code), "{code}");
+        }
+        for code in ["10201027", "1020102", "1020102a", "102010266"] {
+            assert!(!sort_code_ok(code), "{code}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -2562,6 +2562,122 @@ async fn an_admin_sets_what_the_portal_tells_residents_about_the_utility() {
 }
 
 #[tokio::test]
+async fn an_admin_sets_the_accounts_the_utility_is_paid_to_until_invoices_carry_them() {
+    let app = App::start().await;
+    let utility = support::utility(app.pool(), "mlynary").await;
+    let anna = support::resident(app.pool(), utility, "mlynary", "anna@example.pl", 1).await;
+    let admin = support::staff(app.pool(), utility, "mlynary", "admin").await;
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let page = "/panel/mlynary/ustawienia";
+    let form = |account: &'static str, sort_code: &'static str, prefix: &'static str| {
+        vec![
+            ("email", ""),
+            ("phone", ""),
+            ("website", ""),
+            ("office_hours", ""),
+            ("emergency_phone", ""),
+            ("terms_text", ""),
+            ("privacy_text", ""),
+            ("bank_account", account),
+            ("virtual_account_sort_code", sort_code),
+            ("virtual_account_prefix", prefix),
+        ]
+    };
+    // A wrong check digit in the account and in the sort code, a prefix too long.
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        page,
+        &form("61109010140000071219812875", "10201027", "1234567"),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = html_page(response).await;
+    for field in [
+        "bank_account-error",
+        "virtual_account_sort_code-error",
+        "virtual_account_prefix-error",
+    ] {
+        assert!(html.contains(field), "{field}: {html}");
+    }
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        page,
+        &form("PL61 1090 1014 0000 0712 1981 2874", "10201026", "77"),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let stored: (Option<String>, Option<String>, String) = sqlx::query_as(
+        "SELECT bank_account, virtual_account_sort_code, virtual_account_prefix
+         FROM utilities WHERE id = $1",
+    )
+    .bind(utility)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        (
+            Some("61109010140000071219812874".into()),
+            Some("10201026".into()),
+            "77".into()
+        )
+    );
+    // Once an invoice carries a virtual account, the scheme stays.
+    support::billing_ready(app.pool(), utility).await;
+    ebok_billing::manual::issue(
+        app.pool(),
+        utility,
+        anna.customer_id,
+        ebok_common::domain::time::local_day(chrono::Utc::now()),
+        &[ebok_billing::manual::ManualLine {
+            name: "Usługa".into(),
+            unit: "usł.".into(),
+            quantity_milli: 1000,
+            unit_price: ebok_common::domain::Money::from_grosze(1_000),
+            vat_rate: 8,
+        }],
+    )
+    .await
+    .unwrap();
+    let response = send_form(
+        &app,
+        &cookie,
+        page,
+        page,
+        &form("PL61 1090 1014 0000 0712 1981 2874", "11402004", "77"),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response)
+            .await
+            .contains("na wystawionych fakturach")
+    );
+    // Another utility's admin changes only their own.
+    let other = support::utility(app.pool(), "tolkmicko").await;
+    let theirs = support::staff(app.pool(), other, "tolkmicko", "admin").await;
+    let cookie = app.staff_web_login(&theirs, 0).await;
+    let page = "/panel/tolkmicko/ustawienia";
+    assert_eq!(
+        send_form(&app, &cookie, page, page, &form("", "11402004", ""))
+            .await
+            .status(),
+        303
+    );
+    let ours: Option<String> =
+        sqlx::query_scalar("SELECT virtual_account_sort_code FROM utilities WHERE id = $1")
+            .bind(utility)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(ours.as_deref(), Some("10201026"));
+}
+
+#[tokio::test]
 async fn a_reading_the_customer_gives_on_the_phone_is_entered_in_their_name() {
     let app = App::start().await;
     let utility = support::utility(app.pool(), "mlynary").await;

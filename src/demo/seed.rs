@@ -169,7 +169,7 @@ async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i
     // A collection account in a made-up bank branch, with real check digits; each customer
     // pays to a virtual account of their own in the same branch (prefix 77).
     let bank = Nrb::from_bank_and_account(
-        "10203040",
+        "10203046",
         &format!("{:016}", spec.seed % 10_000_000_000_000_000),
     )?;
     let id = sqlx::query_scalar!(
@@ -177,7 +177,7 @@ async fn insert_utility(conn: &mut PgConnection, spec: &UtilitySpec) -> Result<i
                                   city, email, phone, website, bank_account, office_hours,
                                   virtual_account_sort_code, virtual_account_prefix, ksef_scope)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00', '10203040', '77',
+                   'pon. 7:00–17:00, wt.–pt. 7:00–15:00', '10203046', '77',
                    $13::text::ksef_scope)
            RETURNING id"#,
         spec.slug,

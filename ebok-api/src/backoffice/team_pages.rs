@@ -255,6 +255,9 @@ pub async fn settings(
             ("emergency_phone", s.emergency_phone),
             ("terms_text", s.terms_text),
             ("privacy_text", s.privacy_text),
+            ("bank_account", s.bank_account),
+            ("virtual_account_sort_code", s.virtual_account_sort_code),
+            ("virtual_account_prefix", s.virtual_account_prefix),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v)),

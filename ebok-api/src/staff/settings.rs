@@ -1,7 +1,12 @@
 //! What a utility tells residents about itself, as its admin sets it: contact (e-mail, phone,
 //! opening hours, the emergency number) and the eBOK terms and GDPR clause shown in the portal.
-//! An empty field means the portal's default (994 for emergencies, the default texts).
+//! An empty field means the portal's default (994 for emergencies, the default texts). And the
+//! accounts it is paid to: its own bank account, and the sort code and client prefix its bank
+//! gave it for customers' virtual accounts (`ebok_billing::transfer`), which cannot change once
+//! invoices carry them (transfers to the old numbers would no longer be recognised).
 
+use ebok_billing::transfer;
+use ebok_common::domain::identifiers::Nrb;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
@@ -28,12 +33,19 @@ pub struct UtilitySettings {
     pub terms_text: String,
     #[schema(max_length = 50000)]
     pub privacy_text: String,
+    /// The utility's bank account (NRB or IBAN), on invoices when there are no virtual ones.
+    pub bank_account: String,
+    /// The sort code (8 digits) of customers' virtual accounts; empty: none.
+    pub virtual_account_sort_code: String,
+    /// The client prefix of virtual accounts (up to 6 digits, may be empty).
+    pub virtual_account_prefix: String,
 }
 
 /// The utility's settings now.
 pub async fn current(pool: &PgPool, utility_id: i64) -> sqlx::Result<UtilitySettings> {
     let u = sqlx::query!(
-        r#"SELECT email, phone, website, office_hours, emergency_phone, terms_text, privacy_text
+        r#"SELECT email, phone, website, office_hours, emergency_phone, terms_text, privacy_text,
+                  bank_account, virtual_account_sort_code, virtual_account_prefix
            FROM utilities WHERE id = $1"#,
         utility_id
     )
@@ -47,6 +59,9 @@ pub async fn current(pool: &PgPool, utility_id: i64) -> sqlx::Result<UtilitySett
         emergency_phone: u.emergency_phone.unwrap_or_default(),
         terms_text: u.terms_text.unwrap_or_default(),
         privacy_text: u.privacy_text.unwrap_or_default(),
+        bank_account: u.bank_account.unwrap_or_default(),
+        virtual_account_sort_code: u.virtual_account_sort_code.unwrap_or_default(),
+        virtual_account_prefix: u.virtual_account_prefix,
     })
 }
 
@@ -106,6 +121,35 @@ impl UtilitySettings {
         {
             problems.push(("website", "Podaj adres strony od https://.".into()));
         }
+        if let Some(a) = value(&self.bank_account)
+            && Nrb::parse(&a).is_err()
+        {
+            problems.push((
+                "bank_account",
+                "Podaj 26 cyfr numeru rachunku (NRB) lub IBAN z PL; sprawdź cyfry kontrolne."
+                    .into(),
+            ));
+        }
+        let sort_code = self.virtual_account_sort_code.trim();
+        let prefix = self.virtual_account_prefix.trim();
+        if !sort_code.is_empty() && !transfer::sort_code_ok(sort_code) {
+            problems.push((
+                "virtual_account_sort_code",
+                "Numer rozliczeniowy banku to 8 cyfr z cyfrą kontrolną na końcu, np. 10201026."
+                    .into(),
+            ));
+        }
+        if prefix.len() > transfer::MAX_PREFIX || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            problems.push((
+                "virtual_account_prefix",
+                format!("Prefiks to najwyżej {} cyfr.", transfer::MAX_PREFIX),
+            ));
+        } else if sort_code.is_empty() && !prefix.is_empty() {
+            problems.push((
+                "virtual_account_sort_code",
+                "Podaj numer rozliczeniowy banku, w którym są rachunki wirtualne.".into(),
+            ));
+        }
         problems
     }
 }
@@ -116,10 +160,35 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
         return Err(ApiError::invalid(field, detail));
     }
     let before = current(pool, by.utility_id).await?;
+    let (sort_code, prefix) = (
+        s.virtual_account_sort_code.trim(),
+        s.virtual_account_prefix.trim(),
+    );
+    let scheme_changed = (
+        before.virtual_account_sort_code.as_str(),
+        before.virtual_account_prefix.as_str(),
+    ) != (sort_code, prefix);
+    if scheme_changed && !before.virtual_account_sort_code.is_empty() {
+        let issued = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM invoices WHERE utility_id = $1) AS "issued!""#,
+            by.utility_id
+        )
+        .fetch_one(pool)
+        .await?;
+        if issued {
+            return Err(ApiError::invalid(
+                "virtual_account_sort_code",
+                "Rachunki wirtualne są już na wystawionych fakturach: ich zmiana sprawiłaby, że \
+                 wpłat na dotychczasowe numery nie rozpoznamy. Zmianę banku uzgodnij z dostawcą \
+                 systemu.",
+            ));
+        }
+    }
     let mut tx = pool.begin().await?;
     sqlx::query!(
         r#"UPDATE utilities SET email = $2, phone = $3, website = $4, office_hours = $5,
-                  emergency_phone = $6, terms_text = $7, privacy_text = $8
+                  emergency_phone = $6, terms_text = $7, privacy_text = $8, bank_account = $9,
+                  virtual_account_sort_code = $10, virtual_account_prefix = $11
            WHERE id = $1"#,
         by.utility_id,
         value(&s.email),
@@ -129,6 +198,11 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
         value(&s.emergency_phone),
         value(&s.terms_text),
         value(&s.privacy_text),
+        value(&s.bank_account)
+            .and_then(|a| Nrb::parse(&a).ok())
+            .map(|n| n.as_str().to_string()),
+        value(sort_code),
+        prefix,
     )
     .execute(&mut *tx)
     .await?;
@@ -144,6 +218,17 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
         ),
         ("terms_text", &before.terms_text, &s.terms_text),
         ("privacy_text", &before.privacy_text, &s.privacy_text),
+        ("bank_account", &before.bank_account, &s.bank_account),
+        (
+            "virtual_account_sort_code",
+            &before.virtual_account_sort_code,
+            &s.virtual_account_sort_code,
+        ),
+        (
+            "virtual_account_prefix",
+            &before.virtual_account_prefix,
+            &s.virtual_account_prefix,
+        ),
     ];
     let changed: Vec<&str> = pairs
         .iter()
