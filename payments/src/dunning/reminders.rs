@@ -97,23 +97,24 @@ pub async fn send_due(pool: &PgPool, today: NaiveDate) -> sqlx::Result<Sent> {
 }
 
 /// One batch of reminders before the due date: invoices due within the account's chosen days
-/// (not on the day of issue), still open.
+/// (not on the day of issue), still open. (Paid invoices are left out before the batch is
+/// cut, so a batch smaller than [`BATCH`] means nothing is left.)
 async fn before_due(pool: &PgPool, today: NaiveDate) -> sqlx::Result<u64> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query_as!(
         Due,
         r#"WITH candidates AS (
-               SELECT i.utility_id, i.id AS invoice_id, ac.account_id,
-                      i.amount_due_grosze - coalesce(
-                          (SELECT sum(amount_grosze) FROM invoice_allocations
-                           WHERE invoice_id = i.id), 0)::bigint AS open
+               SELECT i.utility_id, i.id AS invoice_id, ac.account_id, o.open
                FROM invoices i
+               CROSS JOIN LATERAL (
+                   SELECT i.amount_due_grosze - coalesce(sum(a.amount_grosze), 0)::bigint AS open
+                   FROM invoice_allocations a WHERE a.invoice_id = i.id) o
                JOIN account_customers ac ON ac.customer_id = i.customer_id
                JOIN user_accounts ua ON ua.id = ac.account_id AND ua.status = 'active'
                LEFT JOIN payment_reminder_preferences p ON p.account_id = ac.account_id
                WHERE i.due_date > $1::date AND i.due_date <= $1::date + 14
                  AND i.issue_date < $1::date
-                 AND i.amount_due_grosze > 0
+                 AND o.open > 0
                  AND (p.account_id IS NULL AND i.due_date - $1 <= $2
                       OR i.due_date - $1 <= p.days_before)
                  AND NOT EXISTS (SELECT 1 FROM payment_reminders r
@@ -124,7 +125,7 @@ async fn before_due(pool: &PgPool, today: NaiveDate) -> sqlx::Result<u64> {
                INSERT INTO payment_reminders (utility_id, invoice_id, stage, account_id,
                                               open_grosze)
                SELECT utility_id, invoice_id, 'before_due', account_id, open
-               FROM candidates WHERE open > 0
+               FROM candidates
                ON CONFLICT (invoice_id, stage, coalesce(account_id, 0)) DO NOTHING
                RETURNING id, utility_id, invoice_id, account_id, open_grosze)
            SELECT s.id AS "id!", s.utility_id AS "utility_id!", s.invoice_id AS "invoice_id!",
@@ -150,18 +151,18 @@ async fn after_due(pool: &PgPool, today: NaiveDate, stage: ReminderStage) -> sql
     let rows = sqlx::query_as!(
         Due,
         r#"WITH candidates AS (
-               SELECT i.utility_id, i.id AS invoice_id,
-                      i.amount_due_grosze - coalesce(
-                          (SELECT sum(amount_grosze) FROM invoice_allocations
-                           WHERE invoice_id = i.id), 0)::bigint AS open
+               SELECT i.utility_id, i.id AS invoice_id, o.open
                FROM utilities u
                JOIN invoices i ON i.utility_id = u.id
+               CROSS JOIN LATERAL (
+                   SELECT i.amount_due_grosze - coalesce(sum(a.amount_grosze), 0)::bigint AS open
+                   FROM invoice_allocations a WHERE a.invoice_id = i.id) o
                WHERE i.due_date <= $1::date - (CASE WHEN $2 THEN u.reminder_demand_days
                                               ELSE u.reminder_overdue_days END)::int
                  -- Not older than a year: a debt that old is a matter for staff, not a
                  -- reminder job (and the first run over an old ledger must not flood anyone).
                  AND i.due_date > $1::date - 365
-                 AND i.amount_due_grosze > 0
+                 AND o.open > 0
                  AND NOT EXISTS (SELECT 1 FROM payment_reminders r
                                  WHERE r.invoice_id = i.id
                                    AND r.stage = CASE WHEN $2 THEN 'demand'::reminder_stage
@@ -174,7 +175,7 @@ async fn after_due(pool: &PgPool, today: NaiveDate, stage: ReminderStage) -> sql
                INSERT INTO payment_reminders (utility_id, invoice_id, stage, open_grosze)
                SELECT utility_id, invoice_id,
                       CASE WHEN $2 THEN 'demand'::reminder_stage ELSE 'overdue' END, open
-               FROM candidates WHERE open > 0
+               FROM candidates
                ON CONFLICT (invoice_id, stage, coalesce(account_id, 0)) DO NOTHING
                RETURNING id, utility_id, invoice_id, account_id, open_grosze)
            SELECT s.id AS "id!", s.utility_id AS "utility_id!", s.invoice_id AS "invoice_id!",
