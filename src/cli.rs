@@ -89,8 +89,9 @@ enum BenchCommand {
     /// the FCM HTTP v1 protocol. Last line: `push sends_per_s=N p99_ms=N`.
     Push(crate::bench::push::PushBenchArgs),
     /// Przelewy24 notifications at once, half of them replays: checked, verified, booked once,
-    /// compared with plain requests to the API; then a bank statement's import. Last line:
-    /// `payments notifications_per_s=N floor_per_s=N statement_lines_per_s=N`.
+    /// compared with plain requests to the API; then a bank statement's import, compared with
+    /// storing its lines alone. Last line: `payments notifications_per_s=N floor_per_s=N
+    /// statement_lines_per_s=N statement_floor_per_s=N`.
     Payments(crate::bench::payments::PaymentsBenchArgs),
     /// The resident API's hot reads (reading on a day, a year of daily history) over HTTP with
     /// concurrent clients, and staff's customer search, on 100,000 meters × 365 days. Last line:

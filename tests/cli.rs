@@ -773,7 +773,8 @@ async fn bench_payments_books_a_few_notifications_once_and_prints_its_summary_li
         [
             "notifications_per_s",
             "floor_per_s",
-            "statement_lines_per_s"
+            "statement_lines_per_s",
+            "statement_floor_per_s"
         ]
     );
 }
