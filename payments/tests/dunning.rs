@@ -3,6 +3,8 @@
 //! is open; the overdue list and the interest note (with a transfer's value date as the day of
 //! payment) match hand computations.
 
+mod support;
+
 use chrono::{Days, NaiveDate, Utc};
 use ebok_billing::manual::{self, ManualLine};
 use ebok_billing::transfer::virtual_account;
@@ -14,21 +16,7 @@ use ebok_payments::statements;
 use ebok_testkit::{TestDb, fixtures};
 use serde_json::Value;
 use sqlx::PgPool;
-
-async fn ready(pool: &PgPool, slug: &str) -> i64 {
-    let utility_id = fixtures::utility(pool, slug).await;
-    sqlx::query(
-        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
-                postal_code = '14-420', city = 'Młynary',
-                virtual_account_sort_code = '10201026', virtual_account_prefix = '77'
-         WHERE id = $1",
-    )
-    .bind(utility_id)
-    .execute(pool)
-    .await
-    .unwrap();
-    utility_id
-}
+use support::ready;
 
 /// An invoice for `grosze` issued today (manual invoices are), due 14 days later; its id and
 /// due date.

@@ -3,6 +3,8 @@
 //! rest waits for staff and is booked when assigned, money going out is not booked, and
 //! importing a statement again books nothing twice.
 
+mod support;
+
 use chrono::Utc;
 use ebok_billing::manual::{self, ManualLine};
 use ebok_billing::transfer::virtual_account;
@@ -11,21 +13,7 @@ use ebok_common::domain::time::local_day;
 use ebok_payments::statements::{self, AssignError};
 use ebok_testkit::{TestDb, fixtures};
 use sqlx::PgPool;
-
-async fn ready(pool: &PgPool, slug: &str) -> i64 {
-    let utility_id = fixtures::utility(pool, slug).await;
-    sqlx::query(
-        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
-                postal_code = '14-420', city = 'Młynary',
-                virtual_account_sort_code = '10201026', virtual_account_prefix = '77'
-         WHERE id = $1",
-    )
-    .bind(utility_id)
-    .execute(pool)
-    .await
-    .unwrap();
-    utility_id
-}
+use support::ready;
 
 async fn invoice(pool: &PgPool, utility_id: i64, customer_id: i64, grosze: i64) -> (i64, String) {
     let id = manual::issue(

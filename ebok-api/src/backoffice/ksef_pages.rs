@@ -17,7 +17,7 @@ use super::shell::{StaffCtx, StaffForm, StaffLayout};
 use crate::portal::form::{FormFields, PortalForm};
 use crate::portal::form_state::FormState;
 use crate::portal::page_error::{Page, PageError};
-use crate::portal::params::{Id, PagePath};
+use crate::portal::params::{Id, PagePath, PageQuery};
 use crate::staff::Permission;
 use crate::staff::sessions::StaffSession;
 use crate::state::AppState;
@@ -145,7 +145,7 @@ pub struct DoneQuery {
 pub async fn ksef(
     State(state): State<AppState>,
     ctx: StaffCtx,
-    crate::portal::params::PageQuery(q): crate::portal::params::PageQuery<DoneQuery>,
+    PageQuery(q): PageQuery<DoneQuery>,
 ) -> Page {
     let session = ctx.staff(Permission::ViewInvoices)?.clone();
     let notice = match q.zrobione.as_deref() {

@@ -1,0 +1,21 @@
+//! What the payments tests start from.
+
+use ebok_testkit::fixtures;
+use sqlx::PgPool;
+
+/// A utility that issues invoices (NIP and address) with virtual accounts under sort code
+/// 10201026 and prefix 77.
+pub async fn ready(pool: &PgPool, slug: &str) -> i64 {
+    let utility_id = fixtures::utility(pool, slug).await;
+    sqlx::query(
+        "UPDATE utilities SET nip = '5260250274', street = 'Wodna', building_no = '1',
+                postal_code = '14-420', city = 'Młynary',
+                virtual_account_sort_code = '10201026', virtual_account_prefix = '77'
+         WHERE id = $1",
+    )
+    .bind(utility_id)
+    .execute(pool)
+    .await
+    .unwrap();
+    utility_id
+}
