@@ -405,7 +405,8 @@ fn customer_for(
         name,
         pesel: None,
         nip: Some(
-            nip_near(300_000_000 + (index as u32) * 37)
+            // Businesses registered in the Elbląg tax office (code 578).
+            nip_near(578_100_000 + (index as u32) * 37)
                 .as_str()
                 .to_string(),
         ),

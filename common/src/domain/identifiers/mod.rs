@@ -174,6 +174,10 @@ pub enum InvalidReason {
     BadChecksum,
     /// The embedded date (the PESEL birth date) is not a real calendar date.
     BadDate,
+    /// The number cannot have been issued: a NIP's first three digits are a tax office's code,
+    /// which never starts with 0 nor has 0 as both its second and third digit (the pattern
+    /// of the Ministry's schemas, e.g. KSeF's FA(3)).
+    NotIssued,
 }
 
 impl fmt::Display for InvalidReason {
@@ -190,6 +194,7 @@ impl fmt::Display for InvalidReason {
             }
             Self::BadChecksum => f.write_str("the checksum does not match"),
             Self::BadDate => f.write_str("it does not encode a valid date"),
+            Self::NotIssued => f.write_str("no such number is ever issued"),
         }
     }
 }
@@ -252,6 +257,10 @@ impl IdentifierError {
                 format!("{subject} zawiera nieprawidłową datę urodzenia.")
             }
             (InvalidReason::BadDate, _) => format!("{subject} zawiera nieprawidłową datę."),
+            (InvalidReason::NotIssued, _) => format!(
+                "{subject}: taki numer nie istnieje (pierwsze trzy cyfry to kod urzędu skarbowego, \
+                 który nie zaczyna się od 0 ani nie ma dwóch zer po pierwszej cyfrze)."
+            ),
         }
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! A NIP has 10 digits; the last is the weighted sum of the first nine (weights
 //! 6,5,7,2,3,4,5,6,7) modulo 11. Numbers whose sum leaves 10 are never issued, so they are never
-//! valid. People write NIPs with dashes or spaces and sometimes with the EU prefix "PL"; all of
+//! valid. The first three digits are the code of the tax office that gave the number: never
+//! starting with 0, never with 0 as both the second and third digit (the pattern KSeF's FA(3)
+//! schema checks, `[1-9]((\d[1-9])|([1-9]\d))\d{7}`), so such numbers are refused too. People write NIPs with dashes or spaces and sometimes with the EU prefix "PL"; all of
 //! that is accepted and the canonical form is the 10 bare digits.
 
 use super::{
@@ -28,6 +30,9 @@ impl Nip {
         if check_digit(&digits[..LEN - 1]) != Some(digit_at(&digits, LEN - 1)) {
             return Err(IdentifierError::new(KIND, InvalidReason::BadChecksum));
         }
+        if !tax_office_code(&digits) {
+            return Err(IdentifierError::new(KIND, InvalidReason::NotIssued));
+        }
         Ok(Self(digits))
     }
 
@@ -38,19 +43,28 @@ impl Nip {
 
     /// The NIP whose first nine digits are `digits` (zero-padded), for tests and demo data.
     ///
-    /// `None` when those nine digits have no valid check digit (the weighted sum leaves 10) or
-    /// when `digits` has more than nine digits.
+    /// `None` when those nine digits have no valid check digit (the weighted sum leaves 10),
+    /// cannot start a NIP (see [`Nip::parse`]) or are more than nine digits.
     pub fn from_first_nine(digits: u32) -> Option<Self> {
         if digits >= 1_000_000_000 {
             return None;
         }
         let first_nine = format!("{digits:09}");
+        if !tax_office_code(&first_nine) {
+            return None;
+        }
         let check = check_digit(&first_nine)?;
         Some(Self(format!("{first_nine}{check}")))
     }
 }
 
 text_identifier_impls!(Nip, IdentifierKind::Nip);
+
+/// Do the first three digits look like a tax office's code?
+fn tax_office_code(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    b[0] != b'0' && !(b[1] == b'0' && b[2] == b'0')
+}
 
 /// The check digit for the first nine digits, or `None` if the remainder is 10.
 fn check_digit(first_nine: &str) -> Option<u32> {
@@ -128,6 +142,25 @@ mod tests {
     }
 
     #[test]
+    fn a_nip_no_tax_office_gives_is_refused() {
+        // Right check digits, but no tax office code starts with 0 or is X00.
+        for nip in ["3000036637", "0123456789"] {
+            let first_nine: u32 = nip[..9].parse().unwrap();
+            if let Some(made) = Nip::from_first_nine(first_nine) {
+                panic!("{made:?} made from {first_nine}");
+            }
+        }
+        assert_eq!(reason("3000036637"), InvalidReason::NotIssued);
+        assert!(
+            Nip::parse("3000036637")
+                .unwrap_err()
+                .message_pl()
+                .contains("urzędu skarbowego")
+        );
+        assert!(Nip::parse("5260250274").is_ok());
+    }
+
+    #[test]
     fn nip_whose_checksum_would_be_ten_is_never_valid() {
         // 123456789: 6+10+21+8+15+24+35+48+63 = 230, 230 % 11 = 10.
         assert_eq!(Nip::from_first_nine(123_456_789), None);
@@ -145,8 +178,8 @@ mod tests {
             Nip::from_first_nine(123_456_321).unwrap().as_str(),
             "1234563218"
         );
-        // Leading zeros are kept: 000000001 → 7 % 11 = 7.
-        assert_eq!(Nip::from_first_nine(1).unwrap().as_str(), "0000000017");
+        // No tax office's code starts with 0.
+        assert_eq!(Nip::from_first_nine(1), None);
         assert_eq!(Nip::from_first_nine(1_000_000_000), None);
     }
 
@@ -175,13 +208,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn nip_from_first_nine_is_some_exactly_when_the_checksum_is_a_digit(
+        fn nip_from_first_nine_is_some_exactly_when_the_checksum_is_a_digit_and_the_office_real(
             first_nine in digit_string(9),
         ) {
             let number: u32 = first_nine.parse().unwrap();
             let remainder = weighted_sum(&first_nine, &WEIGHTS) % 11;
             let nip = Nip::from_first_nine(number);
-            prop_assert_eq!(nip.is_some(), remainder != 10);
+            let office = !first_nine.starts_with('0') && &first_nine[1..3] != "00";
+            prop_assert_eq!(nip.is_some(), remainder != 10 && office);
             if let Some(nip) = nip {
                 prop_assert!(nip.as_str().starts_with(&first_nine));
                 prop_assert_eq!(Nip::parse(nip.as_str()).unwrap(), nip);
