@@ -2626,6 +2626,33 @@ async fn an_admin_sets_the_accounts_the_utility_is_paid_to_until_invoices_carry_
             "77".into()
         )
     );
+    // The reminder days: the demand after the reminder.
+    let mut days = form("PL61 1090 1014 0000 0712 1981 2874", "10201026", "77");
+    days.extend([
+        ("reminder_overdue_days", "5"),
+        ("reminder_demand_days", "4"),
+    ]);
+    let response = send_form(&app, &cookie, page, page, &days).await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        html_page(response)
+            .await
+            .contains("reminder_demand_days-error")
+    );
+    days.pop();
+    days.push(("reminder_demand_days", "21"));
+    assert_eq!(
+        send_form(&app, &cookie, page, page, &days).await.status(),
+        303
+    );
+    let stored: (i16, i16) = sqlx::query_as(
+        "SELECT reminder_overdue_days, reminder_demand_days FROM utilities WHERE id = $1",
+    )
+    .bind(utility)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored, (5, 21));
     // Once an invoice carries a virtual account, the scheme stays.
     support::billing_ready(app.pool(), utility).await;
     ebok_billing::manual::issue(

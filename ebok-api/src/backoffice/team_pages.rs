@@ -258,6 +258,8 @@ pub async fn settings(
             ("bank_account", s.bank_account),
             ("virtual_account_sort_code", s.virtual_account_sort_code),
             ("virtual_account_prefix", s.virtual_account_prefix),
+            ("reminder_overdue_days", s.reminder_overdue_days),
+            ("reminder_demand_days", s.reminder_demand_days),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v)),

@@ -39,13 +39,18 @@ pub struct UtilitySettings {
     pub virtual_account_sort_code: String,
     /// The client prefix of virtual accounts (up to 6 digits, may be empty).
     pub virtual_account_prefix: String,
+    /// Days after the due date of the payment reminder (1–60; empty: 3).
+    pub reminder_overdue_days: String,
+    /// Days after the due date of the demand for payment (2–120, after the reminder; empty: 14).
+    pub reminder_demand_days: String,
 }
 
 /// The utility's settings now.
 pub async fn current(pool: &PgPool, utility_id: i64) -> sqlx::Result<UtilitySettings> {
     let u = sqlx::query!(
         r#"SELECT email, phone, website, office_hours, emergency_phone, terms_text, privacy_text,
-                  bank_account, virtual_account_sort_code, virtual_account_prefix
+                  bank_account, virtual_account_sort_code, virtual_account_prefix,
+                  reminder_overdue_days, reminder_demand_days
            FROM utilities WHERE id = $1"#,
         utility_id
     )
@@ -62,12 +67,22 @@ pub async fn current(pool: &PgPool, utility_id: i64) -> sqlx::Result<UtilitySett
         bank_account: u.bank_account.unwrap_or_default(),
         virtual_account_sort_code: u.virtual_account_sort_code.unwrap_or_default(),
         virtual_account_prefix: u.virtual_account_prefix,
+        reminder_overdue_days: u.reminder_overdue_days.to_string(),
+        reminder_demand_days: u.reminder_demand_days.to_string(),
     })
 }
 
 fn value(text: &str) -> Option<String> {
     let text = text.trim().replace("\r\n", "\n");
     (!text.is_empty()).then_some(text)
+}
+
+/// A number of days typed in a form, `default` when empty.
+fn days(text: &str, default: i16, range: std::ops::RangeInclusive<i16>) -> Option<i16> {
+    match text.trim() {
+        "" => Some(default),
+        t => t.parse().ok().filter(|d| range.contains(d)),
+    }
 }
 
 fn phone_ok(text: &str) -> bool {
@@ -150,7 +165,33 @@ impl UtilitySettings {
                 "Podaj numer rozliczeniowy banku, w którym są rachunki wirtualne.".into(),
             ));
         }
+        match (self.overdue_days(), self.demand_days()) {
+            (None, _) => problems.push((
+                "reminder_overdue_days",
+                "Podaj liczbę dni od 1 do 60.".into(),
+            )),
+            (_, None) => problems.push((
+                "reminder_demand_days",
+                "Podaj liczbę dni od 2 do 120.".into(),
+            )),
+            (Some(overdue), Some(demand)) if demand <= overdue => problems.push((
+                "reminder_demand_days",
+                "Wezwanie do zapłaty wysyłamy po przypomnieniu: podaj więcej dni niż dla przypomnienia."
+                    .into(),
+            )),
+            _ => {}
+        }
         problems
+    }
+
+    /// The reminder's days after the due date (empty: 3), if valid.
+    fn overdue_days(&self) -> Option<i16> {
+        days(&self.reminder_overdue_days, 3, 1..=60)
+    }
+
+    /// The demand's days after the due date (empty: 14), if valid.
+    fn demand_days(&self) -> Option<i16> {
+        days(&self.reminder_demand_days, 14, 2..=120)
     }
 }
 
@@ -188,7 +229,8 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
     sqlx::query!(
         r#"UPDATE utilities SET email = $2, phone = $3, website = $4, office_hours = $5,
                   emergency_phone = $6, terms_text = $7, privacy_text = $8, bank_account = $9,
-                  virtual_account_sort_code = $10, virtual_account_prefix = $11
+                  virtual_account_sort_code = $10, virtual_account_prefix = $11,
+                  reminder_overdue_days = $12, reminder_demand_days = $13
            WHERE id = $1"#,
         by.utility_id,
         value(&s.email),
@@ -203,6 +245,8 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
             .map(|n| n.as_str().to_string()),
         value(sort_code),
         prefix,
+        s.overdue_days().unwrap_or(3),
+        s.demand_days().unwrap_or(14),
     )
     .execute(&mut *tx)
     .await?;
@@ -228,6 +272,16 @@ pub async fn save(pool: &PgPool, by: ByStaff, s: &UtilitySettings) -> Result<(),
             "virtual_account_prefix",
             &before.virtual_account_prefix,
             &s.virtual_account_prefix,
+        ),
+        (
+            "reminder_overdue_days",
+            &before.reminder_overdue_days,
+            &s.overdue_days().unwrap_or(3).to_string(),
+        ),
+        (
+            "reminder_demand_days",
+            &before.reminder_demand_days,
+            &s.demand_days().unwrap_or(14).to_string(),
         ),
     ];
     let changed: Vec<&str> = pairs
