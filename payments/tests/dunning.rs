@@ -6,7 +6,6 @@
 mod support;
 
 use chrono::{Days, NaiveDate, Utc};
-use ebok_billing::manual::{self, ManualLine};
 use ebok_billing::transfer::virtual_account;
 use ebok_common::domain::Money;
 use ebok_common::domain::time::local_day;
@@ -27,21 +26,7 @@ async fn invoice(
     grosze: i64,
 ) -> (i64, NaiveDate) {
     let issued = local_day(Utc::now());
-    let id = manual::issue(
-        pool,
-        utility_id,
-        customer_id,
-        issued,
-        &[ManualLine {
-            name: "Usługa".into(),
-            unit: "usł.".into(),
-            quantity_milli: 1000,
-            unit_price: Money::from_grosze(grosze),
-            vat_rate: 0,
-        }],
-    )
-    .await
-    .unwrap();
+    let id = support::service_invoice(pool, utility_id, customer_id, grosze).await;
     let due: NaiveDate = sqlx::query_scalar("SELECT due_date FROM invoices WHERE id = $1")
         .bind(id)
         .fetch_one(pool)

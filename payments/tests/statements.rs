@@ -5,32 +5,14 @@
 
 mod support;
 
-use chrono::Utc;
-use ebok_billing::manual::{self, ManualLine};
 use ebok_billing::transfer::virtual_account;
-use ebok_common::domain::Money;
-use ebok_common::domain::time::local_day;
 use ebok_payments::statements::{self, AssignError};
 use ebok_testkit::{TestDb, fixtures};
 use sqlx::PgPool;
 use support::ready;
 
 async fn invoice(pool: &PgPool, utility_id: i64, customer_id: i64, grosze: i64) -> (i64, String) {
-    let id = manual::issue(
-        pool,
-        utility_id,
-        customer_id,
-        local_day(Utc::now()),
-        &[ManualLine {
-            name: "Usługa".into(),
-            unit: "usł.".into(),
-            quantity_milli: 1000,
-            unit_price: Money::from_grosze(grosze),
-            vat_rate: 0,
-        }],
-    )
-    .await
-    .unwrap();
+    let id = support::service_invoice(pool, utility_id, customer_id, grosze).await;
     let number = sqlx::query_scalar("SELECT number FROM invoices WHERE id = $1")
         .bind(id)
         .fetch_one(pool)

@@ -19,3 +19,27 @@ pub async fn ready(pool: &PgPool, slug: &str) -> i64 {
     .unwrap();
     utility_id
 }
+
+/// A manual invoice of one service line for `grosze` (no VAT) issued today to `customer_id`;
+/// its id.
+pub async fn service_invoice(pool: &PgPool, utility_id: i64, customer_id: i64, grosze: i64) -> i64 {
+    use chrono::Utc;
+    use ebok_billing::manual::{self, ManualLine};
+    use ebok_common::domain::Money;
+    use ebok_common::domain::time::local_day;
+    manual::issue(
+        pool,
+        utility_id,
+        customer_id,
+        local_day(Utc::now()),
+        &[ManualLine {
+            name: "Usługa".into(),
+            unit: "usł.".into(),
+            quantity_milli: 1000,
+            unit_price: Money::from_grosze(grosze),
+            vat_rate: 0,
+        }],
+    )
+    .await
+    .unwrap()
+}
