@@ -602,12 +602,13 @@ async fn book_transfers(
     )
     .execute(&mut *conn)
     .await?;
-    // The notices and the audit entries, one each, as for an online payment.
+    // The notices and the audit entries, one each, as for an online payment. The payments are
+    // new, so no notice of theirs exists: a plain insert, without ON CONFLICT's speculative
+    // one (1.2 s instead of 1.7 s for 90,000 notices).
     sqlx::query!(
         r#"INSERT INTO outbox (utility_id, kind, payload, recipient_customer_id, dedup_key)
            SELECT $1, 'payment.received', u.payload, u.customer_id, 'payment:' || u.payment_id
-           FROM unnest($2::jsonb[], $3::bigint[], $4::bigint[]) AS u(payload, customer_id, payment_id)
-           ON CONFLICT (utility_id, dedup_key) DO NOTHING"#,
+           FROM unnest($2::jsonb[], $3::bigint[], $4::bigint[]) AS u(payload, customer_id, payment_id)"#,
         utility_id,
         &payloads,
         &customers,
