@@ -2,6 +2,7 @@
 
 pub mod alarm;
 pub mod boundary;
+pub mod holidays;
 pub mod identifiers;
 pub mod legalisation;
 pub mod money;

@@ -1,0 +1,19 @@
+//! Cases: residents' applications and letters to the utility, and their handling by staff
+//! (seed 004's connection conditions and supply contract; seeds 000, 001 and 003's case
+//! handling).
+//!
+//! The pure core, no I/O:
+//! - [`form`]: application forms as data (fields of checked kinds, conditions), and the check
+//!   of a submission with a Polish message at each wrong field;
+//! - [`attachments`]: which files a form takes, told by content, and what a submission lacks;
+//! - [`builtin`]: the application types every utility starts with;
+//! - [`lifecycle`]: the states of a case and who may move it how;
+//! - [`deadline`]: the 30 days (paused, extended, moved to a working day) and the appeal time;
+//! - [`number`]: case numbers, `WTP/2026/000123`.
+
+pub mod attachments;
+pub mod builtin;
+pub mod deadline;
+pub mod form;
+pub mod lifecycle;
+pub mod number;
