@@ -10,10 +10,19 @@
 //! - [`lifecycle`]: the states of a case and who may move it how;
 //! - [`deadline`]: the 30 days (paused, extended, moved to a working day) and the appeal time;
 //! - [`number`]: case numbers, `WTP/2026/000123`.
+//!
+//! And the shell over PostgreSQL (migration 0027):
+//! - [`types`]: a utility's application types, the built-in ones copied in, then its own;
+//! - [`store`]: drafts, attachments, submission and every later action, each with its
+//!   history row, the resident's notice and an audit entry; the public status lookup;
+//! - [`documents`]: files stored once per utility by their SHA-256.
 
 pub mod attachments;
 pub mod builtin;
 pub mod deadline;
+pub mod documents;
 pub mod form;
 pub mod lifecycle;
 pub mod number;
+pub mod store;
+pub mod types;

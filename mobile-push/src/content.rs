@@ -299,7 +299,15 @@ fn case_stage_changed(c: &CaseStageChanged) -> Notice {
     let mut n = notice(
         Category::CaseStages,
         format!("Sprawa {}: {}", c.number, c.stage),
-        format!("Sprawa {} przeszła do etapu: {}.", c.number, c.stage),
+        match &c.note {
+            Some(note) => format!(
+                "Sprawa {} przeszła do etapu: {}. {}",
+                c.number,
+                c.stage,
+                polish::capitalized(note.trim())
+            ),
+            None => format!("Sprawa {} przeszła do etapu: {}.", c.number, c.stage),
+        },
         format!("/sprawy/{}", c.case_id),
         &[("case_id", c.case_id.to_string())],
     );
@@ -307,6 +315,9 @@ fn case_stage_changed(c: &CaseStageChanged) -> Notice {
         ("Sprawa".into(), c.number.clone()),
         ("Etap".into(), c.stage.clone()),
     ];
+    if let Some(note) = &c.note {
+        n.details.push(("Uzasadnienie".into(), note.clone()));
+    }
     n
 }
 

@@ -133,6 +133,10 @@ pub struct CaseStageChanged {
     pub number: String,
     /// The stage in words, Polish.
     pub stage: String,
+    /// Why, when the resident is told a reason (what to supplement, why refused, why the
+    /// deadline was extended), Polish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,6 +302,7 @@ mod tests {
                 case_id: 6,
                 number: "WTP/2026/000123".into(),
                 stage: "przekazana".into(),
+                note: Some("brak mapy sytuacyjnej".into()),
             }),
             Event::OutageAnnounced(outage.clone()),
             Event::OutageUpdated(outage.clone()),

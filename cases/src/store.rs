@@ -1,0 +1,572 @@
+//! Cases in the database: drafts a resident (or a clerk in their name) fills and attaches files
+//! to, submission (checked complete, numbered, its clock started), and every later action —
+//! each checked by [`lifecycle::next`] first, then written with its history row, the
+//! resident's notice (outbox `case.stage_changed`) and an audit entry in one transaction.
+//!
+//! A case is found by its utility and id; a resident reaches only their own (another's is "not
+//! found", as an unknown one), staff only their utility's.
+
+use chrono::{Datelike, NaiveDate};
+use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::outbox::{self, Addressee, CaseStageChanged, Event, OutboxEvent};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+
+use crate::attachments::{self, Attached};
+use crate::deadline::{self, Clock};
+use crate::documents;
+use crate::form::{Answers, FieldError, FormDefinition};
+use crate::lifecycle::{self, Action, Facts, Refusal, State, Who};
+use crate::number::CaseNumber;
+use crate::types;
+
+/// Who acts on a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acting {
+    Resident {
+        account_id: i64,
+    },
+    /// Staff of the case's utility; `manager`: assigns, decides appeals, handles any case.
+    Staff {
+        account_id: i64,
+        manager: bool,
+    },
+}
+
+impl Acting {
+    fn account_id(self) -> i64 {
+        match self {
+            Acting::Resident { account_id } | Acting::Staff { account_id, .. } => account_id,
+        }
+    }
+
+    fn audit_actor(self) -> Actor {
+        match self {
+            Acting::Resident { account_id } => Actor::Resident { account_id },
+            Acting::Staff { account_id, .. } => Actor::Staff {
+                account_id,
+                on_behalf_of: None,
+            },
+        }
+    }
+}
+
+/// Why something was not done to a case.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// No such case of the utility, or not the resident's.
+    #[error("no such case")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Fields or attachments to put right, each with its Polish message.
+    #[error("{} fields to put right", .0.len())]
+    Fields(Vec<FieldError>),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A case as the checks need it.
+#[derive(Debug, Clone)]
+struct Loaded {
+    id: i64,
+    type_id: i64,
+    prefix: String,
+    contract: bool,
+    number: Option<String>,
+    state: State,
+    account_id: i64,
+    customer_id: Option<i64>,
+    prepared_by: Option<i64>,
+    answers: Answers,
+    /// The form it was submitted against; the type's current one while a draft.
+    form: FormDefinition,
+    assigned_to: Option<i64>,
+    paused_days: i32,
+    awaiting_since: Option<NaiveDate>,
+    extended: bool,
+    decided_on: Option<NaiveDate>,
+    appealed: bool,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(v: Value) -> sqlx::Result<T> {
+    serde_json::from_value(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Case `case_id` of utility `utility_id`, locked for the caller's transaction, if `acting`
+/// may see it: its resident, a clerk who prepares it, or the utility's staff once submitted.
+async fn load(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+) -> Result<Loaded, CaseError> {
+    let r = sqlx::query!(
+        r#"SELECT c.id, c.type_id, t.prefix, t.contract, c.number, c.state AS "state: State",
+                  c.account_id, c.customer_id, c.prepared_by, c.answers,
+                  coalesce(c.form, t.form) AS "form!", c.assigned_to,
+                  c.paused_days, c.awaiting_since, c.extended, c.decided_on, c.appealed
+           FROM cases c JOIN application_types t ON t.id = c.type_id
+           WHERE c.utility_id = $1 AND c.id = $2
+           FOR UPDATE OF c"#,
+        utility_id,
+        case_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(CaseError::NotFound)?;
+    let visible = match acting {
+        Acting::Resident { account_id } => account_id == r.account_id,
+        Acting::Staff { account_id, .. } => {
+            r.state != State::Draft || r.prepared_by == Some(account_id)
+        }
+    };
+    if !visible {
+        return Err(CaseError::NotFound);
+    }
+    Ok(Loaded {
+        id: r.id,
+        type_id: r.type_id,
+        prefix: r.prefix,
+        contract: r.contract,
+        number: r.number,
+        state: r.state,
+        account_id: r.account_id,
+        customer_id: r.customer_id,
+        prepared_by: r.prepared_by,
+        answers: decode(r.answers)?,
+        form: decode(r.form)?,
+        assigned_to: r.assigned_to,
+        paused_days: r.paused_days,
+        awaiting_since: r.awaiting_since,
+        extended: r.extended,
+        decided_on: r.decided_on,
+        appealed: r.appealed,
+    })
+}
+
+/// Starts a draft of type `code` for resident account `account_id` (about their customer
+/// `customer_id`, if given). A clerk may prepare it in the resident's name (`prepared_by`);
+/// only the resident submits it.
+pub async fn start_draft(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    code: &str,
+    account_id: i64,
+    customer_id: Option<i64>,
+    prepared_by: Option<i64>,
+) -> Result<i64, CaseError> {
+    let t = types::get(conn, utility_id, code)
+        .await?
+        .filter(|t| t.active)
+        .ok_or(CaseError::NotFound)?;
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO cases (utility_id, type_id, account_id, customer_id, prepared_by)
+           SELECT $1, $2, a.id, $4, $5 FROM user_accounts a
+           WHERE a.utility_id = $1 AND a.id = $3 AND a.role = 'resident'
+           RETURNING id"#,
+        utility_id,
+        t.id,
+        account_id,
+        customer_id,
+        prepared_by
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(CaseError::NotFound)?;
+    Ok(id)
+}
+
+/// Keeps what was typed into draft `case_id` (only the form's own fields, each at most 20,000
+/// characters): a draft may be finished later.
+pub async fn save_answers(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    answers: &Answers,
+) -> Result<(), CaseError> {
+    let case = load(conn, utility_id, case_id, acting).await?;
+    if case.state != State::Draft {
+        return Err(Refusal::WrongState(case.state).into());
+    }
+    let kept: Answers = answers
+        .iter()
+        .filter(|(k, v)| {
+            case.form.fields.iter().any(|f| &f.key == *k) && v.chars().count() <= 20_000
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    sqlx::query!(
+        "UPDATE cases SET answers = $2, updated_at = now() WHERE id = $1",
+        case.id,
+        serde_json::to_value(&kept).expect("answers serialise")
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Attaches a file to case `case_id` under the form's rule `rule`: to a draft (by its resident
+/// or the clerk preparing it), or as a supplement to a case awaiting one (by its resident).
+/// The file is checked by the rule (type by content, size, count); the attachment's id.
+pub async fn attach(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    rule: &str,
+    file_name: &str,
+    content: &[u8],
+) -> Result<i64, CaseError> {
+    let case = load(conn, utility_id, case_id, acting).await?;
+    let supplement = match (case.state, acting) {
+        (State::Draft, _) => false,
+        (State::AwaitingSupplement, Acting::Resident { .. }) => true,
+        (state, _) => return Err(Refusal::WrongState(state).into()),
+    };
+    let Some(r) = case
+        .form
+        .attachments_for(&case.answers)
+        .find(|a| a.key == rule)
+    else {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            rule,
+            "Ten załącznik nie dotyczy wniosku.",
+        )]));
+    };
+    let already = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM case_attachments WHERE case_id = $1 AND rule = $2"#,
+        case.id,
+        rule
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let file_type = r
+        .accept(file_name, content, already as usize)
+        .map_err(|m| CaseError::Fields(vec![FieldError::new(rule, m)]))?;
+    let doc = documents::store(conn, utility_id, content, file_type.mime()).await?;
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO case_attachments (case_id, rule, document_id, file_name, added_by, supplement)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (case_id, rule, document_id) DO UPDATE SET file_name = excluded.file_name
+           RETURNING id"#,
+        case.id,
+        rule,
+        doc.id,
+        file_name.trim(),
+        acting.account_id(),
+        supplement
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Submits draft `case_id` (its resident only): the answers and attachments are checked
+/// against the type's form — an incomplete application is not submitted, and every field and
+/// attachment to put right is named — then the case is numbered, registered and its 30 days
+/// start `today` (in Warsaw). The case number.
+pub async fn submit(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    today: NaiveDate,
+) -> Result<CaseNumber, CaseError> {
+    let case = load(conn, utility_id, case_id, acting).await?;
+    let who = who(&case, acting);
+    let to = lifecycle::next(case.state, Action::Submit, who, Facts::default())?;
+    let mut errors = Vec::new();
+    let answers = case
+        .form
+        .validate(&case.answers, today)
+        .unwrap_or_else(|e| {
+            errors = e;
+            Answers::new()
+        });
+    let rules: Vec<String> = sqlx::query_scalar!(
+        "SELECT rule FROM case_attachments WHERE case_id = $1",
+        case.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let attached: Vec<Attached<'_>> = rules.iter().map(|r| Attached { rule: r }).collect();
+    // What applies follows the answers as typed (the fields in error are named above).
+    errors.extend(attachments::missing(&case.form, &case.answers, &attached));
+    if !errors.is_empty() {
+        return Err(CaseError::Fields(errors));
+    }
+    let seq = sqlx::query_scalar!(
+        r#"INSERT INTO case_counters AS c (utility_id, prefix, year, last) VALUES ($1, $2, $3, 1)
+           ON CONFLICT (utility_id, prefix, year) DO UPDATE SET last = c.last + 1
+           RETURNING last"#,
+        utility_id,
+        case.prefix,
+        today.year()
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let number = CaseNumber::new(&case.prefix, today.year(), seq as u32)
+        .expect("a type's prefix and a counter make a number");
+    let customer = match case.customer_id {
+        Some(id) => sqlx::query!("SELECT pesel, nip FROM customers WHERE id = $1", id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|c| (c.pesel, c.nip)),
+        None => None,
+    };
+    let (customer_pesel, customer_nip) = customer.unwrap_or((None, None));
+    sqlx::query!(
+        r#"UPDATE cases SET state = 'registered', number = $2, answers = $3, form = $4,
+                            submitted_at = now(), complete_on = $5, applicant_pesel = $6,
+                            applicant_nip = $7, state_changed_at = now(), updated_at = now()
+           WHERE id = $1"#,
+        case.id,
+        number.to_string(),
+        serde_json::to_value(&answers).expect("answers serialise"),
+        serde_json::to_value(&case.form).expect("a form serialises"),
+        today,
+        answers.get("pesel").cloned().or(customer_pesel),
+        answers.get("nip").cloned().or(customer_nip),
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut submitted = case.clone();
+    submitted.number = Some(number.to_string());
+    record(
+        conn,
+        utility_id,
+        &submitted,
+        acting,
+        Action::Submit,
+        to,
+        None,
+        json!({"type_id": case.type_id, "number": number.to_string(),
+               "prepared_by": case.prepared_by}),
+    )
+    .await?;
+    Ok(number)
+}
+
+/// What else an action needs.
+#[derive(Debug, Clone, Default)]
+pub struct Details<'a> {
+    /// The reason the resident is told: required to request a supplement, to refuse and to
+    /// extend the deadline.
+    pub note: Option<&'a str>,
+    /// The clerk a manager assigns the case to (a clerk taking a case assigns it to themself).
+    pub assign_to: Option<i64>,
+}
+
+/// Does `action` (any but [`Action::Submit`]) to case `case_id`, `today` being the day in
+/// Warsaw; the case's new state.
+pub async fn act(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    action: Action,
+    details: &Details<'_>,
+    today: NaiveDate,
+) -> Result<State, CaseError> {
+    if action == Action::Submit {
+        return submit(conn, utility_id, case_id, acting, today)
+            .await
+            .map(|_| State::Registered);
+    }
+    let case = load(conn, utility_id, case_id, acting).await?;
+    let facts = Facts {
+        contract: case.contract,
+        appealed: case.appealed,
+        extended: case.extended,
+        appeal_open: case
+            .decided_on
+            .is_some_and(|d| today <= deadline::appeal_until(d)),
+    };
+    let to = lifecycle::next(case.state, action, who(&case, acting), facts)?;
+    let note = details.note.map(str::trim).filter(|n| !n.is_empty());
+    if matches!(
+        action,
+        Action::RequestSupplement | Action::Refuse | Action::ExtendDeadline
+    ) && note.is_none()
+    {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "note",
+            "Podaj uzasadnienie: mieszkaniec je otrzyma.",
+        )]));
+    }
+    let assigned_to = match (action, acting) {
+        (Action::Assign, Acting::Staff { manager: true, .. }) => {
+            let Some(clerk) = details.assign_to else {
+                return Err(CaseError::Fields(vec![FieldError::new(
+                    "assign_to",
+                    "Wybierz osobę, której przekazujesz sprawę.",
+                )]));
+            };
+            let staff = sqlx::query_scalar!(
+                r#"SELECT true AS "ok!" FROM user_accounts
+                   WHERE utility_id = $1 AND id = $2 AND role IN ('clerk', 'admin')
+                     AND status = 'active'"#,
+                utility_id,
+                clerk
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if staff.is_none() {
+                return Err(CaseError::Fields(vec![FieldError::new(
+                    "assign_to",
+                    "Sprawę można przekazać tylko pracownikowi biura obsługi klienta.",
+                )]));
+            }
+            Some(clerk)
+        }
+        (Action::Assign, _) => Some(acting.account_id()),
+        _ => case.assigned_to,
+    };
+    // The clock: the days waiting for a supplement do not count.
+    let (paused_days, awaiting_since) = match action {
+        Action::RequestSupplement => (case.paused_days, Some(today)),
+        Action::Supplement => {
+            let waited = case
+                .awaiting_since
+                .map_or(0, |since| (today - since).num_days().max(0) as i32);
+            (case.paused_days + waited, None)
+        }
+        _ => (case.paused_days, case.awaiting_since),
+    };
+    let decided_on = match action {
+        Action::Approve | Action::Refuse => Some(today),
+        _ => case.decided_on,
+    };
+    sqlx::query!(
+        r#"UPDATE cases SET state = $2, assigned_to = $3, paused_days = $4, awaiting_since = $5,
+                            decided_on = $6, appealed = appealed OR $7, extended = extended OR $8,
+                            state_changed_at = CASE WHEN state <> $2 THEN now() ELSE state_changed_at END,
+                            updated_at = now()
+           WHERE id = $1"#,
+        case.id,
+        to as State,
+        assigned_to,
+        paused_days,
+        awaiting_since,
+        decided_on,
+        action == Action::Appeal,
+        action == Action::ExtendDeadline,
+    )
+    .execute(&mut *conn)
+    .await?;
+    record(
+        conn,
+        utility_id,
+        &case,
+        acting,
+        action,
+        to,
+        note,
+        json!({"assigned_to": assigned_to, "note": note}),
+    )
+    .await?;
+    Ok(to)
+}
+
+fn who(case: &Loaded, acting: Acting) -> Who {
+    match acting {
+        // `load` let only the case's own resident this far.
+        Acting::Resident { .. } => Who::Resident,
+        Acting::Staff { manager: true, .. } => Who::Manager,
+        Acting::Staff { account_id, .. } => Who::Clerk {
+            assigned: case.assigned_to == Some(account_id),
+        },
+    }
+}
+
+/// The history row, the resident's notice and the audit entry of `action`.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case: &Loaded,
+    acting: Acting,
+    action: Action,
+    to: State,
+    note: Option<&str>,
+    details: Value,
+) -> sqlx::Result<()> {
+    let event_id = sqlx::query_scalar!(
+        r#"INSERT INTO case_events (case_id, action, from_state, to_state, actor_id, note)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"#,
+        case.id,
+        action.event(),
+        case.state as State,
+        to as State,
+        acting.account_id(),
+        note
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let number = case.number.clone().unwrap_or_default();
+    outbox::enqueue(
+        conn,
+        &OutboxEvent {
+            utility_id,
+            event: Event::CaseStageChanged(CaseStageChanged {
+                case_id: case.id,
+                number: number.clone(),
+                stage: to.polish().to_string(),
+                note: note.map(str::to_string),
+            }),
+            to: Addressee::Account(case.account_id),
+            dedup_key: Some(format!("case_event:{event_id}")),
+        },
+    )
+    .await?;
+    audit::record(
+        conn,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: acting.audit_actor(),
+            action: action.event(),
+            entity_type: Some("case"),
+            entity_id: Some(case.id.to_string()),
+            details: json!({"number": number, "from": case.state, "to": to, "details": details}),
+            request_id: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A case's deadline clock, once submitted.
+pub fn clock(complete_on: NaiveDate, paused_days: i32, extended: bool) -> Clock {
+    Clock {
+        complete_on,
+        paused_days: paused_days.max(0) as u32,
+        extended,
+    }
+}
+
+/// What the public status page shows: the state and since when, for a case number and the
+/// applicant's PESEL or NIP. `None` alike for an unknown number and a wrong identifier.
+pub async fn status(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    number: &CaseNumber,
+    identifier: &str,
+) -> sqlx::Result<Option<(State, chrono::DateTime<chrono::Utc>)>> {
+    let digits: String = identifier.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    sqlx::query!(
+        r#"SELECT state AS "state: State", state_changed_at FROM cases
+           WHERE utility_id = $1 AND number = $2
+             AND (applicant_pesel = $3 OR applicant_nip = $3)"#,
+        utility_id,
+        number.to_string(),
+        digits
+    )
+    .fetch_optional(conn)
+    .await
+    .map(|r| r.map(|r| (r.state, r.state_changed_at)))
+}
