@@ -55,6 +55,21 @@ pub const MAIL_PER_CLIENT: Limit = Limit {
     window: Duration::from_secs(60 * 60),
 };
 
+/// Case status lookups without logging in from one address that found nothing: 10 in 15
+/// minutes (a resident mistyping stays far below; trying numbers one after another does not).
+pub const CASE_STATUS_PER_ADDRESS: Limit = Limit {
+    scope: "case_status.address",
+    failures: 10,
+    window: Duration::from_secs(15 * 60),
+};
+/// Lookups of one case number with a wrong identifier, from anywhere: 10 an hour (guessing the
+/// PESEL that goes with a known number).
+pub const CASE_STATUS_PER_NUMBER: Limit = Limit {
+    scope: "case_status.number",
+    failures: 10,
+    window: Duration::from_secs(60 * 60),
+};
+
 /// The longest window of any limit: attempts older than this count for nothing (housekeeping
 /// deletes them).
 pub const LONGEST_WINDOW: Duration = Duration::from_secs(60 * 60);

@@ -5,6 +5,7 @@
 //! field; which an operation can answer is declared once for all ([`contract`]).
 
 pub mod auth;
+pub mod cases;
 pub mod consents;
 mod contract;
 pub mod inbox;
@@ -81,6 +82,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(crate::utilities::list_json))
         .routes(routes!(auth::register))
+        .routes(routes!(cases::case_status))
         .routes(routes!(auth::activate))
         .routes(routes!(auth::token))
         .routes(routes!(auth::refresh))

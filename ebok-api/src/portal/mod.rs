@@ -12,6 +12,7 @@
 
 mod account_pages;
 mod browser_name;
+mod case_pages;
 pub(crate) mod form;
 pub(crate) mod form_state;
 mod invoice_pages;
@@ -51,6 +52,10 @@ pub fn router() -> Router<AppState> {
         .route("/u/{slug}/", get(utility_home))
         .route("/u/{slug}/regulamin", get(terms))
         .route("/u/{slug}/ochrona-danych", get(privacy))
+        .route(
+            "/u/{slug}/status-sprawy",
+            get(case_pages::status_form).post(case_pages::status),
+        )
         .route("/static/portal.css", get(stylesheet))
         .route("/favicon.ico", get(favicon_ico))
         .route("/static/favicon.svg", get(favicon_svg))
