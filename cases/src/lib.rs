@@ -15,7 +15,8 @@
 //! - [`types`]: a utility's application types, the built-in ones copied in, then its own;
 //! - [`store`]: drafts, attachments, submission and every later action, each with its
 //!   history row, the resident's notice and an audit entry; the public status lookup;
-//! - [`documents`]: files stored once per utility by their SHA-256.
+//! - [`documents`]: files stored once per utility by their SHA-256;
+//! - [`views`]: a resident's cases, and one case with its history, files and deadline.
 
 pub mod attachments;
 pub mod builtin;
@@ -26,3 +27,4 @@ pub mod lifecycle;
 pub mod number;
 pub mod store;
 pub mod types;
+pub mod views;

@@ -248,6 +248,7 @@ impl Sent {
                 Ok(bytes) => sent.uploads.files.push((
                     name,
                     Upload {
+                        file_name,
                         content_type,
                         bytes: bytes.to_vec(),
                     },
@@ -290,6 +291,8 @@ fn unreadable(status: StatusCode) -> PageError {
 /// A file sent with a form.
 #[derive(Debug)]
 pub struct Upload {
+    /// The file's name on the sender's device.
+    pub file_name: String,
     /// As the browser named it (check the bytes, not this).
     pub content_type: String,
     pub bytes: Vec<u8>,
@@ -308,6 +311,14 @@ pub struct Uploads {
 pub struct Unreceived;
 
 impl Uploads {
+    /// Every file sent, with the name of its field, in the order sent.
+    pub fn take_all(&mut self) -> Result<Vec<(String, Upload)>, Unreceived> {
+        if self.cut_off {
+            return Err(Unreceived);
+        }
+        Ok(std::mem::take(&mut self.files))
+    }
+
     /// The file chosen in field `name`; `None` when none was chosen.
     pub fn take(&mut self, name: &str) -> Result<Option<Upload>, Unreceived> {
         if self.cut_off {
@@ -411,6 +422,7 @@ mod tests {
         uploads.files.push((
             "zdjecie".into(),
             Upload {
+                file_name: "licznik.png".into(),
                 content_type: "image/png".into(),
                 bytes: vec![1],
             },

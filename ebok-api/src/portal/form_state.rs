@@ -36,6 +36,13 @@ impl FormState {
         self.values.get(name).map(String::as_str).unwrap_or("")
     }
 
+    /// The values whose names start with `prefix`, by the rest of their names.
+    pub fn values_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.values
+            .iter()
+            .filter_map(move |(k, v)| k.strip_prefix(prefix).map(|rest| (rest, v.as_str())))
+    }
+
     pub fn checked(&self, name: &str) -> bool {
         ticked(self.value(name))
     }

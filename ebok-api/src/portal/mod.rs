@@ -11,6 +11,7 @@
 //! with the values as typed and each error at its field ([`FormState`](form_state::FormState)).
 
 mod account_pages;
+mod application_pages;
 mod browser_name;
 mod case_pages;
 pub(crate) mod form;
@@ -52,6 +53,19 @@ pub fn router() -> Router<AppState> {
         .route("/u/{slug}/", get(utility_home))
         .route("/u/{slug}/regulamin", get(terms))
         .route("/u/{slug}/ochrona-danych", get(privacy))
+        .route("/u/{slug}/sprawy", get(application_pages::cases))
+        .route("/u/{slug}/sprawy/nowa", post(application_pages::start))
+        .route(
+            "/u/{slug}/sprawy/{id}",
+            get(application_pages::case)
+                .post(application_pages::save_draft)
+                .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),
+        )
+        .route(
+            "/u/{slug}/sprawy/{id}/czynnosc",
+            post(application_pages::act)
+                .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),
+        )
         .route(
             "/u/{slug}/status-sprawy",
             get(case_pages::status_form).post(case_pages::status),

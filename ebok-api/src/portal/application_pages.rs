@@ -1,0 +1,724 @@
+//! A resident's applications and cases (issue 20, seed 004): the list of e-services and of the
+//! resident's cases (`/u/{slug}/sprawy`); a draft's form, drawn from its type's definition,
+//! saved and finished later, with its attachments, submitted only when complete (each field
+//! and attachment to put right named in Polish at its place); a case's stage, deadline,
+//! history and files, and what the resident may do next (supplement, appeal, sign, withdraw).
+//!
+//! Answers travel as `f_<field>` (a multiple choice as `f_<field>.<option>`), files as
+//! `plik_<attachment rule>`, so no form field of a definition can clash with the portal's own.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use chrono::Utc;
+use ebok_cases::attachments::AttachmentRule;
+use ebok_cases::form::{Answers, FieldKind};
+use ebok_cases::lifecycle::{Action, Refusal, State as CaseState};
+use ebok_cases::store::{self, Acting, CaseError, Details};
+use ebok_cases::types;
+use ebok_cases::views::{self, CaseView, Scope};
+use ebok_common::domain::time::local_day;
+use ebok_common::polish;
+use serde::Deserialize;
+
+use super::form::{FormFields, PortalForm, ResidentForm, Upload};
+use super::form_state::FormState;
+use super::page_error::{Page, PageError};
+use super::params::{Id, PagePath};
+use super::shell::{Ctx, Layout};
+use crate::auth::web::PortalSession;
+use crate::state::AppState;
+
+/// The largest form with files: five files of 10 MB at most, and the fields.
+pub const FILES_FORM_LIMIT: usize = 52 * 1024 * 1024;
+
+struct ServiceLine {
+    code: String,
+    name: String,
+    description: String,
+}
+
+struct CaseRow {
+    id: i64,
+    number: String,
+    type_name: String,
+    stage: &'static str,
+    when: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cases.html")]
+struct CasesPage {
+    layout: Layout,
+    csrf: String,
+    services: Vec<ServiceLine>,
+    cases: Vec<CaseRow>,
+}
+
+/// `GET /u/{slug}/sprawy`: the e-services and the resident's cases.
+pub async fn cases(State(state): State<AppState>, ctx: Ctx) -> Page {
+    let session = ctx.resident()?;
+    let mut conn = state.pool.acquire().await?;
+    let services = types::list(&mut conn, session.utility_id, false)
+        .await?
+        .into_iter()
+        .map(|t| ServiceLine {
+            code: t.code,
+            name: t.name,
+            description: t.description,
+        })
+        .collect();
+    let cases = views::of_account(&mut conn, session.utility_id, session.account_id)
+        .await?
+        .into_iter()
+        .map(|c| CaseRow {
+            id: c.id,
+            number: c.number.unwrap_or_else(|| "—".to_string()),
+            type_name: c.type_name,
+            stage: c.state.polish(),
+            when: polish::instant(c.submitted_at.unwrap_or(c.updated_at)),
+        })
+        .collect();
+    Ok(CasesPage {
+        layout: ctx.layout(&state, "sprawy").await,
+        csrf: session.csrf.clone(),
+        services,
+        cases,
+    }
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewFields {
+    typ: String,
+}
+
+impl FormFields for NewFields {
+    const PAGE: &'static str = "/u/{slug}/sprawy";
+}
+
+/// `POST /u/{slug}/sprawy/nowa`: starts a draft of type `typ` and opens it.
+pub async fn start(State(state): State<AppState>, post: ResidentForm<NewFields>) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        ..
+    } = post;
+    let mut conn = state.pool.acquire().await?;
+    let customer = sqlx::query_scalar!(
+        "SELECT customer_id FROM account_customers WHERE account_id = $1 ORDER BY customer_id LIMIT 1",
+        session.account_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match store::start_draft(
+        &mut conn,
+        session.utility_id,
+        &fields.typ,
+        session.account_id,
+        customer,
+        None,
+    )
+    .await
+    {
+        Ok(id) => Ok(ctx.redirect(&format!("sprawy/{id}"))),
+        Err(CaseError::NotFound) => Err(PageError::NotFound),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn failure(e: CaseError) -> PageError {
+    match e {
+        CaseError::Db(e) => e.into(),
+        other => PageError::Internal(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// A field of a draft's form as the page draws it.
+struct FieldView {
+    name: String,
+    label: String,
+    help: Option<String>,
+    /// `text`, `textarea`, `select`, `checkboxes`.
+    control: &'static str,
+    /// The `type` of an `<input>`.
+    input_type: &'static str,
+    required: bool,
+    /// "Dotyczy: …" when it applies only to some answers.
+    applies: Option<String>,
+    options: Vec<(String, String, bool)>,
+}
+
+struct AttachmentView {
+    name: String,
+    label: String,
+    help: Option<String>,
+    required: bool,
+    applies: Option<String>,
+    accepts: String,
+    /// The input's `accept`: the MIME types the rule takes.
+    accept: String,
+    files: Vec<String>,
+}
+
+struct AnswerLine {
+    label: String,
+    value: String,
+}
+
+struct FileLine {
+    name: String,
+    size: String,
+    supplement: bool,
+}
+
+struct EventRow {
+    at: String,
+    stage: &'static str,
+    note: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "case.html")]
+struct CasePage {
+    layout: Layout,
+    csrf: String,
+    id: i64,
+    title: String,
+    number: Option<String>,
+    stage: &'static str,
+    draft: bool,
+    f: FormState,
+    fields: Vec<FieldView>,
+    attachments: Vec<AttachmentView>,
+    answers: Vec<AnswerLine>,
+    files: Vec<FileLine>,
+    events: Vec<EventRow>,
+    due: Option<String>,
+    appeal_until: Option<String>,
+    /// What the resident may do now: (action value, button label).
+    actions: Vec<(&'static str, &'static str)>,
+    /// A supplement is awaited: files may be added.
+    supplement: bool,
+    notice: Option<&'static str>,
+}
+
+/// How a condition reads: "Wnioskodawca: Firma (przedsiębiorca)".
+fn applies(view: &CaseView, when: Option<&ebok_cases::form::Condition>) -> Option<String> {
+    let c = when?;
+    let field = view.form.fields.iter().find(|f| f.key == c.field)?;
+    let options = match &field.kind {
+        FieldKind::Choice { options } | FieldKind::Choices { options } => options,
+        _ => return None,
+    };
+    let labels: Vec<&str> = c
+        .any_of
+        .iter()
+        .filter_map(|v| {
+            options
+                .iter()
+                .find(|o| &o.value == v)
+                .map(|o| o.label.as_str())
+        })
+        .collect();
+    Some(format!(
+        "Dotyczy: {} — {}",
+        field.label,
+        labels.join(" lub ")
+    ))
+}
+
+fn accepts(rule: &AttachmentRule) -> String {
+    let names: Vec<&str> = rule.types.iter().map(|t| t.name()).collect();
+    format!(
+        "{}; do {} MB; najwyżej {} {}.",
+        names.join(", "),
+        rule.max_bytes / (1024 * 1024),
+        rule.max_files,
+        polish::plural(i64::from(rule.max_files), "plik", "pliki", "plików")
+    )
+}
+
+fn mime_accept(rule: &AttachmentRule) -> String {
+    rule.types
+        .iter()
+        .map(|t| t.mime())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The values a draft's form shows: what was sent again, else what is saved.
+fn shown(view: &CaseView, sent: Option<FormState>) -> FormState {
+    match sent {
+        Some(f) => f,
+        None => {
+            let mut values = Vec::new();
+            for field in &view.form.fields {
+                let Some(value) = view.answers.get(&field.key) else {
+                    continue;
+                };
+                if let FieldKind::Choices { .. } = field.kind {
+                    for v in value.split(',') {
+                        values.push((format!("f_{}.{v}", field.key), "on".to_string()));
+                    }
+                } else {
+                    values.push((format!("f_{}", field.key), value.clone()));
+                }
+            }
+            FormState::from_values(values)
+        }
+    }
+}
+
+async fn case_page(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &PortalSession,
+    id: i64,
+    sent: Option<FormState>,
+    notice: Option<&'static str>,
+) -> Page {
+    let today = local_day(Utc::now());
+    let mut conn = state.pool.acquire().await?;
+    let view = views::case(
+        &mut conn,
+        session.utility_id,
+        id,
+        Scope::Resident {
+            account_id: session.account_id,
+        },
+        today,
+    )
+    .await?
+    .ok_or(PageError::NotFound)?;
+    let draft = view.state == CaseState::Draft;
+    let f = shown(&view, sent);
+    let status = f.status();
+    let fields = view
+        .form
+        .fields
+        .iter()
+        .map(|field| {
+            let name = format!("f_{}", field.key);
+            let (control, input_type, options) = match &field.kind {
+                FieldKind::Paragraph { .. } => ("textarea", "text", vec![]),
+                FieldKind::Date { .. } => ("text", "date", vec![]),
+                FieldKind::Email => ("text", "email", vec![]),
+                FieldKind::Phone => ("text", "tel", vec![]),
+                FieldKind::Choice { options } => (
+                    "select",
+                    "text",
+                    options
+                        .iter()
+                        .map(|o| (o.value.clone(), o.label.clone(), f.value(&name) == o.value))
+                        .collect(),
+                ),
+                FieldKind::Choices { options } => (
+                    "checkboxes",
+                    "checkbox",
+                    options
+                        .iter()
+                        .map(|o| {
+                            let checked = f.checked(&format!("{name}.{}", o.value));
+                            (o.value.clone(), o.label.clone(), checked)
+                        })
+                        .collect(),
+                ),
+                _ => ("text", "text", vec![]),
+            };
+            let help = match &field.kind {
+                FieldKind::Quantity { unit, .. } => Some(match &field.help {
+                    Some(h) => format!("W {unit}. {h}"),
+                    None => format!("W {unit}."),
+                }),
+                _ => field.help.clone(),
+            };
+            FieldView {
+                name,
+                label: field.label.clone(),
+                help,
+                control,
+                input_type,
+                required: field.required,
+                applies: applies(&view, field.when.as_ref()),
+                options,
+            }
+        })
+        .collect();
+    let attachments = view
+        .form
+        .attachments
+        .iter()
+        .map(|rule| AttachmentView {
+            name: format!("plik_{}", rule.key),
+            label: rule.label.clone(),
+            help: rule.help.clone(),
+            required: rule.required,
+            applies: applies(&view, rule.when.as_ref()),
+            accepts: accepts(rule),
+            accept: mime_accept(rule),
+            files: view
+                .attachments
+                .iter()
+                .filter(|a| a.rule == rule.key)
+                .map(|a| a.file_name.clone())
+                .collect(),
+        })
+        .collect();
+    let answers = view
+        .form
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let value = view.answers.get(&field.key)?;
+            let value = match &field.kind {
+                FieldKind::Choice { options } | FieldKind::Choices { options } => value
+                    .split(',')
+                    .filter_map(|v| options.iter().find(|o| o.value == v))
+                    .map(|o| o.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                FieldKind::Date { .. } => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                    .map(polish::day)
+                    .unwrap_or_else(|_| value.clone()),
+                FieldKind::Quantity { unit, .. } => format!("{value} {unit}"),
+                _ => value.clone(),
+            };
+            Some(AnswerLine {
+                label: field.label.clone(),
+                value,
+            })
+        })
+        .collect();
+    let files = view
+        .attachments
+        .iter()
+        .map(|a| FileLine {
+            name: a.file_name.clone(),
+            size: format!("{} kB", (a.bytes + 1023) / 1024),
+            supplement: a.supplement,
+        })
+        .collect();
+    let events = view
+        .events
+        .iter()
+        .map(|e| EventRow {
+            at: polish::instant(e.at),
+            stage: e.to_state.polish(),
+            note: e.note.clone(),
+        })
+        .collect();
+    let mut actions = Vec::new();
+    match view.state {
+        CaseState::AwaitingSupplement => actions.push(("uzupelnij", "Wyślij uzupełnienie")),
+        CaseState::ContractOffered => actions.push(("podpisz", "Akceptuję i podpisuję umowę")),
+        CaseState::Approved | CaseState::Refused if view.appeal_until.is_some() => {
+            actions.push(("odwolaj", "Odwołuję się od decyzji"))
+        }
+        _ => {}
+    }
+    if matches!(
+        view.state,
+        CaseState::Registered | CaseState::Assigned | CaseState::AwaitingSupplement
+    ) {
+        actions.push(("wycofaj", "Wycofuję wniosek"));
+    }
+    let title = match &view.number {
+        Some(n) => format!("{} — {n}", view.type_name),
+        None => view.type_name.clone(),
+    };
+    Ok((
+        status,
+        CasePage {
+            layout: ctx.layout(state, "sprawy").await,
+            csrf: session.csrf.clone(),
+            id: view.id,
+            title,
+            number: view.number.clone(),
+            stage: view.state.polish(),
+            draft,
+            f,
+            fields,
+            attachments,
+            answers,
+            files,
+            events,
+            due: view.due.map(polish::day),
+            appeal_until: view.appeal_until.map(polish::day),
+            actions,
+            supplement: view.state == CaseState::AwaitingSupplement,
+            notice,
+        },
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CaseQuery {
+    zlozono: Option<String>,
+    zapisano: Option<String>,
+    zrobione: Option<String>,
+}
+
+/// `GET /u/{slug}/sprawy/{id}`: a draft's form, or a case.
+pub async fn case(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PagePath(Id { id }): PagePath<Id>,
+    super::params::PageQuery(q): super::params::PageQuery<CaseQuery>,
+) -> Page {
+    let session = ctx.resident()?;
+    let notice = if q.zlozono.is_some() {
+        Some("Wniosek został złożony. Potwierdzenie z numerem sprawy jest w powiadomieniach.")
+    } else if q.zapisano.is_some() {
+        Some("Zapisano. Możesz wrócić do wniosku później.")
+    } else if q.zrobione.is_some() {
+        Some("Gotowe.")
+    } else {
+        None
+    };
+    case_page(&state, &ctx, session, id, None, notice).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DraftFields {
+    /// `zapisz` (save) or `zloz` (submit).
+    czynnosc: String,
+}
+
+impl FormFields for DraftFields {
+    const PAGE: &'static str = "/u/{slug}/sprawy/{id}";
+}
+
+/// The answers of a sent draft form, by field key.
+fn answers_sent(view: &CaseView, form: &FormState) -> Answers {
+    let mut answers = BTreeMap::new();
+    for field in &view.form.fields {
+        let name = format!("f_{}", field.key);
+        let value = match field.kind {
+            FieldKind::Choices { .. } => {
+                let prefix = format!("{name}.");
+                let mut picked: Vec<&str> = form
+                    .values_under(&prefix)
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(option, _)| option)
+                    .collect();
+                picked.sort_unstable();
+                picked.join(",")
+            }
+            _ => form.value(&name).to_string(),
+        };
+        if !value.trim().is_empty() {
+            answers.insert(field.key.clone(), value);
+        }
+    }
+    answers
+}
+
+/// The errors of the cases crate at the page's fields.
+fn add_errors(form: &mut FormState, errors: Vec<ebok_cases::form::FieldError>, view: &CaseView) {
+    for e in errors {
+        let name = if view.form.attachments.iter().any(|a| a.key == e.key) {
+            format!("plik_{}", e.key)
+        } else {
+            format!("f_{}", e.key)
+        };
+        form.add(name, e.message);
+    }
+}
+
+/// Attaches the files sent (`plik_<rule>`) to case `id`; errors at their fields.
+async fn attach_sent(
+    state: &AppState,
+    session: &PortalSession,
+    view: &CaseView,
+    files: Vec<(String, Upload)>,
+    form: &mut FormState,
+) -> Result<(), PageError> {
+    for (field, upload) in files {
+        let Some(rule) = field.strip_prefix("plik_") else {
+            continue;
+        };
+        let mut tx = state.pool.begin().await?;
+        match store::attach(
+            &mut tx,
+            session.utility_id,
+            view.id,
+            Acting::Resident {
+                account_id: session.account_id,
+            },
+            rule,
+            &upload.file_name,
+            &upload.bytes,
+        )
+        .await
+        {
+            Ok(_) => tx.commit().await?,
+            Err(CaseError::Fields(errors)) => add_errors(form, errors, view),
+            Err(CaseError::Refused(r)) => form.add(field.clone(), r.message_pl()),
+            Err(e) => return Err(failure(e)),
+        }
+    }
+    Ok(())
+}
+
+/// `POST /u/{slug}/sprawy/{id}`: saves a draft's answers and files; with `czynnosc=zloz`,
+/// submits it when complete, else shows it again with what to put right.
+pub async fn save_draft(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<DraftFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        mut uploads,
+    } = post;
+    let today = local_day(Utc::now());
+    let scope = Scope::Resident {
+        account_id: session.account_id,
+    };
+    let mut conn = state.pool.acquire().await?;
+    let view = views::case(&mut conn, session.utility_id, id, scope, today)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    drop(conn);
+    if view.state != CaseState::Draft {
+        return Ok(ctx.redirect(&format!("sprawy/{id}")));
+    }
+    let acting = Acting::Resident {
+        account_id: session.account_id,
+    };
+    let answers = answers_sent(&view, &form);
+    let mut conn = state.pool.acquire().await?;
+    store::save_answers(&mut conn, session.utility_id, id, acting, &answers)
+        .await
+        .map_err(failure)?;
+    drop(conn);
+    match uploads.take_all() {
+        Ok(files) => attach_sent(&state, &session, &view, files, &mut form).await?,
+        Err(_) => form.add(
+            "form",
+            "Nie udało się odebrać plików — może są za duże. Dołącz je ponownie.",
+        ),
+    }
+    if form.has_errors() || fields.czynnosc != "zloz" {
+        return if form.has_errors() {
+            case_page(&state, &ctx, &session, id, Some(form), None).await
+        } else {
+            Ok(ctx.redirect(&format!("sprawy/{id}?zapisano=1")))
+        };
+    }
+    let mut tx = state.pool.begin().await?;
+    match store::submit(&mut tx, session.utility_id, id, acting, today).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(ctx.redirect(&format!("sprawy/{id}?zlozono=1")))
+        }
+        Err(CaseError::Fields(errors)) => {
+            drop(tx);
+            form.add(
+                "form",
+                "Wniosek jest niekompletny: uzupełnij wskazane pola i załączniki.",
+            );
+            add_errors(&mut form, errors, &view);
+            case_page(&state, &ctx, &session, id, Some(form), None).await
+        }
+        Err(e) => Err(failure(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActFields {
+    /// `uzupelnij`, `odwolaj`, `podpisz` or `wycofaj`.
+    czynnosc: String,
+}
+
+impl FormFields for ActFields {
+    const PAGE: &'static str = "/u/{slug}/sprawy/{id}";
+}
+
+/// `POST /u/{slug}/sprawy/{id}/czynnosc`: the resident supplements (with the files sent),
+/// appeals, signs the offered contract or withdraws.
+pub async fn act(
+    State(state): State<AppState>,
+    PagePath(Id { id }): PagePath<Id>,
+    post: ResidentForm<ActFields>,
+) -> Page {
+    let PortalForm {
+        ctx,
+        session,
+        fields,
+        mut form,
+        mut uploads,
+    } = post;
+    let action = match fields.czynnosc.as_str() {
+        "uzupelnij" => Action::Supplement,
+        "odwolaj" => Action::Appeal,
+        "podpisz" => Action::SignContract,
+        "wycofaj" => Action::Withdraw,
+        _ => return Err(PageError::NotFound),
+    };
+    let today = local_day(Utc::now());
+    let scope = Scope::Resident {
+        account_id: session.account_id,
+    };
+    let mut conn = state.pool.acquire().await?;
+    let view = views::case(&mut conn, session.utility_id, id, scope, today)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    drop(conn);
+    if action == Action::Supplement {
+        match uploads.take_all() {
+            Ok(files) if files.is_empty() => {
+                form.add("form", "Dołącz dokumenty, o które poproszono.");
+            }
+            Ok(files) => attach_sent(&state, &session, &view, files, &mut form).await?,
+            Err(_) => form.add("form", "Nie udało się odebrać plików — może są za duże."),
+        }
+        if form.has_errors() {
+            return case_page(&state, &ctx, &session, id, Some(form), None).await;
+        }
+    }
+    let mut tx = state.pool.begin().await?;
+    let acting = Acting::Resident {
+        account_id: session.account_id,
+    };
+    match store::act(
+        &mut tx,
+        session.utility_id,
+        id,
+        acting,
+        action,
+        &Details::default(),
+        today,
+    )
+    .await
+    {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(ctx.redirect(&format!("sprawy/{id}?zrobione=1")))
+        }
+        Err(CaseError::Refused(r)) => {
+            drop(tx);
+            form.add("form", refused(r));
+            case_page(&state, &ctx, &session, id, Some(form), None).await
+        }
+        Err(CaseError::NotFound) => Err(PageError::NotFound),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn refused(r: Refusal) -> String {
+    r.message_pl()
+}
