@@ -172,3 +172,123 @@ pub async fn case(
         events,
     }))
 }
+
+/// Which cases a queue shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Open cases assigned to this staff member.
+    Mine(i64),
+    /// Open cases nobody has taken.
+    Unassigned,
+    /// Every open case.
+    Open,
+    /// Closed and withdrawn ones too.
+    All,
+}
+
+/// One line of the staff's queue.
+#[derive(Debug, Clone)]
+pub struct QueueLine {
+    pub id: i64,
+    pub number: String,
+    pub type_name: String,
+    pub applicant: String,
+    pub state: State,
+    pub assigned_to: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    /// The deadline, while it is the utility's turn (or the resident's, paused).
+    pub due: Option<NaiveDate>,
+}
+
+/// The utility's submitted cases in `queue`, the nearest deadline first (then the oldest).
+pub async fn queue(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    queue: Queue,
+    limit: i64,
+) -> sqlx::Result<Vec<QueueLine>> {
+    let (mine, unassigned, open) = match queue {
+        Queue::Mine(id) => (Some(id), false, true),
+        Queue::Unassigned => (None, true, true),
+        Queue::Open => (None, false, true),
+        Queue::All => (None, false, false),
+    };
+    let rows = sqlx::query!(
+        r#"SELECT c.id, c.number AS "number!", t.name AS type_name,
+                  coalesce(c.answers->>'applicant_name', cu.name, a.display_name) AS "applicant!",
+                  c.state AS "state: State", s.display_name AS "assigned_to?",
+                  c.submitted_at AS "submitted_at!", c.complete_on AS "complete_on!",
+                  c.paused_days, c.extended
+           FROM cases c
+           JOIN application_types t ON t.id = c.type_id
+           JOIN user_accounts a ON a.id = c.account_id
+           LEFT JOIN customers cu ON cu.id = c.customer_id
+           LEFT JOIN user_accounts s ON s.id = c.assigned_to
+           WHERE c.utility_id = $1 AND c.state <> 'draft'
+             AND ($2::bigint IS NULL OR c.assigned_to = $2)
+             AND (NOT $3 OR c.assigned_to IS NULL)
+             AND (NOT $4 OR c.state NOT IN ('closed', 'withdrawn'))
+           ORDER BY c.complete_on + c.paused_days + CASE WHEN c.extended THEN 14 ELSE 0 END,
+                    c.submitted_at
+           LIMIT $5"#,
+        utility_id,
+        mine,
+        unassigned,
+        open,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let running = r.state.awaits_the_utility() || r.state == State::AwaitingSupplement;
+            QueueLine {
+                id: r.id,
+                number: r.number,
+                type_name: r.type_name,
+                applicant: r.applicant,
+                state: r.state,
+                assigned_to: r.assigned_to,
+                submitted_at: r.submitted_at,
+                due: running.then(|| store::clock(r.complete_on, r.paused_days, r.extended).due()),
+            }
+        })
+        .collect())
+}
+
+/// The bytes of attachment `attachment_id` of case `case_id`, if `scope` may read the case:
+/// its file name, type and content.
+pub async fn attachment(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    attachment_id: i64,
+    scope: Scope,
+) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
+    let r = sqlx::query!(
+        r#"SELECT a.file_name, d.content_type, d.content, c.account_id, c.state AS "state: State",
+                  c.prepared_by
+           FROM case_attachments a
+           JOIN cases c ON c.id = a.case_id
+           JOIN documents d ON d.id = a.document_id
+           WHERE c.utility_id = $1 AND c.id = $2 AND a.id = $3"#,
+        utility_id,
+        case_id,
+        attachment_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(r.and_then(|r| {
+        let visible = match scope {
+            Scope::Resident { account_id } => r.account_id == account_id,
+            Scope::Staff { account_id } => {
+                r.state != State::Draft || r.prepared_by == Some(account_id)
+            }
+        };
+        visible
+            .then_some(r.content)
+            .flatten()
+            .map(|content| (r.file_name, r.content_type, content))
+    }))
+}

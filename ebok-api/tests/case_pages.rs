@@ -189,7 +189,7 @@ async fn a_resident_files_an_application_completes_it_and_sends_a_supplement() {
     assert_eq!(sent.status(), 303);
     let back = html_page(app.web_get(&cookie, &page).await).await;
     assert!(
-        back.contains("W realizacji") && back.contains("mapa-2.pdf (1 kB) — uzupełnienie"),
+        back.contains("W realizacji") && back.contains("mapa-2.pdf</a> (1 kB) — uzupełnienie"),
         "{back}"
     );
 

@@ -8,6 +8,7 @@
 mod alarm_pages;
 mod audit_pages;
 mod billing_pages;
+mod case_pages;
 mod customer_pages;
 mod dunning_pages;
 mod ingest_pages;
@@ -20,6 +21,8 @@ mod shell;
 mod sign_in_pages;
 mod statement_pages;
 mod team_pages;
+
+pub(crate) use case_pages::download;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -88,6 +91,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/panel/{slug}/taryfy/{id}/wycofaj",
             post(billing_pages::withdraw_tariff),
+        )
+        .route("/panel/{slug}/sprawy", get(case_pages::queue))
+        .route(
+            "/panel/{slug}/sprawy/{id}",
+            get(case_pages::case).post(case_pages::act),
+        )
+        .route(
+            "/panel/{slug}/sprawy/{id}/pliki/{file}",
+            get(case_pages::file),
         )
         .route("/panel/{slug}/platnosci", get(payment_pages::payments))
         .route("/panel/{slug}/ksef", get(ksef_pages::ksef))

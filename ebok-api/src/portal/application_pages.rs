@@ -172,6 +172,7 @@ struct AnswerLine {
 }
 
 struct FileLine {
+    id: i64,
     name: String,
     size: String,
     supplement: bool,
@@ -399,6 +400,7 @@ async fn case_page(
         .attachments
         .iter()
         .map(|a| FileLine {
+            id: a.id,
             name: a.file_name.clone(),
             size: format!("{} kB", (a.bytes + 1023) / 1024),
             supplement: a.supplement,
@@ -721,4 +723,28 @@ pub async fn act(
 
 fn refused(r: Refusal) -> String {
     r.message_pl()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FilePath {
+    id: i64,
+    file: i64,
+}
+
+/// `GET /u/{slug}/sprawy/{id}/pliki/{file}`: a file of the resident's own case.
+pub async fn file(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PagePath(p): PagePath<FilePath>,
+) -> Page {
+    let session = ctx.resident()?;
+    let mut conn = state.pool.acquire().await?;
+    let scope = Scope::Resident {
+        account_id: session.account_id,
+    };
+    let (name, content_type, bytes) =
+        views::attachment(&mut conn, session.utility_id, p.id, p.file, scope)
+            .await?
+            .ok_or(PageError::NotFound)?;
+    Ok(crate::backoffice::download(&name, &content_type, bytes))
 }

@@ -62,6 +62,10 @@ pub fn router() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),
         )
         .route(
+            "/u/{slug}/sprawy/{id}/pliki/{file}",
+            get(application_pages::file),
+        )
+        .route(
             "/u/{slug}/sprawy/{id}/czynnosc",
             post(application_pages::act)
                 .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),

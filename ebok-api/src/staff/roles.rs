@@ -36,6 +36,10 @@ pub enum Permission {
     ViewInvoices,
     /// Tariffs, billing runs and their print batches.
     ManageBilling,
+    /// Take and handle residents' cases: supplements, decisions, contracts.
+    HandleCases,
+    /// Assign and reassign cases, decide appeals (the higher instance).
+    ManageCases,
     /// Read the audit log.
     ViewAudit,
     /// Staff accounts, roles and utility settings.
@@ -95,6 +99,7 @@ impl StaffRole {
                     | HandleIngestProblems
                     | ActForResidents
                     | ViewInvoices
+                    | HandleCases
             ),
             StaffRole::Billing => matches!(
                 what,
@@ -134,6 +139,19 @@ mod tests {
             let admin = role == StaffRole::Admin;
             assert_eq!(role.may(Permission::ViewAudit), admin, "{role}");
             assert_eq!(role.may(Permission::ManageStaff), admin, "{role}");
+        }
+    }
+
+    #[test]
+    fn cases_are_handled_at_the_counter_and_assigned_by_admins() {
+        for role in StaffRole::ALL {
+            let counter = matches!(role, StaffRole::Clerk | StaffRole::Admin);
+            assert_eq!(role.may(Permission::HandleCases), counter, "{role}");
+            assert_eq!(
+                role.may(Permission::ManageCases),
+                role == StaffRole::Admin,
+                "{role}"
+            );
         }
     }
 

@@ -1,0 +1,228 @@
+//! Cases in the back office: a clerk takes a case from the queue and asks for a supplement
+//! (with the reason the resident is told), another clerk may not decide it, an admin reassigns
+//! it; files are downloaded by the utility's staff and the case's resident only; a technician
+//! has no case pages.
+
+mod support;
+
+use chrono::Utc;
+use ebok_cases::form::Answers;
+use ebok_cases::store::{self, Acting};
+use ebok_common::domain::time::local_day;
+use reqwest::header::{CONTENT_DISPOSITION, LOCATION};
+use sqlx::PgPool;
+use support::{App, html_page, resident, staff, utility};
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n";
+
+/// A submitted general letter of the resident with one file: (case id, attachment id).
+async fn letter(pool: &PgPool, utility_id: i64, account_id: i64) -> (i64, i64) {
+    let mut tx = pool.begin().await.unwrap();
+    let id = store::start_draft(
+        &mut tx,
+        utility_id,
+        "general_letter",
+        account_id,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let acting = Acting::Resident { account_id };
+    let answers: Answers = [
+        ("subject", "Przyłącze"),
+        ("content", "Proszę o informację."),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    store::save_answers(&mut tx, utility_id, id, acting, &answers)
+        .await
+        .unwrap();
+    let file = store::attach(
+        &mut tx,
+        utility_id,
+        id,
+        acting,
+        "files",
+        "zażółć mapa.pdf",
+        PDF,
+    )
+    .await
+    .unwrap();
+    store::submit(&mut tx, utility_id, id, acting, local_day(Utc::now()))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (id, file)
+}
+
+#[tokio::test]
+async fn clerks_take_and_handle_cases_and_admins_reassign_them() {
+    let app = App::start().await;
+    let utility_id = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), utility_id, "mlynary", "jan@example.pl", 0).await;
+    let (id, file) = letter(app.pool(), utility_id, jan.account_id).await;
+    let ewa = staff(app.pool(), utility_id, "mlynary", "clerk").await;
+    let ola = staff(app.pool(), utility_id, "mlynary", "clerk").await;
+    let szef = staff(app.pool(), utility_id, "mlynary", "admin").await;
+    let tech = staff(app.pool(), utility_id, "mlynary", "technician").await;
+    let page = format!("/panel/mlynary/sprawy/{id}");
+
+    let tech_cookie = app.staff_web_login(&tech, 0).await;
+    assert_eq!(
+        app.web_get(&tech_cookie, "/panel/mlynary/sprawy")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.web_get(&tech_cookie, &page).await.status(), 403);
+
+    let ewa_cookie = app.staff_web_login(&ewa, 0).await;
+    let fresh = html_page(
+        app.web_get(&ewa_cookie, "/panel/mlynary/sprawy?widok=nowe")
+            .await,
+    )
+    .await;
+    assert!(
+        fresh.contains("PIS/") && fresh.contains("Przyjęty"),
+        "{fresh}"
+    );
+    let csrf = app.web_csrf(&ewa_cookie, &page).await;
+    let taken = app
+        .web_post(
+            &ewa_cookie,
+            &page,
+            &[("csrf", &csrf), ("czynnosc", "przydziel")],
+        )
+        .await;
+    assert_eq!(taken.status(), 303);
+    assert_eq!(taken.headers()[LOCATION], format!("{page}?zapisano=1"));
+    let mine = html_page(app.web_get(&ewa_cookie, "/panel/mlynary/sprawy").await).await;
+    assert!(
+        mine.contains(&format!("/panel/mlynary/sprawy/{id}\"")),
+        "{mine}"
+    );
+
+    // A supplement needs its reason.
+    let bare = app
+        .web_post(
+            &ewa_cookie,
+            &page,
+            &[("csrf", &csrf), ("czynnosc", "uzupelnienie")],
+        )
+        .await;
+    assert_eq!(bare.status(), 422);
+    assert!(html_page(bare).await.contains("Podaj uzasadnienie"));
+    let asked = app
+        .web_post(
+            &ewa_cookie,
+            &page,
+            &[
+                ("csrf", &csrf),
+                ("czynnosc", "uzupelnienie"),
+                ("uzasadnienie", "Brak podpisu."),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status(), 303);
+    let told: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE recipient_account_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(jan.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(told["note"], "Brak podpisu.");
+
+    // Another clerk may see it but not decide it; the admin hands it to her.
+    let ola_cookie = app.staff_web_login(&ola, 0).await;
+    let ola_csrf = app.web_csrf(&ola_cookie, &page).await;
+    let refused = app
+        .web_post(
+            &ola_cookie,
+            &page,
+            &[
+                ("csrf", &ola_csrf),
+                ("czynnosc", "przedluz"),
+                ("uzasadnienie", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        html_page(refused)
+            .await
+            .contains("Sprawę prowadzi inna osoba")
+    );
+    let szef_cookie = app.staff_web_login(&szef, 0).await;
+    let szef_csrf = app.web_csrf(&szef_cookie, &page).await;
+    let handed = app
+        .web_post(
+            &szef_cookie,
+            &page,
+            &[
+                ("csrf", &szef_csrf),
+                ("czynnosc", "przydziel"),
+                ("pracownik", &ola.account_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(handed.status(), 303);
+    let assigned: Option<i64> = sqlx::query_scalar("SELECT assigned_to FROM cases WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(assigned, Some(ola.account_id));
+
+    // The file: the utility's staff and the resident download it, nobody else.
+    let path = format!("{page}/pliki/{file}");
+    let got = app.web_get(&ewa_cookie, &path).await;
+    assert_eq!(got.status(), 200);
+    let disposition = got.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.contains("filename*=UTF-8''za%C5%BC%C3%B3%C5%82%C4%87%20mapa.pdf"),
+        "{disposition}"
+    );
+    assert_eq!(got.bytes().await.unwrap().as_ref(), PDF);
+    let jan_cookie = app.web_login("mlynary", &jan.email).await;
+    assert_eq!(
+        app.web_get(&jan_cookie, &format!("/u/mlynary/sprawy/{id}/pliki/{file}"))
+            .await
+            .status(),
+        200
+    );
+    let ewa_resident = resident(app.pool(), utility_id, "mlynary", "ewa.m@example.pl", 0).await;
+    let other_cookie = app.web_login("mlynary", &ewa_resident.email).await;
+    assert_eq!(
+        app.web_get(
+            &other_cookie,
+            &format!("/u/mlynary/sprawy/{id}/pliki/{file}")
+        )
+        .await
+        .status(),
+        404
+    );
+    let paslek = utility(app.pool(), "paslek").await;
+    let foreign = staff(app.pool(), paslek, "paslek", "admin").await;
+    let foreign_cookie = app.staff_web_login(&foreign, 0).await;
+    assert_eq!(
+        app.web_get(
+            &foreign_cookie,
+            &format!("/panel/paslek/sprawy/{id}/pliki/{file}")
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(
+        app.web_get(&foreign_cookie, &format!("/panel/paslek/sprawy/{id}"))
+            .await
+            .status(),
+        404
+    );
+}
