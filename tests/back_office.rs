@@ -326,6 +326,51 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
     browser.goto(&page("niedostarczone")).await;
     browser.assert_no_serious_violations("dead letters").await;
 
+    // A resident's letter waits in the cases queue: the clerk opens it and takes it.
+    let acting = ebok_cases::store::Acting::Resident {
+        account_id: home.account_id,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let letter = ebok_cases::store::start_draft(
+        &mut tx,
+        utility,
+        "general_letter",
+        home.account_id,
+        Some(home.customer_id),
+        None,
+    )
+    .await
+    .unwrap();
+    let answers: ebok_cases::form::Answers =
+        [("subject", "Przyłącze"), ("content", "Proszę o kontakt.")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    ebok_cases::store::save_answers(&mut tx, utility, letter, acting, &answers)
+        .await
+        .unwrap();
+    ebok_cases::store::submit(
+        &mut tx,
+        utility,
+        letter,
+        acting,
+        ebok_common::domain::time::local_day(Utc::now()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    browser.goto(&page("sprawy?widok=nowe")).await;
+    browser.assert_no_serious_violations("cases queue").await;
+    browser.goto(&page(&format!("sprawy/{letter}"))).await;
+    browser.assert_no_serious_violations("case").await;
+    browser.click_and_wait("button[value=przydziel]").await;
+    assert!(
+        browser.text("main").await.contains("Zapisano"),
+        "{}",
+        browser.text("main").await
+    );
+    browser.assert_no_serious_violations("case taken").await;
+
     let radio: Option<String> = sqlx::query_scalar("SELECT radio_id FROM meters WHERE id = $1")
         .bind(second.meter_id)
         .fetch_one(pool)

@@ -596,6 +596,53 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     .execute(pool)
     .await
     .unwrap();
+    // A connection application in draft, and a letter submitted with a file: the cases pages.
+    let acting = ebok_cases::store::Acting::Resident {
+        account_id: resident.account_id,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let draft = ebok_cases::store::start_draft(
+        &mut tx,
+        utility_id,
+        "connection_conditions",
+        resident.account_id,
+        Some(resident.customer_id),
+        None,
+    )
+    .await
+    .unwrap();
+    let letter = ebok_cases::store::start_draft(
+        &mut tx,
+        utility_id,
+        "general_letter",
+        resident.account_id,
+        Some(resident.customer_id),
+        None,
+    )
+    .await
+    .unwrap();
+    let answers: ebok_cases::form::Answers = [("subject", "Pytanie"), ("content", "Treść.")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ebok_cases::store::save_answers(&mut tx, utility_id, letter, acting, &answers)
+        .await
+        .unwrap();
+    ebok_cases::store::attach(
+        &mut tx,
+        utility_id,
+        letter,
+        acting,
+        "files",
+        "pismo.pdf",
+        b"%PDF-1.7\n%%EOF\n",
+    )
+    .await
+    .unwrap();
+    ebok_cases::store::submit(&mut tx, utility_id, letter, acting, today)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     let portal = Portal::start(pool, None).await;
     let browser = Browser::start_phone().await;
 
@@ -624,6 +671,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
         ("ochrona-danych", "ochrona danych"),
         ("haslo", "reset hasła"),
         ("rachunki", "strona, której nie ma"),
+        ("status-sprawy", "status sprawy"),
         ("rejestracja", "rejestracja"),
     ] {
         check(path, name).await;
@@ -671,6 +719,9 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
         ("konto/dane", "moje dane"),
         ("konto/zamknij", "zamknięcie konta"),
         ("powiazanie", "powiązanie"),
+        ("sprawy", "wnioski i sprawy"),
+        (&format!("sprawy/{draft}"), "wniosek o warunki przyłączenia"),
+        (&format!("sprawy/{letter}"), "sprawa"),
     ] {
         check(path, name).await;
     }
