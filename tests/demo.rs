@@ -149,6 +149,25 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
     assert!(page.contains("nowa@example.pl"), "{page}");
     assert!(page.contains("/u/mlynary/aktywuj?token="), "{page}");
 
+    // Each utility has a letter waiting for a clerk and an application waiting for a supplement.
+    let cases: Vec<(String, String)> = sqlx::query_as(
+        "SELECT u.slug, c.state::text FROM cases c JOIN utilities u ON u.id = c.utility_id
+         ORDER BY u.slug, c.state::text",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected: Vec<(String, String)> = ["mlynary", "pieniezno"]
+        .iter()
+        .flat_map(|u| {
+            [
+                (u.to_string(), "awaiting_supplement".to_string()),
+                (u.to_string(), "registered".to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(cases, expected);
+
     // The simulators publish as each utility's gateway `demo`, made on the test broker.
     let gateways: Vec<String> = sqlx::query_scalar(
         "SELECT mqtt_username FROM mqtt_gateways WHERE revoked_at IS NULL ORDER BY 1",

@@ -13,6 +13,7 @@
 //! readings and alarms move in the portal as they would in a utility.
 
 mod billing;
+mod cases;
 mod names;
 pub mod seed;
 
@@ -99,6 +100,11 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
                         system.run_until_shutdown().await.ok();
                         return Err(e.context(format!("billing demo utility {}", spec.slug)));
                     }
+                }
+                if let Err(e) = cases::ensure_cases(&system.pool, r.utility_id).await {
+                    system.shutdown.cancel();
+                    system.run_until_shutdown().await.ok();
+                    return Err(e.context(format!("cases of demo utility {}", spec.slug)));
                 }
                 r
             }
