@@ -376,14 +376,13 @@ pub async fn act(
             .map(|_| State::Registered);
     }
     let case = load(conn, utility_id, case_id, acting).await?;
-    let facts = Facts {
-        contract: case.contract,
-        appealed: case.appealed,
-        extended: case.extended,
-        appeal_open: case
-            .decided_on
-            .is_some_and(|d| today <= deadline::appeal_until(d)),
-    };
+    let facts = facts(
+        case.contract,
+        case.appealed,
+        case.extended,
+        case.decided_on,
+        today,
+    );
     let to = lifecycle::next(case.state, action, who(&case, acting), facts)?;
     let note = details.note.map(str::trim).filter(|n| !n.is_empty());
     if matches!(
@@ -535,6 +534,22 @@ async fn record(
     )
     .await?;
     Ok(())
+}
+
+/// What decides a case's next actions besides its state and who acts, on `today`.
+pub(crate) fn facts(
+    contract: bool,
+    appealed: bool,
+    extended: bool,
+    decided_on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Facts {
+    Facts {
+        contract,
+        appealed,
+        extended,
+        appeal_open: decided_on.is_some_and(|d| today <= deadline::appeal_until(d)),
+    }
 }
 
 /// A case's deadline clock, once submitted.

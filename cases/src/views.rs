@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use crate::deadline;
 use crate::form::{Answers, FormDefinition};
-use crate::lifecycle::State;
+use crate::lifecycle::{Facts, State};
 use crate::store;
 
 /// One line of a list of cases.
@@ -81,6 +81,10 @@ pub struct CaseView {
     pub due: Option<NaiveDate>,
     /// The last day to appeal the decision, while it may be appealed.
     pub appeal_until: Option<NaiveDate>,
+    /// The clerk handling it.
+    pub assigned_to: Option<i64>,
+    /// What, besides state and role, decides the next actions ([`crate::lifecycle::next`]).
+    pub facts: Facts,
     pub attachments: Vec<AttachmentLine>,
     pub events: Vec<EventLine>,
 }
@@ -106,7 +110,7 @@ pub async fn case(
         r#"SELECT c.id, c.number, t.code AS type_code, t.name AS type_name, t.contract,
                   c.state AS "state: State", c.account_id, c.prepared_by, c.answers,
                   coalesce(c.form, t.form) AS "form!", c.submitted_at, c.complete_on,
-                  c.paused_days, c.extended, c.decided_on, c.appealed
+                  c.paused_days, c.extended, c.decided_on, c.appealed, c.assigned_to
            FROM cases c JOIN application_types t ON t.id = c.type_id
            WHERE c.utility_id = $1 AND c.id = $2"#,
         utility_id,
@@ -168,6 +172,8 @@ pub async fn case(
         submitted_at: r.submitted_at,
         due,
         appeal_until,
+        assigned_to: r.assigned_to,
+        facts: store::facts(r.contract, r.appealed, r.extended, r.decided_on, today),
         attachments,
         events,
     }))

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::Utc;
 use ebok_cases::form::FieldKind;
-use ebok_cases::lifecycle::{self, Action, Facts, State as CaseState, Who};
+use ebok_cases::lifecycle::{self, Action, State as CaseState, Who};
 use ebok_cases::store::{self, Acting, CaseError, Details};
 use ebok_cases::views::{self, Queue, Scope};
 use ebok_common::domain::time::local_day;
@@ -185,34 +185,17 @@ async fn case_page(
         .await?
         .filter(|v| v.state != CaseState::Draft)
         .ok_or(PageError::NotFound)?;
-    let assigned = sqlx::query_scalar!("SELECT assigned_to FROM cases WHERE id = $1", id)
-        .fetch_one(&mut *conn)
-        .await?;
     let manager = session.role.may(Permission::ManageCases);
     let who = if manager {
         Who::Manager
     } else {
         Who::Clerk {
-            assigned: assigned == Some(session.account_id),
+            assigned: view.assigned_to == Some(session.account_id),
         }
-    };
-    let facts = sqlx::query!(
-        r#"SELECT appealed, extended, decided_on FROM cases WHERE id = $1"#,
-        id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let facts = Facts {
-        contract: view.contract,
-        appealed: facts.appealed,
-        extended: facts.extended,
-        appeal_open: facts
-            .decided_on
-            .is_some_and(|d| today <= ebok_cases::deadline::appeal_until(d)),
     };
     let actions = ACTIONS
         .iter()
-        .filter(|(action, ..)| lifecycle::next(view.state, *action, who, facts).is_ok())
+        .filter(|(action, ..)| lifecycle::next(view.state, *action, who, view.facts).is_ok())
         .map(|(_, value, label, reason)| (*value, *label, *reason))
         .collect();
     let clerks = if manager {

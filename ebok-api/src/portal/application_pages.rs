@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use chrono::Utc;
 use ebok_cases::attachments::AttachmentRule;
 use ebok_cases::form::{Answers, FieldKind};
-use ebok_cases::lifecycle::{Action, Refusal, State as CaseState};
+use ebok_cases::lifecycle::{Action, State as CaseState};
 use ebok_cases::store::{self, Acting, CaseError, Details};
 use ebok_cases::types;
 use ebok_cases::views::{self, CaseView, Scope};
@@ -43,7 +43,8 @@ struct ServiceLine {
 
 struct CaseRow {
     id: i64,
-    number: String,
+    /// `None` while a draft.
+    number: Option<String>,
     type_name: String,
     stage: &'static str,
     when: String,
@@ -76,7 +77,7 @@ pub async fn cases(State(state): State<AppState>, ctx: Ctx) -> Page {
         .into_iter()
         .map(|c| CaseRow {
             id: c.id,
-            number: c.number.unwrap_or_else(|| "—".to_string()),
+            number: c.number,
             type_name: c.type_name,
             stage: c.state.polish(),
             when: polish::instant(c.submitted_at.unwrap_or(c.updated_at)),
@@ -713,16 +714,12 @@ pub async fn act(
         }
         Err(CaseError::Refused(r)) => {
             drop(tx);
-            form.add("form", refused(r));
+            form.add("form", r.message_pl());
             case_page(&state, &ctx, &session, id, Some(form), None).await
         }
         Err(CaseError::NotFound) => Err(PageError::NotFound),
         Err(e) => Err(failure(e)),
     }
-}
-
-fn refused(r: Refusal) -> String {
-    r.message_pl()
 }
 
 #[derive(Debug, Deserialize)]
