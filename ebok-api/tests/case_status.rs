@@ -233,3 +233,47 @@ async fn the_page_shows_the_stage_or_the_same_not_found_and_names_empty_fields()
     let empty = html_page(empty).await;
     assert!(empty.contains("Podaj numer sprawy") && empty.contains("Podaj PESEL albo NIP"));
 }
+
+#[tokio::test]
+async fn the_app_reads_the_residents_own_cases_and_nobody_elses() {
+    let app = App::start().await;
+    let utility_id = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), utility_id, "mlynary", "jan@example.pl", 0).await;
+    pesel(app.pool(), jan.customer_id).await;
+    let number = submitted_letter(app.pool(), utility_id, jan.account_id, jan.customer_id).await;
+    let token = app.login("mlynary", &jan.email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list: serde_json::Value = app.get(&token, "/api/v1/cases").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["number"], number);
+    assert_eq!(list[0]["status"], "registered");
+    let id = list[0]["id"].as_i64().unwrap();
+    let case: serde_json::Value = app
+        .get(&token, &format!("/api/v1/cases/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(case["type_code"], "general_letter");
+    assert_eq!(case["answers"]["subject"], "Pytanie");
+    assert_eq!(case["history"][0]["status_label"], "Przyjęty");
+    assert_eq!(case["files"][0]["file_name"], "pismo.pdf");
+    assert!(case["due"].is_string(), "{case}");
+
+    let ewa = resident(app.pool(), utility_id, "mlynary", "ewa@example.pl", 0).await;
+    let other = app.login("mlynary", &ewa.email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs: serde_json::Value = app.get(&other, "/api/v1/cases").await.json().await.unwrap();
+    assert_eq!(theirs, json!([]));
+    assert_eq!(
+        app.get(&other, &format!("/api/v1/cases/{id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(app.get("", "/api/v1/cases").await.status(), 401);
+}

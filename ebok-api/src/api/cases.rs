@@ -1,11 +1,17 @@
-//! Cases without logging in: the status of a case by its number and the applicant's PESEL or
-//! NIP ([`crate::case_status`]), the twin of the page `/u/{slug}/status-sprawy`.
+//! Cases in the API: without logging in, the status of a case by its number and the
+//! applicant's PESEL or NIP ([`crate::case_status`], the twin of the page
+//! `/u/{slug}/status-sprawy`); for a logged-in resident, their cases and drafts and one case
+//! with its answers, history and files (the twins of `/u/{slug}/sprawy`).
 
 use axum::extract::{Path, State};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use ebok_cases::lifecycle::State as State_;
+use ebok_cases::views::{self, Scope};
+use ebok_common::domain::time::local_day;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Resident;
 use crate::case_status;
 use crate::client::ClientAddr;
 use crate::error::{ApiError, Problem};
@@ -73,11 +79,156 @@ pub async fn case_status(
     .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(CaseStatusAnswer {
         number: found.number,
-        status: serde_json::to_value(found.state)
+        status: status(found.state).0,
+        status_label: found.state.polish().to_string(),
+        since: found.since,
+    }))
+}
+
+/// A case (or a draft) of the account, as the app lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: i64,
+    /// `None` while a draft.
+    pub number: Option<String>,
+    /// The application type's name, Polish.
+    pub type_name: String,
+    pub status: String,
+    pub status_label: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A step of a case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseStep {
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub status_label: String,
+    /// The reason the resident was told, if any.
+    pub note: Option<String>,
+}
+
+/// A file attached to a case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseFile {
+    pub id: i64,
+    /// The form's attachment it answers.
+    pub rule: String,
+    pub file_name: String,
+    pub bytes: i64,
+    /// Sent as a supplement.
+    pub supplement: bool,
+}
+
+/// One case of the account with its answers, history and files.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDetail {
+    pub id: i64,
+    pub number: Option<String>,
+    /// The application type's code (`connection_conditions`, …) and name.
+    pub type_code: String,
+    pub type_name: String,
+    pub status: String,
+    pub status_label: String,
+    /// The answers by field, as submitted (or as saved while a draft).
+    pub answers: std::collections::BTreeMap<String, String>,
+    /// The last day the utility has to decide, while it is its turn.
+    pub due: Option<NaiveDate>,
+    /// The last day to appeal the decision, while it may be.
+    pub appeal_until: Option<NaiveDate>,
+    pub history: Vec<CaseStep>,
+    pub files: Vec<CaseFile>,
+}
+
+fn status(state: State_) -> (String, String) {
+    (
+        serde_json::to_value(state)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
-        status_label: found.state.polish().to_string(),
-        since: found.since,
+        state.polish().to_string(),
+    )
+}
+
+/// The account's cases and drafts, the latest first.
+#[utoipa::path(get, path = "/cases", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CaseSummary>), (status = 401, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<axum::Json<Vec<CaseSummary>>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let lines = views::of_account(&mut conn, who.utility_id, who.account_id).await?;
+    Ok(axum::Json(
+        lines
+            .into_iter()
+            .map(|c| {
+                let (status, status_label) = status(c.state);
+                CaseSummary {
+                    id: c.id,
+                    number: c.number,
+                    type_name: c.type_name,
+                    status,
+                    status_label,
+                    submitted_at: c.submitted_at,
+                    updated_at: c.updated_at,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// One case of the account; 404 for another's, as for an unknown one.
+#[utoipa::path(get, path = "/cases/{id}", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CaseDetail), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    who: Resident,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+) -> Result<axum::Json<CaseDetail>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let scope = Scope::Resident {
+        account_id: who.account_id,
+    };
+    let view = views::case(&mut conn, who.utility_id, id, scope, local_day(Utc::now()))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (status_code, status_label) = status(view.state);
+    Ok(axum::Json(CaseDetail {
+        id: view.id,
+        number: view.number,
+        type_code: view.type_code,
+        type_name: view.type_name,
+        status: status_code,
+        status_label,
+        answers: view.answers,
+        due: view.due,
+        appeal_until: view.appeal_until,
+        history: view
+            .events
+            .into_iter()
+            .map(|e| {
+                let (status, status_label) = status(e.to_state);
+                CaseStep {
+                    at: e.at,
+                    status,
+                    status_label,
+                    note: e.note,
+                }
+            })
+            .collect(),
+        files: view
+            .attachments
+            .into_iter()
+            .map(|a| CaseFile {
+                id: a.id,
+                rule: a.rule,
+                file_name: a.file_name,
+                bytes: a.bytes,
+                supplement: a.supplement,
+            })
+            .collect(),
     }))
 }

@@ -44,6 +44,7 @@ use crate::state::AppState;
         (name = "invoices", description = "Faktury i saldo · invoices and balance"),
         (name = "notifications", description = "Powiadomienia i urządzenia · inbox, preferences, devices"),
         (name = "public", description = "Publiczne · public information"),
+        (name = "cases", description = "Wnioski i sprawy · applications and cases"),
         (name = "staff", description = "Pracownicy przedsiębiorstwa · the utility's staff (sign-in with a second factor)")
     )
 )]
@@ -83,6 +84,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::utilities::list_json))
         .routes(routes!(auth::register))
         .routes(routes!(cases::case_status))
+        .routes(routes!(cases::list))
+        .routes(routes!(cases::get))
         .routes(routes!(auth::activate))
         .routes(routes!(auth::token))
         .routes(routes!(auth::refresh))
