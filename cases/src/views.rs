@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use crate::deadline;
-use crate::form::{Answers, FormDefinition};
+use crate::form::{Answers, FieldKind, FormDefinition};
 use crate::lifecycle::{Facts, State};
 use crate::store;
 
@@ -87,6 +87,34 @@ pub struct CaseView {
     pub facts: Facts,
     pub attachments: Vec<AttachmentLine>,
     pub events: Vec<EventLine>,
+}
+
+impl CaseView {
+    /// The answers as people read them, in the form's order: (the field's label, the value with
+    /// a choice's label, a date in Polish, a quantity with its unit).
+    pub fn answers_read(&self) -> Vec<(String, String)> {
+        self.form
+            .fields
+            .iter()
+            .filter_map(|field| {
+                let value = self.answers.get(&field.key)?;
+                let value = match &field.kind {
+                    FieldKind::Choice { options } | FieldKind::Choices { options } => value
+                        .split(',')
+                        .filter_map(|v| options.iter().find(|o| o.value == v))
+                        .map(|o| o.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    FieldKind::Date { .. } => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                        .map(ebok_common::polish::day)
+                        .unwrap_or_else(|_| value.clone()),
+                    FieldKind::Quantity { unit, .. } => format!("{value} {unit}"),
+                    _ => value.clone(),
+                };
+                Some((field.label.clone(), value))
+            })
+            .collect()
+    }
 }
 
 /// Whose case may be read.

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::Utc;
-use ebok_cases::form::FieldKind;
 use ebok_cases::lifecycle::{self, Action, State as CaseState, Who};
 use ebok_cases::store::{self, Acting, CaseError, Details};
 use ebok_cases::views::{self, Queue, Scope};
@@ -214,26 +213,9 @@ async fn case_page(
         Vec::new()
     };
     let answers = view
-        .form
-        .fields
-        .iter()
-        .filter_map(|field| {
-            let value = view.answers.get(&field.key)?;
-            let value = match &field.kind {
-                FieldKind::Choice { options } | FieldKind::Choices { options } => value
-                    .split(',')
-                    .filter_map(|v| options.iter().find(|o| o.value == v))
-                    .map(|o| o.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                FieldKind::Quantity { unit, .. } => format!("{value} {unit}"),
-                _ => value.clone(),
-            };
-            Some(Line {
-                label: field.label.clone(),
-                value,
-            })
-        })
+        .answers_read()
+        .into_iter()
+        .map(|(label, value)| Line { label, value })
         .collect();
     let files = view
         .attachments

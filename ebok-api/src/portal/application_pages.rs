@@ -373,29 +373,9 @@ async fn case_page(
         })
         .collect();
     let answers = view
-        .form
-        .fields
-        .iter()
-        .filter_map(|field| {
-            let value = view.answers.get(&field.key)?;
-            let value = match &field.kind {
-                FieldKind::Choice { options } | FieldKind::Choices { options } => value
-                    .split(',')
-                    .filter_map(|v| options.iter().find(|o| o.value == v))
-                    .map(|o| o.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                FieldKind::Date { .. } => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                    .map(polish::day)
-                    .unwrap_or_else(|_| value.clone()),
-                FieldKind::Quantity { unit, .. } => format!("{value} {unit}"),
-                _ => value.clone(),
-            };
-            Some(AnswerLine {
-                label: field.label.clone(),
-                value,
-            })
-        })
+        .answers_read()
+        .into_iter()
+        .map(|(label, value)| AnswerLine { label, value })
         .collect();
     let files = view
         .attachments
@@ -572,6 +552,27 @@ async fn attach_sent(
     Ok(())
 }
 
+/// Case `id` of the resident in `session`, as of today in Warsaw; 404 for anything else.
+async fn own_case(
+    state: &AppState,
+    session: &PortalSession,
+    id: i64,
+) -> Result<CaseView, PageError> {
+    let mut conn = state.pool.acquire().await?;
+    let scope = Scope::Resident {
+        account_id: session.account_id,
+    };
+    views::case(
+        &mut conn,
+        session.utility_id,
+        id,
+        scope,
+        local_day(Utc::now()),
+    )
+    .await?
+    .ok_or(PageError::NotFound)
+}
+
 /// `POST /u/{slug}/sprawy/{id}`: saves a draft's answers and files; with `czynnosc=zloz`,
 /// submits it when complete, else shows it again with what to put right.
 pub async fn save_draft(
@@ -587,14 +588,7 @@ pub async fn save_draft(
         mut uploads,
     } = post;
     let today = local_day(Utc::now());
-    let scope = Scope::Resident {
-        account_id: session.account_id,
-    };
-    let mut conn = state.pool.acquire().await?;
-    let view = views::case(&mut conn, session.utility_id, id, scope, today)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    drop(conn);
+    let view = own_case(&state, &session, id).await?;
     if view.state != CaseState::Draft {
         return Ok(ctx.redirect(&format!("sprawy/{id}")));
     }
@@ -673,14 +667,7 @@ pub async fn act(
         _ => return Err(PageError::NotFound),
     };
     let today = local_day(Utc::now());
-    let scope = Scope::Resident {
-        account_id: session.account_id,
-    };
-    let mut conn = state.pool.acquire().await?;
-    let view = views::case(&mut conn, session.utility_id, id, scope, today)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    drop(conn);
+    let view = own_case(&state, &session, id).await?;
     if action == Action::Supplement {
         match uploads.take_all() {
             Ok(files) if files.is_empty() => {
