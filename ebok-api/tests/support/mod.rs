@@ -231,14 +231,19 @@ pub async fn resident(
         home.supply_point_id,
         home.meter_id,
     );
+    // One reading at 06:00 of each Warsaw day (today's, if it is not 06:00 yet, a minute ago):
+    // the days of a resident's history and bills are Warsaw days, also in the hour after
+    // Warsaw's midnight, when the UTC date is still yesterday's.
     let now = Utc::now();
+    let today = ebok_common::domain::time::local_day(now);
     for d in (0..days).rev() {
-        let at = (now - Duration::days(d))
-            .date_naive()
-            .and_hms_opt(6, 0, 0)
-            .unwrap()
-            .and_utc()
-            .min(now - Duration::minutes(1));
+        let day = today - chrono::Days::new(d as u64);
+        let at = ebok_common::domain::time::local_instant(
+            day,
+            chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+        )
+        .expect("06:00 exists every day")
+        .min(now - Duration::minutes(1));
         reading(pool, meter_id, at, 100_000 + (days - d) * 150).await;
     }
     Resident {
