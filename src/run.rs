@@ -211,6 +211,12 @@ impl System {
             .await;
             Ok(())
         });
+        // Cases past their deadline are announced to their clerk and the managers hourly.
+        let (pool, shutdown) = (self.pool.clone(), self.shutdown.clone());
+        self.spawn_part("overdue cases", async move {
+            ebok_cases::overdue::run(pool, std::time::Duration::from_secs(3600), shutdown).await;
+            Ok(())
+        });
         tracing::info!(%addr, "api listening");
         Ok(addr)
     }

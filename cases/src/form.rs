@@ -147,6 +147,18 @@ fn applies(when: Option<&Condition>, answers: &Answers) -> bool {
 }
 
 impl FormDefinition {
+    /// `answers` as people read them, in the form's order: (the field's label, the value with
+    /// a choice's label, a date in Polish, a quantity with its unit).
+    pub fn read(&self, answers: &Answers) -> Vec<(String, String)> {
+        self.fields
+            .iter()
+            .filter_map(|field| {
+                let value = answers.get(&field.key)?;
+                Some((field.label.clone(), field.kind.read(value)))
+            })
+            .collect()
+    }
+
     /// The fields that apply to these answers, in order.
     pub fn fields_for<'a>(&'a self, answers: &'a Answers) -> impl Iterator<Item = &'a Field> {
         self.fields
@@ -321,6 +333,24 @@ fn well_formed_key(key: &str) -> bool {
 }
 
 impl FieldKind {
+    /// An answer as people read it: a choice's label, a date in Polish, a quantity with its
+    /// unit; anything else as it is.
+    pub fn read(&self, value: &str) -> String {
+        match self {
+            FieldKind::Choice { options } | FieldKind::Choices { options } => value
+                .split(',')
+                .filter_map(|v| options.iter().find(|o| o.value == v))
+                .map(|o| o.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            FieldKind::Date { .. } => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .map(polish::day)
+                .unwrap_or_else(|_| value.to_string()),
+            FieldKind::Quantity { unit, .. } => format!("{value} {unit}"),
+            _ => value.to_string(),
+        }
+    }
+
     /// The canonical form of `raw` (not empty, trimmed), or the Polish message why not.
     fn normalise(&self, raw: &str, today: NaiveDate) -> Result<String, String> {
         match self {

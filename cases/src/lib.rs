@@ -11,11 +11,15 @@
 //! - [`deadline`]: the 30 days (paused, extended, moved to a working day) and the appeal time;
 //! - [`number`]: case numbers, `WTP/2026/000123`.
 //!
-//! And the shell over PostgreSQL (migration 0027):
+//! And the shell over PostgreSQL (migrations 0027 and 0028):
 //! - [`types`]: a utility's application types, the built-in ones copied in, then its own;
 //! - [`store`]: drafts, attachments, submission and every later action, each with its
 //!   history row, the resident's notice and an audit entry; the public status lookup;
 //! - [`documents`]: files stored once per utility by their SHA-256;
+//! - [`letters`]: the acknowledgement, decisions and contract, from the utility's templates;
+//! - [`signing`]: signing the offered contract behind a trait, and the public check of a
+//!   document against its hash;
+//! - [`overdue`]: alerts for cases past their deadline;
 //! - [`views`]: a resident's cases, and one case with its history, files and deadline.
 
 pub mod attachments;
@@ -23,8 +27,11 @@ pub mod builtin;
 pub mod deadline;
 pub mod documents;
 pub mod form;
+pub mod letters;
 pub mod lifecycle;
 pub mod number;
+pub mod overdue;
+pub mod signing;
 pub mod store;
 pub mod types;
 pub mod views;

@@ -1,7 +1,10 @@
 //! Cases in the database: drafts a resident (or a clerk in their name) fills and attaches files
 //! to, submission (checked complete, numbered, its clock started), and every later action —
-//! each checked by [`lifecycle::next`] first, then written with its history row, the
-//! resident's notice (outbox `case.stage_changed`) and an audit entry in one transaction.
+//! each checked by [`lifecycle::next`] first, then written with its history row, the letter it
+//! produces ([`letters`]: acknowledgement, decision, contract), the resident's notice (outbox
+//! `case.stage_changed`) and an audit entry in one transaction. Signing the offered contract
+//! goes through a [`Signer`]; staff's internal notes and the resident's feedback are kept here
+//! too.
 //!
 //! A case is found by its utility and id; a resident reaches only their own (another's is "not
 //! found", as an unknown one), staff only their utility's.
@@ -16,8 +19,10 @@ use crate::attachments::{self, Attached};
 use crate::deadline::{self, Clock};
 use crate::documents;
 use crate::form::{Answers, FieldError, FormDefinition};
+use crate::letters::{self, LetterKind};
 use crate::lifecycle::{self, Action, Facts, Refusal, State, Who};
 use crate::number::CaseNumber;
+use crate::signing::{SignError, Signer, ToSign};
 use crate::types;
 
 /// Who acts on a case.
@@ -334,14 +339,29 @@ pub async fn submit(
     .await?;
     let mut submitted = case.clone();
     submitted.number = Some(number.to_string());
-    record(
+    let acknowledgement = letters::issue(
         conn,
         utility_id,
-        &submitted,
-        acting,
-        Action::Submit,
-        to,
-        None,
+        case.id,
+        LetterKind::Acknowledgement,
+        &letters::Issue {
+            due: Some(clock(today, 0, false).due()),
+            ..Default::default()
+        },
+        today,
+    )
+    .await?;
+    record(
+        conn,
+        &Step {
+            utility_id,
+            case: &submitted,
+            acting,
+            action: Action::Submit,
+            to,
+            note: None,
+            document: Some((acknowledgement.id, LetterKind::Acknowledgement)),
+        },
         json!({"type_id": case.type_id, "number": number.to_string(),
                "prepared_by": case.prepared_by}),
     )
@@ -357,10 +377,14 @@ pub struct Details<'a> {
     pub note: Option<&'a str>,
     /// The clerk a manager assigns the case to (a clerk taking a case assigns it to themself).
     pub assign_to: Option<i64>,
+    /// The billing contract a supply-contract case concluded: required to conclude (the
+    /// caller starts it in the same transaction).
+    pub contract_id: Option<i64>,
 }
 
-/// Does `action` (any but [`Action::Submit`]) to case `case_id`, `today` being the day in
-/// Warsaw; the case's new state.
+/// Does `action` (any but [`Action::Submit`], and [`Action::SignContract`], which is
+/// [`sign_contract`]'s) to case `case_id`, `today` being the day in Warsaw; the case's new
+/// state.
 pub async fn act(
     conn: &mut PgConnection,
     utility_id: i64,
@@ -376,6 +400,12 @@ pub async fn act(
             .map(|_| State::Registered);
     }
     let case = load(conn, utility_id, case_id, acting).await?;
+    if action == Action::SignContract {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "password",
+            "Umowę podpisuje się hasłem, na stronie sprawy.",
+        )]));
+    }
     let facts = facts(
         case.contract,
         case.appealed,
@@ -423,6 +453,12 @@ pub async fn act(
         (Action::Assign, _) => Some(acting.account_id()),
         _ => case.assigned_to,
     };
+    if action == Action::Conclude && details.contract_id.is_none() {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "contract",
+            "Najpierw wpisz umowę do rozliczeń: punkt poboru, grupę taryfową i początek.",
+        )]));
+    }
     // The clock: the days waiting for a supplement do not count.
     let (paused_days, awaiting_since) = match action {
         Action::RequestSupplement => (case.paused_days, Some(today)),
@@ -441,6 +477,7 @@ pub async fn act(
     sqlx::query!(
         r#"UPDATE cases SET state = $2, assigned_to = $3, paused_days = $4, awaiting_since = $5,
                             decided_on = $6, appealed = appealed OR $7, extended = extended OR $8,
+                            contract_id = coalesce($9, contract_id),
                             state_changed_at = CASE WHEN state <> $2 THEN now() ELSE state_changed_at END,
                             updated_at = now()
            WHERE id = $1"#,
@@ -452,21 +489,228 @@ pub async fn act(
         decided_on,
         action == Action::Appeal,
         action == Action::ExtendDeadline,
+        details.contract_id.filter(|_| action == Action::Conclude),
     )
     .execute(&mut *conn)
     .await?;
+    let letter = match action {
+        Action::Approve => Some(LetterKind::Approval),
+        Action::Refuse => Some(LetterKind::Refusal),
+        Action::OfferContract => Some(LetterKind::Contract),
+        _ => None,
+    };
+    let document = match letter {
+        Some(kind) => {
+            let doc = letters::issue(
+                conn,
+                utility_id,
+                case.id,
+                kind,
+                &letters::Issue {
+                    note,
+                    appeal_until: Some(deadline::appeal_until(today)),
+                    ..Default::default()
+                },
+                today,
+            )
+            .await?;
+            Some((doc.id, kind))
+        }
+        None => None,
+    };
     record(
         conn,
-        utility_id,
-        &case,
-        acting,
-        action,
-        to,
-        note,
-        json!({"assigned_to": assigned_to, "note": note}),
+        &Step {
+            utility_id,
+            case: &case,
+            acting,
+            action,
+            to,
+            note,
+            document,
+        },
+        json!({"assigned_to": assigned_to, "note": note, "contract_id": details.contract_id}),
     )
     .await?;
     Ok(to)
+}
+
+/// Signs the contract offered in case `case_id` (its resident only): `signer` confirms the
+/// signatory, then the signature is recorded with the SHA-256 of the exact document offered,
+/// and the case moves to signed. The document's SHA-256.
+pub async fn sign_contract(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    signer: &impl Signer,
+    today: NaiveDate,
+) -> Result<Vec<u8>, CaseError> {
+    let case = load(conn, utility_id, case_id, acting).await?;
+    let to = lifecycle::next(
+        case.state,
+        Action::SignContract,
+        who(&case, acting),
+        facts(
+            case.contract,
+            case.appealed,
+            case.extended,
+            case.decided_on,
+            today,
+        ),
+    )?;
+    let offered = sqlx::query!(
+        r#"SELECT d.id, d.sha256 FROM case_events e JOIN documents d ON d.id = e.document_id
+           WHERE e.case_id = $1 AND e.document_kind = 'contract'
+           ORDER BY e.id DESC LIMIT 1"#,
+        case.id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(CaseError::NotFound)?;
+    let what = ToSign {
+        utility_id,
+        case_id: case.id,
+        account_id: acting.account_id(),
+        document_id: offered.id,
+        sha256: &offered.sha256,
+    };
+    let evidence = signer.confirm(conn, &what).await.map_err(|e| match e {
+        SignError::NotConfirmed(m) | SignError::Unavailable(m) => {
+            CaseError::Fields(vec![FieldError::new("password", m)])
+        }
+        SignError::Db(e) => CaseError::Db(e),
+    })?;
+    sqlx::query!(
+        r#"INSERT INTO signatures (utility_id, case_id, document_id, sha256, account_id, method,
+                                   evidence)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+        utility_id,
+        case.id,
+        offered.id,
+        offered.sha256,
+        acting.account_id(),
+        evidence.method,
+        evidence.details
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE cases SET state = $2, state_changed_at = now(), updated_at = now()
+           WHERE id = $1"#,
+        case.id,
+        to as State
+    )
+    .execute(&mut *conn)
+    .await?;
+    let sha256_hex: String = offered.sha256.iter().map(|b| format!("{b:02x}")).collect();
+    record(
+        conn,
+        &Step {
+            utility_id,
+            case: &case,
+            acting,
+            action: Action::SignContract,
+            to,
+            note: None,
+            document: None,
+        },
+        json!({"document_id": offered.id, "sha256": sha256_hex, "method": evidence.method}),
+    )
+    .await?;
+    Ok(offered.sha256)
+}
+
+/// Adds staff's internal note to case `case_id` (never shown to the resident).
+pub async fn add_note(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    body: &str,
+) -> Result<i64, CaseError> {
+    let Acting::Staff { .. } = acting else {
+        return Err(Refusal::WrongRole.into());
+    };
+    let case = load(conn, utility_id, case_id, acting).await?;
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 4000 {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "note",
+            "Wpisz notatkę (najwyżej 4000 znaków).",
+        )]));
+    }
+    let id = sqlx::query_scalar!(
+        "INSERT INTO case_notes (case_id, author_id, body) VALUES ($1, $2, $3) RETURNING id",
+        case.id,
+        acting.account_id(),
+        body
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: acting.audit_actor(),
+            action: "case.note_added",
+            entity_type: Some("case"),
+            entity_id: Some(case.id.to_string()),
+            details: json!({"note_id": id}),
+            request_id: None,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Keeps the resident's satisfaction with case `case_id` once it is over (closed or its
+/// contract concluded): `rating` 1–5 and an optional comment, once per case.
+pub async fn give_feedback(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    rating: i16,
+    comment: Option<&str>,
+) -> Result<(), CaseError> {
+    let Acting::Resident { account_id } = acting else {
+        return Err(Refusal::WrongRole.into());
+    };
+    let case = load(conn, utility_id, case_id, acting).await?;
+    if !matches!(case.state, State::Closed | State::Concluded) {
+        return Err(Refusal::WrongState(case.state).into());
+    }
+    if !(1..=5).contains(&rating) {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "rating",
+            "Wybierz ocenę od 1 do 5.",
+        )]));
+    }
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if comment.is_some_and(|c| c.chars().count() > 2000) {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "comment",
+            "Komentarz może mieć najwyżej 2000 znaków.",
+        )]));
+    }
+    let given = sqlx::query!(
+        r#"INSERT INTO case_feedback (case_id, account_id, rating, comment)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO NOTHING"#,
+        case.id,
+        account_id,
+        rating,
+        comment
+    )
+    .execute(&mut *conn)
+    .await?;
+    if given.rows_affected() == 0 {
+        return Err(CaseError::Fields(vec![FieldError::new(
+            "rating",
+            "Opinia o tej sprawie została już przekazana. Dziękujemy!",
+        )]));
+    }
+    Ok(())
 }
 
 fn who(case: &Loaded, acting: Acting) -> Who {
@@ -480,27 +724,42 @@ fn who(case: &Loaded, acting: Acting) -> Who {
     }
 }
 
-/// The history row, the resident's notice and the audit entry of `action`.
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    conn: &mut PgConnection,
+/// A step of a case, as its history records it.
+struct Step<'a> {
     utility_id: i64,
-    case: &Loaded,
+    case: &'a Loaded,
     acting: Acting,
     action: Action,
     to: State,
-    note: Option<&str>,
-    details: Value,
-) -> sqlx::Result<()> {
+    /// The reason the resident is told.
+    note: Option<&'a str>,
+    /// The letter the step produced.
+    document: Option<(i64, LetterKind)>,
+}
+
+/// The history row, the resident's notice and the audit entry of a step.
+async fn record(conn: &mut PgConnection, step: &Step<'_>, details: Value) -> sqlx::Result<()> {
+    let Step {
+        utility_id,
+        case,
+        acting,
+        action,
+        to,
+        note,
+        document,
+    } = *step;
     let event_id = sqlx::query_scalar!(
-        r#"INSERT INTO case_events (case_id, action, from_state, to_state, actor_id, note)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"#,
+        r#"INSERT INTO case_events (case_id, action, from_state, to_state, actor_id, note,
+                                    document_id, document_kind)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"#,
         case.id,
         action.event(),
         case.state as State,
         to as State,
         acting.account_id(),
-        note
+        note,
+        document.map(|(id, _)| id),
+        document.map(|(_, kind)| kind.document_kind()),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -528,7 +787,8 @@ async fn record(
             action: action.event(),
             entity_type: Some("case"),
             entity_id: Some(case.id.to_string()),
-            details: json!({"number": number, "from": case.state, "to": to, "details": details}),
+            details: json!({"number": number, "from": case.state, "to": to, "details": details,
+                            "document_id": document.map(|(id, _)| id)}),
             request_id: None,
         },
     )

@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use crate::deadline;
-use crate::form::{Answers, FieldKind, FormDefinition};
+use crate::form::{Answers, FormDefinition};
+use crate::letters;
 use crate::lifecycle::{Facts, State};
 use crate::store;
 
@@ -61,6 +62,45 @@ pub struct EventLine {
     pub action: String,
     pub to_state: State,
     pub note: Option<String>,
+    /// The letter the step produced, and its kind (`acknowledgement`, `decision`, `contract`).
+    pub document_id: Option<i64>,
+    pub document_kind: Option<String>,
+}
+
+impl EventLine {
+    /// The letter's file name and what it is, when the step produced one.
+    pub fn letter(&self, number: &str) -> Option<(i64, String, &'static str)> {
+        let kind = self.document_kind.as_deref()?;
+        Some((
+            self.document_id?,
+            letters::file_name(kind, number),
+            letters::document_kind_polish(kind),
+        ))
+    }
+}
+
+/// A signature under a case's document.
+#[derive(Debug, Clone)]
+pub struct SignatureLine {
+    pub document_id: i64,
+    pub sha256: Vec<u8>,
+    pub signatory: String,
+    pub method: String,
+    pub signed_at: DateTime<Utc>,
+}
+
+impl SignatureLine {
+    pub fn sha256_hex(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The resident's feedback on a case.
+#[derive(Debug, Clone)]
+pub struct Feedback {
+    pub rating: i16,
+    pub comment: Option<String>,
+    pub given_at: DateTime<Utc>,
 }
 
 /// One case as its pages show it.
@@ -73,6 +113,8 @@ pub struct CaseView {
     pub contract: bool,
     pub state: State,
     pub account_id: i64,
+    /// The customer the case is about, when the resident applied as one.
+    pub customer_id: Option<i64>,
     pub answers: Answers,
     /// The form it was submitted against (the type's current one while a draft).
     pub form: FormDefinition,
@@ -87,33 +129,22 @@ pub struct CaseView {
     pub facts: Facts,
     pub attachments: Vec<AttachmentLine>,
     pub events: Vec<EventLine>,
+    pub signatures: Vec<SignatureLine>,
+    /// The billing contract the case concluded (its number).
+    pub contract_number: Option<String>,
+    pub feedback: Option<Feedback>,
 }
 
 impl CaseView {
+    /// Whether the resident may still give feedback: the case is over and none was given.
+    pub fn awaits_feedback(&self) -> bool {
+        matches!(self.state, State::Closed | State::Concluded) && self.feedback.is_none()
+    }
+
     /// The answers as people read them, in the form's order: (the field's label, the value with
     /// a choice's label, a date in Polish, a quantity with its unit).
     pub fn answers_read(&self) -> Vec<(String, String)> {
-        self.form
-            .fields
-            .iter()
-            .filter_map(|field| {
-                let value = self.answers.get(&field.key)?;
-                let value = match &field.kind {
-                    FieldKind::Choice { options } | FieldKind::Choices { options } => value
-                        .split(',')
-                        .filter_map(|v| options.iter().find(|o| o.value == v))
-                        .map(|o| o.label.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    FieldKind::Date { .. } => NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                        .map(ebok_common::polish::day)
-                        .unwrap_or_else(|_| value.clone()),
-                    FieldKind::Quantity { unit, .. } => format!("{value} {unit}"),
-                    _ => value.clone(),
-                };
-                Some((field.label.clone(), value))
-            })
-            .collect()
+        self.form.read(&self.answers)
     }
 }
 
@@ -136,10 +167,14 @@ pub async fn case(
 ) -> sqlx::Result<Option<CaseView>> {
     let Some(r) = sqlx::query!(
         r#"SELECT c.id, c.number, t.code AS type_code, t.name AS type_name, t.contract,
-                  c.state AS "state: State", c.account_id, c.prepared_by, c.answers,
+                  c.state AS "state: State", c.account_id, c.customer_id, c.prepared_by, c.answers,
                   coalesce(c.form, t.form) AS "form!", c.submitted_at, c.complete_on,
-                  c.paused_days, c.extended, c.decided_on, c.appealed, c.assigned_to
+                  c.paused_days, c.extended, c.decided_on, c.appealed, c.assigned_to,
+                  k.number AS "contract_number?", f.rating AS "rating?", f.comment,
+                  f.given_at AS "given_at?"
            FROM cases c JOIN application_types t ON t.id = c.type_id
+           LEFT JOIN contracts k ON k.id = c.contract_id
+           LEFT JOIN case_feedback f ON f.case_id = c.id
            WHERE c.utility_id = $1 AND c.id = $2"#,
         utility_id,
         case_id
@@ -168,8 +203,17 @@ pub async fn case(
     .await?;
     let events = sqlx::query_as!(
         EventLine,
-        r#"SELECT at, action, to_state AS "to_state: State", note
+        r#"SELECT at, action, to_state AS "to_state: State", note, document_id, document_kind
            FROM case_events WHERE case_id = $1 ORDER BY id"#,
+        r.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let signatures = sqlx::query_as!(
+        SignatureLine,
+        r#"SELECT s.document_id, s.sha256, a.display_name AS signatory, s.method, s.signed_at
+           FROM signatures s JOIN user_accounts a ON a.id = s.account_id
+           WHERE s.case_id = $1 ORDER BY s.id"#,
         r.id
     )
     .fetch_all(&mut *conn)
@@ -195,6 +239,7 @@ pub async fn case(
         contract: r.contract,
         state: r.state,
         account_id: r.account_id,
+        customer_id: r.customer_id,
         answers: serde_json::from_value(r.answers).map_err(decode)?,
         form: serde_json::from_value(r.form).map_err(decode)?,
         submitted_at: r.submitted_at,
@@ -204,7 +249,148 @@ pub async fn case(
         facts: store::facts(r.contract, r.appealed, r.extended, r.decided_on, today),
         attachments,
         events,
+        signatures,
+        contract_number: r.contract_number,
+        feedback: match (r.rating, r.given_at) {
+            (Some(rating), Some(given_at)) => Some(Feedback {
+                rating,
+                comment: r.comment,
+                given_at,
+            }),
+            _ => None,
+        },
     }))
+}
+
+/// A letter case `case_id` issued (acknowledgement, decision, contract), if `scope` may read
+/// the case: its file name, type and content.
+pub async fn letter(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    document_id: i64,
+    scope: Scope,
+) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
+    let r = sqlx::query!(
+        r#"SELECT e.document_kind AS "kind!", d.content_type, d.content, c.number AS "number!",
+                  c.account_id
+           FROM case_events e
+           JOIN cases c ON c.id = e.case_id
+           JOIN documents d ON d.id = e.document_id
+           WHERE c.utility_id = $1 AND c.id = $2 AND e.document_id = $3
+           LIMIT 1"#,
+        utility_id,
+        case_id,
+        document_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(r.and_then(|r| {
+        let visible = match scope {
+            Scope::Resident { account_id } => r.account_id == account_id,
+            // A case with a letter is submitted: all its utility's staff may read it.
+            Scope::Staff { .. } => true,
+        };
+        visible.then_some(r.content).flatten().map(|content| {
+            (
+                letters::file_name(&r.kind, &r.number),
+                r.content_type,
+                content,
+            )
+        })
+    }))
+}
+
+/// An internal note on a case.
+#[derive(Debug, Clone)]
+pub struct NoteLine {
+    pub at: DateTime<Utc>,
+    pub author: String,
+    pub body: String,
+}
+
+/// Staff's internal notes on case `case_id` of utility `utility_id`, oldest first. For staff
+/// pages only.
+pub async fn notes(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+) -> sqlx::Result<Vec<NoteLine>> {
+    sqlx::query_as!(
+        NoteLine,
+        r#"SELECT n.at, a.display_name AS author, n.body
+           FROM case_notes n
+           JOIN cases c ON c.id = n.case_id
+           JOIN user_accounts a ON a.id = n.author_id
+           WHERE c.utility_id = $1 AND c.id = $2
+           ORDER BY n.id"#,
+        utility_id,
+        case_id
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Residents' satisfaction with one application type.
+#[derive(Debug, Clone)]
+pub struct FeedbackSummary {
+    pub type_name: String,
+    pub answers: i64,
+    /// The mean rating in hundredths (437 = 4,37).
+    pub mean_hundredths: i64,
+    /// How many gave 1, 2, 3, 4, 5.
+    pub by_rating: [i64; 5],
+    /// The latest comments: (rating, comment, case number).
+    pub comments: Vec<(i16, String, String)>,
+}
+
+/// Utility `utility_id`'s feedback per application type, the most answered first.
+pub async fn feedback_summary(
+    conn: &mut PgConnection,
+    utility_id: i64,
+) -> sqlx::Result<Vec<FeedbackSummary>> {
+    let rows = sqlx::query!(
+        r#"SELECT t.id, t.name, count(*) AS "answers!",
+                  round(avg(f.rating) * 100)::bigint AS "mean!",
+                  count(*) FILTER (WHERE f.rating = 1) AS "r1!",
+                  count(*) FILTER (WHERE f.rating = 2) AS "r2!",
+                  count(*) FILTER (WHERE f.rating = 3) AS "r3!",
+                  count(*) FILTER (WHERE f.rating = 4) AS "r4!",
+                  count(*) FILTER (WHERE f.rating = 5) AS "r5!"
+           FROM case_feedback f
+           JOIN cases c ON c.id = f.case_id
+           JOIN application_types t ON t.id = c.type_id
+           WHERE c.utility_id = $1
+           GROUP BY t.id, t.name
+           ORDER BY count(*) DESC, t.name"#,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let comments = sqlx::query!(
+            r#"SELECT f.rating, f.comment AS "comment!", c.number AS "number!"
+               FROM case_feedback f JOIN cases c ON c.id = f.case_id
+               WHERE c.utility_id = $1 AND c.type_id = $2 AND f.comment IS NOT NULL
+               ORDER BY f.given_at DESC LIMIT 5"#,
+            utility_id,
+            r.id
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.rating, c.comment, c.number))
+        .collect();
+        out.push(FeedbackSummary {
+            type_name: r.name,
+            answers: r.answers,
+            mean_hundredths: r.mean,
+            by_rating: [r.r1, r.r2, r.r3, r.r4, r.r5],
+            comments,
+        });
+    }
+    Ok(out)
 }
 
 /// Which cases a queue shows.

@@ -5,10 +5,12 @@
 
 use chrono::NaiveDate;
 use ebok_cases::form::Answers;
+use ebok_cases::letters::{self, LetterKind};
 use ebok_cases::lifecycle::{Action, Refusal, State};
 use ebok_cases::number::CaseNumber;
+use ebok_cases::signing::{self, Evidence, SignError, Signer, ToSign};
 use ebok_cases::store::{self, Acting, CaseError, Details};
-use ebok_cases::{documents, types};
+use ebok_cases::{documents, overdue, types, views};
 use ebok_testkit::{TestDb, fixtures};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -161,6 +163,7 @@ impl World {
         let details = Details {
             note,
             assign_to: Some(self.clerk),
+            contract_id: None,
         };
         let done = store::act(
             &mut tx,
@@ -170,6 +173,38 @@ impl World {
             action,
             &details,
             day(on),
+        )
+        .await;
+        if done.is_ok() {
+            tx.commit().await.unwrap();
+        }
+        done
+    }
+
+    async fn sign(
+        &self,
+        case_id: i64,
+        acting: Acting,
+        signer: &impl Signer,
+    ) -> Result<Vec<u8>, CaseError> {
+        let mut tx = self.db.pool.begin().await.unwrap();
+        let done =
+            store::sign_contract(&mut tx, self.utility_id, case_id, acting, signer, day(4)).await;
+        if done.is_ok() {
+            tx.commit().await.unwrap();
+        }
+        done
+    }
+
+    async fn feedback(&self, case_id: i64, acting: Acting, rating: i16) -> Result<(), CaseError> {
+        let mut tx = self.db.pool.begin().await.unwrap();
+        let done = store::give_feedback(
+            &mut tx,
+            self.utility_id,
+            case_id,
+            acting,
+            rating,
+            Some(" Sprawnie. "),
         )
         .await;
         if done.is_ok() {
@@ -235,10 +270,22 @@ async fn a_connection_application_is_stopped_until_complete_then_numbered_and_an
         w.submit(again, w.resident()).await.unwrap().to_string(),
         "WTP/2026/000002"
     );
-    // The same PDF attached to two cases is stored once.
+    // The same PDF attached to two cases is stored once (besides each case's acknowledgement).
     assert_eq!(
-        w.count("SELECT count(*) FROM documents WHERE $1 > 0", 1)
-            .await,
+        w.count(
+            "SELECT count(DISTINCT document_id) FROM case_attachments WHERE $1 > 0",
+            1
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        w.count(
+            "SELECT count(*) FROM documents d WHERE $1 > 0 AND NOT EXISTS
+               (SELECT 1 FROM case_attachments a WHERE a.document_id = d.id)",
+            1
+        )
+        .await,
         2
     );
     // Its history, the resident's notice and the audit entry.
@@ -496,15 +543,196 @@ async fn a_supply_contract_goes_to_concluded() {
     for (acting, action, expected) in [
         (w.clerk(), Action::Approve, State::Approved),
         (w.clerk(), Action::OfferContract, State::ContractOffered),
-        (w.resident(), Action::SignContract, State::ContractSigned),
-        (w.clerk(), Action::Conclude, State::Concluded),
-        (w.clerk(), Action::Close, State::Closed),
     ] {
         assert_eq!(
             w.act(id, acting, action, None, 3).await.unwrap(),
             expected,
             "{action:?}"
         );
+    }
+    // The contract offered is a letter of the case: a PDF with the case's number in it.
+    let (contract_doc, contract_pdf): (i64, Vec<u8>) = sqlx::query_as(
+        "SELECT d.id, d.content FROM case_events e JOIN documents d ON d.id = e.document_id
+         WHERE e.case_id = $1 AND e.document_kind = 'contract'",
+    )
+    .bind(id)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    assert!(contract_pdf.starts_with(b"%PDF-"));
+    assert!(
+        contract_pdf.windows(15).any(|s| s == b"UMW/2026/000001"),
+        "the contract names its case"
+    );
+    // Signing goes through a signer: not by a plain action, and not when it does not confirm.
+    assert_eq!(
+        field_keys(
+            w.act(id, w.resident(), Action::SignContract, None, 4)
+                .await
+                .unwrap_err()
+        ),
+        ["password"]
+    );
+    assert_eq!(
+        field_keys(w.sign(id, w.resident(), &Decline).await.unwrap_err()),
+        ["password"]
+    );
+    assert!(matches!(
+        w.sign(id, w.clerk(), &Accept).await,
+        Err(CaseError::Refused(Refusal::WrongRole))
+    ));
+    let signed = w.sign(id, w.resident(), &Accept).await.unwrap();
+    assert_eq!(signed, Sha256::digest(&contract_pdf).to_vec());
+    let (signed_doc, method, account): (i64, String, i64) =
+        sqlx::query_as("SELECT document_id, method, account_id FROM signatures WHERE case_id = $1")
+            .bind(id)
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (signed_doc, method.as_str(), account),
+        (contract_doc, "test", w.resident)
+    );
+    // Anyone holding the contract finds it, signed; a changed file is not found.
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    let found = signing::verify(&mut conn, w.utility_id, &signed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.number.as_str(), found.kind.as_str()),
+        ("UMW/2026/000001", "contract")
+    );
+    assert_eq!(found.signatures.len(), 1);
+    let mut changed = contract_pdf.clone();
+    changed.push(b'\n');
+    assert!(
+        signing::verify(&mut conn, w.utility_id, &Sha256::digest(&changed))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // …nor in another utility, nor a resident's own attachment.
+    let other = fixtures::utility(&w.db.pool, "paslek").await;
+    assert!(
+        signing::verify(&mut conn, other, &signed)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        signing::verify(&mut conn, w.utility_id, &Sha256::digest(PNG))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
+    // Concluding needs the billing contract started with it.
+    assert_eq!(
+        field_keys(
+            w.act(id, w.clerk(), Action::Conclude, None, 5)
+                .await
+                .unwrap_err()
+        ),
+        ["contract"]
+    );
+    let point = fixtures::supply_point(&w.db.pool, w.utility_id).await;
+    let contract = fixtures::contract(&w.db.pool, w.utility_id, w.customer_id, point).await;
+    let mut tx = w.db.pool.begin().await.unwrap();
+    let concluded = store::act(
+        &mut tx,
+        w.utility_id,
+        id,
+        w.clerk(),
+        Action::Conclude,
+        &Details {
+            contract_id: Some(contract),
+            ..Details::default()
+        },
+        day(5),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(concluded, State::Concluded);
+    assert_eq!(
+        w.count(
+            "SELECT count(*) FROM cases WHERE id = $1 AND contract_id IS NOT NULL",
+            id
+        )
+        .await,
+        1
+    );
+    // Feedback once the case is over: 1–5, once.
+    assert_eq!(
+        w.act(id, w.clerk(), Action::Close, None, 6).await.unwrap(),
+        State::Closed
+    );
+    assert_eq!(
+        field_keys(w.feedback(id, w.resident(), 6).await.unwrap_err()),
+        ["rating"]
+    );
+    assert!(matches!(
+        w.feedback(id, w.clerk(), 5).await,
+        Err(CaseError::Refused(Refusal::WrongRole))
+    ));
+    w.feedback(id, w.resident(), 4).await.unwrap();
+    assert_eq!(
+        field_keys(w.feedback(id, w.resident(), 5).await.unwrap_err()),
+        ["rating"]
+    );
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    let summary = views::feedback_summary(&mut conn, w.utility_id)
+        .await
+        .unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(
+        (
+            summary[0].answers,
+            summary[0].mean_hundredths,
+            summary[0].by_rating
+        ),
+        (1, 400, [0, 0, 0, 1, 0])
+    );
+    assert_eq!(
+        summary[0].comments,
+        [(4, "Sprawnie.".to_string(), "UMW/2026/000001".to_string())]
+    );
+    // Signatures never change.
+    let err = sqlx::query("DELETE FROM signatures WHERE case_id = $1")
+        .bind(id)
+        .execute(&w.db.pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("never changed"), "{err}");
+}
+
+/// A signer that confirms everyone (the method is tested in ebok-api with passwords).
+struct Accept;
+
+impl Signer for Accept {
+    async fn confirm(
+        &self,
+        _conn: &mut sqlx::PgConnection,
+        _what: &ToSign<'_>,
+    ) -> Result<Evidence, SignError> {
+        Ok(Evidence {
+            method: "test",
+            details: serde_json::json!({}),
+        })
+    }
+}
+
+/// A signer whose confirmation fails (a wrong password).
+struct Decline;
+
+impl Signer for Decline {
+    async fn confirm(
+        &self,
+        _conn: &mut sqlx::PgConnection,
+        _what: &ToSign<'_>,
+    ) -> Result<Evidence, SignError> {
+        Err(SignError::NotConfirmed("Hasło jest nieprawidłowe.".into()))
     }
 }
 
@@ -553,8 +781,8 @@ async fn nobody_else_reaches_a_case() {
         w.manager(),
         Action::Assign,
         &Details {
-            note: None,
             assign_to: Some(technician),
+            ..Details::default()
         },
         day(2),
     )
@@ -724,4 +952,253 @@ async fn a_utility_gets_the_builtin_types_once_and_its_admin_edits_them_with_che
         .await,
         Err(types::EditError::Invalid(_))
     ));
+}
+
+#[tokio::test]
+async fn each_step_that_speaks_to_the_resident_leaves_its_letter() {
+    let w = World::new().await;
+    let id = submitted_connection(&w).await;
+    let letters = |w: &World| {
+        let pool = w.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT document_kind FROM case_events
+                 WHERE case_id = $1 AND document_id IS NOT NULL ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(letters(&w).await, ["acknowledgement"]);
+    w.act(id, w.clerk(), Action::Assign, None, 2).await.unwrap();
+    w.act(
+        id,
+        w.clerk(),
+        Action::Refuse,
+        Some("Brak przyłącza w ulicy."),
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!(letters(&w).await, ["acknowledgement", "decision"]);
+    // The resident and staff read the letters; another resident does not.
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    let view = views::case(
+        &mut conn,
+        w.utility_id,
+        id,
+        views::Scope::Resident {
+            account_id: w.resident,
+        },
+        day(3),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (doc, name, _) = view
+        .events
+        .iter()
+        .find_map(|e| {
+            e.letter("WTP/2026/000001")
+                .filter(|(_, n, _)| n.starts_with("decyzja"))
+        })
+        .unwrap();
+    assert_eq!(name, "decyzja-WTP-2026-000001.pdf");
+    let mine = views::letter(
+        &mut conn,
+        w.utility_id,
+        id,
+        doc,
+        views::Scope::Resident {
+            account_id: w.resident,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(mine.1, "application/pdf");
+    assert!(mine.2.starts_with(b"%PDF-"));
+    let neighbour = fixtures::household(&w.db.pool, w.utility_id, "sasiad@example.pl").await;
+    for scope in [views::Scope::Resident {
+        account_id: neighbour.account_id,
+    }] {
+        assert!(
+            views::letter(&mut conn, w.utility_id, id, doc, scope)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let other = fixtures::utility(&w.db.pool, "paslek").await;
+    assert!(
+        views::letter(
+            &mut conn,
+            other,
+            id,
+            doc,
+            views::Scope::Staff {
+                account_id: w.clerk
+            }
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_utility_words_its_letters_itself_and_an_unknown_placeholder_is_refused() {
+    let w = World::new().await;
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    let bad = letters::Template {
+        title: "Potwierdzenie {numer}".into(),
+        body: "Treść.".into(),
+    };
+    match letters::set_template(
+        &mut conn,
+        w.utility_id,
+        LetterKind::Acknowledgement,
+        Some(&bad),
+        w.manager,
+    )
+    .await
+    {
+        Err(letters::TemplateError::Invalid(errors)) => {
+            assert_eq!(errors[0].key, "title");
+            assert!(errors[0].message.contains("{numer}"));
+        }
+        other => panic!("expected the template refused, got {other:?}"),
+    }
+    let own = letters::Template {
+        title: "Wniosek przyjety: {numer_sprawy}".into(),
+        body: "Dziekujemy, {wnioskodawca}.".into(),
+    };
+    letters::set_template(
+        &mut conn,
+        w.utility_id,
+        LetterKind::Acknowledgement,
+        Some(&own),
+        w.manager,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let id = submitted_connection(&w).await;
+    let pdf: Vec<u8> = sqlx::query_scalar(
+        "SELECT d.content FROM case_events e JOIN documents d ON d.id = e.document_id
+         WHERE e.case_id = $1 AND e.document_kind = 'acknowledgement'",
+    )
+    .bind(id)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    let has = |needle: &[u8]| pdf.windows(needle.len()).any(|s| s == needle);
+    assert!(has(b"Wniosek przyjety: WTP/2026/000001"));
+    assert!(has(b"Dziekujemy, Jan Kowalski."));
+    // Back to the built-in wording.
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    letters::set_template(
+        &mut conn,
+        w.utility_id,
+        LetterKind::Acknowledgement,
+        None,
+        w.manager,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        letters::template(&mut conn, w.utility_id, LetterKind::Acknowledgement)
+            .await
+            .unwrap(),
+        letters::builtin(LetterKind::Acknowledgement)
+    );
+}
+
+#[tokio::test]
+async fn internal_notes_are_staffs_only() {
+    let w = World::new().await;
+    let id = submitted_connection(&w).await;
+    let mut tx = w.db.pool.begin().await.unwrap();
+    store::add_note(
+        &mut tx,
+        w.utility_id,
+        id,
+        w.clerk(),
+        "Zadzwonić do wnioskodawcy.",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        store::add_note(&mut tx, w.utility_id, id, w.resident(), "x").await,
+        Err(CaseError::Refused(Refusal::WrongRole))
+    ));
+    assert_eq!(
+        field_keys(
+            store::add_note(&mut tx, w.utility_id, id, w.clerk(), "  ")
+                .await
+                .unwrap_err()
+        ),
+        ["note"]
+    );
+    tx.commit().await.unwrap();
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    let notes = views::notes(&mut conn, w.utility_id, id).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].body, "Zadzwonić do wnioskodawcy.");
+    let other = fixtures::utility(&w.db.pool, "paslek").await;
+    assert!(views::notes(&mut conn, other, id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_overdue_case_alerts_its_clerk_and_the_managers_once_per_deadline() {
+    let w = World::new().await;
+    let id = submitted_connection(&w).await; // complete on 1 December 2026
+    w.act(id, w.clerk(), Action::Assign, None, 2).await.unwrap();
+    let alerts = |w: &World| {
+        let pool = w.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT recipient_account_id FROM outbox WHERE kind = 'case.overdue'
+                 ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let run = |w: &World, on: NaiveDate| {
+        let pool = w.db.pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let n = overdue::alert(&mut tx, on).await.unwrap();
+            tx.commit().await.unwrap();
+            n
+        }
+    };
+    // Due 31 December (30 days, a working day): nothing on that day, both on the next.
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    assert_eq!(run(&w, date(2026, 12, 31)).await, 0);
+    assert_eq!(run(&w, date(2027, 1, 2)).await, 1);
+    assert_eq!(alerts(&w).await, [w.clerk, w.manager]);
+    assert_eq!(run(&w, date(2027, 1, 3)).await, 0, "announced once");
+    // Extended by 14 days: announced again only when the new deadline passes too.
+    w.act(
+        id,
+        w.clerk(),
+        Action::ExtendDeadline,
+        Some("Opinia geodety."),
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run(&w, date(2027, 1, 10)).await, 0);
+    assert_eq!(run(&w, date(2027, 1, 15)).await, 1);
+    assert_eq!(alerts(&w).await.len(), 4);
+    // A decided case is not overdue.
+    w.act(id, w.clerk(), Action::Approve, None, 4)
+        .await
+        .unwrap();
+    assert_eq!(run(&w, date(2027, 3, 1)).await, 0);
 }

@@ -24,6 +24,7 @@ pub mod portal;
 pub mod proxy_acts;
 mod qr;
 mod secret;
+pub mod signing;
 pub mod staff;
 pub mod state;
 mod telemetry;

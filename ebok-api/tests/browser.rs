@@ -672,6 +672,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
         ("haslo", "reset hasła"),
         ("rachunki", "strona, której nie ma"),
         ("status-sprawy", "status sprawy"),
+        ("weryfikacja-dokumentu", "weryfikacja dokumentu"),
         ("rejestracja", "rejestracja"),
     ] {
         check(path, name).await;

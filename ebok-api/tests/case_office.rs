@@ -226,3 +226,100 @@ async fn clerks_take_and_handle_cases_and_admins_reassign_them() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_admin_words_the_letters_previews_them_and_goes_back_to_the_default() {
+    let app = App::start().await;
+    let utility_id = utility(app.pool(), "mlynary").await;
+    let clerk = staff(app.pool(), utility_id, "mlynary", "clerk").await;
+    let admin = staff(app.pool(), utility_id, "mlynary", "admin").await;
+    let list = "/panel/mlynary/sprawy/szablony";
+    let page = "/panel/mlynary/sprawy/szablony/approval";
+
+    // A clerk reads the ratings but does not word the letters.
+    let clerk_cookie = app.staff_web_login(&clerk, 0).await;
+    assert_eq!(app.web_get(&clerk_cookie, list).await.status(), 403);
+    assert_eq!(app.web_get(&clerk_cookie, page).await.status(), 403);
+    let ratings = app
+        .web_get(&clerk_cookie, "/panel/mlynary/sprawy/opinie")
+        .await;
+    assert_eq!(ratings.status(), 200);
+    assert!(html_page(ratings).await.contains("Nikt jeszcze nie ocenił"));
+
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let listed = html_page(app.web_get(&cookie, list).await).await;
+    assert!(listed.contains("Decyzja pozytywna") && listed.contains("domyślna"));
+    let form = html_page(app.web_get(&cookie, page).await).await;
+    // The built-in wording, in the textarea (the list of fields names them too).
+    assert!(form.contains("to jest do {termin_odwolania}."), "{form}");
+    let csrf = app.web_csrf(&cookie, page).await;
+    let send = |title: &str, body: &str, action: &str| {
+        let fields = vec![
+            ("csrf", csrf.clone()),
+            ("tytul", title.to_string()),
+            ("tresc", body.to_string()),
+            ("czynnosc", action.to_string()),
+        ];
+        let request = app
+            .server
+            .client
+            .post(app.url(page))
+            .header(reqwest::header::COOKIE, cookie.clone())
+            .header(reqwest::header::ORIGIN, support::PORTAL_ORIGIN)
+            .form(&fields);
+        async move { request.send().await.unwrap() }
+    };
+    // An unknown placeholder is named at its field; nothing is saved.
+    let wrong = send("Decyzja {numer}", "Treść.", "zapisz").await;
+    assert_eq!(wrong.status(), 422);
+    let wrong = html_page(wrong).await;
+    assert!(wrong.contains("Nieznane pola: {numer}"), "{wrong}");
+    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM case_templates")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(saved, 0);
+    // The preview is the PDF the letter will be.
+    let preview = send(
+        "Decyzja nr {numer_sprawy}",
+        "Wniosek rozpatrzono pozytywnie.\n\n## Uzasadnienie\n\n{uzasadnienie}",
+        "podglad",
+    )
+    .await;
+    assert_eq!(preview.status(), 200);
+    assert_eq!(
+        preview.headers()[reqwest::header::CONTENT_TYPE],
+        "application/pdf"
+    );
+    assert!(preview.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let done = send(
+        "Decyzja nr {numer_sprawy}",
+        "Wniosek rozpatrzono pozytywnie.\n\n## Uzasadnienie\n\n{uzasadnienie}",
+        "zapisz",
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    let listed = html_page(app.web_get(&cookie, list).await).await;
+    assert!(listed.contains("własna przedsiębiorstwa"), "{listed}");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'case_template.saved'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+    // Back to the default.
+    let reset = send("", "", "domyslny").await;
+    assert_eq!(reset.status(), 303);
+    let form = html_page(app.web_get(&cookie, page).await).await;
+    assert!(form.contains("to jest do {termin_odwolania}."));
+    // Another utility's admin words only their own.
+    let other = utility(app.pool(), "paslek").await;
+    let stranger = staff(app.pool(), other, "paslek", "admin").await;
+    let stranger_cookie = app.staff_web_login(&stranger, 0).await;
+    let theirs = html_page(
+        app.web_get(&stranger_cookie, "/panel/paslek/sprawy/szablony")
+            .await,
+    )
+    .await;
+    assert!(!theirs.contains("własna przedsiębiorstwa"));
+}

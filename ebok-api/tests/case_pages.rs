@@ -146,7 +146,7 @@ async fn a_resident_files_an_application_completes_it_and_sends_a_supplement() {
     .unwrap();
     let why = Details {
         note: Some("Mapa jest nieczytelna."),
-        assign_to: None,
+        ..Details::default()
     };
     store::act(
         &mut tx,

@@ -1069,6 +1069,7 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         .unwrap()
         .to_string();
     let resident_cookie = app.web_login("mlynary", "anna@example.pl").await;
+    let case = submitted_letter(&app, utility, home.account_id).await;
     let billing = support::staff(app.pool(), utility, "mlynary", "billing").await;
     let billing_token = app.staff_token(&billing, 0).await;
     let billing_cookie = app.staff_web_login(&billing, 1).await;
@@ -1243,6 +1244,11 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         "/panel/mlynary/liczniki/nowy".into(),
         "/panel/mlynary/klienci/nowy".into(),
         format!("/panel/mlynary/klienci/{}/edycja", home.customer_id),
+        "/panel/mlynary/sprawy".into(),
+        format!("/panel/mlynary/sprawy/{case}"),
+        "/panel/mlynary/sprawy/szablony".into(),
+        "/panel/mlynary/sprawy/szablony/approval".into(),
+        "/panel/mlynary/sprawy/opinie".into(),
     ] {
         let response = get(&app, &resident_cookie, &path).await;
         assert_eq!(response.status(), 303, "resident: {path}");
@@ -1252,6 +1258,7 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
             "dziennik",
             "liczniki/legalizacja",
             "liczniki/nowy",
+            "sprawy",
         ]
         .iter()
         .any(|p| path.contains(p));
@@ -1273,12 +1280,84 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         format!("/panel/mlynary/alarmy/{leak}/przyjmij"),
         format!("/panel/mlynary/alarmy/{leak}/zamknij"),
         "/panel/mlynary/kwarantanna/przypisz".to_string(),
+        format!("/panel/mlynary/sprawy/{case}"),
+        format!("/panel/mlynary/sprawy/{case}/umowa"),
+        format!("/panel/mlynary/sprawy/{case}/notatki"),
+        "/panel/mlynary/sprawy/szablony/approval".to_string(),
     ] {
         let response = app
             .web_post(&billing_cookie, &path, &[("csrf", &csrf), ("note", "x")])
             .await;
         assert_eq!(response.status(), 403, "billing: {path}");
     }
+    // Another utility's admin does not find the case's page, letters or files.
+    let stranger_cookie = app.staff_web_login(&stranger, 1).await;
+    let acknowledgement: i64 = sqlx::query_scalar(
+        "SELECT document_id FROM case_events WHERE case_id = $1 AND document_id IS NOT NULL",
+    )
+    .bind(case)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    for path in [
+        format!("/panel/kurowo/sprawy/{case}"),
+        format!("/panel/kurowo/sprawy/{case}/dokumenty/{acknowledgement}"),
+    ] {
+        let response = get(&app, &stranger_cookie, &path).await;
+        assert_eq!(response.status(), 404, "another utility: {path}");
+    }
+    let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM case_notes WHERE case_id = $1")
+        .bind(case)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(notes, 0);
+}
+
+/// A general letter the resident submitted: its case id.
+async fn submitted_letter(app: &App, utility_id: i64, account_id: i64) -> i64 {
+    use ebok_cases::store::{self, Acting};
+    let acting = Acting::Resident { account_id };
+    let mut tx = app.pool().begin().await.unwrap();
+    let id = store::start_draft(
+        &mut tx,
+        utility_id,
+        "general_letter",
+        account_id,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let answers: ebok_cases::form::Answers = [("subject", "Pytanie"), ("content", "Treść.")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    store::save_answers(&mut tx, utility_id, id, acting, &answers)
+        .await
+        .unwrap();
+    store::attach(
+        &mut tx,
+        utility_id,
+        id,
+        acting,
+        "files",
+        "pismo.pdf",
+        b"%PDF-1.7\n%%EOF\n",
+    )
+    .await
+    .unwrap();
+    store::submit(
+        &mut tx,
+        utility_id,
+        id,
+        acting,
+        chrono::Utc::now().date_naive(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use ebok_common::domain::AlarmKind;
 use ebok_common::outbox::{
-    Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
-    PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
+    Booking, CaseOverdue, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm,
+    Outage, PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
     StoredEventError,
 };
 use ebok_common::polish;
@@ -70,6 +70,7 @@ pub async fn notice_for(
         Event::PaymentReminder(r) => payment_reminder(r),
         Event::DocumentPublished(d) => document_published(d),
         Event::CaseStageChanged(c) => case_stage_changed(c),
+        Event::CaseOverdue(c) => case_overdue(c),
         Event::OutageAnnounced(o) => outage(o, OutageStage::Announced),
         Event::OutageUpdated(o) => outage(o, OutageStage::Updated),
         Event::OutageEnded(o) => outage(o, OutageStage::Ended),
@@ -318,6 +319,29 @@ fn case_stage_changed(c: &CaseStageChanged) -> Notice {
     if let Some(note) = &c.note {
         n.details.push(("Uzasadnienie".into(), note.clone()));
     }
+    n
+}
+
+/// For staff: the link would lead into the residents' portal, so there is none; the clerk
+/// finds the case in the back office's queue, where it is marked overdue.
+fn case_overdue(c: &CaseOverdue) -> Notice {
+    let mut n = notice(
+        Category::CaseStages,
+        format!("Sprawa {} po terminie", c.number),
+        format!(
+            "Termin załatwienia sprawy {} minął {}. Sprawa czeka w panelu pracownika: \
+             Sprawy, widok „Otwarte”.",
+            c.number,
+            polish::day(c.due)
+        ),
+        String::new(),
+        &[("case_id", c.case_id.to_string())],
+    );
+    n.link = None;
+    n.details = vec![
+        ("Sprawa".into(), c.number.clone()),
+        ("Termin".into(), polish::day(c.due)),
+    ];
     n
 }
 

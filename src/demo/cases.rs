@@ -145,7 +145,7 @@ pub async fn ensure_cases(pool: &PgPool, utility_id: i64) -> Result<usize> {
         note: Some(
             "Na mapie sytuacyjnej brakuje planowanego przebiegu przyłącza: prosimy o mapę z zaznaczonym przebiegiem.",
         ),
-        assign_to: None,
+        ..Details::default()
     };
     store::act(
         &mut tx,

@@ -41,6 +41,9 @@ pub enum Event {
     /// A case moved to another stage (cases).
     #[serde(rename = "case.stage_changed")]
     CaseStageChanged(CaseStageChanged),
+    /// A case passed its deadline without a decision; to its clerk and the managers (cases).
+    #[serde(rename = "case.overdue")]
+    CaseOverdue(CaseOverdue),
     /// An outage or planned works for an area (outages).
     #[serde(rename = "outage.announced")]
     OutageAnnounced(Outage),
@@ -140,6 +143,14 @@ pub struct CaseStageChanged {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseOverdue {
+    pub case_id: i64,
+    pub number: String,
+    /// The last day it should have been decided on.
+    pub due: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outage {
     pub outage_id: i64,
     pub title: String,
@@ -178,7 +189,7 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 15] = [
+    pub const KINDS: [&'static str; 16] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
@@ -187,6 +198,7 @@ impl Event {
         "invoice.payment_reminder",
         "document.published",
         "case.stage_changed",
+        "case.overdue",
         "outage.announced",
         "outage.updated",
         "outage.ended",
@@ -207,6 +219,7 @@ impl Event {
             Event::PaymentReminder(_) => "invoice.payment_reminder",
             Event::DocumentPublished(_) => "document.published",
             Event::CaseStageChanged(_) => "case.stage_changed",
+            Event::CaseOverdue(_) => "case.overdue",
             Event::OutageAnnounced(_) => "outage.announced",
             Event::OutageUpdated(_) => "outage.updated",
             Event::OutageEnded(_) => "outage.ended",
@@ -303,6 +316,11 @@ mod tests {
                 number: "WTP/2026/000123".into(),
                 stage: "przekazana".into(),
                 note: Some("brak mapy sytuacyjnej".into()),
+            }),
+            Event::CaseOverdue(CaseOverdue {
+                case_id: 6,
+                number: "WTP/2026/000123".into(),
+                due: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
             }),
             Event::OutageAnnounced(outage.clone()),
             Event::OutageUpdated(outage.clone()),

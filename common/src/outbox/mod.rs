@@ -6,8 +6,8 @@
 mod events;
 
 pub use events::{
-    Booking, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm, Outage,
-    PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
+    Booking, CaseOverdue, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm,
+    Outage, PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
     StoredEventError,
 };
 use serde_json::Value;

@@ -866,7 +866,7 @@ async fn check_password(
 
 /// Checks the password of a logged-in account (wrong ones count against its login limit);
 /// returns its e-mail address.
-async fn confirm_current_password(
+pub(crate) async fn confirm_current_password(
     pool: &PgPool,
     hasher: &Hasher,
     utility_id: i64,

@@ -8,6 +8,7 @@
 mod alarm_pages;
 mod audit_pages;
 mod billing_pages;
+mod case_admin_pages;
 mod case_pages;
 mod customer_pages;
 mod dunning_pages;
@@ -94,9 +95,30 @@ pub fn router() -> Router<AppState> {
         )
         .route("/panel/{slug}/sprawy", get(case_pages::queue))
         .route(
+            "/panel/{slug}/sprawy/szablony",
+            get(case_admin_pages::templates),
+        )
+        .route(
+            "/panel/{slug}/sprawy/szablony/{kind}",
+            get(case_admin_pages::template).post(case_admin_pages::save_template),
+        )
+        .route(
+            "/panel/{slug}/sprawy/opinie",
+            get(case_admin_pages::feedback),
+        )
+        .route(
             "/panel/{slug}/sprawy/{id}",
             get(case_pages::case).post(case_pages::act),
         )
+        .route(
+            "/panel/{slug}/sprawy/{id}/dokumenty/{file}",
+            get(case_pages::letter),
+        )
+        .route(
+            "/panel/{slug}/sprawy/{id}/umowa",
+            post(case_pages::conclude),
+        )
+        .route("/panel/{slug}/sprawy/{id}/notatki", post(case_pages::note))
         .route(
             "/panel/{slug}/sprawy/{id}/pliki/{file}",
             get(case_pages::file),

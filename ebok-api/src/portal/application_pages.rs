@@ -30,6 +30,8 @@ use super::page_error::{Page, PageError};
 use super::params::{Id, PagePath};
 use super::shell::{Ctx, Layout};
 use crate::auth::web::PortalSession;
+use crate::client::ClientAddr;
+use crate::signing::PasswordConfirmation;
 use crate::state::AppState;
 
 /// The largest form with files: five files of 10 MB at most, and the fields.
@@ -183,6 +185,14 @@ struct EventRow {
     at: String,
     stage: &'static str,
     note: Option<String>,
+    /// The letter the step produced: (document id, file name, what it is).
+    letter: Option<(i64, String, &'static str)>,
+}
+
+struct SignatureRow {
+    signatory: String,
+    at: String,
+    sha256: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -207,6 +217,15 @@ struct CasePage {
     actions: Vec<(&'static str, &'static str)>,
     /// A supplement is awaited: files may be added.
     supplement: bool,
+    /// The contract offered for signing: (document id, file name).
+    to_sign: Option<(i64, String)>,
+    signatures: Vec<SignatureRow>,
+    /// The billing contract the case concluded.
+    contract_number: Option<String>,
+    /// The resident's rating and comment, once given.
+    feedback: Option<(i16, Option<String>)>,
+    /// The case is over and the resident has not rated it yet.
+    ask_feedback: bool,
     notice: Option<&'static str>,
 }
 
@@ -394,12 +413,31 @@ async fn case_page(
             at: polish::instant(e.at),
             stage: e.to_state.polish(),
             note: e.note.clone(),
+            letter: e.letter(view.number.as_deref().unwrap_or_default()),
+        })
+        .collect();
+    let to_sign = (view.state == CaseState::ContractOffered)
+        .then(|| {
+            view.events
+                .iter()
+                .rev()
+                .find_map(|e| e.letter(view.number.as_deref().unwrap_or_default()))
+                .filter(|(_, name, _)| name.starts_with("umowa-"))
+                .map(|(id, name, _)| (id, name))
+        })
+        .flatten();
+    let signatures = view
+        .signatures
+        .iter()
+        .map(|s| SignatureRow {
+            signatory: s.signatory.clone(),
+            at: polish::instant(s.signed_at),
+            sha256: s.sha256_hex(),
         })
         .collect();
     let mut actions = Vec::new();
     match view.state {
         CaseState::AwaitingSupplement => actions.push(("uzupelnij", "Wyślij uzupełnienie")),
-        CaseState::ContractOffered => actions.push(("podpisz", "Akceptuję i podpisuję umowę")),
         CaseState::Approved | CaseState::Refused if view.appeal_until.is_some() => {
             actions.push(("odwolaj", "Odwołuję się od decyzji"))
         }
@@ -435,6 +473,14 @@ async fn case_page(
             appeal_until: view.appeal_until.map(polish::day),
             actions,
             supplement: view.state == CaseState::AwaitingSupplement,
+            to_sign,
+            signatures,
+            contract_number: view.contract_number.clone(),
+            feedback: view
+                .feedback
+                .as_ref()
+                .map(|f| (f.rating, f.comment.clone())),
+            ask_feedback: view.awaits_feedback(),
             notice,
         },
     )
@@ -637,8 +683,13 @@ pub async fn save_draft(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ActFields {
-    /// `uzupelnij`, `odwolaj`, `podpisz` or `wycofaj`.
+    /// `uzupelnij`, `odwolaj`, `podpisz`, `wycofaj` or `ocen`.
     czynnosc: String,
+    /// The password that confirms a signature.
+    haslo: String,
+    /// The rating (1–5) and comment of a finished case.
+    ocena: String,
+    komentarz: String,
 }
 
 impl FormFields for ActFields {
@@ -646,9 +697,11 @@ impl FormFields for ActFields {
 }
 
 /// `POST /u/{slug}/sprawy/{id}/czynnosc`: the resident supplements (with the files sent),
-/// appeals, signs the offered contract or withdraws.
+/// appeals, signs the offered contract (confirming with their password), withdraws, or rates
+/// a finished case.
 pub async fn act(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     PagePath(Id { id }): PagePath<Id>,
     post: ResidentForm<ActFields>,
 ) -> Page {
@@ -660,15 +713,15 @@ pub async fn act(
         mut uploads,
     } = post;
     let action = match fields.czynnosc.as_str() {
-        "uzupelnij" => Action::Supplement,
-        "odwolaj" => Action::Appeal,
-        "podpisz" => Action::SignContract,
-        "wycofaj" => Action::Withdraw,
+        "uzupelnij" => Some(Action::Supplement),
+        "odwolaj" => Some(Action::Appeal),
+        "wycofaj" => Some(Action::Withdraw),
+        "podpisz" | "ocen" => None,
         _ => return Err(PageError::NotFound),
     };
     let today = local_day(Utc::now());
     let view = own_case(&state, &session, id).await?;
-    if action == Action::Supplement {
+    if action == Some(Action::Supplement) {
         match uploads.take_all() {
             Ok(files) if files.is_empty() => {
                 form.add("form", "Dołącz dokumenty, o które poproszono.");
@@ -680,22 +733,47 @@ pub async fn act(
             return case_page(&state, &ctx, &session, id, Some(form), None).await;
         }
     }
-    let mut tx = state.pool.begin().await?;
     let acting = Acting::Resident {
         account_id: session.account_id,
     };
-    match store::act(
-        &mut tx,
-        session.utility_id,
-        id,
-        acting,
-        action,
-        &Details::default(),
-        today,
-    )
-    .await
-    {
-        Ok(_) => {
+    let mut tx = state.pool.begin().await?;
+    let done = match (action, fields.czynnosc.as_str()) {
+        (Some(action), _) => store::act(
+            &mut tx,
+            session.utility_id,
+            id,
+            acting,
+            action,
+            &Details::default(),
+            today,
+        )
+        .await
+        .map(|_| ()),
+        (None, "podpisz") => {
+            let signer = PasswordConfirmation {
+                pool: &state.pool,
+                hasher: &state.hasher,
+                password: &fields.haslo,
+                client: client.map(|c| c.to_string()),
+            };
+            store::sign_contract(&mut tx, session.utility_id, id, acting, &signer, today)
+                .await
+                .map(|_| ())
+        }
+        (None, _) => {
+            store::give_feedback(
+                &mut tx,
+                session.utility_id,
+                id,
+                acting,
+                fields.ocena.trim().parse().unwrap_or(0),
+                Some(fields.komentarz.as_str()),
+            )
+            .await
+        }
+    };
+    match done {
+        Ok(()) => {
             tx.commit().await?;
             Ok(ctx.redirect(&format!("sprawy/{id}?zrobione=1")))
         }
@@ -704,9 +782,41 @@ pub async fn act(
             form.add("form", r.message_pl());
             case_page(&state, &ctx, &session, id, Some(form), None).await
         }
+        Err(CaseError::Fields(errors)) => {
+            drop(tx);
+            for e in errors {
+                let key = match e.key.as_str() {
+                    "password" => "haslo",
+                    "rating" => "ocena",
+                    "comment" => "komentarz",
+                    _ => "form",
+                };
+                form.add(key, e.message);
+            }
+            case_page(&state, &ctx, &session, id, Some(form), None).await
+        }
         Err(CaseError::NotFound) => Err(PageError::NotFound),
         Err(e) => Err(failure(e)),
     }
+}
+
+/// `GET /u/{slug}/sprawy/{id}/dokumenty/{file}`: a letter of the resident's own case (the
+/// acknowledgement, a decision, the contract).
+pub async fn letter(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PagePath(p): PagePath<FilePath>,
+) -> Page {
+    let session = ctx.resident()?;
+    let mut conn = state.pool.acquire().await?;
+    let scope = Scope::Resident {
+        account_id: session.account_id,
+    };
+    let (name, content_type, bytes) =
+        views::letter(&mut conn, session.utility_id, p.id, p.file, scope)
+            .await?
+            .ok_or(PageError::NotFound)?;
+    Ok(crate::backoffice::download(&name, &content_type, bytes))
 }
 
 #[derive(Debug, Deserialize)]

@@ -66,6 +66,10 @@ pub fn router() -> Router<AppState> {
             get(application_pages::file),
         )
         .route(
+            "/u/{slug}/sprawy/{id}/dokumenty/{file}",
+            get(application_pages::letter),
+        )
+        .route(
             "/u/{slug}/sprawy/{id}/czynnosc",
             post(application_pages::act)
                 .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),
@@ -73,6 +77,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/u/{slug}/status-sprawy",
             get(case_pages::status_form).post(case_pages::status),
+        )
+        .route(
+            "/u/{slug}/weryfikacja-dokumentu",
+            get(case_pages::check_form)
+                .post(case_pages::check)
+                .layer(DefaultBodyLimit::max(case_pages::CHECK_FORM_LIMIT)),
         )
         .route("/static/portal.css", get(stylesheet))
         .route("/favicon.ico", get(favicon_ico))

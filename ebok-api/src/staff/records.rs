@@ -11,7 +11,7 @@ use ebok_common::domain::time::local_day;
 use ebok_common::polish;
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -537,6 +537,20 @@ pub async fn start_contract(
     customer_id: i64,
     draft: &ContractDraft,
 ) -> Result<i64, ApiError> {
+    let mut tx = pool.begin().await?;
+    let id = start_contract_in(&mut tx, by, customer_id, draft).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`start_contract`] in the caller's transaction (a case concluding a supply contract starts
+/// it with the case's step).
+pub async fn start_contract_in(
+    tx: &mut PgConnection,
+    by: ByStaff,
+    customer_id: i64,
+    draft: &ContractDraft,
+) -> Result<i64, ApiError> {
     let valid_from = draft
         .valid_from
         .ok_or_else(|| ApiError::invalid("valid_from", "Podaj dzień początku umowy."))?;
@@ -546,7 +560,6 @@ pub async fn start_contract(
             "Koniec umowy nie może być przed jej początkiem.",
         ));
     }
-    let mut tx = pool.begin().await?;
     let customer = sqlx::query_scalar!(
         "SELECT id FROM customers WHERE id = $1 AND utility_id = $2",
         customer_id,
@@ -623,7 +636,7 @@ pub async fn start_contract(
     .execute(&mut *tx)
     .await?;
     by.audit(
-        &mut tx,
+        &mut *tx,
         "contract.started",
         "contract",
         id,
@@ -631,7 +644,6 @@ pub async fn start_contract(
                 "valid_from": valid_from, "valid_until": draft.valid_until }),
     )
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 

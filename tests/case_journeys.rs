@@ -1,0 +1,477 @@
+//! Cases end to end in a real headless Chromium, resident and clerk at the same portal:
+//! - a resident files a connection-conditions application with its attachments (and is stopped
+//!   while the site plan is missing), the clerk asks for a supplement, the resident sends it,
+//!   the clerk approves, the resident downloads the decision;
+//! - a resident signs the offered supply contract with their password and the clerk concludes
+//!   it: the contract is on the customer card.
+//!
+//! axe-core checks every page on the way: none may have a serious or critical violation.
+
+use chrono::{Days, Utc};
+use ebok_api::AppState;
+use ebok_cases::form::Answers;
+use ebok_cases::lifecycle::Action;
+use ebok_cases::store::{self, Acting, Details};
+use ebok_common::domain::time::local_day;
+use ebok_testkit::browser::Browser;
+use ebok_testkit::{TestDb, fixtures};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+const SLUG: &str = "mlynary";
+const RESIDENT_PASSWORD: &str = "zielona łódka na Wiśle";
+const STAFF_PASSWORD: &str = "Służbowe-Hasło-2026";
+const EMAIL: &str = "jan@example.pl";
+
+struct Office {
+    url: String,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    utility_id: i64,
+    home: fixtures::Household,
+    clerk: i64,
+    secret: Vec<u8>,
+    files: tempfile::TempDir,
+}
+
+impl Office {
+    async fn start(pool: &PgPool) -> Office {
+        let utility_id = fixtures::utility(pool, SLUG).await;
+        let home = fixtures::household(pool, utility_id, EMAIL).await;
+        sqlx::query("UPDATE user_accounts SET password_hash = $2 WHERE id = $1")
+            .bind(home.account_id)
+            .bind(ebok_api::password::hash(RESIDENT_PASSWORD).unwrap())
+            .execute(pool)
+            .await
+            .unwrap();
+        let secret = ebok_api::staff::totp::new_secret();
+        let clerk: i64 = sqlx::query_scalar(
+            "INSERT INTO user_accounts (utility_id, email, password_hash, role, status,
+                                        display_name, activated_at)
+             VALUES ($1, 'bok@mlynary.example', $2, 'clerk', 'active', 'Ewa z BOK', now())
+             RETURNING id",
+        )
+        .bind(utility_id)
+        .bind(ebok_api::password::hash(STAFF_PASSWORD).unwrap())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO staff_authenticators (account_id, utility_id, secret, confirmed_at)
+             VALUES ($1, $2, $3, now())",
+        )
+        .bind(clerk)
+        .bind(utility_id)
+        .bind(&secret)
+        .execute(pool)
+        .await
+        .unwrap();
+        let shutdown = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(
+            pool.clone(),
+            ebok_api::state::Settings::new(&url, ebok_api::auth::keys::Keys::generate()),
+        )
+        .await;
+        let server = tokio::spawn(ebok_api::serve(listener, state, shutdown.clone()));
+        let files = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("akt.pdf", b"%PDF-1.7\n% akt notarialny\n%%EOF\n".as_slice()),
+            ("mapa.pdf", b"%PDF-1.7\n% mapa 1:500\n%%EOF\n".as_slice()),
+            (
+                "mapa-poprawiona.pdf",
+                b"%PDF-1.7\n% mapa z przebiegiem\n%%EOF\n".as_slice(),
+            ),
+        ] {
+            std::fs::write(files.path().join(name), bytes).unwrap();
+        }
+        Office {
+            url,
+            shutdown,
+            server,
+            utility_id,
+            home,
+            clerk,
+            secret,
+            files,
+        }
+    }
+
+    fn portal(&self, path: &str) -> String {
+        format!("{}/u/{SLUG}/{path}", self.url)
+    }
+
+    fn panel(&self, path: &str) -> String {
+        format!("{}/panel/{SLUG}/{path}", self.url)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.files.path().join(name).to_string_lossy().into_owned()
+    }
+
+    async fn resident_signs_in(&self, browser: &Browser) {
+        browser.goto(&self.portal("logowanie")).await;
+        browser.fill("email", EMAIL).await;
+        browser.fill("password", RESIDENT_PASSWORD).await;
+        browser.click_submit().await;
+        assert_eq!(browser.current_path().await, format!("/u/{SLUG}/pulpit"));
+    }
+
+    async fn clerk_signs_in(&self, browser: &Browser) {
+        browser.goto(&self.panel("logowanie")).await;
+        browser.fill("email", "bok@mlynary.example").await;
+        browser.fill("password", STAFF_PASSWORD).await;
+        browser.click_submit().await;
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        browser
+            .fill(
+                "code",
+                &ebok_api::staff::totp::code_at(&self.secret, seconds),
+            )
+            .await;
+        browser.click_submit().await;
+        assert_eq!(browser.current_path().await, format!("/panel/{SLUG}/"));
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
+}
+
+/// Chooses `path` for the file input named `name`, as a person picks a file.
+async fn attach(browser: &Browser, name: &str, path: &str) {
+    browser
+        .find(&format!("input[type=file][name={name}]"))
+        .await
+        .send_keys(path)
+        .await
+        .unwrap_or_else(|e| panic!("choosing {path} for {name}: {e}"));
+}
+
+/// Fetches `path` with the browser's own session, as a click on a download link would: the
+/// status and the first bytes.
+async fn fetch(browser: &Browser, path: &str) -> (u64, Vec<u8>) {
+    let result = browser
+        .client()
+        .execute_async(
+            "const [url, done] = arguments;
+             fetch(url, {credentials: 'same-origin'})
+               .then(r => r.arrayBuffer().then(b => done([r.status, Array.from(new Uint8Array(b.slice(0, 8)))])))
+               .catch(e => done([0, []]));",
+            vec![serde_json::json!(path)],
+        )
+        .await
+        .expect("fetching in the browser");
+    let bytes = result[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    (result[0].as_u64().unwrap(), bytes)
+}
+
+/// The href of the first link whose text contains `text`.
+async fn link_to(browser: &Browser, text: &str) -> String {
+    let found = browser
+        .client()
+        .execute(
+            "const [text] = arguments;
+             const a = [...document.querySelectorAll('main a')].find(a => a.textContent.includes(text));
+             return a ? a.getAttribute('href') : null;",
+            vec![serde_json::json!(text)],
+        )
+        .await
+        .unwrap();
+    found
+        .as_str()
+        .unwrap_or_else(|| panic!("no link with {text:?}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_connection_application_goes_through_a_supplement_to_a_decision_the_resident_downloads() {
+    let db = TestDb::new().await;
+    let office = Office::start(&db.pool).await;
+    let browser = Browser::start().await;
+
+    // The resident starts the application from the list of e-services.
+    office.resident_signs_in(&browser).await;
+    browser.goto(&office.portal("sprawy")).await;
+    browser.assert_no_serious_violations("cases").await;
+    browser
+        .submit("form:has(input[value=connection_conditions])")
+        .await;
+    let case_path = browser.current_path().await;
+    browser
+        .assert_no_serious_violations("application form")
+        .await;
+    for (field, value) in [
+        ("f_applicant_kind", "person"),
+        ("f_applicant_name", "Jan Kowalski"),
+        ("f_pesel", "44051401359"),
+        ("f_street", "Polna 1"),
+        ("f_postal_code", "14-420"),
+        ("f_city", "Młynary"),
+        ("f_property_address", "Polna 3, Młynary"),
+        ("f_plot_number", "dz. 12/3, obręb 0005"),
+        ("f_purpose", "single_family"),
+        ("f_water_demand", "0,5"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser.check("f_services.water").await;
+    attach(&browser, "plik_legal_title", &office.file("akt.pdf")).await;
+    // Without the site plan: stopped, the plan named at its place, the rest kept.
+    browser.click_and_wait("button[value=zloz]").await;
+    let stopped = browser
+        .wait_for_text("main", "Dołącz: mapa sytuacyjna")
+        .await;
+    assert!(stopped.contains("akt.pdf"), "{stopped}");
+    browser
+        .assert_no_serious_violations("application with an attachment missing")
+        .await;
+    attach(&browser, "plik_site_plan", &office.file("mapa.pdf")).await;
+    browser.click_and_wait("button[value=zloz]").await;
+    let year = chrono::Datelike::year(&local_day(Utc::now()));
+    let number = format!("WTP/{year}/000001");
+    let submitted = browser.wait_for_text("main", &number).await;
+    assert!(submitted.contains("Przyjęty"), "{submitted}");
+    assert!(submitted.contains("Potwierdzenie złożenia wniosku"));
+    browser.assert_no_serious_violations("case submitted").await;
+    let id: i64 = case_path.rsplit('/').next().unwrap().parse().unwrap();
+
+    // The clerk takes it and asks for a supplement, with the reason.
+    office.clerk_signs_in(&browser).await;
+    browser.goto(&office.panel("sprawy?widok=nowe")).await;
+    browser
+        .click_and_wait(&format!("a[href$='/sprawy/{id}']"))
+        .await;
+    browser.click_and_wait("button[value=przydziel]").await;
+    browser
+        .fill(
+            "uzasadnienie",
+            "Na mapie brakuje przebiegu przyłącza: prosimy o mapę z zaznaczonym przebiegiem.",
+        )
+        .await;
+    browser.click_and_wait("button[value=uzupelnienie]").await;
+    browser
+        .wait_for_text("main", "Oczekuje na uzupełnienie")
+        .await;
+    browser
+        .assert_no_serious_violations("supplement requested")
+        .await;
+
+    // The resident reads why and sends the corrected plan.
+    browser.goto(&format!("{}{case_path}", office.url)).await;
+    let asked = browser.text("main").await;
+    assert!(asked.contains("brakuje przebiegu przyłącza"), "{asked}");
+    browser
+        .assert_no_serious_violations("case awaiting a supplement")
+        .await;
+    attach(
+        &browser,
+        "plik_site_plan",
+        &office.file("mapa-poprawiona.pdf"),
+    )
+    .await;
+    browser.click_and_wait("button[value=uzupelnij]").await;
+    let sent = browser.wait_for_text("main", "mapa-poprawiona.pdf").await;
+    assert!(sent.contains("W realizacji"), "{sent}");
+
+    // The clerk approves; the decision is a letter of the case.
+    browser.goto(&office.panel(&format!("sprawy/{id}"))).await;
+    browser
+        .fill(
+            "uzasadnienie",
+            "Sieć wodociągowa w ulicy Polnej ma wolną przepustowość.",
+        )
+        .await;
+    browser.click_and_wait("button[value=pozytywnie]").await;
+    browser
+        .wait_for_text("main", "Rozpatrzony pozytywnie")
+        .await;
+    browser.assert_no_serious_violations("case approved").await;
+
+    // The resident downloads the decision; another resident could not.
+    browser.goto(&format!("{}{case_path}", office.url)).await;
+    browser
+        .wait_for_text("main", "Rozpatrzony pozytywnie")
+        .await;
+    browser.assert_no_serious_violations("case decided").await;
+    let decision = link_to(&browser, "decyzja-WTP").await;
+    let (status, head) = fetch(&browser, &decision).await;
+    assert_eq!((status, &head[..5]), (200, b"%PDF-".as_slice()));
+    let neighbour = fixtures::household(&db.pool, office.utility_id, "ola@example.pl").await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let doc: i64 = decision.rsplit('/').next().unwrap().parse().unwrap();
+    assert!(
+        ebok_cases::views::letter(
+            &mut conn,
+            office.utility_id,
+            id,
+            doc,
+            ebok_cases::views::Scope::Resident {
+                account_id: neighbour.account_id
+            },
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+    drop(conn);
+
+    browser.close().await;
+    office.stop().await;
+}
+
+#[tokio::test]
+async fn a_supply_contract_is_signed_in_the_browser_and_lands_on_the_customer_card() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let office = Office::start(pool).await;
+    let today = local_day(Utc::now());
+    let start = today + Days::new(14);
+    // The application, approved and its contract offered.
+    let resident = Acting::Resident {
+        account_id: office.home.account_id,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let id = store::start_draft(
+        &mut tx,
+        office.utility_id,
+        "supply_contract",
+        office.home.account_id,
+        Some(office.home.customer_id),
+        None,
+    )
+    .await
+    .unwrap();
+    let answers: Answers = [
+        ("applicant_kind", "person"),
+        ("applicant_name", "Jan Kowalski"),
+        ("pesel", "44051401359"),
+        ("street", "Polna 1"),
+        ("postal_code", "14-420"),
+        ("city", "Młynary"),
+        ("supply_address", "Polna 3, Młynary"),
+        ("services", "water"),
+        ("legal_title_kind", "ownership"),
+        ("start_on", &start.to_string()),
+        ("email", EMAIL),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    store::save_answers(&mut tx, office.utility_id, id, resident, &answers)
+        .await
+        .unwrap();
+    for rule in ["legal_title", "id_document"] {
+        store::attach(
+            &mut tx,
+            office.utility_id,
+            id,
+            resident,
+            rule,
+            "skan.pdf",
+            b"%PDF-1.7\n%%EOF\n",
+        )
+        .await
+        .unwrap();
+    }
+    store::submit(&mut tx, office.utility_id, id, resident, today)
+        .await
+        .unwrap();
+    let clerk = Acting::Staff {
+        account_id: office.clerk,
+        manager: false,
+    };
+    for action in [Action::Assign, Action::Approve, Action::OfferContract] {
+        store::act(
+            &mut tx,
+            office.utility_id,
+            id,
+            clerk,
+            action,
+            &Details::default(),
+            today,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let point = fixtures::supply_point(pool, office.utility_id).await;
+    let point_code: String = sqlx::query_scalar("SELECT code FROM supply_points WHERE id = $1")
+        .bind(point)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+
+    // The resident reads the contract, then signs it with the password.
+    let browser = Browser::start().await;
+    office.resident_signs_in(&browser).await;
+    browser.goto(&office.portal(&format!("sprawy/{id}"))).await;
+    browser.wait_for_text("main", "Umowa do podpisu").await;
+    browser
+        .assert_no_serious_violations("contract to sign")
+        .await;
+    let contract = link_to(&browser, "umowa-UMW").await;
+    let (status, head) = fetch(&browser, &contract).await;
+    assert_eq!((status, &head[..5]), (200, b"%PDF-".as_slice()));
+    browser.fill("haslo", "nie to hasło").await;
+    browser.click_and_wait("button[value=podpisz]").await;
+    browser
+        .wait_for_text("main", "Hasło jest nieprawidłowe.")
+        .await;
+    browser
+        .assert_no_serious_violations("contract with a wrong password")
+        .await;
+    browser.fill("haslo", RESIDENT_PASSWORD).await;
+    browser.click_and_wait("button[value=podpisz]").await;
+    let signed = browser.wait_for_text("main", "Umowa podpisana").await;
+    assert!(signed.contains("SHA-256"), "{signed}");
+    browser
+        .assert_no_serious_violations("contract signed")
+        .await;
+
+    // The clerk concludes it into billing and finds it on the customer card.
+    office.clerk_signs_in(&browser).await;
+    browser.goto(&office.panel(&format!("sprawy/{id}"))).await;
+    browser.wait_for_text("main", "Zawarcie umowy").await;
+    browser
+        .assert_no_serious_violations("case with a signed contract")
+        .await;
+    browser.fill("punkt", &point_code).await;
+    browser.fill("taryfa", "G1").await;
+    browser.submit("form[action$='/umowa']").await;
+    browser.wait_for_text("main", "Umowa zawarta").await;
+    browser
+        .assert_no_serious_violations("contract concluded")
+        .await;
+    let number: String = sqlx::query_scalar(
+        "SELECT k.number FROM cases c JOIN contracts k ON k.id = c.contract_id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    browser
+        .click_and_wait(&format!(
+            "main a[href$='/klienci/{}']",
+            office.home.customer_id
+        ))
+        .await;
+    let card = browser.wait_for_text("main", &number).await;
+    assert!(card.contains(&point_code), "{card}");
+    browser
+        .assert_no_serious_violations("customer card with the new contract")
+        .await;
+
+    browser.close().await;
+    office.stop().await;
+}
