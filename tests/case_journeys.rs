@@ -1,7 +1,8 @@
 //! Cases end to end in a real headless Chromium, resident and clerk at the same portal:
 //! - a resident files a connection-conditions application with its attachments (and is stopped
 //!   while the site plan is missing), the clerk asks for a supplement, the resident sends it,
-//!   the clerk approves, the resident downloads the decision;
+//!   the clerk approves, the resident downloads the decision; the clerk starts a letter in the
+//!   resident's name, which is not handed over while incomplete;
 //! - a resident signs the offered supply contract with their password and the clerk concludes
 //!   it: the contract is on the customer card.
 //!
@@ -325,6 +326,25 @@ async fn a_connection_application_goes_through_a_supplement_to_a_decision_the_re
         .is_none()
     );
     drop(conn);
+
+    // The clerk fills a letter in the resident's name from the customer card: incomplete, it
+    // is not handed over, each field to put right named.
+    browser
+        .goto(&office.panel(&format!("klienci/{}", office.home.customer_id)))
+        .await;
+    browser.fill("typ", "general_letter").await;
+    browser.submit("form[action$='/wniosek']").await;
+    browser.find("input[name=f_subject]").await;
+    browser
+        .assert_no_serious_violations("application in the resident's name")
+        .await;
+    browser.click_and_wait("button[value=przekaz]").await;
+    browser
+        .wait_for_text("main", "Wniosek jest niekompletny")
+        .await;
+    browser
+        .assert_no_serious_violations("application in the resident's name, incomplete")
+        .await;
 
     browser.close().await;
     office.stop().await;

@@ -11,7 +11,9 @@
 
 use chrono::{Datelike, NaiveDate};
 use ebok_common::audit::{self, Actor, AuditEntry};
-use ebok_common::outbox::{self, Addressee, CaseStageChanged, Event, OutboxEvent};
+use ebok_common::outbox::{
+    self, Addressee, CaseDraftPrepared, CaseStageChanged, Event, OutboxEvent,
+};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
@@ -179,6 +181,24 @@ pub async fn start_draft(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(CaseError::NotFound)?;
+    if let Some(clerk) = prepared_by {
+        audit::record(
+            conn,
+            &AuditEntry {
+                utility_id: Some(utility_id),
+                actor: Actor::Staff {
+                    account_id: clerk,
+                    on_behalf_of: Some(account_id),
+                },
+                action: "case.draft_prepared",
+                entity_type: Some("case"),
+                entity_id: Some(id.to_string()),
+                details: json!({"type": code, "customer_id": customer_id}),
+                request_id: None,
+            },
+        )
+        .await?;
+    }
     Ok(id)
 }
 
@@ -282,26 +302,7 @@ pub async fn submit(
     let case = load(conn, utility_id, case_id, acting).await?;
     let who = who(&case, acting);
     let to = lifecycle::next(case.state, Action::Submit, who, Facts::default())?;
-    let mut errors = Vec::new();
-    let answers = case
-        .form
-        .validate(&case.answers, today)
-        .unwrap_or_else(|e| {
-            errors = e;
-            Answers::new()
-        });
-    let rules: Vec<String> = sqlx::query_scalar!(
-        "SELECT rule FROM case_attachments WHERE case_id = $1",
-        case.id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let attached: Vec<Attached<'_>> = rules.iter().map(|r| Attached { rule: r }).collect();
-    // What applies follows the answers as typed (the fields in error are named above).
-    errors.extend(attachments::missing(&case.form, &case.answers, &attached));
-    if !errors.is_empty() {
-        return Err(CaseError::Fields(errors));
-    }
+    let answers = complete(conn, &case, today).await?;
     let seq = sqlx::query_scalar!(
         r#"INSERT INTO case_counters AS c (utility_id, prefix, year, last) VALUES ($1, $2, $3, 1)
            ON CONFLICT (utility_id, prefix, year) DO UPDATE SET last = c.last + 1
@@ -367,6 +368,100 @@ pub async fn submit(
     )
     .await?;
     Ok(number)
+}
+
+/// The draft's answers, checked and canonical, if the application is complete: else every
+/// field and attachment to put right.
+async fn complete(
+    conn: &mut PgConnection,
+    case: &Loaded,
+    today: NaiveDate,
+) -> Result<Answers, CaseError> {
+    let mut errors = Vec::new();
+    let answers = case
+        .form
+        .validate(&case.answers, today)
+        .unwrap_or_else(|e| {
+            errors = e;
+            Answers::new()
+        });
+    let rules: Vec<String> = sqlx::query_scalar!(
+        "SELECT rule FROM case_attachments WHERE case_id = $1",
+        case.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let attached: Vec<Attached<'_>> = rules.iter().map(|r| Attached { rule: r }).collect();
+    // What applies follows the answers as typed (the fields in error are named above).
+    errors.extend(attachments::missing(&case.form, &case.answers, &attached));
+    if errors.is_empty() {
+        Ok(answers)
+    } else {
+        Err(CaseError::Fields(errors))
+    }
+}
+
+/// Hands draft `case_id`, prepared by the clerk `acting` in the resident's name, over to the
+/// resident (seed 000): it must be complete; the resident is told (outbox
+/// `case.draft_prepared`) and submits it — or not — in their eBOK. Audited with the clerk as
+/// actor and the resident as the one acted for.
+pub async fn hand_over(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    case_id: i64,
+    acting: Acting,
+    today: NaiveDate,
+) -> Result<(), CaseError> {
+    let Acting::Staff { account_id, .. } = acting else {
+        return Err(Refusal::WrongRole.into());
+    };
+    let case = load(conn, utility_id, case_id, acting).await?;
+    if case.state != State::Draft {
+        return Err(Refusal::WrongState(case.state).into());
+    }
+    if case.prepared_by != Some(account_id) {
+        return Err(Refusal::WrongRole.into());
+    }
+    complete(conn, &case, today).await?;
+    let r = sqlx::query!(
+        r#"SELECT t.name AS type_name, a.display_name AS clerk
+           FROM application_types t, user_accounts a WHERE t.id = $1 AND a.id = $2"#,
+        case.type_id,
+        account_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    outbox::enqueue(
+        conn,
+        &OutboxEvent {
+            utility_id,
+            event: Event::CaseDraftPrepared(CaseDraftPrepared {
+                case_id: case.id,
+                type_name: r.type_name,
+                clerk: r.clerk,
+            }),
+            to: Addressee::Account(case.account_id),
+            dedup_key: None,
+        },
+    )
+    .await?;
+    audit::record(
+        conn,
+        &AuditEntry {
+            utility_id: Some(utility_id),
+            actor: Actor::Staff {
+                account_id,
+                on_behalf_of: Some(case.account_id),
+            },
+            action: "case.draft_handed_over",
+            entity_type: Some("case"),
+            entity_id: Some(case.id.to_string()),
+            details: json!({"type_id": case.type_id}),
+            request_id: None,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// What else an action needs.

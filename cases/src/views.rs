@@ -115,6 +115,8 @@ pub struct CaseView {
     pub account_id: i64,
     /// The customer the case is about, when the resident applied as one.
     pub customer_id: Option<i64>,
+    /// The clerk who filled the draft in the resident's name, as their account names them.
+    pub prepared_by: Option<String>,
     pub answers: Answers,
     /// The form it was submitted against (the type's current one while a draft).
     pub form: FormDefinition,
@@ -171,10 +173,11 @@ pub async fn case(
                   coalesce(c.form, t.form) AS "form!", c.submitted_at, c.complete_on,
                   c.paused_days, c.extended, c.decided_on, c.appealed, c.assigned_to,
                   k.number AS "contract_number?", f.rating AS "rating?", f.comment,
-                  f.given_at AS "given_at?"
+                  f.given_at AS "given_at?", p.display_name AS "prepared_by_name?"
            FROM cases c JOIN application_types t ON t.id = c.type_id
            LEFT JOIN contracts k ON k.id = c.contract_id
            LEFT JOIN case_feedback f ON f.case_id = c.id
+           LEFT JOIN user_accounts p ON p.id = c.prepared_by
            WHERE c.utility_id = $1 AND c.id = $2"#,
         utility_id,
         case_id
@@ -240,6 +243,7 @@ pub async fn case(
         state: r.state,
         account_id: r.account_id,
         customer_id: r.customer_id,
+        prepared_by: r.prepared_by_name,
         answers: serde_json::from_value(r.answers).map_err(decode)?,
         form: serde_json::from_value(r.form).map_err(decode)?,
         submitted_at: r.submitted_at,
@@ -391,6 +395,41 @@ pub async fn feedback_summary(
         });
     }
     Ok(out)
+}
+
+/// An application a clerk prepared for a customer's resident.
+#[derive(Debug, Clone)]
+pub struct PreparedLine {
+    pub id: i64,
+    pub type_name: String,
+    pub state: State,
+    pub number: Option<String>,
+    /// The resident's e-mail.
+    pub account: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The applications staff prepared in the name of customer `customer_id`'s residents, the
+/// latest first: drafts waiting for the resident, and what became of the others.
+pub async fn prepared_for(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    customer_id: i64,
+) -> sqlx::Result<Vec<PreparedLine>> {
+    sqlx::query_as!(
+        PreparedLine,
+        r#"SELECT c.id, t.name AS type_name, c.state AS "state: State", c.number,
+                  a.email AS account, c.updated_at
+           FROM cases c
+           JOIN application_types t ON t.id = c.type_id
+           JOIN user_accounts a ON a.id = c.account_id
+           WHERE c.utility_id = $1 AND c.customer_id = $2 AND c.prepared_by IS NOT NULL
+           ORDER BY c.id DESC LIMIT 20"#,
+        utility_id,
+        customer_id
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Which cases a queue shows.

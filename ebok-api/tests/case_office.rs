@@ -323,3 +323,167 @@ async fn an_admin_words_the_letters_previews_them_and_goes_back_to_the_default()
     .await;
     assert!(!theirs.contains("własna przedsiębiorstwa"));
 }
+
+#[tokio::test]
+async fn a_clerk_fills_an_application_in_the_residents_name_and_only_the_resident_submits_it() {
+    let app = App::start().await;
+    let utility_id = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), utility_id, "mlynary", "jan@example.pl", 0).await;
+    let ola_home = resident(app.pool(), utility_id, "mlynary", "ola@example.pl", 0).await;
+    let ewa = staff(app.pool(), utility_id, "mlynary", "clerk").await;
+    let other_clerk = staff(app.pool(), utility_id, "mlynary", "clerk").await;
+    let billing = staff(app.pool(), utility_id, "mlynary", "billing").await;
+    let card = format!("/panel/mlynary/klienci/{}", jan.customer_id);
+    let cookie = app.staff_web_login(&ewa, 0).await;
+    let html = html_page(app.web_get(&cookie, &card).await).await;
+    assert!(
+        html.contains("Wniosek w imieniu klienta") && html.contains("value=\"general_letter\""),
+        "{html}"
+    );
+    let csrf = app.web_csrf(&cookie, &card).await;
+    let start = |account: i64| {
+        let fields = vec![
+            ("csrf", csrf.clone()),
+            ("konto", account.to_string()),
+            ("typ", "general_letter".to_string()),
+        ];
+        let request = app
+            .server
+            .client
+            .post(app.url(&format!("{card}/wniosek")))
+            .header(reqwest::header::COOKIE, cookie.clone())
+            .header(reqwest::header::ORIGIN, support::PORTAL_ORIGIN)
+            .form(&fields);
+        async move { request.send().await.unwrap() }
+    };
+    // Only for an account of this customer.
+    assert_eq!(start(ola_home.account_id).await.status(), 404);
+    let started = start(jan.account_id).await;
+    assert_eq!(started.status(), 303);
+    let draft = started.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(draft.ends_with("/wniosek"), "{draft}");
+    let id: i64 = draft.split('/').rev().nth(1).unwrap().parse().unwrap();
+    let form = html_page(app.web_get(&cookie, &draft).await).await;
+    assert!(form.contains("name=\"f_subject\"") && form.contains("name=\"plik_files\""));
+    // Another clerk's draft is not found; billing staff may not act for residents.
+    let other_cookie = app.staff_web_login(&other_clerk, 0).await;
+    assert_eq!(app.web_get(&other_cookie, &draft).await.status(), 404);
+    let billing_cookie = app.staff_web_login(&billing, 0).await;
+    assert_eq!(app.web_get(&billing_cookie, &draft).await.status(), 403);
+
+    let send = |form: reqwest::multipart::Form| {
+        let request = app
+            .server
+            .client
+            .post(app.url(&draft))
+            .header(reqwest::header::COOKIE, cookie.clone())
+            .header(reqwest::header::ORIGIN, support::PORTAL_ORIGIN)
+            .multipart(form);
+        async move { request.send().await.unwrap() }
+    };
+    let fields = |action: &str| {
+        reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("czynnosc", action.to_string())
+    };
+    // Incomplete: not handed over, the missing fields named.
+    let incomplete = send(fields("przekaz")).await;
+    assert_eq!(incomplete.status(), 422);
+    assert!(
+        html_page(incomplete)
+            .await
+            .contains("Wniosek jest niekompletny")
+    );
+    let handed = send(
+        fields("przekaz")
+            .text("f_subject", "Zmiana terminu odczytu")
+            .text("f_content", "Proszę o odczyt po 16:00.")
+            .part(
+                "plik_files",
+                reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("prosba.pdf"),
+            ),
+    )
+    .await;
+    assert_eq!(handed.status(), 303);
+    let told: String = sqlx::query_scalar(
+        "SELECT kind FROM outbox WHERE recipient_account_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(jan.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(told, "case.draft_prepared");
+    // The clerk cannot submit it: it is still a draft, now on the customer card.
+    let state: String = sqlx::query_scalar("SELECT state::text FROM cases WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(state, "draft");
+    assert!(
+        html_page(app.web_get(&cookie, &card).await)
+            .await
+            .contains("czeka na złożenie przez klienta")
+    );
+
+    // The resident sees who prepared it, and submits it.
+    let jan_cookie = app.web_login("mlynary", &jan.email).await;
+    let page = format!("/u/mlynary/sprawy/{id}");
+    let mine = html_page(app.web_get(&jan_cookie, &page).await).await;
+    assert!(
+        mine.contains("przygotował w Twoim imieniu") && mine.contains("Zmiana terminu odczytu"),
+        "{mine}"
+    );
+    let jan_csrf = app.web_csrf(&jan_cookie, &page).await;
+    let submitted = app
+        .server
+        .client
+        .post(app.url(&page))
+        .header(reqwest::header::COOKIE, jan_cookie.clone())
+        .header(reqwest::header::ORIGIN, support::PORTAL_ORIGIN)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", jan_csrf)
+                .text("czynnosc", "zloz")
+                .text("f_subject", "Zmiana terminu odczytu")
+                .text("f_content", "Proszę o odczyt po 16:00."),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 303);
+    // Both in the audit log: the clerk for the resident, then the resident.
+    let trail: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT action, actor_account_id, on_behalf_of_account_id FROM audit_log
+         WHERE entity_type = 'case' AND entity_id = $1 ORDER BY id",
+    )
+    .bind(id.to_string())
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        trail,
+        [
+            (
+                "case.draft_prepared".into(),
+                Some(ewa.account_id),
+                Some(jan.account_id)
+            ),
+            (
+                "case.draft_handed_over".into(),
+                Some(ewa.account_id),
+                Some(jan.account_id)
+            ),
+            ("case.submitted".into(), Some(jan.account_id), None),
+        ]
+    );
+    let prepared_by: Option<i64> = sqlx::query_scalar(
+        "SELECT (details->'details'->>'prepared_by')::bigint FROM audit_log
+         WHERE entity_id = $1 AND action = 'case.submitted'",
+    )
+    .bind(id.to_string())
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(prepared_by, Some(ewa.account_id));
+}

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use ebok_common::domain::AlarmKind;
 use ebok_common::outbox::{
-    Booking, CaseOverdue, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm,
-    Outage, PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
-    StoredEventError,
+    Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
+    InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder, ProxyActProposed,
+    ReminderStage, ResidentAlarm, StoredEventError,
 };
 use ebok_common::polish;
 use serde_json::Value;
@@ -71,6 +71,7 @@ pub async fn notice_for(
         Event::DocumentPublished(d) => document_published(d),
         Event::CaseStageChanged(c) => case_stage_changed(c),
         Event::CaseOverdue(c) => case_overdue(c),
+        Event::CaseDraftPrepared(c) => case_draft_prepared(c),
         Event::OutageAnnounced(o) => outage(o, OutageStage::Announced),
         Event::OutageUpdated(o) => outage(o, OutageStage::Updated),
         Event::OutageEnded(o) => outage(o, OutageStage::Ended),
@@ -319,6 +320,25 @@ fn case_stage_changed(c: &CaseStageChanged) -> Notice {
     if let Some(note) = &c.note {
         n.details.push(("Uzasadnienie".into(), note.clone()));
     }
+    n
+}
+
+fn case_draft_prepared(c: &CaseDraftPrepared) -> Notice {
+    let mut n = notice(
+        Category::CaseStages,
+        "Wniosek przygotowany w Twoim imieniu".into(),
+        format!(
+            "Biuro obsługi klienta ({}) przygotowało wniosek „{}”. Sprawdź go w eBOK: \
+             zostanie złożony dopiero, gdy Ty go złożysz.",
+            c.clerk, c.type_name
+        ),
+        format!("/sprawy/{}", c.case_id),
+        &[("case_id", c.case_id.to_string())],
+    );
+    n.details = vec![
+        ("Wniosek".into(), c.type_name.clone()),
+        ("Przygotował".into(), c.clerk.clone()),
+    ];
     n
 }
 

@@ -41,6 +41,10 @@ pub enum Event {
     /// A case moved to another stage (cases).
     #[serde(rename = "case.stage_changed")]
     CaseStageChanged(CaseStageChanged),
+    /// Customer service filled an application in the resident's name, for them to check and
+    /// submit (cases).
+    #[serde(rename = "case.draft_prepared")]
+    CaseDraftPrepared(CaseDraftPrepared),
     /// A case passed its deadline without a decision; to its clerk and the managers (cases).
     #[serde(rename = "case.overdue")]
     CaseOverdue(CaseOverdue),
@@ -143,6 +147,15 @@ pub struct CaseStageChanged {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseDraftPrepared {
+    pub case_id: i64,
+    /// The application type's name, Polish.
+    pub type_name: String,
+    /// The clerk who prepared it, as their account names them.
+    pub clerk: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseOverdue {
     pub case_id: i64,
     pub number: String,
@@ -189,7 +202,7 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 17] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
@@ -199,6 +212,7 @@ impl Event {
         "document.published",
         "case.stage_changed",
         "case.overdue",
+        "case.draft_prepared",
         "outage.announced",
         "outage.updated",
         "outage.ended",
@@ -220,6 +234,7 @@ impl Event {
             Event::DocumentPublished(_) => "document.published",
             Event::CaseStageChanged(_) => "case.stage_changed",
             Event::CaseOverdue(_) => "case.overdue",
+            Event::CaseDraftPrepared(_) => "case.draft_prepared",
             Event::OutageAnnounced(_) => "outage.announced",
             Event::OutageUpdated(_) => "outage.updated",
             Event::OutageEnded(_) => "outage.ended",
@@ -316,6 +331,11 @@ mod tests {
                 number: "WTP/2026/000123".into(),
                 stage: "przekazana".into(),
                 note: Some("brak mapy sytuacyjnej".into()),
+            }),
+            Event::CaseDraftPrepared(CaseDraftPrepared {
+                case_id: 7,
+                type_name: "Pismo ogólne".into(),
+                clerk: "Ewa z BOK".into(),
             }),
             Event::CaseOverdue(CaseOverdue {
                 case_id: 6,

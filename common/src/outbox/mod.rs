@@ -6,9 +6,9 @@
 mod events;
 
 pub use events::{
-    Booking, CaseOverdue, CaseStageChanged, DocumentPublished, Event, InvoiceIssued, MeterAlarm,
-    Outage, PaymentReceived, PaymentReminder, ProxyActProposed, ReminderStage, ResidentAlarm,
-    StoredEventError,
+    Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
+    InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder, ProxyActProposed,
+    ReminderStage, ResidentAlarm, StoredEventError,
 };
 use serde_json::Value;
 use sqlx::PgConnection;

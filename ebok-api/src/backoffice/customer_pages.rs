@@ -98,6 +98,13 @@ pub async fn search(
         .into_response())
 }
 
+/// What the card offers to apply for in the customer's name, and what was prepared so far.
+struct Applications {
+    /// The application types: (code, name).
+    types: Vec<(String, String)>,
+    prepared: Vec<ebok_cases::views::PreparedLine>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "staff/customer.html")]
 struct CardPage {
@@ -113,6 +120,8 @@ struct CardPage {
         FormState,
         Vec<crate::proxy_acts::ProxyAct>,
     )>,
+    /// Applications filled in the customer's name, for a role that acts for residents.
+    applications: Option<Applications>,
     notice: Option<&'static str>,
     /// Balance, invoices and ledger, for a role that sees invoices.
     billing: Option<crate::staff::billing::CustomerBilling>,
@@ -248,6 +257,18 @@ pub async fn render_card(
     } else {
         None
     };
+    let applications = if session.may(Permission::ActForResidents) {
+        let mut conn = state.pool.acquire().await?;
+        let types = ebok_cases::types::list(&mut conn, session.utility_id, false)
+            .await?
+            .into_iter()
+            .map(|t| (t.code, t.name))
+            .collect();
+        let prepared = ebok_cases::views::prepared_for(&mut conn, session.utility_id, id).await?;
+        Some(Applications { types, prepared })
+    } else {
+        None
+    };
     // The form of an invoice for services, for billing staff.
     let manual = session.may(Permission::ManageBilling).then(|| {
         let today = ebok_common::domain::time::local_day(chrono::Utc::now());
@@ -287,6 +308,7 @@ pub async fn render_card(
             card,
             forms,
             proxy,
+            applications,
             notice,
             billing,
             manual,

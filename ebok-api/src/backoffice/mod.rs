@@ -9,6 +9,7 @@ mod alarm_pages;
 mod audit_pages;
 mod billing_pages;
 mod case_admin_pages;
+mod case_draft_pages;
 mod case_pages;
 mod customer_pages;
 mod dunning_pages;
@@ -119,6 +120,18 @@ pub fn router() -> Router<AppState> {
             post(case_pages::conclude),
         )
         .route("/panel/{slug}/sprawy/{id}/notatki", post(case_pages::note))
+        .route(
+            "/panel/{slug}/sprawy/{id}/wniosek",
+            get(case_draft_pages::draft)
+                .post(case_draft_pages::save)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::case_form::FILES_FORM_LIMIT,
+                )),
+        )
+        .route(
+            "/panel/{slug}/klienci/{id}/wniosek",
+            post(case_draft_pages::start),
+        )
         .route(
             "/panel/{slug}/sprawy/{id}/pliki/{file}",
             get(case_pages::file),

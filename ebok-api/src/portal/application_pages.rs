@@ -2,20 +2,14 @@
 //! resident's cases (`/u/{slug}/sprawy`); a draft's form, drawn from its type's definition,
 //! saved and finished later, with its attachments, submitted only when complete (each field
 //! and attachment to put right named in Polish at its place); a case's stage, deadline,
-//! history and files, and what the resident may do next (supplement, appeal, sign, withdraw).
-//!
-//! Answers travel as `f_<field>` (a multiple choice as `f_<field>.<option>`), files as
-//! `plik_<attachment rule>`, so no form field of a definition can clash with the portal's own.
-
-use std::collections::BTreeMap;
+//! history and files, and what the resident may do next (supplement, appeal, sign, withdraw,
+//! rate). The draft's form itself is [`crate::case_form`], shared with the back office.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::Utc;
-use ebok_cases::attachments::AttachmentRule;
-use ebok_cases::form::{Answers, FieldKind};
 use ebok_cases::lifecycle::{Action, State as CaseState};
 use ebok_cases::store::{self, Acting, CaseError, Details};
 use ebok_cases::types;
@@ -24,18 +18,16 @@ use ebok_common::domain::time::local_day;
 use ebok_common::polish;
 use serde::Deserialize;
 
-use super::form::{FormFields, PortalForm, ResidentForm, Upload};
+use super::form::{FormFields, PortalForm, ResidentForm};
 use super::form_state::FormState;
 use super::page_error::{Page, PageError};
 use super::params::{Id, PagePath};
 use super::shell::{Ctx, Layout};
 use crate::auth::web::PortalSession;
+use crate::case_form::{self, AttachmentView, FieldView};
 use crate::client::ClientAddr;
 use crate::signing::PasswordConfirmation;
 use crate::state::AppState;
-
-/// The largest form with files: five files of 10 MB at most, and the fields.
-pub const FILES_FORM_LIMIT: usize = 52 * 1024 * 1024;
 
 struct ServiceLine {
     code: String,
@@ -142,33 +134,6 @@ fn failure(e: CaseError) -> PageError {
     }
 }
 
-/// A field of a draft's form as the page draws it.
-struct FieldView {
-    name: String,
-    label: String,
-    help: Option<String>,
-    /// `text`, `textarea`, `select`, `checkboxes`.
-    control: &'static str,
-    /// The `type` of an `<input>`.
-    input_type: &'static str,
-    required: bool,
-    /// "Dotyczy: …" when it applies only to some answers.
-    applies: Option<String>,
-    options: Vec<(String, String, bool)>,
-}
-
-struct AttachmentView {
-    name: String,
-    label: String,
-    help: Option<String>,
-    required: bool,
-    applies: Option<String>,
-    accepts: String,
-    /// The input's `accept`: the MIME types the rule takes.
-    accept: String,
-    files: Vec<String>,
-}
-
 struct AnswerLine {
     label: String,
     value: String,
@@ -219,6 +184,8 @@ struct CasePage {
     supplement: bool,
     /// The contract offered for signing: (document id, file name).
     to_sign: Option<(i64, String)>,
+    /// The clerk who prepared the draft in the resident's name.
+    prepared_by: Option<String>,
     signatures: Vec<SignatureRow>,
     /// The billing contract the case concluded.
     contract_number: Option<String>,
@@ -227,73 +194,6 @@ struct CasePage {
     /// The case is over and the resident has not rated it yet.
     ask_feedback: bool,
     notice: Option<&'static str>,
-}
-
-/// How a condition reads: "Wnioskodawca: Firma (przedsiębiorca)".
-fn applies(view: &CaseView, when: Option<&ebok_cases::form::Condition>) -> Option<String> {
-    let c = when?;
-    let field = view.form.fields.iter().find(|f| f.key == c.field)?;
-    let options = match &field.kind {
-        FieldKind::Choice { options } | FieldKind::Choices { options } => options,
-        _ => return None,
-    };
-    let labels: Vec<&str> = c
-        .any_of
-        .iter()
-        .filter_map(|v| {
-            options
-                .iter()
-                .find(|o| &o.value == v)
-                .map(|o| o.label.as_str())
-        })
-        .collect();
-    Some(format!(
-        "Dotyczy: {} — {}",
-        field.label,
-        labels.join(" lub ")
-    ))
-}
-
-fn accepts(rule: &AttachmentRule) -> String {
-    let names: Vec<&str> = rule.types.iter().map(|t| t.name()).collect();
-    format!(
-        "{}; do {} MB; najwyżej {} {}.",
-        names.join(", "),
-        rule.max_bytes / (1024 * 1024),
-        rule.max_files,
-        polish::plural(i64::from(rule.max_files), "plik", "pliki", "plików")
-    )
-}
-
-fn mime_accept(rule: &AttachmentRule) -> String {
-    rule.types
-        .iter()
-        .map(|t| t.mime())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The values a draft's form shows: what was sent again, else what is saved.
-fn shown(view: &CaseView, sent: Option<FormState>) -> FormState {
-    match sent {
-        Some(f) => f,
-        None => {
-            let mut values = Vec::new();
-            for field in &view.form.fields {
-                let Some(value) = view.answers.get(&field.key) else {
-                    continue;
-                };
-                if let FieldKind::Choices { .. } = field.kind {
-                    for v in value.split(',') {
-                        values.push((format!("f_{}.{v}", field.key), "on".to_string()));
-                    }
-                } else {
-                    values.push((format!("f_{}", field.key), value.clone()));
-                }
-            }
-            FormState::from_values(values)
-        }
-    }
 }
 
 async fn case_page(
@@ -318,79 +218,10 @@ async fn case_page(
     .await?
     .ok_or(PageError::NotFound)?;
     let draft = view.state == CaseState::Draft;
-    let f = shown(&view, sent);
+    let f = case_form::shown(&view, sent);
     let status = f.status();
-    let fields = view
-        .form
-        .fields
-        .iter()
-        .map(|field| {
-            let name = format!("f_{}", field.key);
-            let (control, input_type, options) = match &field.kind {
-                FieldKind::Paragraph { .. } => ("textarea", "text", vec![]),
-                FieldKind::Date { .. } => ("text", "date", vec![]),
-                FieldKind::Email => ("text", "email", vec![]),
-                FieldKind::Phone => ("text", "tel", vec![]),
-                FieldKind::Choice { options } => (
-                    "select",
-                    "text",
-                    options
-                        .iter()
-                        .map(|o| (o.value.clone(), o.label.clone(), f.value(&name) == o.value))
-                        .collect(),
-                ),
-                FieldKind::Choices { options } => (
-                    "checkboxes",
-                    "checkbox",
-                    options
-                        .iter()
-                        .map(|o| {
-                            let checked = f.checked(&format!("{name}.{}", o.value));
-                            (o.value.clone(), o.label.clone(), checked)
-                        })
-                        .collect(),
-                ),
-                _ => ("text", "text", vec![]),
-            };
-            let help = match &field.kind {
-                FieldKind::Quantity { unit, .. } => Some(match &field.help {
-                    Some(h) => format!("W {unit}. {h}"),
-                    None => format!("W {unit}."),
-                }),
-                _ => field.help.clone(),
-            };
-            FieldView {
-                name,
-                label: field.label.clone(),
-                help,
-                control,
-                input_type,
-                required: field.required,
-                applies: applies(&view, field.when.as_ref()),
-                options,
-            }
-        })
-        .collect();
-    let attachments = view
-        .form
-        .attachments
-        .iter()
-        .map(|rule| AttachmentView {
-            name: format!("plik_{}", rule.key),
-            label: rule.label.clone(),
-            help: rule.help.clone(),
-            required: rule.required,
-            applies: applies(&view, rule.when.as_ref()),
-            accepts: accepts(rule),
-            accept: mime_accept(rule),
-            files: view
-                .attachments
-                .iter()
-                .filter(|a| a.rule == rule.key)
-                .map(|a| a.file_name.clone())
-                .collect(),
-        })
-        .collect();
+    let fields = case_form::fields(&view, &f);
+    let attachments = case_form::attachments(&view);
     let answers = view
         .answers_read()
         .into_iter()
@@ -474,6 +305,7 @@ async fn case_page(
             actions,
             supplement: view.state == CaseState::AwaitingSupplement,
             to_sign,
+            prepared_by: view.prepared_by.clone(),
             signatures,
             contract_number: view.contract_number.clone(),
             feedback: view
@@ -526,78 +358,6 @@ impl FormFields for DraftFields {
     const PAGE: &'static str = "/u/{slug}/sprawy/{id}";
 }
 
-/// The answers of a sent draft form, by field key.
-fn answers_sent(view: &CaseView, form: &FormState) -> Answers {
-    let mut answers = BTreeMap::new();
-    for field in &view.form.fields {
-        let name = format!("f_{}", field.key);
-        let value = match field.kind {
-            FieldKind::Choices { .. } => {
-                let prefix = format!("{name}.");
-                let mut picked: Vec<&str> = form
-                    .values_under(&prefix)
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(option, _)| option)
-                    .collect();
-                picked.sort_unstable();
-                picked.join(",")
-            }
-            _ => form.value(&name).to_string(),
-        };
-        if !value.trim().is_empty() {
-            answers.insert(field.key.clone(), value);
-        }
-    }
-    answers
-}
-
-/// The errors of the cases crate at the page's fields.
-fn add_errors(form: &mut FormState, errors: Vec<ebok_cases::form::FieldError>, view: &CaseView) {
-    for e in errors {
-        let name = if view.form.attachments.iter().any(|a| a.key == e.key) {
-            format!("plik_{}", e.key)
-        } else {
-            format!("f_{}", e.key)
-        };
-        form.add(name, e.message);
-    }
-}
-
-/// Attaches the files sent (`plik_<rule>`) to case `id`; errors at their fields.
-async fn attach_sent(
-    state: &AppState,
-    session: &PortalSession,
-    view: &CaseView,
-    files: Vec<(String, Upload)>,
-    form: &mut FormState,
-) -> Result<(), PageError> {
-    for (field, upload) in files {
-        let Some(rule) = field.strip_prefix("plik_") else {
-            continue;
-        };
-        let mut tx = state.pool.begin().await?;
-        match store::attach(
-            &mut tx,
-            session.utility_id,
-            view.id,
-            Acting::Resident {
-                account_id: session.account_id,
-            },
-            rule,
-            &upload.file_name,
-            &upload.bytes,
-        )
-        .await
-        {
-            Ok(_) => tx.commit().await?,
-            Err(CaseError::Fields(errors)) => add_errors(form, errors, view),
-            Err(CaseError::Refused(r)) => form.add(field.clone(), r.message_pl()),
-            Err(e) => return Err(failure(e)),
-        }
-    }
-    Ok(())
-}
-
 /// Case `id` of the resident in `session`, as of today in Warsaw; 404 for anything else.
 async fn own_case(
     state: &AppState,
@@ -641,14 +401,26 @@ pub async fn save_draft(
     let acting = Acting::Resident {
         account_id: session.account_id,
     };
-    let answers = answers_sent(&view, &form);
+    let answers = case_form::answers_sent(&view, &form);
     let mut conn = state.pool.acquire().await?;
     store::save_answers(&mut conn, session.utility_id, id, acting, &answers)
         .await
         .map_err(failure)?;
     drop(conn);
     match uploads.take_all() {
-        Ok(files) => attach_sent(&state, &session, &view, files, &mut form).await?,
+        Ok(files) => {
+            case_form::attach_sent(
+                &state.pool,
+                session.utility_id,
+                Acting::Resident {
+                    account_id: session.account_id,
+                },
+                &view,
+                files,
+                &mut form,
+            )
+            .await?
+        }
         Err(_) => form.add(
             "form",
             "Nie udało się odebrać plików — może są za duże. Dołącz je ponownie.",
@@ -673,7 +445,7 @@ pub async fn save_draft(
                 "form",
                 "Wniosek jest niekompletny: uzupełnij wskazane pola i załączniki.",
             );
-            add_errors(&mut form, errors, &view);
+            case_form::add_errors(&mut form, errors, &view);
             case_page(&state, &ctx, &session, id, Some(form), None).await
         }
         Err(e) => Err(failure(e)),
@@ -726,7 +498,19 @@ pub async fn act(
             Ok(files) if files.is_empty() => {
                 form.add("form", "Dołącz dokumenty, o które poproszono.");
             }
-            Ok(files) => attach_sent(&state, &session, &view, files, &mut form).await?,
+            Ok(files) => {
+                case_form::attach_sent(
+                    &state.pool,
+                    session.utility_id,
+                    Acting::Resident {
+                        account_id: session.account_id,
+                    },
+                    &view,
+                    files,
+                    &mut form,
+                )
+                .await?
+            }
             Err(_) => form.add("form", "Nie udało się odebrać plików — może są za duże."),
         }
         if form.has_errors() {

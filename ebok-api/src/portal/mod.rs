@@ -59,7 +59,7 @@ pub fn router() -> Router<AppState> {
             "/u/{slug}/sprawy/{id}",
             get(application_pages::case)
                 .post(application_pages::save_draft)
-                .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),
+                .layer(DefaultBodyLimit::max(crate::case_form::FILES_FORM_LIMIT)),
         )
         .route(
             "/u/{slug}/sprawy/{id}/pliki/{file}",
@@ -72,7 +72,7 @@ pub fn router() -> Router<AppState> {
         .route(
             "/u/{slug}/sprawy/{id}/czynnosc",
             post(application_pages::act)
-                .layer(DefaultBodyLimit::max(application_pages::FILES_FORM_LIMIT)),
+                .layer(DefaultBodyLimit::max(crate::case_form::FILES_FORM_LIMIT)),
         )
         .route(
             "/u/{slug}/status-sprawy",
