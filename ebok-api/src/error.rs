@@ -24,6 +24,10 @@ pub enum ApiError {
     TooManyRequests { retry_after: std::time::Duration },
     #[error("invalid input in {field}: {detail}")]
     Invalid { field: String, detail: String },
+    /// Several inputs to put right at once (an application's fields and attachments): the
+    /// first one is the problem's `field`, all of them its `errors`.
+    #[error("{} inputs to put right", .0.len())]
+    Fields(Vec<FieldProblem>),
     #[error("conflict: {detail}")]
     Conflict {
         field: Option<String>,
@@ -52,7 +56,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,6 +79,10 @@ impl ApiError {
             ApiError::Invalid { detail, .. }
             | ApiError::Conflict { detail, .. }
             | ApiError::Unavailable { detail } => detail.clone(),
+            ApiError::Fields(problems) => match problems.as_slice() {
+                [one] => one.detail.clone(),
+                many => format!("Popraw wskazane pola ({}).", many.len()),
+            },
             ApiError::Busy { .. } => {
                 "Serwer jest chwilowo przeciążony. Spróbuj ponownie za chwilę.".to_string()
             }
@@ -191,6 +199,16 @@ pub struct Problem {
     /// Quote it to the helpdesk; the log has the cause under the same id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+    /// Every input to put right, when there are several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// One input to put right, and why (Polish).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub detail: String,
 }
 
 impl IntoResponse for ApiError {
@@ -203,11 +221,16 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let detail = self.detail();
-        let (field, error_id) = match self {
-            ApiError::Invalid { field, .. } => ((!field.is_empty()).then_some(field), None),
-            ApiError::Conflict { field, .. } => (field, None),
-            ApiError::Internal(error) => (None, Some(log_with_id(&error))),
-            _ => (None, None),
+        let (field, error_id, errors) = match self {
+            ApiError::Invalid { field, .. } => ((!field.is_empty()).then_some(field), None, None),
+            ApiError::Fields(problems) => (
+                problems.first().map(|p| p.field.clone()),
+                None,
+                Some(problems),
+            ),
+            ApiError::Conflict { field, .. } => (field, None, None),
+            ApiError::Internal(error) => (None, Some(log_with_id(&error)), None),
+            _ => (None, None, None),
         };
         let body = Problem {
             kind: "about:blank",
@@ -216,6 +239,7 @@ impl IntoResponse for ApiError {
             detail,
             field,
             error_id,
+            errors,
         };
         let mut response = (status, Json(body)).into_response();
         response.headers_mut().insert(

@@ -1,11 +1,21 @@
 //! Cases in the API: without logging in, the status of a case by its number and the
 //! applicant's PESEL or NIP ([`crate::case_status`], the twin of the page
-//! `/u/{slug}/status-sprawy`); for a logged-in resident, their cases and drafts and one case
-//! with its answers, history and files (the twins of `/u/{slug}/sprawy`).
+//! `/u/{slug}/status-sprawy`); for a logged-in resident, the twins of `/u/{slug}/sprawy`:
+//! the application types with their forms, their cases and drafts, one case with its answers,
+//! history, letters and files; a draft started, its answers saved, files attached, submitted;
+//! and the resident's actions (supplement, appeal, sign with the password, withdraw, rate).
+//! Every check is the cases crate's, as for the portal: the app shows the same Polish messages
+//! at the same fields.
 
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use ebok_cases::lifecycle::State as State_;
+use ebok_cases::lifecycle::{Action, State as State_};
+use ebok_cases::store::{self, Acting, CaseError, Details};
+use ebok_cases::types;
 use ebok_cases::views::{self, Scope};
 use ebok_common::domain::time::local_day;
 use serde::{Deserialize, Serialize};
@@ -14,8 +24,9 @@ use utoipa::ToSchema;
 use crate::auth::Resident;
 use crate::case_status;
 use crate::client::ClientAddr;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::Json;
+use crate::signing::PasswordConfirmation;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -109,6 +120,28 @@ pub struct CaseStep {
     pub note: Option<String>,
 }
 
+/// A letter the case produced (acknowledgement, decision, contract), downloadable as a PDF.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseLetter {
+    pub id: i64,
+    /// `acknowledgement`, `decision` or `contract`.
+    pub kind: String,
+    pub file_name: String,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// A signature under a case's document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseSignature {
+    pub document_id: i64,
+    /// The SHA-256 of the exact document signed, hex.
+    pub sha256: String,
+    pub signatory: String,
+    /// `password` (the built-in simple electronic signature), or a trust service's name.
+    pub method: String,
+    pub signed_at: DateTime<Utc>,
+}
+
 /// A file attached to a case.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseFile {
@@ -139,6 +172,14 @@ pub struct CaseDetail {
     pub appeal_until: Option<NaiveDate>,
     pub history: Vec<CaseStep>,
     pub files: Vec<CaseFile>,
+    pub letters: Vec<CaseLetter>,
+    pub signatures: Vec<CaseSignature>,
+    /// The clerk who filled the draft in the resident's name.
+    pub prepared_by: Option<String>,
+    /// The billing contract the case concluded.
+    pub contract_number: Option<String>,
+    /// The case is over and may be rated (`POST /cases/{id}/actions`, `rate`).
+    pub may_rate: bool,
 }
 
 fn status(state: State_) -> (String, String) {
@@ -196,6 +237,32 @@ pub async fn get(
         .await?
         .ok_or(ApiError::NotFound)?;
     let (status_code, status_label) = status(view.state);
+    let number = view.number.clone().unwrap_or_default();
+    let letters = view
+        .events
+        .iter()
+        .filter_map(|e| {
+            let (id, file_name, _) = e.letter(&number)?;
+            Some(CaseLetter {
+                id,
+                kind: e.document_kind.clone()?,
+                file_name,
+                issued_at: e.at,
+            })
+        })
+        .collect();
+    let signatures = view
+        .signatures
+        .iter()
+        .map(|s| CaseSignature {
+            document_id: s.document_id,
+            sha256: s.sha256_hex(),
+            signatory: s.signatory.clone(),
+            method: s.method.clone(),
+            signed_at: s.signed_at,
+        })
+        .collect();
+    let may_rate = view.awaits_feedback();
     Ok(axum::Json(CaseDetail {
         id: view.id,
         number: view.number,
@@ -230,5 +297,334 @@ pub async fn get(
                 supplement: a.supplement,
             })
             .collect(),
+        letters,
+        signatures,
+        prepared_by: view.prepared_by,
+        contract_number: view.contract_number,
+        may_rate,
     }))
+}
+
+/// An application type the utility offers, with its form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationTypeView {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    /// An approved application goes on to a supply contract.
+    pub contract: bool,
+    /// The form: `fields` (key, label, help, type and its options or limits, required, when)
+    /// and `attachments` (key, label, help, accepted types, size and count, required, when),
+    /// as `ebok_cases::form::FormDefinition` serialises it.
+    #[schema(value_type = Object)]
+    pub form: serde_json::Value,
+}
+
+/// The application types the utility offers, with their forms, for the app to draw.
+#[utoipa::path(get, path = "/application-types", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApplicationTypeView>), (status = 401, body = Problem)))]
+pub async fn application_types(
+    State(state): State<AppState>,
+    who: Resident,
+) -> Result<axum::Json<Vec<ApplicationTypeView>>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let list = types::list(&mut conn, who.utility_id, false).await?;
+    Ok(axum::Json(
+        list.into_iter()
+            .map(|t| ApplicationTypeView {
+                code: t.code,
+                name: t.name,
+                description: t.description,
+                contract: t.contract,
+                form: serde_json::to_value(&t.form).expect("a form serialises"),
+            })
+            .collect(),
+    ))
+}
+
+/// The cases crate's refusal as the API answers it.
+fn refused(e: CaseError) -> ApiError {
+    match e {
+        CaseError::NotFound => ApiError::NotFound,
+        CaseError::Refused(r) => ApiError::Conflict {
+            field: None,
+            detail: r.message_pl(),
+        },
+        CaseError::Fields(errors) => ApiError::Fields(
+            errors
+                .into_iter()
+                .map(|e| FieldProblem {
+                    field: e.key,
+                    detail: e.message,
+                })
+                .collect(),
+        ),
+        CaseError::Db(e) => e.into(),
+    }
+}
+
+fn resident(who: &Resident) -> Acting {
+    Acting::Resident {
+        account_id: who.account_id,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewDraft {
+    /// The application type's code (`GET /application-types`).
+    #[schema(example = "connection_conditions", max_length = 40)]
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// Starts a draft of an application type, about the account's first customer.
+#[utoipa::path(post, path = "/cases", tag = "cases", security(("bearer" = [])),
+    request_body = NewDraft,
+    responses((status = 201, body = Created), (status = 404, body = Problem,
+               description = "No such application type")))]
+pub async fn start(
+    State(state): State<AppState>,
+    who: Resident,
+    Json(body): Json<NewDraft>,
+) -> Result<(StatusCode, axum::Json<Created>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    types::ensure_builtin(&mut tx, who.utility_id).await?;
+    let customer = sqlx::query_scalar!(
+        "SELECT customer_id FROM account_customers WHERE account_id = $1 ORDER BY customer_id LIMIT 1",
+        who.account_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = store::start_draft(
+        &mut tx,
+        who.utility_id,
+        body.kind.trim(),
+        who.account_id,
+        customer,
+        None,
+    )
+    .await
+    .map_err(refused)?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(Created { id })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DraftAnswers {
+    /// The answers by field key (several choices comma-separated); a field left out is
+    /// cleared. Checked only on submission, so a draft may be saved half-filled.
+    pub answers: BTreeMap<String, String>,
+}
+
+/// Saves a draft's answers, to be finished later (here or in the portal).
+#[utoipa::path(put, path = "/cases/{id}/answers", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = DraftAnswers,
+    responses((status = 204), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "Not a draft any more")))]
+pub async fn save_answers(
+    State(state): State<AppState>,
+    who: Resident,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    Json(body): Json<DraftAnswers>,
+) -> Result<StatusCode, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    store::save_answers(&mut conn, who.utility_id, id, resident(&who), &body.answers)
+        .await
+        .map_err(refused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The largest file a case takes through the API (the built-in rules take 10 MB).
+pub const FILE_LIMIT: usize = 10 * 1024 * 1024 + 1024;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FileParams {
+    /// The form's attachment (`site_plan`, `legal_title`, …).
+    pub rule: String,
+    /// The file's name on the device.
+    pub name: String,
+}
+
+/// Attaches a file (the request body, up to 10 MB; its type is told by its content) to a draft,
+/// or as a supplement to a case awaiting one.
+#[utoipa::path(post, path = "/cases/{id}/files", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path), FileParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Created),
+              (status = 422, body = Problem, description = "Refused by the attachment's rule"),
+              (status = 404, body = Problem)))]
+pub async fn attach(
+    State(state): State<AppState>,
+    who: Resident,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    crate::extract::Query(params): crate::extract::Query<FileParams>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Created>), ApiError> {
+    let name = params.name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(ApiError::invalid(
+            "name",
+            "Podaj nazwę pliku (najwyżej 255 znaków).",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let file = store::attach(
+        &mut tx,
+        who.utility_id,
+        id,
+        resident(&who),
+        params.rule.trim(),
+        name,
+        &body,
+    )
+    .await
+    .map_err(refused)?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(Created { id: file })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Submitted {
+    /// The case number, `WTP/2026/000123`.
+    pub number: String,
+}
+
+/// Submits a complete draft: it is numbered and its 30 days start. An incomplete one is 422
+/// with every field and attachment to put right in `errors`.
+#[utoipa::path(post, path = "/cases/{id}/submit", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Submitted),
+              (status = 422, body = Problem, description = "Incomplete: see `errors`"),
+              (status = 404, body = Problem)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    who: Resident,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+) -> Result<axum::Json<Submitted>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let number = store::submit(
+        &mut tx,
+        who.utility_id,
+        id,
+        resident(&who),
+        local_day(Utc::now()),
+    )
+    .await
+    .map_err(refused)?;
+    tx.commit().await?;
+    Ok(axum::Json(Submitted {
+        number: number.to_string(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CaseAction {
+    /// The files asked for were attached (`POST /cases/{id}/files`): back to the clerk.
+    Supplement,
+    /// Appeal the decision, within 14 days.
+    Appeal,
+    /// Withdraw the application while it is handled.
+    Withdraw,
+    /// Sign the offered contract, confirming with the account's password.
+    Sign {
+        #[schema(max_length = 512)]
+        password: String,
+    },
+    /// Rate a finished case, once.
+    Rate {
+        #[schema(minimum = 1, maximum = 5)]
+        rating: i16,
+        #[schema(max_length = 2000)]
+        comment: Option<String>,
+    },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionDone {
+    pub status: String,
+    pub status_label: String,
+}
+
+/// The resident's action on their case. A wrong state is 409 with the reason; a wrong password
+/// (to sign) is 422 at `password` and counts against the login limit.
+#[utoipa::path(post, path = "/cases/{id}/actions", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = CaseAction,
+    responses((status = 200, body = ActionDone), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn act(
+    State(state): State<AppState>,
+    who: Resident,
+    ClientAddr(client): ClientAddr,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+    Json(body): Json<CaseAction>,
+) -> Result<axum::Json<ActionDone>, ApiError> {
+    let today = local_day(Utc::now());
+    let acting = resident(&who);
+    let mut tx = state.pool.begin().await?;
+    let simple = |action| (action, Details::default());
+    let done = match body {
+        CaseAction::Supplement | CaseAction::Appeal | CaseAction::Withdraw => {
+            let (action, details) = simple(match body {
+                CaseAction::Supplement => Action::Supplement,
+                CaseAction::Appeal => Action::Appeal,
+                _ => Action::Withdraw,
+            });
+            store::act(&mut tx, who.utility_id, id, acting, action, &details, today).await
+        }
+        CaseAction::Sign { password } => {
+            let signer = PasswordConfirmation {
+                pool: &state.pool,
+                hasher: &state.hasher,
+                password: &password,
+                client: client.map(|c| c.to_string()),
+            };
+            store::sign_contract(&mut tx, who.utility_id, id, acting, &signer, today)
+                .await
+                .map(|_| State_::ContractSigned)
+        }
+        CaseAction::Rate { rating, comment } => store::give_feedback(
+            &mut tx,
+            who.utility_id,
+            id,
+            acting,
+            rating,
+            comment.as_deref(),
+        )
+        .await
+        .map(|_| State_::Closed),
+    };
+    let to = done.map_err(refused)?;
+    tx.commit().await?;
+    let (status, status_label) = status(to);
+    Ok(axum::Json(ActionDone {
+        status,
+        status_label,
+    }))
+}
+
+/// A letter of the account's case (acknowledgement, decision, contract) as a PDF.
+#[utoipa::path(get, path = "/cases/{id}/letters/{document}", tag = "cases",
+    security(("bearer" = [])),
+    params(("id" = i64, Path), ("document" = i64, Path)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>),
+              (status = 404, body = Problem)))]
+pub async fn letter(
+    State(state): State<AppState>,
+    who: Resident,
+    crate::extract::Path((id, document)): crate::extract::Path<(i64, i64)>,
+) -> Result<axum::response::Response, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let scope = Scope::Resident {
+        account_id: who.account_id,
+    };
+    let (name, content_type, bytes) = views::letter(&mut conn, who.utility_id, id, document, scope)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(crate::backoffice::download(&name, &content_type, bytes))
 }

@@ -86,6 +86,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cases::case_status))
         .routes(routes!(cases::list))
         .routes(routes!(cases::get))
+        .routes(routes!(cases::application_types))
+        .routes(routes!(cases::start))
+        .routes(routes!(cases::save_answers))
+        .routes({
+            // A file of up to 10 MB, in the body.
+            let (schemas, paths, route) = routes!(cases::attach);
+            let limit = axum::extract::DefaultBodyLimit::max(cases::FILE_LIMIT);
+            (schemas, paths, route.layer(limit))
+        })
+        .routes(routes!(cases::submit))
+        .routes(routes!(cases::act))
+        .routes(routes!(cases::letter))
         .routes(routes!(auth::activate))
         .routes(routes!(auth::token))
         .routes(routes!(auth::refresh))

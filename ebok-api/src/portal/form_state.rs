@@ -82,6 +82,11 @@ impl FormState {
                 field: Some(field),
                 detail,
             } if !field.is_empty() => self.add(field, detail),
+            ApiError::Fields(problems) => {
+                for p in problems {
+                    self.add(p.field, p.detail);
+                }
+            }
             failure @ (ApiError::Invalid { .. }
             | ApiError::Conflict { .. }
             | ApiError::TooManyRequests { .. }
