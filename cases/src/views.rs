@@ -43,6 +43,56 @@ pub async fn of_account(
     .await
 }
 
+/// A step of one of a resident's cases, for their history across cases.
+#[derive(Debug, Clone)]
+pub struct StepLine {
+    pub at: DateTime<Utc>,
+    pub case_id: i64,
+    pub number: String,
+    pub type_name: String,
+    pub to_state: State,
+    pub note: Option<String>,
+    pub document_id: Option<i64>,
+    pub document_kind: Option<String>,
+}
+
+impl StepLine {
+    /// The letter the step produced: (document id, file name, what it is).
+    pub fn letter(&self) -> Option<(i64, String, &'static str)> {
+        let kind = self.document_kind.as_deref()?;
+        Some((
+            self.document_id?,
+            letters::file_name(kind, &self.number),
+            letters::document_kind_polish(kind),
+        ))
+    }
+}
+
+/// The latest `limit` steps of resident account `account_id`'s submitted cases, newest first.
+pub async fn steps_of_account(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    account_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<StepLine>> {
+    sqlx::query_as!(
+        StepLine,
+        r#"SELECT e.at, c.id AS case_id, c.number AS "number!", t.name AS type_name,
+                  e.to_state AS "to_state: State", e.note, e.document_id, e.document_kind
+           FROM case_events e
+           JOIN cases c ON c.id = e.case_id
+           JOIN application_types t ON t.id = c.type_id
+           WHERE c.utility_id = $1 AND c.account_id = $2 AND c.number IS NOT NULL
+           ORDER BY e.id DESC
+           LIMIT $3"#,
+        utility_id,
+        account_id,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// A file attached to a case.
 #[derive(Debug, Clone)]
 pub struct AttachmentLine {

@@ -703,6 +703,7 @@ async fn every_page_fits_a_phone_with_fingertip_sized_controls() {
     let garden = format!("liczniki/{garden}");
     for (path, name) in [
         ("pulpit", "pulpit"),
+        ("historia", "historia"),
         ("faktury", "faktury i saldo"),
         ("faktury/rozliczenie", "rozliczenie na żądanie"),
         (&format!("faktury/{invoice}"), "faktura"),

@@ -218,3 +218,81 @@ async fn a_resident_files_an_application_completes_it_and_sends_a_supplement() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_history_gathers_a_residents_cases_and_letters_and_no_one_elses() {
+    let app = App::start().await;
+    let utility_id = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), utility_id, "mlynary", "jan@example.pl", 0).await;
+    let ola = resident(app.pool(), utility_id, "mlynary", "ola@example.pl", 0).await;
+    let today = local_day(Utc::now());
+    let acting = Acting::Resident {
+        account_id: jan.account_id,
+    };
+    let mut tx = app.pool().begin().await.unwrap();
+    let id = store::start_draft(
+        &mut tx,
+        utility_id,
+        "general_letter",
+        jan.account_id,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let answers: ebok_cases::form::Answers =
+        [("subject", "Pytanie o taryfę"), ("content", "Treść.")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    store::save_answers(&mut tx, utility_id, id, acting, &answers)
+        .await
+        .unwrap();
+    let number = store::submit(&mut tx, utility_id, id, acting, today)
+        .await
+        .unwrap()
+        .to_string();
+    tx.commit().await.unwrap();
+    // A notice in the inbox, as the dispatcher writes them.
+    sqlx::query(
+        "INSERT INTO notifications (utility_id, account_id, outbox_id, category, kind, title, body)
+         SELECT $1, $2, o.id, 'case_stages', o.kind, 'Sprawa przyjęta', 'Treść powiadomienia.'
+         FROM outbox o WHERE o.recipient_account_id = $2 ORDER BY o.id LIMIT 1",
+    )
+    .bind(utility_id)
+    .bind(jan.account_id)
+    .execute(app.pool())
+    .await
+    .unwrap();
+
+    let cookie = app.web_login("mlynary", &jan.email).await;
+    let all = html_page(app.web_get(&cookie, "/u/mlynary/historia").await).await;
+    assert!(all.contains(&number) && all.contains("Przyjęty"), "{all}");
+    assert!(all.contains("Potwierdzenie złożenia wniosku w sprawie"));
+    assert!(all.contains("Sprawa przyjęta"));
+    let documents = html_page(
+        app.web_get(&cookie, "/u/mlynary/historia?rodzaj=dokumenty")
+            .await,
+    )
+    .await;
+    assert!(documents.contains(&format!("potwierdzenie-{}.pdf", number.replace('/', "-"))));
+    assert!(!documents.contains("Sprawa przyjęta"));
+    let notices = html_page(
+        app.web_get(&cookie, "/u/mlynary/historia?rodzaj=powiadomienia")
+            .await,
+    )
+    .await;
+    assert!(notices.contains("Sprawa przyjęta") && !notices.contains(&number));
+    // Another resident's history has none of it; without a session, the sign-in page.
+    let other = app.web_login("mlynary", &ola.email).await;
+    let theirs = html_page(app.web_get(&other, "/u/mlynary/historia").await).await;
+    assert!(!theirs.contains(&number) && !theirs.contains("Sprawa przyjęta"));
+    let anonymous = app
+        .server
+        .client
+        .get(app.url("/u/mlynary/historia"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+}

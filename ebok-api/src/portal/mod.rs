@@ -16,6 +16,7 @@ mod browser_name;
 mod case_pages;
 pub(crate) mod form;
 pub(crate) mod form_state;
+mod history_pages;
 mod invoice_pages;
 mod mailbox_page;
 mod meter_pages;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/u/{slug}/regulamin", get(terms))
         .route("/u/{slug}/ochrona-danych", get(privacy))
         .route("/u/{slug}/sprawy", get(application_pages::cases))
+        .route("/u/{slug}/historia", get(history_pages::history))
         .route("/u/{slug}/sprawy/nowa", post(application_pages::start))
         .route(
             "/u/{slug}/sprawy/{id}",
