@@ -134,3 +134,28 @@ pub async fn set_form(
     }
     Ok(())
 }
+
+/// Renames type `code`, rewrites its description, and offers it to residents or not
+/// (`active`); drafts of a withdrawn type can no longer be started.
+pub async fn set_details(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    code: &str,
+    name: &str,
+    description: &str,
+    active: bool,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE application_types SET name = $3, description = $4, active = $5,
+                                        updated_at = now()
+           WHERE utility_id = $1 AND code = $2"#,
+        utility_id,
+        code,
+        name,
+        description,
+        active
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -828,13 +828,24 @@ async fn a_clerk_prepares_a_draft_that_only_the_resident_submits() {
         "PIS/2026/000001"
     );
     let prepared: Option<i64> = sqlx::query_scalar(
-        "SELECT (details->'details'->>'prepared_by')::bigint FROM audit_log WHERE entity_id = $1::text",
+        "SELECT (details->'details'->>'prepared_by')::bigint FROM audit_log
+         WHERE entity_id = $1::text AND action = 'case.submitted'",
     )
     .bind(id)
     .fetch_one(&w.db.pool)
     .await
     .unwrap();
     assert_eq!(prepared, Some(w.clerk));
+    // The preparation itself: the clerk, acting for the resident.
+    let (actor, for_whom): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT actor_account_id, on_behalf_of_account_id FROM audit_log
+         WHERE entity_id = $1::text AND action = 'case.draft_prepared'",
+    )
+    .bind(id)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((actor, for_whom), (Some(w.clerk), Some(w.resident)));
 }
 
 #[tokio::test]

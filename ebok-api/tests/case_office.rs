@@ -487,3 +487,99 @@ async fn a_clerk_fills_an_application_in_the_residents_name_and_only_the_residen
     .unwrap();
     assert_eq!(prepared_by, Some(ewa.account_id));
 }
+
+#[tokio::test]
+async fn an_admin_rewords_a_form_and_withdraws_it_without_code() {
+    let app = App::start().await;
+    let utility_id = utility(app.pool(), "mlynary").await;
+    let jan = resident(app.pool(), utility_id, "mlynary", "jan@example.pl", 0).await;
+    let clerk = staff(app.pool(), utility_id, "mlynary", "clerk").await;
+    let admin = staff(app.pool(), utility_id, "mlynary", "admin").await;
+    let page = "/panel/mlynary/sprawy/formularze/general_letter";
+    let clerk_cookie = app.staff_web_login(&clerk, 0).await;
+    assert_eq!(app.web_get(&clerk_cookie, page).await.status(), 403);
+    let cookie = app.staff_web_login(&admin, 0).await;
+    let list = html_page(
+        app.web_get(&cookie, "/panel/mlynary/sprawy/formularze")
+            .await,
+    )
+    .await;
+    assert!(list.contains("Pismo ogólne"), "{list}");
+    let form = html_page(app.web_get(&cookie, page).await).await;
+    assert!(form.contains("name=\"etykieta_subject\"") && form.contains("name=\"mb_files\""));
+    let csrf = app.web_csrf(&cookie, page).await;
+    let send = |fields: Vec<(&'static str, String)>| {
+        let request = app
+            .server
+            .client
+            .post(app.url(page))
+            .header(reqwest::header::COOKIE, cookie.clone())
+            .header(reqwest::header::ORIGIN, support::PORTAL_ORIGIN)
+            .form(&fields);
+        async move { request.send().await.unwrap() }
+    };
+    let edit = |subject: &str, files: &str, active: bool| {
+        let mut fields = vec![
+            ("csrf", csrf.clone()),
+            ("nazwa", "Pismo do wodociągów".to_string()),
+            (
+                "opis",
+                "Sprawa, na którą nie ma osobnego wniosku.".to_string(),
+            ),
+            ("etykieta_subject", subject.to_string()),
+            ("podpowiedz_subject", "Krótko, czego dotyczy.".to_string()),
+            ("wymagane_subject", "on".to_string()),
+            ("etykieta_content", "Treść".to_string()),
+            ("wymagane_content", "on".to_string()),
+            ("etykieta_files", "Załączniki".to_string()),
+            ("pliki_files", files.to_string()),
+            ("mb_files", "5".to_string()),
+        ];
+        if active {
+            fields.push(("aktywny", "on".to_string()));
+        }
+        fields
+    };
+    // Faults are named at their fields; nothing is saved.
+    let wrong = send(edit("", "0", true)).await;
+    assert_eq!(wrong.status(), 422);
+    let wrong = html_page(wrong).await;
+    assert!(
+        wrong.contains("Wpisz treść pytania") && wrong.contains("Podaj liczbę plików od 1 do 20."),
+        "{wrong}"
+    );
+    let saved = send(edit("Temat pisma", "3", false)).await;
+    assert_eq!(saved.status(), 303);
+    let mut conn = app.pool().acquire().await.unwrap();
+    let t = ebok_cases::types::get(&mut conn, utility_id, "general_letter")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.name, "Pismo do wodociągów");
+    assert!(!t.active);
+    assert_eq!(t.form.fields[0].label, "Temat pisma");
+    assert_eq!(
+        t.form.fields[0].help.as_deref(),
+        Some("Krótko, czego dotyczy.")
+    );
+    assert_eq!(
+        (
+            t.form.attachments[0].max_files,
+            t.form.attachments[0].max_bytes
+        ),
+        (3, 5 * 1024 * 1024)
+    );
+    drop(conn);
+    // Withdrawn: no longer offered to residents.
+    let jan_cookie = app.web_login("mlynary", &jan.email).await;
+    let offered = html_page(app.web_get(&jan_cookie, "/u/mlynary/sprawy").await).await;
+    assert!(!offered.contains("value=\"general_letter\""));
+    assert!(offered.contains("value=\"connection_conditions\""));
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'application_type.updated'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}

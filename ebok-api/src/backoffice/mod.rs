@@ -10,6 +10,7 @@ mod audit_pages;
 mod billing_pages;
 mod case_admin_pages;
 mod case_draft_pages;
+mod case_form_pages;
 mod case_pages;
 mod customer_pages;
 mod dunning_pages;
@@ -106,6 +107,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/panel/{slug}/sprawy/opinie",
             get(case_admin_pages::feedback),
+        )
+        .route(
+            "/panel/{slug}/sprawy/formularze",
+            get(case_form_pages::forms),
+        )
+        .route(
+            "/panel/{slug}/sprawy/formularze/{code}",
+            get(case_form_pages::form).post(case_form_pages::save),
         )
         .route(
             "/panel/{slug}/sprawy/{id}",
