@@ -128,6 +128,12 @@ impl System {
             }
         }
         let metrics_addr = crate::telemetry::start_metrics(&config.metrics, boot.port_fallback)?;
+        if let Some(dir) = &config.documents.dir {
+            let directory = ebok_cases::documents::Directory::new(dir);
+            // Booted once per process: a second boot (tests) keeps the first choice.
+            let _ = ebok_cases::documents::keep_in(std::sync::Arc::new(directory));
+            tracing::info!(dir = %dir.display(), "new case documents are kept in a directory");
+        }
         Ok(System {
             config,
             pool,

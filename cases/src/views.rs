@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use crate::deadline;
+use crate::documents;
 use crate::form::{Answers, FormDefinition};
 use crate::letters;
 use crate::lifecycle::{Facts, State};
@@ -325,34 +326,38 @@ pub async fn letter(
     document_id: i64,
     scope: Scope,
 ) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
-    let r = sqlx::query!(
-        r#"SELECT e.document_kind AS "kind!", d.content_type, d.content, c.number AS "number!",
-                  c.account_id
+    let Some(r) = sqlx::query!(
+        r#"SELECT e.document_kind AS "kind!", c.number AS "number!", c.account_id
            FROM case_events e
            JOIN cases c ON c.id = e.case_id
-           JOIN documents d ON d.id = e.document_id
            WHERE c.utility_id = $1 AND c.id = $2 AND e.document_id = $3
            LIMIT 1"#,
         utility_id,
         case_id,
         document_id
     )
-    .fetch_optional(conn)
-    .await?;
-    Ok(r.and_then(|r| {
-        let visible = match scope {
-            Scope::Resident { account_id } => r.account_id == account_id,
-            // A case with a letter is submitted: all its utility's staff may read it.
-            Scope::Staff { .. } => true,
-        };
-        visible.then_some(r.content).flatten().map(|content| {
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let visible = match scope {
+        Scope::Resident { account_id } => r.account_id == account_id,
+        // A case with a letter is submitted: all its utility's staff may read it.
+        Scope::Staff { .. } => true,
+    };
+    if !visible {
+        return Ok(None);
+    }
+    Ok(documents::content(conn, utility_id, document_id)
+        .await?
+        .map(|(content_type, content)| {
             (
                 letters::file_name(&r.kind, &r.number),
-                r.content_type,
+                content_type,
                 content,
             )
-        })
-    }))
+        }))
 }
 
 /// An internal note on a case.
@@ -575,29 +580,29 @@ pub async fn attachment(
     attachment_id: i64,
     scope: Scope,
 ) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
-    let r = sqlx::query!(
-        r#"SELECT a.file_name, d.content_type, d.content, c.account_id, c.state AS "state: State",
+    let Some(r) = sqlx::query!(
+        r#"SELECT a.file_name, a.document_id, c.account_id, c.state AS "state: State",
                   c.prepared_by
            FROM case_attachments a
            JOIN cases c ON c.id = a.case_id
-           JOIN documents d ON d.id = a.document_id
            WHERE c.utility_id = $1 AND c.id = $2 AND a.id = $3"#,
         utility_id,
         case_id,
         attachment_id
     )
-    .fetch_optional(conn)
-    .await?;
-    Ok(r.and_then(|r| {
-        let visible = match scope {
-            Scope::Resident { account_id } => r.account_id == account_id,
-            Scope::Staff { account_id } => {
-                r.state != State::Draft || r.prepared_by == Some(account_id)
-            }
-        };
-        visible
-            .then_some(r.content)
-            .flatten()
-            .map(|content| (r.file_name, r.content_type, content))
-    }))
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let visible = match scope {
+        Scope::Resident { account_id } => r.account_id == account_id,
+        Scope::Staff { account_id } => r.state != State::Draft || r.prepared_by == Some(account_id),
+    };
+    if !visible {
+        return Ok(None);
+    }
+    Ok(documents::content(conn, utility_id, r.document_id)
+        .await?
+        .map(|(content_type, content)| (r.file_name, content_type, content)))
 }

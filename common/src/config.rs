@@ -38,6 +38,16 @@ pub struct Config {
     /// token (`EBOK__KSEF__MLYNARY__TOKEN`). Which invoices go and to which environment is the
     /// utility's setting in the back office; a utility without an entry sends nothing.
     pub ksef: std::collections::BTreeMap<String, KsefConfig>,
+    pub documents: DocumentsConfig,
+}
+
+/// Where the documents of cases (attachments, letters) keep their bytes: in PostgreSQL unless
+/// `dir` names a directory (`EBOK__DOCUMENTS__DIR`), for utilities whose documents outgrow the
+/// database. Either way their hashes and who may read them stay in PostgreSQL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentsConfig {
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Where PostgreSQL is. Without a URL the commands that manage the local stack start a private
