@@ -48,10 +48,13 @@ END $$;
 CREATE TRIGGER signatures_append_only BEFORE UPDATE OR DELETE ON signatures
     FOR EACH ROW EXECUTE FUNCTION signatures_append_only();
 
--- The billing contract a supply-contract case concluded, and when the overdue alert went out.
+-- The billing contract a supply-contract case concluded, when the overdue alert went out, and
+-- when the clerk who prepared a draft in the resident's name handed it over (from then on only
+-- the resident changes it).
 ALTER TABLE cases
     ADD COLUMN contract_id bigint,
     ADD COLUMN overdue_alerted_on date,
+    ADD COLUMN handed_over_at timestamptz,
     ADD CONSTRAINT cases_contract FOREIGN KEY (utility_id, contract_id)
         REFERENCES contracts (utility_id, id),
     ADD CONSTRAINT concluded_with_contract

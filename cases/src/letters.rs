@@ -123,6 +123,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ),
     ("termin_odwolania", "ostatni dzień na odwołanie od decyzji"),
     (
+        "pouczenie",
+        "pouczenie: jak i do kiedy można się odwołać, albo że decyzja jest ostateczna",
+    ),
+    (
         "adres_punktu",
         "adres punktu poboru lub nieruchomości z wniosku",
     ),
@@ -149,23 +153,19 @@ pub fn builtin(kind: LetterKind) -> Template {
         LetterKind::Approval => (
             "Decyzja w sprawie {numer_sprawy}",
             "Po rozpatrzeniu wniosku „{rodzaj_wniosku}” złożonego {data_zlozenia} przez: \
-             {wnioskodawca}, {przedsiebiorstwo} rozpatruje wniosek pozytywnie.\n\n\
+             {wnioskodawca}, {przedsiebiorstwo} uwzględnia wniosek.\n\n\
              ## Uzasadnienie\n\n{uzasadnienie}\n\n\
-             ## Pouczenie\n\n\
-             Od tej decyzji przysługuje odwołanie do kierownictwa przedsiębiorstwa w terminie 14 \
-             dni, to jest do {termin_odwolania}. Odwołanie można złożyć w eBOK, na stronie sprawy.",
+             ## Pouczenie\n\n{pouczenie}",
         ),
         LetterKind::Refusal => (
             "Decyzja w sprawie {numer_sprawy}",
             "Po rozpatrzeniu wniosku „{rodzaj_wniosku}” złożonego {data_zlozenia} przez: \
              {wnioskodawca}, {przedsiebiorstwo} odmawia jego uwzględnienia.\n\n\
              ## Uzasadnienie\n\n{uzasadnienie}\n\n\
-             ## Pouczenie\n\n\
-             Od tej decyzji przysługuje odwołanie do kierownictwa przedsiębiorstwa w terminie 14 \
-             dni, to jest do {termin_odwolania}. Odwołanie można złożyć w eBOK, na stronie sprawy.",
+             ## Pouczenie\n\n{pouczenie}",
         ),
         LetterKind::Contract => (
-            "Umowa nr {numer_sprawy} o zaopatrzenie w wodę i odprowadzanie ścieków",
+            "Umowa o zaopatrzenie w wodę i odprowadzanie ścieków",
             "zawarta pomiędzy {przedsiebiorstwo}, zwanym dalej Przedsiębiorstwem, a \
              {wnioskodawca}, zwanym dalej Odbiorcą.\n\n\
              ## § 1. Przedmiot umowy\n\n\
@@ -300,8 +300,6 @@ fn paragraphs(body: &str) -> Vec<Paragraph> {
 pub struct Context {
     /// The utility: its name first, then its address, NIP, contact.
     pub sender: Vec<String>,
-    /// The utility's slug, for the address of the public check.
-    pub slug: String,
     pub recipient: Vec<String>,
     pub number: String,
     pub type_name: String,
@@ -352,6 +350,18 @@ impl Context {
                 .clone()
                 .unwrap_or_else(|| "Wniosek spełnia wymagane warunki.".into()),
         );
+        v.insert(
+            "pouczenie",
+            match self.appeal_until {
+                Some(until) => format!(
+                    "Od tej decyzji przysługuje odwołanie do kierownictwa przedsiębiorstwa w \
+                     terminie 14 dni, to jest do {}. Odwołanie można złożyć w eBOK, na stronie \
+                     sprawy.",
+                    polish::day(until)
+                ),
+                None => "Decyzja jest ostateczna: wydano ją po rozpatrzeniu odwołania.".into(),
+            },
+        );
         if let Some(until) = self.appeal_until {
             v.insert("termin_odwolania", polish::day(until));
         }
@@ -369,9 +379,9 @@ impl Context {
     }
 }
 
-/// An example case of a utility (`sender`, `slug`, `place`) to preview a template with: a
+/// An example case of a utility (`sender`, `place`) to preview a template with: a
 /// supply contract of a made-up resident, every placeholder filled.
-pub fn example(sender: Vec<String>, slug: &str, place: &str, today: NaiveDate) -> Context {
+pub fn example(sender: Vec<String>, place: &str, today: NaiveDate) -> Context {
     let supply = crate::builtin::application_types()
         .into_iter()
         .find(|t| t.code == "supply_contract")
@@ -394,7 +404,6 @@ pub fn example(sender: Vec<String>, slug: &str, place: &str, today: NaiveDate) -
     .collect();
     Context {
         sender,
-        slug: slug.to_string(),
         recipient: vec![
             "Jan Przykładowy".into(),
             "Polna 1".into(),
@@ -462,9 +471,9 @@ pub fn letter(kind: LetterKind, template: &Template, ctx: &Context) -> Letter {
             ],
         },
         footer: format!(
-            "{utility} · sprawa {} · zgodność dokumentu sprawdzisz w eBOK: \
-             /u/{}/weryfikacja-dokumentu",
-            ctx.number, ctx.slug
+            "{utility} · sprawa {} · zgodność dokumentu sprawdzisz w eBOK przedsiębiorstwa, \
+             na stronie „Weryfikacja dokumentu”",
+            ctx.number
         ),
         created: Utc::now(),
         author: utility,
@@ -577,7 +586,7 @@ pub async fn issue(
     today: NaiveDate,
 ) -> sqlx::Result<Document> {
     let r = sqlx::query!(
-        r#"SELECT u.slug, u.name AS utility_name, u.nip AS utility_nip, u.street AS u_street,
+        r#"SELECT u.name AS utility_name, u.nip AS utility_nip, u.street AS u_street,
                   u.building_no AS u_building, u.postal_code AS u_postal, u.city AS u_city,
                   u.email AS u_email, u.phone AS u_phone, u.municipality,
                   c.number AS "number!", t.name AS type_name, c.answers, c.form AS "form!",
@@ -638,7 +647,6 @@ pub async fn issue(
     }
     let ctx = Context {
         sender,
-        slug: r.slug,
         recipient,
         number: r.number,
         type_name: r.type_name,

@@ -162,6 +162,9 @@ pub enum Refusal {
     NoContract,
     #[error("the decision may still be appealed")]
     AppealStillOpen,
+    /// A draft prepared in the resident's name was handed over: only the resident changes it.
+    #[error("the draft was handed over to the resident")]
+    HandedOver,
 }
 
 impl Refusal {
@@ -182,6 +185,10 @@ impl Refusal {
             Refusal::NoContract => "Ta sprawa nie kończy się umową.".to_string(),
             Refusal::AppealStillOpen => {
                 "Sprawę można zakończyć po upływie terminu na odwołanie.".to_string()
+            }
+            Refusal::HandedOver => {
+                "Wniosek przekazano już klientowi: teraz zmienić i złożyć może go tylko on."
+                    .to_string()
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Overdue alerts: a case the utility has not decided by its deadline is announced once to the
 //! clerk handling it and to the utility's managers (outbox `case.overdue`), and again if an
 //! extended deadline passes too. The queue marks such cases *po terminie* all along; the alert
-//! is what makes somebody look.
+//! is what makes somebody look. An appeal's own time is not tracked yet, so appealed cases are
+//! not alerted (the first instance's deadline says nothing about them).
 
 use chrono::{NaiveDate, Utc};
 use ebok_common::domain::time::local_day;
@@ -19,7 +20,7 @@ pub async fn alert(conn: &mut PgConnection, today: NaiveDate) -> sqlx::Result<u6
         r#"SELECT c.id, c.utility_id, c.number AS "number!", c.complete_on AS "complete_on!",
                   c.paused_days, c.extended, c.assigned_to, c.overdue_alerted_on
            FROM cases c
-           WHERE c.state IN ('registered', 'assigned', 'appealed')
+           WHERE c.state IN ('registered', 'assigned')
              AND c.complete_on <= $1::date - 30
            ORDER BY c.id
            FOR UPDATE OF c SKIP LOCKED"#,

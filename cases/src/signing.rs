@@ -3,7 +3,7 @@
 //! store ([`crate::store::sign_contract`]) records it with the SHA-256 of the exact document
 //! signed, the account and the time, in `signatures` (append-only).
 //!
-//! The built-in signer (`ebok_api::signing::PasswordConfirmation`) is a simple electronic
+//! The built-in signer (`ebok_api::signing::PasswordConfirmed`) is a simple electronic
 //! signature (eIDAS art. 3(10)): the authenticated resident confirms with their password at the
 //! moment of signing. A qualified signature or Profil Zaufany (the state's trusted profile)
 //! plug in as other implementations: they send the document's hash to the trust service, wait

@@ -94,6 +94,7 @@ struct Loaded {
     extended: bool,
     decided_on: Option<NaiveDate>,
     appealed: bool,
+    handed_over: bool,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(v: Value) -> sqlx::Result<T> {
@@ -112,7 +113,8 @@ async fn load(
         r#"SELECT c.id, c.type_id, t.prefix, t.contract, c.number, c.state AS "state: State",
                   c.account_id, c.customer_id, c.prepared_by, c.answers,
                   coalesce(c.form, t.form) AS "form!", c.assigned_to,
-                  c.paused_days, c.awaiting_since, c.extended, c.decided_on, c.appealed
+                  c.paused_days, c.awaiting_since, c.extended, c.decided_on, c.appealed,
+                  c.handed_over_at IS NOT NULL AS "handed_over!"
            FROM cases c JOIN application_types t ON t.id = c.type_id
            WHERE c.utility_id = $1 AND c.id = $2
            FOR UPDATE OF c"#,
@@ -149,6 +151,7 @@ async fn load(
         extended: r.extended,
         decided_on: r.decided_on,
         appealed: r.appealed,
+        handed_over: r.handed_over,
     })
 }
 
@@ -215,6 +218,7 @@ pub async fn save_answers(
     if case.state != State::Draft {
         return Err(Refusal::WrongState(case.state).into());
     }
+    staff_may_still_edit(&case, acting)?;
     let kept: Answers = answers
         .iter()
         .filter(|(k, v)| {
@@ -246,7 +250,10 @@ pub async fn attach(
 ) -> Result<i64, CaseError> {
     let case = load(conn, utility_id, case_id, acting).await?;
     let supplement = match (case.state, acting) {
-        (State::Draft, _) => false,
+        (State::Draft, _) => {
+            staff_may_still_edit(&case, acting)?;
+            false
+        }
         (State::AwaitingSupplement, Acting::Resident { .. }) => true,
         (state, _) => return Err(Refusal::WrongState(state).into()),
     };
@@ -422,7 +429,14 @@ pub async fn hand_over(
     if case.prepared_by != Some(account_id) {
         return Err(Refusal::WrongRole.into());
     }
+    staff_may_still_edit(&case, acting)?;
     complete(conn, &case, today).await?;
+    sqlx::query!(
+        "UPDATE cases SET handed_over_at = now(), updated_at = now() WHERE id = $1",
+        case.id
+    )
+    .execute(&mut *conn)
+    .await?;
     let r = sqlx::query!(
         r#"SELECT t.name AS type_name, a.display_name AS clerk
            FROM application_types t, user_accounts a WHERE t.id = $1 AND a.id = $2"#,
@@ -441,7 +455,7 @@ pub async fn hand_over(
                 clerk: r.clerk,
             }),
             to: Addressee::Account(case.account_id),
-            dedup_key: None,
+            dedup_key: Some(format!("case_draft_prepared:{}", case.id)),
         },
     )
     .await?;
@@ -462,6 +476,14 @@ pub async fn hand_over(
     )
     .await?;
     Ok(())
+}
+
+/// A draft a clerk prepared is theirs to change until they hand it over; then the resident's.
+fn staff_may_still_edit(case: &Loaded, acting: Acting) -> Result<(), CaseError> {
+    match acting {
+        Acting::Staff { .. } if case.handed_over => Err(Refusal::HandedOver.into()),
+        _ => Ok(()),
+    }
 }
 
 /// What else an action needs.
@@ -548,6 +570,27 @@ pub async fn act(
         (Action::Assign, _) => Some(acting.account_id()),
         _ => case.assigned_to,
     };
+    if action == Action::Supplement {
+        // Something must come back: a file added since the clerk asked.
+        let sent = sqlx::query_scalar!(
+            r#"SELECT EXISTS (
+                   SELECT 1 FROM case_attachments a
+                   WHERE a.case_id = $1 AND a.supplement
+                     AND a.added_at >= (SELECT max(e.at) FROM case_events e
+                                        WHERE e.case_id = $1
+                                          AND e.action = 'case.supplement_requested')
+               ) AS "sent!""#,
+            case.id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if !sent {
+            return Err(CaseError::Fields(vec![FieldError::new(
+                "files",
+                "Dołącz dokumenty, o które poproszono, zanim wyślesz uzupełnienie.",
+            )]));
+        }
+    }
     if action == Action::Conclude && details.contract_id.is_none() {
         return Err(CaseError::Fields(vec![FieldError::new(
             "contract",
@@ -603,7 +646,9 @@ pub async fn act(
                 kind,
                 &letters::Issue {
                     note,
-                    appeal_until: Some(deadline::appeal_until(today)),
+                    // A decision on an appeal is final.
+                    appeal_until: (!case.appealed && case.state != State::Appealed)
+                        .then(|| deadline::appeal_until(today)),
                     ..Default::default()
                 },
                 today,
@@ -760,7 +805,8 @@ pub async fn add_note(
 }
 
 /// Keeps the resident's satisfaction with case `case_id` once it is over (closed or its
-/// contract concluded): `rating` 1–5 and an optional comment, once per case.
+/// contract concluded): `rating` 1–5 and an optional comment, once per case. The case's state
+/// (rating does not change it).
 pub async fn give_feedback(
     conn: &mut PgConnection,
     utility_id: i64,
@@ -768,7 +814,7 @@ pub async fn give_feedback(
     acting: Acting,
     rating: i16,
     comment: Option<&str>,
-) -> Result<(), CaseError> {
+) -> Result<State, CaseError> {
     let Acting::Resident { account_id } = acting else {
         return Err(Refusal::WrongRole.into());
     };
@@ -805,7 +851,7 @@ pub async fn give_feedback(
             "Opinia o tej sprawie została już przekazana. Dziękujemy!",
         )]));
     }
-    Ok(())
+    Ok(case.state)
 }
 
 fn who(case: &Loaded, acting: Acting) -> Who {

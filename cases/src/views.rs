@@ -272,10 +272,7 @@ pub async fn case(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let due = match (
-        r.complete_on,
-        r.state.awaits_the_utility() || r.state == State::AwaitingSupplement,
-    ) {
+    let due = match (r.complete_on, first_instance_clock(r.state)) {
         (Some(on), true) => Some(store::clock(on, r.paused_days, r.extended).due()),
         _ => None,
     };
@@ -487,6 +484,16 @@ pub async fn prepared_for(
     .await
 }
 
+/// Whether the application's 30 days run in `state` (the utility's turn, or paused for a
+/// supplement). An appeal's own time is not tracked yet, so an appealed case shows no
+/// deadline rather than the first instance's, long past.
+fn first_instance_clock(state: State) -> bool {
+    matches!(
+        state,
+        State::Registered | State::Assigned | State::AwaitingSupplement
+    )
+}
+
 /// Which cases a queue shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queue {
@@ -556,7 +563,7 @@ pub async fn queue(
     Ok(rows
         .into_iter()
         .map(|r| {
-            let running = r.state.awaits_the_utility() || r.state == State::AwaitingSupplement;
+            let running = first_instance_clock(r.state);
             QueueLine {
                 id: r.id,
                 number: r.number,

@@ -196,7 +196,12 @@ impl World {
         done
     }
 
-    async fn feedback(&self, case_id: i64, acting: Acting, rating: i16) -> Result<(), CaseError> {
+    async fn feedback(
+        &self,
+        case_id: i64,
+        acting: Acting,
+        rating: i16,
+    ) -> Result<State, CaseError> {
         let mut tx = self.db.pool.begin().await.unwrap();
         let done = store::give_feedback(
             &mut tx,
@@ -414,7 +419,15 @@ async fn a_case_is_handled_through_a_supplement_to_a_decision_and_its_clock_wait
     .unwrap();
     assert_eq!(note["note"], "Mapa jest nieczytelna.");
     assert_eq!(note["stage"], "Oczekuje na uzupełnienie");
-    // The resident adds a document and supplements, ten days later.
+    // Nothing sent back yet: not a supplement. Then a document, ten days later.
+    assert_eq!(
+        field_keys(
+            w.act(id, w.resident(), Action::Supplement, None, 12)
+                .await
+                .unwrap_err()
+        ),
+        ["files"]
+    );
     w.attach(id, w.resident(), "site_plan", PNG).await.unwrap();
     assert_eq!(
         w.act(id, w.resident(), Action::Supplement, None, 13)
@@ -462,6 +475,27 @@ async fn a_case_is_handled_through_a_supplement_to_a_decision_and_its_clock_wait
             .await
             .unwrap(),
         State::Approved
+    );
+    // The first decision tells how to appeal; the one on the appeal, that it is final.
+    let decisions: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT d.content FROM case_events e JOIN documents d ON d.id = e.document_id
+         WHERE e.case_id = $1 AND e.document_kind = 'decision' ORDER BY e.id",
+    )
+    .bind(id)
+    .fetch_all(&w.db.pool)
+    .await
+    .unwrap();
+    // A line with Polish letters is written as a hex string: the ASCII text is looked for
+    // either way.
+    let says = |pdf: &[u8], text: &str| {
+        let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+        pdf.windows(text.len()).any(|s| s == text.as_bytes())
+            || pdf.windows(hex.len()).any(|s| s == hex.as_bytes())
+    };
+    assert_eq!(decisions.len(), 2);
+    assert!(says(&decisions[0], "Od tej decyzji przys") && !says(&decisions[0], "ostateczna"));
+    assert!(
+        says(&decisions[1], "Decyzja jest ostateczna") && !says(&decisions[1], "Od tej decyzji")
     );
     assert_eq!(
         w.act(id, w.clerk(), Action::Close, None, 22).await.unwrap(),

@@ -331,6 +331,50 @@ async fn a_contract_is_signed_with_the_password_checked_in_public_and_concluded_
         .status(),
         404
     );
+    // Only the applicant's customer, from the day the resident signed.
+    let ola_number: String =
+        sqlx::query_scalar("SELECT customer_number FROM customers WHERE id = $1")
+            .bind(ola.customer_id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    let mut someone_else = conclude(&point_code);
+    someone_else[1].1 = ola_number;
+    let refused = post(
+        format!("{staff_page}/umowa"),
+        someone_else,
+        ewa_cookie.clone(),
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        html_page(refused)
+            .await
+            .contains("Wniosek dotyczy innego klienta")
+    );
+    let mut another_day = conclude(&point_code);
+    another_day[4].1 = (local_day(Utc::now()) + chrono::Days::new(11)).to_string();
+    let refused = post(
+        format!("{staff_page}/umowa"),
+        another_day,
+        ewa_cookie.clone(),
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        html_page(refused)
+            .await
+            .contains("Podpisana umowa obowiązuje od")
+    );
+    let linked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM account_customers WHERE account_id = $1 AND customer_id = $2",
+    )
+    .bind(jan.account_id)
+    .bind(ola.customer_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(linked, 0, "nobody else's customer is linked");
     let done = post(
         format!("{staff_page}/umowa"),
         conclude(&point_code),

@@ -251,7 +251,10 @@ async fn an_admin_words_the_letters_previews_them_and_goes_back_to_the_default()
     assert!(listed.contains("Decyzja pozytywna") && listed.contains("domyślna"));
     let form = html_page(app.web_get(&cookie, page).await).await;
     // The built-in wording, in the textarea (the list of fields names them too).
-    assert!(form.contains("to jest do {termin_odwolania}."), "{form}");
+    assert!(
+        form.contains("{przedsiebiorstwo} uwzględnia wniosek."),
+        "{form}"
+    );
     let csrf = app.web_csrf(&cookie, page).await;
     let send = |title: &str, body: &str, action: &str| {
         let fields = vec![
@@ -311,7 +314,7 @@ async fn an_admin_words_the_letters_previews_them_and_goes_back_to_the_default()
     let reset = send("", "", "domyslny").await;
     assert_eq!(reset.status(), 303);
     let form = html_page(app.web_get(&cookie, page).await).await;
-    assert!(form.contains("to jest do {termin_odwolania}."));
+    assert!(form.contains("{przedsiebiorstwo} uwzględnia wniosek."));
     // Another utility's admin words only their own.
     let other = utility(app.pool(), "paslek").await;
     let stranger = staff(app.pool(), other, "paslek", "admin").await;
@@ -405,6 +408,14 @@ async fn a_clerk_fills_an_application_in_the_residents_name_and_only_the_residen
     )
     .await;
     assert_eq!(handed.status(), 303);
+    // Handed over, it is the resident's to change: the clerk's edits are refused.
+    let late = send(fields("zapisz").text("f_subject", "Coś innego")).await;
+    assert_eq!(late.status(), 422);
+    assert!(
+        html_page(late)
+            .await
+            .contains("Wniosek przekazano już klientowi")
+    );
     let told: String = sqlx::query_scalar(
         "SELECT kind FROM outbox WHERE recipient_account_id = $1 ORDER BY id DESC LIMIT 1",
     )

@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use ebok_cases::lifecycle::{Action, State as State_};
+use ebok_cases::signing::SignError;
 use ebok_cases::store::{self, Acting, CaseError, Details};
 use ebok_cases::types;
 use ebok_cases::views::{self, Scope};
@@ -26,7 +27,7 @@ use crate::case_status;
 use crate::client::ClientAddr;
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::Json;
-use crate::signing::PasswordConfirmation;
+use crate::signing::PasswordConfirmed;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -566,6 +567,26 @@ pub async fn act(
 ) -> Result<axum::Json<ActionDone>, ApiError> {
     let today = local_day(Utc::now());
     let acting = resident(&who);
+    // The password is checked before the case is locked.
+    let signer = match &body {
+        CaseAction::Sign { password } => Some(
+            PasswordConfirmed::confirm(
+                &state.pool,
+                &state.hasher,
+                who.utility_id,
+                who.account_id,
+                password,
+                client.map(|c| c.to_string()),
+            )
+            .await
+            .map_err(|e| match e {
+                SignError::NotConfirmed(m) => ApiError::invalid("password", m),
+                SignError::Unavailable(m) => ApiError::Unavailable { detail: m },
+                SignError::Db(e) => e.into(),
+            })?,
+        ),
+        _ => None,
+    };
     let mut tx = state.pool.begin().await?;
     let simple = |action| (action, Details::default());
     let done = match body {
@@ -577,27 +598,23 @@ pub async fn act(
             });
             store::act(&mut tx, who.utility_id, id, acting, action, &details, today).await
         }
-        CaseAction::Sign { password } => {
-            let signer = PasswordConfirmation {
-                pool: &state.pool,
-                hasher: &state.hasher,
-                password: &password,
-                client: client.map(|c| c.to_string()),
-            };
+        CaseAction::Sign { .. } => {
+            let signer = signer.expect("confirmed above");
             store::sign_contract(&mut tx, who.utility_id, id, acting, &signer, today)
                 .await
                 .map(|_| State_::ContractSigned)
         }
-        CaseAction::Rate { rating, comment } => store::give_feedback(
-            &mut tx,
-            who.utility_id,
-            id,
-            acting,
-            rating,
-            comment.as_deref(),
-        )
-        .await
-        .map(|_| State_::Closed),
+        CaseAction::Rate { rating, comment } => {
+            store::give_feedback(
+                &mut tx,
+                who.utility_id,
+                id,
+                acting,
+                rating,
+                comment.as_deref(),
+            )
+            .await
+        }
     };
     let to = done.map_err(refused)?;
     tx.commit().await?;

@@ -227,14 +227,13 @@ async fn preview(
     template: &letters::Template,
 ) -> Result<Vec<u8>, PageError> {
     let utility = sqlx::query!(
-        "SELECT slug, name, city, municipality FROM utilities WHERE id = $1",
+        "SELECT name, city, municipality FROM utilities WHERE id = $1",
         utility_id
     )
     .fetch_one(&state.pool)
     .await?;
     let ctx = letters::example(
         vec![utility.name],
-        &utility.slug,
         &utility.city.unwrap_or(utility.municipality),
         local_day(Utc::now()),
     );

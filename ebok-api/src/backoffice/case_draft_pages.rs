@@ -218,6 +218,10 @@ pub async fn save(
     let mut conn = state.pool.acquire().await?;
     match store::save_answers(&mut conn, session.utility_id, id, acting, &answers).await {
         Ok(()) => {}
+        Err(CaseError::Refused(r)) => {
+            form.add("form", r.message_pl());
+            return Ok(page(&ctx, &session, &view, Some(form), None));
+        }
         Err(CaseError::Db(e)) => return Err(e.into()),
         Err(_) => return Err(PageError::NotFound),
     }

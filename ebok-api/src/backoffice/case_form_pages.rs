@@ -24,8 +24,8 @@ use crate::portal::params::{PagePath, PageQuery};
 use crate::staff::Permission;
 use crate::state::AppState;
 
-/// The largest file an attachment may take, in MB.
-const MAX_MB: u64 = 50;
+/// The largest file an attachment may take, in MB: the portal and the API take no larger.
+const MAX_MB: u64 = 10;
 
 struct TypeRow {
     code: String,

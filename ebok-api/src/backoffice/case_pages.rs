@@ -499,7 +499,9 @@ pub async fn conclude(
         mut form,
         ..
     } = post;
-    if !session.may(Permission::HandleCases) {
+    // Concluding starts a billing contract: it takes the right to handle cases and to edit
+    // customers' contracts.
+    if !session.may(Permission::HandleCases) || !session.may(Permission::EditCustomers) {
         return Err(PageError::NotAllowed);
     }
     let today = local_day(Utc::now());
@@ -520,17 +522,61 @@ pub async fn conclude(
     .await?
     .filter(|v| v.state != CaseState::Draft)
     .ok_or(PageError::NotFound)?;
-    let customer = sqlx::query_scalar!(
-        "SELECT id FROM customers WHERE utility_id = $1 AND customer_number = $2",
+    let found = sqlx::query!(
+        "SELECT id, pesel, nip FROM customers WHERE utility_id = $1 AND customer_number = $2",
         session.utility_id,
         fields.klient.trim()
     )
     .fetch_optional(&mut *tx)
     .await?;
-    if customer.is_none() {
+    // The contract is the applicant's: the customer the case is about, or, for a new one, the
+    // customer with the applicant's PESEL or NIP. Nobody else's account is linked by mistake.
+    let customer = match (found, case.customer_id) {
+        (None, _) => {
+            form.add(
+                "klient",
+                "Nie ma klienta o tym numerze. Jeśli to nowy odbiorca, najpierw załóż go w \
+                 kartotece z danymi z wniosku.",
+            );
+            None
+        }
+        (Some(c), Some(of_case)) if c.id != of_case => {
+            form.add(
+                "klient",
+                "Wniosek dotyczy innego klienta: umowę zawiera klient, w którego imieniu \
+                 złożono wniosek.",
+            );
+            None
+        }
+        (Some(c), Some(_)) => Some(c.id),
+        (Some(c), None) => {
+            let applicant = |key: &str| case.answers.get(key).map(String::as_str);
+            let same = (applicant("pesel").is_some() && c.pesel.as_deref() == applicant("pesel"))
+                || (applicant("nip").is_some() && c.nip.as_deref() == applicant("nip"));
+            if !same {
+                form.add(
+                    "klient",
+                    "PESEL albo NIP tego klienta nie zgadza się z wnioskiem: sprawdź numer \
+                     klienta albo załóż klienta z danymi wnioskodawcy.",
+                );
+            }
+            same.then_some(c.id)
+        }
+    };
+    // The day the signed contract names.
+    if let (Some(from), Some(signed)) = (
+        valid_from,
+        case.answers
+            .get("start_on")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+    ) && from != signed
+    {
         form.add(
-            "klient",
-            "Nie ma klienta o tym numerze. Jeśli to nowy odbiorca, najpierw załóż go w kartotece.",
+            "od",
+            format!(
+                "Podpisana umowa obowiązuje od {}: inny dzień wymaga nowej umowy do podpisu.",
+                ebok_common::polish::day(signed)
+            ),
         );
     }
     let (Some(customer), Some(valid_from), false) = (customer, valid_from, form.has_errors())
@@ -576,7 +622,7 @@ pub async fn conclude(
                 return case_page(&state, &ctx, &session, id, form, None).await;
             }
         };
-    sqlx::query!(
+    let linked = sqlx::query!(
         r#"INSERT INTO account_customers (utility_id, account_id, customer_id, linked_via)
            VALUES ($1, $2, $3, 'staff') ON CONFLICT DO NOTHING"#,
         session.utility_id,
@@ -584,7 +630,21 @@ pub async fn conclude(
         customer
     )
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if linked > 0 {
+        session
+            .by()
+            .audit_for(
+                &mut tx,
+                Some(case.account_id),
+                "account.customer_linked",
+                "user_account",
+                case.account_id,
+                serde_json::json!({"customer_id": customer, "case_id": id, "via": "contract"}),
+            )
+            .await?;
+    }
     let details = Details {
         contract_id: Some(contract_id),
         ..Details::default()

@@ -26,8 +26,9 @@ use super::shell::{Ctx, Layout};
 use crate::auth::web::PortalSession;
 use crate::case_form::{self, AttachmentView, FieldView};
 use crate::client::ClientAddr;
-use crate::signing::PasswordConfirmation;
+use crate::signing::PasswordConfirmed;
 use crate::state::AppState;
+use ebok_cases::signing::SignError;
 
 struct ServiceLine {
     code: String,
@@ -520,8 +521,30 @@ pub async fn act(
     let acting = Acting::Resident {
         account_id: session.account_id,
     };
+    // The password is checked before the case is locked.
+    let signer = if fields.czynnosc == "podpisz" {
+        match PasswordConfirmed::confirm(
+            &state.pool,
+            &state.hasher,
+            session.utility_id,
+            session.account_id,
+            &fields.haslo,
+            client.map(|c| c.to_string()),
+        )
+        .await
+        {
+            Ok(signer) => Some(signer),
+            Err(SignError::NotConfirmed(m) | SignError::Unavailable(m)) => {
+                form.add("haslo", m);
+                return case_page(&state, &ctx, &session, id, Some(form), None).await;
+            }
+            Err(SignError::Db(e)) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let mut tx = state.pool.begin().await?;
-    let done = match (action, fields.czynnosc.as_str()) {
+    let done = match (action, signer) {
         (Some(action), _) => store::act(
             &mut tx,
             session.utility_id,
@@ -533,28 +556,21 @@ pub async fn act(
         )
         .await
         .map(|_| ()),
-        (None, "podpisz") => {
-            let signer = PasswordConfirmation {
-                pool: &state.pool,
-                hasher: &state.hasher,
-                password: &fields.haslo,
-                client: client.map(|c| c.to_string()),
-            };
+        (None, Some(signer)) => {
             store::sign_contract(&mut tx, session.utility_id, id, acting, &signer, today)
                 .await
                 .map(|_| ())
         }
-        (None, _) => {
-            store::give_feedback(
-                &mut tx,
-                session.utility_id,
-                id,
-                acting,
-                fields.ocena.trim().parse().unwrap_or(0),
-                Some(fields.komentarz.as_str()),
-            )
-            .await
-        }
+        (None, None) => store::give_feedback(
+            &mut tx,
+            session.utility_id,
+            id,
+            acting,
+            fields.ocena.trim().parse().unwrap_or(0),
+            Some(fields.komentarz.as_str()),
+        )
+        .await
+        .map(|_| ()),
     };
     match done {
         Ok(()) => {
