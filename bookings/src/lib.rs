@@ -2,9 +2,13 @@
 //! — a meeting with a decision-maker, a meter replacement visit, signing a contract — and the
 //! bookings residents make in them.
 //!
-//! So far the pure core, no I/O: [`calendar`], the slots a calendar offers on given days and
-//! when a booking may still be moved or cancelled. Storing calendars and bookings (with the
-//! database, not a check before an insert, keeping a slot from being overbooked), the pages and
-//! the reminders come next.
+//! - [`calendar`] (pure): the slots a calendar offers on given days, and when a booking may
+//!   still be made, moved or cancelled;
+//! - [`store`] (migration 0029): calendars published and places booked, the database keeping
+//!   any slot from being overbooked.
+//!
+//! Not built yet: moving and cancelling, staff cancelling a slot or a day with a reason, the
+//! reminders, the `.ics` download, and the pages.
 
 pub mod calendar;
+pub mod store;
