@@ -4,11 +4,11 @@
 //!
 //! - [`calendar`] (pure): the slots a calendar offers on given days, and when a booking may
 //!   still be made, moved or cancelled;
-//! - [`store`] (migration 0029): calendars published and places booked, the database keeping
-//!   any slot from being overbooked.
+//! - [`store`] (migration 0029): calendars published, places booked, moved and cancelled, the
+//!   database keeping any slot from being overbooked.
 //!
-//! Not built yet: moving and cancelling, staff cancelling a slot or a day with a reason, the
-//! reminders, the `.ics` download, and the pages.
+//! Not built yet: staff cancelling a slot or a day with a reason, the reminders, the `.ics`
+//! download, and the pages.
 
 pub mod calendar;
 pub mod store;

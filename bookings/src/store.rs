@@ -143,3 +143,75 @@ pub async fn book(
     })?;
     Ok(id)
 }
+
+/// Cancels booking `booking_id` of resident account `account_id`, `now`: its place is freed
+/// for others. Until the calendar's minimum notice before the slot.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    booking_id: i64,
+    account_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let b = sqlx::query!(
+        r#"SELECT b.slot_id, s.starts_at, c.rules
+           FROM bookings b
+           JOIN booking_slots s ON s.id = b.slot_id
+           JOIN booking_calendars c ON c.id = s.calendar_id
+           WHERE b.utility_id = $1 AND b.id = $2 AND b.account_id = $3
+             AND b.cancelled_at IS NULL
+           FOR UPDATE OF b"#,
+        utility_id,
+        booking_id,
+        account_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(BookingError::NotFound)?;
+    let calendar: Calendar =
+        serde_json::from_value(b.rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    if !calendar.may_change(b.starts_at, now) {
+        return Err(BookingError::TooLate);
+    }
+    sqlx::query!(
+        "UPDATE bookings SET cancelled_at = $2 WHERE id = $1",
+        booking_id,
+        now
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE booking_slots SET taken = taken - 1 WHERE id = $1",
+        b.slot_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves booking `booking_id` of resident account `account_id` to the slot of the same
+/// calendar starting at `start`, `now`: the new place is taken first (the old one is kept if
+/// the new slot is full or not offered), then the old one freed. The new booking's id.
+pub async fn move_to(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    booking_id: i64,
+    account_id: i64,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<i64, BookingError> {
+    let calendar_id = sqlx::query_scalar!(
+        r#"SELECT s.calendar_id FROM bookings b JOIN booking_slots s ON s.id = b.slot_id
+           WHERE b.utility_id = $1 AND b.id = $2 AND b.account_id = $3
+             AND b.cancelled_at IS NULL"#,
+        utility_id,
+        booking_id,
+        account_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(BookingError::NotFound)?;
+    // The old one may still change (the notice), then the new one is taken; one transaction.
+    cancel(conn, utility_id, booking_id, account_id, now).await?;
+    book(conn, utility_id, calendar_id, account_id, start, now).await
+}

@@ -185,3 +185,73 @@ async fn a_time_not_offered_one_too_soon_and_a_full_slot_are_refused() {
         Err(BookingError::Invalid(_))
     ));
 }
+
+#[tokio::test]
+async fn a_booking_is_moved_or_cancelled_until_the_notice_and_its_place_freed() {
+    let db = TestDb::new().await;
+    let utility_id = fixtures::utility(&db.pool, "mlynary").await;
+    let calendar = desk(1);
+    let mut conn = db.pool.acquire().await.unwrap();
+    let calendar_id = store::publish(&mut conn, utility_id, "wizyty", "Wizyta", &calendar)
+        .await
+        .unwrap();
+    let jan = fixtures::resident_account(&db.pool, utility_id, "jan@example.pl").await;
+    let ola = fixtures::resident_account(&db.pool, utility_id, "ola@example.pl").await;
+    let now = Utc::now();
+    let slots = (7..40)
+        .find_map(|d| {
+            let day = local_day(now) + Days::new(d);
+            let slots = calendar.slots(day, day);
+            (slots.len() >= 3).then_some(slots)
+        })
+        .unwrap();
+    let first = store::book(&mut conn, utility_id, calendar_id, jan, slots[0].start, now)
+        .await
+        .unwrap();
+    store::book(&mut conn, utility_id, calendar_id, ola, slots[1].start, now)
+        .await
+        .unwrap();
+    // Moving onto a full slot keeps the old booking (the caller rolls back).
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(matches!(
+        store::move_to(&mut tx, utility_id, first, jan, slots[1].start, now).await,
+        Err(BookingError::Full)
+    ));
+    drop(tx);
+    // Another person cannot touch Jan's booking; Jan moves it, the old place is free again.
+    assert!(matches!(
+        store::cancel(&mut conn, utility_id, first, ola, now).await,
+        Err(BookingError::NotFound)
+    ));
+    let mut tx = db.pool.begin().await.unwrap();
+    let moved = store::move_to(&mut tx, utility_id, first, jan, slots[2].start, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    store::book(&mut conn, utility_id, calendar_id, ola, slots[0].start, now)
+        .await
+        .unwrap();
+    // Too late to cancel a day before (24 hours' notice); in time, the place is freed.
+    assert!(matches!(
+        store::cancel(
+            &mut conn,
+            utility_id,
+            moved,
+            jan,
+            slots[2].start - Duration::hours(2)
+        )
+        .await,
+        Err(BookingError::TooLate)
+    ));
+    store::cancel(&mut conn, utility_id, moved, jan, now)
+        .await
+        .unwrap();
+    let taken: Vec<i16> = sqlx::query_scalar(
+        "SELECT taken FROM booking_slots WHERE calendar_id = $1 ORDER BY starts_at",
+    )
+    .bind(calendar_id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(taken, [1, 1, 0]);
+}
