@@ -78,6 +78,7 @@ pub async fn notice_for(
         Event::BookingConfirmed(b) => booking(b, BookingChange::Confirmed),
         Event::BookingChanged(b) => booking(b, BookingChange::Moved),
         Event::BookingCancelled(b) => booking(b, BookingChange::Cancelled),
+        Event::BookingReminder(b) => booking(b, BookingChange::Tomorrow),
         Event::ProxyActProposed(p) => proxy_act_proposed(p),
     };
     n.kind = event.kind().to_string();
@@ -412,22 +413,38 @@ enum BookingChange {
     Confirmed,
     Moved,
     Cancelled,
+    Tomorrow,
 }
 
 fn booking(b: &Booking, change: BookingChange) -> Notice {
     let when = polish::instant(b.at);
+    let what = if b.calendar.is_empty() {
+        "wizyta".to_string()
+    } else {
+        format!("wizyta „{}”", b.calendar)
+    };
     let (title, body) = match change {
         BookingChange::Confirmed => (
             "Wizyta potwierdzona",
-            format!("Potwierdzamy wizytę {when}."),
+            format!("Potwierdzamy: {what} {when}."),
         ),
         BookingChange::Moved => (
             "Zmiana terminu wizyty",
-            format!("Nowy termin wizyty: {when}."),
+            format!("Nowy termin: {what} {when}."),
         ),
         BookingChange::Cancelled => (
             "Wizyta odwołana",
-            format!("Wizyta {when} została odwołana."),
+            match &b.reason {
+                Some(reason) => format!(
+                    "{} {when} została odwołana przez przedsiębiorstwo. Powód: {reason}",
+                    polish::capitalized(&what)
+                ),
+                None => format!("{} {when} została odwołana.", polish::capitalized(&what)),
+            },
+        ),
+        BookingChange::Tomorrow => (
+            "Przypomnienie o wizycie",
+            format!("Przypominamy: {what} jutro, {when}."),
         ),
     };
     let mut n = notice(
@@ -437,7 +454,8 @@ fn booking(b: &Booking, change: BookingChange) -> Notice {
         format!("/wizyty/{}", b.booking_id),
         &[("booking_id", b.booking_id.to_string())],
     );
-    n.urgent = matches!(change, BookingChange::Cancelled);
+    // Staff cancelling a visit (a reason given) is news the resident must not miss.
+    n.urgent = matches!(change, BookingChange::Cancelled) && b.reason.is_some();
     n.details = vec![("Termin".into(), when)];
     if let Some(reason) = &b.reason {
         n.details.push(("Powód".into(), reason.clone()));

@@ -63,6 +63,9 @@ pub enum Event {
     BookingChanged(Booking),
     #[serde(rename = "booking.cancelled")]
     BookingCancelled(Booking),
+    /// The visit is tomorrow (bookings' reminders, the evening before).
+    #[serde(rename = "booking.reminder")]
+    BookingReminder(Booking),
     /// Customer service did something in the resident's name that waits for their acceptance
     /// (the back office).
     #[serde(rename = "proxy_act.proposed")]
@@ -180,6 +183,10 @@ pub struct Outage {
 pub struct Booking {
     pub booking_id: i64,
     pub at: DateTime<Utc>,
+    /// The calendar's name ("Wymiana wodomierza"), Polish.
+    #[serde(default)]
+    pub calendar: String,
+    /// Why staff cancelled it, Polish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -202,7 +209,7 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 17] = [
+    pub const KINDS: [&'static str; 18] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
@@ -219,6 +226,7 @@ impl Event {
         "booking.confirmed",
         "booking.changed",
         "booking.cancelled",
+        "booking.reminder",
         "proxy_act.proposed",
     ];
 
@@ -241,6 +249,7 @@ impl Event {
             Event::BookingConfirmed(_) => "booking.confirmed",
             Event::BookingChanged(_) => "booking.changed",
             Event::BookingCancelled(_) => "booking.cancelled",
+            Event::BookingReminder(_) => "booking.reminder",
             Event::ProxyActProposed(_) => "proxy_act.proposed",
         }
     }
@@ -286,6 +295,7 @@ mod tests {
         let booking = Booking {
             booking_id: 9,
             at,
+            calendar: "Wymiana wodomierza".into(),
             reason: None,
         };
         let alarm = MeterAlarm {
@@ -347,7 +357,8 @@ mod tests {
             Event::OutageEnded(outage),
             Event::BookingConfirmed(booking.clone()),
             Event::BookingChanged(booking.clone()),
-            Event::BookingCancelled(booking),
+            Event::BookingCancelled(booking.clone()),
+            Event::BookingReminder(booking),
             Event::ProxyActProposed(ProxyActProposed {
                 act_id: 11,
                 what: "udzielenie zgody: Zgoda na fakturę elektroniczną".into(),
