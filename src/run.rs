@@ -223,6 +223,13 @@ impl System {
             ebok_cases::overdue::run(pool, std::time::Duration::from_secs(3600), shutdown).await;
             Ok(())
         });
+        // Visits of tomorrow are reminded of from 18:00 (checked every ten minutes).
+        let (pool, shutdown) = (self.pool.clone(), self.shutdown.clone());
+        self.spawn_part("booking reminders", async move {
+            ebok_bookings::reminders::run(pool, std::time::Duration::from_secs(600), shutdown)
+                .await;
+            Ok(())
+        });
         tracing::info!(%addr, "api listening");
         Ok(addr)
     }

@@ -168,6 +168,41 @@ pub fn weekday_polish(weekday: Weekday) -> &'static str {
     }
 }
 
+/// One weekday's working hours as staff type them: spans separated by commas, each
+/// `8:00-11:00` (a dash or an en dash; `8-11` will do); empty for a day off. In Polish when it
+/// cannot be read.
+pub fn parse_spans(text: &str) -> Result<Vec<(NaiveTime, NaiveTime)>, String> {
+    let time = |t: &str| {
+        let t = t.trim();
+        NaiveTime::parse_from_str(t, "%H:%M")
+            .or_else(|_| NaiveTime::parse_from_str(&format!("{t}:00"), "%H:%M"))
+            .map_err(|_| format!("„{t}” to nie godzina: wpisz np. 8:00-15:00."))
+    };
+    let mut spans = Vec::new();
+    for span in text
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (opens, closes) = span
+            .split_once(['-', '–'])
+            .ok_or_else(|| format!("„{span}”: wpisz godziny od-do, np. 8:00-15:00."))?;
+        spans.push((time(opens)?, time(closes)?));
+    }
+    Ok(spans)
+}
+
+/// The spans of `weekday`, as [`parse_spans`] reads them: "8:00-11:00, 12:00-15:00".
+pub fn format_spans(hours: &[Hours], weekday: Weekday) -> String {
+    let mut spans: Vec<&Hours> = hours.iter().filter(|h| h.weekday == weekday).collect();
+    spans.sort_by_key(|h| h.opens);
+    spans
+        .iter()
+        .map(|h| format!("{}-{}", h.opens.format("%-H:%M"), h.closes.format("%-H:%M")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +390,30 @@ mod tests {
                 prop_assert!(s.local_start >= calendar.hours[0].opens);
             }
         }
+    }
+
+    #[test]
+    fn working_hours_are_read_as_staff_type_them_and_written_back_the_same() {
+        assert_eq!(
+            parse_spans("8:00-11:00, 12–15").unwrap(),
+            [(t(8, 0), t(11, 0)), (t(12, 0), t(15, 0))]
+        );
+        assert_eq!(parse_spans("  ").unwrap(), []);
+        assert!(parse_spans("8:00").unwrap_err().contains("od-do"));
+        assert!(parse_spans("8:00-25:00").unwrap_err().contains("25:00"));
+        let hours: Vec<Hours> = parse_spans("12:00-15:30, 8:00-11:00")
+            .unwrap()
+            .into_iter()
+            .map(|(opens, closes)| Hours {
+                weekday: Weekday::Tue,
+                opens,
+                closes,
+            })
+            .collect();
+        assert_eq!(
+            format_spans(&hours, Weekday::Tue),
+            "8:00-11:00, 12:00-15:30"
+        );
+        assert_eq!(format_spans(&hours, Weekday::Wed), "");
     }
 }

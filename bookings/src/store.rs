@@ -5,6 +5,10 @@
 //! places get one, and the `never_overbooked` CHECK stands behind it. Nothing is checked first
 //! and inserted after.
 //!
+//! Every function that writes runs on the caller's connection and expects to be inside the
+//! caller's transaction: a booking's place, its row and its notice commit together, which is
+//! what lets a staff member closing a slot see every booking that took a place before.
+//!
 //! Every change a resident should know of is written to the outbox in the same transaction:
 //! confirmed, moved, cancelled (by staff: with the reason), and the reminder the evening before
 //! ([`crate::reminders`]). Staff cancellations and closures are audited.

@@ -467,8 +467,12 @@ async fn a_booking_closing_the_slot_at_the_same_moment_is_cancelled_or_refused_n
     for account in accounts {
         let pool = db.pool.clone();
         racers.push(tokio::spawn(async move {
-            let mut conn = pool.acquire().await.unwrap();
-            store::book(&mut conn, utility_id, calendar_id, account, start, now).await
+            let mut tx = pool.begin().await.unwrap();
+            let booked = store::book(&mut tx, utility_id, calendar_id, account, start, now).await;
+            if booked.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            booked
         }));
     }
     let pool = db.pool.clone();

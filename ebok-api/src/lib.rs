@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod backoffice;
+mod bookings;
 mod case_form;
 pub mod case_status;
 pub mod client;

@@ -5,6 +5,7 @@
 //! field; which an operation can answer is declared once for all ([`contract`]).
 
 pub mod auth;
+pub mod bookings;
 pub mod cases;
 pub mod consents;
 mod contract;
@@ -45,6 +46,7 @@ use crate::state::AppState;
         (name = "notifications", description = "Powiadomienia i urządzenia · inbox, preferences, devices"),
         (name = "public", description = "Publiczne · public information"),
         (name = "cases", description = "Wnioski i sprawy · applications and cases"),
+        (name = "bookings", description = "Wizyty i rezerwacje · the booking calendar"),
         (name = "staff", description = "Pracownicy przedsiębiorstwa · the utility's staff (sign-in with a second factor)")
     )
 )]
@@ -98,6 +100,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cases::submit))
         .routes(routes!(cases::act))
         .routes(routes!(cases::letter))
+        .routes(routes!(bookings::calendars))
+        .routes(routes!(bookings::slots))
+        .routes(routes!(bookings::list, bookings::book))
+        .routes(routes!(bookings::get))
+        .routes(routes!(bookings::move_to))
+        .routes(routes!(bookings::cancel))
+        .routes(routes!(bookings::ics))
         .routes(routes!(auth::activate))
         .routes(routes!(auth::token))
         .routes(routes!(auth::refresh))

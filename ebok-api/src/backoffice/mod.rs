@@ -8,6 +8,7 @@
 mod alarm_pages;
 mod audit_pages;
 mod billing_pages;
+mod booking_pages;
 mod case_admin_pages;
 mod case_draft_pages;
 mod case_form_pages;
@@ -48,6 +49,28 @@ pub fn router() -> Router<AppState> {
             get(sign_in_pages::enrol_form).post(sign_in_pages::enrol),
         )
         .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
+        .route("/panel/{slug}/wizyty", get(booking_pages::calendars))
+        .route(
+            "/panel/{slug}/wizyty/nowy",
+            get(booking_pages::new_form).post(booking_pages::create),
+        )
+        .route("/panel/{slug}/wizyty/{id}", get(booking_pages::day))
+        .route(
+            "/panel/{slug}/wizyty/{id}/ustawienia",
+            get(booking_pages::edit_form).post(booking_pages::update),
+        )
+        .route(
+            "/panel/{slug}/wizyty/{id}/zamknij",
+            post(booking_pages::close_day),
+        )
+        .route(
+            "/panel/{slug}/wizyty/{id}/otworz",
+            post(booking_pages::reopen_day),
+        )
+        .route(
+            "/panel/{slug}/wizyty/{id}/rezerwacje/{visit}/odwolaj",
+            post(booking_pages::cancel_visit),
+        )
         .route("/panel/{slug}/klienci", get(customer_pages::search))
         .route(
             "/panel/{slug}/klienci/nowy",

@@ -12,6 +12,7 @@
 
 mod account_pages;
 mod application_pages;
+mod booking_pages;
 mod browser_name;
 mod case_pages;
 pub(crate) mod form;
@@ -86,6 +87,14 @@ pub fn router() -> Router<AppState> {
                 .post(case_pages::check)
                 .layer(DefaultBodyLimit::max(case_pages::CHECK_FORM_LIMIT)),
         )
+        .route("/u/{slug}/wizyty", get(booking_pages::bookings_page))
+        .route(
+            "/u/{slug}/wizyty/kalendarze/{id}",
+            get(booking_pages::calendar).post(booking_pages::book),
+        )
+        .route("/u/{slug}/wizyty/{id}", get(booking_pages::visit))
+        .route("/u/{slug}/wizyty/{id}/odwolaj", post(booking_pages::cancel))
+        .route("/u/{slug}/wizyty/{id}/wizyta.ics", get(booking_pages::ics))
         .route("/static/portal.css", get(stylesheet))
         .route("/favicon.ico", get(favicon_ico))
         .route("/static/favicon.svg", get(favicon_svg))

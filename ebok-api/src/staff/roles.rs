@@ -40,6 +40,9 @@ pub enum Permission {
     HandleCases,
     /// Assign and reassign cases, decide appeals (the higher instance).
     ManageCases,
+    /// The booking calendars: publish them, see the day's visits, cancel a visit or close a
+    /// day with a reason.
+    ManageBookings,
     /// Read the audit log.
     ViewAudit,
     /// Staff accounts, roles and utility settings.
@@ -100,6 +103,7 @@ impl StaffRole {
                     | ActForResidents
                     | ViewInvoices
                     | HandleCases
+                    | ManageBookings
             ),
             StaffRole::Billing => matches!(
                 what,
@@ -152,6 +156,14 @@ mod tests {
                 role == StaffRole::Admin,
                 "{role}"
             );
+        }
+    }
+
+    #[test]
+    fn the_counter_and_admins_keep_the_booking_calendars() {
+        for role in StaffRole::ALL {
+            let counter = matches!(role, StaffRole::Clerk | StaffRole::Admin);
+            assert_eq!(role.may(Permission::ManageBookings), counter, "{role}");
         }
     }
 

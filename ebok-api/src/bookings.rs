@@ -1,0 +1,152 @@
+//! What the portal, the API and the back office share about the booking calendar
+//! ([`ebok_bookings`]): a refusal as the error each of them shows (the field is `start`, the
+//! time asked for, in the portal's form as in the API's body), each change in its own
+//! transaction, and a booking's `.ics` download.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ebok_bookings::ics;
+use ebok_bookings::store::{self, BookingError};
+use ebok_bookings::views::{self, BookingView};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+impl From<BookingError> for ApiError {
+    fn from(error: BookingError) -> Self {
+        let detail = error.message_pl();
+        match error {
+            BookingError::NotFound => ApiError::NotFound,
+            BookingError::NotASlot(_) => ApiError::invalid("start", detail),
+            BookingError::Full | BookingError::Closed(_) | BookingError::AlreadyBooked => {
+                ApiError::Conflict {
+                    field: Some("start".into()),
+                    detail,
+                }
+            }
+            BookingError::TooLate => ApiError::Conflict {
+                field: None,
+                detail,
+            },
+            BookingError::NoReason => ApiError::invalid("reason", detail),
+            BookingError::Invalid(_) => ApiError::invalid("rules", detail),
+            BookingError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// A resident's account, as the booking calendar knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Booker {
+    pub utility_id: i64,
+    pub account_id: i64,
+}
+
+/// Books, in a transaction of its own; the new booking's id.
+pub async fn book(
+    state: &AppState,
+    who: Booker,
+    calendar_id: i64,
+    start: DateTime<Utc>,
+) -> Result<i64, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let id = store::book(
+        &mut tx,
+        who.utility_id,
+        calendar_id,
+        who.account_id,
+        start,
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Moves a booking, in a transaction of its own (kept as it was when the new time cannot be
+/// had); the new booking's id.
+pub async fn move_to(
+    state: &AppState,
+    who: Booker,
+    booking_id: i64,
+    start: DateTime<Utc>,
+) -> Result<i64, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let id = store::move_to(
+        &mut tx,
+        who.utility_id,
+        booking_id,
+        who.account_id,
+        start,
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Cancels a booking, in a transaction of its own.
+pub async fn cancel(state: &AppState, who: Booker, booking_id: i64) -> Result<(), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    store::cancel(
+        &mut tx,
+        who.utility_id,
+        booking_id,
+        who.account_id,
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The booking's `.ics` file, as a download.
+pub async fn ics_download(
+    state: &AppState,
+    who: Booker,
+    booking_id: i64,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let mut conn = state.pool.acquire().await?;
+    let booking: BookingView =
+        views::booking(&mut conn, who.utility_id, who.account_id, booking_id, now).await?;
+    let utility = sqlx::query!(
+        "SELECT slug, name FROM utilities WHERE id = $1",
+        who.utility_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let url = format!(
+        "{}/u/{}/wizyty/{}",
+        state.public_url, utility.slug, booking.id
+    );
+    let host = url::Url::parse(&state.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "ebok".into());
+    let body = ics::booking(
+        &booking,
+        &ics::Issuer {
+            utility_name: &utility.name,
+            host: &host,
+            url: &url,
+        },
+        now,
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"wizyta-{}.ics\"", booking.id),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
