@@ -20,8 +20,9 @@ use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-const SLUG: &str = "mlynary";
-const PASSWORD: &str = "Służbowe-Hasło-2026";
+mod journeys;
+
+use journeys::{SLUG, STAFF_PASSWORD as PASSWORD};
 
 #[tokio::test]
 async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_readings() {
@@ -50,28 +51,7 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
         .fetch_one(pool)
         .await
         .unwrap();
-    let secret = ebok_api::staff::totp::new_secret();
-    let clerk: i64 = sqlx::query_scalar(
-        "INSERT INTO user_accounts (utility_id, email, password_hash, role, status, display_name,
-                                    activated_at)
-         VALUES ($1, 'bok@mlynary.example', $2, 'clerk', 'active', 'Ewa z BOK', now())
-         RETURNING id",
-    )
-    .bind(utility)
-    .bind(ebok_api::password::hash(PASSWORD).unwrap())
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO staff_authenticators (account_id, utility_id, secret, confirmed_at)
-         VALUES ($1, $2, $3, now())",
-    )
-    .bind(clerk)
-    .bind(utility)
-    .bind(&secret)
-    .execute(pool)
-    .await
-    .unwrap();
+    let (_, secret) = journeys::clerk(pool, utility, "bok@mlynary.example").await;
 
     // The portal and ingest, as in production.
     let shutdown = CancellationToken::new();
@@ -126,13 +106,7 @@ async fn a_clerk_signs_in_with_a_code_replaces_a_meter_and_assigns_quarantined_r
         format!("/panel/{SLUG}/logowanie/kod")
     );
     browser.assert_no_serious_violations("second factor").await;
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    browser
-        .fill("code", &ebok_api::staff::totp::code_at(&secret, seconds))
-        .await;
+    browser.fill("code", &journeys::code_now(&secret)).await;
     browser.click_submit().await;
     assert_eq!(browser.current_path().await, format!("/panel/{SLUG}/"));
     browser
@@ -422,13 +396,7 @@ async fn a_first_sign_in_enrols_the_authenticator_app_on_accessible_pages() {
         .await;
     let key = browser.text("code.secret").await;
     let secret = ebok_api::staff::totp::parse_secret(&key).expect("the key as text");
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    browser
-        .fill("code", &ebok_api::staff::totp::code_at(&secret, seconds))
-        .await;
+    browser.fill("code", &journeys::code_now(&secret)).await;
     browser.click_submit().await;
     browser.wait_for_text("main", "Kody odzyskiwania").await;
     browser.assert_no_serious_violations("recovery codes").await;

@@ -9,139 +9,35 @@
 //! axe-core checks every page on the way: none may have a serious or critical violation.
 
 use chrono::{Days, Utc};
-use ebok_api::AppState;
 use ebok_cases::form::Answers;
 use ebok_cases::lifecycle::Action;
 use ebok_cases::store::{self, Acting, Details};
 use ebok_common::domain::time::local_day;
 use ebok_testkit::browser::Browser;
 use ebok_testkit::{TestDb, fixtures};
-use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
-const SLUG: &str = "mlynary";
-const RESIDENT_PASSWORD: &str = "zielona łódka na Wiśle";
-const STAFF_PASSWORD: &str = "Służbowe-Hasło-2026";
-const EMAIL: &str = "jan@example.pl";
+mod journeys;
 
-struct Office {
-    url: String,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    utility_id: i64,
-    home: fixtures::Household,
-    clerk: i64,
-    secret: Vec<u8>,
-    files: tempfile::TempDir,
+use journeys::{EMAIL, Office, RESIDENT_PASSWORD, fetch, link_to};
+
+/// The files a resident attaches.
+fn files() -> tempfile::TempDir {
+    let files = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("akt.pdf", b"%PDF-1.7\n% akt notarialny\n%%EOF\n".as_slice()),
+        ("mapa.pdf", b"%PDF-1.7\n% mapa 1:500\n%%EOF\n".as_slice()),
+        (
+            "mapa-poprawiona.pdf",
+            b"%PDF-1.7\n% mapa z przebiegiem\n%%EOF\n".as_slice(),
+        ),
+    ] {
+        std::fs::write(files.path().join(name), bytes).unwrap();
+    }
+    files
 }
 
-impl Office {
-    async fn start(pool: &PgPool) -> Office {
-        let utility_id = fixtures::utility(pool, SLUG).await;
-        let home = fixtures::household(pool, utility_id, EMAIL).await;
-        sqlx::query("UPDATE user_accounts SET password_hash = $2 WHERE id = $1")
-            .bind(home.account_id)
-            .bind(ebok_api::password::hash(RESIDENT_PASSWORD).unwrap())
-            .execute(pool)
-            .await
-            .unwrap();
-        let secret = ebok_api::staff::totp::new_secret();
-        let clerk: i64 = sqlx::query_scalar(
-            "INSERT INTO user_accounts (utility_id, email, password_hash, role, status,
-                                        display_name, activated_at)
-             VALUES ($1, 'bok@mlynary.example', $2, 'clerk', 'active', 'Ewa z BOK', now())
-             RETURNING id",
-        )
-        .bind(utility_id)
-        .bind(ebok_api::password::hash(STAFF_PASSWORD).unwrap())
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO staff_authenticators (account_id, utility_id, secret, confirmed_at)
-             VALUES ($1, $2, $3, now())",
-        )
-        .bind(clerk)
-        .bind(utility_id)
-        .bind(&secret)
-        .execute(pool)
-        .await
-        .unwrap();
-        let shutdown = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(
-            pool.clone(),
-            ebok_api::state::Settings::new(&url, ebok_api::auth::keys::Keys::generate()),
-        )
-        .await;
-        let server = tokio::spawn(ebok_api::serve(listener, state, shutdown.clone()));
-        let files = tempfile::tempdir().unwrap();
-        for (name, bytes) in [
-            ("akt.pdf", b"%PDF-1.7\n% akt notarialny\n%%EOF\n".as_slice()),
-            ("mapa.pdf", b"%PDF-1.7\n% mapa 1:500\n%%EOF\n".as_slice()),
-            (
-                "mapa-poprawiona.pdf",
-                b"%PDF-1.7\n% mapa z przebiegiem\n%%EOF\n".as_slice(),
-            ),
-        ] {
-            std::fs::write(files.path().join(name), bytes).unwrap();
-        }
-        Office {
-            url,
-            shutdown,
-            server,
-            utility_id,
-            home,
-            clerk,
-            secret,
-            files,
-        }
-    }
-
-    fn portal(&self, path: &str) -> String {
-        format!("{}/u/{SLUG}/{path}", self.url)
-    }
-
-    fn panel(&self, path: &str) -> String {
-        format!("{}/panel/{SLUG}/{path}", self.url)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.files.path().join(name).to_string_lossy().into_owned()
-    }
-
-    async fn resident_signs_in(&self, browser: &Browser) {
-        browser.goto(&self.portal("logowanie")).await;
-        browser.fill("email", EMAIL).await;
-        browser.fill("password", RESIDENT_PASSWORD).await;
-        browser.click_submit().await;
-        assert_eq!(browser.current_path().await, format!("/u/{SLUG}/pulpit"));
-    }
-
-    async fn clerk_signs_in(&self, browser: &Browser) {
-        browser.goto(&self.panel("logowanie")).await;
-        browser.fill("email", "bok@mlynary.example").await;
-        browser.fill("password", STAFF_PASSWORD).await;
-        browser.click_submit().await;
-        let seconds = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        browser
-            .fill(
-                "code",
-                &ebok_api::staff::totp::code_at(&self.secret, seconds),
-            )
-            .await;
-        browser.click_submit().await;
-        assert_eq!(browser.current_path().await, format!("/panel/{SLUG}/"));
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = self.server.await;
-    }
+fn file(files: &tempfile::TempDir, name: &str) -> String {
+    files.path().join(name).to_string_lossy().into_owned()
 }
 
 /// Chooses `path` for the file input named `name`, as a person picks a file.
@@ -154,51 +50,11 @@ async fn attach(browser: &Browser, name: &str, path: &str) {
         .unwrap_or_else(|e| panic!("choosing {path} for {name}: {e}"));
 }
 
-/// Fetches `path` with the browser's own session, as a click on a download link would: the
-/// status and the first bytes.
-async fn fetch(browser: &Browser, path: &str) -> (u64, Vec<u8>) {
-    let result = browser
-        .client()
-        .execute_async(
-            "const [url, done] = arguments;
-             fetch(url, {credentials: 'same-origin'})
-               .then(r => r.arrayBuffer().then(b => done([r.status, Array.from(new Uint8Array(b.slice(0, 8)))])))
-               .catch(e => done([0, []]));",
-            vec![serde_json::json!(path)],
-        )
-        .await
-        .expect("fetching in the browser");
-    let bytes = result[1]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_u64().unwrap() as u8)
-        .collect();
-    (result[0].as_u64().unwrap(), bytes)
-}
-
-/// The href of the first link whose text contains `text`.
-async fn link_to(browser: &Browser, text: &str) -> String {
-    let found = browser
-        .client()
-        .execute(
-            "const [text] = arguments;
-             const a = [...document.querySelectorAll('main a')].find(a => a.textContent.includes(text));
-             return a ? a.getAttribute('href') : null;",
-            vec![serde_json::json!(text)],
-        )
-        .await
-        .unwrap();
-    found
-        .as_str()
-        .unwrap_or_else(|| panic!("no link with {text:?}"))
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_connection_application_goes_through_a_supplement_to_a_decision_the_resident_downloads() {
     let db = TestDb::new().await;
     let office = Office::start(&db.pool).await;
+    let files = files();
     let browser = Browser::start().await;
 
     // The resident starts the application from the list of e-services.
@@ -227,7 +83,7 @@ async fn a_connection_application_goes_through_a_supplement_to_a_decision_the_re
         browser.fill(field, value).await;
     }
     browser.check("f_services.water").await;
-    attach(&browser, "plik_legal_title", &office.file("akt.pdf")).await;
+    attach(&browser, "plik_legal_title", &file(&files, "akt.pdf")).await;
     // Without the site plan: stopped, the plan named at its place, the rest kept.
     browser.click_and_wait("button[value=zloz]").await;
     let stopped = browser
@@ -237,7 +93,7 @@ async fn a_connection_application_goes_through_a_supplement_to_a_decision_the_re
     browser
         .assert_no_serious_violations("application with an attachment missing")
         .await;
-    attach(&browser, "plik_site_plan", &office.file("mapa.pdf")).await;
+    attach(&browser, "plik_site_plan", &file(&files, "mapa.pdf")).await;
     browser.click_and_wait("button[value=zloz]").await;
     let year = chrono::Datelike::year(&local_day(Utc::now()));
     let number = format!("WTP/{year}/000001");
@@ -278,7 +134,7 @@ async fn a_connection_application_goes_through_a_supplement_to_a_decision_the_re
     attach(
         &browser,
         "plik_site_plan",
-        &office.file("mapa-poprawiona.pdf"),
+        &file(&files, "mapa-poprawiona.pdf"),
     )
     .await;
     browser.click_and_wait("button[value=uzupelnij]").await;

@@ -213,7 +213,14 @@ pub async fn book(
     who: Resident,
     Json(body): Json<NewBooking>,
 ) -> Result<(StatusCode, Json<BookingOut>), ApiError> {
-    let id = bookings::book(&state, booker(&who), body.calendar_id, body.start).await?;
+    let id = bookings::book(&state, booker(&who), body.calendar_id, body.start)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound => {
+                ApiError::invalid("calendar_id", "Nie ma takiego kalendarza wizyt.")
+            }
+            other => other,
+        })?;
     Ok((StatusCode::CREATED, Json(one(&state, &who, id).await?)))
 }
 

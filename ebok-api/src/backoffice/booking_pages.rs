@@ -567,11 +567,23 @@ pub struct VisitPath {
     visit: i64,
 }
 
+/// One visit's cancelling: the day shown and the reason.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VisitReasonFields {
+    dzien: String,
+    powod_wizyty: String,
+}
+
+impl FormFields for VisitReasonFields {
+    const PAGE: &'static str = "/panel/{slug}/wizyty/{id}";
+}
+
 /// `POST /panel/{slug}/wizyty/{id}/rezerwacje/{visit}/odwolaj`: cancels one visit.
 pub async fn cancel_visit(
     State(state): State<AppState>,
     PagePath(VisitPath { id, visit }): PagePath<VisitPath>,
-    post: StaffForm<ReasonFields>,
+    post: StaffForm<VisitReasonFields>,
 ) -> Page {
     let PortalForm {
         ctx,
@@ -581,11 +593,14 @@ pub async fn cancel_visit(
         ..
     } = post;
     ctx.staff(Permission::ManageBookings)?;
-    let day = day_of(&fields);
+    let day = fields
+        .dzien
+        .parse()
+        .unwrap_or_else(|_| local_day(Utc::now()));
     let act = StaffAct {
         utility_id: session.utility_id,
         staff_id: session.account_id,
-        reason: &fields.powod,
+        reason: &fields.powod_wizyty,
         now: Utc::now(),
     };
     let mut tx = state.pool.begin().await?;

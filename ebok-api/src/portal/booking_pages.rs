@@ -356,6 +356,8 @@ struct VisitPage {
     calendar_id: i64,
     calendar: String,
     place: Option<String>,
+    /// The visit's day: moving it starts from its week.
+    day: NaiveDate,
     when: String,
     status: String,
     standing: bool,
@@ -395,6 +397,7 @@ async fn visit_page(
             status: status_words(&b, now),
             calendar: b.calendar,
             place: b.place,
+            day: local_day(b.starts_at),
             when: polish::instant(b.starts_at),
             standing: b.cancelled_at.is_none(),
             changeable: b.changeable,
