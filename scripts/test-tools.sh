@@ -6,6 +6,8 @@
 #   - libxml2-utils: xmllint, which validates the invoices' FA(3) XML against the KSeF schema
 #     (ebok-billing's ksef tests)
 #   - poppler-utils: pdftotext, which reads the invoice PDFs back (ebok-billing's pdf tests)
+#   - python3-feedparser, python3-icalendar: parsers from outside the project that read the
+#     outage feeds back (ebok-outages' feed tests)
 #   - axe-core, pinned, from the npm registry (it is no Debian package) into
 #     <data folder>/test-tools/node_modules/axe-core/axe.min.js, where the browser tests find it
 #   - schemathesis, pinned, from PyPI into a virtual environment, <data folder>/test-tools/venv,
@@ -31,6 +33,11 @@ missing=()
 # Debian's python3 (the test SMTP server runs it), whatever python3 comes first on the PATH.
 env -u PYTHONPATH -u PYTHONHOME PYTHONNOUSERSITE=1 /usr/bin/python3 -c 'import aiosmtpd' \
     >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+# Parsers from outside the project that check the outage feeds (Atom and iCalendar).
+for module in feedparser icalendar; do
+    env -u PYTHONPATH -u PYTHONHOME PYTHONNOUSERSITE=1 /usr/bin/python3 -c "import $module" \
+        >/dev/null 2>&1 || missing+=("python3-$module")
+done
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -d /usr/share/fonts/truetype/liberation ]] || missing+=(fonts-liberation)

@@ -373,25 +373,36 @@ enum OutageStage {
 }
 
 fn outage(o: &Outage, stage: OutageStage) -> Notice {
+    // The kind as residents read it (outages' `Kind::polish`); older events carry none.
+    let what = match o.kind.as_str() {
+        "failure" => "Awaria sieci wodociągowej",
+        "planned_works" => "Prace planowe",
+        "quality_warning" => "Ostrzeżenie o jakości wody",
+        _ => "Przerwa w dostawie wody",
+    };
     let (head, body) = match stage {
         OutageStage::Announced => (
-            "Przerwa w dostawie wody",
+            what.to_string(),
             format!("{}. Obszar: {}.", o.title, o.area),
         ),
         OutageStage::Updated => (
-            "Zmiana: przerwa w dostawie wody",
+            format!("Zmiana: {}", polish::uncapitalized(what)),
             format!("Zmieniono komunikat: {}. Obszar: {}.", o.title, o.area),
         ),
+        OutageStage::Ended if o.kind == "quality_warning" => (
+            "Ostrzeżenie o jakości wody odwołane".to_string(),
+            format!("Odwołano: {}. Obszar: {}.", o.title, o.area),
+        ),
         OutageStage::Ended => (
-            "Dostawa wody przywrócona",
+            "Dostawa wody przywrócona".to_string(),
             format!("Zakończono: {}. Obszar: {}.", o.title, o.area),
         ),
     };
     let mut n = notice(
         Category::Outages,
-        head.into(),
+        head,
         body,
-        format!("/awarie/{}", o.outage_id),
+        format!("/komunikaty/{}", o.outage_id),
         &[("outage_id", o.outage_id.to_string())],
     );
     n.urgent = !matches!(stage, OutageStage::Ended);

@@ -9,6 +9,8 @@
 //!   "supply_point_ids": [..]}}`: accounts linked to a customer with a contract in force today on a
 //!   supply point matching any of the lists (an outage area);
 //! - `{"all_residents": true}`: every resident account of the utility.
+//! - `{"outage_recipients": <outage id>}`: the accounts an outage notice was recorded for when
+//!   it was announced (ebok-outages), so its updates and its end reach the same people.
 //!
 //! With `require_consent`, only accounts with the notification consent in force are returned:
 //! outage notices go only to those who agreed to receive them (seed 004).
@@ -179,6 +181,27 @@ async fn audience(
                 &area.supply_point_ids,
                 &street_cities,
                 &streets,
+                after,
+                require_consent,
+                limit,
+            )
+            .fetch_all(conn)
+            .await?)
+        }
+        "outage_recipients" => {
+            let outage = value
+                .as_i64()
+                .ok_or_else(|| bad("outage_recipients must be an outage id".into()))?;
+            Ok(sqlx::query_scalar!(
+                r#"SELECT ua.id FROM outage_recipients r
+                   JOIN user_accounts ua ON ua.id = r.account_id
+                   WHERE r.utility_id = $1 AND r.outage_id = $2 AND ua.id > $3
+                     AND ua.status = 'active'
+                     AND (NOT $4 OR EXISTS (SELECT 1 FROM consents k WHERE k.account_id = ua.id
+                                            AND k.kind = 'notifications' AND k.withdrawn_at IS NULL))
+                   ORDER BY ua.id LIMIT $5"#,
+                utility_id,
+                outage,
                 after,
                 require_consent,
                 limit,

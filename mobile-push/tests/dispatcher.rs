@@ -115,6 +115,7 @@ fn outage(utility: i64, area: serde_json::Value) -> OutboxEvent {
         utility_id: utility,
         event: Event::OutageAnnounced(Outage {
             outage_id: 7,
+            kind: "failure".into(),
             title: "Awaria wodociągu na ul. Lipowej".into(),
             area: "Testowo, ul. Lipowa".into(),
             starts_at: "2026-11-21T08:00:00Z".parse().unwrap(),

@@ -163,6 +163,7 @@ async fn enqueue_outage(pool: &PgPool, utility_id: i64, repeat: usize) -> Result
             utility_id,
             event: Event::OutageAnnounced(Outage {
                 outage_id: repeat as i64 + 1,
+                kind: "failure".into(),
                 title: "Awaria magistrali przy ul. Długiej".into(),
                 area: "Benchowo".into(),
                 starts_at: chrono::Utc::now(),

@@ -169,6 +169,9 @@ pub struct CaseOverdue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outage {
     pub outage_id: i64,
+    /// `failure`, `planned_works`, `interruption`, `quality_warning` (outages' `Kind`).
+    #[serde(default)]
+    pub kind: String,
     pub title: String,
     /// The affected area in words, Polish.
     pub area: String,
@@ -286,6 +289,7 @@ mod tests {
         let at: DateTime<Utc> = "2026-11-21T13:05:00Z".parse().unwrap();
         let outage = Outage {
             outage_id: 3,
+            kind: "failure".into(),
             title: "Awaria wodociągu".into(),
             area: "ul. Dworcowa".into(),
             starts_at: at,
