@@ -20,6 +20,7 @@ pub(crate) mod headers;
 pub mod health;
 pub mod hooks;
 pub mod housekeeping;
+mod outages;
 pub mod password;
 pub mod personal_data;
 pub mod portal;

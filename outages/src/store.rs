@@ -542,7 +542,14 @@ pub async fn assign_points(
     city: &str,
     street: Option<&str>,
 ) -> Result<u64, OutageError> {
-    zones_of(conn, staff.utility_id, &[zone_id]).await?;
+    sqlx::query_scalar!(
+        "SELECT 1 AS one FROM network_zones WHERE utility_id = $1 AND id = $2",
+        staff.utility_id,
+        zone_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(OutageError::NotFound)?;
     if city.trim().is_empty() {
         return Err(OutageError::Invalid(vec![(
             "city",

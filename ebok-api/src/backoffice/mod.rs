@@ -19,6 +19,7 @@ mod ingest_pages;
 mod ksef_pages;
 mod labels;
 mod meter_pages;
+mod outage_pages;
 mod payment_pages;
 mod record_pages;
 mod shell;
@@ -49,6 +50,27 @@ pub fn router() -> Router<AppState> {
             get(sign_in_pages::enrol_form).post(sign_in_pages::enrol),
         )
         .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
+        .route("/panel/{slug}/komunikaty", get(outage_pages::list))
+        .route(
+            "/panel/{slug}/komunikaty/nowy",
+            get(outage_pages::new_form).post(outage_pages::create),
+        )
+        .route(
+            "/panel/{slug}/komunikaty/{id}",
+            get(outage_pages::notice).post(outage_pages::update),
+        )
+        .route(
+            "/panel/{slug}/komunikaty/{id}/zakoncz",
+            post(outage_pages::end),
+        )
+        .route(
+            "/panel/{slug}/strefy",
+            get(outage_pages::zones).post(outage_pages::create_zone),
+        )
+        .route(
+            "/panel/{slug}/strefy/{id}/punkty",
+            post(outage_pages::assign),
+        )
         .route("/panel/{slug}/wizyty", get(booking_pages::calendars))
         .route(
             "/panel/{slug}/wizyty/nowy",

@@ -21,6 +21,7 @@ mod history_pages;
 mod invoice_pages;
 mod mailbox_page;
 mod meter_pages;
+mod outage_pages;
 pub(crate) mod page_error;
 pub(crate) mod params;
 mod payment_pages;
@@ -87,6 +88,10 @@ pub fn router() -> Router<AppState> {
                 .post(case_pages::check)
                 .layer(DefaultBodyLimit::max(case_pages::CHECK_FORM_LIMIT)),
         )
+        .route("/u/{slug}/komunikaty", get(outage_pages::outages))
+        .route("/u/{slug}/komunikaty.atom", get(outage_pages::atom))
+        .route("/u/{slug}/komunikaty.ics", get(outage_pages::ics))
+        .route("/u/{slug}/komunikaty/{id}", get(outage_pages::outage))
         .route("/u/{slug}/wizyty", get(booking_pages::bookings_page))
         .route(
             "/u/{slug}/wizyty/kalendarze/{id}",

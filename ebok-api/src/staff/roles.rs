@@ -43,6 +43,8 @@ pub enum Permission {
     /// The booking calendars: publish them, see the day's visits, cancel a visit or close a
     /// day with a reason.
     ManageBookings,
+    /// Outage and planned-works notices for an area, and the network zones.
+    PublishOutages,
     /// Read the audit log.
     ViewAudit,
     /// Staff accounts, roles and utility settings.
@@ -104,6 +106,7 @@ impl StaffRole {
                     | ViewInvoices
                     | HandleCases
                     | ManageBookings
+                    | PublishOutages
             ),
             StaffRole::Billing => matches!(
                 what,
@@ -112,7 +115,11 @@ impl StaffRole {
             StaffRole::Technician => {
                 matches!(
                     what,
-                    ViewCustomers | ManageMeters | HandleAlarms | HandleIngestProblems
+                    ViewCustomers
+                        | ManageMeters
+                        | HandleAlarms
+                        | HandleIngestProblems
+                        | PublishOutages
                 )
             }
         }
@@ -154,6 +161,17 @@ mod tests {
             assert_eq!(
                 role.may(Permission::ManageCases),
                 role == StaffRole::Admin,
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_counter_and_the_field_crews_publish_outage_notices_billing_does_not() {
+        for role in StaffRole::ALL {
+            assert_eq!(
+                role.may(Permission::PublishOutages),
+                role != StaffRole::Billing,
                 "{role}"
             );
         }
