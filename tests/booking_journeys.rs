@@ -135,6 +135,14 @@ async fn a_resident_books_moves_and_cancels_and_sees_why_the_clerk_cancelled_the
         .await;
     let problems = phone.phone_layout_problems().await;
     assert!(problems.is_empty(), "{problems:#?}");
+    for page in [
+        "wizyty",
+        visit_page.trim_start_matches(&format!("/u/{}/", journeys::SLUG)),
+    ] {
+        phone.goto(&office.portal(page)).await;
+        let problems = phone.phone_layout_problems().await;
+        assert!(problems.is_empty(), "{page}: {problems:#?}");
+    }
     phone.close().await;
     office.stop().await;
 }

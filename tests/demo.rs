@@ -124,6 +124,17 @@ async fn demo_serves_a_ready_portal_with_both_utilities_and_stops_on_ctrl_c() {
         .unwrap();
     assert_eq!(signed_in.status(), 200);
 
+    // The demo has planned works on its busiest street, on the public page and in the feed.
+    let notices = http
+        .get(portal_url(&api, "/u/mlynary/komunikaty.atom"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notices.contains("Płukanie sieci wodociągowej"), "{notices}");
+
     // Without a mail server, a resident's e-mail lands on the demo's mailbox page.
     let mailbox = url_after(&banner, "mailbox:");
     let mailbox = mailbox.split_whitespace().next().unwrap().to_string();
@@ -412,4 +423,9 @@ async fn demo_utility_has_2500_supply_points_with_customers_meters_and_90_days_o
             .iter()
             .all(|h| ebok_api::password::verify(seed::DEMO_PASSWORD, h))
     );
+}
+
+/// The portal's address of `path`, from the API's address in the banner (`…/api/v1/utilities`).
+fn portal_url(api: &str, path: &str) -> String {
+    format!("{}{path}", api.split("/api/").next().unwrap())
 }

@@ -16,6 +16,7 @@ mod billing;
 mod cases;
 mod names;
 pub mod seed;
+mod services;
 
 use anyhow::Result;
 use chrono::Utc;
@@ -105,6 +106,14 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
                     system.shutdown.cancel();
                     system.run_until_shutdown().await.ok();
                     return Err(e.context(format!("cases of demo utility {}", spec.slug)));
+                }
+                if let Err(e) = services::ensure_services(&system.pool, r.utility_id).await {
+                    system.shutdown.cancel();
+                    system.run_until_shutdown().await.ok();
+                    return Err(e.context(format!(
+                        "calendars and notices of demo utility {}",
+                        spec.slug
+                    )));
                 }
                 r
             }
