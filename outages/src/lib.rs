@@ -13,5 +13,6 @@
 
 pub mod area;
 pub mod feeds;
+pub mod photos;
 pub mod store;
 pub mod views;
