@@ -107,9 +107,7 @@ async fn a_resident_books_moves_and_cancels_and_sees_why_the_clerk_cancelled_the
     assert!(browser.text("main").await.contains(journeys::EMAIL));
     browser.fill("powod", "Prezes na urlopie.").await;
     browser.submit("#odwolaj-dzien").await;
-    browser
-        .wait_for_text("main", "Powiadomiliśmy 1 osobę")
-        .await;
+    browser.wait_for_text("main", "Odwołano 1 wizytę").await;
 
     // The resident reads why, on the visit and in the calendar.
     browser.goto(&format!("{}{visit_page}", office.url)).await;

@@ -15,6 +15,11 @@ use ebok_common::domain::holidays;
 use ebok_common::domain::time::local_instant;
 use serde::{Deserialize, Serialize};
 
+/// How far ahead a slot may be booked, in days.
+pub const HORIZON_DAYS: u64 = 180;
+/// Visits one person may have booked in one calendar at a time.
+pub const MAX_STANDING_PER_PERSON: i64 = 3;
+
 /// Working hours on one weekday, Warsaw time: from `opens` to `closes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hours {
@@ -55,7 +60,7 @@ impl Calendar {
             problems.push("Wizyta trwa od 5 minut do 8 godzin.".to_string());
         }
         if !(1..=100).contains(&self.capacity) {
-            problems.push("Na jedną godzinę można przyjąć od 1 do 100 osób.".to_string());
+            problems.push("Na jeden termin można przyjąć od 1 do 100 osób.".to_string());
         }
         if self.min_notice_hours > 24 * 14 {
             problems.push("Wyprzedzenie może wynosić najwyżej 14 dni.".to_string());

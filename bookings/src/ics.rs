@@ -30,11 +30,7 @@ pub fn booking(b: &BookingView, issuer: &Issuer<'_>, now: DateTime<Utc>) -> Stri
         .ends(b.ends_at)
         .summary(&format!("{}: {}", issuer.utility_name, b.calendar))
         .url(issuer.url)
-        .location(
-            b.place
-                .as_deref()
-                .unwrap_or("Pod adresem punktu poboru wody"),
-        );
+        .location(b.place.as_deref().unwrap_or("Pod Twoim adresem"));
     let mut description = format!(
         "Wizyta zarezerwowana w eBOK ({}). Zmiana lub odwołanie: {}",
         issuer.utility_name, issuer.url

@@ -13,14 +13,14 @@
 //! confirmed, moved, cancelled (by staff: with the reason), and the reminder the evening before
 //! ([`crate::reminders`]). Staff cancellations and closures are audited.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use ebok_common::audit::{self, Actor, AuditEntry};
 use ebok_common::domain::time::local_day;
 use ebok_common::outbox::{self, Addressee, Booking, Event, OutboxEvent};
 use serde_json::json;
 use sqlx::PgConnection;
 
-use crate::calendar::{Calendar, Slot};
+use crate::calendar::{Calendar, HORIZON_DAYS, MAX_STANDING_PER_PERSON, Slot};
 
 /// Why a booking was not made.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,12 @@ pub enum BookingError {
     /// A reason is what staff must give to cancel or close.
     #[error("no reason given")]
     NoReason,
+    /// The person has as many visits booked in this calendar as one may.
+    #[error("too many bookings")]
+    TooMany,
+    /// A calendar with this code exists.
+    #[error("code taken")]
+    CodeTaken,
     #[error("the calendar's rules cannot work: {}", .0.join("; "))]
     Invalid(Vec<String>),
     #[error(transparent)]
@@ -64,7 +70,12 @@ impl BookingError {
                  wyprzedzeniem podanym w kalendarzu."
                     .into()
             }
-            BookingError::NoReason => "Podaj powód: zobaczą go mieszkańcy.".into(),
+            BookingError::NoReason => "Podaj powód: zobaczą go klienci.".into(),
+            BookingError::TooMany => format!(
+                "Masz już {MAX_STANDING_PER_PERSON} zarezerwowane wizyty w tym kalendarzu. \
+                 Odwołaj którąś, aby zarezerwować kolejną."
+            ),
+            BookingError::CodeTaken => "Kalendarz o takim kodzie już jest: wybierz inny.".into(),
             BookingError::Invalid(problems) => problems.join(" "),
             BookingError::Db(_) => "Wystąpił błąd po naszej stronie.".into(),
         }
@@ -103,11 +114,12 @@ pub async fn publish(
         ]));
     }
     let json = serde_json::to_value(rules).expect("a calendar serialises");
-    Ok(sqlx::query_scalar!(
+    let id = sqlx::query_scalar!(
         r#"INSERT INTO booking_calendars (utility_id, code, name, place, rules)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (utility_id, code) DO UPDATE
-               SET name = excluded.name, place = excluded.place, rules = excluded.rules
+               SET name = excluded.name, place = excluded.place, rules = excluded.rules,
+                   active = true
            RETURNING id"#,
         utility_id,
         code,
@@ -115,8 +127,40 @@ pub async fn publish(
         place.map(str::trim).filter(|p| !p.is_empty()),
         json
     )
-    .fetch_one(conn)
-    .await?)
+    .fetch_one(&mut *conn)
+    .await?;
+    // Slots to come take the new number of places (never fewer than are taken).
+    sqlx::query!(
+        r#"UPDATE booking_slots SET capacity = GREATEST($2::smallint, taken)
+           WHERE calendar_id = $1 AND starts_at > now() AND closed_reason IS NULL"#,
+        id,
+        rules.capacity as i16
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Publishes a new calendar `code`; refused when the utility has one with that code.
+pub async fn create(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    code: &str,
+    name: &str,
+    place: Option<&str>,
+    rules: &Calendar,
+) -> Result<i64, BookingError> {
+    let taken = sqlx::query_scalar!(
+        "SELECT id FROM booking_calendars WHERE utility_id = $1 AND code = $2 FOR UPDATE",
+        utility_id,
+        code
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_some() {
+        return Err(BookingError::CodeTaken);
+    }
+    publish(conn, utility_id, code, name, place, rules).await
 }
 
 /// The utility's calendars residents may book in, by name.
@@ -214,9 +258,30 @@ async fn take_place(
     now: DateTime<Utc>,
 ) -> Result<(i64, String), BookingError> {
     let cal = calendar(conn, utility_id, calendar_id).await?;
+    if start <= now {
+        return Err(BookingError::TooLate);
+    }
+    if start > now + Duration::days(HORIZON_DAYS as i64) {
+        return Err(BookingError::NotASlot(format!(
+            "Wizytę można zarezerwować najwyżej {HORIZON_DAYS} dni naprzód."
+        )));
+    }
     let slot = offered(&cal.rules, start)?;
     if !cal.rules.may_change(slot.start, now) {
         return Err(BookingError::TooLate);
+    }
+    let standing = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM bookings b JOIN booking_slots s ON s.id = b.slot_id
+           WHERE b.account_id = $1 AND s.calendar_id = $2 AND b.cancelled_at IS NULL
+             AND s.starts_at > $3"#,
+        account_id,
+        calendar_id,
+        now
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if standing >= MAX_STANDING_PER_PERSON {
+        return Err(BookingError::TooMany);
     }
     materialise(conn, utility_id, calendar_id, cal.rules.capacity, &[slot]).await?;
     let taken = sqlx::query_scalar!(
@@ -535,17 +600,18 @@ pub async fn close(
 ) -> Result<Vec<i64>, BookingError> {
     let reason = act.reason()?;
     let cal = calendar(conn, act.utility_id, calendar_id).await?;
+    let today = local_day(act.now);
+    if day < today || day > today + Days::new(HORIZON_DAYS) {
+        return Err(BookingError::NotASlot(
+            "Odwołać można tylko terminy, które jeszcze się nie odbyły.".into(),
+        ));
+    }
     let slots: Vec<Slot> = cal
         .rules
         .slots(day, day)
         .into_iter()
         .filter(|s| s.start > act.now && only.is_none_or(|at| at == s.start))
         .collect();
-    if slots.is_empty() {
-        return Err(BookingError::NotASlot(
-            "Tego dnia kalendarz nie ma już terminów do odwołania.".into(),
-        ));
-    }
     materialise(
         conn,
         act.utility_id,
@@ -554,7 +620,25 @@ pub async fn close(
         &slots,
     )
     .await?;
-    let starts: Vec<DateTime<Utc>> = slots.iter().map(|s| s.start).collect();
+    // The day's slots as the rules offer them now, and any booked under older rules.
+    let (from, to) = ebok_common::domain::time::day_bounds(day);
+    let starts = sqlx::query_scalar!(
+        r#"SELECT starts_at FROM booking_slots
+           WHERE calendar_id = $1 AND starts_at >= $2 AND starts_at < $3 AND starts_at > $4
+             AND ($5::timestamptz IS NULL OR starts_at = $5)"#,
+        calendar_id,
+        from,
+        to,
+        act.now,
+        only
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if starts.is_empty() {
+        return Err(BookingError::NotASlot(
+            "Tego dnia kalendarz nie ma już terminów do odwołania.".into(),
+        ));
+    }
     // Closing takes each slot's row lock first: a booking racing for it either committed
     // before (and is cancelled below) or re-reads the slot closed.
     let closed = sqlx::query_scalar!(

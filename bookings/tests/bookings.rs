@@ -572,3 +572,76 @@ async fn the_reminder_goes_once_the_evening_before_and_not_for_a_booking_made_af
     assert_eq!(kinds, ["booking.confirmed", "booking.reminder"]);
     assert_eq!(told(&db.pool, ola).await.len(), 1);
 }
+
+#[tokio::test]
+async fn changed_rules_reach_booked_slots_one_person_books_a_few_and_a_far_future_is_refused() {
+    let db = TestDb::new().await;
+    let utility_id = fixtures::utility(&db.pool, "mlynary").await;
+    let mut calendar = desk(1);
+    let mut conn = db.pool.acquire().await.unwrap();
+    let calendar_id = store::publish(&mut conn, utility_id, "wizyty", "Wizyta", None, &calendar)
+        .await
+        .unwrap();
+    let jan = fixtures::resident_account(&db.pool, utility_id, "jan@example.pl").await;
+    let ola = fixtures::resident_account(&db.pool, utility_id, "ola@example.pl").await;
+    let clerk = fixtures::resident_account(&db.pool, utility_id, "bok@example.pl").await;
+    let now = Utc::now();
+    let (day, slots) = (7..40)
+        .find_map(|d| {
+            let day = local_day(now) + Days::new(d);
+            let slots = calendar.slots(day, day);
+            (slots.len() >= 5).then_some((day, slots))
+        })
+        .unwrap();
+    for slot in &slots[..3] {
+        store::book(&mut conn, utility_id, calendar_id, jan, slot.start, now)
+            .await
+            .unwrap();
+    }
+    // A fourth visit in the same calendar is one too many.
+    assert!(matches!(
+        store::book(&mut conn, utility_id, calendar_id, jan, slots[3].start, now).await,
+        Err(BookingError::TooMany)
+    ));
+    // Half a year and more ahead, or in a year nobody means, is no slot (and no panic).
+    for far in [
+        now + Duration::days(400),
+        "-0390-02-10T09:00:00Z".parse().unwrap(),
+    ] {
+        assert!(
+            store::book(&mut conn, utility_id, calendar_id, ola, far, now)
+                .await
+                .is_err()
+        );
+    }
+    // Two places a slot from now on: Ola joins Jan's slot.
+    calendar.capacity = 2;
+    store::publish(&mut conn, utility_id, "wizyty", "Wizyta", None, &calendar)
+        .await
+        .unwrap();
+    store::book(&mut conn, utility_id, calendar_id, ola, slots[0].start, now)
+        .await
+        .unwrap();
+    // The day is marked closed in the rules first, then closed with a reason: the visits
+    // booked under the old rules are cancelled all the same.
+    calendar.closed.insert(day);
+    store::publish(&mut conn, utility_id, "wizyty", "Wizyta", None, &calendar)
+        .await
+        .unwrap();
+    let act = store::StaffAct {
+        utility_id,
+        staff_id: clerk,
+        reason: "Inwentaryzacja.",
+        now,
+    };
+    let cancelled = store::close(&mut conn, act, calendar_id, day, None)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.len(), 4);
+    let standing: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bookings WHERE cancelled_at IS NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(standing, 0);
+}

@@ -19,18 +19,20 @@ impl From<BookingError> for ApiError {
         match error {
             BookingError::NotFound => ApiError::NotFound,
             BookingError::NotASlot(_) => ApiError::invalid("start", detail),
-            BookingError::Full | BookingError::Closed(_) | BookingError::AlreadyBooked => {
-                ApiError::Conflict {
-                    field: Some("start".into()),
-                    detail,
-                }
-            }
+            BookingError::Full
+            | BookingError::Closed(_)
+            | BookingError::AlreadyBooked
+            | BookingError::TooMany => ApiError::Conflict {
+                field: Some("start".into()),
+                detail,
+            },
             BookingError::TooLate => ApiError::Conflict {
                 field: None,
                 detail,
             },
             BookingError::NoReason => ApiError::invalid("reason", detail),
             BookingError::Invalid(_) => ApiError::invalid("rules", detail),
+            BookingError::CodeTaken => ApiError::invalid("code", detail),
             BookingError::Db(e) => e.into(),
         }
     }
@@ -43,6 +45,15 @@ pub struct Booker {
     pub account_id: i64,
 }
 
+/// Two changes crossing (a move from slot 1 to 2 while another goes from 2 to 1) can
+/// deadlock; PostgreSQL aborts one, which runs again (at most this many times in all).
+const ATTEMPTS: usize = 3;
+
+fn deadlocked(error: &BookingError) -> bool {
+    matches!(error, BookingError::Db(sqlx::Error::Database(db))
+        if db.code().as_deref() == Some("40P01"))
+}
+
 /// Books, in a transaction of its own; the new booking's id.
 pub async fn book(
     state: &AppState,
@@ -50,18 +61,27 @@ pub async fn book(
     calendar_id: i64,
     start: DateTime<Utc>,
 ) -> Result<i64, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let id = store::book(
-        &mut tx,
-        who.utility_id,
-        calendar_id,
-        who.account_id,
-        start,
-        Utc::now(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
+    let mut attempt = 1;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        match store::book(
+            &mut tx,
+            who.utility_id,
+            calendar_id,
+            who.account_id,
+            start,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(id) => {
+                tx.commit().await?;
+                return Ok(id);
+            }
+            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Moves a booking, in a transaction of its own (kept as it was when the new time cannot be
@@ -72,33 +92,51 @@ pub async fn move_to(
     booking_id: i64,
     start: DateTime<Utc>,
 ) -> Result<i64, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let id = store::move_to(
-        &mut tx,
-        who.utility_id,
-        booking_id,
-        who.account_id,
-        start,
-        Utc::now(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
+    let mut attempt = 1;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        match store::move_to(
+            &mut tx,
+            who.utility_id,
+            booking_id,
+            who.account_id,
+            start,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(id) => {
+                tx.commit().await?;
+                return Ok(id);
+            }
+            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Cancels a booking, in a transaction of its own.
 pub async fn cancel(state: &AppState, who: Booker, booking_id: i64) -> Result<(), ApiError> {
-    let mut tx = state.pool.begin().await?;
-    store::cancel(
-        &mut tx,
-        who.utility_id,
-        booking_id,
-        who.account_id,
-        Utc::now(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    let mut attempt = 1;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        match store::cancel(
+            &mut tx,
+            who.utility_id,
+            booking_id,
+            who.account_id,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(()) => {
+                tx.commit().await?;
+                return Ok(());
+            }
+            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// The booking's `.ics` file, as a download.
@@ -121,10 +159,7 @@ pub async fn ics_download(
         "{}/u/{}/wizyty/{}",
         state.public_url, utility.slug, booking.id
     );
-    let host = url::Url::parse(&state.public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| "ebok".into());
+    let host = state.public_host();
     let body = ics::booking(
         &booking,
         &ics::Issuer {

@@ -139,6 +139,17 @@ impl Deref for AppState {
     }
 }
 
+impl Shared {
+    /// The portal's host name (`ebok.example.pl`), for identities that outlive a page:
+    /// iCalendar `UID`s.
+    pub fn public_host(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "ebok".into())
+    }
+}
+
 impl AppState {
     /// The state of a running API: starts the reading-on-a-day lookup queue, follows the
     /// revocations of app sessions and watches the key file. Must be called within a Tokio

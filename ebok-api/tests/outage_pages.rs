@@ -9,6 +9,14 @@ mod support;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use support::{App, html_page, resident, staff, utility};
 
+/// Now and `offset`, Warsaw time, as a `datetime-local` field takes it.
+fn local(offset: chrono::Duration) -> String {
+    (chrono::Utc::now() + offset)
+        .with_timezone(&chrono_tz::Europe::Warsaw)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
 #[tokio::test]
 async fn a_clerk_announces_and_ends_a_notice_the_public_reads_it_and_nobody_else_reaches_it() {
     let app = App::start().await;
@@ -32,8 +40,8 @@ async fn a_clerk_announces_and_ends_a_notice_the_public_reads_it_and_nobody_else
             ("rodzaj", "failure".to_string()),
             ("tytul", "Awaria sieci na ul. Lipowej".to_string()),
             ("opis", "Beczkowóz przy szkole.".to_string()),
-            ("od", "2026-12-06T08:00".to_string()),
-            ("do", "2026-12-06T16:00".to_string()),
+            ("od", local(chrono::Duration::hours(-1))),
+            ("do", local(chrono::Duration::hours(6))),
             ("ulice", streets.to_string()),
             ("miejscowosci", String::new()),
         ]

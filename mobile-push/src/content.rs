@@ -373,7 +373,8 @@ enum OutageStage {
 }
 
 fn outage(o: &Outage, stage: OutageStage) -> Notice {
-    // The kind as residents read it (outages' `Kind::polish`); older events carry none.
+    // The kind as residents read it, the same words as the public page's (ebok-outages'
+    // `Kind::polish`; mobile-push does not depend on it); older events carry no kind.
     let what = match o.kind.as_str() {
         "failure" => "Awaria sieci wodociągowej",
         "planned_works" => "Prace planowe",

@@ -52,16 +52,22 @@ pub struct Area {
     pub zones: Vec<i64>,
 }
 
-/// A street's name as compared: without the `ul.`/`al.`/`pl.`/`os.` in front, lower case.
-pub fn street_key(street: &str) -> String {
+/// A street's name without the `ul.`/`al.`/`pl.`/`os.` in front (any letter case), trimmed.
+pub fn street_name(street: &str) -> &str {
     let s = street.trim();
-    let lower = s.to_lowercase();
     for prefix in ["ul.", "al.", "pl.", "os.", "ulica "] {
-        if let Some(rest) = lower.strip_prefix(prefix) {
-            return rest.trim().to_string();
+        if s.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        {
+            return s[prefix.len()..].trim();
         }
     }
-    lower
+    s
+}
+
+/// A street's name as compared: [`street_name`], lower case.
+pub fn street_key(street: &str) -> String {
+    street_name(street).to_lowercase()
 }
 
 /// A locality's name as compared.
@@ -140,12 +146,8 @@ pub fn parse_street_line(line: &str) -> Result<StreetRange, String> {
             line.trim()
         ));
     }
-    let street = {
-        let key = street_key(street);
-        // Keep the name as typed, without the prefix.
-        let start = street.len() - key.len();
-        street[start..].trim().to_string()
-    };
+    // The name as typed, without the prefix.
+    let street = street_name(street).to_string();
     let lower = numbers.to_lowercase();
     let (range, side) = if let Some(r) = lower.strip_suffix("nieparzyste") {
         (r.trim(), Side::Odd)
@@ -253,6 +255,9 @@ mod tests {
         assert!(parse_street_line("Młynary, Polna, 9-3").is_err());
         assert!(parse_street_line("Młynary, Polna, parzyste").is_err());
         assert!(parse_street_line("Młynary, Polna, siedem").is_err());
+        // Letters whose lower case is longer or shorter in bytes are no trouble.
+        assert_eq!(parse_street_line("Ełk, İnönü").unwrap().street, "İnönü");
+        assert_eq!(parse_street_line("Ełk, UL. Ⱥbc").unwrap().street, "Ⱥbc");
     }
 
     #[test]

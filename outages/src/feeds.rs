@@ -27,7 +27,12 @@ fn summary(n: &Notice) -> String {
         lines.push(format!("Przewidywany koniec: {}.", polish::instant(end)));
     }
     if let Some(ended) = n.ended_at {
-        lines.push(format!("Zakończono: {}.", polish::instant(ended)));
+        let word = if n.called_off() {
+            "Odwołano"
+        } else {
+            "Zakończono"
+        };
+        lines.push(format!("{word}: {}.", polish::instant(ended)));
     }
     if let Some(d) = &n.description {
         lines.push(d.clone());
@@ -36,7 +41,9 @@ fn summary(n: &Notice) -> String {
 }
 
 fn title(n: &Notice) -> String {
-    let ended = if n.ended_at.is_some() {
+    let ended = if n.called_off() {
+        " (odwołane)"
+    } else if n.ended_at.is_some() {
         " (zakończone)"
     } else {
         ""
@@ -132,10 +139,17 @@ pub fn ics(source: &Source<'_>, notices: &[Notice], now: DateTime<Utc>) -> Strin
             .description(&summary(n))
             .location(&n.area_words)
             .url(&format!("{}/{}", source.page_url, n.id))
-            .starts(n.starts_at)
-            .status(EventStatus::Confirmed);
-        if let Some(end) = n.ended_at.or(n.expected_end) {
-            event.ends(end);
+            .starts(n.starts_at);
+        if n.called_off() {
+            event.status(EventStatus::Cancelled);
+            if let Some(end) = n.expected_end {
+                event.ends(end);
+            }
+        } else {
+            event.status(EventStatus::Confirmed);
+            if let Some(end) = n.ended_at.or(n.expected_end) {
+                event.ends(end);
+            }
         }
         calendar.push(event.done());
     }

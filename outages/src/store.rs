@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::domain::time::local_day;
 use ebok_common::outbox::{self, Addressee, Event, Outage, OutboxEvent};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -48,7 +49,7 @@ impl Kind {
     /// As residents read it.
     pub fn polish(self) -> &'static str {
         match self {
-            Kind::Failure => "Awaria",
+            Kind::Failure => "Awaria sieci wodociągowej",
             Kind::PlannedWorks => "Prace planowe",
             Kind::Interruption => "Przerwa w dostawie wody",
             Kind::QualityWarning => "Ostrzeżenie o jakości wody",
@@ -111,7 +112,10 @@ async fn zones_of(
     )
     .fetch_all(&mut *conn)
     .await?;
-    if named.len() != zones.len() {
+    let mut distinct = zones.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if named.len() != distinct.len() {
         return Err(OutageError::Invalid(vec![(
             "zones",
             "Wybierz strefy z listy.".into(),
@@ -142,6 +146,20 @@ async fn zones_of(
     Ok((all, names))
 }
 
+/// The description as stored: one kind of line break, no blank edges; none when empty.
+fn description(draft: &Draft) -> Option<String> {
+    draft
+        .description
+        .as_deref()
+        .map(|d| {
+            d.replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .trim()
+                .to_string()
+        })
+        .filter(|d| !d.is_empty())
+}
+
 fn check(draft: &Draft) -> Result<(), OutageError> {
     let mut problems = Vec::new();
     if draft.title.trim().is_empty() {
@@ -167,11 +185,12 @@ fn check(draft: &Draft) -> Result<(), OutageError> {
 }
 
 /// Records the recipients of `outage_id` for `area` (whose zones, sub-zones included, are
-/// `zones`): every active resident account linked to a customer with a contract in force today
-/// at a supply point in it. Those already recorded stay. How many were added.
+/// `zones`): every active resident account linked to a customer with a contract in force on
+/// the day the staff member acts, at a supply point in it. Those already recorded stay. How
+/// many were added.
 async fn record_recipients(
     conn: &mut PgConnection,
-    utility_id: i64,
+    staff: Staff,
     outage_id: i64,
     area: &Area,
     zones: &[i64],
@@ -210,12 +229,11 @@ async fn record_recipients(
                         AND (r.lo IS NULL OR num.n BETWEEN r.lo AND r.hi)
                         AND (r.side = 'both' OR (num.n % 2 = 1) = (r.side = 'odd'))))
              AND c.status = 'active'
-             AND c.valid_from <= (now() AT TIME ZONE 'Europe/Warsaw')::date
-             AND (c.valid_until IS NULL
-                  OR c.valid_until >= (now() AT TIME ZONE 'Europe/Warsaw')::date)
+             AND c.valid_from <= $10
+             AND (c.valid_until IS NULL OR c.valid_until >= $10)
              AND ua.status = 'active' AND ua.role = 'resident'
            ON CONFLICT DO NOTHING"#,
-        utility_id,
+        staff.utility_id,
         outage_id,
         &localities,
         zones,
@@ -223,7 +241,8 @@ async fn record_recipients(
         &streets,
         &froms as &[Option<i64>],
         &tos as &[Option<i64>],
-        &sides
+        &sides,
+        local_day(staff.now)
     )
     .execute(&mut *conn)
     .await?
@@ -239,7 +258,7 @@ fn event_of(id: i64, draft_title: &str, words: &str, o: &Draft, kind: Kind) -> O
         area: words.to_string(),
         starts_at: o.starts_at,
         ends_at: o.expected_end,
-        description: o.description.clone(),
+        description: description(o),
     }
 }
 
@@ -288,11 +307,7 @@ pub async fn announce(
         staff.utility_id,
         draft.kind.as_str(),
         draft.title.trim(),
-        draft
-            .description
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty()),
+        description(draft),
         draft.starts_at,
         draft.expected_end,
         area,
@@ -302,7 +317,7 @@ pub async fn announce(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let recipients = record_recipients(conn, staff.utility_id, id, &draft.area, &zones).await?;
+    let recipients = record_recipients(conn, staff, id, &draft.area, &zones).await?;
     let event = Event::OutageAnnounced(event_of(id, draft.title.trim(), &words, draft, draft.kind));
     tell(conn, staff.utility_id, id, event, format!("outage:{id}:v1")).await?;
     audit::record(
@@ -354,11 +369,7 @@ pub async fn update(
         id,
         draft.kind.as_str(),
         draft.title.trim(),
-        draft
-            .description
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty()),
+        description(draft),
         draft.starts_at,
         draft.expected_end,
         area,
@@ -367,7 +378,7 @@ pub async fn update(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let added = record_recipients(conn, staff.utility_id, id, &draft.area, &zones).await?;
+    let added = record_recipients(conn, staff, id, &draft.area, &zones).await?;
     let event = Event::OutageUpdated(event_of(id, draft.title.trim(), &words, draft, draft.kind));
     tell(
         conn,

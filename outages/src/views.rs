@@ -31,6 +31,11 @@ impl Notice {
         self.ended_at.is_none() && self.starts_at <= now
     }
 
+    /// Ended before it began: called off.
+    pub fn called_off(&self) -> bool {
+        self.ended_at.is_some_and(|ended| ended <= self.starts_at)
+    }
+
     /// Still to come `now`.
     pub fn planned(&self, now: DateTime<Utc>) -> bool {
         self.ended_at.is_none() && self.starts_at > now

@@ -405,7 +405,7 @@ async fn the_atom_and_icalendar_feeds_read_back_in_parsers_from_outside_the_proj
     assert_eq!(
         lines[2],
         format!(
-            "https://ebok.example/u/testowo/komunikaty/{0} | Awaria: Awaria na ul. Lipowej & Polnej <pilne> | https://ebok.example/u/testowo/komunikaty/{0}",
+            "https://ebok.example/u/testowo/komunikaty/{0} | Awaria sieci wodociągowej: Awaria na ul. Lipowej & Polnej <pilne> | https://ebok.example/u/testowo/komunikaty/{0}",
             now_on.id
         )
     );
@@ -422,7 +422,7 @@ async fn the_atom_and_icalendar_feeds_read_back_in_parsers_from_outside_the_proj
     let lines: Vec<&str> = read.lines().collect();
     assert_eq!(lines[0], "Komunikaty: Wodociągi Testowo");
     let first = format!(
-        "outage-{}@ebok.example | Awaria: Awaria na ul. Lipowej & Polnej <pilne> | {} | Testowo: ul. Lipowa 1–15 (nieparzyste); Zastawno (cała miejscowość)",
+        "outage-{}@ebok.example | Awaria sieci wodociągowej: Awaria na ul. Lipowej & Polnej <pilne> | {} | Testowo: ul. Lipowa 1–15 (nieparzyste); Zastawno (cała miejscowość)",
         now_on.id,
         (staff.now - Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S+00:00")
     );
@@ -431,4 +431,26 @@ async fn the_atom_and_icalendar_feeds_read_back_in_parsers_from_outside_the_proj
         "outage-{}@ebok.example | Prace planowe",
         planned.id
     )));
+
+    // The planned works are called off before they begin: the calendar event is cancelled.
+    store::end(&mut tx, staff, planned.id).await.unwrap();
+    let notices = views::published(&mut tx, utility, staff.now, Duration::days(7))
+        .await
+        .unwrap();
+    let ics = feeds::ics(&source, &notices, staff.now);
+    let read = python(
+        "import sys, icalendar\n\
+         c = icalendar.Calendar.from_ical(sys.stdin.read())\n\
+         for e in c.walk('VEVENT'):\n    print(str(e.get('SUMMARY')) + ' | ' + str(e.get('STATUS')) + ' | ' + str(e.get('SEQUENCE')))\n",
+        &ics,
+    );
+    let lines: Vec<&str> = read.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Awaria sieci wodociągowej: Awaria na ul. Lipowej & Polnej <pilne> | CONFIRMED | 1"
+    );
+    assert_eq!(
+        lines[1],
+        "Prace planowe: Wymiana zasuwy (odwołane) | CANCELLED | 2"
+    );
 }

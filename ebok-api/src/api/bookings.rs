@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use ebok_bookings::calendar::HORIZON_DAYS;
 use ebok_bookings::store;
 use ebok_bookings::views::{self, BookingView, SlotView};
 use ebok_common::domain::time::local_day;
@@ -114,7 +115,14 @@ pub async fn slots(
     Query(q): Query<SlotsQuery>,
 ) -> Result<Json<Vec<SlotOut>>, ApiError> {
     let now = Utc::now();
-    let from = q.from.unwrap_or_else(|| local_day(now));
+    let today = local_day(now);
+    let from = q.from.unwrap_or(today);
+    if from < today - Days::new(1) || from > today + Days::new(HORIZON_DAYS) {
+        return Err(ApiError::invalid(
+            "from",
+            format!("Podaj dzień od dziś do {HORIZON_DAYS} dni naprzód."),
+        ));
+    }
     let to = q.to.or_else(|| from.checked_add_days(Days::new(6)));
     let last = from.checked_add_days(Days::new(MAX_DAYS));
     let Some(to) = to.filter(|to| *to >= from && last.is_some_and(|last| *to <= last)) else {
@@ -147,11 +155,13 @@ pub struct BookingOut {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub booked_at: DateTime<Utc>,
-    /// `booked` or `cancelled`.
+    /// `booked`, `moved` or `cancelled`.
     pub status: String,
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Cancelled by the utility, for this reason.
     pub cancel_reason: Option<String>,
+    /// Moved: the booking that replaced it.
+    pub moved_to: Option<i64>,
     /// It can still be moved or cancelled.
     pub changeable: bool,
 }
@@ -159,7 +169,14 @@ pub struct BookingOut {
 impl From<BookingView> for BookingOut {
     fn from(b: BookingView) -> Self {
         BookingOut {
-            status: if b.standing() { "booked" } else { "cancelled" }.into(),
+            status: if b.standing() {
+                "booked"
+            } else if b.moved_to.is_some() {
+                "moved"
+            } else {
+                "cancelled"
+            }
+            .into(),
             id: b.id,
             calendar_id: b.calendar_id,
             calendar: b.calendar,
@@ -169,6 +186,7 @@ impl From<BookingView> for BookingOut {
             booked_at: b.booked_at,
             cancelled_at: b.cancelled_at,
             cancel_reason: b.cancel_reason,
+            moved_to: b.moved_to,
             changeable: b.changeable,
         }
     }

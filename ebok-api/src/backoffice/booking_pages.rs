@@ -166,7 +166,7 @@ pub struct CalendarFields {
 }
 
 impl FormFields for CalendarFields {
-    const PAGE: &'static str = "/panel/{slug}/wizyty/nowy";
+    const PAGE: &'static str = "/panel/{slug}/wizyty";
 }
 
 /// The calendar the form describes, or the form with its errors at their fields.
@@ -251,37 +251,39 @@ async fn save(
     let Some(rules) = read_calendar(&fields, &mut form) else {
         return editor(ctx, csrf, id, form);
     };
-    let mut conn = state.pool.acquire().await?;
-    let code = match id {
-        Some(id) => store::calendar(&mut conn, utility_id, id).await?.code,
+    let place = Some(fields.miejsce.as_str());
+    let mut tx = state.pool.begin().await?;
+    let saved = match id {
+        Some(id) => {
+            let code = store::calendar(&mut tx, utility_id, id).await?.code;
+            store::publish(&mut tx, utility_id, &code, &fields.nazwa, place, &rules).await
+        }
         None => {
             let code = fields.kod.trim().to_lowercase();
-            let taken = store::calendars(&mut conn, utility_id)
-                .await?
-                .iter()
-                .any(|c| c.code == code);
             let well_formed = code.len() <= 40
                 && code.starts_with(|c: char| c.is_ascii_lowercase())
                 && code
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !well_formed || taken {
+            if !well_formed {
                 form.add(
                     "kod",
-                    if taken {
-                        "Taki kod już jest: wybierz inny."
-                    } else {
-                        "Kod to małe litery bez polskich znaków, cyfry i _, np. wymiana_wodomierza."
-                    },
+                    "Kod to małe litery bez polskich znaków, cyfry i _, np. wymiana_wodomierza.",
                 );
                 return editor(ctx, csrf, id, form);
             }
-            code
+            store::create(&mut tx, utility_id, &code, &fields.nazwa, place, &rules).await
         }
     };
-    let place = Some(fields.miejsce.as_str());
-    match store::publish(&mut conn, utility_id, &code, &fields.nazwa, place, &rules).await {
-        Ok(saved) => Ok(ctx.redirect(&format!("wizyty/{saved}?zapisano=1"))),
+    match saved {
+        Ok(saved) => {
+            tx.commit().await?;
+            Ok(ctx.redirect(&format!("wizyty/{saved}?zapisano=1")))
+        }
+        Err(BookingError::CodeTaken) => {
+            form.add("kod", BookingError::CodeTaken.message_pl());
+            editor(ctx, csrf, id, form)
+        }
         Err(BookingError::Invalid(problems)) => {
             for p in problems {
                 form.add("form", p);
@@ -450,14 +452,18 @@ pub async fn day(
     PageQuery(q): PageQuery<DayQuery>,
 ) -> Page {
     let session = ctx.staff(Permission::ManageBookings)?.clone();
-    let day = q.dzien.unwrap_or_else(|| local_day(Utc::now()));
+    let day = day_from(&q.dzien.map(|d| d.to_string()).unwrap_or_default());
     let notice = if q.zapisano.is_some() {
         Some("Zapisano kalendarz. Mieszkańcy widzą już nowe terminy.".to_string())
     } else if let Some(n) = q.odwolano {
-        Some(format!(
-            "Odwołano. Powiadomiliśmy {n} {}.",
-            polish::plural(n as i64, "osobę", "osoby", "osób")
-        ))
+        Some(if n == 0 {
+            "Odwołano. Nikt nie miał tu wizyty.".to_string()
+        } else {
+            format!(
+                "Odwołano {n} {}; klienci dostaną powiadomienie z powodem.",
+                polish::plural(n as i64, "wizytę", "wizyty", "wizyt")
+            )
+        })
     } else {
         q.otwarto
             .map(|_| "Terminy znów są dostępne do rezerwacji.".to_string())
@@ -486,11 +492,18 @@ impl FormFields for ReasonFields {
     const PAGE: &'static str = "/panel/{slug}/wizyty/{id}";
 }
 
+/// The day a form was sent from; today when it is not a day (or absurdly far off).
+fn day_from(typed: &str) -> NaiveDate {
+    let today = local_day(Utc::now());
+    typed
+        .parse::<NaiveDate>()
+        .ok()
+        .filter(|d| (d.year() - today.year()).abs() <= 10)
+        .unwrap_or(today)
+}
+
 fn day_of(fields: &ReasonFields) -> NaiveDate {
-    fields
-        .dzien
-        .parse()
-        .unwrap_or_else(|_| local_day(Utc::now()))
+    day_from(&fields.dzien)
 }
 
 /// `POST /panel/{slug}/wizyty/{id}/zamknij`: closes the day's slots still to come.
@@ -593,10 +606,7 @@ pub async fn cancel_visit(
         ..
     } = post;
     ctx.staff(Permission::ManageBookings)?;
-    let day = fields
-        .dzien
-        .parse()
-        .unwrap_or_else(|_| local_day(Utc::now()));
+    let day = day_from(&fields.dzien);
     let act = StaffAct {
         utility_id: session.utility_id,
         staff_id: session.account_id,

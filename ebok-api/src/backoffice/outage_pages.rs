@@ -173,7 +173,7 @@ pub struct NoticeFields {
 }
 
 impl FormFields for NoticeFields {
-    const PAGE: &'static str = "/panel/{slug}/komunikaty/nowy";
+    const PAGE: &'static str = "/panel/{slug}/komunikaty";
 }
 
 /// The notice the form describes, or the form with its errors at their fields.
@@ -326,8 +326,10 @@ pub async fn notice(
     } else if q.zmieniono.is_some() {
         Some("Zmiana opublikowana i wysłana tym samym osobom.".to_string())
     } else {
-        q.zakonczono
-            .map(|_| "Zakończono. Mieszkańcy dostali wiadomość o przywróceniu dostawy.".into())
+        q.zakonczono.map(|_| {
+            "Zakończono. Mieszkańcy obszaru dostaną wiadomość, że komunikat przestał obowiązywać."
+                .into()
+        })
     };
     let ended = n.ended_at.map(polish::instant);
     form_page(

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::Datelike;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use ebok_bookings::calendar::weekday_polish;
+use ebok_bookings::calendar::{HORIZON_DAYS, weekday_polish};
 use ebok_bookings::store::{self, CalendarRow};
 use ebok_bookings::views::{self, BookingView};
 use ebok_common::domain::time::local_day;
@@ -28,8 +28,6 @@ use crate::state::AppState;
 
 /// Days a calendar page shows.
 const WEEK: u64 = 7;
-/// How far ahead a resident may page.
-const HORIZON_DAYS: u64 = 180;
 
 fn booker(session: &PortalSession) -> Booker {
     Booker {
@@ -52,6 +50,9 @@ struct VisitLine {
 }
 
 fn status_words(b: &BookingView, now: DateTime<Utc>) -> String {
+    if b.moved_to.is_some() {
+        return "Przeniesiona na inny termin".into();
+    }
     match (&b.cancelled_at, &b.cancel_reason) {
         (Some(_), Some(reason)) => format!("Odwołana przez przedsiębiorstwo. Powód: {reason}"),
         (Some(_), None) => "Odwołana".into(),
@@ -177,10 +178,11 @@ async fn calendar_page(
         Some(id) => {
             let b =
                 views::booking(&mut conn, session.utility_id, session.account_id, id, now).await?;
-            if b.calendar_id != calendar.id || !b.changeable {
+            if b.calendar_id != calendar.id {
                 return Err(PageError::NotFound);
             }
-            Some((b.id, polish::instant(b.starts_at)))
+            // Too late to move it now: the week is shown to book anew, the error says why.
+            b.changeable.then(|| (b.id, polish::instant(b.starts_at)))
         }
         None => None,
     };
@@ -315,6 +317,9 @@ pub async fn book(
     } = post;
     let moving = fields.przenies.trim().parse::<i64>().ok();
     let result = match DateTime::parse_from_rfc3339(fields.start.trim()) {
+        Ok(_) if moving.is_none() && !fields.przenies.trim().is_empty() => {
+            Err(crate::error::ApiError::NotFound)
+        }
         Ok(start) => {
             let start = start.with_timezone(&Utc);
             match moving {

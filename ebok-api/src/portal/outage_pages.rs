@@ -13,7 +13,7 @@ use ebok_common::polish;
 use ebok_outages::feeds::{self, Source};
 use ebok_outages::views::{self, Notice};
 
-use super::page_error::{Page, PageError};
+use super::page_error::Page;
 use super::params::{Id, PagePath};
 use super::shell::{Ctx, Layout};
 use crate::state::AppState;
@@ -33,7 +33,12 @@ pub(crate) struct NoticeLine {
 pub(crate) fn line(n: &Notice) -> NoticeLine {
     let mut when = format!("od {}", polish::instant(n.starts_at));
     if let Some(ended) = n.ended_at {
-        when.push_str(&format!(", zakończono {}", polish::instant(ended)));
+        let word = if n.called_off() {
+            "odwołano"
+        } else {
+            "zakończono"
+        };
+        when.push_str(&format!(", {word} {}", polish::instant(ended)));
     } else if let Some(end) = n.expected_end {
         when.push_str(&format!(", przewidywany koniec {}", polish::instant(end)));
     }
@@ -88,11 +93,11 @@ pub async fn outage(
 ) -> Page {
     let now = Utc::now();
     let mut conn = state.pool.acquire().await?;
-    let n = views::one(&mut conn, ctx.utility.id, id)
-        .await
-        .map_err(|_| PageError::NotFound)?;
+    let n = views::one(&mut conn, ctx.utility.id, id).await?;
     drop(conn);
-    let status = if n.ended_at.is_some() {
+    let status = if n.called_off() {
+        "Odwołane"
+    } else if n.ended_at.is_some() {
         "Zakończone"
     } else if n.planned(now) {
         "Planowane"
@@ -118,10 +123,7 @@ async fn feed(
     let notices = views::published(&mut conn, ctx.utility.id, now, ENDED_SHOWN).await?;
     drop(conn);
     let page_url = format!("{}/u/{}/komunikaty", state.public_url, ctx.utility.slug);
-    let host = url::Url::parse(&state.public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| "ebok".into());
+    let host = state.public_host();
     let body = render(
         &Source {
             utility_name: &ctx.utility.name,
