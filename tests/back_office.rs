@@ -20,7 +20,7 @@ use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-mod journeys;
+use crate::journeys;
 
 use journeys::{SLUG, STAFF_PASSWORD as PASSWORD};
 

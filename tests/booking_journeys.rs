@@ -4,7 +4,7 @@
 //! calendar. The calendar fits a 360 px phone. axe-core checks every page on the way: none may
 //! have a serious or critical violation.
 
-mod journeys;
+use crate::journeys;
 
 use chrono::{Days, Utc};
 use ebok_bookings::store;

@@ -16,7 +16,7 @@ use ebok_common::domain::time::local_day;
 use ebok_testkit::browser::Browser;
 use ebok_testkit::{TestDb, fixtures};
 
-mod journeys;
+use crate::journeys;
 
 use journeys::{EMAIL, Office, RESIDENT_PASSWORD, fetch, link_to};
 

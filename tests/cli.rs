@@ -3,7 +3,7 @@
 //! and for an external one, `sim` publishing as its gateway, and `bench api` and `bench ingest`
 //! end to end on tiny datasets.
 
-mod support;
+use crate::support;
 
 use support::ebok;
 use tokio::process::Command;

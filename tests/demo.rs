@@ -1,7 +1,7 @@
 //! `ebok demo` as a resident or operator meets it: it creates the demo utilities, serves a ready
 //! portal and API, stops cleanly on Ctrl-C, and a second run reuses the data.
 
-mod support;
+use crate::support;
 
 use chrono::Utc;
 use ebok::cli::DemoArgs;

@@ -4,7 +4,7 @@
 //! with SIGKILL mid-stream, when the broker restarts, and when the database restarts. The
 //! simulator publishes as a gateway account of the test utility, ingest logs in as itself.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

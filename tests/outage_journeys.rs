@@ -3,7 +3,7 @@
 //! page, on a desktop and on a 360 px phone. axe-core checks every page on the way: none may
 //! have a serious or critical violation.
 
-mod journeys;
+use crate::journeys;
 
 use ebok_testkit::TestDb;
 use ebok_testkit::browser::Browser;

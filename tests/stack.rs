@@ -3,7 +3,7 @@
 //! process reuse it, and leaves no process behind: not on Ctrl-C, not when `ebok` is killed.
 //! Its broker admits no anonymous client, only the logins it hands out.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! a technician sees none of it, a clerk cannot run billing, and another utility's billing staff
 //! reach nothing of this utility's runs and invoices.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

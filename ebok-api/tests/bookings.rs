@@ -3,7 +3,7 @@
 //! calendar, close a day with a reason the resident then reads. Another resident, another
 //! utility and a staff member without the role reach nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -7,7 +7,7 @@
 //! The server is the real one (`ebok_api::serve` on a listener bound first, so the public URL in
 //! the e-mails is the address the browser uses), against a fresh database per test.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 //! with a letter; the resident's actions (withdraw, and a refused appeal); a contract signed
 //! with the password. Another resident reaches none of it.
 
-mod support;
+use crate::support;
 
 use chrono::Utc;
 use ebok_cases::lifecycle::Action;

@@ -5,7 +5,7 @@
 //! the resident rates the finished case. Another resident, another utility and a technician
 //! reach none of it.
 
-mod support;
+use crate::support;
 
 use chrono::Utc;
 use ebok_cases::form::Answers;

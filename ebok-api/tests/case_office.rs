@@ -3,7 +3,7 @@
 //! it; files are downloaded by the utility's staff and the case's resident only; a technician
 //! has no case pages.
 
-mod support;
+use crate::support;
 
 use chrono::Utc;
 use ebok_cases::form::Answers;

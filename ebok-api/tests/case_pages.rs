@@ -3,7 +3,7 @@
 //! submitted and numbered; a requested supplement sent back with a file; another resident and
 //! another utility's resident get 404.
 
-mod support;
+use crate::support;
 
 use chrono::{Datelike, Utc};
 use ebok_cases::lifecycle::Action;

@@ -2,7 +2,7 @@
 //! identifier show the stage; a wrong identifier, an unknown number and another utility's
 //! case read the same; lookups that find nothing are limited (429).
 
-mod support;
+use crate::support;
 
 use chrono::NaiveDate;
 use ebok_api::case_status::look_up;

@@ -3,7 +3,7 @@
 //! technician, not another utility's staff, not a resident — while only billing staff record a
 //! demand sent on paper.
 
-mod support;
+use crate::support;
 
 use chrono::{Datelike, Days, Months, Utc};
 use ebok_billing::run::{self, RunRequest};

@@ -5,7 +5,7 @@
 //! first day. The same data fires the next household's own rules, so the former tenant's
 //! silence is the window's doing, not the data's.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! resident of another utility get 404 for every invoice endpoint and page, and none of it in
 //! their lists.
 
-mod support;
+use crate::support;
 
 use chrono::{Datelike, Months, Utc};
 use ebok_billing::run::{self, RunRequest};

@@ -3,7 +3,7 @@
 //! staff send a refused invoice again; a technician, a resident and another utility's staff
 //! reach none of it. (Sending itself is tested against the emulator in the ebok-ksef crate.)
 
-mod support;
+use crate::support;
 
 use chrono::Utc;
 use ebok_billing::manual::{self, ManualLine};

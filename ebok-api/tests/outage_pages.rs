@@ -4,7 +4,7 @@
 //! the role and another utility's clerk reach nothing; another utility's public page does not
 //! show it.
 
-mod support;
+use crate::support;
 
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use support::{App, html_page, resident, staff, utility};

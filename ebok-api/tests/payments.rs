@@ -4,7 +4,7 @@
 //! however often it is notified, never when forged, for another amount or unverified, and what
 //! it pays goes to the oldest invoices first with the rest kept as credit.
 
-mod support;
+use crate::support;
 
 use chrono::{Datelike, Months, Utc};
 use ebok_billing::manual::{self, ManualLine};

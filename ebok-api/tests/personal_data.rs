@@ -2,7 +2,7 @@
 //! API and the portal: everything about the account and nothing of anybody else's, and closing
 //! that erases the account's personal data while the utility's records stay.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! cannot open or change a resident's meters, rules or settings, and that whatever goes wrong
 //! a browser gets the portal's Polish error page, never problem+json.
 
-mod support;
+use crate::support;
 
 use ebok_api::auth::keys::Keys;
 use ebok_api::state::Settings;

@@ -2,7 +2,7 @@
 //! accounts and tokens, and for every endpoint that another resident of the same utility and a
 //! resident of another utility get 404 (or a refusal naming the field) and none of the data.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -14,7 +14,7 @@
 //! password or the e-mail, closing the account) run apart, with their own token, so that the
 //! main run keeps its own.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

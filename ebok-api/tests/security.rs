@@ -5,7 +5,7 @@
 //! access-token keys outside the database with rotation, and no e-mail flow without a mail
 //! server.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

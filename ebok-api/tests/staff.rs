@@ -3,7 +3,7 @@
 //! sessions, separate doors for residents and staff, and the customer search and card, each
 //! scoped to the staff member's utility.
 
-mod support;
+use crate::support;
 
 use ebok_api::staff::totp;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN};

@@ -3,7 +3,7 @@
 //! timestamp refused; the previous secret accepted during a rotation), asynchronous methods
 //! booked at `async_payment_succeeded` and failed ones never. Each test asserts the ledger.
 
-mod support;
+use crate::support;
 
 use chrono::{Datelike, Months, Utc};
 use ebok_billing::run::{self, RunRequest};
