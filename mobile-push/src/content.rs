@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use ebok_common::domain::AlarmKind;
 use ebok_common::outbox::{
     Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
-    InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder, ProxyActProposed,
-    ReminderStage, ResidentAlarm, StoredEventError,
+    FailureReportChanged, InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder,
+    ProxyActProposed, ReminderStage, ResidentAlarm, StoredEventError,
 };
 use ebok_common::polish;
 use serde_json::Value;
@@ -79,6 +79,7 @@ pub async fn notice_for(
         Event::BookingChanged(b) => booking(b, BookingChange::Moved),
         Event::BookingCancelled(b) => booking(b, BookingChange::Cancelled),
         Event::BookingReminder(b) => booking(b, BookingChange::Tomorrow),
+        Event::FailureReportChanged(f) => failure_report(f),
         Event::ProxyActProposed(p) => proxy_act_proposed(p),
     };
     n.kind = event.kind().to_string();
@@ -470,6 +471,53 @@ fn booking(b: &Booking, change: BookingChange) -> Notice {
     n.urgent = matches!(change, BookingChange::Cancelled) && b.reason.is_some();
     n.details = vec![("Termin".into(), when)];
     if let Some(reason) = &b.reason {
+        n.details.push(("Powód".into(), reason.clone()));
+    }
+    n
+}
+
+/// A step of a failure report, told to everybody who reported it.
+fn failure_report(f: &FailureReportChanged) -> Notice {
+    let (title, body) = match f.state.as_str() {
+        "verified" => (
+            "Zgłoszenie awarii potwierdzone",
+            format!("Potwierdziliśmy Twoje zgłoszenie: {}.", f.what),
+        ),
+        "dispatched" => (
+            "Ekipa wysłana do awarii",
+            format!("Do zgłoszonej awarii jedzie nasza ekipa: {}.", f.what),
+        ),
+        "fixed" => (
+            "Awaria usunięta",
+            format!("Zgłoszona awaria została usunięta: {}. Dziękujemy!", f.what),
+        ),
+        "rejected" => (
+            "Zgłoszenie zamknięte",
+            match &f.reason {
+                Some(reason) => format!("Zamknęliśmy zgłoszenie ({}). Powód: {reason}", f.what),
+                None => format!("Zamknęliśmy zgłoszenie ({}).", f.what),
+            },
+        ),
+        _ => (
+            "Zmiana w zgłoszeniu awarii",
+            format!("Zgłoszenie zmieniło stan: {}.", f.what),
+        ),
+    };
+    let mut n = notice(
+        Category::CaseStages,
+        title.into(),
+        body,
+        format!("/zgloszenia/{}", f.report_id),
+        &[
+            ("report_id", f.report_id.to_string()),
+            ("state", f.state.clone()),
+        ],
+    );
+    n.details = vec![
+        ("Zgłoszenie".into(), f.what.clone()),
+        ("Kiedy".into(), polish::instant(f.at)),
+    ];
+    if let Some(reason) = &f.reason {
         n.details.push(("Powód".into(), reason.clone()));
     }
     n

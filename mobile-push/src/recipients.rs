@@ -11,6 +11,9 @@
 //! - `{"all_residents": true}`: every resident account of the utility.
 //! - `{"outage_recipients": <outage id>}`: the accounts an outage notice was recorded for when
 //!   it was announced (ebok-outages), so its updates and its end reach the same people.
+//! - `{"failure_reporters": <report id>}`: the resident accounts that filed a failure report or
+//!   said "me too" (ebok-outages' reports); those who gave only an e-mail address are
+//!   [`addresses`].
 //!
 //! With `require_consent`, only accounts with the notification consent in force are returned:
 //! outage notices go only to those who agreed to receive them (seed 004).
@@ -53,6 +56,34 @@ pub enum RecipientError {
     BadAudience(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// The e-mail addresses an addressee reaches without an account: the failure reporters who
+/// gave only an address. Told whatever their consents (they asked to be), in one go.
+pub async fn addresses(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    to: &Addressee,
+) -> Result<Vec<String>, RecipientError> {
+    let Addressee::Audience(Value::Object(spec)) = to else {
+        return Ok(Vec::new());
+    };
+    let Some(report) = spec.get("failure_reporters") else {
+        return Ok(Vec::new());
+    };
+    let report = report.as_i64().ok_or_else(|| {
+        RecipientError::BadAudience("failure_reporters must be a report id".into())
+    })?;
+    Ok(sqlx::query_scalar!(
+        r#"SELECT r.email AS "email!" FROM failure_reporters r
+           JOIN failure_reports f ON f.id = r.report_id
+           WHERE f.utility_id = $1 AND r.report_id = $2 AND r.email IS NOT NULL
+           ORDER BY r.id"#,
+        utility_id,
+        report,
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Up to `limit` recipients with account id above `after`, ascending.
@@ -202,6 +233,28 @@ async fn audience(
                    ORDER BY ua.id LIMIT $5"#,
                 utility_id,
                 outage,
+                after,
+                require_consent,
+                limit,
+            )
+            .fetch_all(conn)
+            .await?)
+        }
+        "failure_reporters" => {
+            let report = value
+                .as_i64()
+                .ok_or_else(|| bad("failure_reporters must be a report id".into()))?;
+            Ok(sqlx::query_scalar!(
+                r#"SELECT ua.id FROM failure_reporters r
+                   JOIN failure_reports f ON f.id = r.report_id
+                   JOIN user_accounts ua ON ua.id = r.account_id
+                   WHERE f.utility_id = $1 AND r.report_id = $2 AND ua.id > $3
+                     AND ua.status = 'active'
+                     AND (NOT $4 OR EXISTS (SELECT 1 FROM consents k WHERE k.account_id = ua.id
+                                            AND k.kind = 'notifications' AND k.withdrawn_at IS NULL))
+                   ORDER BY ua.id LIMIT $5"#,
+                utility_id,
+                report,
                 after,
                 require_consent,
                 limit,

@@ -90,7 +90,7 @@ pub struct Staff {
 }
 
 impl Staff {
-    fn actor(self) -> Actor {
+    pub(crate) fn actor(self) -> Actor {
         Actor::Staff {
             account_id: self.account_id,
             on_behalf_of: None,

@@ -454,3 +454,5 @@ async fn the_atom_and_icalendar_feeds_read_back_in_parsers_from_outside_the_proj
         "Prace planowe: Wymiana zasuwy (odwołane) | CANCELLED | 2"
     );
 }
+
+mod reports;

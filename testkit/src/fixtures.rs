@@ -200,3 +200,58 @@ pub async fn household_without_meter(pool: &PgPool, utility_id: i64, email: &str
         meter_id: 0,
     }
 }
+
+/// A real 4×4 blue PNG a phone might send, carrying `location` in a `tEXt` chunk
+/// ("GPSPosition"), so a test can see the metadata go. Written here byte by byte (one stored
+/// deflate block, CRC-32 and Adler-32 by their definitions) to need no image crate.
+pub fn png_photo(location: &str) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend(kind);
+        out.extend(data);
+        let crc = crc32(&out[start..]);
+        out.extend(crc.to_be_bytes());
+    }
+    let (width, height) = (4u32, 4u32);
+    // Each row: filter "none", then its pixels.
+    let mut row = vec![0u8];
+    row.extend([0x1E, 0x5A, 0xC8].repeat(width as usize));
+    let raw = row.repeat(height as usize);
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    zlib.extend((raw.len() as u16).to_le_bytes());
+    zlib.extend((!(raw.len() as u16)).to_le_bytes());
+    zlib.extend(&raw);
+    zlib.extend(((b << 16) | a).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+    let mut text = b"GPSPosition\0".to_vec();
+    text.extend(location.as_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"tEXt", &text);
+    chunk(&mut png, b"IDAT", &zlib);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}

@@ -66,6 +66,10 @@ pub enum Event {
     /// The visit is tomorrow (bookings' reminders, the evening before).
     #[serde(rename = "booking.reminder")]
     BookingReminder(Booking),
+    /// A failure report was verified, rejected, given to a crew or fixed; to everybody who
+    /// reported it (outages' reports).
+    #[serde(rename = "failure_report.changed")]
+    FailureReportChanged(FailureReportChanged),
     /// Customer service did something in the resident's name that waits for their acceptance
     /// (the back office).
     #[serde(rename = "proxy_act.proposed")]
@@ -195,6 +199,19 @@ pub struct Booking {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureReportChanged {
+    pub report_id: i64,
+    /// `verified`, `rejected`, `dispatched` or `fixed` (outages' reports `State`).
+    pub state: String,
+    /// The report in words, Polish: its category and place ("Brak wody: Lipowa 5, Młynary").
+    pub what: String,
+    /// Why staff rejected it, Polish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProxyActProposed {
     pub act_id: i64,
     /// What it does, Polish ("udzielenie zgody: Zgoda na fakturę elektroniczną").
@@ -212,7 +229,7 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 18] = [
+    pub const KINDS: [&'static str; 19] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
@@ -230,6 +247,7 @@ impl Event {
         "booking.changed",
         "booking.cancelled",
         "booking.reminder",
+        "failure_report.changed",
         "proxy_act.proposed",
     ];
 
@@ -253,6 +271,7 @@ impl Event {
             Event::BookingChanged(_) => "booking.changed",
             Event::BookingCancelled(_) => "booking.cancelled",
             Event::BookingReminder(_) => "booking.reminder",
+            Event::FailureReportChanged(_) => "failure_report.changed",
             Event::ProxyActProposed(_) => "proxy_act.proposed",
         }
     }
@@ -363,6 +382,13 @@ mod tests {
             Event::BookingChanged(booking.clone()),
             Event::BookingCancelled(booking.clone()),
             Event::BookingReminder(booking),
+            Event::FailureReportChanged(FailureReportChanged {
+                report_id: 12,
+                state: "rejected".into(),
+                what: "Brak wody: Lipowa 5, Młynary".into(),
+                reason: Some("To przerwa planowa.".into()),
+                at,
+            }),
             Event::ProxyActProposed(ProxyActProposed {
                 act_id: 11,
                 what: "udzielenie zgody: Zgoda na fakturę elektroniczną".into(),

@@ -7,8 +7,8 @@ mod events;
 
 pub use events::{
     Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
-    InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder, ProxyActProposed,
-    ReminderStage, ResidentAlarm, StoredEventError,
+    FailureReportChanged, InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder,
+    ProxyActProposed, ReminderStage, ResidentAlarm, StoredEventError,
 };
 use serde_json::Value;
 use sqlx::PgConnection;

@@ -136,11 +136,14 @@ async fn load(d: &Dispatcher, pool: &PgPool, claimed: Vec<Claim>) -> anyhow::Res
     notification_ids.dedup();
     let device_ids: Vec<i64> = claimed.iter().filter_map(|c| c.device_id).collect();
     let notices: HashMap<i64, _> = sqlx::query!(
-        r#"SELECT n.id, n.category::text AS "category!", n.kind, n.title, n.body, n.link,
-                  n.details, n.data, n.urgent, n.document_waiting,
-                  ua.display_name, u.municipality, u.slug
+        r#"SELECT n.id AS "id!", n.category::text AS "category!", n.kind AS "kind!",
+                  n.title AS "title!", n.body AS "body!", n.link, n.details AS "details!",
+                  n.data AS "data!", n.urgent AS "urgent!",
+                  n.document_waiting AS "document_waiting!",
+                  ua.display_name AS "display_name?", u.municipality AS "municipality!",
+                  u.slug AS "slug!"
            FROM notifications n
-           JOIN user_accounts ua ON ua.id = n.account_id
+           LEFT JOIN user_accounts ua ON ua.id = n.account_id
            JOIN utilities u ON u.id = n.utility_id
            WHERE n.id = ANY($1)"#,
         &notification_ids,
@@ -212,7 +215,7 @@ async fn load(d: &Dispatcher, pool: &PgPool, claimed: Vec<Claim>) -> anyhow::Res
                                 message: crate::email::render(
                                     &notice,
                                     &address,
-                                    Some(&n.display_name),
+                                    n.display_name.as_deref(),
                                     &sender,
                                     // The key names the address; the row's id does not.
                                     &format!("delivery-{}", c.id),

@@ -132,9 +132,15 @@ async fn expand_event(
     let require_consent = notice.category == Category::Outages;
     let accounts =
         recipients::next_batch(conn, event.utility_id, to, require_consent, cursor, limit).await?;
+    // Addressees without an account (by e-mail only) are written with the first slice.
+    let addresses = if cursor == 0 {
+        recipients::addresses(conn, event.utility_id, to).await?
+    } else {
+        Vec::new()
+    };
     let details: Value = notice.details.iter().map(|(k, v)| json!([k, v])).collect();
     let data = serde_json::to_value(&notice.data).expect("string map");
-    let notifications = sqlx::query_scalar!(
+    let mut notifications = sqlx::query_scalar!(
         r#"INSERT INTO notifications (utility_id, account_id, outbox_id, category, kind, title, body,
                                       link, details, data, urgent, document_waiting)
            SELECT $1, a, $2, $3::text::notification_category, $4, $5, $6, $7, $8, $9, $10, $11
@@ -156,6 +162,33 @@ async fn expand_event(
     )
     .fetch_all(&mut *conn)
     .await?;
+    if !addresses.is_empty() {
+        notifications.extend(
+            sqlx::query_scalar!(
+                r#"INSERT INTO notifications (utility_id, email, outbox_id, category, kind, title,
+                                              body, link, details, data, urgent, document_waiting)
+                   SELECT $1, a, $2, $3::text::notification_category, $4, $5, $6, $7, $8, $9,
+                          $10, $11
+                   FROM unnest($12::text[]) AS a
+                   ON CONFLICT (outbox_id, lower(email)) WHERE email IS NOT NULL DO NOTHING
+                   RETURNING id"#,
+                event.utility_id,
+                event.id,
+                notice.category.as_str(),
+                event.kind,
+                notice.title,
+                notice.body,
+                notice.link,
+                details,
+                data,
+                notice.urgent,
+                notice.document_waiting,
+                &addresses,
+            )
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
     // New deliveries are created leased to this worker ('sending', first attempt), which sends
     // them in this step: no second write to claim them. Should it die, the lease lapses and
     // another worker takes them.
@@ -187,10 +220,11 @@ async fn expand_event(
             Claim,
             r#"INSERT INTO notification_deliveries (utility_id, notification_id, channel, email,
                                                     idempotency_key, status, attempts, next_attempt_at)
-               SELECT n.utility_id, n.id, 'email', ua.email, n.id || ':email:' || lower(ua.email),
+               SELECT n.utility_id, n.id, 'email', coalesce(ua.email, n.email),
+                      n.id || ':email:' || lower(coalesce(ua.email, n.email)),
                       'sending', 1, now() + make_interval(secs => $2)
                FROM notifications n
-               JOIN user_accounts ua ON ua.id = n.account_id
+               LEFT JOIN user_accounts ua ON ua.id = n.account_id
                LEFT JOIN notification_preferences p ON p.account_id = n.account_id
                                                    AND p.category = n.category
                WHERE n.id = ANY($1) AND coalesce(p.email, n.category <> 'outages')
