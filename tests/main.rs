@@ -12,6 +12,7 @@ mod case_journeys;
 mod cli;
 mod connections;
 mod demo;
+mod failure_journeys;
 mod ingest_e2e;
 mod outage_journeys;
 mod read_models;

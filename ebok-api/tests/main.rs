@@ -13,6 +13,8 @@ mod case_office;
 mod case_pages;
 mod case_status;
 mod dunning;
+mod failure_pages;
+mod failure_reports;
 mod former_tenant;
 mod health_and_portal;
 mod invoices;

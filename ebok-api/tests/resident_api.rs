@@ -896,6 +896,9 @@ async fn the_openapi_document_describes_every_route() {
         "/consents",
         "/notifications",
         "/devices",
+        "/failure-reports",
+        "/utilities/{slug}/failure-reports",
+        "/staff/failure-reports/jobs",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
@@ -987,6 +990,8 @@ async fn the_documents_enumerations_are_the_values_the_api_sends_and_takes() {
         ("DevicePlatform", "device_platform", None),
         ("NotificationCategory", "notification_category", None),
         ("SessionKind", "session_kind", None),
+        ("FailureCategory", "failure_category", None),
+        ("FailureState", "failure_state", None),
     ] {
         let labels: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT unnest(enum_range(NULL::{db_type}))::text"
@@ -1019,6 +1024,8 @@ async fn the_documents_enumerations_are_the_values_the_api_sends_and_takes() {
     referenced("DeviceRequest", "platform", "DevicePlatform");
     referenced("Preference", "category", "NotificationCategory");
     referenced("SessionSummary", "kind", "SessionKind");
+    referenced("NewFailureReport", "category", "FailureCategory");
+    referenced("FailureReport", "state", "FailureState");
     // And the API sends the channel's database label (the document said "radio" before).
     let u = utility(app.pool(), "mlynary").await;
     let jan = resident(app.pool(), u, "mlynary", "jan@example.pl", 1).await;

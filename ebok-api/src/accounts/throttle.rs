@@ -70,6 +70,20 @@ pub const CASE_STATUS_PER_NUMBER: Limit = Limit {
     window: Duration::from_secs(60 * 60),
 };
 
+/// Failure reports filed or joined without an account, by one e-mail address: 3 an hour (a
+/// passer-by reports what they see; a flood is somebody else's).
+pub const FAILURE_REPORT_PER_EMAIL: Limit = Limit {
+    scope: "failure_report.email",
+    failures: 3,
+    window: Duration::from_secs(60 * 60),
+};
+/// ... and from one client address, whatever the e-mail: 10 an hour.
+pub const FAILURE_REPORT_PER_CLIENT: Limit = Limit {
+    scope: "failure_report.client",
+    failures: 10,
+    window: Duration::from_secs(60 * 60),
+};
+
 /// The longest window of any limit: attempts older than this count for nothing (housekeeping
 /// deletes them).
 pub const LONGEST_WINDOW: Duration = Duration::from_secs(60 * 60);

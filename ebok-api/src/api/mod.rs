@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod cases;
 pub mod consents;
 mod contract;
+pub mod failure_reports;
 pub mod inbox;
 pub mod invoices;
 pub mod me;
@@ -17,6 +18,7 @@ pub mod names;
 pub mod payments;
 pub mod rules;
 pub mod staff;
+pub mod staff_failure_reports;
 
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -47,6 +49,7 @@ use crate::state::AppState;
         (name = "public", description = "Publiczne · public information"),
         (name = "cases", description = "Wnioski i sprawy · applications and cases"),
         (name = "bookings", description = "Wizyty i rezerwacje · the booking calendar"),
+        (name = "failure-reports", description = "Zgłoszenia awarii · failure reports, by residents and by anybody with an e-mail address"),
         (name = "staff", description = "Pracownicy przedsiębiorstwa · the utility's staff (sign-in with a second factor)")
     )
 )]
@@ -107,6 +110,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(bookings::move_to))
         .routes(routes!(bookings::cancel))
         .routes(routes!(bookings::ics))
+        .routes({
+            // Up to five photos of 8 MB, as base64, in the body.
+            let (schemas, paths, route) =
+                routes!(failure_reports::my_reports, failure_reports::file_report);
+            let limit = axum::extract::DefaultBodyLimit::max(failure_reports::REPORT_BODY_LIMIT);
+            (schemas, paths, route.layer(limit))
+        })
+        .routes(routes!(failure_reports::nearby))
+        .routes(routes!(failure_reports::report))
+        .routes(routes!(failure_reports::report_photo))
+        .routes(routes!(failure_reports::join_report))
+        .routes({
+            let (schemas, paths, route) = routes!(failure_reports::file_by_email);
+            let limit = axum::extract::DefaultBodyLimit::max(failure_reports::REPORT_BODY_LIMIT);
+            (schemas, paths, route.layer(limit))
+        })
+        .routes(routes!(failure_reports::join_by_email))
         .routes(routes!(auth::activate))
         .routes(routes!(auth::token))
         .routes(routes!(auth::refresh))
@@ -173,4 +193,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::clear_alarm))
         .routes(routes!(staff::quarantine_list))
         .routes(routes!(staff::quarantine_assign))
+        .routes(routes!(staff_failure_reports::jobs))
+        .routes(routes!(staff_failure_reports::staff_report))
+        .routes(routes!(staff_failure_reports::staff_report_photo))
+        .routes(routes!(staff_failure_reports::set_report_state))
+        .routes({
+            // One photo of 8 MB, as base64, in the body.
+            let (schemas, paths, route) = routes!(staff_failure_reports::add_report_photo);
+            let limit =
+                axum::extract::DefaultBodyLimit::max(staff_failure_reports::PHOTO_BODY_LIMIT);
+            (schemas, paths, route.layer(limit))
+        })
 }

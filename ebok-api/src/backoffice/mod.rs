@@ -15,6 +15,7 @@ mod case_form_pages;
 mod case_pages;
 mod customer_pages;
 mod dunning_pages;
+mod failure_pages;
 mod ingest_pages;
 mod ksef_pages;
 mod labels;
@@ -50,6 +51,19 @@ pub fn router() -> Router<AppState> {
             get(sign_in_pages::enrol_form).post(sign_in_pages::enrol),
         )
         .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
+        .route("/panel/{slug}/awarie", get(failure_pages::list))
+        .route("/panel/{slug}/awarie/{id}", get(failure_pages::report))
+        .route("/panel/{slug}/awarie/{id}/krok", post(failure_pages::step))
+        .route(
+            "/panel/{slug}/awarie/{id}/zdjecie",
+            post(failure_pages::add_photo).layer(axum::extract::DefaultBodyLimit::max(
+                ebok_outages::photos::MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/panel/{slug}/awarie/{id}/zdjecia/{photo}",
+            get(failure_pages::photo),
+        )
         .route("/panel/{slug}/komunikaty", get(outage_pages::list))
         .route(
             "/panel/{slug}/komunikaty/nowy",

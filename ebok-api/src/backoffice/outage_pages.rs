@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use ebok_common::domain::time::local_instant;
 use ebok_common::polish;
 use ebok_outages::area::{self, Area};
+use ebok_outages::reports::{self, ReportError};
 use ebok_outages::store::{self, Draft, Kind, OutageError, Staff, Zone};
 use ebok_outages::views;
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use serde::Deserialize;
 use super::shell::{StaffCtx, StaffForm, StaffLayout};
 use crate::portal::form::{FormFields, PortalForm};
 use crate::portal::form_state::FormState;
-use crate::portal::page_error::Page;
+use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath, PageQuery};
 use crate::staff::Permission;
 use crate::staff::sessions::StaffSession;
@@ -149,12 +150,38 @@ async fn form_page(
         .into_response())
 }
 
-/// `GET /panel/{slug}/komunikaty/nowy`
-pub async fn new_form(State(state): State<AppState>, ctx: StaffCtx) -> Page {
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewQuery {
+    /// The failure report the notice is about: the form starts from it.
+    zgloszenie: Option<i64>,
+}
+
+/// `GET /panel/{slug}/komunikaty/nowy`, or `?zgloszenie={id}`: a notice about a confirmed
+/// failure report, filled from it.
+pub async fn new_form(
+    State(state): State<AppState>,
+    ctx: StaffCtx,
+    PageQuery(q): PageQuery<NewQuery>,
+) -> Page {
     let session = ctx.staff(Permission::PublishOutages)?.clone();
-    let f = FormState::default()
+    let now = Utc::now();
+    let mut f = FormState::default()
         .with("rodzaj", "failure")
-        .with("od", local_field(Utc::now()));
+        .with("od", local_field(now));
+    if let Some(id) = q.zgloszenie {
+        let mut conn = state.pool.acquire().await?;
+        let report = reports::views::detail(&mut conn, session.utility_id, id)
+            .await?
+            .ok_or(PageError::NotFound)?;
+        let s = &report.summary;
+        let draft = reports::store::draft_for(s.category, &s.place, &s.description, now);
+        f = f
+            .with("rodzaj", draft.kind.as_str())
+            .with("tytul", draft.title)
+            .with("opis", draft.description.unwrap_or_default())
+            .with("zgloszenie", id.to_string());
+    }
     form_page(&state, &ctx, &session, None, None, None, None, f).await
 }
 
@@ -170,6 +197,8 @@ pub struct NoticeFields {
     until: String,
     ulice: String,
     miejscowosci: String,
+    /// The failure report the notice is made of, if any.
+    zgloszenie: String,
 }
 
 impl FormFields for NoticeFields {
@@ -264,9 +293,24 @@ pub async fn create(State(state): State<AppState>, post: StaffForm<NoticeFields>
         ..
     } = post;
     ctx.staff(Permission::PublishOutages)?;
+    let report: Option<i64> = fields.zgloszenie.trim().parse().ok();
     if let Some(draft) = read_draft(&fields, &mut form) {
         let mut tx = state.pool.begin().await?;
-        match store::announce(&mut tx, staff(&session), &draft).await {
+        let announced = match report {
+            // One step from a confirmed failure to the notice: linked to the report.
+            Some(id) => match reports::store::announce_outage(&mut tx, staff(&session), id, &draft)
+                .await
+            {
+                Ok(announced) => Ok(announced),
+                Err(ReportError::Outage(e)) => Err(e),
+                Err(other) => {
+                    form.add_failure(other)?;
+                    return form_page(&state, &ctx, &session, None, None, None, None, form).await;
+                }
+            },
+            None => store::announce(&mut tx, staff(&session), &draft).await,
+        };
+        match announced {
             Ok(announced) => {
                 tx.commit().await?;
                 return Ok(ctx.redirect(&format!(

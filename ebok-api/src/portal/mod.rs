@@ -15,6 +15,7 @@ mod application_pages;
 mod booking_pages;
 mod browser_name;
 mod case_pages;
+pub(crate) mod failure_pages;
 pub(crate) mod form;
 pub(crate) mod form_state;
 mod history_pages;
@@ -101,6 +102,20 @@ pub fn router() -> Router<AppState> {
         .route("/u/{slug}/wizyty/{id}/odwolaj", post(booking_pages::cancel))
         .route("/u/{slug}/wizyty/{id}/wizyta.ics", get(booking_pages::ics))
         .route("/static/portal.css", get(stylesheet))
+        .route("/static/location.js", get(location_script))
+        .route("/u/{slug}/awarie", get(failure_pages::failures))
+        .route(
+            "/u/{slug}/awarie/zglos",
+            get(failure_pages::report_form)
+                .post(failure_pages::report)
+                .layer(DefaultBodyLimit::max(failure_pages::REPORT_FORM_LIMIT)),
+        )
+        .route("/u/{slug}/awarie/{id}", get(failure_pages::failure))
+        .route("/u/{slug}/awarie/{id}/dolacz", post(failure_pages::join))
+        .route(
+            "/u/{slug}/awarie/{id}/zdjecia/{photo}",
+            get(failure_pages::photo),
+        )
         .route("/favicon.ico", get(favicon_ico))
         .route("/static/favicon.svg", get(favicon_svg))
         .route("/demo/poczta", get(mailbox_page::mailbox))
@@ -381,6 +396,17 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
     } else {
         PageError::NotFound.into_response()
     }
+}
+
+/// The failure report form's "use my location" button (the portal's only script).
+pub async fn location_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/location.js"),
+    )
 }
 
 pub async fn stylesheet() -> impl IntoResponse {

@@ -45,6 +45,9 @@ pub enum Permission {
     ManageBookings,
     /// Outage and planned-works notices for an area, and the network zones.
     PublishOutages,
+    /// Residents' failure reports: the office verifies, rejects and sends crews; a technician
+    /// reaches only the jobs given to them, marks them fixed (or not a failure) and adds photos.
+    HandleFailureReports,
     /// Read the audit log.
     ViewAudit,
     /// Staff accounts, roles and utility settings.
@@ -107,6 +110,7 @@ impl StaffRole {
                     | HandleCases
                     | ManageBookings
                     | PublishOutages
+                    | HandleFailureReports
             ),
             StaffRole::Billing => matches!(
                 what,
@@ -120,6 +124,7 @@ impl StaffRole {
                         | HandleAlarms
                         | HandleIngestProblems
                         | PublishOutages
+                        | HandleFailureReports
                 )
             }
         }
@@ -171,6 +176,17 @@ mod tests {
         for role in StaffRole::ALL {
             assert_eq!(
                 role.may(Permission::PublishOutages),
+                role != StaffRole::Billing,
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn failure_reports_reach_the_counter_and_the_field_crews_not_billing() {
+        for role in StaffRole::ALL {
+            assert_eq!(
+                role.may(Permission::HandleFailureReports),
                 role != StaffRole::Billing,
                 "{role}"
             );

@@ -222,8 +222,24 @@ pub fn tidy(place: &Place) -> Place {
 
 /// What is wrong with a report, by field; nothing when it may be filed.
 pub fn problems(report: &NewReport) -> Vec<(&'static str, String)> {
+    problems_of(
+        &report.description,
+        &report.place,
+        &report.reporter,
+        report.photos.len(),
+    )
+}
+
+/// [`problems`] of a report's parts, for a form that could not make a report of what was sent
+/// (no category chosen) and still says everything that is wrong at once.
+pub fn problems_of(
+    description: &str,
+    place: &Place,
+    reporter: &Reporter,
+    photos: usize,
+) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
-    let description = report.description.trim();
+    let description = description.trim();
     if description.is_empty() {
         problems.push(("description", "Opisz, co się dzieje.".to_string()));
     } else if description.chars().count() > MAX_DESCRIPTION {
@@ -232,7 +248,7 @@ pub fn problems(report: &NewReport) -> Vec<(&'static str, String)> {
             format!("Opis może mieć najwyżej {MAX_DESCRIPTION} znaków."),
         ));
     }
-    let place = tidy(&report.place);
+    let place = tidy(place);
     if let Some((lat, lon)) = place.point {
         let valid = lat.is_finite()
             && lon.is_finite()
@@ -257,7 +273,7 @@ pub fn problems(report: &NewReport) -> Vec<(&'static str, String)> {
         )),
         _ => {}
     }
-    if let Reporter::Email(email) = &report.reporter
+    if let Reporter::Email(email) = reporter
         && !plausible_email(email)
     {
         problems.push((
@@ -265,7 +281,7 @@ pub fn problems(report: &NewReport) -> Vec<(&'static str, String)> {
             "Podaj adres e-mail, np. jan@example.pl: napiszemy na niego, co z awarią.".to_string(),
         ));
     }
-    if report.photos.len() > photos::MAX_PHOTOS {
+    if photos > photos::MAX_PHOTOS {
         problems.push((
             "photos",
             format!("Dołącz najwyżej {} zdjęć.", photos::MAX_PHOTOS),

@@ -153,6 +153,16 @@ pub struct HistoryRow {
 pub struct PhotoRow {
     pub id: i64,
     pub by_staff: bool,
+    /// The resident who sent it (none: somebody without an account, or staff).
+    pub added_by: Option<i64>,
+}
+
+impl PhotoRow {
+    /// Whether a reporter (`account`) sees it: the crew's photos and their own, never another
+    /// reporter's (who may have caught a face or a number plate).
+    pub fn shown_to(&self, account: i64) -> bool {
+        self.by_staff || self.added_by == Some(account)
+    }
 }
 
 /// A report with everything about it.
@@ -208,7 +218,8 @@ pub async fn detail(
     .collect();
     let photos: Vec<PhotoRow> = sqlx::query_as!(
         PhotoRow,
-        "SELECT id, by_staff FROM failure_report_photos WHERE report_id = $1 ORDER BY id",
+        r#"SELECT id, by_staff, CASE WHEN by_staff THEN NULL ELSE added_by END AS added_by
+           FROM failure_report_photos WHERE report_id = $1 ORDER BY id"#,
         id
     )
     .fetch_all(&mut *conn)
@@ -259,20 +270,24 @@ pub async fn is_reporter(
     .await
 }
 
-/// Photo `photo_id` of report `id`: its type and bytes.
+/// Photo `photo_id` of report `id`: its type and bytes. With `reporter`, only a photo that
+/// reporter sees ([`PhotoRow::shown_to`]).
 pub async fn photo(
     conn: &mut PgConnection,
     utility_id: i64,
     id: i64,
     photo_id: i64,
+    reporter: Option<i64>,
 ) -> sqlx::Result<Option<(String, Vec<u8>)>> {
     Ok(sqlx::query!(
         r#"SELECT p.content_type, p.content FROM failure_report_photos p
            JOIN failure_reports f ON f.id = p.report_id
-           WHERE f.utility_id = $1 AND p.report_id = $2 AND p.id = $3"#,
+           WHERE f.utility_id = $1 AND p.report_id = $2 AND p.id = $3
+             AND ($4::bigint IS NULL OR p.by_staff OR p.added_by = $4)"#,
         utility_id,
         id,
-        photo_id
+        photo_id,
+        reporter
     )
     .fetch_optional(conn)
     .await?

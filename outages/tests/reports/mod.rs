@@ -458,14 +458,14 @@ async fn crews_reach_their_own_jobs_only_and_steps_out_of_order_or_from_elsewher
     let photo_id = reports::add_staff_photo(&mut tx, as_crew(crew), id, &photo, Acting::Crew)
         .await
         .unwrap();
-    let (kind, bytes) = views::photo(&mut tx, utility, id, photo_id)
+    let (kind, bytes) = views::photo(&mut tx, utility, id, photo_id, None)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(kind, "image/png");
     assert!(!bytes.windows(11).any(|w| w == b"GPSPosition"));
     assert!(
-        views::photo(&mut tx, other, id, photo_id)
+        views::photo(&mut tx, other, id, photo_id, None)
             .await
             .unwrap()
             .is_none()
