@@ -1,17 +1,21 @@
-//! The booking calendars and an outage notice in the demo, so residents can book a visit and
-//! read a notice at once, and the back office has something in both: three calendars (a
-//! meeting at the office, a meter replacement at home, contract signing for two at a time) and
-//! planned works on the utility's busiest street, announced by its first clerk. Added once per
-//! utility (when it has no calendar yet), also to an older demo database.
+//! The booking calendars, an outage notice and failure reports in the demo, so residents can
+//! book a visit and read a notice at once, and the back office has something in each: three
+//! calendars (a meeting at the office, a meter replacement at home, contract signing for two at
+//! a time), planned works on the utility's busiest street announced by its first clerk, and two
+//! failure reports there (a resident's burst pipe with a crew on the way, a passer-by's low
+//! pressure). Added once per utility (when it has no calendar yet), also to an older demo
+//! database.
 
 use std::collections::BTreeSet;
 
 use anyhow::Result;
-use chrono::{Duration, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use ebok_bookings::calendar::{Calendar, Hours};
 use ebok_outages::area::{Area, StreetRange};
+use ebok_outages::reports::store as failures;
+use ebok_outages::reports::{Category, NewReport, Place, Reporter};
 use ebok_outages::store::{self as outages, Draft, Kind, Staff};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 fn hours(days: &[Weekday], opens: u32, closes: u32) -> Vec<Hours> {
     days.iter()
@@ -124,8 +128,8 @@ pub async fn ensure_services(pool: &PgPool, utility_id: i64) -> Result<bool> {
                 expected_end: Some(starts_at + Duration::hours(4)),
                 area: Area {
                     streets: vec![StreetRange {
-                        city,
-                        street,
+                        city: city.clone(),
+                        street: street.clone(),
                         from: None,
                         to: None,
                         side: Default::default(),
@@ -135,7 +139,77 @@ pub async fn ensure_services(pool: &PgPool, utility_id: i64) -> Result<bool> {
             },
         )
         .await?;
+        reports(&mut tx, utility_id, clerk, &city, &street, now).await?;
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// Two failure reports on the busiest street: a resident's burst pipe, confirmed and with a
+/// crew on the way, and a passer-by's low pressure waiting for the counter.
+async fn reports(
+    tx: &mut PgConnection,
+    utility_id: i64,
+    clerk: i64,
+    city: &str,
+    street: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let resident: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM user_accounts WHERE utility_id = $1 AND role = 'resident'
+           AND status = 'active' ORDER BY id LIMIT 1",
+    )
+    .bind(utility_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let technician: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM user_accounts WHERE utility_id = $1 AND role = 'technician'
+           AND status = 'active' ORDER BY id LIMIT 1",
+    )
+    .bind(utility_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (Some(resident), Some(technician)) = (resident, technician) else {
+        return Ok(());
+    };
+    let burst = failures::file(
+        tx,
+        utility_id,
+        now - Duration::minutes(50),
+        &NewReport {
+            category: Category::BurstPipe,
+            description: "Woda wypływa spod chodnika przy skrzyżowaniu, robi się kałuża.".into(),
+            place: Place {
+                point: None,
+                address: Some(format!("ul. {street} 3, {city}")),
+            },
+            reporter: Reporter::Account(resident),
+            photos: Vec::new(),
+        },
+    )
+    .await?;
+    let staff = Staff {
+        utility_id,
+        account_id: clerk,
+        now: now - Duration::minutes(30),
+    };
+    failures::verify(tx, staff, burst).await?;
+    failures::dispatch(tx, staff, burst, technician).await?;
+    failures::file(
+        tx,
+        utility_id,
+        now - Duration::minutes(10),
+        &NewReport {
+            category: Category::LowPressure,
+            description: "Od rana bardzo słabe ciśnienie na drugim piętrze.".into(),
+            place: Place {
+                point: None,
+                address: Some(format!("ul. {street} 12, {city}")),
+            },
+            reporter: Reporter::Email("przechodzien@example.pl".into()),
+            photos: Vec::new(),
+        },
+    )
+    .await?;
+    Ok(())
 }

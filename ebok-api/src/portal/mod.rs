@@ -1,6 +1,8 @@
 //! The server-rendered web portal (Polish, works without JavaScript, WCAG 2.1 AA). Pages are
-//! askama templates in `ebok-api/templates/`; the stylesheet is compiled into the binary. Every
-//! resident page lives under `/u/<slug>/`, where the session cookie is scoped.
+//! askama templates in `ebok-api/templates/`; the stylesheet and the one script (the failure
+//! report's "use my location" button, which only fills two fields a person can also type) are
+//! compiled into the binary. Every resident page lives under `/u/<slug>/`, where the session
+//! cookie is scoped.
 //!
 //! The shape every page follows: a handler takes [`Ctx`](shell::Ctx) (the utility of the path
 //! and the session; `ctx.resident()?` on a page only a resident sees), typed path and query
