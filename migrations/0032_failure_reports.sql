@@ -27,7 +27,7 @@ CREATE TABLE failure_reports (
     lon               double precision CHECK (lon BETWEEN -180 AND 180),
     address           text CHECK (address IS NULL OR (btrim(address) <> '' AND length(address) <= 300)),
     state             failure_state NOT NULL DEFAULT 'reported',
-    rejection_reason  text,
+    rejection_reason  text CHECK (length(rejection_reason) <= 1000),
     -- The technician whose crew was sent.
     assigned_to       bigint REFERENCES user_accounts (id),
     -- The outage notice made of it.
@@ -39,7 +39,7 @@ CREATE TABLE failure_reports (
     CONSTRAINT a_point_is_both_coordinates CHECK ((lat IS NULL) = (lon IS NULL)),
     CONSTRAINT somewhere CHECK (lat IS NOT NULL OR address IS NOT NULL),
     CONSTRAINT rejected_with_a_reason CHECK ((state = 'rejected') = (rejection_reason IS NOT NULL)),
-    CONSTRAINT dispatched_to_somebody CHECK (state NOT IN ('dispatched', 'fixed') OR assigned_to IS NOT NULL)
+    CONSTRAINT dispatched_to_somebody CHECK (state <> 'dispatched' OR assigned_to IS NOT NULL)
 );
 -- Open reports of a category: the duplicates offered to the next reporter, the staff list.
 CREATE INDEX failure_reports_open ON failure_reports (utility_id, category)

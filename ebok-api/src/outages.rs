@@ -6,6 +6,8 @@
 
 use std::net::IpAddr;
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use ebok_outages::photos::{self, CleanPhoto};
 use ebok_outages::reports::store::{self as reports, Acting};
@@ -14,7 +16,44 @@ use ebok_outages::store::{OutageError, Staff};
 
 use crate::accounts::throttle;
 use crate::error::{ApiError, FieldProblem};
+use crate::staff::StaffRole;
 use crate::state::AppState;
+
+/// How a staff member acts on reports: a technician as their crew (only the jobs sent to
+/// them), everybody else as the office.
+pub fn acting(role: StaffRole) -> Acting {
+    if role == StaffRole::Technician {
+        Acting::Crew
+    } else {
+        Acting::Office
+    }
+}
+
+/// The staff member acting now.
+pub fn staff(utility_id: i64, account_id: i64) -> Staff {
+    Staff {
+        utility_id,
+        account_id,
+        now: Utc::now(),
+    }
+}
+
+/// A coordinate as typed or as a browser fills it ("54.194" or "54,194").
+pub fn coordinate(text: &str) -> Option<f64> {
+    text.trim().replace(',', ".").parse::<f64>().ok()
+}
+
+/// A report's photo as its content type says; kept by no cache, like every personal answer.
+pub fn photo_response(content_type: String, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
 
 fn fields(problems: Vec<(&'static str, String)>) -> ApiError {
     ApiError::Fields(

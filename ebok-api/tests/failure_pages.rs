@@ -234,6 +234,10 @@ async fn a_resident_reports_with_a_photo_a_passer_by_joins_it_and_only_reporters
         "{page}"
     );
     assert_eq!(app.web_get(&ola_c, &photo_path).await.status(), 404);
+    assert!(
+        !page.contains("Woda bije spod asfaltu"),
+        "the filer's words are theirs"
+    );
     let other = utility(app.pool(), "inne").await;
     let foreign = resident(app.pool(), other, "inne", "obcy@example.pl", 0).await;
     let foreign_c = app.web_login("inne", &foreign.email).await;
@@ -353,6 +357,16 @@ async fn the_counter_sends_a_crew_the_technician_fixes_it_and_a_notice_is_made_o
         .await
         .status(),
         404
+    );
+    // A crew neither makes a notice of a report nor reads one through the notice form.
+    assert_eq!(
+        app.web_get(
+            &crew_c,
+            &format!("/panel/mlynary/komunikaty/nowy?zgloszenie={near}")
+        )
+        .await
+        .status(),
+        403
     );
     // A crew does not verify or send crews.
     let crew_csrf = app.web_csrf(&crew_c, &report).await;

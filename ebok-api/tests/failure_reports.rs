@@ -247,6 +247,7 @@ async fn a_report_is_offered_nearby_to_a_second_resident_who_joins_it_and_nobody
     .await;
     assert_eq!(joined["id"], id);
     assert_eq!(joined["reporters"], 2);
+    assert_eq!(joined["description"], "", "the filer's words are theirs");
     // She follows it now, but the filer's photo stays theirs (and staff's).
     assert_eq!(joined["photos"], json!([]));
     assert_eq!(app.get(&ola, &photo_path).await.status(), 404);

@@ -507,7 +507,7 @@ fn failure_report(f: &FailureReportChanged) -> Notice {
         Category::CaseStages,
         title.into(),
         body,
-        format!("/zgloszenia/{}", f.report_id),
+        format!("/awarie/{}", f.report_id),
         &[
             ("report_id", f.report_id.to_string()),
             ("state", f.state.clone()),

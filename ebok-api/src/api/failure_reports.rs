@@ -9,8 +9,8 @@
 //! side is [`super::staff_failure_reports`].
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use ebok_outages::photos::{self, CleanPhoto};
@@ -445,13 +445,9 @@ async fn resident_report(
     id: i64,
 ) -> Result<FailureReport, ApiError> {
     let mut conn = state.pool.acquire().await?;
-    if !views::is_reporter(&mut conn, id, &Reporter::Account(who.account_id)).await? {
-        return Err(ApiError::NotFound);
-    }
-    let mut detail = views::detail(&mut conn, who.utility_id, id)
+    let detail = views::for_reporter(&mut conn, who.utility_id, id, who.account_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    detail.photos.retain(|p| p.shown_to(who.account_id));
     Ok(detail.into())
 }
 
@@ -568,18 +564,6 @@ pub async fn report(
     Ok(Json(resident_report(&state, &who, id).await?))
 }
 
-/// A photo's bytes as its content type says.
-pub(crate) fn photo_response(content_type: String, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// A photo of one of the resident's reports, without its metadata.
 #[utoipa::path(get, path = "/failure-reports/{id}/photos/{photo_id}", tag = "failure-reports",
     security(("bearer" = [])), params(("id" = i64, Path), ("photo_id" = i64, Path)),
@@ -604,7 +588,7 @@ pub async fn report_photo(
     )
     .await?
     .ok_or(ApiError::NotFound)?;
-    Ok(photo_response(content_type, bytes))
+    Ok(outages::photo_response(content_type, bytes))
 }
 
 /// "Me too": the resident joins an open report instead of filing it again, and is told its

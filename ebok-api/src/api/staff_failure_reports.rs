@@ -13,18 +13,17 @@ use chrono::{DateTime, Utc};
 use ebok_outages::photos;
 use ebok_outages::reports::store::Acting;
 use ebok_outages::reports::views::{self, Detail, Filter, HistoryRow, Summary};
-use ebok_outages::store::Staff;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::failure_reports::{
     FailureCategory, FailureReportStep, FailureState, MAX_PHOTO_BASE64, action, at_most,
-    base64_photo, photo_response, point,
+    base64_photo, point,
 };
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Json, Path, Query};
 use crate::outages::{self, StaffStep};
-use crate::staff::{Permission, StaffCaller, StaffRole};
+use crate::staff::{Permission, StaffCaller};
 use crate::state::AppState;
 
 /// A staff photo's body: one photo at its largest, and room for the rest.
@@ -33,23 +32,6 @@ pub const PHOTO_BODY_LIMIT: usize = MAX_PHOTO_BASE64 + 4 * 1024;
 const MAX_REASON: usize = 1000;
 /// The jobs a list holds at most.
 const JOBS_LIMIT: i64 = 200;
-
-/// How the caller acts: a technician as their crew, everybody else as the office.
-fn acting(who: &StaffCaller) -> Acting {
-    if who.role == StaffRole::Technician {
-        Acting::Crew
-    } else {
-        Acting::Office
-    }
-}
-
-fn staff(who: &StaffCaller) -> Staff {
-    Staff {
-        utility_id: who.utility_id,
-        account_id: who.account_id,
-        now: Utc::now(),
-    }
-}
 
 /// A report of a technician's list of jobs.
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,7 +172,7 @@ async fn reachable(state: &AppState, who: &StaffCaller, id: i64) -> Result<Detai
     let detail = views::detail(&mut conn, who.utility_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if acting(who) == Acting::Crew && detail.assigned_to_id != Some(who.account_id) {
+    if outages::acting(who.role) == Acting::Crew && detail.assigned_to_id != Some(who.account_id) {
         return Err(ApiError::NotFound);
     }
     Ok(detail)
@@ -266,7 +248,7 @@ pub async fn staff_report_photo(
     let (content_type, bytes) = views::photo(&mut conn, who.utility_id, id, photo_id, None)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(photo_response(content_type, bytes))
+    Ok(outages::photo_response(content_type, bytes))
 }
 
 /// The state a step leads to.
@@ -329,7 +311,7 @@ pub async fn set_report_state(
     Json(body): Json<FailureStateChange>,
 ) -> Result<Json<StaffFailureReport>, ApiError> {
     who.require(Permission::HandleFailureReports)?;
-    let by = acting(&who);
+    let by = outages::acting(who.role);
     let step = match body.state {
         FailureStepTo::Fixed => StaffStep::Fix,
         FailureStepTo::Rejected => {
@@ -353,9 +335,15 @@ pub async fn set_report_state(
             })?,
         },
     };
-    outages::take(&state, staff(&who), id, step, by)
-        .await
-        .map_err(as_body)?;
+    outages::take(
+        &state,
+        outages::staff(who.utility_id, who.account_id),
+        id,
+        step,
+        by,
+    )
+    .await
+    .map_err(as_body)?;
     Ok(Json(reachable(&state, &who, id).await?.into()))
 }
 
@@ -390,7 +378,14 @@ pub async fn add_report_photo(
     let bytes = base64_photo(&body.photo)
         .ok_or_else(|| ApiError::invalid("photo", "To nie jest poprawny tekst base64."))?;
     let photo = photos::clean(&bytes).map_err(|refused| ApiError::invalid("photo", refused.0))?;
-    let photo_id = outages::add_photo(&state, staff(&who), id, &photo, acting(&who)).await?;
+    let photo_id = outages::add_photo(
+        &state,
+        outages::staff(who.utility_id, who.account_id),
+        id,
+        &photo,
+        outages::acting(who.role),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(StaffPhotoAdded {

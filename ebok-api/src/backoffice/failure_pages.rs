@@ -10,46 +10,22 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use chrono::Utc;
 use ebok_common::polish;
 use ebok_outages::reports::State as ReportState;
 use ebok_outages::reports::store::Acting;
 use ebok_outages::reports::views::{self, Filter};
-use ebok_outages::store::Staff;
 use serde::Deserialize;
 
 use super::shell::{StaffCtx, StaffForm, StaffLayout};
-use crate::outages::{self, StaffStep};
-use crate::portal::failure_pages::{ReportLine, line, photo_response};
+use crate::outages::{self, StaffStep, coordinate, photo_response};
+use crate::portal::failure_pages::{ReportLine, line};
 use crate::portal::form::{FormFields, PortalForm};
 use crate::portal::form_state::{Checkbox, FormState};
 use crate::portal::page_error::{Page, PageError};
 use crate::portal::params::{Id, PagePath, PageQuery};
+use crate::staff::Permission;
 use crate::staff::sessions::StaffSession;
-use crate::staff::{Permission, StaffRole};
 use crate::state::AppState;
-
-/// The office acts on any report of the utility; a technician only on the jobs sent to them.
-fn acting(session: &StaffSession) -> Acting {
-    if session.role == StaffRole::Technician {
-        Acting::Crew
-    } else {
-        Acting::Office
-    }
-}
-
-fn staff(session: &StaffSession) -> Staff {
-    Staff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-        now: Utc::now(),
-    }
-}
-
-/// A coordinate as typed ("54.194" or "54,194").
-fn coordinate(text: &str) -> Option<f64> {
-    text.trim().replace(',', ".").parse::<f64>().ok()
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -95,7 +71,7 @@ pub async fn list(
             }
         },
     };
-    let crew = acting(&session) == Acting::Crew;
+    let crew = outages::acting(session.role) == Acting::Crew;
     let mut conn = state.pool.acquire().await?;
     let reports = views::list(
         &mut conn,
@@ -175,7 +151,7 @@ async fn report_page(
     let d = views::detail(&mut conn, session.utility_id, id)
         .await?
         .ok_or(PageError::NotFound)?;
-    let crew = acting(session) == Acting::Crew;
+    let crew = outages::acting(session.role) == Acting::Crew;
     if crew && d.assigned_to_id != Some(session.account_id) {
         return Err(PageError::NotFound);
     }
@@ -273,7 +249,7 @@ pub async fn step(
         ..
     } = post;
     ctx.staff(Permission::HandleFailureReports)?;
-    let by = acting(&session);
+    let by = outages::acting(session.role);
     let step = match (fields.step.as_str(), by) {
         ("verify", Acting::Office) => Some(StaffStep::Verify),
         ("dispatch", Acting::Office) => match fields.technician.parse() {
@@ -290,7 +266,15 @@ pub async fn step(
         _ => return Err(PageError::NotAllowed),
     };
     if let Some(step) = step {
-        match outages::take(&state, staff(&session), id, step, by).await {
+        match outages::take(
+            &state,
+            outages::staff(session.utility_id, session.account_id),
+            id,
+            step,
+            by,
+        )
+        .await
+        {
             Ok(()) => return Ok(ctx.redirect(&format!("awarie/{id}?zapisano=1"))),
             Err(e) => form.add_failure(e)?,
         }
@@ -336,7 +320,14 @@ pub async fn add_photo(
     if let Some(bytes) = bytes {
         let result = match outages::clean_photos(&[bytes]) {
             Ok(photos) => {
-                outages::add_photo(&state, staff(&session), id, &photos[0], acting(&session)).await
+                outages::add_photo(
+                    &state,
+                    outages::staff(session.utility_id, session.account_id),
+                    id,
+                    &photos[0],
+                    outages::acting(session.role),
+                )
+                .await
             }
             Err(refused) => Err(refused),
         };
@@ -369,7 +360,7 @@ pub async fn photo(
 ) -> Page {
     let session = ctx.staff(Permission::HandleFailureReports)?.clone();
     let mut conn = state.pool.acquire().await?;
-    if acting(&session) == Acting::Crew {
+    if outages::acting(session.role) == Acting::Crew {
         let d = views::detail(&mut conn, session.utility_id, p.id)
             .await?
             .ok_or(PageError::NotFound)?;

@@ -170,16 +170,16 @@ pub async fn new_form(
         .with("rodzaj", "failure")
         .with("od", local_field(now));
     if let Some(id) = q.zgloszenie {
+        may_announce_reports(&ctx)?;
         let mut conn = state.pool.acquire().await?;
         let report = reports::views::detail(&mut conn, session.utility_id, id)
             .await?
             .ok_or(PageError::NotFound)?;
         let s = &report.summary;
-        let draft = reports::store::draft_for(s.category, &s.place, &s.description, now);
+        let draft = reports::store::draft_for(s.category, &s.place, now);
         f = f
             .with("rodzaj", draft.kind.as_str())
             .with("tytul", draft.title)
-            .with("opis", draft.description.unwrap_or_default())
             .with("zgloszenie", id.to_string());
     }
     form_page(&state, &ctx, &session, None, None, None, None, f).await
@@ -283,6 +283,16 @@ fn add_refusal(
     }
 }
 
+/// A notice made of a failure report is the counter's: it reads any report of the utility,
+/// which a field crew (also allowed to publish notices) may not.
+fn may_announce_reports(ctx: &StaffCtx) -> Result<(), PageError> {
+    let session = ctx.staff(Permission::HandleFailureReports)?;
+    if crate::outages::acting(session.role) == reports::store::Acting::Crew {
+        return Err(PageError::NotAllowed);
+    }
+    Ok(())
+}
+
 /// `POST /panel/{slug}/komunikaty/nowy`: announces the notice.
 pub async fn create(State(state): State<AppState>, post: StaffForm<NoticeFields>) -> Page {
     let PortalForm {
@@ -294,6 +304,9 @@ pub async fn create(State(state): State<AppState>, post: StaffForm<NoticeFields>
     } = post;
     ctx.staff(Permission::PublishOutages)?;
     let report: Option<i64> = fields.zgloszenie.trim().parse().ok();
+    if report.is_some() {
+        may_announce_reports(&ctx)?;
+    }
     if let Some(draft) = read_draft(&fields, &mut form) {
         let mut tx = state.pool.begin().await?;
         let announced = match report {

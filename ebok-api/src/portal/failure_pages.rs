@@ -9,8 +9,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use ebok_common::polish;
 use ebok_outages::photos::MAX_PHOTOS;
 use ebok_outages::reports::views::{self, Detail, Filter, Summary};
@@ -23,7 +22,7 @@ use super::page_error::{Page, PageError};
 use super::params::{Id, PagePath};
 use super::shell::{Ctx, Layout};
 use crate::client::ClientAddr;
-use crate::outages;
+use crate::outages::{self, coordinate, photo_response};
 use crate::state::AppState;
 
 /// A report's form carries up to five photos of 8 MB each.
@@ -38,6 +37,8 @@ pub(crate) struct ReportLine {
     /// "120 m stąd", when the list was asked about a point.
     pub distance: Option<String>,
     pub reporters: i64,
+    /// The technician sent, by name (staff pages).
+    pub crew: Option<String>,
 }
 
 /// "85 m", "1,2 km".
@@ -58,6 +59,7 @@ pub(crate) fn line(s: &Summary) -> ReportLine {
         when: polish::instant(s.created_at),
         distance: s.distance_m.map(distance_words),
         reporters: s.reporters,
+        crew: s.assigned_to.clone(),
     }
 }
 
@@ -161,11 +163,6 @@ async fn show_form(state: &AppState, ctx: &Ctx, f: FormState, nearby: Vec<Report
 /// `GET /u/{slug}/awarie/zglos`
 pub async fn report_form(State(state): State<AppState>, ctx: Ctx) -> Page {
     show_form(&state, &ctx, FormState::default(), Vec::new()).await
-}
-
-/// A coordinate as typed or as the browser filled it ("54.194" or "54,194").
-fn coordinate(text: &str) -> Option<f64> {
-    text.trim().replace(',', ".").parse::<f64>().ok()
 }
 
 /// The place from the form, or the field to put right.
@@ -369,10 +366,7 @@ pub(crate) fn step_words(action: &str, to: &str) -> String {
 async fn own_report(state: &AppState, ctx: &Ctx, id: i64) -> Result<Detail, PageError> {
     let session = ctx.resident()?;
     let mut conn = state.pool.acquire().await?;
-    if !views::is_reporter(&mut conn, id, &Reporter::Account(session.account_id)).await? {
-        return Err(PageError::NotFound);
-    }
-    views::detail(&mut conn, session.utility_id, id)
+    views::for_reporter(&mut conn, session.utility_id, id, session.account_id)
         .await?
         .ok_or(PageError::NotFound)
 }
@@ -391,7 +385,6 @@ pub async fn failure(
     super::params::PageQuery(q): super::params::PageQuery<SentQuery>,
 ) -> Page {
     let d = own_report(&state, &ctx, id).await?;
-    let viewer = ctx.resident()?.account_id;
     Ok(ReportPage {
         layout: ctx.layout(&state, "awarie").await,
         r: line(&d.summary),
@@ -415,12 +408,7 @@ pub async fn failure(
                     .filter(|_| h.action == "failure_report.rejected"),
             })
             .collect(),
-        photos: d
-            .photos
-            .iter()
-            .filter(|p| p.shown_to(viewer))
-            .map(|p| p.id)
-            .collect(),
+        photos: d.photos.iter().map(|p| p.id).collect(),
         sent: q.wyslano.is_some() || q.dolaczono.is_some(),
     }
     .into_response())
@@ -430,18 +418,6 @@ pub async fn failure(
 pub struct PhotoPath {
     id: i64,
     photo: i64,
-}
-
-/// A photo's answer: its type, kept privately by the browser for an hour.
-pub(crate) fn photo_response(content_type: String, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 /// `GET /u/{slug}/awarie/{id}/zdjecia/{photo}`: a photo of one of the resident's reports.

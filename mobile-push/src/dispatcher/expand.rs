@@ -163,13 +163,14 @@ async fn expand_event(
     .fetch_all(&mut *conn)
     .await?;
     if !addresses.is_empty() {
+        // No link: the portal's page of the matter needs an account they do not have.
         notifications.extend(
             sqlx::query_scalar!(
                 r#"INSERT INTO notifications (utility_id, email, outbox_id, category, kind, title,
-                                              body, link, details, data, urgent, document_waiting)
+                                              body, details, data, urgent, document_waiting)
                    SELECT $1, a, $2, $3::text::notification_category, $4, $5, $6, $7, $8, $9,
-                          $10, $11
-                   FROM unnest($12::text[]) AS a
+                          $10
+                   FROM unnest($11::text[]) AS a
                    ON CONFLICT (outbox_id, lower(email)) WHERE email IS NOT NULL DO NOTHING
                    RETURNING id"#,
                 event.utility_id,
@@ -178,7 +179,6 @@ async fn expand_event(
                 event.kind,
                 notice.title,
                 notice.body,
-                notice.link,
                 details,
                 data,
                 notice.urgent,

@@ -136,6 +136,7 @@ impl Step {
             (Step::Verify, Reported) => Some(Verified),
             (Step::Reject, Reported | Verified | Dispatched) => Some(Rejected),
             (Step::Dispatch, Reported | Verified | Dispatched) => Some(Dispatched),
+            // The counter may close a confirmed failure another crew (a contractor) repaired.
             (Step::Fix, Verified | Dispatched) => Some(Fixed),
             _ => None,
         }
@@ -177,6 +178,23 @@ pub enum Reporter {
     Email(String),
 }
 
+impl Reporter {
+    /// As stored: the account, or the address trimmed.
+    pub fn parts(&self) -> (Option<i64>, Option<String>) {
+        match self {
+            Reporter::Account(account) => (Some(*account), None),
+            Reporter::Email(email) => (None, Some(email.trim().to_string())),
+        }
+    }
+}
+
+/// Whether `text` holds a control character other than a line break or a tab (a NUL, which
+/// PostgreSQL refuses in text, or an escape sequence nobody types).
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 /// A report as its reporter files it; photos already cleaned ([`photos::clean`]).
 #[derive(Debug, Clone)]
 pub struct NewReport {
@@ -207,6 +225,8 @@ pub enum ReportError {
 pub const MAX_DESCRIPTION: usize = 4000;
 /// The longest address kept.
 pub const MAX_ADDRESS: usize = 300;
+/// The longest reason of a rejection kept.
+pub const MAX_REASON: usize = 1000;
 
 /// The place as stored: the address trimmed (none when blank); the point as given.
 pub fn tidy(place: &Place) -> Place {
@@ -242,6 +262,11 @@ pub fn problems_of(
     let description = description.trim();
     if description.is_empty() {
         problems.push(("description", "Opisz, co się dzieje.".to_string()));
+    } else if has_control(description) {
+        problems.push((
+            "description",
+            "Opis zawiera niedozwolone znaki sterujące.".to_string(),
+        ));
     } else if description.chars().count() > MAX_DESCRIPTION {
         problems.push((
             "description",
@@ -263,6 +288,10 @@ pub fn problems_of(
         }
     }
     match &place.address {
+        Some(address) if has_control(address) => problems.push((
+            "address",
+            "Adres zawiera niedozwolone znaki sterujące.".to_string(),
+        )),
         Some(address) if address.chars().count() > MAX_ADDRESS => problems.push((
             "address",
             format!("Adres może mieć najwyżej {MAX_ADDRESS} znaków."),
@@ -299,7 +328,10 @@ pub fn plausible_email(email: &str) -> bool {
     !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
-        && !email.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && !email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"')
+        })
         && email.len() <= 254
 }
 

@@ -33,10 +33,7 @@ async fn add_reporter(
     filed: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, ReportError> {
-    let (account, email) = match reporter {
-        Reporter::Account(account) => (Some(*account), None),
-        Reporter::Email(email) => (None, Some(email.trim().to_string())),
-    };
+    let (account, email) = reporter.parts();
     let added = sqlx::query!(
         r#"INSERT INTO failure_reporters (report_id, account_id, email, filed, at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"#,
@@ -213,6 +210,7 @@ struct Locked {
     state: State,
     category: Category,
     place: Place,
+    assigned_to: Option<i64>,
 }
 
 async fn lock(
@@ -241,6 +239,7 @@ async fn lock(
             point: row.lat.zip(row.lon),
             address: row.address,
         },
+        assigned_to: row.assigned_to,
     })
 }
 
@@ -259,6 +258,13 @@ async fn take(
     let to = step
         .from(report.state)
         .ok_or(ReportError::Step(report.state))?;
+    if step == Step::Dispatch
+        && report.state == State::Dispatched
+        && technician == report.assigned_to
+    {
+        // The same crew sent again: nothing changes, nobody is told twice.
+        return Ok(to);
+    }
     sqlx::query!(
         r#"UPDATE failure_reports
            SET state = $3::text::failure_state, rejection_reason = $4,
@@ -336,6 +342,15 @@ pub async fn reject(
         return Err(ReportError::Invalid(vec![(
             "reason",
             "Podaj powód: przeczytają go zgłaszający.".into(),
+        )]));
+    }
+    if reason.chars().count() > super::MAX_REASON || reason.chars().any(char::is_control) {
+        return Err(ReportError::Invalid(vec![(
+            "reason",
+            format!(
+                "Powód to jedna linia tekstu, najwyżej {} znaków.",
+                super::MAX_REASON
+            ),
         )]));
     }
     take(conn, staff, id, Step::Reject, by, Some(reason), None).await?;
@@ -468,21 +483,17 @@ pub async fn announce_outage(
     Ok(announced)
 }
 
-/// A draft notice for report `id`, for staff to check and complete: a failure, from now, its
-/// place as the area's street line when it has an address.
-pub fn draft_for(
-    category: Category,
-    place: &Place,
-    description: &str,
-    now: DateTime<Utc>,
-) -> Draft {
+/// A draft notice about a report, for staff to complete with the area: a failure (a quality
+/// warning for water quality), from now, titled with the report in words. Never the
+/// reporter's description: the notice is public, and their words are theirs.
+pub fn draft_for(category: Category, place: &Place, now: DateTime<Utc>) -> Draft {
     Draft {
         kind: match category {
             Category::WaterQuality => crate::store::Kind::QualityWarning,
             _ => crate::store::Kind::Failure,
         },
-        title: format!("{}: {}", category.polish(), place.words()),
-        description: Some(description.to_string()),
+        title: what(category, place),
+        description: None,
         starts_at: now,
         expected_end: None,
         area: Default::default(),

@@ -254,10 +254,7 @@ pub async fn is_reporter(
     id: i64,
     reporter: &Reporter,
 ) -> sqlx::Result<bool> {
-    let (account, email) = match reporter {
-        Reporter::Account(a) => (Some(*a), None),
-        Reporter::Email(e) => (None, Some(e.trim().to_string())),
-    };
+    let (account, email) = reporter.parts();
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM failure_reporters
                           WHERE report_id = $1
@@ -268,6 +265,36 @@ pub async fn is_reporter(
     )
     .fetch_one(conn)
     .await
+}
+
+/// Report `id` as resident `account` reads it, if they filed or joined it: the photos they see
+/// ([`PhotoRow::shown_to`]), and the description only if they filed it — the filer's words
+/// are theirs, and anybody may join an open report ("this is already reported"). Empty for
+/// somebody who joined.
+pub async fn for_reporter(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    id: i64,
+    account: i64,
+) -> sqlx::Result<Option<Detail>> {
+    let filed = sqlx::query_scalar!(
+        "SELECT filed FROM failure_reporters WHERE report_id = $1 AND account_id = $2",
+        id,
+        account
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(filed) = filed else {
+        return Ok(None);
+    };
+    let Some(mut detail) = detail(conn, utility_id, id).await? else {
+        return Ok(None);
+    };
+    detail.photos.retain(|p| p.shown_to(account));
+    if !filed {
+        detail.summary.description.clear();
+    }
+    Ok(Some(detail))
 }
 
 /// Photo `photo_id` of report `id`: its type and bytes. With `reporter`, only a photo that

@@ -207,6 +207,16 @@ async fn report_verify_dispatch_fixed_reaches_the_reporter_and_whoever_joined_at
         9,
         "each step once to each reporter"
     );
+    // A resident's mail links to the report's page; the passer-by has no account to open it.
+    for kept in mailbox.messages() {
+        let linked = kept.message.text.contains(&format!("/awarie/{id}"));
+        assert_eq!(
+            linked,
+            kept.message.to != "przechodzien@example.pl",
+            "{}",
+            kept.message.to
+        );
+    }
     // The passer-by's notices reach no inbox; the residents' do.
     let inbox: Vec<Option<i64>> =
         sqlx::query_scalar("SELECT account_id FROM notifications WHERE email IS NOT NULL")
@@ -422,6 +432,15 @@ async fn crews_reach_their_own_jobs_only_and_steps_out_of_order_or_from_elsewher
         ));
     }
     reports::dispatch(&mut tx, staff, id, crew).await.unwrap();
+    // The same crew sent again changes nothing and tells nobody again.
+    reports::dispatch(&mut tx, staff, id, crew).await.unwrap();
+    let dispatches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM failure_report_events WHERE action = 'failure_report.dispatched'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(dispatches, 1);
     let jobs = views::list(
         &mut tx,
         utility,
@@ -450,10 +469,12 @@ async fn crews_reach_their_own_jobs_only_and_steps_out_of_order_or_from_elsewher
     ));
     assert!(views::detail(&mut tx, other, id).await.unwrap().is_none());
     // A rejection needs its reason; the crew's photo loses its metadata.
-    assert!(matches!(
-        reports::reject(&mut tx, as_crew(crew), id, "  ", Acting::Crew).await,
-        Err(ReportError::Invalid(f)) if f[0].0 == "reason"
-    ));
+    for reason in ["  ".to_string(), "x".repeat(1001), "Powód\u{0}".to_string()] {
+        assert!(matches!(
+            reports::reject(&mut tx, as_crew(crew), id, &reason, Acting::Crew).await,
+            Err(ReportError::Invalid(f)) if f[0].0 == "reason"
+        ));
+    }
     let photo = photos::clean(&fixtures::png_photo("54.1940 N, 19.6750 E")).unwrap();
     let photo_id = reports::add_staff_photo(&mut tx, as_crew(crew), id, &photo, Acting::Crew)
         .await
@@ -504,6 +525,22 @@ async fn bad_reports_are_refused_by_field_and_anybody_may_report_with_an_email_a
         Err(ReportError::Invalid(fields)) => assert_eq!(
             fields.iter().map(|f| f.0).collect::<Vec<_>>(),
             ["description", "address", "email"]
+        ),
+        other => panic!("{other:?}"),
+    }
+    // A NUL (which PostgreSQL refuses in text) is told at its field, never a failure.
+    let nul = NewReport {
+        description: "Wyciek\u{0}".into(),
+        ..report(
+            Reporter::Email("a,b@example.pl".into()),
+            Category::NoWater,
+            Some(LIPOWA),
+        )
+    };
+    match file(pool, utility, &nul).await {
+        Err(ReportError::Invalid(fields)) => assert_eq!(
+            fields.iter().map(|f| f.0).collect::<Vec<_>>(),
+            ["description", "email"]
         ),
         other => panic!("{other:?}"),
     }
@@ -563,13 +600,12 @@ async fn a_verified_failure_becomes_an_outage_notice_in_one_step() {
     .unwrap();
     let mut tx = pool.begin().await.unwrap();
     let detail = views::detail(&mut tx, utility, id).await.unwrap().unwrap();
-    let mut draft = reports::draft_for(
-        detail.summary.category,
-        &detail.summary.place,
-        &detail.summary.description,
-        staff.now,
-    );
+    let mut draft = reports::draft_for(detail.summary.category, &detail.summary.place, staff.now);
     assert_eq!(draft.title, "Brak wody: Lipowa 5, Testowo");
+    assert_eq!(
+        draft.description, None,
+        "the reporter's words stay out of a public notice"
+    );
     draft.expected_end = Some(staff.now + Duration::hours(4));
     draft.area = Area {
         streets: vec![parse_street_line("Testowo, Lipowa").unwrap()],
