@@ -3,12 +3,16 @@
 //! time asked for, in the portal's form as in the API's body), each change in its own
 //! transaction, and a booking's `.ics` download.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ebok_bookings::ics;
 use ebok_bookings::store::{self, BookingError};
 use ebok_bookings::views::{self, BookingView};
+use sqlx::PgConnection;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -54,89 +58,79 @@ fn deadlocked(error: &BookingError) -> bool {
         if db.code().as_deref() == Some("40P01"))
 }
 
-/// Books, in a transaction of its own; the new booking's id.
+/// A change of the calendar on a connection (boxed: an async closure borrowing the connection
+/// cannot yet say its future is `Send` for every borrow, which axum's handlers need).
+type Change<'c, T> = Pin<Box<dyn Future<Output = Result<T, BookingError>> + Send + 'c>>;
+
+/// Runs `change` in a transaction of its own, and again (at most [`ATTEMPTS`] times in all)
+/// when PostgreSQL aborted it for a deadlock.
+async fn in_transaction<T>(
+    state: &AppState,
+    mut change: impl for<'c> FnMut(&'c mut PgConnection) -> Change<'c, T>,
+) -> Result<T, ApiError> {
+    let mut attempt = 1;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        match change(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                return Ok(value);
+            }
+            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Books; the new booking's id.
 pub async fn book(
     state: &AppState,
     who: Booker,
     calendar_id: i64,
     start: DateTime<Utc>,
 ) -> Result<i64, ApiError> {
-    let mut attempt = 1;
-    loop {
-        let mut tx = state.pool.begin().await?;
-        match store::book(
-            &mut tx,
-            who.utility_id,
+    in_transaction(state, |tx| {
+        let (utility, account) = (who.utility_id, who.account_id);
+        Box::pin(store::book(
+            tx,
+            utility,
             calendar_id,
-            who.account_id,
+            account,
             start,
             Utc::now(),
-        )
-        .await
-        {
-            Ok(id) => {
-                tx.commit().await?;
-                return Ok(id);
-            }
-            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
-            Err(e) => return Err(e.into()),
-        }
-    }
+        ))
+    })
+    .await
 }
 
-/// Moves a booking, in a transaction of its own (kept as it was when the new time cannot be
-/// had); the new booking's id.
+/// Moves a booking (kept as it was when the new time cannot be had); the new booking's id.
 pub async fn move_to(
     state: &AppState,
     who: Booker,
     booking_id: i64,
     start: DateTime<Utc>,
 ) -> Result<i64, ApiError> {
-    let mut attempt = 1;
-    loop {
-        let mut tx = state.pool.begin().await?;
-        match store::move_to(
-            &mut tx,
-            who.utility_id,
+    in_transaction(state, |tx| {
+        let (utility, account) = (who.utility_id, who.account_id);
+        Box::pin(store::move_to(
+            tx,
+            utility,
             booking_id,
-            who.account_id,
+            account,
             start,
             Utc::now(),
-        )
-        .await
-        {
-            Ok(id) => {
-                tx.commit().await?;
-                return Ok(id);
-            }
-            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
-            Err(e) => return Err(e.into()),
-        }
-    }
+        ))
+    })
+    .await
 }
 
-/// Cancels a booking, in a transaction of its own.
+/// Cancels a booking.
 pub async fn cancel(state: &AppState, who: Booker, booking_id: i64) -> Result<(), ApiError> {
-    let mut attempt = 1;
-    loop {
-        let mut tx = state.pool.begin().await?;
-        match store::cancel(
-            &mut tx,
-            who.utility_id,
-            booking_id,
-            who.account_id,
-            Utc::now(),
-        )
-        .await
-        {
-            Ok(()) => {
-                tx.commit().await?;
-                return Ok(());
-            }
-            Err(e) if deadlocked(&e) && attempt < ATTEMPTS => attempt += 1,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    in_transaction(state, |tx| {
+        let (utility, account) = (who.utility_id, who.account_id);
+        Box::pin(store::cancel(tx, utility, booking_id, account, Utc::now()))
+    })
+    .await
 }
 
 /// The booking's `.ics` file, as a download.

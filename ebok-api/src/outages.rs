@@ -1,6 +1,6 @@
 //! What the portal, the API and the back office share about outage notices and failure
 //! reports ([`ebok_outages`]): a refusal as the error each of them shows; a report filed or
-//! joined, by a resident or by somebody with only an e-mail address (whose reports are limited
+//! joined, by a resident or by somebody with only an e-mail address (limited per account, or
 //! per address and per client), with its photos told by content and stripped of metadata; the
 //! staff's steps, each in a transaction of its own.
 
@@ -118,20 +118,24 @@ pub fn clean_photos(sent: &[Vec<u8>]) -> Result<Vec<CleanPhoto>, ApiError> {
         .collect()
 }
 
-/// Somebody without an account files or joins a report: counted under their address and
-/// their client, and refused over either limit (`TooManyRequests`).
-async fn count_anonymous(
+/// A report filed or joined is counted: somebody without an account under their address and
+/// their client, a resident under their account; over any limit it is refused
+/// (`TooManyRequests`).
+async fn count(
     state: &AppState,
     reporter: &Reporter,
     client: Option<IpAddr>,
 ) -> Result<(), ApiError> {
-    let Reporter::Email(email) = reporter else {
-        return Ok(());
-    };
-    let email_key = email.trim().to_lowercase();
     let client_key = client.map(crate::client::throttle_key);
-    let mut keys = vec![(throttle::FAILURE_REPORT_PER_EMAIL, email_key.as_str())];
-    if let Some(client) = &client_key {
+    let reporter_key = match reporter {
+        Reporter::Email(email) => email.trim().to_lowercase(),
+        Reporter::Account(account) => account.to_string(),
+    };
+    let mut keys = match reporter {
+        Reporter::Email(_) => vec![(throttle::FAILURE_REPORT_PER_EMAIL, reporter_key.as_str())],
+        Reporter::Account(_) => vec![(throttle::FAILURE_REPORT_PER_ACCOUNT, reporter_key.as_str())],
+    };
+    if let (Reporter::Email(_), Some(client)) = (reporter, &client_key) {
         keys.push((throttle::FAILURE_REPORT_PER_CLIENT, client.as_str()));
     }
     let counted = throttle::reserve(&state.pool, &keys)
@@ -153,7 +157,7 @@ pub async fn file(
     if !problems.is_empty() {
         return Err(fields(problems));
     }
-    count_anonymous(state, &report.reporter, client).await?;
+    count(state, &report.reporter, client).await?;
     let mut tx = state.pool.begin().await?;
     let id = reports::file(&mut tx, utility_id, Utc::now(), report).await?;
     tx.commit().await?;
@@ -168,7 +172,7 @@ pub async fn join(
     reporter: &Reporter,
     client: Option<IpAddr>,
 ) -> Result<(), ApiError> {
-    count_anonymous(state, reporter, client).await?;
+    count(state, reporter, client).await?;
     let mut tx = state.pool.begin().await?;
     reports::join(&mut tx, utility_id, id, reporter, Utc::now()).await?;
     tx.commit().await?;

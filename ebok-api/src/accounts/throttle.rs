@@ -77,6 +77,13 @@ pub const FAILURE_REPORT_PER_EMAIL: Limit = Limit {
     failures: 3,
     window: Duration::from_secs(60 * 60),
 };
+/// Failure reports filed or joined by one resident account: 20 an hour (a storm floods a
+/// street; a script floods the crews).
+pub const FAILURE_REPORT_PER_ACCOUNT: Limit = Limit {
+    scope: "failure_report.account",
+    failures: 20,
+    window: Duration::from_secs(60 * 60),
+};
 /// ... and from one client address, whatever the e-mail: 10 an hour.
 pub const FAILURE_REPORT_PER_CLIENT: Limit = Limit {
     scope: "failure_report.client",
