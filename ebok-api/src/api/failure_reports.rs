@@ -536,7 +536,8 @@ pub async fn nearby(
 #[utoipa::path(post, path = "/failure-reports", tag = "failure-reports",
     security(("bearer" = [])), request_body = NewFailureReport,
     responses((status = 201, body = FailureReport), (status = 401, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem),
+              (status = 429, body = Problem, description = "Too many reports from this account")))]
 pub async fn file_report(
     State(state): State<AppState>,
     who: Resident,
@@ -596,7 +597,8 @@ pub async fn report_photo(
 #[utoipa::path(post, path = "/failure-reports/{id}/join", tag = "failure-reports",
     security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = FailureReport), (status = 404, body = Problem),
-              (status = 409, body = Problem)))]
+              (status = 409, body = Problem),
+              (status = 429, body = Problem, description = "Too many reports from this account")))]
 pub async fn join_report(
     State(state): State<AppState>,
     who: Resident,
