@@ -8,8 +8,10 @@
 //! window (the readable page asks only for their count, first and last: [`Readings`]), the readings
 //! the resident entered, alarm rules (also deleted ones, whose history is kept) and what they
 //! recorded, consents with their history, what customer service did in the account's name
-//! (proxy acts), notices, the app's devices (without their push
-//! tokens, which are credentials of the device), sessions and notification preferences.
+//! (proxy acts), booked visits, failure reports filed or joined (the description only of those
+//! the resident filed, the count of their own photos), notices, the app's devices (without
+//! their push tokens, which are credentials of the device), sessions and notification
+//! preferences.
 //! Invoices and cases join it when billing and cases exist.
 //!
 //! Reads only; every query is scoped by utility and account.
@@ -36,6 +38,8 @@ pub struct PersonalData {
     pub consents: Vec<ConsentData>,
     /// What customer service did in the account's name, and whether it was accepted.
     pub proxy_acts: Vec<ProxyActData>,
+    pub bookings: Vec<BookingData>,
+    pub failure_reports: Vec<FailureReportData>,
     pub notifications: Vec<NotificationData>,
     pub notification_preferences: Vec<PreferenceData>,
     pub devices: Vec<DeviceData>,
@@ -158,6 +162,36 @@ pub struct ProxyActData {
     /// `awaiting`, `accepted` or `declined`.
     pub state: String,
     pub decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingData {
+    /// The calendar's name ("Wymiana wodomierza").
+    pub calendar: String,
+    pub starts_at: DateTime<Utc>,
+    pub booked_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Why staff cancelled it.
+    pub cancel_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailureReportData {
+    pub id: i64,
+    /// `burst_pipe`, `no_water`, … (`failure_category`).
+    pub category: String,
+    /// `reported`, `verified`, `rejected`, `dispatched`, `fixed`.
+    pub state: String,
+    /// Filed by the resident (else joined: "this is already reported").
+    pub filed: bool,
+    /// The resident's own words; none for a report they joined.
+    pub description: Option<String>,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub reported_at: DateTime<Utc>,
+    /// Photos the resident sent with it.
+    pub photos: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -417,6 +451,34 @@ pub async fn gather(
     )
     .fetch_all(&mut *conn)
     .await?;
+    let bookings = sqlx::query_as!(
+        BookingData,
+        r#"SELECT c.name AS calendar, s.starts_at, b.booked_at, b.cancelled_at, b.cancel_reason
+           FROM bookings b
+           JOIN booking_slots s ON s.id = b.slot_id
+           JOIN booking_calendars c ON c.id = s.calendar_id
+           WHERE b.account_id = $1 AND b.utility_id = $2
+           ORDER BY b.booked_at, b.id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let failure_reports = sqlx::query_as!(
+        FailureReportData,
+        r#"SELECT f.id, f.category::text AS "category!", f.state::text AS "state!", r.filed,
+                  CASE WHEN r.filed THEN f.description END AS description,
+                  f.address, f.lat, f.lon, r.at AS reported_at,
+                  (SELECT count(*) FROM failure_report_photos p
+                   WHERE p.report_id = f.id AND NOT p.by_staff AND p.added_by = $1) AS "photos!"
+           FROM failure_reporters r JOIN failure_reports f ON f.id = r.report_id
+           WHERE r.account_id = $1 AND f.utility_id = $2
+           ORDER BY r.at, f.id"#,
+        account_id,
+        utility_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let notifications = sqlx::query_as!(
         NotificationData,
         r#"SELECT created_at, category::text AS "category!", title, body, read_at
@@ -477,6 +539,8 @@ pub async fn gather(
         alarm_rules,
         consents,
         proxy_acts,
+        bookings,
+        failure_reports,
         notifications,
         notification_preferences,
         devices,

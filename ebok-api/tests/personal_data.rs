@@ -15,6 +15,47 @@ fn token(login: &Value) -> String {
 }
 
 /// A rule, a consent and a registered phone for `resident`, through the API.
+/// A visit booked and a failure report filed by `resident`, and a report they joined.
+async fn book_and_report(app: &App, resident: &Resident, words: &str) {
+    let slot: i64 = sqlx::query_scalar(
+        "WITH c AS (INSERT INTO booking_calendars (utility_id, code, name, rules)
+                    VALUES ($1, 'wizyta_' || $2, 'Wymiana wodomierza', '{}') RETURNING id)
+         INSERT INTO booking_slots (utility_id, calendar_id, starts_at, ends_at, capacity, taken)
+         SELECT $1, id, now() + interval '2 days', now() + interval '2 days 1 hour', 1, 1 FROM c
+         RETURNING id",
+    )
+    .bind(resident.utility_id)
+    .bind(resident.account_id)
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO bookings (utility_id, slot_id, account_id) VALUES ($1, $2, $3)")
+        .bind(resident.utility_id)
+        .bind(slot)
+        .bind(resident.account_id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    for (filed, description) in [
+        (true, words.to_string()),
+        (false, format!("{words} (cudze)")),
+    ] {
+        sqlx::query(
+            "WITH f AS (INSERT INTO failure_reports (utility_id, category, description, address)
+                        VALUES ($1, 'no_water', $3, 'Lipowa 1, Testowo') RETURNING id)
+             INSERT INTO failure_reporters (report_id, account_id, filed)
+             SELECT id, $2, $4 FROM f",
+        )
+        .bind(resident.utility_id)
+        .bind(resident.account_id)
+        .bind(description)
+        .bind(filed)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    }
+}
+
 async fn use_the_account(app: &App, token: &str, resident: &Resident) {
     let created = app
         .post(
@@ -72,6 +113,8 @@ async fn a_resident_downloads_everything_about_the_account_and_nothing_of_anybod
     use_the_account(&app, &t, &jan).await;
     let ola_token = token(&app.login("mlynary", &ola.email).await);
     use_the_account(&app, &ola_token, &ola).await;
+    book_and_report(&app, &jan, "Nie ma wody od rana").await;
+    book_and_report(&app, &ola, "Cieknie hydrant").await;
 
     let (number, pesel): (String, String) = sqlx::query_as(
         "UPDATE customers SET pesel = '44051401359' WHERE id = $1
@@ -100,6 +143,17 @@ async fn a_resident_downloads_everything_about_the_account_and_nothing_of_anybod
         "a device's push token is a credential"
     );
     assert!(!data["sessions"].as_array().unwrap().is_empty());
+    assert_eq!(data["bookings"].as_array().unwrap().len(), 1);
+    assert_eq!(data["bookings"][0]["calendar"], "Wymiana wodomierza");
+    let reports = data["failure_reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["description"], "Nie ma wody od rana");
+    assert_eq!(
+        reports[1]["description"],
+        Value::Null,
+        "a report joined is not the resident's words"
+    );
+    assert!(!data.to_string().contains("Cieknie hydrant"));
     // Nothing of the other resident of the utility, nor of another utility's.
     let text = data.to_string();
     for other in [&ola, &piotr] {
@@ -131,6 +185,8 @@ async fn a_resident_downloads_everything_about_the_account_and_nothing_of_anybod
         "{page}"
     );
     assert!(page.contains("Dom"), "{page}");
+    assert!(page.contains("Zgłoszenia awarii") && page.contains("Nie ma wody od rana"));
+    assert!(page.contains("Wymiana wodomierza"));
     assert!(!page.contains(&ola.email));
     let file = app.web_get(&cookie, "/u/mlynary/konto/dane.json").await;
     assert_eq!(file.status(), 200);

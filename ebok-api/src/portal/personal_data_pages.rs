@@ -297,6 +297,62 @@ fn sections(data: &PersonalData) -> Vec<Section> {
             none: "Biuro obsługi niczego nie zapisało w Twoim imieniu.",
         },
         Section {
+            id: "wizyty",
+            title: "Wizyty",
+            columns: vec!["Kalendarz", "Termin", "Zarezerwowano", "Odwołano"],
+            rows: data
+                .bookings
+                .iter()
+                .map(|b| {
+                    let cancelled = match (&b.cancelled_at, &b.cancel_reason) {
+                        (Some(at), Some(reason)) => format!("{} ({reason})", polish::instant(*at)),
+                        (Some(at), None) => polish::instant(*at),
+                        (None, _) => "—".to_string(),
+                    };
+                    vec![
+                        b.calendar.clone(),
+                        polish::instant(b.starts_at),
+                        polish::instant(b.booked_at),
+                        cancelled,
+                    ]
+                })
+                .collect(),
+            none: "Nie rezerwowałeś wizyt.",
+        },
+        Section {
+            id: "awarie",
+            title: "Zgłoszenia awarii",
+            columns: vec!["Zgłoszenie", "Rodzaj", "Miejsce", "Opis", "Stan", "Zdjęć"],
+            rows: data
+                .failure_reports
+                .iter()
+                .map(|f| {
+                    let category = ebok_outages::reports::Category::parse(&f.category)
+                        .map_or(f.category.as_str(), |c| c.polish());
+                    let state = ebok_outages::reports::State::parse(&f.state)
+                        .map_or(f.state.as_str(), |s| s.polish());
+                    let place = ebok_outages::reports::Place {
+                        point: f.lat.zip(f.lon),
+                        address: f.address.clone(),
+                    };
+                    vec![
+                        format!(
+                            "nr {}, {} {}",
+                            f.id,
+                            if f.filed { "zgłoszone" } else { "dołączono" },
+                            polish::instant(f.reported_at)
+                        ),
+                        category.to_string(),
+                        place.words(),
+                        optional(&f.description),
+                        state.to_string(),
+                        polish::integer(f.photos),
+                    ]
+                })
+                .collect(),
+            none: "Nie zgłaszałeś awarii.",
+        },
+        Section {
             id: "powiadomienia",
             title: "Powiadomienia",
             columns: vec!["Wysłane", "Tytuł", "Treść", "Przeczytane"],
