@@ -374,6 +374,7 @@ async fn private_stack(wanted: Wanted) -> (tempfile::TempDir, LocalStack) {
         &StackConfig {
             data_dir: dir.path().to_path_buf(),
             install_packages: true,
+            ..StackConfig::default()
         },
         wanted,
     )

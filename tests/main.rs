@@ -19,3 +19,4 @@ mod read_models;
 mod rule_to_inbox;
 mod schema;
 mod stack;
+mod stores;

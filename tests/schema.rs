@@ -1,9 +1,11 @@
 //! The schema's own guarantees, checked against the real PostgreSQL: tenants cannot point at each
 //! other's rows, a supply point has one contract and one meter per position at a time, readings
-//! are unique per meter and instant and land in monthly partitions, the audit log is
-//! append-only, and the migrations and the committed offline query data match the database.
+//! are unique per meter and instant and land in monthly partitions (plain PostgreSQL) or 7-day
+//! chunks (TimescaleDB), the audit log is append-only, and the migrations and the committed
+//! offline query data match the database.
 
 use ebok_common::db::{MigrationState, migration_state};
+use ebok_testkit::db::{Store, expected_store};
 use ebok_testkit::{TestDb, fixtures};
 
 fn sqlstate(error: sqlx::Error) -> String {
@@ -158,17 +160,70 @@ async fn a_reading_is_unique_per_meter_and_instant() {
     assert_eq!(sqlstate(insert(1000).await.unwrap_err()), "23505");
 }
 
+/// `scripts/test.sh` runs these tests once on each store; a pass meant for TimescaleDB must not
+/// quietly run on plain PostgreSQL (a server that lost the preload, a migration that missed it).
+#[tokio::test]
+async fn the_readings_are_stored_as_the_test_runner_asked() {
+    let db = TestDb::new().await;
+    let store = Store::of(&db.pool).await;
+    let extension: Option<String> =
+        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+            .fetch_optional(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(extension.is_some(), store == Store::Timescale);
+    if let Some(expected) = expected_store() {
+        assert_eq!(store, expected);
+    }
+}
+
+#[tokio::test]
+async fn readings_land_in_weekly_chunks_on_timescaledb() {
+    let db = TestDb::new().await;
+    if Store::of(&db.pool).await != Store::Timescale {
+        return; // the monthly partitions of plain PostgreSQL are checked below
+    }
+    let u = fixtures::utility(&db.pool, "alfa").await;
+    let meter = fixtures::meter(&db.pool, u, None).await;
+    // Any instant is taken at once, years back or ahead: chunks are made as needed.
+    for at in [
+        "2019-03-15T10:00:00Z",
+        "2019-03-16T10:00:00Z",
+        "2031-01-01T00:00:00Z",
+    ] {
+        sqlx::query(
+            "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+             VALUES ($1, $2::timestamptz, 5, 'manual')",
+        )
+        .bind(meter)
+        .bind(at)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let (chunks, width): (i64, String) = sqlx::query_as(
+        "SELECT count(*), max(range_end - range_start)::text FROM timescaledb_information.chunks
+         WHERE hypertable_name = 'meter_readings'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((chunks, width.as_str()), (2, "7 days"));
+    let created: i32 = sqlx::query_scalar(
+        "SELECT ebok_ensure_reading_partitions('2019-03-15T10:00:00Z', '2019-03-15T10:00:00Z')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(created, 0, "nothing to create on a hypertable");
+}
+
 #[tokio::test]
 async fn readings_land_in_monthly_partitions_created_on_demand() {
     let db = TestDb::new().await;
-    let storage: String = sqlx::query_scalar("SELECT ebok_readings_storage()")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        storage, "partitioned",
-        "Debian's PostgreSQL has no TimescaleDB"
-    );
+    if Store::of(&db.pool).await != Store::Plain {
+        return; // TimescaleDB's chunks are checked above
+    }
     let u = fixtures::utility(&db.pool, "alfa").await;
     let meter = fixtures::meter(&db.pool, u, None).await;
     let insert_old = || {
@@ -212,6 +267,9 @@ async fn readings_land_in_monthly_partitions_created_on_demand() {
 #[tokio::test]
 async fn partitions_exist_three_months_ahead_after_migration() {
     let db = TestDb::new().await;
+    if Store::of(&db.pool).await != Store::Plain {
+        return; // TimescaleDB makes chunks as readings come
+    }
     let ahead: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_inherits
          WHERE inhparent = 'meter_readings'::regclass

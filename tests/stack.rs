@@ -33,6 +33,7 @@ fn config(dir: &Path) -> StackConfig {
     StackConfig {
         data_dir: dir.to_path_buf(),
         install_packages: true,
+        ..StackConfig::default()
     }
 }
 

@@ -188,6 +188,9 @@ pub struct StackConfig {
     pub data_dir: PathBuf,
     /// Install `postgresql` and `mosquitto` from Debian's packages when they are missing.
     pub install_packages: bool,
+    /// Whether the cluster preloads TimescaleDB, so that the readings become a hypertable with
+    /// compression and retention policies (`EBOK__STACK__TIMESCALEDB`; see docs/scaling.md).
+    pub timescaledb: TimescaleMode,
 }
 
 impl Default for StackConfig {
@@ -195,8 +198,20 @@ impl Default for StackConfig {
         Self {
             data_dir: PathBuf::from(".ebok"),
             install_packages: true,
+            timescaledb: TimescaleMode::Auto,
         }
     }
+}
+
+/// `stack.timescaledb`: `auto` uses TimescaleDB when the server has the extension installed,
+/// `on` requires it (the stack refuses to start without it), `off` never loads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimescaleMode {
+    #[default]
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -266,6 +281,13 @@ pub struct IngestConfig {
     pub rejection_retention_days: u32,
     /// Quarantined readings (held or released) older than this are pruned.
     pub quarantine_retention_days: u32,
+    /// Raw readings measured longer ago than this are dropped, a whole month partition or
+    /// TimescaleDB chunk at a time; the daily register values (what billing and history read)
+    /// are kept. Unset keeps raw readings for ever. At least 90 (see docs/scaling.md).
+    pub raw_retention_days: Option<u32>,
+    /// On TimescaleDB, chunks of readings older than this are compressed; 0 never compresses.
+    /// Plain PostgreSQL ignores it.
+    pub compress_after_days: u32,
     pub modbus: Vec<ModbusDevice>,
 }
 
@@ -290,10 +312,15 @@ impl Default for IngestConfig {
             continuous_flow_hours: 24,
             rejection_retention_days: 90,
             quarantine_retention_days: 30,
+            raw_retention_days: None,
+            compress_after_days: 30,
             modbus: Vec::new(),
         }
     }
 }
+
+/// The shortest `ingest.raw_retention_days`: raw readings of the last billing quarter stay.
+pub const MIN_RAW_RETENTION_DAYS: u32 = 90;
 
 /// A Modbus TCP device with water meters behind it.
 #[derive(Debug, Clone, Deserialize)]
@@ -694,6 +721,14 @@ impl Config {
                      (like ebok/+/readings or wmbusmeters/+/#)"
                 )));
             }
+        }
+        if let Some(days) = self.ingest.raw_retention_days
+            && days < MIN_RAW_RETENTION_DAYS
+        {
+            return Err(ConfigError(format!(
+                "ingest.raw_retention_days must be at least {MIN_RAW_RETENTION_DAYS} (a bill \
+                 may be questioned for a quarter), got {days}"
+            )));
         }
         if self.ingest.writers == 0 || self.ingest.batch_size == 0 {
             return Err(ConfigError(

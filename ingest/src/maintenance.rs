@@ -12,7 +12,12 @@
 //!   day rows.
 //! - **Retention**: deletes stored rejections and quarantined readings older than
 //!   `ingest.rejection_retention_days` / `ingest.quarantine_retention_days`, oldest first, in
-//!   bounded batches (each its own short statement), so neither table grows without end.
+//!   bounded batches (each its own short statement), so neither table grows without end; and,
+//!   when `ingest.raw_retention_days` is set, drops the raw readings' month partitions or
+//!   TimescaleDB chunks that lie wholly before it (`ebok_drop_old_readings`, migration 0033).
+//!   Daily register values stay: billing and history read those.
+//! - **Compression** (TimescaleDB only): [`set_compression`] gives the readings' hypertable
+//!   TimescaleDB's own compression policy at start; its background job does the work.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -249,11 +254,14 @@ pub async fn pack_closed_months(pool: &PgPool) -> sqlx::Result<i32> {
         .await
 }
 
-/// How long rejections and quarantined readings are kept, and how many rows one delete takes.
+/// How long rejections, quarantined readings and raw readings are kept, and how many rows one
+/// delete takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub rejections: chrono::Duration,
     pub quarantine: chrono::Duration,
+    /// `None` keeps raw readings for ever.
+    pub raw_readings: Option<chrono::Duration>,
     pub batch: i64,
 }
 
@@ -265,7 +273,21 @@ impl Retention {
         Retention {
             rejections: chrono::Duration::days(rejections.into()),
             quarantine: chrono::Duration::days(quarantine.into()),
+            raw_readings: None,
             batch: Retention::BATCH,
+        }
+    }
+
+    /// The retention `ingest.*_retention_days` ask for.
+    pub fn from_config(config: &ebok_common::config::IngestConfig) -> Retention {
+        Retention {
+            raw_readings: config
+                .raw_retention_days
+                .map(|days| chrono::Duration::days(days.into())),
+            ..Retention::from_days(
+                config.rejection_retention_days,
+                config.quarantine_retention_days,
+            )
         }
     }
 }
@@ -275,6 +297,8 @@ impl Retention {
 pub struct Pruned {
     pub rejections: u64,
     pub quarantined: u64,
+    /// Month partitions or TimescaleDB chunks of raw readings dropped.
+    pub reading_chunks: u64,
 }
 
 /// Deletes rejections and quarantined readings received before `now` minus their retention,
@@ -319,7 +343,33 @@ pub async fn prune(
             break;
         }
     }
+    if let Some(keep) = retention.raw_readings {
+        let dropped = sqlx::query_scalar!(
+            r#"SELECT ebok_drop_old_readings($1) AS "dropped!""#,
+            now - keep
+        )
+        .fetch_one(pool)
+        .await?;
+        pruned.reading_chunks = u64::try_from(dropped).unwrap_or(0);
+    }
     Ok(pruned)
+}
+
+/// Gives the readings TimescaleDB's compression policy for chunks older than `after_days`
+/// (0: no policy). Returns whether the store compresses at all: false on plain PostgreSQL,
+/// where this does nothing.
+pub async fn set_compression(pool: &PgPool, after_days: u32) -> sqlx::Result<bool> {
+    let after = (after_days > 0).then_some(sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: after_days as i32,
+        microseconds: 0,
+    });
+    sqlx::query_scalar!(
+        r#"SELECT ebok_readings_compression($1) AS "compresses!""#,
+        after
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// Prunes every `interval`, the first time at start, until shutdown.
@@ -334,11 +384,12 @@ pub async fn run_retention(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => match prune(&pool, retention, Utc::now()).await {
-                Ok(Pruned { rejections: 0, quarantined: 0 }) => {}
+                Ok(Pruned { rejections: 0, quarantined: 0, reading_chunks: 0 }) => {}
                 Ok(pruned) => tracing::info!(
                     rejections = pruned.rejections,
                     quarantined = pruned.quarantined,
-                    "old rejections and quarantined readings pruned"
+                    reading_chunks = pruned.reading_chunks,
+                    "old rejections, quarantined and raw readings pruned"
                 ),
                 Err(e) => tracing::warn!(error = %e, "pruning old rejections failed"),
             },

@@ -71,6 +71,15 @@ pub async fn start(
             "latest readings repaired after an unclean stop"
         );
     }
+    match maintenance::set_compression(&pool, config.compress_after_days).await {
+        Ok(true) => tracing::info!(
+            after_days = config.compress_after_days,
+            "readings on TimescaleDB: chunks are compressed by its policy"
+        ),
+        Ok(false) => {}
+        // Another process may hold the policy's lock for long; ingest runs without it.
+        Err(e) => tracing::warn!(error = %e, "setting the readings' compression policy failed"),
+    }
     let stats = Arc::new(Stats::default());
     let (link_tx, link) = watch::channel(Link::Connecting);
 
@@ -152,10 +161,7 @@ pub async fn start(
     ));
     let retention = tokio::spawn(maintenance::run_retention(
         pool.clone(),
-        maintenance::Retention::from_days(
-            config.rejection_retention_days,
-            config.quarantine_retention_days,
-        ),
+        maintenance::Retention::from_config(&config),
         intervals.retention,
         shutdown.clone(),
     ));

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use ebok_common::config::{IngestConfig, StackConfig};
+use ebok_common::config::{IngestConfig, StackConfig, TimescaleMode};
 use ebok_ingest::gateways::{Account, INGEST_USERNAME, LocalBroker, PasswordHash};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Connection;
@@ -99,6 +99,7 @@ enum Recipe {
         dir: std::path::PathBuf,
         run_as: Option<RunAs>,
         port: u16,
+        timescale: bool,
     },
     Mosquitto {
         program: std::path::PathBuf,
@@ -125,10 +126,12 @@ impl Recipe {
                 dir,
                 run_as,
                 port,
+                timescale,
             } => postgres::Cluster {
                 bin,
                 dir: dir.clone(),
                 run_as: run_as.as_ref(),
+                timescale: *timescale,
             }
             .start(*port),
             Recipe::Mosquitto {
@@ -162,12 +165,12 @@ impl LocalStack {
         wanted: Wanted,
         broker: BrokerSettings,
     ) -> Result<LocalStack> {
-        let config = config.clone();
+        let supervised = config.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (commands_tx, commands_rx) = mpsc::channel::<Command>();
         let supervisor = std::thread::Builder::new()
             .name("ebok-stack".into())
-            .spawn(move || supervise(config, wanted, broker, ready_tx, commands_rx))
+            .spawn(move || supervise(supervised, wanted, broker, ready_tx, commands_rx))
             .context("starting the stack supervisor thread")?;
         let started = ready_rx
             .await
@@ -186,7 +189,14 @@ impl LocalStack {
             supervisor: Some(supervisor),
         };
         if let Some(url) = &stack.endpoints.database_url {
-            ensure_database(url).await?;
+            let timescale = ensure_database(url).await?;
+            if config.timescaledb == TimescaleMode::On && !timescale {
+                anyhow::bail!(
+                    "stack.timescaledb is on, but the running cluster under {} was started \
+                     without TimescaleDB; stop the ebok process that runs it first",
+                    config.data_dir.display()
+                );
+            }
         }
         Ok(stack)
     }
@@ -318,10 +328,21 @@ fn bring_up(
             .ok_or_else(|| anyhow!("PostgreSQL server programs not found after installation"))?;
         let run_as = service_user(root, "postgres")?;
         let dir = layout.prepare_service_dir("postgres", run_as.as_ref())?;
+        let timescale = match config.timescaledb {
+            TimescaleMode::Off => false,
+            TimescaleMode::Auto => bin.has_timescaledb(),
+            TimescaleMode::On if bin.has_timescaledb() => true,
+            TimescaleMode::On => anyhow::bail!(
+                "stack.timescaledb is on, but TimescaleDB is not installed for PostgreSQL {}; \
+                 install it (README, \"TimescaleDB\") or set EBOK__STACK__TIMESCALEDB=auto",
+                bin.major
+            ),
+        };
         let cluster = postgres::Cluster {
             bin: &bin,
             dir,
             run_as: run_as.as_ref(),
+            timescale,
         };
         let password = remembered
             .postgres_password
@@ -337,6 +358,7 @@ fn bring_up(
                     dir: cluster.dir.clone(),
                     run_as: run_as.clone(),
                     port,
+                    timescale,
                 };
                 services.push((recipe, cluster.start(port)?));
                 owned.push("postgres");
@@ -426,6 +448,7 @@ pub fn attach(config: &StackConfig) -> Result<Endpoints> {
             bin: &bin,
             dir: layout.service_dir("postgres"),
             run_as: None,
+            timescale: false,
         };
         if let Some((_, port)) = cluster.running() {
             endpoints.database_url = Some(SecretString::from(format!(
@@ -448,8 +471,9 @@ pub fn attach(config: &StackConfig) -> Result<Endpoints> {
     Ok(endpoints)
 }
 
-/// Creates the system's database in a fresh cluster.
-async fn ensure_database(url: &SecretString) -> Result<()> {
+/// Creates the system's database in a fresh cluster. Returns whether the server preloads
+/// TimescaleDB.
+async fn ensure_database(url: &SecretString) -> Result<bool> {
     let mut admin_url = url::Url::parse(url.expose_secret())?;
     admin_url.set_path("/postgres");
     let mut conn = sqlx::PgConnection::connect(admin_url.as_str())
@@ -469,6 +493,10 @@ async fn ensure_database(url: &SecretString) -> Result<()> {
         .execute(&mut conn)
         .await?;
     }
+    let preloaded: String =
+        sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')")
+            .fetch_one(&mut conn)
+            .await?;
     conn.close().await?;
-    Ok(())
+    Ok(preloaded.contains("timescaledb"))
 }

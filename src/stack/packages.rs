@@ -23,6 +23,34 @@ impl PostgresBin {
     pub fn program(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// Whether this server has the TimescaleDB extension installed: its library in the server's
+    /// library folder and its control file among the extensions (Debian's layout, or where this
+    /// installation's `pg_config` says).
+    pub fn has_timescaledb(&self) -> bool {
+        let (lib, share) = match self.pg_config_dirs() {
+            Some(dirs) => dirs,
+            None => (
+                self.dir.with_file_name("lib"),
+                PathBuf::from(format!("/usr/share/postgresql/{}", self.major)),
+            ),
+        };
+        lib.join("timescaledb.so").is_file()
+            && share.join("extension/timescaledb.control").is_file()
+    }
+
+    fn pg_config_dirs(&self) -> Option<(PathBuf, PathBuf)> {
+        let ask = |flag: &str| -> Option<PathBuf> {
+            let out = Command::new(self.program("pg_config"))
+                .arg(flag)
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+        };
+        Some((ask("--pkglibdir")?, ask("--sharedir")?))
+    }
 }
 
 /// The newest Debian-layout PostgreSQL (`/usr/lib/postgresql/<major>/bin`) of a supported

@@ -21,6 +21,8 @@ pub struct Cluster<'a> {
     /// The service folder: `data/`, `run/`, logs.
     pub dir: PathBuf,
     pub run_as: Option<&'a RunAs>,
+    /// Preload TimescaleDB (the caller checked that it is installed).
+    pub timescale: bool,
 }
 
 impl Cluster<'_> {
@@ -100,7 +102,7 @@ impl Cluster<'_> {
         }
         let mut command = Command::new(self.bin.program("postgres"));
         command.arg("-D").arg(self.data());
-        for setting in settings(port, &run) {
+        for setting in settings(port, &run, self.timescale) {
             command.arg("-c").arg(setting);
         }
         let mut service = Service::spawn(
@@ -141,8 +143,8 @@ impl Cluster<'_> {
 
 /// Server settings given on the command line, so they follow the chosen port and folder without
 /// editing files in the cluster.
-fn settings(port: u16, socket_dir: &Path) -> Vec<String> {
-    vec![
+fn settings(port: u16, socket_dir: &Path, timescale: bool) -> Vec<String> {
+    let mut settings = vec![
         "listen_addresses=127.0.0.1".into(),
         format!("port={port}"),
         format!("unix_socket_directories={}", socket_dir.display()),
@@ -154,7 +156,18 @@ fn settings(port: u16, socket_dir: &Path) -> Vec<String> {
         "timezone=UTC".into(),
         "log_timezone=UTC".into(),
         "log_line_prefix=%m [%p] %q%u@%d ".into(),
-    ]
+    ];
+    if timescale {
+        settings.extend([
+            "shared_preload_libraries=timescaledb".into(),
+            // No reports to Timescale's servers from a utility's database.
+            "timescaledb.telemetry_level=off".into(),
+            // Its job scheduler takes a background worker per database with the extension.
+            "max_worker_processes=32".into(),
+            "timescaledb.max_background_workers=24".into(),
+        ]);
+    }
+    settings
 }
 
 /// PostgreSQL's buffer cache: a quarter of the machine's memory, as its documentation suggests

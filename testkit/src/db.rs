@@ -26,6 +26,49 @@ pub fn server_url() -> url::Url {
     url::Url::parse(&raw).expect("EBOK__DATABASE__URL is a URL")
 }
 
+/// How the readings are stored on the server the tests use, as `scripts/test.sh` asked for it
+/// (`EBOK_TEST_STORE`: `plain` or `timescale`); `None` when the tests were started otherwise.
+/// Tests of store-specific machinery compare it with what the database reports, so a pass meant
+/// for TimescaleDB that silently ran on plain PostgreSQL fails.
+pub fn expected_store() -> Option<Store> {
+    match std::env::var("EBOK_TEST_STORE").ok()?.as_str() {
+        "plain" => Some(Store::Plain),
+        "timescale" => Some(Store::Timescale),
+        other => panic!("EBOK_TEST_STORE is `{other}`, not `plain` or `timescale`"),
+    }
+}
+
+/// The two ways the readings are stored (`ebok_readings_storage()`: `partitioned` or
+/// `hypertable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Plain,
+    Timescale,
+}
+
+impl Store {
+    /// The store of a migrated database.
+    pub async fn of(pool: &PgPool) -> Store {
+        let storage: String = sqlx::query_scalar("SELECT ebok_readings_storage()")
+            .fetch_one(pool)
+            .await
+            .expect("asking how readings are stored");
+        match storage.as_str() {
+            "partitioned" => Store::Plain,
+            "hypertable" => Store::Timescale,
+            other => panic!("unknown readings storage `{other}`"),
+        }
+    }
+}
+
+/// A plain PostgreSQL server beside the one the tests use, during the TimescaleDB pass of
+/// `scripts/test.sh` (`EBOK_TEST_PLAIN_DATABASE_URL`), for tests that compare the two stores'
+/// answers on the same data.
+pub fn plain_server_url() -> Option<url::Url> {
+    let raw = std::env::var("EBOK_TEST_PLAIN_DATABASE_URL").ok()?;
+    Some(url::Url::parse(&raw).expect("EBOK_TEST_PLAIN_DATABASE_URL is a URL"))
+}
+
 fn with_database(server: &url::Url, name: &str) -> url::Url {
     let mut url = server.clone();
     url.set_path(&format!("/{name}"));
@@ -42,7 +85,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let server = server_url();
+        TestDb::on(server_url()).await
+    }
+
+    /// A database of its own on another server (see [`plain_server_url`]).
+    pub async fn on(server: url::Url) -> TestDb {
         let admin = with_database(&server, "postgres");
         let template = ensure_template(&admin).await;
         let name = format!(
@@ -54,12 +101,25 @@ impl TestDb {
         let mut conn = PgConnection::connect(admin.as_str())
             .await
             .expect("connecting to the test server");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("creating the test database");
+        let mut attempts = 0;
+        loop {
+            let created = sqlx::query(sqlx::AssertSqlSafe(format!(
+                r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#
+            )))
+            .execute(&mut conn)
+            .await;
+            match created {
+                Ok(_) => break,
+                // A session on the template (see `close_template`): end it and copy again.
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") => {
+                    attempts += 1;
+                    assert!(attempts < 20, "the template stays busy: {e}");
+                    close_template(&mut conn, &template).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("creating the test database: {e}"),
+            }
+        }
         let _ = conn.close().await;
         let url = with_database(&server, &name);
         let pool = ebok_common::db::pool_options(8)
@@ -168,6 +228,7 @@ async fn ensure_template(admin: &url::Url) -> String {
             .execute(&mut conn)
             .await
             .expect("publishing the template");
+        close_template(&mut conn, &template).await;
     }
     sqlx::query("SELECT pg_advisory_unlock(hashtext('ebok-testkit-template'))")
         .execute(&mut conn)
@@ -175,6 +236,25 @@ async fn ensure_template(admin: &url::Url) -> String {
         .expect("template unlock");
     let _ = conn.close().await;
     template
+}
+
+/// Closes the template to connections and ends the sessions on it, so that it can be copied: on
+/// TimescaleDB a scheduler of background jobs connects to every database that has the
+/// extension and allows connections, and `CREATE DATABASE … TEMPLATE` fails while it is there.
+async fn close_template(conn: &mut PgConnection, template: &str) {
+    let sql = format!(r#"ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false"#);
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .expect("closing the template to connections");
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(template)
+    .execute(&mut *conn)
+    .await
+    .expect("ending the template's sessions");
 }
 
 /// Drops templates of other schema versions and test databases of processes that are gone.
