@@ -134,6 +134,43 @@ pub struct MqttSource {
     pub mqtt: MqttConfig,
 }
 
+/// Ingest's MQTT client settings: a persistent session under `ingest.client_id`, acknowledged
+/// by hand once committed, with the broker's flow control and packet limit. Also what the
+/// ingest benchmark's broker-only subscriber uses, so that the two differ only in the work.
+pub fn client_options(ingest: &IngestConfig, mqtt: &MqttConfig) -> Result<MqttOptions> {
+    let raw = mqtt
+        .url
+        .as_deref()
+        .context("mqtt.url (EBOK__MQTT__URL) is not set")?;
+    let url = url::Url::parse(raw)
+        .with_context(|| format!("mqtt.url (EBOK__MQTT__URL) {raw:?} is not a URL"))?;
+    let host = url
+        .host_str()
+        .with_context(|| format!("mqtt.url {raw:?} has no host"))?;
+    let tls = url.scheme() == "mqtts";
+    let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
+    let mut options = MqttOptions::new(ingest.client_id.clone(), host, port);
+    options
+        .set_clean_start(false)
+        .set_session_expiry_interval(Some(ingest.session_expiry_secs))
+        .set_manual_acks(true)
+        .set_keep_alive(Duration::from_secs(30))
+        // How many unacknowledged messages the broker may send ahead: the flow control that
+        // keeps the writers fed without unbounded memory.
+        .set_receive_maximum(Some(10_000))
+        // The largest packet ingest takes: an MQTT 5 broker must not send larger ones (it
+        // drops them for this client). Payloads between max_payload_bytes and this still
+        // reach the decoder, which rejects them with their reason and acknowledges them.
+        .set_max_packet_size(Some(max_packet_size(ingest.max_payload_bytes)));
+    if let (Some(user), Some(password)) = (&mqtt.username, &mqtt.password) {
+        options.set_credentials(user.clone(), password.expose_secret().to_string());
+    }
+    if tls {
+        options.set_transport(rumqttc::Transport::tls_with_default_config());
+    }
+    Ok(options)
+}
+
 impl MqttSource {
     fn subscriptions(&self) -> Vec<Subscription> {
         self.ingest
@@ -153,41 +190,6 @@ impl MqttSource {
             .collect()
     }
 
-    fn options(&self) -> Result<MqttOptions> {
-        let raw = self
-            .mqtt
-            .url
-            .as_deref()
-            .context("mqtt.url (EBOK__MQTT__URL) is not set")?;
-        let url = url::Url::parse(raw)
-            .with_context(|| format!("mqtt.url (EBOK__MQTT__URL) {raw:?} is not a URL"))?;
-        let host = url
-            .host_str()
-            .with_context(|| format!("mqtt.url {raw:?} has no host"))?;
-        let tls = url.scheme() == "mqtts";
-        let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
-        let mut options = MqttOptions::new(self.ingest.client_id.clone(), host, port);
-        options
-            .set_clean_start(false)
-            .set_session_expiry_interval(Some(self.ingest.session_expiry_secs))
-            .set_manual_acks(true)
-            .set_keep_alive(Duration::from_secs(30))
-            // How many unacknowledged messages the broker may send ahead: the flow control that
-            // keeps the writers fed without unbounded memory.
-            .set_receive_maximum(Some(10_000))
-            // The largest packet ingest takes: an MQTT 5 broker must not send larger ones (it
-            // drops them for this client). Payloads between max_payload_bytes and this still
-            // reach the decoder, which rejects them with their reason and acknowledges them.
-            .set_max_packet_size(Some(max_packet_size(self.ingest.max_payload_bytes)));
-        if let (Some(user), Some(password)) = (&self.mqtt.username, &self.mqtt.password) {
-            options.set_credentials(user.clone(), password.expose_secret().to_string());
-        }
-        if tls {
-            options.set_transport(rumqttc::Transport::tls_with_default_config());
-        }
-        Ok(options)
-    }
-
     /// Runs until `stop_intake`; then acknowledges what the writers still commit until
     /// `disconnect`, and disconnects.
     pub async fn run(
@@ -197,7 +199,7 @@ impl MqttSource {
         stop_intake: CancellationToken,
         disconnect: CancellationToken,
     ) -> Result<()> {
-        let options = self.options()?;
+        let options = client_options(&self.ingest, &self.mqtt)?;
         let subscriptions = self.subscriptions();
         let shared = self.ingest.shared_group.clone();
         let limits = Limits {

@@ -4,7 +4,13 @@
 //! 2. starts ingest in this process and publishes single-reading messages through the real
 //!    broker (pre-encoded, over several connections, QoS 1), timing from the first publish to the
 //!    moment the last reading is committed;
-//! 3. does the same with gateway batches of 10,000 readings.
+//! 3. does the same with gateway batches of 10,000 readings;
+//! 4. and, before ingest starts, measures the broker's own floor for the single-reading load:
+//!    the same publisher and messages through Mosquitto to a subscriber with ingest's MQTT
+//!    settings that only acknowledges (QoS 1 pass-through). Ingest's figures are printed as
+//!    ratios of these two limits, `single_ratio` and `batch_ratio`;
+//! 5. reports the bytes a stored reading takes on the store (`--store plain|timescale`), as
+//!    ingest wrote it and after compression (TimescaleDB's; plain PostgreSQL has none).
 //!
 //! The loads are published as the bench utility's gateway `bench` (re-keyed at start, see
 //! `crate::gateway`). Each load uses its own later time window, so every reading is new to
@@ -24,6 +30,8 @@ use firmware_sim::model::{FaultRates, FleetSpec};
 use firmware_sim::publish::{BlastConfig, BlastLoad, Broker, blast, blast_readings};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+
+use super::store::{self, Store};
 
 #[derive(Debug, Args)]
 pub struct IngestBenchArgs {
@@ -51,9 +59,15 @@ pub struct IngestBenchArgs {
     /// Keep the bench database afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// The time-series store to measure (default: whatever the stack or server has).
+    #[arg(long, value_enum)]
+    pub store: Option<Store>,
 }
 
-pub async fn ingest(config: Config, args: IngestBenchArgs) -> Result<()> {
+pub async fn ingest(mut config: Config, args: IngestBenchArgs) -> Result<()> {
+    if let Some(store) = args.store {
+        store.configure(&mut config);
+    }
     let (config, stack) = crate::run::start_local_stack(config, true).await?;
     let result = run_ingest(config, &args).await;
     if let Some(stack) = stack {
@@ -65,6 +79,8 @@ pub async fn ingest(config: Config, args: IngestBenchArgs) -> Result<()> {
 async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
     let broker_url = config.mqtt.url.clone().context("no broker")?;
     let pool = super::fresh_database(&config, "ebok_bench", 24).await?;
+    let store = Store::of(&pool, args.store).await?;
+    eprintln!("bench: readings stored on {}", store.name());
 
     let mut fleet = FleetSpec::new(4242, crate::demo::seed::fleet_start());
     fleet.faults = FaultRates::none();
@@ -156,6 +172,30 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
         .map(String::as_str)
         .collect();
     let login = crate::gateway::publisher_login(&config, &pool, "bench", "bench", &filters).await?;
+
+    // 4. The broker's floor, before ingest subscribes (its session does not exist yet, so the
+    //    broker keeps nothing of these messages for it).
+    let mut floors = Vec::new();
+    for rep in 0..args.repeats {
+        let rate = broker_floor(
+            &ingest_config,
+            &config.mqtt,
+            load(
+                1 + 2 * rep,
+                BlastLoad::Singles {
+                    messages: args.singles,
+                },
+            ),
+            &broker_url,
+            login.clone(),
+        )
+        .await?;
+        eprintln!(
+            "bench: broker alone, {} single-reading messages: {rate:.0} messages/s",
+            args.singles
+        );
+        floors.push(rate);
+    }
     let mut ingest = ebok_ingest::service::start(
         pool.clone(),
         ingest_config,
@@ -209,21 +249,32 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
     }
     shutdown.cancel();
     let _ = ingest.task.await;
+    // 5. What a reading costs on disk, as ingest wrote it and compressed.
+    let bytes = store::bytes_per_reading(&pool, store).await?;
+    let compressed = store::compressed_bytes_per_reading(&pool, store).await?;
     pool.close().await;
     if !args.keep {
         super::drop_database(&config, "ebok_bench").await?;
     }
 
-    let (single, batch, raw) = (
+    let (single, batch, raw, floor) = (
         super::median(singles),
         super::median(batches),
         super::median(raw),
+        super::median(floors),
     );
     println!(
-        "ingest benchmark ({} repeats, medians; broker, database and simulator on this machine)",
-        args.repeats
+        "ingest benchmark ({} repeats, medians; broker, database and simulator on this machine; \
+         readings on {})",
+        args.repeats,
+        store.name()
     );
     println!("  single-reading messages, published → committed : {single:>10.0} messages/s");
+    println!("  the same through the broker alone (QoS 1)      : {floor:>10.0} messages/s");
+    println!(
+        "  single / broker alone                          : {:>10.2}",
+        single / floor
+    );
     println!(
         "  gateway batches of {:>5} readings              : {batch:>10.0} readings/s",
         args.batch_readings
@@ -233,8 +284,14 @@ async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
         "  batch / raw COPY                               : {:>10.2}",
         batch / raw
     );
+    println!("  bytes per stored reading, as written           : {bytes:>10.1}");
+    println!("  bytes per stored reading, compressed           : {compressed:>10.1}");
     println!(
-        "ingest single_msgs_per_s={single:.0} batch_readings_per_s={batch:.0} raw_copy_rows_per_s={raw:.0} batch_ratio={:.2}",
+        "ingest store={} single_msgs_per_s={single:.0} broker_floor_msgs_per_s={floor:.0} \
+         single_ratio={:.2} batch_readings_per_s={batch:.0} raw_copy_rows_per_s={raw:.0} \
+         batch_ratio={:.2} bytes_per_reading={bytes:.1} compressed_bytes_per_reading={compressed:.1}",
+        store.name(),
+        single / floor,
         batch / raw
     );
     Ok(())
@@ -288,6 +345,74 @@ async fn through_ingest(
         super::cpu_delta(&cpu_before, &super::cpu_by_program())
     );
     Ok(report.readings as f64 / elapsed)
+}
+
+/// The single-reading load through the broker alone: the same publisher and messages, received
+/// by a subscriber with ingest's MQTT settings (its flow control and packet limit) whose client
+/// acknowledges each message as it arrives, doing nothing else. Messages per second from the
+/// first publish to the last message received.
+async fn broker_floor(
+    ingest: &ebok_common::config::IngestConfig,
+    mqtt: &ebok_common::config::MqttConfig,
+    load: BlastConfig,
+    broker_url: &str,
+    login: Option<(String, String)>,
+) -> Result<f64> {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    use rumqttc::v5::{AsyncClient, Event};
+
+    let mut floor = ingest.clone();
+    floor.client_id = format!("ebok-bench-floor-{}", std::process::id());
+    let mut options = ebok_ingest::mqtt::client_options(&floor, mqtt)?;
+    options.set_clean_start(true).set_manual_acks(false);
+    let (client, mut events) = AsyncClient::new(options, 10_000);
+    for filter in &ingest.topics {
+        client.subscribe(filter.clone(), QoS::AtLeastOnce).await?;
+    }
+    let mut acked = 0;
+    while acked < ingest.topics.len() {
+        if let Event::Incoming(Packet::SubAck(_)) = events.poll().await? {
+            acked += 1;
+        }
+    }
+    let expected = match load.load {
+        BlastLoad::Singles { messages } => messages as u64,
+        BlastLoad::Batches { batches, .. } => batches as u64,
+    };
+    let receiver = tokio::spawn(async move {
+        let mut received = 0u64;
+        let mut last = Instant::now();
+        while received < expected {
+            if let Event::Incoming(Packet::Publish(_)) = events.poll().await? {
+                received += 1;
+                last = Instant::now();
+            }
+        }
+        // Let the last acknowledgements go out before the connection is dropped.
+        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+            loop {
+                events.poll().await?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), rumqttc::v5::ConnectionError>(())
+        })
+        .await;
+        Ok::<Instant, rumqttc::v5::ConnectionError>(last)
+    });
+    let mut broker =
+        Broker::from_url(broker_url, format!("ebok-bench-pub-{}", std::process::id()))?;
+    broker.credentials = login;
+    let report = blast(load, broker, CancellationToken::new()).await?;
+    anyhow::ensure!(
+        report.failed == 0 && report.refused == 0 && report.messages == expected,
+        "the broker refused messages"
+    );
+    let last = tokio::time::timeout(Duration::from_secs(120), receiver)
+        .await
+        .context("the broker did not deliver the load within 2 minutes")???;
+    let _ = client.disconnect().await;
+    Ok(report.messages as f64 / (last - report.started.into_std()).as_secs_f64())
 }
 
 /// Empties the readings and checkpoints, so each measurement starts from the same state.

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod ingest;
 pub mod payments;
 pub mod push;
+pub mod store;
 
 pub use ingest::{IngestBenchArgs, ingest};
 
