@@ -103,8 +103,21 @@ async fn gateway(
 fn ingest_setup(
     database_url: &str,
     broker_url: &str,
+    login: (String, String),
+    prefix: &str,
+) -> IngestSetup {
+    let client = mqtt::unique("ingest-e2e");
+    ingest_setup_as(database_url, broker_url, login, prefix, &client, "")
+}
+
+/// [`ingest_setup`] with its client id and more `[ingest]` settings.
+fn ingest_setup_as(
+    database_url: &str,
+    broker_url: &str,
     (username, password): (String, String),
     prefix: &str,
+    client: &str,
+    more: &str,
 ) -> IngestSetup {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ebok.toml");
@@ -124,8 +137,8 @@ client_id = "{client}"
 topics = ["{own}"]
 wmbusmeters_topics = ["{wmbus}"]
 batch_delay_ms = 20
+{more}
 "#,
-        client = mqtt::unique("ingest-e2e"),
     );
     std::fs::write(&config, text).unwrap();
     IngestSetup { _dir: dir, config }
@@ -360,6 +373,97 @@ async fn killing_ingest_with_sigkill_mid_stream_loses_and_duplicates_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = ingest.kill().await;
+}
+
+/// Waits until the writers of both processes `<group>-a` and `<group>-b` have flushed after
+/// `since` (each flush moves the writer's watermark).
+async fn both_flushed(pool: &PgPool, group: &str, since: DateTime<Utc>) {
+    let both = [format!("{group}-a"), format!("{group}-b")];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let writers: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT split_part(writer, '/', 1) FROM ingest_latest_watermarks
+             WHERE updated_at > $1 ORDER BY 1",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        if writers == both {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writers that flushed: {writers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two `ebok ingest` processes share one subscription (`$share/<group>/…`): the broker deals the
+/// stream between them. One is killed with SIGKILL mid-stream; the other keeps storing; the
+/// killed one comes back under its client id and its session hands it what it had been dealt
+/// and not acknowledged. Every valid reading is stored exactly once.
+#[tokio::test]
+async fn two_ingest_processes_share_the_stream_and_one_killed_mid_stream_loses_and_doubles_nothing()
+{
+    let db = TestDb::new().await;
+    let utility = fixtures::utility(&db.pool, UTILITY).await;
+    let fleet = FleetSpec::new(79, "2025-01-01T00:00:00Z".parse().unwrap());
+    let prefix = format!("t/{}/", mqtt::unique("shared"));
+    let mut sim = sim_config(fleet, 80, &prefix, 12);
+    sim.rate_limit = Some(800.0);
+    register_fleet(&db.pool, utility, &fleet, 80, sim.until.unwrap()).await;
+
+    let group = mqtt::unique("group");
+    let setup = |name: &str| {
+        ingest_setup_as(
+            db.url().expose_secret(),
+            &mqtt::broker_url(),
+            mqtt::ingest_login(),
+            &prefix,
+            &format!("{group}-{name}"),
+            &format!("shared_group = \"{group}\"\nlatest_flush_ms = 200"),
+        )
+    };
+    let (a, b) = (setup("a"), setup("b"));
+    let gateway = gateway(None, &prefix).await;
+    let mut ingest_a = start_ingest(&a).await;
+    let mut ingest_b = start_ingest(&b).await;
+    let broker = mqtt::broker_url();
+    let login = gateway.login();
+    let publishing = tokio::spawn(async move { publish(sim, &broker, login).await });
+    // The broker deals the stream to both: each one's writers have stored and flushed.
+    both_flushed(&db.pool, &group, Utc::now() - chrono::Duration::hours(1)).await;
+    ingest_a.kill().await.unwrap(); // SIGKILL: no shutdown, no flush, no acknowledgement
+    let stored = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM meter_readings")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let at_kill = stored().await;
+    assert!(at_kill > 0, "ingest was working when A was killed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let while_a_was_away = stored().await;
+    assert!(
+        while_a_was_away > at_kill,
+        "B went on storing while A was away ({at_kill} → {while_a_was_away})"
+    );
+    let restarted = Utc::now();
+    let mut ingest_a = start_ingest(&a).await; // same client id: its session resumes
+    let report = publishing.await.unwrap();
+    let manifest = report.manifest.unwrap();
+    assert!(
+        (at_kill as usize) < manifest.readings.len(),
+        "the kill happened mid-stream"
+    );
+    wait_until_settled(&db.pool, &manifest).await;
+    assert_matches_manifest(&db.pool, &manifest).await;
+    // A, back, stored its share too (and its session's held messages).
+    both_flushed(&db.pool, &group, restarted).await;
+    let _ = ingest_a.kill().await;
+    let _ = ingest_b.kill().await;
 }
 
 /// A private stack (own broker or own database) in a data folder the services can enter.
