@@ -72,6 +72,9 @@ pub struct ApiBenchArgs {
     /// on-day and history.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Scenario>,
+    /// The time-series store to measure (default: whatever the stack or server has).
+    #[arg(long, value_enum)]
+    pub store: Option<super::store::Store>,
 }
 
 /// The bench's scenarios.
@@ -105,7 +108,10 @@ impl ApiBenchArgs {
     }
 }
 
-pub async fn run(config: Config, args: ApiBenchArgs) -> Result<()> {
+pub async fn run(mut config: Config, args: ApiBenchArgs) -> Result<()> {
+    if let Some(store) = args.store {
+        store.configure(&mut config);
+    }
     let (config, stack) = crate::run::start_local_stack(config, false).await?;
     let result = bench(config, &args).await;
     if let Some(stack) = stack {
@@ -116,6 +122,12 @@ pub async fn run(config: Config, args: ApiBenchArgs) -> Result<()> {
 
 async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     let pool = dataset(&config, args).await?;
+    let store = super::store::Store::of(&pool, args.store).await?;
+    let bytes_per_reading = super::store::bytes_per_reading(&pool, store).await?;
+    eprintln!(
+        "bench: readings stored on {}, {bytes_per_reading:.1} bytes each",
+        store.name()
+    );
     let utility_id: i64 = sqlx::query_scalar("SELECT id FROM utilities WHERE slug = 'bench'")
         .fetch_one(&pool)
         .await?;
@@ -376,6 +388,10 @@ async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
         ));
     }
     if !summary.is_empty() {
+        summary.push(format!(
+            "store={} bytes_per_reading={bytes_per_reading:.1}",
+            store.name()
+        ));
         println!("api {}", summary.join(" "));
     }
     Ok(())
