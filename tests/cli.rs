@@ -398,11 +398,20 @@ async fn bench_ingest_publishes_as_its_gateway_and_prints_its_summary_line() {
     assert_eq!(
         names,
         [
+            "store",
             "single_msgs_per_s",
+            "broker_floor_msgs_per_s",
+            "single_ratio",
             "batch_readings_per_s",
             "raw_copy_rows_per_s",
-            "batch_ratio"
+            "batch_ratio",
+            "bytes_per_reading",
+            "compressed_bytes_per_reading"
         ]
+    );
+    assert!(
+        last.starts_with("ingest store=plain ") || last.starts_with("ingest store=timescale "),
+        "{last}"
     );
 }
 
@@ -512,9 +521,13 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
         .strip_prefix("api ")
         .unwrap_or_else(|| panic!("summary line: {last}"))
         .split(' ')
-        .map(|pair| {
+        .filter_map(|pair| {
             let (name, value) = pair.split_once('=').expect("name=value");
-            (name, value.parse().expect("a number"))
+            if name == "store" {
+                assert!(["plain", "timescale"].contains(&value), "{last}");
+                return None;
+            }
+            Some((name, value.parse().expect("a number")))
         })
         .collect();
     let names: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
@@ -525,7 +538,8 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
             "history_year_p99_ms",
             "rps",
             "staff_address_p99_ms",
-            "staff_serial_p99_ms"
+            "staff_serial_p99_ms",
+            "bytes_per_reading"
         ],
         "{last}"
     );

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use ebok::stack::{LocalStack, Wanted};
-use ebok_common::config::StackConfig;
+use ebok_common::config::{StackConfig, TimescaleMode};
 use secrecy::ExposeSecret;
 use sqlx::Connection;
 use support::{alive, ebok, gone, interrupt, read_until, stderr_lines};
@@ -295,4 +295,57 @@ async fn killing_ebok_takes_its_services_down_with_it() {
     for pid in pids {
         assert!(gone(pid).await, "process {pid} outlived a killed ebok");
     }
+}
+
+/// Whether the stack's cluster preloads TimescaleDB.
+async fn preloads_timescaledb(stack: &LocalStack) -> bool {
+    let url = stack.endpoints.database_url.clone().unwrap();
+    let mut conn = sqlx::PgConnection::connect(url.expose_secret())
+        .await
+        .unwrap();
+    let preloaded: String =
+        sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.unwrap();
+    preloaded.contains("timescaledb")
+}
+
+/// `stack.timescaledb`: `on` preloads TimescaleDB where it is installed and refuses to start
+/// where it is not; `off` never loads it, installed or not.
+#[tokio::test]
+async fn the_cluster_preloads_timescaledb_as_stack_timescaledb_says() {
+    let postgres_only = Wanted {
+        postgres: true,
+        mosquitto: false,
+    };
+    let installed = ebok::stack::timescaledb_installed();
+    let dir = open_data_dir();
+    let on = StackConfig {
+        timescaledb: TimescaleMode::On,
+        ..config(dir.path())
+    };
+    match LocalStack::start(&on, postgres_only).await {
+        Ok(stack) => {
+            assert!(installed, "started without TimescaleDB installed");
+            assert!(preloads_timescaledb(&stack).await);
+            stack.stop().await;
+        }
+        Err(e) => {
+            assert!(!installed, "TimescaleDB is installed, yet: {e:#}");
+            assert!(
+                format!("{e:#}").contains("TimescaleDB is not installed"),
+                "{e:#}"
+            );
+        }
+    }
+    let dir = open_data_dir();
+    let off = StackConfig {
+        timescaledb: TimescaleMode::Off,
+        ..config(dir.path())
+    };
+    let stack = LocalStack::start(&off, postgres_only).await.unwrap();
+    assert!(!preloads_timescaledb(&stack).await);
+    stack.stop().await;
 }

@@ -422,6 +422,11 @@ fn bring_up(
     Ok((endpoints, owned))
 }
 
+/// Whether this machine's PostgreSQL (the one the stack would run) has TimescaleDB installed.
+pub fn timescaledb_installed() -> bool {
+    packages::find_postgres().is_some_and(|bin| bin.has_timescaledb())
+}
+
 /// As root, services run as their Debian system user; otherwise as the current user.
 fn service_user(root: bool, name: &str) -> Result<Option<RunAs>> {
     if !root {
