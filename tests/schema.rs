@@ -5,7 +5,7 @@
 //! offline query data match the database.
 
 use ebok_common::db::{MigrationState, migration_state};
-use ebok_testkit::db::{Store, expected_store};
+use ebok_testkit::db::{Store, expected_store, store};
 use ebok_testkit::{TestDb, fixtures};
 
 fn sqlstate(error: sqlx::Error) -> String {
@@ -165,7 +165,7 @@ async fn a_reading_is_unique_per_meter_and_instant() {
 #[tokio::test]
 async fn the_readings_are_stored_as_the_test_runner_asked() {
     let db = TestDb::new().await;
-    let store = Store::of(&db.pool).await;
+    let store = store(&db.pool).await;
     let extension: Option<String> =
         sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
             .fetch_optional(&db.pool)
@@ -180,7 +180,7 @@ async fn the_readings_are_stored_as_the_test_runner_asked() {
 #[tokio::test]
 async fn readings_land_in_weekly_chunks_on_timescaledb() {
     let db = TestDb::new().await;
-    if Store::of(&db.pool).await != Store::Timescale {
+    if store(&db.pool).await != Store::Timescale {
         return; // the monthly partitions of plain PostgreSQL are checked below
     }
     let u = fixtures::utility(&db.pool, "alfa").await;
@@ -221,7 +221,7 @@ async fn readings_land_in_weekly_chunks_on_timescaledb() {
 #[tokio::test]
 async fn readings_land_in_monthly_partitions_created_on_demand() {
     let db = TestDb::new().await;
-    if Store::of(&db.pool).await != Store::Plain {
+    if store(&db.pool).await != Store::Plain {
         return; // TimescaleDB's chunks are checked above
     }
     let u = fixtures::utility(&db.pool, "alfa").await;
@@ -267,7 +267,7 @@ async fn readings_land_in_monthly_partitions_created_on_demand() {
 #[tokio::test]
 async fn partitions_exist_three_months_ahead_after_migration() {
     let db = TestDb::new().await;
-    if Store::of(&db.pool).await != Store::Plain {
+    if store(&db.pool).await != Store::Plain {
         return; // TimescaleDB makes chunks as readings come
     }
     let ahead: i64 = sqlx::query_scalar(

@@ -23,7 +23,7 @@ use ebok_ingest::validate::{MeterInfo, Rules};
 use ebok_ingest::writer::{Provenance, Stats, Work, Writer, WriterConfig};
 use ebok_readings::access::Viewer;
 use ebok_readings::history::{self, Step};
-use ebok_testkit::db::{Store, expected_store, plain_server_url};
+use ebok_testkit::db::{Store, expected_store, plain_server_url, store};
 use ebok_testkit::{TestDb, fixtures};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
@@ -254,7 +254,7 @@ async fn scenario(pool: &PgPool) -> Vec<String> {
 #[tokio::test]
 async fn every_read_answers_the_same_on_plain_postgresql_and_on_timescaledb() {
     let db = TestDb::new().await;
-    let store = Store::of(&db.pool).await;
+    let this = store(&db.pool).await;
     let here = scenario(&db.pool).await;
 
     // Figures of the scenario, on any store: 151 days of hourly readings of A (less the hour
@@ -263,7 +263,7 @@ async fn every_read_answers_the_same_on_plain_postgresql_and_on_timescaledb() {
     assert_eq!(here[0], format!("stored {}", (151 * 24 - 1) + 604));
     assert!(here[1].contains("litres"), "{}", here[1]);
 
-    let other = match (store, plain_server_url()) {
+    let other = match (this, plain_server_url()) {
         (Store::Timescale, Some(plain)) => TestDb::on(plain).await,
         (Store::Timescale, None) if expected_store() == Some(Store::Timescale) => {
             panic!(
@@ -272,7 +272,7 @@ async fn every_read_answers_the_same_on_plain_postgresql_and_on_timescaledb() {
         }
         _ => return,
     };
-    assert_eq!(Store::of(&other.pool).await, Store::Plain);
+    assert_eq!(store(&other.pool).await, Store::Plain);
     let there = scenario(&other.pool).await;
     assert_eq!(here.len(), there.len());
     for (timescale, plain) in here.iter().zip(&there) {

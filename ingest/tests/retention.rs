@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ebok_ingest::maintenance::{self, Pruned, Retention};
-use ebok_testkit::db::{Store, expected_store};
+use ebok_testkit::db::{Store, expected_store, store};
 use ebok_testkit::{TestDb, fixtures};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -171,7 +171,7 @@ async fn pieces_before(pool: &PgPool, store: Store, cutoff: DateTime<Utc>) -> i6
 #[tokio::test]
 async fn raw_readings_past_their_retention_go_whole_chunks_and_the_daily_registers_stay() {
     let db = TestDb::new().await;
-    let store = Store::of(&db.pool).await;
+    let store = store(&db.pool).await;
     if let Some(expected) = expected_store() {
         assert_eq!(store, expected, "the store the test runner asked for");
     }
@@ -244,7 +244,7 @@ async fn raw_readings_past_their_retention_go_whole_chunks_and_the_daily_registe
 async fn old_chunks_are_compressed_on_timescaledb_and_still_take_late_readings() {
     let db = TestDb::new().await;
     let compresses = maintenance::set_compression(&db.pool, 30).await.unwrap();
-    let store = Store::of(&db.pool).await;
+    let store = store(&db.pool).await;
     assert_eq!(compresses, store == Store::Timescale);
     if store == Store::Plain {
         // Nothing to compress on plain PostgreSQL, and nothing was changed.

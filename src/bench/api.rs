@@ -122,7 +122,7 @@ pub async fn run(mut config: Config, args: ApiBenchArgs) -> Result<()> {
 
 async fn bench(config: Config, args: &ApiBenchArgs) -> Result<()> {
     let pool = dataset(&config, args).await?;
-    let store = super::store::Store::of(&pool, args.store).await?;
+    let store = super::store::of(&pool, args.store).await?;
     let bytes_per_reading = super::store::bytes_per_reading(&pool, store).await?;
     eprintln!(
         "bench: readings stored on {}, {bytes_per_reading:.1} bytes each",

@@ -79,7 +79,7 @@ pub async fn ingest(mut config: Config, args: IngestBenchArgs) -> Result<()> {
 async fn run_ingest(config: Config, args: &IngestBenchArgs) -> Result<()> {
     let broker_url = config.mqtt.url.clone().context("no broker")?;
     let pool = super::fresh_database(&config, "ebok_bench", 24).await?;
-    let store = Store::of(&pool, args.store).await?;
+    let store = store::of(&pool, args.store).await?;
     eprintln!("bench: readings stored on {}", store.name());
 
     let mut fleet = FleetSpec::new(4242, crate::demo::seed::fleet_start());

@@ -7,8 +7,10 @@
 use anyhow::{Result, bail};
 use ebok_common::Config;
 use ebok_common::config::TimescaleMode;
+pub use ebok_common::db::ReadingStore;
 use sqlx::PgPool;
 
+/// `--store`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Store {
     /// PostgreSQL's own month partitions.
@@ -18,10 +20,10 @@ pub enum Store {
 }
 
 impl Store {
-    pub fn name(self) -> &'static str {
+    fn reading_store(self) -> ReadingStore {
         match self {
-            Store::Plain => "plain",
-            Store::Timescale => "timescale",
+            Store::Plain => ReadingStore::Plain,
+            Store::Timescale => ReadingStore::Timescale,
         }
     }
 
@@ -30,46 +32,40 @@ impl Store {
         if config.database.url.is_some() {
             return;
         }
-        config.stack.data_dir = config.stack.data_dir.join("stores").join(self.name());
+        let name = self.reading_store().name();
+        config.stack.data_dir = config.stack.data_dir.join("stores").join(name);
         config.stack.timescaledb = match self {
             Store::Plain => TimescaleMode::Off,
             Store::Timescale => TimescaleMode::On,
         };
     }
+}
 
-    /// The store of a migrated database; an error when it is not the one `asked` for.
-    pub async fn of(pool: &PgPool, asked: Option<Store>) -> Result<Store> {
-        let storage: String = sqlx::query_scalar("SELECT ebok_readings_storage()")
-            .fetch_one(pool)
-            .await?;
-        let found = if storage == "hypertable" {
-            Store::Timescale
-        } else {
-            Store::Plain
-        };
-        if let Some(asked) = asked
-            && asked != found
-        {
-            bail!(
-                "--store {} asked for, but the database server stores readings as {}",
-                asked.name(),
-                found.name()
-            );
-        }
-        Ok(found)
+/// The store of a bench's migrated database; an error when it is not the one `asked` for.
+pub async fn of(pool: &PgPool, asked: Option<Store>) -> Result<ReadingStore> {
+    let found = ReadingStore::of(pool).await?;
+    if let Some(asked) = asked.map(Store::reading_store)
+        && asked != found
+    {
+        bail!(
+            "--store {} asked for, but the database server stores readings as {}",
+            asked.name(),
+            found.name()
+        );
     }
+    Ok(found)
 }
 
 /// Bytes on disk per stored reading: the readings' table with its indexes and TOAST, over every
 /// partition or chunk (compressed chunks included), divided by the number of readings.
-pub async fn bytes_per_reading(pool: &PgPool, store: Store) -> Result<f64> {
+pub async fn bytes_per_reading(pool: &PgPool, store: ReadingStore) -> Result<f64> {
     let sql = match store {
-        Store::Plain => {
+        ReadingStore::Plain => {
             "SELECT (SELECT sum(pg_total_relation_size(relid))::float8
                      FROM pg_partition_tree('meter_readings'))
                     / nullif((SELECT count(*) FROM meter_readings), 0)::float8"
         }
-        Store::Timescale => {
+        ReadingStore::Timescale => {
             "SELECT hypertable_size('meter_readings')::float8
                     / nullif((SELECT count(*) FROM meter_readings), 0)::float8"
         }
@@ -81,8 +77,8 @@ pub async fn bytes_per_reading(pool: &PgPool, store: Store) -> Result<f64> {
 /// Compresses every chunk now (what the policy does to chunks past `ingest.compress_after_days`)
 /// and returns the bytes per reading afterwards. Plain PostgreSQL has no compression of its own:
 /// the figure stays what it was.
-pub async fn compressed_bytes_per_reading(pool: &PgPool, store: Store) -> Result<f64> {
-    if store == Store::Timescale {
+pub async fn compressed_bytes_per_reading(pool: &PgPool, store: ReadingStore) -> Result<f64> {
+    if store == ReadingStore::Timescale {
         sqlx::query(
             "SELECT count(compress_chunk(c, if_not_compressed => true))
              FROM show_chunks('meter_readings') c",

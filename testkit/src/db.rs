@@ -26,10 +26,13 @@ pub fn server_url() -> url::Url {
     url::Url::parse(&raw).expect("EBOK__DATABASE__URL is a URL")
 }
 
+/// How the readings are stored (see [`ebok_common::db::ReadingStore`]).
+pub use ebok_common::db::ReadingStore as Store;
+
 /// How the readings are stored on the server the tests use, as `scripts/test.sh` asked for it
 /// (`EBOK_TEST_STORE`: `plain` or `timescale`); `None` when the tests were started otherwise.
-/// Tests of store-specific machinery compare it with what the database reports, so a pass meant
-/// for TimescaleDB that silently ran on plain PostgreSQL fails.
+/// Tests of store-specific machinery compare it with [`store`], so a pass meant for TimescaleDB
+/// that silently ran on plain PostgreSQL fails.
 pub fn expected_store() -> Option<Store> {
     match std::env::var("EBOK_TEST_STORE").ok()?.as_str() {
         "plain" => Some(Store::Plain),
@@ -38,27 +41,11 @@ pub fn expected_store() -> Option<Store> {
     }
 }
 
-/// The two ways the readings are stored (`ebok_readings_storage()`: `partitioned` or
-/// `hypertable`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Plain,
-    Timescale,
-}
-
-impl Store {
-    /// The store of a migrated database.
-    pub async fn of(pool: &PgPool) -> Store {
-        let storage: String = sqlx::query_scalar("SELECT ebok_readings_storage()")
-            .fetch_one(pool)
-            .await
-            .expect("asking how readings are stored");
-        match storage.as_str() {
-            "partitioned" => Store::Plain,
-            "hypertable" => Store::Timescale,
-            other => panic!("unknown readings storage `{other}`"),
-        }
-    }
+/// The store of a test database.
+pub async fn store(pool: &PgPool) -> Store {
+    Store::of(pool)
+        .await
+        .expect("asking how readings are stored")
 }
 
 /// A plain PostgreSQL server beside the one the tests use, during the TimescaleDB pass of

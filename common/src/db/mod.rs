@@ -263,3 +263,33 @@ mod tests {
         assert!(err.to_string().contains("EBOK__DATABASE__URL"), "{err}");
     }
 }
+
+/// How a database stores the readings (migration 0003, chosen when it was created): month
+/// partitions on plain PostgreSQL, or a TimescaleDB hypertable. Everything reads and writes the
+/// same way on both; what differs is compression and how old data goes (docs/scaling.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingStore {
+    Plain,
+    Timescale,
+}
+
+impl ReadingStore {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadingStore::Plain => "plain",
+            ReadingStore::Timescale => "timescale",
+        }
+    }
+
+    /// The store of a migrated database (`ebok_readings_storage()`).
+    pub async fn of(pool: &PgPool) -> Result<ReadingStore, sqlx::Error> {
+        let storage: String = sqlx::query_scalar("SELECT ebok_readings_storage()")
+            .fetch_one(pool)
+            .await?;
+        Ok(if storage == "hypertable" {
+            ReadingStore::Timescale
+        } else {
+            ReadingStore::Plain
+        })
+    }
+}
