@@ -1249,6 +1249,12 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         "/panel/mlynary/sprawy/szablony".into(),
         "/panel/mlynary/sprawy/szablony/approval".into(),
         "/panel/mlynary/sprawy/opinie".into(),
+        "/panel/mlynary/wizyty".into(),
+        "/panel/mlynary/wizyty/nowy".into(),
+        "/panel/mlynary/komunikaty".into(),
+        "/panel/mlynary/komunikaty/nowy".into(),
+        "/panel/mlynary/strefy".into(),
+        "/panel/mlynary/awarie".into(),
     ] {
         let response = get(&app, &resident_cookie, &path).await;
         assert_eq!(response.status(), 303, "resident: {path}");
@@ -1259,6 +1265,10 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
             "liczniki/legalizacja",
             "liczniki/nowy",
             "sprawy",
+            "wizyty",
+            "komunikaty",
+            "strefy",
+            "awarie",
         ]
         .iter()
         .any(|p| path.contains(p));
