@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::failure_reports::{
-    FailureCategory, FailureReportStep, FailureState, MAX_PHOTO_BASE64, action, at_most,
-    base64_photo, point,
+    FailureCategory, FailureReportStep, FailureReportSummary, FailureState, MAX_PHOTO_BASE64,
+    action, at_most, base64_photo, point,
 };
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Json, Path, Query};
@@ -33,41 +33,21 @@ const MAX_REASON: usize = 1000;
 /// The jobs a list holds at most.
 const JOBS_LIMIT: i64 = 200;
 
-/// A report of a technician's list of jobs.
+/// A report of a technician's list of jobs: the report as residents list it, and its distance.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FailureJob {
-    pub id: i64,
-    pub category: FailureCategory,
-    pub category_label: String,
-    pub state: FailureState,
-    pub state_label: String,
-    pub description: String,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub address: Option<String>,
+    #[serde(flatten)]
+    pub report: FailureReportSummary,
     /// Metres from the point the list was asked about, when both have one.
     pub distance_m: Option<f64>,
-    pub created_at: DateTime<Utc>,
-    pub reporters: i64,
-    pub photos: i64,
 }
 
 impl From<Summary> for FailureJob {
     fn from(s: Summary) -> Self {
+        let distance_m = s.distance_m.map(f64::round);
         FailureJob {
-            id: s.id,
-            category: s.category.into(),
-            category_label: s.category.polish().to_string(),
-            state: s.state.into(),
-            state_label: s.state.polish().to_string(),
-            description: s.description,
-            lat: s.place.point.map(|p| p.0),
-            lon: s.place.point.map(|p| p.1),
-            address: s.place.address,
-            distance_m: s.distance_m.map(f64::round),
-            created_at: s.created_at,
-            reporters: s.reporters,
-            photos: s.photos,
+            report: s.into(),
+            distance_m,
         }
     }
 }
