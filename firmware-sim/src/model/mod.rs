@@ -50,7 +50,8 @@
 //!
 //! `calendar` (Warsaw days, Polish holidays, school calendar), `noise` (hashing), `profile`
 //! (consumers), `fault` (episodes, flags, rates), `fleet` (per-meter assignment), `meter`
-//! (register, volumes, cursor), `transmit` (telegram schedule).
+//! (register, volumes, cursor), `transmit` (telegram schedule), `zone` (the inlet meter of a
+//! network zone: its customers' water and the pipes' losses, bursts included).
 
 pub mod calendar;
 mod fault;
@@ -59,6 +60,7 @@ mod meter;
 mod noise;
 mod profile;
 mod transmit;
+mod zone;
 
 #[cfg(test)]
 mod tests;
@@ -71,3 +73,4 @@ pub use fleet::{FleetSpec, RadioId, SerialNumber};
 pub use meter::{HourlyVolume, MeterCursor, MeterModel, RegisterReading};
 pub use profile::{BusinessKind, HOUSEHOLD_LITRES_PER_PERSON, Profile, ProfileMix};
 pub use transmit::{MAX_PER_DAY, Transmission, Transmissions};
+pub use zone::{Burst, ZoneInlet, ZoneInletCursor, ZoneSpec};
