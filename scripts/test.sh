@@ -19,7 +19,7 @@ export EBOK__STACK__DATA_DIR="${EBOK__STACK__DATA_DIR:-.ebok/test-stack}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # What runs on TimescaleDB too: everything that reads or writes the readings' table.
-TIMESCALE_TESTS='package(ebok-ingest) | package(ebok-readings) | package(ebok-billing)
+TIMESCALE_TESTS='package(ebok-ingest) | package(ebok-readings) | package(ebok-billing) | package(ebok-balance)
     | (binary_id(ebok::system) & test(/^(schema|read_models|ingest_e2e|stores)::/))
     | (binary_id(ebok-api::api) & test(/^(resident_api|former_tenant|invoices|billing_office)::/))'
 

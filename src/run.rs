@@ -223,6 +223,13 @@ impl System {
             ebok_cases::overdue::run(pool, std::time::Duration::from_secs(3600), shutdown).await;
             Ok(())
         });
+        // The water balance of the network zones: closed days, nights and burst alarms.
+        let (pool, shutdown) = (self.pool.clone(), self.shutdown.clone());
+        let balance = ebok_balance::run::Settings::from_config(&self.config.balance);
+        self.spawn_part("water balance", async move {
+            ebok_balance::run::run(pool, balance, shutdown).await;
+            Ok(())
+        });
         // Visits of tomorrow are reminded of from 18:00 (checked every ten minutes).
         let (pool, shutdown) = (self.pool.clone(), self.shutdown.clone());
         self.spawn_part("booking reminders", async move {

@@ -180,6 +180,28 @@ pub fn balances(
     Ok(total)
 }
 
+/// The zones whose input a boundary meter from `from` into `into` counts in: those holding
+/// one side and not the other (a meter between two districts of a town is internal to the
+/// town). A meter whose figure is unknown leaves exactly these zones' input unknown.
+pub fn zones_crossed(zones: &[Zone], from: Option<i64>, into: Option<i64>) -> BTreeSet<i64> {
+    let parent: BTreeMap<i64, Option<i64>> = zones.iter().map(|z| (z.id, z.parent)).collect();
+    let within = |zone: Option<i64>| -> BTreeSet<i64> {
+        let mut out = BTreeSet::new();
+        let mut at = zone;
+        while let Some(z) = at {
+            if !out.insert(z) {
+                break;
+            }
+            at = parent.get(&z).copied().flatten();
+        }
+        out
+    };
+    within(from)
+        .symmetric_difference(&within(into))
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,37 @@ pub struct Config {
     /// utility's setting in the back office; a utility without an entry sends nothing.
     pub ksef: std::collections::BTreeMap<String, KsefConfig>,
     pub documents: DocumentsConfig,
+    pub balance: BalanceConfig,
+}
+
+/// The water balance of network zones (docs/balance.md): how often it is brought up to date and
+/// when a zone's night flow is a burst.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BalanceConfig {
+    /// How often the days, nights and alarms are computed again.
+    pub every_minutes: u64,
+    /// How many closed days back each round computes again (late readings change them).
+    pub recompute_days: u32,
+    /// A night counts against a zone's baseline when its flow is this many per cent above
+    /// it...
+    pub night_margin_percent: u32,
+    /// ...and at least this many litres per hour above it.
+    pub night_min_excess_litres_per_hour: u32,
+    /// Nights in a row above the threshold that raise the alarm.
+    pub night_alarm_nights: u32,
+}
+
+impl Default for BalanceConfig {
+    fn default() -> Self {
+        BalanceConfig {
+            every_minutes: 60,
+            recompute_days: 7,
+            night_margin_percent: 30,
+            night_min_excess_litres_per_hour: 500,
+            night_alarm_nights: 2,
+        }
+    }
 }
 
 /// Where the documents of cases (attachments, letters) keep their bytes: in PostgreSQL unless
@@ -729,6 +760,18 @@ impl Config {
                 "ingest.raw_retention_days must be at least {MIN_RAW_RETENTION_DAYS} (a bill \
                  may be questioned for a quarter), got {days}"
             )));
+        }
+        let b = &self.balance;
+        if b.every_minutes == 0
+            || !(1..=400).contains(&b.recompute_days)
+            || !(1..=1_000).contains(&b.night_margin_percent)
+            || !(1..=14).contains(&b.night_alarm_nights)
+        {
+            return Err(ConfigError(
+                "balance: every_minutes must be at least 1, recompute_days 1 to 400, \
+                 night_margin_percent 1 to 1000 and night_alarm_nights 1 to 14"
+                    .into(),
+            ));
         }
         if self.ingest.writers == 0 || self.ingest.batch_size == 0 {
             return Err(ConfigError(

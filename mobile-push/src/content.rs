@@ -10,7 +10,7 @@ use ebok_common::domain::AlarmKind;
 use ebok_common::outbox::{
     Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
     FailureReportChanged, InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder,
-    ProxyActProposed, ReminderStage, ResidentAlarm, StoredEventError,
+    ProxyActProposed, ReminderStage, ResidentAlarm, StoredEventError, ZoneAlarm,
 };
 use ebok_common::polish;
 use serde_json::Value;
@@ -81,6 +81,7 @@ pub async fn notice_for(
         Event::BookingReminder(b) => booking(b, BookingChange::Tomorrow),
         Event::FailureReportChanged(f) => failure_report(f),
         Event::ProxyActProposed(p) => proxy_act_proposed(p),
+        Event::ZoneAlarmRaised(z) => zone_alarm(z),
     };
     n.kind = event.kind().to_string();
     n.data.insert("kind".into(), n.kind.clone());
@@ -363,6 +364,42 @@ fn case_overdue(c: &CaseOverdue) -> Notice {
     n.details = vec![
         ("Sprawa".into(), c.number.clone()),
         ("Termin".into(), polish::day(c.due)),
+    ];
+    n
+}
+
+/// For staff, without a link into the residents' portal: the zone's page in the back office
+/// (Bilans wody) shows the night flow and the alarm.
+fn zone_alarm(z: &ZoneAlarm) -> Notice {
+    let mut n = notice(
+        Category::MeterAlarms,
+        format!("Możliwa awaria w strefie {}", z.zone_name),
+        format!(
+            "Nocny przepływ w strefie {} od nocy {} wynosi co najmniej {}/h, przy zwykłych {}/h. \
+             Szczegóły w panelu pracownika: Bilans wody.",
+            z.zone_name,
+            polish::day(z.first_night),
+            polish::volume(z.observed_litres_per_hour),
+            polish::volume(z.baseline_litres_per_hour),
+        ),
+        String::new(),
+        &[
+            ("zone_id", z.zone_id.to_string()),
+            ("alarm_id", z.alarm_id.to_string()),
+        ],
+    );
+    n.link = None;
+    n.details = vec![
+        ("Strefa".into(), z.zone_name.clone()),
+        ("Od nocy".into(), polish::day(z.first_night)),
+        (
+            "Przepływ nocny".into(),
+            format!("{}/h", polish::volume(z.observed_litres_per_hour)),
+        ),
+        (
+            "Zwykle".into(),
+            format!("{}/h", polish::volume(z.baseline_litres_per_hour)),
+        ),
     ];
     n
 }

@@ -74,6 +74,10 @@ pub enum Event {
     /// (the back office).
     #[serde(rename = "proxy_act.proposed")]
     ProxyActProposed(ProxyActProposed),
+    /// A zone's night flow stayed above its baseline: a probable new burst; to the zone's
+    /// staff (the water balance).
+    #[serde(rename = "zone_alarm.raised")]
+    ZoneAlarmRaised(ZoneAlarm),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +167,17 @@ pub struct CaseDraftPrepared {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneAlarm {
+    pub alarm_id: i64,
+    pub zone_id: i64,
+    pub zone_name: String,
+    /// The first night above the threshold.
+    pub first_night: NaiveDate,
+    pub baseline_litres_per_hour: i64,
+    pub observed_litres_per_hour: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseOverdue {
     pub case_id: i64,
     pub number: String,
@@ -229,7 +244,7 @@ pub enum StoredEventError {
 
 impl Event {
     /// Every kind, as stored.
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 20] = [
         "meter_alarm.raised",
         "meter_alarm.cleared",
         "resident_alarm.triggered",
@@ -249,6 +264,7 @@ impl Event {
         "booking.reminder",
         "failure_report.changed",
         "proxy_act.proposed",
+        "zone_alarm.raised",
     ];
 
     /// The kind as stored (`outbox.kind`).
@@ -273,6 +289,7 @@ impl Event {
             Event::BookingReminder(_) => "booking.reminder",
             Event::FailureReportChanged(_) => "failure_report.changed",
             Event::ProxyActProposed(_) => "proxy_act.proposed",
+            Event::ZoneAlarmRaised(_) => "zone_alarm.raised",
         }
     }
 
@@ -392,6 +409,14 @@ mod tests {
             Event::ProxyActProposed(ProxyActProposed {
                 act_id: 11,
                 what: "udzielenie zgody: Zgoda na fakturę elektroniczną".into(),
+            }),
+            Event::ZoneAlarmRaised(ZoneAlarm {
+                alarm_id: 3,
+                zone_id: 2,
+                zone_name: "Osiedle Słoneczne".into(),
+                first_night: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                baseline_litres_per_hour: 1_800,
+                observed_litres_per_hour: 4_200,
             }),
         ]
     }

@@ -8,7 +8,7 @@ mod events;
 pub use events::{
     Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
     FailureReportChanged, InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder,
-    ProxyActProposed, ReminderStage, ResidentAlarm, StoredEventError,
+    ProxyActProposed, ReminderStage, ResidentAlarm, StoredEventError, ZoneAlarm,
 };
 use serde_json::Value;
 use sqlx::PgConnection;
