@@ -7,6 +7,8 @@
 //!   ordinary night (pure);
 //! - [`store`]: computes the days and nights of a utility from the readings and stores them;
 //!   reads balances back for any range of days or months;
+//! - [`views`]: what the staff's pages read: the zones ranked by losses, a zone's nights,
+//!   alarms, boundary meters and staff;
 //! - [`network`]: what staff set up and enter: boundary meters, the zones' staff, unbilled use;
 //! - [`alarms`]: raises and clears night-flow alarms, announced through the outbox;
 //! - [`run`]: the loop that keeps all of it current as readings arrive.
@@ -19,6 +21,7 @@ pub mod network;
 pub mod night;
 pub mod run;
 pub mod store;
+pub mod views;
 pub mod water;
 
 pub use water::{Balance, BoundaryFlow, OwnUse, Zone, ZoneError, balances};

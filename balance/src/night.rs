@@ -152,11 +152,7 @@ pub fn next_step(
     else {
         return Step::Stay;
     };
-    let earlier: Vec<i64> = nights[first.saturating_sub(rule.baseline_nights)..first]
-        .iter()
-        .filter_map(|(_, v)| *v)
-        .collect();
-    let Some(baseline) = median(earlier, rule.baseline_nights.div_ceil(2).max(1)) else {
+    let Some(baseline) = baseline_before(nights, first, rule) else {
         return Step::Stay;
     };
     let threshold = rule.threshold(baseline);
@@ -171,6 +167,20 @@ pub fn next_step(
     } else {
         Step::Stay
     }
+}
+
+/// A zone's baseline before night `i`: the median of the known ones among the
+/// `rule.baseline_nights` nights before it, when at least half of them are known.
+pub fn baseline_before(
+    nights: &[(NaiveDate, Option<i64>)],
+    i: usize,
+    rule: &NightRule,
+) -> Option<i64> {
+    let earlier: Vec<i64> = nights[i.saturating_sub(rule.baseline_nights)..i.min(nights.len())]
+        .iter()
+        .filter_map(|(_, v)| *v)
+        .collect();
+    median(earlier, rule.baseline_nights.div_ceil(2).max(1))
 }
 
 /// The median of `values` (the lower one of an even count), when there are at least `least`.

@@ -449,6 +449,8 @@ fn register_near(meter: &BoundaryMeter, samples: &[Sample], at: DateTime<Utc>) -
 pub enum Step {
     Day,
     Month,
+    /// The whole range as one period.
+    Whole,
 }
 
 /// One zone's balance for one period.
@@ -480,7 +482,7 @@ pub async fn zone_periods(
     step: Step,
 ) -> Result<BTreeMap<i64, Vec<ZonePeriod>>, BalanceError> {
     let (from, to) = match step {
-        Step::Day => (from, to),
+        Step::Day | Step::Whole => (from, to),
         Step::Month => (
             from.with_day(1).expect("day 1"),
             (to.with_day(1).expect("day 1") + chrono::Months::new(1)) - Days::new(1),
@@ -488,6 +490,7 @@ pub async fn zone_periods(
     };
     let period_of = |day: NaiveDate| match step {
         Step::Day => day,
+        Step::Whole => from,
         Step::Month => day.with_day(1).expect("day 1"),
     };
     let zones = zones(conn, utility_id).await?;

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod backoffice;
+mod balance;
 mod bookings;
 mod case_form;
 pub mod case_status;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod balance_pages;
 mod billing_office;
 mod bookings;
 mod browser;

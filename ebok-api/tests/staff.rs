@@ -1255,6 +1255,8 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
         "/panel/mlynary/komunikaty/nowy".into(),
         "/panel/mlynary/strefy".into(),
         "/panel/mlynary/awarie".into(),
+        "/panel/mlynary/bilans".into(),
+        "/panel/mlynary/bilans.csv".into(),
     ] {
         let response = get(&app, &resident_cookie, &path).await;
         assert_eq!(response.status(), 303, "resident: {path}");
@@ -1269,6 +1271,7 @@ async fn every_staff_endpoint_and_page_refuses_residents_other_roles_and_other_u
             "komunikaty",
             "strefy",
             "awarie",
+            "bilans",
         ]
         .iter()
         .any(|p| path.contains(p));

@@ -7,6 +7,8 @@
 
 mod alarm_pages;
 mod audit_pages;
+mod balance_charts;
+mod balance_pages;
 mod billing_pages;
 mod booking_pages;
 mod case_admin_pages;
@@ -51,6 +53,25 @@ pub fn router() -> Router<AppState> {
             get(sign_in_pages::enrol_form).post(sign_in_pages::enrol),
         )
         .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
+        .route("/panel/{slug}/bilans", get(balance_pages::ranking))
+        .route("/panel/{slug}/bilans.csv", get(balance_pages::ranking_csv))
+        .route("/panel/{slug}/bilans/{id}", get(balance_pages::zone))
+        .route(
+            "/panel/{slug}/bilans/{id}/dni.csv",
+            get(balance_pages::zone_csv),
+        )
+        .route(
+            "/panel/{slug}/bilans/{id}/zuzycie",
+            post(balance_pages::enter_unbilled),
+        )
+        .route(
+            "/panel/{slug}/bilans/{id}/wodomierze",
+            post(balance_pages::add_meter),
+        )
+        .route(
+            "/panel/{slug}/bilans/{id}/pracownicy",
+            post(balance_pages::name_staff),
+        )
         .route("/panel/{slug}/awarie", get(failure_pages::list))
         .route("/panel/{slug}/awarie/{id}", get(failure_pages::report))
         .route("/panel/{slug}/awarie/{id}/krok", post(failure_pages::step))

@@ -48,6 +48,9 @@ pub enum Permission {
     /// Residents' failure reports: the office verifies, rejects and sends crews; a technician
     /// reaches only the jobs given to them, marks them fixed (or not a failure) and adds photos.
     HandleFailureReports,
+    /// The water balance of the network zones: losses, night flow and burst alarms, the
+    /// zones' boundary meters and the unbilled use staff enter.
+    WaterBalance,
     /// Read the audit log.
     ViewAudit,
     /// Staff accounts, roles and utility settings.
@@ -125,6 +128,7 @@ impl StaffRole {
                         | HandleIngestProblems
                         | PublishOutages
                         | HandleFailureReports
+                        | WaterBalance
                 )
             }
         }
@@ -190,6 +194,14 @@ mod tests {
                 role != StaffRole::Billing,
                 "{role}"
             );
+        }
+    }
+
+    #[test]
+    fn the_water_balance_is_the_field_crews_and_admins_not_the_counters_or_billings() {
+        for role in StaffRole::ALL {
+            let network = matches!(role, StaffRole::Technician | StaffRole::Admin);
+            assert_eq!(role.may(Permission::WaterBalance), network, "{role}");
         }
     }
 
