@@ -56,6 +56,7 @@ async fn home(pool: &PgPool, utility: i64, email: &str) -> Home {
             installed_at: Some("2025-01-01T00:00:00Z".parse().unwrap()),
             removed_at: None,
             max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(Some(15)),
+            network: false,
         }),
     }
 }

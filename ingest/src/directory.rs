@@ -148,12 +148,14 @@ impl Directory {
         let rows = sqlx::query!(
             r#"SELECT m.id AS "id!", m.utility_id AS "utility_id!", m.serial AS "serial!",
                       m.radio_id, m.register_max_litres AS "register_max_litres!", m.installed_at,
-                      m.removed_at, m.diameter_mm
+                      m.removed_at, m.diameter_mm,
+                      m.purpose IN ('zone_inlet', 'zone_outlet') AS "network!"
                FROM meters m JOIN unnest($2::text[]) AS s(v) ON m.serial = s.v
                WHERE m.utility_id = $1
                UNION ALL
                SELECT m.id, m.utility_id, m.serial, m.radio_id, m.register_max_litres,
-                      m.installed_at, m.removed_at, m.diameter_mm
+                      m.installed_at, m.removed_at, m.diameter_mm,
+                      m.purpose IN ('zone_inlet', 'zone_outlet')
                FROM meters m JOIN unnest($3::text[]) AS r(v) ON m.radio_id = r.v
                WHERE m.utility_id = $1"#,
             utility,
@@ -172,6 +174,7 @@ impl Directory {
                 installed_at: row.installed_at,
                 removed_at: row.removed_at,
                 max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(row.diameter_mm),
+                network: row.network,
             });
             // A meter named by both its serial and its radio id in one round comes back from
             // both halves of the query; each reference gets it once.

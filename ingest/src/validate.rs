@@ -22,6 +22,10 @@ pub struct MeterInfo {
     pub removed_at: Option<DateTime<Utc>>,
     /// The most the meter can pass in an hour, litres (from its nominal diameter).
     pub max_flow_litres_per_hour: i64,
+    /// A meter on a network zone's boundary (`zone_inlet`, `zone_outlet`): water flows through
+    /// it day and night, so continuous flow is no alarm there (its night flow is the water
+    /// balance's business).
+    pub network: bool,
 }
 
 impl MeterInfo {
@@ -196,6 +200,7 @@ mod tests {
             installed_at: Some(t("2024-01-01T00:00:00Z")),
             removed_at: None,
             max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(Some(15)),
+            network: false,
         }
     }
 

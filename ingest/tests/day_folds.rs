@@ -118,6 +118,7 @@ async fn the_writers_copies_fold_each_day_when_it_opens_and_when_it_closes() {
             installed_at: Some(Utc::now() - chrono::Duration::days(365)),
             removed_at: None,
             max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(Some(15)),
+            network: false,
         });
         let today = warsaw(0, 0) + chrono::Duration::minutes(1);
         let later_today = today + chrono::Duration::seconds(30);

@@ -270,12 +270,14 @@ pub(super) fn plan(
                     plan.maybe_no_data
                         .push((meter.utility_id, meter.id, reading.measured_at));
                 }
+                // A zone boundary meter always flows: no continuous-flow alarm for it.
+                let flow = if meter.network { None } else { consumption };
                 let (alarms, transitions) = alarms::on_newest_reading(
                     state.alarms,
                     flags,
                     reading.measured_at,
                     previous_at,
-                    consumption,
+                    flow,
                     &policy.flow,
                 );
                 for t in transitions {
@@ -367,6 +369,7 @@ mod tests {
             installed_at: Some("2024-01-01T00:00:00Z".parse().unwrap()),
             removed_at: None,
             max_flow_litres_per_hour: MeterInfo::max_flow_for_diameter(Some(15)),
+            network: false,
         })
     }
 
@@ -641,6 +644,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_zone_inlet_flowing_day_and_night_raises_no_continuous_flow_a_household_does() {
+        let hourly = |meter: Arc<MeterInfo>| -> Vec<Work> {
+            (0..30)
+                .map(|h| Work::Reading {
+                    meter: meter.clone(),
+                    reading: raw(meter.id, h, 1_000 + 50 * h),
+                    from: from(),
+                    ack: None,
+                })
+                .collect()
+        };
+        let household = plan(
+            &HashMap::new(),
+            &hourly(meter(1)),
+            now(),
+            Paths::Copy,
+            &policy(),
+        );
+        assert!(
+            household
+                .transitions
+                .iter()
+                .any(|t| t.3 == Transition::Raise(alarms::AlarmKind::ContinuousFlow))
+        );
+        let inlet = Arc::new(MeterInfo {
+            network: true,
+            ..(*meter(2)).clone()
+        });
+        let inlet = plan(
+            &HashMap::new(),
+            &hourly(inlet),
+            now(),
+            Paths::Copy,
+            &policy(),
+        );
+        assert_eq!(inlet.copied().len(), 30);
+        assert!(inlet.transitions.is_empty(), "{:?}", inlet.transitions);
     }
 
     #[test]
