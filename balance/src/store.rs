@@ -471,6 +471,13 @@ impl ZonePeriod {
     pub fn losses_litres(&self) -> Option<i64> {
         self.input_known.then(|| self.balance.losses_litres())
     }
+
+    /// The losses per customer connection and day, in litres: the IWA's indicator for
+    /// comparing zones of different sizes (the losses over the meter-days expected).
+    pub fn losses_per_connection_day(&self) -> Option<i64> {
+        let losses = self.losses_litres()?;
+        (self.balance.meters > 0).then(|| losses / i64::from(self.balance.meters))
+    }
 }
 
 /// Every zone's balance for each day or month of `from ..= to` (months whole), by zone id.

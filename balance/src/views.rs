@@ -49,8 +49,10 @@ pub struct Ranked {
     pub alarm_open: bool,
 }
 
-/// Every zone of the utility with its balance over `from ..= to`, the largest losses first;
-/// zones whose losses are not known (no boundary meters, or one silent) last, by name.
+/// Every zone of the utility with its balance over `from ..= to`, the largest losses per
+/// connection and day first (a small village losing a burst's water outranks a town losing
+/// more in all through its many old pipes), then by losses; zones whose losses are not known
+/// (no boundary meters, or one silent) last, by name.
 pub async fn ranking(
     conn: &mut PgConnection,
     utility_id: i64,
@@ -86,8 +88,9 @@ pub async fn ranking(
         .collect();
     ranked.sort_by(|a, b| {
         b.period
-            .losses_litres()
-            .cmp(&a.period.losses_litres())
+            .losses_per_connection_day()
+            .cmp(&a.period.losses_per_connection_day())
+            .then_with(|| b.period.losses_litres().cmp(&a.period.losses_litres()))
             .then_with(|| a.zone.name.cmp(&b.zone.name))
     });
     Ok(ranked)

@@ -74,6 +74,7 @@ async fn metered_zone(
             register_max_litres: 9_999_999_999,
             from_zone: None,
             into_zone: Some(id),
+            installed_at: Utc::now() - Duration::days(30),
         },
     )
     .await
@@ -126,7 +127,7 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
     assert!(lines[1].starts_with("Północ;polnoc;;nie;"), "{csv}");
     // Three days of 24,000 l in and 2,400 l sold: 64,800 l lost.
     assert!(
-        lines[1].contains(";72,000;7,200;0,000;64,800;90,00;"),
+        lines[1].contains(";72,000;7,200;0,000;64,800;90,00;21600;"),
         "{csv}"
     );
 
@@ -192,7 +193,10 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
         .text()
         .await
         .unwrap();
-    assert!(csv.contains(";72,000;7,200;4,800;60,000;83,33;"), "{csv}");
+    assert!(
+        csv.contains(";72,000;7,200;4,800;60,000;83,33;20000;"),
+        "{csv}"
+    );
 
     // A boundary meter from the form.
     let added = app

@@ -98,6 +98,7 @@ struct Row {
     unbilled: String,
     losses: String,
     share: String,
+    per_connection: String,
     coverage: String,
     alarm: bool,
     period: String,
@@ -127,6 +128,10 @@ fn row(zone: &ZoneInfo, p: &ZonePeriod, alarm: bool, period: String) -> Row {
         },
         share: match p.losses_litres() {
             Some(l) => share_words(l, b.system_input_litres),
+            None => "—".to_string(),
+        },
+        per_connection: match p.losses_per_connection_day() {
+            Some(l) => polish::litres(l),
             None => "—".to_string(),
         },
         coverage: if p.days_computed == 0 {
@@ -205,6 +210,7 @@ fn csv_header(out: &mut String, first: &[&str]) {
             "Zużycie niefakturowane [m³]",
             "Straty [m³]",
             "Straty [%]",
+            "Straty na przyłącze na dobę [l]",
             "Wodomierze",
             "Odczytane",
             "Oszacowane",
@@ -236,6 +242,9 @@ fn csv_figures(out: &mut String, p: &ZonePeriod) {
         m3_cell(Some(b.unbilled_authorised_litres)),
         m3_cell(p.losses_litres()),
         share,
+        p.losses_per_connection_day()
+            .map(|l| l.to_string())
+            .unwrap_or_default(),
         b.meters.to_string(),
         b.meters_reported.to_string(),
         b.meters_estimated.to_string(),
@@ -699,6 +708,7 @@ pub async fn add_meter(
         register_max_litres: BULK_REGISTER_LITRES,
         from_zone: fields.skad.parse().ok(),
         into_zone: fields.dokad.parse().ok(),
+        installed_at: Utc::now(),
     };
     if meter.from_zone != Some(id) && meter.into_zone != Some(id) {
         form.add(
