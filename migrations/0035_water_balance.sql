@@ -2,6 +2,15 @@
 -- measure a zone's boundaries, the use staff enter that nobody is billed for, the figures
 -- computed from the readings for each Warsaw day, and the night-flow alarms.
 
+-- A boundary meter is in service at the network, not at a supply point: it has an
+-- installation time (ingest stores readings of installed meters only) and no supply point.
+ALTER TABLE meters DROP CONSTRAINT installed_at_a_point;
+ALTER TABLE meters ADD CONSTRAINT installed_at_a_point CHECK (
+    CASE WHEN purpose IN ('zone_inlet', 'zone_outlet')
+         THEN supply_point_id IS NULL AND installed_at IS NOT NULL
+         ELSE (supply_point_id IS NULL) = (installed_at IS NULL)
+    END);
+
 -- Where a boundary meter stands: the water it measures flows from `from_zone_id` into
 -- `into_zone_id`; NULL is outside the network. An inlet (`meters.purpose = 'zone_inlet'`) has
 -- `into_zone_id`; an outlet (`zone_outlet`) has only `from_zone_id` (the crate's store keeps the

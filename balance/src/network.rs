@@ -68,6 +68,8 @@ pub struct NewBoundaryMeter {
     pub from_zone: Option<i64>,
     /// ...into this one (`None`: out of the network).
     pub into_zone: Option<i64>,
+    /// When it went into service (ingest stores its readings from then on).
+    pub installed_at: DateTime<Utc>,
 }
 
 /// Registers a boundary meter: a meter of purpose `zone_inlet` (water into one of the
@@ -138,8 +140,8 @@ pub async fn add_boundary_meter(
     };
     let id = sqlx::query_scalar!(
         r#"INSERT INTO meters (utility_id, serial, radio_id, channel, purpose, register_max_litres,
-                               diameter_mm)
-           VALUES ($1, $2, $3, $4::text::meter_channel, $5::text::meter_purpose, $6, $7)
+                               diameter_mm, installed_at)
+           VALUES ($1, $2, $3, $4::text::meter_channel, $5::text::meter_purpose, $6, $7, $8)
            ON CONFLICT DO NOTHING
            RETURNING id"#,
         staff.utility_id,
@@ -149,6 +151,7 @@ pub async fn add_boundary_meter(
         purpose,
         meter.register_max_litres,
         meter.diameter_mm,
+        meter.installed_at,
     )
     .fetch_optional(&mut *conn)
     .await?

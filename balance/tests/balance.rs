@@ -117,6 +117,7 @@ async fn boundary(
             register_max_litres: 999_999_999_999,
             from_zone: from,
             into_zone: into,
+            installed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         },
     )
     .await

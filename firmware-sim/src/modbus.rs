@@ -1,7 +1,8 @@
 //! Modbus TCP servers for simulations and tests: one server ([`serve`]) over any
-//! [`RegisterSource`], with two sources. [`BulkMeters`] exposes simulated bulk meters, as the
+//! [`RegisterSource`], with three sources. [`BulkMeters`] exposes simulated bulk meters, as the
 //! ingest's Modbus poller sees a real device (docs/ingest.md, "Modbus TCP"); [`RegisterMap`] is
-//! a register map a test sets word by word, which records every read (ingest's poller tests).
+//! a register map a test sets word by word, which records every read (ingest's poller tests);
+//! [`ZoneInlets`] exposes the inlet meters of network zones with the same map.
 //!
 //! Both answer function 0x03 (holding registers) and 0x04 (input registers, the same words);
 //! other functions (writes included) get "illegal function", and a read of no register or of
@@ -32,7 +33,7 @@ use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SimClock;
-use crate::model::{MeterCursor, MeterModel};
+use crate::model::{MeterCursor, MeterModel, ZoneInlet, ZoneInletCursor};
 
 /// Registers per meter.
 pub const REGISTERS_PER_METER: u16 = 10;
@@ -93,6 +94,45 @@ impl BulkMeters {
             }
         }
         Ok(out)
+    }
+}
+
+/// Simulated inlet meters of network zones behind one Modbus unit, with [`BulkMeters`]'s
+/// register map (their status word is always 0).
+pub struct ZoneInlets {
+    cursors: Mutex<Vec<ZoneInletCursor>>,
+    clock: SimClock,
+}
+
+impl ZoneInlets {
+    pub fn new(inlets: &[ZoneInlet], clock: SimClock) -> Self {
+        let now = clock.now();
+        ZoneInlets {
+            cursors: Mutex::new(inlets.iter().map(|i| i.cursor(now)).collect()),
+            clock,
+        }
+    }
+}
+
+impl RegisterSource for ZoneInlets {
+    fn read(&self, _unit: u8, address: u16, count: u16) -> Result<Vec<u16>, ExceptionCode> {
+        check_count(count)?;
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        let last = u32::from(address) + u32::from(count) - 1;
+        if last >= cursors.len() as u32 * u32::from(REGISTERS_PER_METER) {
+            return Err(ExceptionCode::IllegalDataAddress);
+        }
+        let now = self.clock.now();
+        Ok((u32::from(address)..=last)
+            .map(|reg| {
+                let k = (reg / u32::from(REGISTERS_PER_METER)) as usize;
+                let litres = cursors[k].advance_to(now);
+                match reg % u32::from(REGISTERS_PER_METER) {
+                    offset @ 0..=3 => (litres >> (16 * (3 - offset))) as u16,
+                    _ => 0,
+                }
+            })
+            .collect())
     }
 }
 

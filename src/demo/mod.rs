@@ -15,6 +15,7 @@
 mod billing;
 mod cases;
 mod names;
+mod network;
 pub mod seed;
 mod services;
 
@@ -85,6 +86,7 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
     )
     .await?;
     let mut seeded = Vec::new();
+    let mut networks = Vec::new();
     for spec in utilities(&args) {
         let started = std::time::Instant::now();
         let result = seed::ensure_utility(&system.pool, &spec, args.days, Utc::now()).await;
@@ -106,6 +108,23 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
                     system.shutdown.cancel();
                     system.run_until_shutdown().await.ok();
                     return Err(e.context(format!("cases of demo utility {}", spec.slug)));
+                }
+                match network::ensure_network(
+                    &system.pool,
+                    &spec,
+                    &crate::sim::fleet(spec.seed),
+                    r.utility_id,
+                    args.days,
+                    Utc::now(),
+                )
+                .await
+                {
+                    Ok(inlets) => networks.push((spec.slug, inlets)),
+                    Err(e) => {
+                        system.shutdown.cancel();
+                        system.run_until_shutdown().await.ok();
+                        return Err(e.context(format!("network of demo utility {}", spec.slug)));
+                    }
                 }
                 if let Err(e) = services::ensure_services(&system.pool, r.utility_id).await {
                     system.shutdown.cancel();
@@ -149,6 +168,7 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
     payments.listen(&system.portal_base(Some(api)));
     let now = Utc::now();
     let bulk = serve_bulk_meters(&mut system, &args, now).await?;
+    let inlets = serve_zone_inlets(&mut system, networks, now).await?;
     let mut ingest = system.start_ingest().await?;
     system.start_rule_evaluator();
     if system.config.mqtt.url.is_some()
@@ -177,7 +197,8 @@ pub async fn run(config: Config, args: DemoArgs) -> Result<()> {
     payments.print();
     ksef.print();
     eprintln!(
-        "  live meters: {publishing} publishing hourly; {} bulk meters on Modbus TCP {}\n",
+        "  live meters: {publishing} publishing hourly; {} bulk meters on Modbus TCP {}; \
+         {inlets} zone inlet meters on Modbus TCP too\n",
         bulk.meters, bulk.address
     );
     system.run_until_shutdown().await
@@ -426,6 +447,55 @@ async fn serve_bulk_meters(
         meters: serials.len(),
         address,
     })
+}
+
+/// Serves every demo utility's zone inlet meters over Modbus TCP, one server each, and points
+/// ingest at them (before ingest starts); how many.
+async fn serve_zone_inlets(
+    system: &mut System,
+    networks: Vec<(&'static str, Vec<network::DemoInlet>)>,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize> {
+    let mut served = 0;
+    for (slug, inlets) in networks {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let clock = firmware_sim::clock::SimClock::real_time(now);
+        let models: Vec<_> = inlets.iter().map(|i| i.inlet.clone()).collect();
+        let source = firmware_sim::modbus::ZoneInlets::new(&models, clock);
+        let shutdown = system.shutdown.clone();
+        system.spawn_part("zone inlet simulator", async move {
+            firmware_sim::modbus::serve(listener, source, shutdown).await
+        });
+        let meters = inlets
+            .iter()
+            .enumerate()
+            .map(|(k, inlet)| ebok_common::config::ModbusMeter {
+                serial: inlet.serial.clone(),
+                register: (10 * k) as u16,
+                kind: ebok_common::config::RegisterKind::U64,
+                word_order: ebok_common::config::WordOrder::Big,
+                scale: "1".into(),
+                status_register: None,
+            })
+            .collect();
+        served += inlets.len();
+        system
+            .config
+            .ingest
+            .modbus
+            .push(ebok_common::config::ModbusDevice {
+                name: format!("demo-zone-inlets-{slug}"),
+                address: address.to_string(),
+                unit_id: 1,
+                utility: slug.into(),
+                poll_interval_secs: 300,
+                timeout_ms: 2000,
+                retries: 2,
+                meters,
+            });
+    }
+    Ok(served)
 }
 
 /// Starts the simulator for every demo utility, publishing under the prefix of the first

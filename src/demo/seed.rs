@@ -940,7 +940,8 @@ async fn top_up_readings(
 ) -> Result<u64> {
     let newest: Option<DateTime<Utc>> = sqlx::query_scalar!(
         r#"SELECT max(l.measured_at) FROM meter_latest_readings l
-           JOIN meters m ON m.id = l.meter_id WHERE m.utility_id = $1"#,
+           JOIN meters m ON m.id = l.meter_id
+           WHERE m.utility_id = $1 AND m.radio_id IS NOT NULL"#,
         utility_id
     )
     .fetch_one(pool)

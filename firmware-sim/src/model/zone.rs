@@ -120,25 +120,30 @@ impl ZoneInlet {
             .collect()
     }
 
-    /// A cursor at `at`; moving it forward costs the zone's meters' hourly volumes once per day
-    /// crossed (about a microsecond per meter).
-    pub fn cursor(&self, at: DateTime<Utc>) -> ZoneInletCursor<'_> {
-        let mut cursor = ZoneInletCursor {
-            inlet: self,
-            day: local_day_ts(self.start),
-            customers_before_day: 0,
-            hours: Vec::new(),
-        };
-        cursor.hours = self.customers_hourly(cursor.day);
-        cursor.advance_to(at);
-        cursor
+    /// A cursor at `at` (it keeps a copy of the inlet). Creating it costs like the meters'
+    /// [`MeterModel::consumed_between`] since the fleet start; moving it forward costs the
+    /// meters' hourly volumes once per day crossed (about a microsecond per meter).
+    pub fn cursor(&self, at: DateTime<Utc>) -> ZoneInletCursor {
+        let day = local_day_ts(at.timestamp().max(self.start));
+        let day_begins = utc(day_start_ts(day));
+        let customers_before_day = self
+            .models
+            .iter()
+            .map(|m| m.consumed_between(utc(self.start), day_begins))
+            .sum();
+        ZoneInletCursor {
+            inlet: self.clone(),
+            day,
+            customers_before_day,
+            hours: self.customers_hourly(day),
+        }
     }
 }
 
 /// Reads an inlet's register forward in time.
 #[derive(Debug, Clone)]
-pub struct ZoneInletCursor<'a> {
-    inlet: &'a ZoneInlet,
+pub struct ZoneInletCursor {
+    inlet: ZoneInlet,
     day: NaiveDate,
     /// The customers' water from the fleet start to the start of `day`.
     customers_before_day: u64,
@@ -146,7 +151,7 @@ pub struct ZoneInletCursor<'a> {
     hours: Vec<HourlyVolume>,
 }
 
-impl ZoneInletCursor<'_> {
+impl ZoneInletCursor {
     /// The register at `t` (not before the cursor's day): the customers' water, spread evenly
     /// within each hour, and the pipes' losses.
     pub fn advance_to(&mut self, t: DateTime<Utc>) -> u64 {
