@@ -7,6 +7,7 @@ mod support;
 
 mod alarm_to_phone;
 mod back_office;
+mod balance_journeys;
 mod booking_journeys;
 mod case_journeys;
 mod cli;
