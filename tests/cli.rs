@@ -493,6 +493,40 @@ async fn migrate_check_reports_current_schema_of_a_migrated_database() {
 /// and prints its summary line. The figures are the bench's to report, not a test's to judge; that there are figures,
 /// and that every request succeeded (the bench fails on any other status), is.
 #[tokio::test]
+async fn bench_balance_balances_a_tiny_network_and_prints_its_summary_line() {
+    let db = ebok_testkit::TestDb::new().await;
+    let out = ebok_on(&db)
+        .args(["bench", "balance", "--meters", "60", "--zones", "3"])
+        .args(["--days", "20", "--repeats", "1"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let pairs: Vec<(&str, f64)> = last
+        .strip_prefix("balance ")
+        .unwrap_or_else(|| panic!("summary line: {last}"))
+        .split(' ')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').expect("name=value");
+            (name, value.parse().expect("a number"))
+        })
+        .collect();
+    let names: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        ["zone_days_per_s", "meter_days_per_s", "ratio"],
+        "{last}"
+    );
+    assert!(pairs.iter().all(|(_, value)| *value > 0.0), "{last}");
+}
+
+#[tokio::test]
 async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
     let db = ebok_testkit::TestDb::new().await;
     let out = ebok_on(&db)

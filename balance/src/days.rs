@@ -91,11 +91,47 @@ impl MeterDay {
     }
 }
 
+/// The Warsaw midnights of a range of days, computed once for every meter of a utility
+/// (converting a day to its instant costs a time-zone lookup: a tenth of a microsecond, a fifth
+/// of the balance's CPU per meter-day when done for each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayRange {
+    /// Every day's start, and the end of the last one.
+    midnights: Vec<DateTime<Utc>>,
+}
+
+impl DayRange {
+    /// The days `from ..= to` (none when `to` is before `from`).
+    pub fn new(from: NaiveDate, to: NaiveDate) -> DayRange {
+        let count = (to - from).num_days().max(-1) + 1;
+        DayRange {
+            midnights: (0..=count as u64)
+                .filter(|_| count > 0)
+                .map(|i| day_start(from + Days::new(i)))
+                .collect(),
+        }
+    }
+
+    /// How many days.
+    pub fn len(&self) -> usize {
+        self.midnights.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Each day of `from ..= to`: `None` while the meter was not installed, else its [`MeterDay`].
 pub fn meter_days(meter: &MeterReadings, from: NaiveDate, to: NaiveDate) -> Vec<Option<MeterDay>> {
-    let Some(count) = (to - from).num_days().checked_add(1).filter(|n| *n > 0) else {
+    meter_days_in(meter, &DayRange::new(from, to))
+}
+
+/// [`meter_days`] over a range computed once.
+pub fn meter_days_in(meter: &MeterReadings, range: &DayRange) -> Vec<Option<MeterDay>> {
+    if range.is_empty() {
         return Vec::new();
-    };
+    }
     let samples = &meter.samples;
     // `next`: the first sample at or after the boundary being looked at.
     let mut next = 0;
@@ -123,11 +159,10 @@ pub fn meter_days(meter: &MeterReadings, from: NaiveDate, to: NaiveDate) -> Vec<
             reading_from,
         )
     };
-    let mut start = register_at(day_start(from));
-    let mut out = Vec::with_capacity(count as usize);
-    for i in 0..count as u64 {
-        let day = from + Days::new(i);
-        let (begins, ends) = (day_start(day), day_start(day + Days::new(1)));
+    let mut start = register_at(range.midnights[0]);
+    let mut out = Vec::with_capacity(range.len());
+    for pair in range.midnights.windows(2) {
+        let (begins, ends) = (pair[0], pair[1]);
         let end = register_at(ends);
         let installed = meter.installed_at.is_none_or(|at| at < ends)
             && meter.removed_at.is_none_or(|r| r > begins);

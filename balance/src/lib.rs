@@ -9,6 +9,8 @@
 //!   reads balances back for any range of days or months;
 //! - [`views`]: what the staff's pages read: the zones ranked by losses, a zone's nights,
 //!   alarms, boundary meters and staff;
+//! - [`health`]: the customer meters a replacement campaign starts from (stopped, standing
+//!   still in an inhabited home, running backwards, past legalisation);
 //! - [`network`]: what staff set up and enter: boundary meters, the zones' staff, unbilled use;
 //! - [`alarms`]: raises and clears night-flow alarms, announced through the outbox;
 //! - [`run`]: the loop that keeps all of it current as readings arrive.
@@ -17,6 +19,7 @@
 
 pub mod alarms;
 pub mod days;
+pub mod health;
 pub mod network;
 pub mod night;
 pub mod run;

@@ -25,7 +25,7 @@ use ebok_common::domain::boundary::{self, Sample};
 use ebok_common::domain::{Register, max_flow_litres_per_hour};
 use sqlx::PgConnection;
 
-use crate::days::{MeterReadings, meter_days};
+use crate::days::{DayRange, MeterReadings, meter_days_in};
 use crate::night::{NightMeter, night_hours, zone_night_flows};
 use crate::water::{Balance, BoundaryFlow, OwnUse, Zone, ZoneError, balances, zones_crossed};
 
@@ -125,6 +125,7 @@ pub async fn compute_days(
     let zones = zones(conn, utility_id).await?;
     let slot: HashMap<i64, usize> = zones.iter().enumerate().map(|(i, z)| (z.id, i)).collect();
     let mut own = vec![OwnUse::default(); zones.len() * count];
+    let range = DayRange::new(from, to);
     let (range_start, range_end) = (
         ebok_common::domain::time::day_start(from),
         ebok_common::domain::time::day_start(to + Days::new(1)),
@@ -174,7 +175,7 @@ pub async fn compute_days(
                 samples: readings,
             };
             let zone = slot[&m.zone_id];
-            for (i, day) in meter_days(&meter, from, to).into_iter().enumerate() {
+            for (i, day) in meter_days_in(&meter, &range).into_iter().enumerate() {
                 let Some(day) = day else { continue };
                 let sum = &mut own[zone * count + i];
                 sum.meters += 1;
@@ -242,7 +243,7 @@ pub async fn compute_days(
             removed_at: None,
             samples: readings,
         };
-        for (i, day) in meter_days(&meter, from, to).into_iter().enumerate() {
+        for (i, day) in meter_days_in(&meter, &range).into_iter().enumerate() {
             meter_ids.push(b.meter_id);
             days.push(from + Days::new(i as u64));
             litres.push(day.and_then(|d| d.litres));

@@ -230,3 +230,46 @@ pub async fn zone_staff(conn: &mut PgConnection, zone_id: i64) -> sqlx::Result<V
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }
+
+/// A customer's meter in a zone with an open leak or continuous-flow alarm: water runs behind
+/// it all the time (ingest raises these from the meter's own leak flag, and from hourly
+/// readings that show flow without a pause for a day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerLeak {
+    pub meter_id: i64,
+    pub serial: String,
+    pub address: String,
+    /// `leak` (the meter's flag) or `continuous_flow` (seen in its readings).
+    pub kind: String,
+    pub since: DateTime<Utc>,
+}
+
+/// The customer meters of the zone (and the zones in it) with water running behind them.
+pub async fn customer_leaks(
+    conn: &mut PgConnection,
+    utility_id: i64,
+    zone_id: i64,
+) -> sqlx::Result<Vec<CustomerLeak>> {
+    sqlx::query_as!(
+        CustomerLeak,
+        r#"WITH RECURSIVE inside (id) AS (
+               SELECT id FROM network_zones WHERE id = $2 AND utility_id = $1
+               UNION
+               SELECT z.id FROM network_zones z JOIN inside ON z.parent_id = inside.id)
+           SELECT DISTINCT ON (m.id) m.id AS "meter_id!", m.serial AS "serial!",
+                  concat_ws(' ', sp.city, sp.street, sp.building_no)
+                      || coalesce('/' || sp.apartment_no, '') AS "address!",
+                  a.kind::text AS "kind!", a.raised_at AS "since!"
+           FROM meter_alarms a
+           JOIN meters m ON m.id = a.meter_id
+           JOIN supply_points sp ON sp.id = m.supply_point_id
+           JOIN inside ON inside.id = sp.zone_id
+           WHERE a.utility_id = $1 AND a.state <> 'cleared'
+             AND a.kind IN ('leak', 'continuous_flow')
+           ORDER BY m.id, a.raised_at"#,
+        utility_id,
+        zone_id
+    )
+    .fetch_all(conn)
+    .await
+}

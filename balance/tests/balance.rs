@@ -390,3 +390,99 @@ async fn the_simulators_burst_raises_one_night_flow_alarm_for_that_zones_staff_o
     assert_eq!(zones, BTreeSet::from([north]));
     assert!(!zones.contains(&south));
 }
+
+/// Daily readings at noon over the last 60 days (up to today), the register given per day back.
+fn daily(register: impl Fn(u64) -> i64) -> Vec<(DateTime<Utc>, i64)> {
+    let today = ebok_common::domain::time::local_day(Utc::now());
+    (0..60u64)
+        .rev()
+        .map(|back| {
+            let at = day_start(today - Days::new(back)) + Duration::hours(12);
+            (at.min(Utc::now()), register(back))
+        })
+        .collect()
+}
+
+/// Five households: one in order, one silent for ten days, one standing still for 40 days
+/// after using water, one whose register went down five days ago, one past its legalisation.
+/// The list has the four, each with its problem and its day, and not the first.
+#[tokio::test]
+async fn meter_health_lists_the_stopped_the_still_the_backwards_and_the_expired() {
+    use ebok_balance::health::{self, Problem};
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility = fixtures::utility(pool, "zdrowie").await;
+    let today = ebok_common::domain::time::local_day(Utc::now());
+    let mut homes = Vec::new();
+    for name in ["ok", "cichy", "stoi", "cofa", "stary"] {
+        let home = fixtures::household(pool, utility, &format!("{name}@zdrowie.pl")).await;
+        homes.push(home.meter_id);
+    }
+    let [ok, silent, still, backwards, old] = homes[..] else {
+        unreachable!()
+    };
+    readings(pool, ok, &daily(|back| 100_000 - back as i64 * 300)).await;
+    let quiet: Vec<_> = daily(|back| 100_000 - back as i64 * 300)
+        .into_iter()
+        .filter(|(at, _)| *at < Utc::now() - Duration::days(10))
+        .collect();
+    readings(pool, silent, &quiet).await;
+    readings(
+        pool,
+        still,
+        &daily(|back| 100_000 - back.saturating_sub(40) as i64 * 300),
+    )
+    .await;
+    readings(
+        pool,
+        backwards,
+        &daily(|back| 100_000 - back as i64 * 300 - if back <= 5 { 5_000 } else { 0 }),
+    )
+    .await;
+    readings(pool, old, &daily(|back| 100_000 - back as i64 * 300)).await;
+    sqlx::query("UPDATE meters SET legalised_until = $2 WHERE id = $1")
+        .bind(old)
+        .bind(today - Days::new(1))
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let mut conn = pool.acquire().await.unwrap();
+    let list = health::meter_health(&mut conn, utility, today)
+        .await
+        .unwrap();
+    let found: Vec<(i64, Vec<Problem>)> =
+        list.into_iter().map(|m| (m.meter_id, m.problems)).collect();
+    assert!(found.iter().all(|(id, _)| *id != ok), "{found:?}");
+    let of = |meter: i64| {
+        found
+            .iter()
+            .find(|(id, _)| *id == meter)
+            .unwrap_or_else(|| panic!("meter {meter} not listed: {found:?}"))
+            .1
+            .clone()
+    };
+    assert!(
+        matches!(of(silent)[..], [Problem::Stopped { .. }]),
+        "{found:?}"
+    );
+    assert_eq!(
+        of(still),
+        vec![Problem::StandingStill {
+            since: today - Days::new(40)
+        }]
+    );
+    assert_eq!(
+        of(backwards),
+        vec![Problem::Backwards {
+            on: today - Days::new(5)
+        }]
+    );
+    assert_eq!(
+        of(old),
+        vec![Problem::LegalisationPassed {
+            on: today - Days::new(1)
+        }]
+    );
+    assert_eq!(found.len(), 4);
+}

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 
 use crate::support::{self, App, html_page, staff, utility};
 
-/// Hourly readings of a steady flow over the last four days.
+/// Hourly readings of a steady flow over the last four days, and the newest one.
 async fn steady(pool: &PgPool, meter: i64, per_hour: i64) {
     let today = local_day(Utc::now());
     let from = day_start(today - Days::new(4));
@@ -26,6 +26,17 @@ async fn steady(pool: &PgPool, meter: i64, per_hour: i64) {
     .bind(meter)
     .bind(&at)
     .bind(&litres)
+    .execute(pool)
+    .await
+    .unwrap();
+    // The newest reading, as ingest keeps it.
+    sqlx::query(
+        "INSERT INTO meter_latest_readings (meter_id, measured_at, volume_litres, source, received_at)
+         VALUES ($1, $2, $3, 'radio', now())",
+    )
+    .bind(meter)
+    .bind(at[at.len() - 1])
+    .bind(litres[litres.len() - 1])
     .execute(pool)
     .await
     .unwrap();
@@ -131,7 +142,19 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
         "{csv}"
     );
 
-    // The zone: its charts and nights.
+    // Its household's water has run without a pause for a day (ingest's alarm).
+    let raised = sqlx::query(
+        "INSERT INTO meter_alarms (utility_id, meter_id, kind, raised_at)
+         SELECT m.utility_id, m.id, 'continuous_flow', now() - interval '2 hours'
+         FROM meters m JOIN supply_points sp ON sp.id = m.supply_point_id WHERE sp.zone_id = $1",
+    )
+    .bind(leaky)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(raised.rows_affected(), 1);
+
+    // The zone: its charts and nights, and the household with water running.
     let zone_path = format!("/panel/mlynary/bilans/{leaky}");
     let page = html_page(app.web_get(&cookie, &zone_path).await).await;
     assert!(page.contains("<svg") && page.contains("Bilans strefy Północ dzień po dniu"));
@@ -140,6 +163,7 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
         page.contains("1,000\u{a0}m³/h"),
         "the night flow of 1,000 l/h: {page}"
     );
+    assert!(page.contains("woda płynie bez przerwy od doby"), "{page}");
     let days = app
         .web_get(&cookie, &format!("{zone_path}/dni.csv"))
         .await
@@ -147,6 +171,13 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
         .await
         .unwrap();
     assert_eq!(days.lines().count(), 1 + 30, "{days}");
+
+    // The meters to check: the fixtures' meters are in order.
+    let health = html_page(app.web_get(&cookie, "/panel/mlynary/bilans/liczniki").await).await;
+    assert!(
+        health.contains("Wszystkie wodomierze są w porządku."),
+        "{health}"
+    );
 
     // Unbilled use: a wrong amount is named at its field; a right one is in the balance at
     // once.
@@ -244,6 +275,8 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
         "/panel/mlynary/bilans.csv".into(),
         zone_path.clone(),
         format!("{zone_path}/dni.csv"),
+        "/panel/mlynary/bilans/liczniki".into(),
+        "/panel/mlynary/bilans/liczniki.csv".into(),
     ] {
         assert_eq!(
             app.web_get(&resident, &path).await.status(),

@@ -594,7 +594,9 @@ fn alarm_words(alarm: AlarmKind) -> (&'static str, &'static str) {
         ),
         AlarmKind::ContinuousFlow => (
             "Ciągły przepływ wody",
-            "Woda płynie bez przerwy od wielu godzin; to może być cieknąca spłuczka lub wyciek.",
+            "Woda płynie bez przerwy od doby. Zakręć wszystkie krany i sprawdź, czy wodomierz \
+             nadal się kręci: jeśli tak, to zwykle cieknąca spłuczka, kran lub wyciek w \
+             instalacji, za który płacisz.",
         ),
     }
 }

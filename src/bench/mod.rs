@@ -3,6 +3,7 @@
 //! medians, and ends with one machine-readable line.
 
 pub mod api;
+pub mod balance;
 pub mod billing;
 pub mod ingest;
 pub mod payments;

@@ -6,7 +6,9 @@
 //! - a zone: its daily balance of the last 60 days and monthly of the last 12 months (charts
 //!   and tables), its night flow with the baseline, its alarms, boundary meters and staff, the
 //!   unbilled use entered; forms to enter unbilled use, to add a boundary meter and to name
-//!   the zone's staff; its days as CSV.
+//!   the zone's staff; its days as CSV;
+//! - the meters' health: the customer meters a replacement campaign starts from (stopped,
+//!   standing still, running backwards, past legalisation), as CSV too.
 //!
 //! The figures are computed hourly (`ebok_balance::run`); a day appears once it is over.
 
@@ -16,6 +18,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use ebok_balance::health::{self, MeterHealth, Problem};
 use ebok_balance::network::{
     self, Channel, NetworkError, NewBoundaryMeter, Staff, UnbilledEntry, UnbilledKind, UnbilledUse,
 };
@@ -308,6 +311,14 @@ struct MeterRow {
     last: String,
 }
 
+struct LeakRow {
+    meter_id: i64,
+    serial: String,
+    address: String,
+    what: &'static str,
+    since: String,
+}
+
 struct UnbilledRow {
     day: String,
     kind: &'static str,
@@ -337,6 +348,7 @@ struct ZonePage {
     staff_choices: Vec<(i64, String)>,
     zones: Vec<(i64, String)>,
     unbilled: Vec<UnbilledRow>,
+    leaks: Vec<LeakRow>,
     kinds: Vec<(&'static str, &'static str)>,
 }
 
@@ -392,6 +404,7 @@ async fn zone_page(
     let unbilled: Vec<UnbilledEntry> =
         network::unbilled_use(&mut conn, utility, zone_id, 20).await?;
 
+    let leaks = views::customer_leaks(&mut conn, utility, zone_id).await?;
     let alarm_open = alarms.iter().any(|a| a.cleared_on.is_none());
     let page = ZonePage {
         layout: ctx.layout("bilans"),
@@ -478,6 +491,20 @@ async fn zone_page(
                 amount: polish::volume(u.litres),
                 note: u.note.clone().unwrap_or_default(),
                 by: u.entered_by.clone(),
+            })
+            .collect(),
+        leaks: leaks
+            .into_iter()
+            .map(|l| LeakRow {
+                meter_id: l.meter_id,
+                serial: l.serial,
+                address: l.address,
+                what: if l.kind == "leak" {
+                    "wodomierz zgłasza wyciek"
+                } else {
+                    "woda płynie bez przerwy od doby"
+                },
+                since: polish::instant(l.since),
             })
             .collect(),
         kinds: UnbilledKind::ALL
@@ -764,4 +791,108 @@ pub async fn name_staff(
         }
         Err(e) => refused(&state, &ctx, &session, id, form, e).await,
     }
+}
+
+struct HealthRow {
+    meter_id: i64,
+    serial: String,
+    address: String,
+    supply_point: String,
+    zone: String,
+    problems: Vec<String>,
+}
+
+fn problem_words(p: &Problem) -> String {
+    match p {
+        Problem::Stopped { since } => format!("{} od {}", p.polish(), polish::instant(*since)),
+        Problem::StandingStill { since } => format!("{} od {}", p.polish(), polish::day(*since)),
+        Problem::Backwards { on } => format!("{} ({})", p.polish(), polish::day(*on)),
+        Problem::LegalisationPassed { on } => format!("{} ({})", p.polish(), polish::day(*on)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "staff/meter_health.html")]
+struct HealthPage {
+    layout: StaffLayout,
+    rows: Vec<HealthRow>,
+    /// (problem, how many meters have it)
+    counts: Vec<(&'static str, usize)>,
+}
+
+async fn health_of(state: &AppState, utility_id: i64) -> Result<Vec<MeterHealth>, PageError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(health::meter_health(&mut conn, utility_id, local_day(Utc::now())).await?)
+}
+
+/// `GET /panel/{slug}/bilans/liczniki`
+pub async fn meter_health(State(state): State<AppState>, ctx: StaffCtx) -> Page {
+    let session = ctx.staff(Permission::WaterBalance)?.clone();
+    let meters = health_of(&state, session.utility_id).await?;
+    let kinds = [
+        Problem::Stopped { since: Utc::now() }.polish(),
+        Problem::StandingStill {
+            since: NaiveDate::MIN,
+        }
+        .polish(),
+        Problem::Backwards { on: NaiveDate::MIN }.polish(),
+        Problem::LegalisationPassed { on: NaiveDate::MIN }.polish(),
+    ];
+    let counts = kinds
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                meters
+                    .iter()
+                    .filter(|m| m.problems.iter().any(|p| p.polish() == *k))
+                    .count(),
+            )
+        })
+        .collect();
+    let rows = meters
+        .into_iter()
+        .map(|m| HealthRow {
+            meter_id: m.meter_id,
+            serial: m.serial,
+            address: m.address,
+            supply_point: m.supply_point,
+            zone: m.zone.unwrap_or_default(),
+            problems: m.problems.iter().map(problem_words).collect(),
+        })
+        .collect();
+    Ok(HealthPage {
+        layout: ctx.layout("bilans"),
+        rows,
+        counts,
+    }
+    .into_response())
+}
+
+/// `GET /panel/{slug}/bilans/liczniki.csv`
+pub async fn meter_health_csv(State(state): State<AppState>, ctx: StaffCtx) -> Page {
+    let session = ctx.staff(Permission::WaterBalance)?.clone();
+    let meters = health_of(&state, session.utility_id).await?;
+    let mut out = String::new();
+    out.push(BOM);
+    out.push_str(
+        &["Strefa", "Adres", "Punkt poboru", "Wodomierz", "Problemy"].join(&SEPARATOR.to_string()),
+    );
+    out.push_str(LINE_END);
+    for m in &meters {
+        let problems: Vec<String> = m.problems.iter().map(problem_words).collect();
+        let cells = [
+            text_cell(m.zone.as_deref().unwrap_or("")),
+            text_cell(&m.address),
+            text_cell(&m.supply_point),
+            text_cell(&m.serial),
+            text_cell(&problems.join(", ")),
+        ];
+        out.push_str(&cells.join(&SEPARATOR.to_string()));
+        out.push_str(LINE_END);
+    }
+    Ok(csv_response(
+        format!("liczniki-do-wymiany-{}.csv", ctx.utility.slug),
+        out,
+    ))
 }

@@ -55,6 +55,14 @@ pub fn router() -> Router<AppState> {
         .route("/panel/{slug}/wyloguj", post(sign_in_pages::sign_out))
         .route("/panel/{slug}/bilans", get(balance_pages::ranking))
         .route("/panel/{slug}/bilans.csv", get(balance_pages::ranking_csv))
+        .route(
+            "/panel/{slug}/bilans/liczniki",
+            get(balance_pages::meter_health),
+        )
+        .route(
+            "/panel/{slug}/bilans/liczniki.csv",
+            get(balance_pages::meter_health_csv),
+        )
         .route("/panel/{slug}/bilans/{id}", get(balance_pages::zone))
         .route(
             "/panel/{slug}/bilans/{id}/dni.csv",
