@@ -5,8 +5,9 @@
 //!
 //! The inlets are firmware-sim's zone model (`ZoneInlet`): the customers' water plus the pipes'
 //! losses: a couple of litres an hour per connection everywhere, more in the older villages,
-//! and in Młynary a burst in [`BURST_IN`] that started late in the evening four days before the
-//! demo's first start, so the ranking has a zone whose losses jump and the night flow an alarm.
+//! and in Młynary a burst in [`BURST_IN`] from 23:00 five days before the demo's first day (its
+//! first night is four nights back), so the ranking has a zone whose losses jump and the night
+//! flow an alarm.
 //! Their hourly readings are seeded like the customers' telegrams (and topped up on the next
 //! run); while the demo runs, they are served over Modbus TCP and polled by ingest like any
 //! bulk meter.
