@@ -17,13 +17,17 @@ pub enum MeterChannel {
     Manual,
 }
 
-/// `meter_purpose`: what the meter measures (the main supply, a garden sub-meter, sewage).
+/// `meter_purpose`: what the meter measures (the main supply, a garden sub-meter, sewage; or,
+/// for the network's own bulk meters, which no resident has, water into a network zone or out
+/// of the network: docs/balance.md).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum MeterPurpose {
     Main,
     Garden,
     Sewage,
+    ZoneInlet,
+    ZoneOutlet,
 }
 
 /// A reading's source in a history: a `reading_source`, or `installation` for the installation
