@@ -34,7 +34,6 @@ use ebok_common::Config;
 use ebok_common::db::KeptConnections;
 use ebok_common::domain::time::local_day;
 use rand::{Rng, SeedableRng};
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -722,23 +721,10 @@ async fn dataset(config: &Config, args: &ApiBenchArgs) -> Result<PgPool> {
 
 /// The kept dataset, if it exists, is complete and has the asked sizes.
 async fn existing(config: &Config, args: &ApiBenchArgs) -> Result<PgPool> {
-    let mut url = url::Url::parse(
-        config
-            .database
-            .url
-            .as_ref()
-            .context("no database")?
-            .expose_secret(),
-    )?;
-    url.set_path(&format!("/{DATABASE}"));
-    let pool = ebok_common::db::pool_options(args.connections())
-        .connect(url.as_str())
-        .await?;
+    let pool = super::kept_database(config, DATABASE, args.connections()).await?;
     let (meters, days): (i64, i64) = sqlx::query_as("SELECT meters, days FROM bench_api_dataset")
         .fetch_one(&pool)
         .await?;
     ensure!(meters == args.meters && days == args.days, "another size");
-    let state = ebok_common::db::migration_state(&pool).await?;
-    ensure!(state.is_current(), "schema not current");
     Ok(pool)
 }

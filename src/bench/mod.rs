@@ -43,9 +43,9 @@ pub async fn drop_database(config: &Config, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A connection to the server's `postgres` database, and the URL of database `name`.
-async fn admin_connection(config: &Config, name: &str) -> Result<(sqlx::PgConnection, url::Url)> {
-    let server = url::Url::parse(
+/// The URL of database `name` on the configured server.
+fn database_url(config: &Config, name: &str) -> Result<url::Url> {
+    let mut url = url::Url::parse(
         config
             .database
             .url
@@ -53,11 +53,28 @@ async fn admin_connection(config: &Config, name: &str) -> Result<(sqlx::PgConnec
             .context("no database")?
             .expose_secret(),
     )?;
-    let mut admin_url = server.clone();
-    admin_url.set_path("/postgres");
-    let mut url = server;
     url.set_path(&format!("/{name}"));
-    Ok((sqlx::PgConnection::connect(admin_url.as_str()).await?, url))
+    Ok(url)
+}
+
+/// A connection to the server's `postgres` database, and the URL of database `name`.
+async fn admin_connection(config: &Config, name: &str) -> Result<(sqlx::PgConnection, url::Url)> {
+    let admin_url = database_url(config, "postgres")?;
+    Ok((
+        sqlx::PgConnection::connect(admin_url.as_str()).await?,
+        database_url(config, name)?,
+    ))
+}
+
+/// A pool of `connections` to database `name` kept from an earlier run, when it exists and
+/// its schema is current (the caller checks that its dataset is the one asked for).
+pub async fn kept_database(config: &Config, name: &str, connections: u32) -> Result<PgPool> {
+    let pool = ebok_common::db::pool_options(connections)
+        .connect(database_url(config, name)?.as_str())
+        .await?;
+    let state = ebok_common::db::migration_state(&pool).await?;
+    anyhow::ensure!(state.is_current(), "schema not current");
+    Ok(pool)
 }
 
 pub fn median(mut xs: Vec<f64>) -> f64 {

@@ -37,21 +37,7 @@ pub struct DemoInlet {
 
 /// A zone code from a Polish name: "Kwitajny Wielkie" → "kwitajny-wielkie".
 fn code_of(name: &str) -> String {
-    name.to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'ą' => 'a',
-            'ć' => 'c',
-            'ę' => 'e',
-            'ł' => 'l',
-            'ń' => 'n',
-            'ó' => 'o',
-            'ś' => 's',
-            'ź' | 'ż' => 'z',
-            c if c.is_ascii_alphanumeric() => c,
-            _ => '-',
-        })
-        .collect()
+    super::names::ascii_lower(name, '-')
 }
 
 /// When the demo's burst began: 23:00 Warsaw time, five days before the first run's day.

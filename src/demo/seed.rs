@@ -880,23 +880,7 @@ fn resident_email(customer: &Customer, domain: &str) -> String {
     if customer.kind != "person" {
         return format!("klient.{}@mieszkancy.{domain}", customer.number);
     }
-    let ascii: String = customer
-        .name
-        .to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'ą' => 'a',
-            'ć' => 'c',
-            'ę' => 'e',
-            'ł' => 'l',
-            'ń' => 'n',
-            'ó' => 'o',
-            'ś' => 's',
-            'ź' | 'ż' => 'z',
-            c if c.is_ascii_alphanumeric() => c,
-            _ => '.',
-        })
-        .collect();
+    let ascii = names::ascii_lower(&customer.name, '.');
     let local: String = ascii
         .split('.')
         .filter(|s| !s.is_empty())
