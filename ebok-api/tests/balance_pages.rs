@@ -124,6 +124,18 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
         page.contains("90,0% wpływu") && page.contains("20,0% wpływu"),
         "{page}"
     );
+    // A range that cannot be read, or runs backwards, is refused with what to type.
+    for (query, words) in [
+        ("od=wczoraj", "Od: podaj datę w postaci RRRR-MM-DD."),
+        ("od=2026-11-10&do=2026-11-01", "„od” nie może być po „do”"),
+    ] {
+        let refused = app
+            .web_get(&cookie, &format!("/panel/mlynary/bilans?{query}"))
+            .await;
+        assert_eq!(refused.status(), 422, "{query}");
+        let page = html_page(refused).await;
+        assert!(page.contains(words), "{query}: {page}");
+    }
     let csv = app.web_get(&cookie, "/panel/mlynary/bilans.csv").await;
     assert_eq!(csv.status(), 200);
     assert!(
