@@ -6,8 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ebok_bookings::ics;
 use ebok_bookings::store::{self, BookingError};
@@ -163,19 +162,9 @@ pub async fn ics_download(
         },
         now,
     );
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/calendar; charset=utf-8".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"wizyta-{}.ics\"", booking.id),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
+    Ok(crate::download::attachment(
+        &format!("wizyta-{}.ics", booking.id),
+        "text/calendar; charset=utf-8",
         body,
-    )
-        .into_response())
+    ))
 }

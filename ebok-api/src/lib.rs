@@ -15,6 +15,7 @@ mod case_form;
 pub mod case_status;
 pub mod client;
 pub mod consent_forms;
+mod download;
 pub mod error;
 pub mod extract;
 pub(crate) mod headers;

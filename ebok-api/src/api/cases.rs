@@ -643,5 +643,5 @@ pub async fn letter(
     let (name, content_type, bytes) = views::letter(&mut conn, who.utility_id, id, document, scope)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(crate::backoffice::download(&name, &content_type, bytes))
+    Ok(crate::download::attachment(&name, &content_type, bytes))
 }

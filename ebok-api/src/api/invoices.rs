@@ -5,7 +5,7 @@
 //! not found.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use ebok_billing::document::InvoiceDocument;
@@ -157,15 +157,9 @@ pub(crate) async fn document_response(
             "xml",
         ),
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"faktura-{file}.{extension}\""),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
+    Ok(crate::download::attachment(
+        &format!("faktura-{file}.{extension}"),
+        content_type,
         bytes,
     ))
 }

@@ -5,7 +5,7 @@
 //! (`account_meter_windows`, through `ebok_readings`): another resident's meter is simply not found.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -284,14 +284,9 @@ pub(crate) async fn csv_response(
         .await?;
     let body = export::history_csv(&meter.serial, &points, step);
     let name = format!("odczyty-{}-{from}-{to}.csv", sanitize(&meter.serial));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
+    Ok(crate::download::attachment(
+        &name,
+        "text/csv; charset=utf-8",
         body,
     ))
 }

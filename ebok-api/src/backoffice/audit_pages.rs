@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{Days, NaiveDate, Utc};
 use ebok_common::domain::time::local_day;
@@ -188,16 +188,12 @@ pub async fn audit_csv(
         });
     }
     let rows = audit::entries(&state.pool, session.utility_id, &filter, audit::CSV_LIMIT).await?;
-    let name = format!(
-        "attachment; filename=\"dziennik-{}-{}-{}.csv\"",
-        ctx.utility.slug, filter.from, filter.to
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, name),
-        ],
+    Ok(crate::download::attachment(
+        &format!(
+            "dziennik-{}-{}-{}.csv",
+            ctx.utility.slug, filter.from, filter.to
+        ),
+        "text/csv; charset=utf-8",
         audit::csv(&rows),
-    )
-        .into_response())
+    ))
 }

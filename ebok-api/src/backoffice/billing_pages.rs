@@ -6,7 +6,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{Months, Utc};
 use ebok_common::domain::Money;
@@ -324,18 +323,11 @@ pub async fn print_batch(
     let pdf = billing::print_batch(&state.pool, session.utility_id, id)
         .await?
         .ok_or(PageError::NotFound)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"faktury-papierowe-{id}.pdf\""),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
+    Ok(crate::download::attachment(
+        &format!("faktury-papierowe-{id}.pdf"),
+        "application/pdf",
         pdf,
-    )
-        .into_response())
+    ))
 }
 
 /// `GET /panel/{slug}/faktury/{id}/pdf`

@@ -10,7 +10,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::Utc;
 use ebok_cases::lifecycle::{self, Action, State as CaseState, Who};
@@ -754,7 +753,7 @@ pub async fn letter(
         views::letter(&mut conn, session.utility_id, p.id, p.file, scope)
             .await?
             .ok_or(PageError::NotFound)?;
-    Ok(download(&name, &content_type, bytes))
+    Ok(crate::download::attachment(&name, &content_type, bytes))
 }
 
 #[derive(Debug, Deserialize)]
@@ -778,43 +777,5 @@ pub async fn file(
         views::attachment(&mut conn, session.utility_id, p.id, p.file, scope)
             .await?
             .ok_or(PageError::NotFound)?;
-    Ok(download(&name, &content_type, bytes))
-}
-
-/// A file sent to be saved, under its own name (ASCII in `filename`, UTF-8 in `filename*`).
-pub(crate) fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> axum::response::Response {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    // RFC 5987: every byte but the attribute characters percent-encoded.
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
+    Ok(crate::download::attachment(&name, &content_type, bytes))
 }

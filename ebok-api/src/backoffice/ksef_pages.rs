@@ -7,7 +7,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::IntoResponse;
 use ebok_common::polish;
 use ebok_ksef::office::{self, Settings, SettingsError};
@@ -237,19 +236,9 @@ pub async fn upo(
     let upo = office::upo(&mut conn, session.utility_id, id)
         .await?
         .ok_or(PageError::NotFound)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/xml; charset=utf-8".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"upo-{id}.xml\""),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
+    Ok(crate::download::attachment(
+        &format!("upo-{id}.xml"),
+        "application/xml; charset=utf-8",
         upo,
-    )
-        .into_response())
+    ))
 }

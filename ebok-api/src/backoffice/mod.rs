@@ -30,8 +30,6 @@ mod sign_in_pages;
 mod statement_pages;
 mod team_pages;
 
-pub(crate) use case_pages::download;
-
 use axum::Router;
 use axum::routing::{get, post};
 

@@ -616,7 +616,7 @@ pub async fn letter(
         views::letter(&mut conn, session.utility_id, p.id, p.file, scope)
             .await?
             .ok_or(PageError::NotFound)?;
-    Ok(crate::backoffice::download(&name, &content_type, bytes))
+    Ok(crate::download::attachment(&name, &content_type, bytes))
 }
 
 #[derive(Debug, Deserialize)]
@@ -640,5 +640,5 @@ pub async fn file(
         views::attachment(&mut conn, session.utility_id, p.id, p.file, scope)
             .await?
             .ok_or(PageError::NotFound)?;
-    Ok(crate::backoffice::download(&name, &content_type, bytes))
+    Ok(crate::download::attachment(&name, &content_type, bytes))
 }

@@ -6,7 +6,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use ebok_alarm_rules::{RuleKind, describe};
@@ -73,20 +72,14 @@ pub async fn data_json(State(state): State<AppState>, ctx: Ctx) -> Page {
     let mut conn = state.pool.acquire().await?;
     let data = personal_data::gather(&mut conn, session.viewer(), Readings::All).await?;
     let body = serde_json::to_vec_pretty(&data).map_err(anyhow::Error::from)?;
-    Ok((
-        [
-            (CONTENT_TYPE, "application/json".to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"ebok-moje-dane-{}.json\"",
-                    data.exported_at.format("%Y-%m-%d")
-                ),
-            ),
-        ],
+    Ok(crate::download::attachment(
+        &format!(
+            "ebok-moje-dane-{}.json",
+            data.exported_at.format("%Y-%m-%d")
+        ),
+        "application/json",
         body,
-    )
-        .into_response())
+    ))
 }
 
 fn optional_instant(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
