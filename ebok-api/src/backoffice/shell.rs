@@ -2,14 +2,14 @@
 //! cookie ([`StaffCtx`], an extractor), the layout (navigation by role, the signed-in person,
 //! the sign-out form with its CSRF token), and the form access rules of staff pages.
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
 
-use crate::accounts::{self, UtilityRef};
+use crate::accounts::UtilityRef;
 use crate::portal::form::{Access, PortalForm};
 use crate::portal::page_error::PageError;
+use crate::portal::shell::{aria_current, path_utility};
 use crate::staff::sessions::{self, StaffSession};
 use crate::staff::{Permission, StaffRole};
 use crate::state::AppState;
@@ -34,11 +34,7 @@ impl StaffLayout {
     }
 
     pub fn aria_current(&self, entry: &str) -> &'static str {
-        if self.current == entry {
-            "page"
-        } else {
-            "false"
-        }
+        aria_current(self.current, entry)
     }
 }
 
@@ -54,22 +50,10 @@ impl FromRequestParts<AppState> for StaffCtx {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| PageError::NotFound)?;
-        let slug = params
-            .iter()
-            .find(|(name, _)| *name == "slug")
-            .map(|(_, slug)| slug)
-            .ok_or(PageError::NotFound)?;
-        let utility = accounts::utility_by_slug(&state.pool, slug)
-            .await?
-            .ok_or(PageError::NotFound)?;
-        let session = match CookieJar::from_headers(&parts.headers).get(sessions::COOKIE) {
-            Some(cookie) if !cookie.value().is_empty() => {
-                sessions::resolve(&state.pool, utility.id, cookie.value()).await?
-            }
-            _ => None,
+        let (utility, cookie) = path_utility(parts, state, sessions::COOKIE).await?;
+        let session = match cookie {
+            Some(token) => sessions::resolve(&state.pool, utility.id, &token).await?,
+            None => None,
         };
         Ok(StaffCtx {
             utility,

@@ -36,12 +36,39 @@ impl Layout {
     }
 
     pub fn aria_current(&self, entry: &str) -> &'static str {
-        if self.current == entry {
-            "page"
-        } else {
-            "false"
-        }
+        aria_current(self.current, entry)
     }
+}
+
+/// The utility of the path's `{slug}` (an unknown one is a 404 page) and the value of cookie
+/// `cookie`, when the request has a non-empty one: what a page's context starts from, the
+/// resident's ([`Ctx`]) or staff's (`backoffice::shell::StaffCtx`).
+pub(crate) async fn path_utility(
+    parts: &mut Parts,
+    state: &AppState,
+    cookie: &str,
+) -> Result<(UtilityRef, Option<String>), PageError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| PageError::NotFound)?;
+    let slug = params
+        .iter()
+        .find(|(name, _)| *name == "slug")
+        .map(|(_, slug)| slug)
+        .ok_or(PageError::NotFound)?;
+    let utility = accounts::utility_by_slug(&state.pool, slug)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let cookie = CookieJar::from_headers(&parts.headers)
+        .get(cookie)
+        .map(|c| c.value().to_string())
+        .filter(|value| !value.is_empty());
+    Ok((utility, cookie))
+}
+
+/// `aria-current` of a navigation entry: `page` for the current one.
+pub(crate) fn aria_current(current: &str, entry: &str) -> &'static str {
+    if current == entry { "page" } else { "false" }
 }
 
 /// The utility of the path's `{slug}` (an unknown one is a 404 page) and, when logged in to
@@ -56,22 +83,10 @@ impl FromRequestParts<AppState> for Ctx {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Ctx, PageError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| PageError::NotFound)?;
-        let slug = params
-            .iter()
-            .find(|(name, _)| *name == "slug")
-            .map(|(_, slug)| slug)
-            .ok_or(PageError::NotFound)?;
-        let utility = accounts::utility_by_slug(&state.pool, slug)
-            .await?
-            .ok_or(PageError::NotFound)?;
-        let session = match CookieJar::from_headers(&parts.headers).get(web::COOKIE) {
-            Some(cookie) if !cookie.value().is_empty() => {
-                web::resolve(&state.pool, utility.id, cookie.value()).await?
-            }
-            _ => None,
+        let (utility, cookie) = path_utility(parts, state, web::COOKIE).await?;
+        let session = match cookie {
+            Some(token) => web::resolve(&state.pool, utility.id, &token).await?,
+            None => None,
         };
         Ok(Ctx {
             utility,
