@@ -7,8 +7,9 @@
 //! controls.
 
 use chrono::{DateTime, Days, Duration, Utc};
-use ebok_balance::network::{self, Channel, NewBoundaryMeter, Staff};
+use ebok_balance::network::{self, Channel, NewBoundaryMeter};
 use ebok_balance::run::{self, Settings};
+use ebok_common::audit::ByStaff;
 use ebok_common::domain::time::{day_start, local_day};
 use ebok_testkit::browser::Browser;
 use ebok_testkit::{TestDb, fixtures};
@@ -56,7 +57,7 @@ async fn a_technician_finds_the_zone_with_the_burst_on_top_and_its_chart_shows_t
         .execute(pool)
         .await
         .unwrap();
-    let staff = Staff {
+    let staff = ByStaff {
         utility_id: utility,
         account_id: office.clerk,
     };

@@ -4,25 +4,9 @@
 //! already keep them. Every change is audited; problems come back by field, in Polish.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ebok_common::audit::{self, Actor, AuditEntry};
+use ebok_common::audit::{self, AuditEntry, ByStaff};
 use serde_json::json;
 use sqlx::PgConnection;
-
-/// The staff member acting.
-#[derive(Debug, Clone, Copy)]
-pub struct Staff {
-    pub utility_id: i64,
-    pub account_id: i64,
-}
-
-impl Staff {
-    fn actor(self) -> Actor {
-        Actor::Staff {
-            account_id: self.account_id,
-            on_behalf_of: None,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
@@ -77,7 +61,7 @@ pub struct NewBoundaryMeter {
 /// the meter's id. Ingest then stores its readings like any meter's.
 pub async fn add_boundary_meter(
     conn: &mut PgConnection,
-    staff: Staff,
+    staff: ByStaff,
     meter: &NewBoundaryMeter,
 ) -> Result<i64, NetworkError> {
     let serial = meter.serial.trim();
@@ -204,7 +188,7 @@ async fn zone_exists(conn: &mut PgConnection, utility_id: i64, zone: i64) -> sql
 /// Names a staff member of the utility to look after `zone` (its alarms go to them).
 pub async fn name_zone_staff(
     conn: &mut PgConnection,
-    staff: Staff,
+    staff: ByStaff,
     zone: i64,
     account_id: i64,
 ) -> Result<(), NetworkError> {
@@ -302,7 +286,7 @@ pub struct UnbilledUse {
 /// Enters unbilled use; its id. `today` bounds the day: use is entered once it happened.
 pub async fn enter_unbilled_use(
     conn: &mut PgConnection,
-    staff: Staff,
+    staff: ByStaff,
     entry: &UnbilledUse,
     today: NaiveDate,
 ) -> Result<i64, NetworkError> {

@@ -20,6 +20,66 @@ pub enum Actor {
     },
 }
 
+/// A staff member at work in their utility: every change they make names them in the audit log
+/// ([`ByStaff::audit`]), and every query is scoped by `utility_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct ByStaff {
+    pub utility_id: i64,
+    pub account_id: i64,
+}
+
+impl ByStaff {
+    /// The audit log's actor: this staff member, for nobody else.
+    pub fn actor(self) -> Actor {
+        Actor::Staff {
+            account_id: self.account_id,
+            on_behalf_of: None,
+        }
+    }
+
+    /// Appends the audit entry of this staff member's `action` on `entity_type` `entity_id`,
+    /// on the caller's connection (inside the transaction of the change).
+    pub async fn audit(
+        self,
+        conn: &mut PgConnection,
+        action: &str,
+        entity_type: &str,
+        entity_id: i64,
+        details: serde_json::Value,
+    ) -> sqlx::Result<i64> {
+        self.audit_for(conn, None, action, entity_type, entity_id, details)
+            .await
+    }
+
+    /// [`ByStaff::audit`], acting for a resident's account (`on_behalf_of`) when given.
+    pub async fn audit_for(
+        self,
+        conn: &mut PgConnection,
+        on_behalf_of: Option<i64>,
+        action: &str,
+        entity_type: &str,
+        entity_id: i64,
+        details: serde_json::Value,
+    ) -> sqlx::Result<i64> {
+        record(
+            conn,
+            &AuditEntry {
+                utility_id: Some(self.utility_id),
+                actor: Actor::Staff {
+                    account_id: self.account_id,
+                    on_behalf_of,
+                },
+                action,
+                entity_type: Some(entity_type),
+                entity_id: Some(entity_id.to_string()),
+                details,
+                request_id: None,
+            },
+        )
+        .await
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuditEntry<'a> {
     /// `None` only for installation-wide actions.

@@ -4,8 +4,9 @@
 //! another utility's admin reach none of it.
 
 use chrono::{DateTime, Days, Duration, Utc};
-use ebok_balance::network::{self, Channel, NewBoundaryMeter, Staff};
+use ebok_balance::network::{self, Channel, NewBoundaryMeter};
 use ebok_balance::store;
+use ebok_common::audit::ByStaff;
 use ebok_common::domain::time::{day_start, local_day};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sqlx::PgPool;
@@ -57,7 +58,7 @@ async fn zone(pool: &PgPool, utility: i64, code: &str, name: &str) -> i64 {
 /// A zone fed by an inlet of `input` l/h with one household using `used` l/h.
 async fn metered_zone(
     pool: &PgPool,
-    staff: Staff,
+    staff: ByStaff,
     code: &str,
     name: &str,
     input: i64,
@@ -100,7 +101,7 @@ async fn a_technician_ranks_the_zones_opens_the_leaky_one_and_enters_flushing_no
     let pool = app.pool();
     let utility_id = utility(pool, "mlynary").await;
     let tech = staff(pool, utility_id, "mlynary", "technician").await;
-    let staff_ = Staff {
+    let staff_ = ByStaff {
         utility_id,
         account_id: tech.account_id,
     };

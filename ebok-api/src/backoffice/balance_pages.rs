@@ -15,12 +15,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{Datelike, Days, Months, NaiveDate, Utc};
 use ebok_balance::health::{self, MeterHealth, Problem};
 use ebok_balance::network::{
-    self, Channel, NetworkError, NewBoundaryMeter, Staff, UnbilledEntry, UnbilledKind, UnbilledUse,
+    self, Channel, NetworkError, NewBoundaryMeter, UnbilledEntry, UnbilledKind, UnbilledUse,
 };
 use ebok_balance::night::NightRule;
 use ebok_balance::store::{self, Step, ZonePeriod};
@@ -42,13 +42,6 @@ use crate::state::AppState;
 
 /// The longest range of the ranking.
 const MAX_RANGE_DAYS: i64 = 400;
-
-fn staff(session: &StaffSession) -> Staff {
-    Staff {
-        utility_id: session.utility_id,
-        account_id: session.account_id,
-    }
-}
 
 fn yesterday() -> NaiveDate {
     local_day(Utc::now()) - Days::new(1)
@@ -184,17 +177,7 @@ pub async fn ranking(
 }
 
 fn csv_response(name: String, body: String) -> axum::response::Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    crate::download::attachment(&name, "text/csv; charset=utf-8", body)
 }
 
 /// Litres as m³ in a CSV cell (Polish decimal comma, no grouping); empty when unknown.
@@ -666,8 +649,7 @@ pub async fn enter_unbilled(
         note: Some(fields.uwagi),
     };
     let mut tx = state.pool.begin().await?;
-    match network::enter_unbilled_use(&mut tx, staff(&session), &entry, local_day(Utc::now())).await
-    {
+    match network::enter_unbilled_use(&mut tx, session.by(), &entry, local_day(Utc::now())).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(ctx.redirect(&format!("bilans/{id}?zapisano=zuzycie")))
@@ -745,7 +727,7 @@ pub async fn add_meter(
         return zone_page(&state, &ctx, &session, id, None, form).await;
     }
     let mut tx = state.pool.begin().await?;
-    match network::add_boundary_meter(&mut tx, staff(&session), &meter).await {
+    match network::add_boundary_meter(&mut tx, session.by(), &meter).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(ctx.redirect(&format!("bilans/{id}?zapisano=wodomierz")))
@@ -784,7 +766,7 @@ pub async fn name_staff(
         return zone_page(&state, &ctx, &session, id, None, form).await;
     };
     let mut tx = state.pool.begin().await?;
-    match network::name_zone_staff(&mut tx, staff(&session), id, account).await {
+    match network::name_zone_staff(&mut tx, session.by(), id, account).await {
         Ok(()) => {
             tx.commit().await?;
             Ok(ctx.redirect(&format!("bilans/{id}?zapisano=pracownik")))

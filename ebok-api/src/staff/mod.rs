@@ -23,62 +23,11 @@ pub mod totp;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+pub use ebok_common::audit::ByStaff;
 pub use roles::{Permission, StaffRole};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// A staff member at work in their utility: every change they make names them in the audit log
-/// ([`ByStaff::audit`]), and every query is scoped by `utility_id`.
-#[derive(Debug, Clone, Copy)]
-pub struct ByStaff {
-    pub utility_id: i64,
-    pub account_id: i64,
-}
-
-impl ByStaff {
-    /// Appends the audit entry of this staff member's `action` on `entity_type` `entity_id`,
-    /// on the caller's connection (inside the transaction of the change).
-    pub async fn audit(
-        self,
-        conn: &mut sqlx::PgConnection,
-        action: &str,
-        entity_type: &str,
-        entity_id: i64,
-        details: serde_json::Value,
-    ) -> sqlx::Result<i64> {
-        self.audit_for(conn, None, action, entity_type, entity_id, details)
-            .await
-    }
-
-    /// [`ByStaff::audit`], acting for a resident's account (`on_behalf_of`) when given.
-    pub async fn audit_for(
-        self,
-        conn: &mut sqlx::PgConnection,
-        on_behalf_of: Option<i64>,
-        action: &str,
-        entity_type: &str,
-        entity_id: i64,
-        details: serde_json::Value,
-    ) -> sqlx::Result<i64> {
-        ebok_common::audit::record(
-            conn,
-            &ebok_common::audit::AuditEntry {
-                utility_id: Some(self.utility_id),
-                actor: ebok_common::audit::Actor::Staff {
-                    account_id: self.account_id,
-                    on_behalf_of,
-                },
-                action,
-                entity_type: Some(entity_type),
-                entity_id: Some(entity_id.to_string()),
-                details,
-                request_id: None,
-            },
-        )
-        .await
-    }
-}
 
 /// A staff member calling the API with an access token from the staff sign-in (the
 /// technicians' app). A resident's token is refused (403).
