@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use ebok_common::domain::AlarmKind;
+use ebok_common::domain::{AlarmKind, OutageKind};
 use ebok_common::outbox::{
     Booking, CaseDraftPrepared, CaseOverdue, CaseStageChanged, DocumentPublished, Event,
     FailureReportChanged, InvoiceIssued, MeterAlarm, Outage, PaymentReceived, PaymentReminder,
@@ -411,14 +411,10 @@ enum OutageStage {
 }
 
 fn outage(o: &Outage, stage: OutageStage) -> Notice {
-    // The kind as residents read it, the same words as the public page's (ebok-outages'
-    // `Kind::polish`; mobile-push does not depend on it); older events carry no kind.
-    let what = match o.kind.as_str() {
-        "failure" => "Awaria sieci wodociągowej",
-        "planned_works" => "Prace planowe",
-        "quality_warning" => "Ostrzeżenie o jakości wody",
-        _ => "Przerwa w dostawie wody",
-    };
+    // The kind as residents read it on the public page; older events carry no kind.
+    let what = OutageKind::parse(&o.kind)
+        .unwrap_or(OutageKind::Interruption)
+        .polish();
     let (head, body) = match stage {
         OutageStage::Announced => (
             what.to_string(),

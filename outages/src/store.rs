@@ -16,46 +16,8 @@ use sqlx::PgConnection;
 
 use crate::area::{Area, city_key, street_key};
 
-/// What a notice is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Failure,
-    PlannedWorks,
-    Interruption,
-    QualityWarning,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 4] = [
-        Kind::Failure,
-        Kind::PlannedWorks,
-        Kind::Interruption,
-        Kind::QualityWarning,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Failure => "failure",
-            Kind::PlannedWorks => "planned_works",
-            Kind::Interruption => "interruption",
-            Kind::QualityWarning => "quality_warning",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// As residents read it.
-    pub fn polish(self) -> &'static str {
-        match self {
-            Kind::Failure => "Awaria sieci wodociągowej",
-            Kind::PlannedWorks => "Prace planowe",
-            Kind::Interruption => "Przerwa w dostawie wody",
-            Kind::QualityWarning => "Ostrzeżenie o jakości wody",
-        }
-    }
-}
+/// What a notice is about (the outbox's events and the app's notices name it too).
+pub use ebok_common::domain::OutageKind as Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutageError {

@@ -188,7 +188,7 @@ pub struct CaseOverdue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outage {
     pub outage_id: i64,
-    /// `failure`, `planned_works`, `interruption`, `quality_warning` (outages' `Kind`).
+    /// `failure`, `planned_works`, `interruption`, `quality_warning` ([`crate::domain::OutageKind`]).
     #[serde(default)]
     pub kind: String,
     pub title: String,
