@@ -18,6 +18,71 @@ fn ebok_on(db: &ebok_testkit::TestDb) -> Command {
     command
 }
 
+/// A bench's summary line: its last line on stdout, `<bench> name=value …`.
+struct Summary {
+    line: String,
+    pairs: Vec<(String, String)>,
+}
+
+/// The summary line of bench `bench`'s run `out`; the whole output when the run failed or the
+/// line is not one.
+fn summary(out: &std::process::Output, bench: &str) -> Summary {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.trim_end().lines().last().unwrap_or_default();
+    let pairs = line
+        .strip_prefix(&format!("{bench} "))
+        .unwrap_or_else(|| panic!("summary line: {line}"))
+        .split(' ')
+        .map(|pair| {
+            let (name, value) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("name=value: {line}"));
+            (name.to_string(), value.to_string())
+        })
+        .collect();
+    Summary {
+        line: line.to_string(),
+        pairs,
+    }
+}
+
+impl Summary {
+    fn names(&self) -> Vec<&str> {
+        self.pairs.iter().map(|(name, _)| name.as_str()).collect()
+    }
+
+    fn value(&self, name: &str) -> &str {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_else(|| panic!("no {name}: {}", self.line))
+    }
+
+    /// The store the bench measured is named: `store=plain` or `store=timescale`.
+    fn names_its_store(&self) {
+        let store = self.value("store");
+        assert!(["plain", "timescale"].contains(&store), "{}", self.line);
+    }
+
+    /// Every figure but those named in `words` is a number above zero.
+    fn all_positive(&self, words: &[&str]) {
+        for (name, value) in &self.pairs {
+            if !words.contains(&name.as_str()) {
+                let figure: f64 = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name} is no number: {}", self.line));
+                assert!(figure > 0.0, "{name}: {}", self.line);
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn totp_prints_the_code_an_authenticator_app_shows_now() {
     let secret = ebok_api::staff::totp::new_secret();
@@ -382,21 +447,9 @@ async fn bench_ingest_publishes_as_its_gateway_and_prints_its_summary_line() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.trim_end().lines().last().unwrap_or_default();
-    let names: Vec<&str> = last
-        .strip_prefix("ingest ")
-        .unwrap_or_else(|| panic!("summary line: {last}"))
-        .split(' ')
-        .map(|pair| pair.split_once('=').expect("name=value").0)
-        .collect();
+    let summary = summary(&out, "ingest");
     assert_eq!(
-        names,
+        summary.names(),
         [
             "store",
             "single_msgs_per_s",
@@ -409,10 +462,7 @@ async fn bench_ingest_publishes_as_its_gateway_and_prints_its_summary_line() {
             "compressed_bytes_per_reading"
         ]
     );
-    assert!(
-        last.starts_with("ingest store=plain ") || last.starts_with("ingest store=timescale "),
-        "{last}"
-    );
+    summary.names_its_store();
 }
 
 #[tokio::test]
@@ -501,29 +551,12 @@ async fn bench_balance_balances_a_tiny_network_and_prints_its_summary_line() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.trim_end().lines().last().unwrap_or_default();
-    let pairs: Vec<(&str, f64)> = last
-        .strip_prefix("balance ")
-        .unwrap_or_else(|| panic!("summary line: {last}"))
-        .split(' ')
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').expect("name=value");
-            (name, value.parse().expect("a number"))
-        })
-        .collect();
-    let names: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
+    let summary = summary(&out, "balance");
     assert_eq!(
-        names,
-        ["zone_days_per_s", "meter_days_per_s", "ratio"],
-        "{last}"
+        summary.names(),
+        ["zone_days_per_s", "meter_days_per_s", "ratio"]
     );
-    assert!(pairs.iter().all(|(_, value)| *value > 0.0), "{last}");
+    summary.all_positive(&[]);
 }
 
 #[tokio::test]
@@ -544,41 +577,22 @@ async fn bench_api_measures_every_scenario_and_prints_its_summary_line() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.trim_end().lines().last().unwrap_or_default();
-    let pairs: Vec<(&str, f64)> = last
-        .strip_prefix("api ")
-        .unwrap_or_else(|| panic!("summary line: {last}"))
-        .split(' ')
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=').expect("name=value");
-            if name == "store" {
-                assert!(["plain", "timescale"].contains(&value), "{last}");
-                return None;
-            }
-            Some((name, value.parse().expect("a number")))
-        })
-        .collect();
-    let names: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
+    let summary = summary(&out, "api");
+    summary.names_its_store();
     assert_eq!(
-        names,
+        summary.names(),
         [
             "reading_on_day_p99_ms",
             "history_year_p99_ms",
             "rps",
             "staff_address_p99_ms",
             "staff_serial_p99_ms",
+            "store",
             "bytes_per_reading"
-        ],
-        "{last}"
+        ]
     );
-    let figures: Vec<f64> = pairs.iter().map(|(_, value)| *value).collect();
-    assert!(figures.iter().all(|f| *f > 0.0), "{last}");
+    summary.all_positive(&["store"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     for scenario in [
         "HTTP floor",
         "reading on a day",
@@ -759,21 +773,9 @@ async fn bench_billing_bills_a_tiny_dataset_and_prints_its_summary_line() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.trim_end().lines().last().unwrap_or_default();
-    let names: Vec<&str> = last
-        .strip_prefix("billing ")
-        .unwrap_or_else(|| panic!("summary line: {last}"))
-        .split(' ')
-        .map(|pair| pair.split_once('=').expect("name=value").0)
-        .collect();
+    let summary = summary(&out, "billing");
     assert_eq!(
-        names,
+        summary.names(),
         [
             "invoices_per_s",
             "pdf_per_s",
@@ -803,21 +805,9 @@ async fn bench_payments_books_a_few_notifications_once_and_prints_its_summary_li
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.trim_end().lines().last().unwrap_or_default();
-    let names: Vec<&str> = last
-        .strip_prefix("payments ")
-        .unwrap_or_else(|| panic!("summary line: {last}"))
-        .split(' ')
-        .map(|pair| pair.split_once('=').expect("name=value").0)
-        .collect();
+    let summary = summary(&out, "payments");
     assert_eq!(
-        names,
+        summary.names(),
         [
             "notifications_per_s",
             "floor_per_s",
