@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
 use ebok_balance::alarms;
-use ebok_balance::network::{self, Channel, NewBoundaryMeter, Staff, UnbilledKind, UnbilledUse};
+use ebok_balance::network::{self, Channel, NewBoundaryMeter, UnbilledKind, UnbilledUse};
 use ebok_balance::night::NightRule;
 use ebok_balance::run::{self, Settings};
 use ebok_balance::store::{self, Step};
+use ebok_common::audit::ByStaff;
 use ebok_common::domain::time::day_start;
 use ebok_testkit::{TestDb, fixtures};
 use firmware_sim::model::{Burst, FleetSpec, ZoneInlet, ZoneSpec};
@@ -100,7 +101,7 @@ async fn staff_account(pool: &PgPool, utility: i64, email: &str) -> i64 {
 
 async fn boundary(
     pool: &PgPool,
-    staff: Staff,
+    staff: ByStaff,
     serial: &str,
     from: Option<i64>,
     into: Option<i64>,
@@ -137,7 +138,7 @@ async fn a_hand_computed_network_balances_to_the_litre() {
     let pool = &db.pool;
     let utility = fixtures::utility(pool, "bilans").await;
     let clerk = staff_account(pool, utility, "technik@bilans.pl").await;
-    let staff = Staff {
+    let staff = ByStaff {
         utility_id: utility,
         account_id: clerk,
     };
@@ -284,7 +285,7 @@ async fn the_simulators_burst_raises_one_night_flow_alarm_for_that_zones_staff_o
     let utility = fixtures::utility(pool, "burst").await;
     let north_tech = staff_account(pool, utility, "polnoc@burst.pl").await;
     let south_tech = staff_account(pool, utility, "poludnie@burst.pl").await;
-    let staff = Staff {
+    let staff = ByStaff {
         utility_id: utility,
         account_id: north_tech,
     };
@@ -485,4 +486,139 @@ async fn meter_health_lists_the_stopped_the_still_the_backwards_and_the_expired(
         }]
     );
     assert_eq!(found.len(), 4);
+}
+
+/// Every way a boundary meter can be wrong is refused at its field, in Polish, and leaves
+/// nothing behind: no side, the same zone on both, another utility's zone, a radio meter
+/// without an 8-hex-digit address, a register or diameter out of range, a serial or radio
+/// address taken.
+#[tokio::test]
+async fn a_wrong_boundary_meter_is_refused_at_its_field_and_stores_nothing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let utility = fixtures::utility(pool, "granice").await;
+    let staff = ByStaff {
+        utility_id: utility,
+        account_id: staff_account(pool, utility, "technik@granice.pl").await,
+    };
+    let town = zone(pool, utility, "miasto", None).await;
+    let other = fixtures::utility(pool, "obce").await;
+    let foreign = zone(pool, other, "obca", None).await;
+    boundary(pool, staff, "ZU-1", None, Some(town)).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let radio = NewBoundaryMeter {
+        serial: "ZU-R".into(),
+        channel: Channel::Radio,
+        radio_id: Some("1A2B3C4D".into()),
+        diameter_mm: Some(100),
+        register_max_litres: 99_999_999_999,
+        from_zone: None,
+        into_zone: Some(town),
+        installed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    };
+    // The right one is taken, and stored with its address in lower case.
+    let first = network::add_boundary_meter(&mut conn, staff, &radio)
+        .await
+        .unwrap();
+    let stored: Option<String> = sqlx::query_scalar("SELECT radio_id FROM meters WHERE id = $1")
+        .bind(first)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some("1a2b3c4d"));
+
+    let wrong = |change: &dyn Fn(&mut NewBoundaryMeter)| {
+        let mut meter = NewBoundaryMeter {
+            serial: "ZU-NEW".into(),
+            radio_id: Some("5e6f7a8b".into()),
+            ..radio.clone()
+        };
+        change(&mut meter);
+        meter
+    };
+    let cases: Vec<(&str, NewBoundaryMeter, &str, &str)> = vec![
+        (
+            "no serial",
+            wrong(&|m| m.serial = "  ".into()),
+            "serial",
+            "Podaj numer fabryczny",
+        ),
+        (
+            "no side",
+            wrong(&|m| m.into_zone = None),
+            "into_zone_id",
+            "Wskaż strefę",
+        ),
+        (
+            "the same zone on both sides",
+            wrong(&|m| m.from_zone = Some(town)),
+            "into_zone_id",
+            "tej samej strefy",
+        ),
+        (
+            "another utility's zone",
+            wrong(&|m| m.from_zone = Some(foreign)),
+            "from_zone_id",
+            "Nie ma takiej strefy.",
+        ),
+        (
+            "a radio meter without an address",
+            wrong(&|m| m.radio_id = None),
+            "radio_id",
+            "8 cyfr szesnastkowych",
+        ),
+        (
+            "an address that is not hexadecimal",
+            wrong(&|m| m.radio_id = Some("1a2b3c4g".into())),
+            "radio_id",
+            "8 cyfr szesnastkowych",
+        ),
+        (
+            "a register too small",
+            wrong(&|m| m.register_max_litres = 999),
+            "register_max_litres",
+            "od 1 m³",
+        ),
+        (
+            "a diameter too large",
+            wrong(&|m| m.diameter_mm = Some(2_001)),
+            "diameter_mm",
+            "od 15 do 2000 mm",
+        ),
+        (
+            "a serial taken",
+            wrong(&|m| m.serial = "ZU-1".into()),
+            "serial",
+            "już jest",
+        ),
+        (
+            "a radio address taken",
+            wrong(&|m| m.radio_id = Some("1A2B3C4D".into())),
+            "serial",
+            "adresie radiowym już jest",
+        ),
+    ];
+    let meters_before: i64 = sqlx::query_scalar("SELECT count(*) FROM meters")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    for (what, meter, field, message) in cases {
+        match network::add_boundary_meter(&mut conn, staff, &meter).await {
+            Err(network::NetworkError::Invalid(problems)) => {
+                assert_eq!(problems.len(), 1, "{what}: {problems:?}");
+                assert_eq!(problems[0].0, field, "{what}: {problems:?}");
+                assert!(problems[0].1.contains(message), "{what}: {problems:?}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    let (meters, boundaries, audited): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM meters), (SELECT count(*) FROM zone_boundary_meters),
+                (SELECT count(*) FROM audit_log WHERE action = 'zone_boundary_meter.added')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((meters, boundaries, audited), (meters_before, 2, 2));
 }
