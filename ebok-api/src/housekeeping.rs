@@ -4,9 +4,15 @@
 //! happened to the account), and e-mailed links that were used or expired a week ago (they only
 //! let a link say "already used" for a while). Deleted in batches, so a large backlog never
 //! holds a long lock. Several API processes may run it at once: the deletes are idempotent.
+//!
+//! And the e-mail addresses of people who reported a failure without an account, 30 days after
+//! the report was closed (the failure form tells them so): erased from the reporter
+//! (`ebok_outages`) and from the notices sent to them (`mobile_push`) in one transaction,
+//! the rows themselves kept.
 
 use std::time::Duration;
 
+use chrono::Utc;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +22,12 @@ pub struct Retention {
     pub attempts: Duration,
     pub ended_sessions: Duration,
     pub spent_links: Duration,
+    /// After a failure report is closed, its reporters' e-mail addresses.
+    pub reporter_addresses: Duration,
 }
+
+/// Days a closed failure report's reporters' addresses are kept, as the failure form says.
+pub const REPORTER_ADDRESS_DAYS: u64 = 30;
 
 impl Default for Retention {
     fn default() -> Self {
@@ -25,6 +36,7 @@ impl Default for Retention {
             attempts: Duration::from_secs(7 * DAY),
             ended_sessions: Duration::from_secs(30 * DAY),
             spent_links: Duration::from_secs(7 * DAY),
+            reporter_addresses: Duration::from_secs(REPORTER_ADDRESS_DAYS * DAY),
         }
     }
 }
@@ -35,6 +47,8 @@ pub struct Pruned {
     pub attempts: u64,
     pub sessions: u64,
     pub links: u64,
+    /// Failure reports whose reporters' addresses were erased.
+    pub reporter_addresses: u64,
 }
 
 /// Rows deleted by one statement at most.
@@ -95,10 +109,26 @@ pub async fn prune(pool: &PgPool, retention: &Retention) -> sqlx::Result<Pruned>
             break;
         }
     }
+    loop {
+        let closed_before = Utc::now()
+            - chrono::Duration::from_std(retention.reporter_addresses)
+                .unwrap_or(chrono::Duration::MAX);
+        let mut tx = pool.begin().await?;
+        let reports =
+            ebok_outages::reports::store::erase_closed_addresses(&mut tx, closed_before, BATCH)
+                .await?;
+        mobile_push::recipients::forget_reporter_addresses(&mut tx, &reports).await?;
+        tx.commit().await?;
+        pruned.reporter_addresses += reports.len() as u64;
+        if reports.len() < BATCH as usize {
+            break;
+        }
+    }
     for (what, n) in [
         ("security_attempts", pruned.attempts),
         ("sessions", pruned.sessions),
         ("account_tokens", pruned.links),
+        ("failure_reporters", pruned.reporter_addresses),
     ] {
         metrics::counter!("housekeeping_pruned_rows_total", "table" => what).increment(n);
     }

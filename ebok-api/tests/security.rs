@@ -512,6 +512,30 @@ async fn housekeeping_deletes_old_attempts_ended_sessions_and_spent_links_and_ke
         .await
         .unwrap();
     }
+    // Failure reports by passers-by: closed 31 and 29 days ago, and one still open.
+    for (state, closed) in [
+        ("rejected", "31 days"),
+        ("fixed", "29 days"),
+        ("verified", "90 days"),
+    ] {
+        sqlx::query(
+            "WITH report AS (
+                 INSERT INTO failure_reports (utility_id, category, description, address, state,
+                                              rejection_reason, created_at, updated_at)
+                 VALUES ($1, 'no_water', 'Brak wody.', 'Lipowa 5', $2::failure_state,
+                         CASE WHEN $2 = 'rejected' THEN 'Nie u nas.' END,
+                         now() - interval '100 days', now() - $3::interval)
+                 RETURNING id)
+             INSERT INTO failure_reporters (report_id, email, filed)
+             SELECT id, 'przechodzien-' || $2 || '@example.pl', true FROM report",
+        )
+        .bind(u)
+        .bind(state)
+        .bind(closed)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
     let pruned = ebok_api::housekeeping::prune(pool, &Default::default())
         .await
         .unwrap();
@@ -520,7 +544,8 @@ async fn housekeeping_deletes_old_attempts_ended_sessions_and_spent_links_and_ke
         ebok_api::housekeeping::Pruned {
             attempts: 1,
             sessions: 2,
-            links: 2
+            links: 2,
+            reporter_addresses: 1
         }
     );
     let left = |sql: &'static str| async move {
@@ -532,4 +557,18 @@ async fn housekeeping_deletes_old_attempts_ended_sessions_and_spent_links_and_ke
     assert_eq!(left("SELECT count(*) FROM security_attempts").await, 1);
     assert_eq!(left("SELECT count(*) FROM sessions").await, 2);
     assert_eq!(left("SELECT count(*) FROM account_tokens").await, 1);
+    let addresses: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT email FROM failure_reporters ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        addresses,
+        [
+            None,
+            Some("przechodzien-fixed@example.pl".into()),
+            Some("przechodzien-verified@example.pl".into())
+        ],
+        "the address of the report closed 31 days ago erased, the others kept"
+    );
 }

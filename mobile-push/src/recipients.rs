@@ -86,6 +86,40 @@ pub async fn addresses(
     .await?)
 }
 
+/// Erases the addresses the notices of failure reports `reports` were sent to, once the
+/// reporters' own are erased (`ebok_outages::reports::store::erase_closed_addresses`): the
+/// notices and their settled e-mail deliveries keep that one was sent and how it went, not
+/// where. A delivery still being tried keeps its address, and so does its notice (a month
+/// after a report closed, retries have long ended). How many notices were erased.
+pub async fn forget_reporter_addresses(
+    conn: &mut PgConnection,
+    reports: &[i64],
+) -> sqlx::Result<u64> {
+    if reports.is_empty() {
+        return Ok(0);
+    }
+    Ok(sqlx::query!(
+        r#"WITH notices AS (
+               SELECT n.id FROM notifications n JOIN outbox o ON o.id = n.outbox_id
+               WHERE n.email IS NOT NULL
+                 AND (o.audience ->> 'failure_reporters')::bigint = ANY($1)),
+           deliveries AS (
+               UPDATE notification_deliveries d
+               SET email = NULL, email_erased_at = now(),
+                   idempotency_key = d.notification_id || ':email:erased:' || d.id
+               WHERE d.notification_id IN (SELECT id FROM notices) AND d.email IS NOT NULL
+                 AND d.settled_at IS NOT NULL)
+           UPDATE notifications n SET email = NULL, email_erased_at = now()
+           WHERE n.id IN (SELECT id FROM notices)
+             AND NOT EXISTS (SELECT 1 FROM notification_deliveries d
+                             WHERE d.notification_id = n.id AND d.settled_at IS NULL)"#,
+        reports
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
 /// Up to `limit` recipients with account id above `after`, ascending.
 pub async fn next_batch(
     conn: &mut PgConnection,

@@ -230,7 +230,7 @@ pub struct NewFailureReport {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewFailureReportByEmail {
     /// Where the reporter is told each step of the report. At most 3 reports (filed or
-    /// joined) an hour from one address.
+    /// joined) an hour from one address. Erased 30 days after the report is closed.
     #[schema(min_length = 3, max_length = 254)]
     pub email: String,
     pub category: FailureCategory,

@@ -131,6 +131,8 @@ struct FormPage {
     signed_in: bool,
     categories: Vec<CategoryChoice>,
     max_photos: usize,
+    /// What is done with the address of somebody without an account, and for how long.
+    email_hint: String,
     /// Open reports nearby, offered before filing.
     nearby: Vec<ReportLine>,
     f: FormState,
@@ -154,6 +156,11 @@ async fn show_form(state: &AppState, ctx: &Ctx, f: FormState, nearby: Vec<Report
             })
             .collect(),
         max_photos: MAX_PHOTOS,
+        email_hint: format!(
+            "Napiszemy na niego, gdy potwierdzimy awarię, wyślemy ekipę i gdy ją usuniemy. \
+             Usuniemy go {} dni po zamknięciu zgłoszenia.",
+            crate::housekeeping::REPORTER_ADDRESS_DAYS
+        ),
         nearby,
         f,
     };

@@ -499,3 +499,34 @@ pub fn draft_for(category: Category, place: &Place, now: DateTime<Utc>) -> Draft
         area: Default::default(),
     }
 }
+
+/// Erases the addresses of the reporters without an account of reports closed (fixed or
+/// rejected) before `closed_before`, at most `limit` reports a call: an address is kept to tell
+/// its reporter each step and to answer them for a while after the last. The reporter stays,
+/// without the address (`email_erased_at`). The reports whose addresses were erased; the
+/// notices sent to them keep copies, which `mobile_push::recipients::forget_reporter_addresses`
+/// erases.
+pub async fn erase_closed_addresses(
+    conn: &mut PgConnection,
+    closed_before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    let mut reports = sqlx::query_scalar!(
+        r#"WITH due AS (
+               SELECT DISTINCT r.report_id FROM failure_reporters r
+               JOIN failure_reports f ON f.id = r.report_id
+               WHERE r.email IS NOT NULL AND f.state IN ('fixed', 'rejected')
+                 AND f.updated_at < $1
+               LIMIT $2)
+           UPDATE failure_reporters SET email = NULL, email_erased_at = now()
+           WHERE email IS NOT NULL AND report_id IN (SELECT report_id FROM due)
+           RETURNING report_id"#,
+        closed_before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    reports.sort_unstable();
+    reports.dedup();
+    Ok(reports)
+}

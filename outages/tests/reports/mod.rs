@@ -628,3 +628,132 @@ async fn a_verified_failure_becomes_an_outage_notice_in_one_step() {
     ));
     tx.commit().await.unwrap();
 }
+
+/// An address given without an account is kept while the report is open and for a while after
+/// it is closed, then erased from the reporter and from every notice and e-mail delivery sent
+/// to it; the rows stay. An open report's address and a resident's account are left alone.
+#[tokio::test]
+async fn a_closed_reports_addresses_are_erased_everywhere_the_rows_kept() {
+    let mailbox = Arc::new(Mailbox::new(100));
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let fcm = FcmEmulator::start();
+    let utility = fixtures::utility(pool, "testowo").await;
+    let filer = resident_at(pool, utility, "Lipowa", "5", false, "filer").await;
+    let staff = Staff {
+        utility_id: utility,
+        account_id: clerk(pool, utility).await,
+        now: Utc::now(),
+    };
+    let closed = file(
+        pool,
+        utility,
+        &report(
+            Reporter::Email("ola@example.pl".into()),
+            Category::NoWater,
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(
+        reports::join(
+            &mut conn,
+            utility,
+            closed,
+            &Reporter::Account(filer),
+            Utc::now()
+        )
+        .await
+        .unwrap()
+    );
+    drop(conn);
+    let open = file(
+        pool,
+        utility,
+        &report(
+            Reporter::Email("jan@example.pl".into()),
+            Category::BurstPipe,
+            Some(LIPOWA),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    reports::reject(&mut tx, staff, closed, "Przerwa u sąsiada.", Acting::Office)
+        .await
+        .unwrap();
+    reports::verify(&mut tx, staff, open).await.unwrap();
+    tx.commit().await.unwrap();
+    let d = dispatcher_with_mail(pool, &fcm, &mailbox);
+    delivered(&d, &fcm, 0).await;
+    assert_eq!(
+        mailed(&mailbox, ""),
+        tokens(&["ola@example.pl", "jan@example.pl", "filer@example.pl"]),
+        "each told by e-mail"
+    );
+    // Where an address can be: the reporters, the notices and their deliveries.
+    let rows_naming = |address: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM failure_reporters r WHERE r::text ILIKE '%' || $1 || '%')
+                  + (SELECT count(*) FROM notifications n WHERE n::text ILIKE '%' || $1 || '%')
+                  + (SELECT count(*) FROM notification_deliveries d
+                     WHERE d::text ILIKE '%' || $1 || '%')",
+        )
+        .bind(address)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(rows_naming("ola@example.pl").await, 3);
+    let rows = || async {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT (SELECT count(*) FROM failure_reporters), (SELECT count(*) FROM notifications),
+                    (SELECT count(*) FROM notification_deliveries)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let before = rows().await;
+
+    let erase = |closed_before| async move {
+        let mut tx = pool.begin().await.unwrap();
+        let reports = reports::erase_closed_addresses(&mut tx, closed_before, 100)
+            .await
+            .unwrap();
+        let notices = mobile_push::recipients::forget_reporter_addresses(&mut tx, &reports)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        (reports, notices)
+    };
+    // Closed just now: kept for the reporter's questions.
+    assert_eq!(erase(Utc::now() - Duration::days(30)).await, (vec![], 0));
+    assert_eq!(rows_naming("ola@example.pl").await, 3);
+    // Closed long enough: erased from the reporter, the notice and its delivery.
+    assert_eq!(
+        erase(Utc::now() + Duration::seconds(1)).await,
+        (vec![closed], 1)
+    );
+    assert_eq!(rows_naming("ola@example.pl").await, 0);
+    assert_eq!(rows().await, before, "every row kept");
+    let erased: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM failure_reporters WHERE email_erased_at IS NOT NULL)
+              + (SELECT count(*) FROM notifications WHERE email_erased_at IS NOT NULL)
+              + (SELECT count(*) FROM notification_deliveries WHERE email_erased_at IS NOT NULL)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(erased, 3, "each says when");
+    // The open report's address and the resident's account are as they were; again, nothing.
+    assert_eq!(rows_naming("jan@example.pl").await, 3);
+    assert_eq!(
+        rows_naming("filer@example.pl").await,
+        1,
+        "the resident's delivery"
+    );
+    assert_eq!(erase(Utc::now() + Duration::seconds(1)).await, (vec![], 0));
+}
