@@ -128,7 +128,7 @@ pub async fn prune(pool: &PgPool, retention: &Retention) -> sqlx::Result<Pruned>
         ("security_attempts", pruned.attempts),
         ("sessions", pruned.sessions),
         ("account_tokens", pruned.links),
-        ("failure_reporters", pruned.reporter_addresses),
+        ("failure_reporter_addresses", pruned.reporter_addresses),
     ] {
         metrics::counter!("housekeeping_pruned_rows_total", "table" => what).increment(n);
     }

@@ -351,7 +351,7 @@ async fn statement(pool: &PgPool, utility_id: i64, lines: usize) -> Result<(f64,
         again.known == lines && again.booked == 0,
         "a second import did something: {again:?}"
     );
-    let floor_took = floor(pool, &before).await?;
+    let floor_took = floor(pool, &before, lines).await?;
     Ok((
         lines as f64 / took.as_secs_f64(),
         lines as f64 / floor_took.as_secs_f64(),
@@ -364,11 +364,10 @@ async fn statement(pool: &PgPool, utility_id: i64, lines: usize) -> Result<(f64,
 /// transaction, into plain logged tables of the same columns and indexes, with no trigger,
 /// foreign key or check, nothing read or matched. What storing a statement's bookings costs on
 /// this machine before any of the rules that make them a ledger; how long that took.
-async fn floor(pool: &PgPool, before: &[i64]) -> Result<std::time::Duration> {
-    // What each table got from the import, staged in memory first (not timed). The table
-    // names are the constants below.
-    // (table, its column of ids, which of `before` that id follows): the allocations are the
-    // new ledger entries'.
+async fn floor(pool: &PgPool, before: &[i64], lines: usize) -> Result<std::time::Duration> {
+    // What each table got from the import, staged in temporary tables first (not timed):
+    // (table, its column of ids, which of `before` that id follows; the allocations are the
+    // new ledger entries'). The names in the SQL below are these constants.
     let tables = [
         ("bank_statement_lines", "id", 0),
         ("ledger_entries", "id", 1),
@@ -391,6 +390,10 @@ async fn floor(pool: &PgPool, before: &[i64]) -> Result<std::time::Duration> {
         .execute(&mut *conn)
         .await?;
     }
+    let staged: i64 = sqlx::query_scalar("SELECT count(*) FROM staged_bank_statement_lines")
+        .fetch_one(&mut *conn)
+        .await?;
+    ensure!(staged == lines as i64, "the floor staged {staged} lines");
     let started = Instant::now();
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     for (table, _, _) in tables {
