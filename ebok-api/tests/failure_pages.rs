@@ -183,6 +183,14 @@ async fn a_resident_reports_with_a_photo_a_passer_by_joins_it_and_only_reporters
     assert_eq!(offered.status(), 200);
     let page = html_page(offered).await;
     assert!(page.contains("Czy to ta sama awaria?"), "{page}");
+    // They are told how long their address is kept, as housekeeping keeps it.
+    assert!(
+        page.contains(&format!(
+            "Adres usuniemy z naszych danych {} dni po zamknięciu zgłoszenia.",
+            ebok_api::housekeeping::REPORTER_ADDRESS_DAYS
+        )),
+        "{page}"
+    );
     assert!(page.contains(&format!("/u/mlynary/awarie/{id}/dolacz")));
     let joined = app
         .server

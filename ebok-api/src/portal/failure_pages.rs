@@ -158,7 +158,7 @@ async fn show_form(state: &AppState, ctx: &Ctx, f: FormState, nearby: Vec<Report
         max_photos: MAX_PHOTOS,
         email_hint: format!(
             "Napiszemy na niego, gdy potwierdzimy awarię, wyślemy ekipę i gdy ją usuniemy. \
-             Usuniemy go {} dni po zamknięciu zgłoszenia.",
+             Adres usuniemy z naszych danych {} dni po zamknięciu zgłoszenia.",
             crate::housekeeping::REPORTER_ADDRESS_DAYS
         ),
         nearby,
