@@ -665,37 +665,18 @@ async fn dataset(config: &Config, args: &ApiBenchArgs) -> Result<PgPool> {
     let (min, max): (i64, i64) = sqlx::query_as("SELECT min(id), max(id) FROM meters")
         .fetch_one(&pool)
         .await?;
-    let slice = 5_000;
-    let mut starts: Vec<i64> = (min..=max).step_by(slice).collect();
-    starts.reverse();
-    let starts = Arc::new(std::sync::Mutex::new(starts));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..2 {
-        let (pool, starts, days) = (pool.clone(), starts.clone(), args.days);
-        workers.spawn(async move {
-            loop {
-                let Some(from) = starts.lock().expect("lock").pop() else {
-                    return anyhow::Ok(());
-                };
-                sqlx::query(
-                    "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
-                     SELECT m, (current_date - d) + time '06:00',
-                            (m % 997) * 1000 + ($3 - d) * 150 + ((m * 31 + d * 17) % 7) * 50,
-                            'radio'
-                     FROM generate_series($1::bigint, $2::bigint) m,
-                          generate_series(1, $3::int) d",
-                )
-                .bind(from)
-                .bind((from + slice as i64 - 1).min(max))
-                .bind(days as i32)
-                .execute(&pool)
-                .await?;
-            }
-        });
-    }
-    while let Some(result) = workers.join_next().await {
-        result??;
-    }
+    super::in_slices(
+        &pool,
+        (min, max),
+        "INSERT INTO meter_readings (meter_id, measured_at, volume_litres, source)
+             SELECT m, (current_date - d) + time '06:00',
+                    (m % 997) * 1000 + ($3 - d) * 150 + ((m * 31 + d * 17) % 7) * 50,
+                    'radio'
+             FROM generate_series($1::bigint, $2::bigint) m,
+                  generate_series(1, $3::int) d",
+        args.days as i32,
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO meter_latest_readings (meter_id, measured_at, volume_litres, source, received_at)
          SELECT DISTINCT ON (meter_id) meter_id, measured_at, volume_litres, source, now()

@@ -240,40 +240,21 @@ async fn dataset(config: &Config, args: &BalanceBenchArgs) -> Result<PgPool> {
         sqlx::query_as("SELECT min(id), max(id) FROM meters WHERE purpose = 'main'")
             .fetch_one(&pool)
             .await?;
-    let slice = 5_000;
-    let mut starts: Vec<i64> = (min..=max).step_by(slice).collect();
-    starts.reverse();
-    let starts = std::sync::Arc::new(std::sync::Mutex::new(starts));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..2 {
-        let (pool, starts) = (pool.clone(), starts.clone());
-        workers.spawn(async move {
-            loop {
-                let Some(first) = starts.lock().expect("lock").pop() else {
-                    return anyhow::Ok(());
-                };
-                sqlx::query(
-                    "INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres,
-                                                    source, first_measured_at,
-                                                    first_volume_litres)
-                     SELECT m, current_date - d, (current_date - d) + time '06:00',
-                            (m % 997) * 1000 + ($3 - d) * 300 + ((m * 31 + d * 17) % 7) * 50,
-                            'radio', (current_date - d) + time '06:00',
-                            (m % 997) * 1000 + ($3 - d) * 300 + ((m * 31 + d * 17) % 7) * 50
-                     FROM generate_series($1::bigint, $2::bigint) m,
-                          generate_series(0, $3::int) d",
-                )
-                .bind(first)
-                .bind((first + slice as i64 - 1).min(max))
-                .bind(days as i32)
-                .execute(&pool)
-                .await?;
-            }
-        });
-    }
-    while let Some(result) = workers.join_next().await {
-        result??;
-    }
+    super::in_slices(
+        &pool,
+        (min, max),
+        "INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres,
+                                            source, first_measured_at,
+                                            first_volume_litres)
+             SELECT m, current_date - d, (current_date - d) + time '06:00',
+                    (m % 997) * 1000 + ($3 - d) * 300 + ((m * 31 + d * 17) % 7) * 50,
+                    'radio', (current_date - d) + time '06:00',
+                    (m % 997) * 1000 + ($3 - d) * 300 + ((m * 31 + d * 17) % 7) * 50
+             FROM generate_series($1::bigint, $2::bigint) m,
+                  generate_series(0, $3::int) d",
+        days as i32,
+    )
+    .await?;
     // Each inlet's register: its customers' registers summed, times 1.08.
     sqlx::query(
         "INSERT INTO meter_day_readings (meter_id, day, measured_at, volume_litres, source,

@@ -77,6 +77,42 @@ pub async fn kept_database(config: &Config, name: &str, connections: u32) -> Res
     Ok(pool)
 }
 
+/// Runs `sql` over the ids `min..=max` in slices of 5,000, two slices at a time (the server
+/// generates the rows; two workers keep both cores busy): `$1` is a slice's first id, `$2` its
+/// last, `$3` is `days`. How the benches generate their readings.
+pub async fn in_slices(
+    pool: &PgPool,
+    (min, max): (i64, i64),
+    sql: &'static str,
+    days: i32,
+) -> Result<()> {
+    const SLICE: usize = 5_000;
+    let mut starts: Vec<i64> = (min..=max).step_by(SLICE).collect();
+    starts.reverse();
+    let starts = std::sync::Arc::new(std::sync::Mutex::new(starts));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let (pool, starts) = (pool.clone(), starts.clone());
+        workers.spawn(async move {
+            loop {
+                let Some(first) = starts.lock().expect("lock").pop() else {
+                    return anyhow::Ok(());
+                };
+                sqlx::query(sql)
+                    .bind(first)
+                    .bind((first + SLICE as i64 - 1).min(max))
+                    .bind(days)
+                    .execute(&pool)
+                    .await?;
+            }
+        });
+    }
+    while let Some(result) = workers.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
 pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     xs[xs.len() / 2]
