@@ -242,6 +242,25 @@ pub fn capitalized(text: &str) -> String {
     }
 }
 
+/// The text in lower case, its Polish letters as their plain Latin ones ("Łódź" → "lodz"):
+/// for comparing what people type or banks write, and for ASCII names made of Polish ones.
+pub fn folded(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'ą' => 'a',
+            'ć' => 'c',
+            'ę' => 'e',
+            'ł' => 'l',
+            'ń' => 'n',
+            'ó' => 'o',
+            'ś' => 's',
+            'ź' | 'ż' => 'z',
+            c => c,
+        })
+        .collect()
+}
+
 /// The text with its first letter in lower case (a sentence's start inside another one).
 pub fn uncapitalized(text: &str) -> String {
     let mut chars = text.chars();
@@ -399,6 +418,13 @@ fn below_thousand(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn folded_is_lower_case_without_polish_letters() {
+        assert_eq!(
+            super::folded("Zażółć GĘŚLĄ jaźń, Łódź"),
+            "zazolc gesla jazn, lodz"
+        );
+    }
 
     #[test]
     fn addresses_in_two_lines_as_ebok_address_writes_them() {

@@ -366,19 +366,14 @@ pub fn pick<'a>(list: &[&'a str], index: u64) -> &'a str {
 /// `text` in lower case without Polish letters, anything but ASCII letters and digits as
 /// `separator`: "Kwitajny Wielkie" → "kwitajny-wielkie" (zone codes, e-mail addresses).
 pub fn ascii_lower(text: &str, separator: char) -> String {
-    text.to_lowercase()
+    ebok_common::polish::folded(text)
         .chars()
-        .map(|c| match c {
-            'ą' => 'a',
-            'ć' => 'c',
-            'ę' => 'e',
-            'ł' => 'l',
-            'ń' => 'n',
-            'ó' => 'o',
-            'ś' => 's',
-            'ź' | 'ż' => 'z',
-            c if c.is_ascii_alphanumeric() => c,
-            _ => separator,
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c
+            } else {
+                separator
+            }
         })
         .collect()
 }

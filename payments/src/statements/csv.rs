@@ -41,22 +41,7 @@ fn error(line: usize, message: impl Into<String>) -> CsvError {
 
 /// Lower case without Polish letters, for comparing headers.
 fn plain(s: &str) -> String {
-    s.trim()
-        .trim_matches('"')
-        .to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'ą' => 'a',
-            'ć' => 'c',
-            'ę' => 'e',
-            'ł' => 'l',
-            'ń' => 'n',
-            'ó' => 'o',
-            'ś' => 's',
-            'ź' | 'ż' => 'z',
-            c => c,
-        })
-        .collect()
+    ebok_common::polish::folded(s.trim().trim_matches('"'))
 }
 
 /// The fields of one line.
