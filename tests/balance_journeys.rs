@@ -83,25 +83,10 @@ async fn a_technician_finds_the_zone_with_the_burst_on_top_and_its_chart_shows_t
             }],
         ),
     ] {
-        let zone: i64 = sqlx::query_scalar(
-            "INSERT INTO network_zones (utility_id, code, name) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(utility)
-        .bind(code)
-        .bind(name)
-        .fetch_one(pool)
-        .await
-        .unwrap();
+        let zone = fixtures::network_zone(pool, utility, code, name, None).await;
         // Each household reads its register at midnight.
         for index in meters.clone() {
-            let point = fixtures::supply_point(pool, utility).await;
-            sqlx::query("UPDATE supply_points SET zone_id = $2 WHERE id = $1")
-                .bind(point)
-                .bind(zone)
-                .execute(pool)
-                .await
-                .unwrap();
-            let meter = fixtures::meter(pool, utility, Some(point)).await;
+            let meter = fixtures::meter_in_zone(pool, utility, zone).await;
             let model = fleet.meter(index);
             let mut cursor = model.cursor(start);
             let rows: Vec<(DateTime<Utc>, i64)> = (0..=40)

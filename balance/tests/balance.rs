@@ -62,29 +62,7 @@ fn hourly(
 }
 
 async fn zone(pool: &PgPool, utility: i64, code: &str, parent: Option<i64>) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO network_zones (utility_id, code, name, parent_id) VALUES ($1, $2, $3, $4)
-         RETURNING id",
-    )
-    .bind(utility)
-    .bind(code)
-    .bind(format!("Strefa {code}"))
-    .bind(parent)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
-/// A customer meter at a new supply point in `zone`, installed long ago.
-async fn customer_meter(pool: &PgPool, utility: i64, zone: i64) -> i64 {
-    let point = fixtures::supply_point(pool, utility).await;
-    sqlx::query("UPDATE supply_points SET zone_id = $2 WHERE id = $1")
-        .bind(point)
-        .bind(zone)
-        .execute(pool)
-        .await
-        .unwrap();
-    fixtures::meter(pool, utility, Some(point)).await
+    fixtures::network_zone(pool, utility, code, &format!("Strefa {code}"), parent).await
 }
 
 async fn staff_account(pool: &PgPool, utility: i64, email: &str) -> i64 {
@@ -152,10 +130,10 @@ async fn a_hand_computed_network_balances_to_the_litre() {
     readings(pool, plant, &hourly(from, to, 10_000_000, 1_000)).await;
     readings(pool, feed, &hourly(from, to, 3_000_000, 400)).await;
     for (zone_id, per_hour) in [(town, 100), (town, 50), (district, 150)] {
-        let meter = customer_meter(pool, utility, zone_id).await;
+        let meter = fixtures::meter_in_zone(pool, utility, zone_id).await;
         readings(pool, meter, &hourly(from, to, 1_000, per_hour)).await;
     }
-    let daily = customer_meter(pool, utility, district).await;
+    let daily = fixtures::meter_in_zone(pool, utility, district).await;
     let noon = |d: NaiveDate| day_start(d) + Duration::hours(12);
     readings(
         pool,
@@ -166,7 +144,7 @@ async fn a_hand_computed_network_balances_to_the_litre() {
         ],
     )
     .await;
-    let silent = customer_meter(pool, utility, district).await;
+    let silent = fixtures::meter_in_zone(pool, utility, district).await;
     readings(
         pool,
         silent,

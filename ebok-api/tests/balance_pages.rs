@@ -8,6 +8,7 @@ use ebok_balance::network::{self, Channel, NewBoundaryMeter};
 use ebok_balance::store;
 use ebok_common::audit::ByStaff;
 use ebok_common::domain::time::{day_start, local_day};
+use ebok_testkit::fixtures;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sqlx::PgPool;
 
@@ -43,18 +44,6 @@ async fn steady(pool: &PgPool, meter: i64, per_hour: i64) {
     .unwrap();
 }
 
-async fn zone(pool: &PgPool, utility: i64, code: &str, name: &str) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO network_zones (utility_id, code, name) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(utility)
-    .bind(code)
-    .bind(name)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
 /// A zone fed by an inlet of `input` l/h with one household using `used` l/h.
 async fn metered_zone(
     pool: &PgPool,
@@ -64,15 +53,8 @@ async fn metered_zone(
     input: i64,
     used: i64,
 ) -> i64 {
-    let id = zone(pool, staff.utility_id, code, name).await;
-    let point = ebok_testkit::fixtures::supply_point(pool, staff.utility_id).await;
-    sqlx::query("UPDATE supply_points SET zone_id = $2 WHERE id = $1")
-        .bind(point)
-        .bind(id)
-        .execute(pool)
-        .await
-        .unwrap();
-    let customer = ebok_testkit::fixtures::meter(pool, staff.utility_id, Some(point)).await;
+    let id = fixtures::network_zone(pool, staff.utility_id, code, name, None).await;
+    let customer = fixtures::meter_in_zone(pool, staff.utility_id, id).await;
     steady(pool, customer, used).await;
     let mut conn = pool.acquire().await.unwrap();
     let inlet = network::add_boundary_meter(

@@ -61,6 +61,39 @@ pub async fn meter(pool: &PgPool, utility_id: i64, supply_point_id: Option<i64>)
     .expect("inserting a meter")
 }
 
+/// A network zone `code` named `name`, inside `parent` when given.
+pub async fn network_zone(
+    pool: &PgPool,
+    utility_id: i64,
+    code: &str,
+    name: &str,
+    parent: Option<i64>,
+) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO network_zones (utility_id, code, name, parent_id) VALUES ($1, $2, $3, $4)
+         RETURNING id",
+    )
+    .bind(utility_id)
+    .bind(code)
+    .bind(name)
+    .bind(parent)
+    .fetch_one(pool)
+    .await
+    .expect("inserting a network zone")
+}
+
+/// A customer's meter ([`meter`]) at a new supply point in network zone `zone_id`.
+pub async fn meter_in_zone(pool: &PgPool, utility_id: i64, zone_id: i64) -> i64 {
+    let point = supply_point(pool, utility_id).await;
+    sqlx::query("UPDATE supply_points SET zone_id = $2 WHERE id = $1")
+        .bind(point)
+        .bind(zone_id)
+        .execute(pool)
+        .await
+        .expect("placing a supply point in a zone");
+    meter(pool, utility_id, Some(point)).await
+}
+
 pub async fn tariff_group(pool: &PgPool, utility_id: i64) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO tariff_groups (utility_id, code, name) VALUES ($1, 'G1', 'Gospodarstwa domowe')
